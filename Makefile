@@ -1,0 +1,55 @@
+# Two commands matter: `make dev` (the local stack) and `make test` (every check CI runs).
+# Each sets up what it needs on a fresh machine: virtualenvs with pinned packages.
+
+# Lambda runs Python 3.12; use it locally too when it is there (pyenv names it this way).
+export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
+PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && echo python3.12 || echo python3)
+
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SAM := $(SAM_VENV)/bin/sam
+
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: dev test lint typecheck validate build pytest bench clean
+
+dev: $(VENV)/.installed
+	$(BIN)/python -m local_stack
+
+test: lint typecheck validate build pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed
+	$(SAM) build --cached
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest -n 2 --cov --cov-report=term
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
+
+$(VENV)/.installed: requirements-dev.txt src/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .coverage

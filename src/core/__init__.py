@@ -1,0 +1,1 @@
+"""The email API's domain: nothing here knows about API Gateway or Lambda events."""

@@ -1,0 +1,47 @@
+"""Mailboxes: an address with an optional display name, validated by email-validator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from core.errors import InvalidRequest
+
+_LINE_BREAKS = ("\r", "\n")
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A validated address (ASCII, ready for the SMTP envelope) and its display name."""
+
+    email: str
+    name: str = ""
+
+
+def reject_line_breaks(value: str, field: str) -> str:
+    """Refuse CR or LF in anything that ends up in a header: it would start a new header."""
+    if any(ch in value for ch in _LINE_BREAKS):
+        raise InvalidRequest(
+            f"Invalid value for '{field}': line breaks are not allowed in header fields.",
+            reason="header_injection",
+            context={"field": field},
+        )
+    return value
+
+
+def parse_mailbox(email: str, name: str | None, field: str) -> Mailbox:
+    """Validate one address (syntax only: no DNS) and its display name."""
+    reject_line_breaks(email, field)
+    reject_line_breaks(name or "", field)
+    try:
+        # No SMTPUTF8: not every relay speaks it, and an internationalized domain still
+        # works because email-validator hands back its ASCII (IDNA) form.
+        checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise InvalidRequest(
+            f"Invalid email - '{email}'.",
+            reason="invalid_address",
+            context={"field": field, "detail": str(error)},
+        ) from error
+    return Mailbox(email=checked.ascii_email or checked.normalized, name=(name or "").strip())

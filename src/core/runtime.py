@@ -1,0 +1,86 @@
+"""The composition root: builds the core's objects from settings, lazily, once per container.
+
+Handlers ask here for what they need; nothing connects to AWS at import time, and tests
+call `reset()` after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from core.admin_key import AdminKey
+from core.secrets import CredentialStore
+from core.sending import Mailer, TransportFactory
+from core.services.environment import service_from_settings
+from core.services.repository import ServiceRepository
+from core.settings import get_settings
+from core.transport.base import Deadline, SmtpEndpoint, Transport
+from core.transport.smtp import SmtpTransport
+from core.transport.tls import client_context
+
+# Time kept back from the Lambda's remaining time to turn an SMTP timeout into a 504.
+RESPONSE_MARGIN_SECONDS = 1.0
+
+
+@lru_cache(maxsize=1)
+def credential_store() -> CredentialStore:
+    settings = get_settings()
+    return CredentialStore(settings.secret_prefix, cache_seconds=settings.secret_cache_seconds)
+
+
+@lru_cache(maxsize=1)
+def service_repository() -> ServiceRepository:
+    settings = get_settings()
+    return ServiceRepository(
+        settings.services_table, credential_store(), fallback=service_from_settings(settings)
+    )
+
+
+@lru_cache(maxsize=1)
+def mailer() -> Mailer:
+    settings = get_settings()
+    return Mailer(
+        service_repository(),
+        credential_store(),
+        smtp_transport_factory(),
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
+@lru_cache(maxsize=1)
+def admin_key() -> AdminKey:
+    settings = get_settings()
+    return AdminKey(
+        settings.admin_key_secret_id,
+        SecretsProvider(boto3_client=credential_store().client),
+        cache_seconds=settings.secret_cache_seconds,
+    )
+
+
+def smtp_transport_factory() -> TransportFactory:
+    settings = get_settings()
+
+    def transport_for(endpoint: SmtpEndpoint) -> Transport:
+        return SmtpTransport(
+            endpoint,
+            tls=client_context(endpoint.verify_tls, settings.smtp_ca_file),
+            ehlo_name=settings.smtp_ehlo_name,
+        )
+
+    return transport_for
+
+
+def send_deadline(remaining_millis: int | None) -> Deadline:
+    """The SMTP timeout, cut short so the Lambda can still answer before it is killed."""
+    budget = get_settings().smtp_timeout_seconds
+    if remaining_millis is not None:
+        budget = min(budget, remaining_millis / 1000 - RESPONSE_MARGIN_SECONDS)
+    return Deadline.after(budget)
+
+
+def reset() -> None:
+    """Forget every cached object (tests change the environment between cases)."""
+    for cached in (get_settings, credential_store, service_repository, mailer, admin_key):
+        cached.cache_clear()

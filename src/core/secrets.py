@@ -1,0 +1,90 @@
+"""SMTP credentials in Secrets Manager: one secret per service, cached per Lambda container.
+
+The secret's value is JSON (`{"password": "..."}`) so OAuth2 or DKIM material can join it
+later without a migration. Nothing here logs or returns a password except `password()`,
+which the transport alone calls.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+class CredentialStore:
+    """Writes, reads (cached) and deletes the per-service SMTP password secrets."""
+
+    def __init__(
+        self,
+        prefix: str,
+        *,
+        cache_seconds: int = 300,
+        client: SecretsManagerClient | None = None,
+    ) -> None:
+        self._prefix = prefix.strip("/")
+        self._cache_seconds = cache_seconds
+        self._client = client
+        self._provider: SecretsProvider | None = None
+        # secret id -> version we last fetched; a newer version in DynamoDB forces a fetch.
+        self._fetched_versions: dict[str, str | None] = {}
+
+    @property
+    def client(self) -> SecretsManagerClient:
+        if self._client is None:
+            self._client = boto3.client("secretsmanager")
+        return self._client
+
+    def secret_id_for(self, service_name: str) -> str:
+        return f"{self._prefix}/services/{service_name}"
+
+    def put_password(self, service_name: str, password: str) -> tuple[str, str]:
+        """Store (create or replace) a service's password; returns (secret id, version id)."""
+        secret_id = self.secret_id_for(service_name)
+        value = json.dumps({"password": password})
+        try:
+            answer: Any = self.client.put_secret_value(SecretId=secret_id, SecretString=value)
+        except self.client.exceptions.ResourceNotFoundException:
+            answer = self.client.create_secret(
+                Name=secret_id,
+                SecretString=value,
+                Description=f"SMTP password of email service '{service_name}'",
+            )
+        return secret_id, str(answer["VersionId"])
+
+    def delete(self, secret_id: str) -> None:
+        """Delete at once: a recovery window would block re-creating a service of the same name."""
+        try:
+            self.client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+        except self.client.exceptions.ResourceNotFoundException:
+            pass
+
+    def password(self, secret_id: str, version: str | None) -> str | None:
+        """The password, from this container's cache unless the service's secret changed."""
+        if self._provider is None:
+            self._provider = SecretsProvider(boto3_client=self.client)
+        stale = self._fetched_versions.get(secret_id, "") != version
+        value = self._provider.get(secret_id, max_age=self._cache_seconds, force_fetch=stale)
+        self._fetched_versions[secret_id] = version
+        return _password_from(value)
+
+
+def _password_from(secret_value: object) -> str | None:
+    """Our secrets hold `{"password": ...}`; a secret made by hand may hold the bare password."""
+    if isinstance(secret_value, bytes):
+        secret_value = secret_value.decode()
+    if not isinstance(secret_value, str):
+        return None
+    try:
+        parsed = json.loads(secret_value)
+    except ValueError:
+        return secret_value
+    if isinstance(parsed, dict):
+        password = parsed.get("password")
+        return password if isinstance(password, str) else None
+    return secret_value

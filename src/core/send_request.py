@@ -1,0 +1,172 @@
+"""The send request: DreamFactory's email body, validated into plain values.
+
+Parsing this model is the whole of input validation that needs no service: every address
+is checked, every attachment decoded. Errors raise `InvalidRequest` with a field-level
+message, so nothing half-valid ever reaches the SMTP side.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from core.addresses import Mailbox, parse_mailbox, reject_line_breaks
+from core.errors import InvalidRequest
+from core.validation import invalid_request_from
+
+PlaceholderValue = str | int | float | bool | None
+
+
+class RecipientObject(BaseModel):
+    """DreamFactory's object form of a recipient."""
+
+    email: str
+    name: str | None = None
+
+
+# DreamFactory accepts a string, an object, or a list of either.
+RecipientInput = str | RecipientObject | list[str | RecipientObject]
+
+
+def _recipient_list(field: str) -> BeforeValidator:
+    def parse(value: Any) -> list[Mailbox]:
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        return [_parse_recipient(item, field) for item in items]
+
+    return BeforeValidator(parse, json_schema_input_type=RecipientInput | None)
+
+
+def _parse_recipient(item: Any, field: str) -> Mailbox:
+    if isinstance(item, str):
+        return parse_mailbox(item, None, field)
+    if isinstance(item, dict) and isinstance(item.get("email"), str):
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            raise InvalidRequest(f"Invalid name in '{field}': must be a string.", context={"field": field})
+        return parse_mailbox(item["email"], name, field)
+    raise InvalidRequest(
+        f"Invalid recipient in '{field}': expected an address or an object with 'email'.",
+        reason="invalid_address",
+        context={"field": field},
+    )
+
+
+def _optional_address(field: str) -> BeforeValidator:
+    def parse(value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str):
+            raise InvalidRequest(f"Invalid '{field}': must be a string.", context={"field": field})
+        return parse_mailbox(value, None, field).email
+
+    return BeforeValidator(parse, json_schema_input_type=str | None)
+
+
+def _header_text(field: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        return reject_line_breaks(value, field) if isinstance(value, str) else value
+
+    return BeforeValidator(check)
+
+
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
+
+
+def _content_type(value: Any) -> Any:
+    # A bare type/subtype: parameters and container types are ours to write, not the caller's.
+    if value in (None, ""):
+        return "application/octet-stream"
+    if not isinstance(value, str):
+        return value
+    reject_line_breaks(value, "attachments.content_type")
+    if not _MEDIA_TYPE.match(value) or value.lower().startswith(("multipart/", "message/")):
+        raise InvalidRequest(
+            f"Invalid attachment content_type '{value}': expected a media type like"
+            " 'application/pdf'.",
+            context={"field": "attachments.content_type"},
+        )
+    return value.lower()
+
+
+class Attachment(BaseModel):
+    """One attachment, its content already decoded from base64."""
+
+    name: Annotated[str, _header_text("attachments.name"), Field(min_length=1)]
+    content: Annotated[bytes, BeforeValidator(lambda value: _decode_base64(value))] = Field(
+        json_schema_extra={"format": "base64"}
+    )
+    content_type: Annotated[str, BeforeValidator(_content_type)] = "application/octet-stream"
+
+
+def _decode_base64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidRequest("Invalid attachment content: must be a base64 string.", reason="invalid_base64")
+    # `base64 file` wraps lines; accept that, but nothing else outside the alphabet.
+    compact = "".join(value.split())
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidRequest(
+            "Invalid attachment content: not valid base64.", reason="invalid_base64"
+        ) from error
+
+
+class SendRequest(BaseModel):
+    """`POST /api/v2/{service}`: DreamFactory's body. Unknown top-level strings are placeholders."""
+
+    model_config = ConfigDict(extra="allow")
+
+    to: Annotated[list[Mailbox], _recipient_list("to")] = Field(default_factory=list)
+    cc: Annotated[list[Mailbox], _recipient_list("cc")] = Field(default_factory=list)
+    bcc: Annotated[list[Mailbox], _recipient_list("bcc")] = Field(default_factory=list)
+    subject: Annotated[str, _header_text("subject")] = ""
+    body_text: str | None = None
+    body_html: str | None = None
+    from_name: Annotated[str | None, _header_text("from_name")] = None
+    from_email: Annotated[str | None, _optional_address("from_email")] = None
+    reply_to_name: Annotated[str | None, _header_text("reply_to_name")] = None
+    reply_to_email: Annotated[str | None, _optional_address("reply_to_email")] = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    template_data: dict[str, PlaceholderValue] = Field(default_factory=dict)
+
+    def model_post_init(self, _context: Any) -> None:
+        if not (self.to or self.cc or self.bcc):
+            raise InvalidRequest(
+                "No recipient given: set at least one of 'to', 'cc' or 'bcc'.",
+                reason="no_recipient",
+            )
+        if not (self.body_text or self.body_html):
+            raise InvalidRequest(
+                "No message body given: set 'body_text', 'body_html' or both.", reason="no_body"
+            )
+
+    def placeholder_values(self) -> dict[str, str]:
+        """DreamFactory's placeholder values: other top-level scalars, then `template_data`."""
+        values: dict[str, str] = {}
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, str | int | float | bool):
+                values[key] = str(value)
+        for key, value in self.template_data.items():
+            values[key] = "" if value is None else str(value)
+        return values
+
+    def envelope_recipients(self) -> list[str]:
+        """Every recipient once, in to, cc, bcc order: exactly who the server is asked to deliver to."""
+        # email-validator already lower-cased the domains; local parts stay case-sensitive.
+        return list(dict.fromkeys(m.email for m in (*self.to, *self.cc, *self.bcc)))
+
+
+def parse_send_request(body: Any) -> SendRequest:
+    """Validate a send body from any entry point (HTTP or direct invocation) the same way."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    try:
+        return SendRequest.model_validate(body)
+    except ValidationError as error:
+        raise invalid_request_from(error) from error

@@ -1,0 +1,1 @@
+"""Email service definitions: the model, their DynamoDB repository, the MAIL_* fallback."""

@@ -1,0 +1,48 @@
+"""Environment configuration, parsed once into a typed model."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A synchronous Lambda takes at most 6 MB of request payload and API Gateway 10 MB; base64
+# attachments grow by a third on the way in and again in MIME, so 5 MiB of built message
+# is what reliably fits. Raise it for direct invocations that carry less JSON overhead.
+DEFAULT_MAX_MESSAGE_BYTES = 5 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything the functions read from their environment."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    services_table: str = Field(validation_alias="SERVICES_TABLE")
+    secret_prefix: str = Field(default="email-api", validation_alias="SECRET_PREFIX")
+    admin_key_secret_id: str = Field(default="", validation_alias="ADMIN_KEY_SECRET_ID")
+    secret_cache_seconds: int = Field(default=300, validation_alias="SECRET_CACHE_SECONDS")
+
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="SMTP_TIMEOUT_SECONDS")
+    smtp_ehlo_name: str = Field(default="", validation_alias="SMTP_EHLO_NAME")
+    smtp_ca_file: str = Field(default="", validation_alias="SMTP_CA_FILE")
+    max_message_bytes: int = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES, gt=0, validation_alias="MAX_MESSAGE_BYTES"
+    )
+
+    # DreamFactory's MAIL_* settings: an optional service defined by environment alone.
+    mail_service_name: str = Field(default="", validation_alias="MAIL_SERVICE_NAME")
+    mail_host: str = Field(default="", validation_alias="MAIL_HOST")
+    mail_port: int = Field(default=587, validation_alias="MAIL_PORT")
+    mail_encryption: str = Field(default="tls", validation_alias="MAIL_ENCRYPTION")
+    mail_verify_tls: bool = Field(default=True, validation_alias="MAIL_VERIFY_TLS")
+    mail_username: str = Field(default="", validation_alias="MAIL_USERNAME")
+    mail_password_secret_id: str = Field(default="", validation_alias="MAIL_PASSWORD_SECRET_ID")
+    mail_from_address: str = Field(default="", validation_alias="MAIL_FROM_ADDRESS")
+    mail_from_name: str = Field(default="", validation_alias="MAIL_FROM_NAME")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (never at import time)."""
+    return Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from env

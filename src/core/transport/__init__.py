@@ -1,0 +1,1 @@
+"""Transports: each speaks one protocol and wraps its failures in `core.errors` types."""

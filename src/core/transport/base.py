@@ -1,0 +1,55 @@
+"""What every transport takes and returns."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.services.model import Encryption
+
+
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    """Where to deliver and how; the password is kept out of reprs and logs."""
+
+    host: str
+    port: int
+    encryption: Encryption
+    verify_tls: bool = True
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the server said: who it accepted, and who it refused with its reply."""
+
+    accepted: list[str]
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A fixed point in time every network wait must finish before."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+class Transport(Protocol):
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        """Hand one message to the server, or raise an `SmtpFailure`."""
+        ...
