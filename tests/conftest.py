@@ -1,0 +1,46 @@
+"""Fixtures every test layer shares: a clean environment, moto's AWS, the API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from core import runtime
+from local_stack.template_tables import create_tables
+from tests.support.api import ADMIN_KEY
+
+TABLE_NAMES = {"ServicesTable": "email-api-services"}
+ADMIN_KEY_SECRET = "email-api/admin-key"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and the functions' settings; nothing can reach real AWS."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("MAIL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("SERVICES_TABLE", TABLE_NAMES["ServicesTable"])
+    monkeypatch.setenv("SECRET_PREFIX", "email-api")
+    monkeypatch.setenv("ADMIN_KEY_SECRET_ID", ADMIN_KEY_SECRET)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "email-api")
+    monkeypatch.setenv("SMTP_TIMEOUT_SECONDS", "5")
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto's DynamoDB and Secrets Manager, with the template's tables and the admin key."""
+    with mock_aws():
+        create_tables(boto3.client("dynamodb"), TABLE_NAMES)
+        boto3.client("secretsmanager").create_secret(Name=ADMIN_KEY_SECRET, SecretString=ADMIN_KEY)
+        yield

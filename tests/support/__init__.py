@@ -1,0 +1,1 @@
+"""Shared test helpers: API calls through the real handler, SMTP servers on loopback."""
