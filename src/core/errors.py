@@ -30,7 +30,11 @@ class EmailApiError(Exception):
 
     def envelope(self) -> dict[str, Any]:
         """DreamFactory's error body, plus the stable `reason` clients can branch on."""
-        error: dict[str, Any] = {"code": self.status, "message": self.message, "reason": self.reason}
+        error: dict[str, Any] = {
+            "code": self.status,
+            "message": self.message,
+            "reason": self.reason,
+        }
         if self.context:
             error["context"] = self.context
         return {"error": error}

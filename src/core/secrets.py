@@ -8,6 +8,7 @@ which the transport alone calls.
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -59,10 +60,8 @@ class CredentialStore:
 
     def delete(self, secret_id: str) -> None:
         """Delete at once: a recovery window would block re-creating a service of the same name."""
-        try:
+        with suppress(self.client.exceptions.ResourceNotFoundException):
             self.client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-        except self.client.exceptions.ResourceNotFoundException:
-            pass
 
     def password(self, secret_id: str, version: str | None) -> str | None:
         """The password, from this container's cache unless the service's secret changed."""

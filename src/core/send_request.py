@@ -48,7 +48,9 @@ def _parse_recipient(item: Any, field: str) -> Mailbox:
     if isinstance(item, dict) and isinstance(item.get("email"), str):
         name = item.get("name")
         if name is not None and not isinstance(name, str):
-            raise InvalidRequest(f"Invalid name in '{field}': must be a string.", context={"field": field})
+            raise InvalidRequest(
+                f"Invalid name in '{field}': must be a string.", context={"field": field}
+            )
         return parse_mailbox(item["email"], name, field)
     raise InvalidRequest(
         f"Invalid recipient in '{field}': expected an address or an object with 'email'.",
@@ -106,7 +108,9 @@ class Attachment(BaseModel):
 
 def _decode_base64(value: Any) -> bytes:
     if not isinstance(value, str):
-        raise InvalidRequest("Invalid attachment content: must be a base64 string.", reason="invalid_base64")
+        raise InvalidRequest(
+            "Invalid attachment content: must be a base64 string.", reason="invalid_base64"
+        )
     # `base64 file` wraps lines; accept that, but nothing else outside the alphabet.
     compact = "".join(value.split())
     try:
@@ -157,7 +161,7 @@ class SendRequest(BaseModel):
         return values
 
     def envelope_recipients(self) -> list[str]:
-        """Every recipient once, in to, cc, bcc order: exactly who the server is asked to deliver to."""
+        """Every recipient once, in to, cc, bcc order: the envelope's RCPT TO list."""
         # email-validator already lower-cased the domains; local parts stay case-sensitive.
         return list(dict.fromkeys(m.email for m in (*self.to, *self.cc, *self.bcc)))
 

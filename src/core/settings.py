@@ -45,4 +45,4 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read on first use (never at import time)."""
-    return Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from env
+    return Settings()

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from core.errors import InvalidRequest
 
 
-def invalid_request_from(error: ValidationError | Sequence[Any], *, prefix: str = "") -> InvalidRequest:
+def invalid_request_from(
+    error: ValidationError | Sequence[Any], *, prefix: str = ""
+) -> InvalidRequest:
     """A 400 naming the first offending field, with every problem listed in the context."""
     problems = error.errors() if isinstance(error, ValidationError) else list(error)
     details = [

@@ -26,12 +26,14 @@ app = APIGatewayRestResolver()
 API_KEY_HEADERS = ("X-DreamFactory-API-Key", "X-API-Key")
 
 
-def require_admin_key(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+def require_admin_key(
+    app: APIGatewayRestResolver, next_middleware: NextMiddleware
+) -> Response[Any]:
     """Until roles arrive, the bootstrap admin key guards every route."""
     event = app.current_event
+    # Powertools' headers mapping is case-insensitive, as HTTP header names are.
     presented = next(
-        (key for name in API_KEY_HEADERS if (key := event.get_header_value(name, case_sensitive=False))),
-        None,
+        (key for name in API_KEY_HEADERS if (key := event.headers.get(name))), None
     ) or (event.query_string_parameters or {}).get("api_key")
     runtime.admin_key().verify(presented)
     return next_middleware(app)
@@ -121,7 +123,9 @@ def _json_body() -> Any:
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
 
 
 def _remaining_millis() -> int | None:

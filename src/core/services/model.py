@@ -140,5 +140,7 @@ def parse_service_inputs(body: Any) -> tuple[list[ServiceInput], bool]:
         try:
             services.append(ServiceInput.model_validate(record))
         except ValidationError as error:
-            raise invalid_request_from(error, prefix=f"resource.{index}" if batch else "") from error
+            raise invalid_request_from(
+                error, prefix=f"resource.{index}" if batch else ""
+            ) from error
     return services, batch

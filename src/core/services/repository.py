@@ -93,7 +93,9 @@ class ServiceRepository:
                 Item=self._item(service), ConditionExpression=Attr("name").not_exists()
             )
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            raise Conflict(f"Service '{new.name}' already exists.", reason="service_exists") from None
+            raise Conflict(
+                f"Service '{new.name}' already exists.", reason="service_exists"
+            ) from None
         return service
 
     def update(self, name: str, patch: dict[str, Any]) -> Service:
@@ -139,15 +141,18 @@ class ServiceRepository:
     def _stored(self, name: str) -> Service:
         item = self.table.get_item(Key={"name": name}, ConsistentRead=True).get("Item")
         if item is None:
-            hint = " (it is defined by MAIL_* settings and is read-only)" if (
-                self._fallback is not None and self._fallback.name == name
-            ) else ""
+            hint = (
+                " (it is defined by MAIL_* settings and is read-only)"
+                if (self._fallback is not None and self._fallback.name == name)
+                else ""
+            )
             raise NotFound(f"Service '{name}' not found{hint}.", reason="service_not_found")
         return Service.model_validate(item)
 
     def _exists(self, name: str) -> bool:
-        return "Item" in self.table.get_item(Key={"name": name}, ProjectionExpression="#n",
-                                             ExpressionAttributeNames={"#n": "name"})
+        return "Item" in self.table.get_item(
+            Key={"name": name}, ProjectionExpression="#n", ExpressionAttributeNames={"#n": "name"}
+        )
 
     def _with_password(self, service: Service, password: str | None) -> Service:
         if password:

@@ -97,29 +97,37 @@ class SmtpTransport:
                 context={**where, "smtp_code": error.smtp_code},
             ) from error
         except smtplib.SMTPRecipientsRefused as error:
-            refused = {rcpt: _reply_text(code, text) for rcpt, (code, text) in error.recipients.items()}
+            refused = {
+                rcpt: _reply_text(code, text) for rcpt, (code, text) in error.recipients.items()
+            }
             raise SmtpRejected(
                 "The SMTP server refused every recipient.", context={**where, "refused": refused}
             ) from error
         except smtplib.SMTPConnectError as error:
+            reply = _reply_text(error.smtp_code, error.smtp_error)
             raise SmtpConnectFailed(
-                f"The SMTP server refused the session: {_reply_text(error.smtp_code, error.smtp_error)}",
+                f"The SMTP server refused the session: {reply}",
                 context={**where, "smtp_code": error.smtp_code},
             ) from error
         except smtplib.SMTPResponseException as error:
             # Sender refused, data refused, HELO refused, STARTTLS refused, ...
+            reply = _reply_text(error.smtp_code, error.smtp_error)
             raise SmtpRejected(
-                f"The SMTP server rejected the message: {_reply_text(error.smtp_code, error.smtp_error)}",
+                f"The SMTP server rejected the message: {reply}",
                 context={**where, "smtp_code": error.smtp_code},
             ) from error
         except smtplib.SMTPServerDisconnected as error:
             if isinstance(error.__context__, TimeoutError):
-                raise SmtpTimeout("The SMTP server did not answer in time.", context=where) from error
+                raise SmtpTimeout(
+                    "The SMTP server did not answer in time.", context=where
+                ) from error
             raise SmtpConnectFailed(
                 f"The SMTP server closed the connection: {error}", context=where
             ) from error
         except (ssl.SSLError, ssl.CertificateError) as error:
-            raise SmtpTlsError(f"TLS with the SMTP server failed: {error}", context=where) from error
+            raise SmtpTlsError(
+                f"TLS with the SMTP server failed: {error}", context=where
+            ) from error
         except TimeoutError as error:
             raise SmtpTimeout("The SMTP server did not answer in time.", context=where) from error
         except (OSError, smtplib.SMTPException) as error:
