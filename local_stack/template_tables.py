@@ -36,11 +36,16 @@ def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any
 _TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 
+def load_template(template: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data; `!Ref X` and friends become their bare argument (`X`)."""
+    document: dict[str, Any] = yaml.load(template.read_text(), Loader=_TemplateLoader)  # noqa: S506  # safe loader subclass
+    return document
+
+
 def table_schemas(template: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
     """Logical id -> `create_table` arguments (without a name) for each table in the template."""
-    document = yaml.load(template.read_text(), Loader=_TemplateLoader)  # noqa: S506  # safe loader subclass
     schemas = {}
-    for logical_id, resource in document["Resources"].items():
+    for logical_id, resource in load_template(template)["Resources"].items():
         if resource.get("Type") != "AWS::DynamoDB::Table":
             continue
         properties = resource["Properties"]
