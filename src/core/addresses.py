@@ -8,7 +8,9 @@ from email_validator import EmailNotValidError, validate_email
 
 from core.errors import InvalidRequest
 
-_LINE_BREAKS = ("\r", "\n")
+# CR and LF, and every other character `str.splitlines()` breaks at: the email package
+# refuses a header value containing any of them (a 500), so they are the caller's 400.
+_LINE_BREAKS = ("\r", "\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def _header_text(field: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
+# ASCII only: a non-ASCII media type would become an encoded word, which MIME forbids there.
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$", re.ASCII)
 
 
 def _content_type(value: Any) -> Any:

@@ -73,7 +73,7 @@ class Mailer:
         logger.info(
             "message sent",
             extra={
-                "service": service.name,
+                "email_service": service.name,
                 "message_id": message_id,
                 "accepted": len(delivery.accepted),
                 "refused": len(delivery.refused),

@@ -66,7 +66,7 @@ def create_services() -> Response[str]:
     repository = runtime.service_repository()
     created = [repository.create(service).public() for service in inputs]
     for service in created:
-        logger.info("service created", extra={"service": service["name"]})
+        logger.info("service created", extra={"email_service": service["name"]})
     return _json(201, {"resource": created} if batch else created[0])
 
 
@@ -81,14 +81,14 @@ def update_service(name: str) -> dict[str, Any]:
     if not isinstance(patch, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     updated = runtime.service_repository().update(name, patch)
-    logger.info("service updated", extra={"service": name, "fields": sorted(patch)})
+    logger.info("service updated", extra={"email_service": name, "fields": sorted(patch)})
     return updated.public()
 
 
 @app.delete("/api/v2/system/service/<name>")
 def delete_service(name: str) -> dict[str, Any]:
     runtime.service_repository().delete(name)
-    logger.info("service deleted", extra={"service": name})
+    logger.info("service deleted", extra={"email_service": name})
     return {"name": name}
 
 

@@ -54,3 +54,13 @@ def call_api(
         headers=answer.get("headers") or {},
         body=json.loads(text) if text else None,
     )
+
+
+def create_service(config: dict[str, Any], *, name: str = "email", **fields: Any) -> dict[str, Any]:
+    """Create a service through `POST /api/v2/system/service`; returns what the API answered."""
+    response = call_api(
+        "POST", "/api/v2/system/service", {"name": name, **fields, "config": config}
+    )
+    assert response.status == 201, response.body
+    created: dict[str, Any] = response.body
+    return created

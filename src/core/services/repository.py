@@ -116,14 +116,19 @@ class ServiceRepository:
         except ValidationError as error:
             raise invalid_request_from(error, prefix="config") from error
 
-        updated = current.model_copy(
-            update={
-                "label": patch.get("label", current.label),
-                "description": patch.get("description", current.description),
-                "config": config.stored(),
-                "updated_at": _now(),
-            }
-        )
+        # Validated, not `model_copy`: a bad label stored here would break every later read.
+        try:
+            updated = Service.model_validate(
+                {
+                    **current.model_dump(),
+                    "label": patch.get("label", current.label),
+                    "description": patch.get("description", current.description),
+                    "config": config.stored(),
+                    "updated_at": _now(),
+                }
+            )
+        except ValidationError as error:
+            raise invalid_request_from(error) from error
         if "password" in config_patch:
             updated = self._with_password(updated, config.password)
         self.table.put_item(Item=self._item(updated))

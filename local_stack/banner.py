@@ -1,0 +1,64 @@
+"""What the local stack tells a developer once it is up: where things are, and a first call."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from local_stack.bootstrap import DEFAULT_FROM_EMAIL, SERVICE_NAME
+from local_stack.config import HOST, LocalConfig
+from local_stack.environment import ADMIN_KEY_SECRET_ID, table_names
+from local_stack.functions import LocalFunction
+
+# The seed page's "Send a Basic Email" body, laid out as there (its obfuscated address replaced).
+BASIC_EXAMPLE = """{
+    "to": [
+      {"email": "john.doe@example.com", "name": "John Doe"}
+    ],
+    "subject": "Test Email",
+    "body_text": "This is a test email sent via DreamFactory."
+  }"""
+
+
+def banner(config: LocalConfig, moto_endpoint: str, functions: Sequence[LocalFunction]) -> str:
+    """The addresses, the admin key and a ready-to-paste curl, as printed at start."""
+    key_origin = (
+        "from BOOTSTRAP_ADMIN_KEY"
+        if config.admin_key_given
+        else "generated for this run; set BOOTSTRAP_ADMIN_KEY to keep one"
+    )
+    tables = ", ".join(table_names().values())
+    names = ", ".join(function.name for function in functions)
+    direct = next((f.name for f in functions if not f.serves_api), functions[0].name)
+    return f"""
+Local email API: no AWS account, no Docker.
+
+  Send API       {config.api_url}/api/v2/{SERVICE_NAME}
+  Admin API      {config.api_url}/api/v2/system/service
+  Admin API key  {config.admin_key}
+                 ({key_origin})
+  Service        '{SERVICE_NAME}': SMTP to the capture server on {HOST}:{config.smtp_port}
+                 (default sender {DEFAULT_FROM_EMAIL})
+  Mail lands in  {config.mail_dir}
+                 (<time>.eml as received; <time>.json holds the envelope, Bcc included)
+  AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}
+  Lambda Invoke  {config.api_url} serves Lambda's Invoke API for {names}:
+                 boto3.client("lambda", endpoint_url="{config.api_url}").invoke(
+                     FunctionName="{direct}",
+                     Payload='{{"service": "{SERVICE_NAME}", "message": {{...}}}}')
+
+Send the seed's basic example:
+
+{curl_command(config, BASIC_EXAMPLE)}
+"""
+
+
+def curl_command(config: LocalConfig, body: str) -> str:
+    """A curl for `POST /api/v2/email`, laid out like the seed page's examples."""
+    lines = [
+        f'curl -X POST "{config.api_url}/api/v2/{SERVICE_NAME}"',
+        f"  -H {shlex.quote(f'X-DreamFactory-API-Key: {config.admin_key}')}",
+        '  -H "Content-Type: application/json"',
+        f"  -d {shlex.quote(body)}",
+    ]
+    return " \\\n".join(lines)

@@ -1,0 +1,104 @@
+"""An SMTP server that keeps every message it receives as files instead of delivering it.
+
+Each message becomes `<stamp>.eml`, the bytes exactly as the client sent them after DATA,
+and `<stamp>.json`, the SMTP envelope: Bcc recipients appear only there. The `.json` is
+written last, so a message whose sidecar exists is complete.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from local_stack.config import HOST
+
+
+@dataclass(frozen=True)
+class CapturedMail:
+    """One received message: where its bytes are, and its envelope."""
+
+    eml_path: Path
+    mail_from: str
+    rcpt_tos: list[str]
+    message_id: str
+    received_at: str
+
+
+class MailCapture:
+    """A running capture server on loopback, writing into `mail_dir`."""
+
+    def __init__(self, port: int, mail_dir: Path) -> None:
+        self.port = port
+        self.mail_dir = mail_dir
+        mail_dir.mkdir(parents=True, exist_ok=True)
+        # A fixed server name spares a reverse DNS lookup (getfqdn) at every start.
+        self._controller = Controller(
+            _WriteToDisk(mail_dir), hostname=HOST, port=port, server_hostname="localhost"
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+def read_captured(mail_dir: Path) -> list[CapturedMail]:
+    """Every complete message in `mail_dir`, oldest first."""
+    captured = []
+    for sidecar in sorted(mail_dir.glob("*.json")):
+        envelope = json.loads(sidecar.read_text())
+        captured.append(
+            CapturedMail(
+                eml_path=sidecar.with_suffix(".eml"),
+                mail_from=envelope["mail_from"],
+                rcpt_tos=envelope["rcpt_tos"],
+                message_id=envelope["message_id"],
+                received_at=envelope["received_at"],
+            )
+        )
+    return captured
+
+
+class _WriteToDisk:
+    """aiosmtpd handler: accept everything, write it down, say where."""
+
+    def __init__(self, mail_dir: Path) -> None:
+        self._mail_dir = mail_dir
+        # Names sort in arrival order, even for messages within the same microsecond.
+        self._sequence = itertools.count(1)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content
+        received = datetime.now(UTC)
+        stem = f"{received:%Y%m%dT%H%M%S.%fZ}-{next(self._sequence):04d}"
+        headers = BytesHeaderParser(policy=default).parsebytes(raw)
+        sidecar = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "message_id": str(headers.get("Message-ID", "")),
+            "received_at": received.isoformat(),
+        }
+        self._mail_dir.mkdir(parents=True, exist_ok=True)  # someone may have cleared it
+        eml_path = self._mail_dir / f"{stem}.eml"
+        _write_atomically(eml_path, raw)
+        _write_atomically(eml_path.with_suffix(".json"), json.dumps(sidecar, indent=2).encode())
+        print(
+            f"mail: {eml_path} from <{envelope.mail_from}> to "
+            + ", ".join(f"<{rcpt}>" for rcpt in envelope.rcpt_tos),
+            flush=True,
+        )
+        return "250 Message captured"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)

@@ -1,0 +1,140 @@
+"""Integration fixtures: moto for AWS (the `aws` fixture), real SMTP servers on loopback,
+test certificates the functions trust through SMTP_CA_FILE, and the functions' log output."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from core import runtime
+from tests.support.smtp_servers import (
+    Authorities,
+    Authority,
+    CaptureServer,
+    ClosedPort,
+    Security,
+    SilentServer,
+)
+
+
+@pytest.fixture(scope="session")
+def authorities(tmp_path_factory: pytest.TempPathFactory) -> Authorities:
+    directory = tmp_path_factory.mktemp("tls")
+    return Authorities(
+        trusted=Authority.create(directory, "trusted"),
+        untrusted=Authority.create(directory, "untrusted"),
+    )
+
+
+@pytest.fixture(autouse=True)
+def smtp_environment(
+    aws_environment: None, authorities: Authorities, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The functions trust the test CA (on top of the system store); waits stay short."""
+    monkeypatch.setenv("SMTP_CA_FILE", str(authorities.trusted.bundle))
+    monkeypatch.setenv("SMTP_TIMEOUT_SECONDS", "3")
+    runtime.reset()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every server a test starts is stopped by the time its fixtures are torn down."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [thread for thread in threading.enumerate() if thread not in before]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set the functions' environment variables, as a fresh Lambda container would read them."""
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+
+    return apply
+
+
+@pytest.fixture
+def smtp_server(authorities: Authorities) -> Iterator[Callable[..., CaptureServer]]:
+    """Starts capture servers (TLS ones present the trusted certificate); all stop at teardown."""
+    with ExitStack() as running:
+
+        def start(
+            security: Security = Security.PLAIN,
+            *,
+            authority: Authority | None = None,
+            **options: Any,
+        ) -> CaptureServer:
+            if authority is None and security is not Security.PLAIN:
+                authority = authorities.trusted
+            server = CaptureServer(security=security, authority=authority, **options)
+            return running.enter_context(server)
+
+        yield start
+
+
+@pytest.fixture
+def closed_port() -> Iterator[ClosedPort]:
+    with ClosedPort() as port:
+        yield port
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    with SilentServer() as server:
+        yield server
+
+
+class _CurrentStdout(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def _function_loggers() -> None:
+    """Import the handlers (creating their loggers) before a test starts capturing stdout."""
+    import handlers.api
+    import handlers.invoke  # noqa: F401
+
+
+@pytest.fixture
+def function_logs(
+    _function_loggers: None, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[[], str]]:
+    """Returns everything the functions logged (powertools JSON lines on stdout) so far."""
+    from core import sending
+    from handlers import api
+
+    service_logger = logging.getLogger(api.logger.name)
+    sending_logger = logging.getLogger(sending.logger.name)
+    # Powertools binds its handler to whatever sys.stdout was when the first Logger was made,
+    # and pytest swaps sys.stdout at each test phase; write to the current one, as Lambda does.
+    streams = [h for h in service_logger.handlers if isinstance(h, logging.StreamHandler)]
+    previous_streams = [handler.setStream(_CurrentStdout()) for handler in streams]
+    # tests/conftest.py imports `core` before POWERTOOLS_SERVICE_NAME is set, so core's child
+    # loggers hang off "service_undefined"; in Lambda they sit under the service's logger.
+    previous_parent = sending_logger.parent
+    sending_logger.parent = service_logger
+    seen: list[str] = []
+
+    def read() -> str:
+        seen.append(capsys.readouterr().out)
+        return "".join(seen)
+
+    yield read
+    sending_logger.parent = previous_parent
+    for handler, stream in zip(streams, previous_streams, strict=True):
+        handler.setStream(stream)

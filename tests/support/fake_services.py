@@ -1,0 +1,51 @@
+"""In-memory stand-ins for the service repository and the credential store (unit tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.errors import NotFound
+from core.services.model import Service, ServiceConfig
+
+
+def smtp_service(name: str = "email", *, secret_id: str | None = None, **config: object) -> Service:
+    """A stored service as the repository would return it; `config` overrides the defaults."""
+    defaults: dict[str, object] = {
+        "host": "smtp.example.com",
+        "port": 587,
+        "encryption": "tls",
+        "from_email": "noreply@example.com",
+    }
+    return Service(
+        name=name,
+        config=ServiceConfig.model_validate({**defaults, **config}),
+        secret_id=secret_id,
+        secret_version="v1" if secret_id else None,
+    )
+
+
+@dataclass
+class FakeServiceRepository:
+    services: dict[str, Service] = field(default_factory=dict)
+
+    def add(self, service: Service) -> Service:
+        self.services[service.name] = service
+        return service
+
+    def get(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise NotFound(f"Service '{name}' not found.", reason="service_not_found") from None
+
+
+@dataclass
+class FakeCredentials:
+    """Passwords by secret id; records each lookup (secret id, version)."""
+
+    passwords: dict[str, str] = field(default_factory=dict)
+    lookups: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def password(self, secret_id: str, version: str | None) -> str | None:
+        self.lookups.append((secret_id, version))
+        return self.passwords.get(secret_id)

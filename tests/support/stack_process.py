@@ -1,0 +1,185 @@
+"""`python -m local_stack` as a child process, and what a client of it sees: HTTP and files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default
+from pathlib import Path
+from typing import Any, cast
+
+from local_stack.mail_capture import CapturedMail, read_captured
+from tests.support.network import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def reason(self) -> str | None:
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        return error.get("reason") if isinstance(error, dict) else None
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    api_port: int
+    smtp_port: int
+    moto_port: int
+    mail_dir: Path
+    admin_key: str
+    log_path: Path
+    startup_seconds: float = 0.0
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def ports(self) -> tuple[int, int, int]:
+        return self.api_port, self.smtp_port, self.moto_port
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # --- talking to it --------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+    ) -> HttpAnswer:
+        """One HTTP request to the gateway; 4xx and 5xx answers are returned, not raised."""
+        url = f"{self.api_url}{path}" + (f"?{query}" if query else "")
+        data = body.encode() if isinstance(body, str) else body
+        # Only ever http://127.0.0.1:<port>: the URL scheme is ours, not the caller's.
+        request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310
+                return _answer(answer.status, dict(answer.headers.items()), answer.read())
+        except urllib.error.HTTPError as error:
+            return _answer(error.code, dict(error.headers.items()), error.read())
+
+    def send_event(self, event: dict[str, Any], *, without_api_key: bool = False) -> HttpAnswer:
+        """Replay an API Gateway proxy event from `events/` as the HTTP request it stands for."""
+        headers = dict(event.get("headers") or {})
+        if without_api_key:
+            headers = {k: v for k, v in headers.items() if k.lower() != "x-dreamfactory-api-key"}
+        query = "&".join(f"{k}={v}" for k, v in (event.get("queryStringParameters") or {}).items())
+        return self.request(
+            event["httpMethod"], event["path"], body=event.get("body"), headers=headers, query=query
+        )
+
+    def captured(self, message_id: str) -> tuple[EmailMessage, CapturedMail]:
+        """The message the capture server wrote for `message_id`, parsed, and its envelope."""
+        for mail in read_captured(self.mail_dir):
+            if mail.message_id == message_id:
+                parsed = BytesParser(policy=default).parsebytes(mail.eml_path.read_bytes())
+                return cast(EmailMessage, parsed), mail
+        raise AssertionError(f"No captured message with Message-ID {message_id} in {self.mail_dir}")
+
+    # --- its life -------------------------------------------------------------------------
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Signal it and wait for it; returns its exit code (killing it if it hangs)."""
+        if not self._stopped:
+            self._stopped = True
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"The local stack ignored {signum}:\n{self.log()}") from None
+
+
+def stack_environment(
+    *, api_port: int, smtp_port: int, moto_port: int, mail_dir: Path, admin_key: str
+) -> dict[str, str]:
+    """This process's environment without AWS or MAIL_* settings, plus the stack's own."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "MAIL_", "LOCAL_", "BOOTSTRAP_"))
+    }
+    env.update(
+        LOCAL_API_PORT=str(api_port),
+        LOCAL_SMTP_PORT=str(smtp_port),
+        LOCAL_MOTO_PORT=str(moto_port),
+        LOCAL_MAIL_DIR=str(mail_dir),
+        BOOTSTRAP_ADMIN_KEY=admin_key,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_stack(workdir: Path, *, admin_key: str) -> RunningStack:
+    """Start the local stack on free loopback ports, mail into `workdir`, and wait until ready."""
+    api_port, smtp_port, moto_port = free_port(), free_port(), free_port()
+    mail_dir = workdir / "mail"
+    log_path = workdir / "stack.log"
+    env = stack_environment(
+        api_port=api_port,
+        smtp_port=smtp_port,
+        moto_port=moto_port,
+        mail_dir=mail_dir,
+        admin_key=admin_key,
+    )
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        # A file, not a pipe: nobody reads the log while tests run, and a full pipe would block.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    stack = RunningStack(process, api_port, smtp_port, moto_port, mail_dir, admin_key, log_path)
+    _wait_until_ready(stack)
+    stack.startup_seconds = time.monotonic() - started
+    return stack
+
+
+def _wait_until_ready(stack: RunningStack) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if any(line.startswith("ready") for line in stack.log().splitlines()):
+            return
+        if stack.process.poll() is not None:
+            raise AssertionError(
+                f"The local stack exited with {stack.process.returncode}:\n{stack.log()}"
+            )
+        time.sleep(0.05)
+    stack.process.kill()
+    stack.process.wait()
+    raise AssertionError(
+        f"The local stack was not ready in {READY_TIMEOUT_SECONDS}s:\n{stack.log()}"
+    )
+
+
+def _answer(status: int, headers: dict[str, str], content: bytes) -> HttpAnswer:
+    return HttpAnswer(status, headers, json.loads(content) if content else None)

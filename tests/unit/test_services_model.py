@@ -1,0 +1,151 @@
+"""Service definitions: encryption values, names, and what is never stored or shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.errors import InvalidRequest
+from core.services.model import (
+    Encryption,
+    Service,
+    ServiceConfig,
+    ServiceInput,
+    parse_service_inputs,
+)
+
+CONFIG = {"host": "smtp.example.com"}
+
+
+def _service(**fields: Any) -> ServiceInput:
+    return ServiceInput.model_validate({"name": "email", "config": CONFIG, **fields})
+
+
+def _refused(body: Any) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as raised:
+        parse_service_inputs(body)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("tls", Encryption.TLS),
+        ("TLS", Encryption.TLS),
+        ("ssl", Encryption.SSL),
+        ("Ssl", Encryption.SSL),
+        ("none", Encryption.NONE),
+        ("", Encryption.NONE),  # DreamFactory's "no encryption"
+        (None, Encryption.NONE),
+    ],
+)
+def test_encryption_values(given: str | None, expected: Encryption) -> None:
+    config = ServiceConfig.model_validate({"host": "h", "encryption": given})
+
+    assert config.encryption is expected
+
+
+def test_encryption_defaults_to_starttls_on_587() -> None:
+    config = ServiceConfig.model_validate(CONFIG)
+
+    assert (config.encryption, config.port, config.verify_tls) == (Encryption.TLS, 587, True)
+
+
+@pytest.mark.parametrize("given", ["starttls", "SSL/TLS", "yes", 1])
+def test_unknown_encryption(given: Any) -> None:
+    error = _refused({"name": "email", "config": {**CONFIG, "encryption": given}})
+
+    assert (error.status, error.reason) == (400, "invalid_encryption")
+    assert error.context == {"field": "config.encryption"}
+
+
+@pytest.mark.parametrize("name", ["email", "e", "mail-2", "mail_eu", "0day", "a" * 64])
+def test_valid_names(name: str) -> None:
+    assert _service(name=name).name == name
+
+
+@pytest.mark.parametrize(
+    "name", ["Email", "-mail", "_mail", "mail.eu", "mail eu", "", "a" * 65, "système", "system"]
+)
+def test_invalid_names(name: str) -> None:
+    error = _refused({"name": name, "config": CONFIG})
+
+    assert (error.status, error.reason) == (400, "invalid_service_name")
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"host": ""}, "config.host"),
+        ({"host": "smtp example.com"}, "config.host"),
+        ({**CONFIG, "port": 0}, "config.port"),
+        ({**CONFIG, "port": 65536}, "config.port"),
+        ({**CONFIG, "smtp_host": "x"}, "config.smtp_host"),
+        ({"port": 25}, "config.host"),
+    ],
+)
+def test_invalid_config(config: dict[str, Any], field: str) -> None:
+    error = _refused({"name": "email", "config": config})
+
+    assert error.status == 400
+    assert error.context["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize("field", ["from_name", "reply_to_name"])
+def test_sender_names_refuse_line_breaks(field: str) -> None:
+    error = _refused({"name": "email", "config": {**CONFIG, field: "A\r\nBcc: x@example.com"}})
+
+    assert (error.reason, error.context["field"]) == ("header_injection", f"config.{field}")
+
+
+def test_sender_addresses_are_validated() -> None:
+    error = _refused({"name": "email", "config": {**CONFIG, "from_email": "nope"}})
+
+    assert (error.reason, error.context["field"]) == ("invalid_address", "config.from_email")
+
+
+def test_one_service_or_a_batch() -> None:
+    single, batch = parse_service_inputs({"name": "email", "config": CONFIG})
+    many, is_batch = parse_service_inputs(
+        {"resource": [{"name": "a", "config": CONFIG}, {"name": "b", "config": CONFIG}]}
+    )
+
+    assert ([s.name for s in single], batch) == (["email"], False)
+    assert ([s.name for s in many], is_batch) == (["a", "b"], True)
+
+
+@pytest.mark.parametrize(
+    "body", [{"resource": []}, {"resource": "x"}, {"resource": [1]}, [1], None]
+)
+def test_malformed_batch(body: Any) -> None:
+    assert _refused(body).status == 400
+
+
+def test_batch_errors_name_the_record() -> None:
+    error = _refused({"resource": [{"name": "a", "config": CONFIG}, {"name": "b", "config": {}}]})
+
+    assert error.context["errors"][0]["field"] == "resource.1.config.host"
+
+
+def test_password_is_kept_out_of_the_stored_config_and_reprs() -> None:
+    service = _service(config={**CONFIG, "username": "u", "password": "hunter2-secret"})
+
+    assert service.config.password == "hunter2-secret"
+    assert "hunter2-secret" not in repr(service)
+    assert "password" not in service.config.stored().model_dump()
+
+
+def test_public_view_hides_where_the_secret_lives() -> None:
+    service = Service(
+        name="email",
+        config=ServiceConfig.model_validate(CONFIG),
+        secret_id="email-api/services/email",
+        secret_version="v1",
+    )
+
+    public = service.public()
+
+    assert "secret_id" not in public
+    assert "secret_version" not in public
+    assert public["config"]["encryption"] == "tls"
