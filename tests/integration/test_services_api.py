@@ -9,6 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
+from core.secrets import CredentialStore
+from core.services.model import ServiceInput
+from core.services.repository import ServiceRepository
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import LOOPBACK, CaptureServer, Security
 
@@ -217,3 +220,20 @@ def test_batch_create_and_list(smtp_server: StartServer) -> None:
     assert [s["name"] for s in response.body["resource"]] == ["b-mail", "a-mail"]
     listed = call_api("GET", "/api/v2/system/service").body["resource"]
     assert [s["name"] for s in listed] == ["a-mail", "b-mail"]
+
+
+class _SecretsManagerDown(CredentialStore):
+    def put_password(self, service_name: str, password: str) -> tuple[str, str]:
+        raise RuntimeError("Secrets Manager is unavailable")
+
+
+def test_a_service_whose_password_cannot_be_stored_is_not_created() -> None:
+    repository = ServiceRepository("email-api-services", _SecretsManagerDown("email-api"))
+    new = ServiceInput.model_validate(
+        {"name": "email", "config": {"host": LOOPBACK, "password": PASSWORD}}
+    )
+
+    with pytest.raises(RuntimeError, match="unavailable"):
+        repository.create(new)
+
+    assert call_api("GET", "/api/v2/system/service/email").status == 404

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.secrets import CredentialStore
-from core.services.model import Service, ServiceConfigInput, ServiceInput
+from core.services.model import Service, ServiceInput
 from core.validation import invalid_request_from
 
 if TYPE_CHECKING:
@@ -76,8 +76,6 @@ class ServiceRepository:
     # --- writes ---------------------------------------------------------------------------
 
     def create(self, new: ServiceInput) -> Service:
-        if self._exists(new.name):
-            raise Conflict(f"Service '{new.name}' already exists.", reason="service_exists")
         now = _now()
         service = Service(
             name=new.name,
@@ -87,7 +85,7 @@ class ServiceRepository:
             created_at=now,
             updated_at=now,
         )
-        service = self._with_password(service, new.config.password)
+        # Claim the name first: a losing concurrent create must never touch the winner's secret.
         try:
             self.table.put_item(
                 Item=self._item(service), ConditionExpression=Attr("name").not_exists()
@@ -96,6 +94,15 @@ class ServiceRepository:
             raise Conflict(
                 f"Service '{new.name}' already exists.", reason="service_exists"
             ) from None
+        if not new.config.password:
+            return service
+        try:
+            service = self._with_password(service, new.config.password)
+            self.table.put_item(Item=self._item(service))
+        except Exception:
+            # No half-made service: without its password it would fail every send.
+            self.table.delete_item(Key={"name": new.name})
+            raise
         return service
 
     def update(self, name: str, patch: dict[str, Any]) -> Service:
@@ -110,27 +117,29 @@ class ServiceRepository:
         config_patch = patch.get("config") or {}
         if not isinstance(config_patch, dict):
             raise InvalidRequest("'config' must be an object.", context={"field": "config"})
-        merged_config = {**current.config.model_dump(), **config_patch}
+        # The merged service is validated as a whole, as a POST would be: a bad value stored
+        # here would break every later read of it.
         try:
-            config = ServiceConfigInput.model_validate(merged_config)
-        except ValidationError as error:
-            raise invalid_request_from(error, prefix="config") from error
-
-        # Validated, not `model_copy`: a bad label stored here would break every later read.
-        try:
-            updated = Service.model_validate(
+            merged = ServiceInput.model_validate(
                 {
-                    **current.model_dump(),
+                    "name": name,
                     "label": patch.get("label", current.label),
                     "description": patch.get("description", current.description),
-                    "config": config.stored(),
-                    "updated_at": _now(),
+                    "config": {**current.config.model_dump(), **config_patch},
                 }
             )
         except ValidationError as error:
             raise invalid_request_from(error) from error
+        updated = current.model_copy(
+            update={
+                "label": merged.label,
+                "description": merged.description,
+                "config": merged.config.stored(),
+                "updated_at": _now(),
+            }
+        )
         if "password" in config_patch:
-            updated = self._with_password(updated, config.password)
+            updated = self._with_password(updated, merged.config.password)
         self.table.put_item(Item=self._item(updated))
         return updated
 
@@ -153,11 +162,6 @@ class ServiceRepository:
             )
             raise NotFound(f"Service '{name}' not found{hint}.", reason="service_not_found")
         return Service.model_validate(item)
-
-    def _exists(self, name: str) -> bool:
-        return "Item" in self.table.get_item(
-            Key={"name": name}, ProjectionExpression="#n", ExpressionAttributeNames={"#n": "name"}
-        )
 
     def _with_password(self, service: Service, password: str | None) -> Service:
         if password:
