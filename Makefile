@@ -13,12 +13,15 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test lint typecheck validate build pytest bench clean
+# Lambda runs 3.12 (the main venv); the code must also run on these.
+OTHER_PYTHONS := 3.11 3.13
+
+.PHONY: dev test lint typecheck validate build pytest other-pythons bench clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
 
-test: lint typecheck validate build pytest
+test: lint typecheck validate build pytest other-pythons
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -36,6 +39,16 @@ build: $(SAM_VENV)/.installed
 pytest: $(VENV)/.installed
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 
+# The suite again under each other interpreter this machine has (skipped where one is missing).
+other-pythons:
+	@for version in $(OTHER_PYTHONS); do \
+	  if ! command -v python$$version >/dev/null 2>&1 || ! python$$version -c '' 2>/dev/null; then \
+	    echo "python$$version not found: skipping it"; continue; fi; \
+	  $(MAKE) --no-print-directory .venv-py$$version/.installed PYTHON=python$$version || exit 1; \
+	  echo "pytest on Python $$version"; \
+	  .venv-py$$version/bin/pytest -q -n 2 -p no:cacheprovider || exit 1; \
+	done
+
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
 
@@ -45,6 +58,12 @@ $(VENV)/.installed: requirements-dev.txt src/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+.venv-py%/.installed: requirements-dev.txt src/requirements.txt
+	$(PYTHON) -m venv .venv-py$*
+	.venv-py$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-py$*/bin/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -52,4 +71,4 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SAM_VENV) .venv-py* .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .coverage
