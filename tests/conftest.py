@@ -9,12 +9,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core import runtime
 from local_stack.template_tables import create_tables
 from tests.support.api import ADMIN_KEY
 
 TABLE_NAMES = {"ServicesTable": "email-api-services"}
 ADMIN_KEY_SECRET = "email-api/admin-key"
+
+# Powertools loggers take the service name when created, at import time, as they do in Lambda
+# (where the variable is set before any code loads); so it is set before any test imports core.
+os.environ["POWERTOOLS_SERVICE_NAME"] = "email-api"
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +35,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ADMIN_KEY_SECRET_ID", ADMIN_KEY_SECRET)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "email-api")
     monkeypatch.setenv("SMTP_TIMEOUT_SECONDS", "5")
+    from core import runtime  # after the environment above is in place
+
     runtime.reset()
     yield
     runtime.reset()

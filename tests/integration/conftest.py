@@ -115,19 +115,13 @@ def function_logs(
     _function_loggers: None, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Callable[[], str]]:
     """Returns everything the functions logged (powertools JSON lines on stdout) so far."""
-    from core import sending
     from handlers import api
 
     service_logger = logging.getLogger(api.logger.name)
-    sending_logger = logging.getLogger(sending.logger.name)
     # Powertools binds its handler to whatever sys.stdout was when the first Logger was made,
     # and pytest swaps sys.stdout at each test phase; write to the current one, as Lambda does.
     streams = [h for h in service_logger.handlers if isinstance(h, logging.StreamHandler)]
     previous_streams = [handler.setStream(_CurrentStdout()) for handler in streams]
-    # tests/conftest.py imports `core` before POWERTOOLS_SERVICE_NAME is set, so core's child
-    # loggers hang off "service_undefined"; in Lambda they sit under the service's logger.
-    previous_parent = sending_logger.parent
-    sending_logger.parent = service_logger
     seen: list[str] = []
 
     def read() -> str:
@@ -135,6 +129,5 @@ def function_logs(
         return "".join(seen)
 
     yield read
-    sending_logger.parent = previous_parent
     for handler, stream in zip(streams, previous_streams, strict=True):
         handler.setStream(stream)
