@@ -90,6 +90,22 @@ def test_server_that_never_greets(silent_server: SilentServer, configure: Any) -
     assert silent_server.received() == b""
 
 
+def test_the_lambdas_remaining_time_bounds_the_wait(
+    silent_server: SilentServer, configure: Any
+) -> None:
+    # The SMTP budget alone would outlive this Lambda; the answer must come before it dies.
+    configure(SMTP_TIMEOUT_SECONDS="60")
+    _service(silent_server.port)
+
+    started = time.monotonic()
+    response = call_api(
+        "POST", "/api/v2/email", {"to": "john@example.com", "body_text": "Hi"}, timeout_seconds=2
+    )
+
+    _assert_error(response, 504, "smtp_timeout")
+    assert time.monotonic() - started < 2
+
+
 # --- TLS ----------------------------------------------------------------------------------------
 
 
