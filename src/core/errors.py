@@ -27,6 +27,8 @@ class EmailApiError(Exception):
         self.message = message
         self.reason = reason or self.default_reason
         self.context = context or {}
+        # Extra response headers the error implies (Retry-After for a 429, say).
+        self.headers: dict[str, str] = {}
 
     def envelope(self) -> dict[str, Any]:
         """DreamFactory's error body, plus the stable `reason` clients can branch on."""
@@ -70,6 +72,13 @@ class NotFound(EmailApiError):
 class Conflict(EmailApiError):
     status = 409
     default_reason = "conflict"
+
+
+class RateLimited(EmailApiError):
+    """429: a rate limit was hit; `headers` say when to come back."""
+
+    status = 429
+    default_reason = "rate_limited"
 
 
 class MessageTooLarge(EmailApiError):

@@ -16,6 +16,7 @@ from core.sending import Mailer, TransportFactory
 from core.services.environment import service_from_settings
 from core.services.repository import ServiceRepository
 from core.settings import get_settings
+from core.storage import ItemTable
 from core.transport.base import Deadline, SmtpEndpoint, Transport
 from core.transport.smtp import SmtpTransport
 from core.transport.tls import client_context
@@ -34,7 +35,9 @@ def credential_store() -> CredentialStore:
 def service_repository() -> ServiceRepository:
     settings = get_settings()
     return ServiceRepository(
-        settings.services_table, credential_store(), fallback=service_from_settings(settings)
+        ItemTable(settings.services_table, "name"),
+        credential_store(),
+        fallback=service_from_settings(settings),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from core.secrets import CredentialStore
 from core.services.model import ServiceInput
 from core.services.repository import ServiceRepository
+from core.storage import ItemTable
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import LOOPBACK, CaptureServer, Security
 
@@ -228,7 +229,9 @@ class _SecretsManagerDown(CredentialStore):
 
 
 def test_a_service_whose_password_cannot_be_stored_is_not_created() -> None:
-    repository = ServiceRepository("email-api-services", _SecretsManagerDown("email-api"))
+    repository = ServiceRepository(
+        ItemTable("email-api-services", "name"), _SecretsManagerDown("email-api")
+    )
     new = ServiceInput.model_validate(
         {"name": "email", "config": {"host": LOOPBACK, "password": PASSWORD}}
     )

@@ -2,56 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
-from boto3.dynamodb.conditions import Attr
 from pydantic import ValidationError
 
+from core.clock import now_iso
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.secrets import CredentialStore
 from core.services.model import Service, ServiceInput
+from core.storage import ItemTable
 from core.validation import invalid_request_from
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 # Fields a PATCH may change; `name` and `type` are fixed once created.
 _PATCHABLE = frozenset({"label", "description", "config"})
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ServiceRepository:
     """CRUD for service definitions. Table key: `name` (string)."""
 
     def __init__(
-        self,
-        table_name: str,
-        credentials: CredentialStore,
-        *,
-        fallback: Service | None = None,
-        table: Table | None = None,
+        self, table: ItemTable, credentials: CredentialStore, *, fallback: Service | None = None
     ) -> None:
-        self._table_name = table_name
         self._table = table
         self._credentials = credentials
         # The MAIL_* service from the environment, used when no stored one has its name.
         self._fallback = fallback
 
-    @property
-    def table(self) -> Table:
-        if self._table is None:
-            self._table = boto3.resource("dynamodb").Table(self._table_name)
-        return self._table
-
     # --- reads ----------------------------------------------------------------------------
 
     def get(self, name: str) -> Service:
-        item = self.table.get_item(Key={"name": name}, ConsistentRead=True).get("Item")
+        item = self._table.get(name)
         if item is not None:
             return Service.model_validate(item)
         if self._fallback is not None and self._fallback.name == name:
@@ -59,15 +39,7 @@ class ServiceRepository:
         raise NotFound(f"Service '{name}' not found.", reason="service_not_found")
 
     def list(self) -> list[Service]:
-        items: list[dict[str, Any]] = []
-        scan_kwargs: dict[str, Any] = {"ConsistentRead": True}
-        while True:
-            page = self.table.scan(**scan_kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            scan_kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        services = [Service.model_validate(item) for item in items]
+        services = [Service.model_validate(item) for item in self._table.scan()]
         stored_names = {service.name for service in services}
         if self._fallback is not None and self._fallback.name not in stored_names:
             services.append(self._fallback)
@@ -76,7 +48,7 @@ class ServiceRepository:
     # --- writes ---------------------------------------------------------------------------
 
     def create(self, new: ServiceInput) -> Service:
-        now = _now()
+        now = now_iso()
         service = Service(
             name=new.name,
             label=new.label,
@@ -86,22 +58,16 @@ class ServiceRepository:
             updated_at=now,
         )
         # Claim the name first: a losing concurrent create must never touch the winner's secret.
-        try:
-            self.table.put_item(
-                Item=self._item(service), ConditionExpression=Attr("name").not_exists()
-            )
-        except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            raise Conflict(
-                f"Service '{new.name}' already exists.", reason="service_exists"
-            ) from None
+        if not self._table.create(self._item(service)):
+            raise Conflict(f"Service '{new.name}' already exists.", reason="service_exists")
         if not new.config.password:
             return service
         try:
             service = self._with_password(service, new.config.password)
-            self.table.put_item(Item=self._item(service))
+            self._table.put(self._item(service))
         except Exception:
             # No half-made service: without its password it would fail every send.
-            self.table.delete_item(Key={"name": new.name})
+            self._table.delete(new.name)
             raise
         return service
 
@@ -135,17 +101,17 @@ class ServiceRepository:
                 "label": merged.label,
                 "description": merged.description,
                 "config": merged.config.stored(),
-                "updated_at": _now(),
+                "updated_at": now_iso(),
             }
         )
         if "password" in config_patch:
             updated = self._with_password(updated, merged.config.password)
-        self.table.put_item(Item=self._item(updated))
+        self._table.put(self._item(updated))
         return updated
 
     def delete(self, name: str) -> Service:
         service = self._stored(name)
-        self.table.delete_item(Key={"name": name})
+        self._table.delete(name)
         if service.secret_id:
             self._credentials.delete(service.secret_id)
         return service
@@ -153,7 +119,7 @@ class ServiceRepository:
     # --- internals ------------------------------------------------------------------------
 
     def _stored(self, name: str) -> Service:
-        item = self.table.get_item(Key={"name": name}, ConsistentRead=True).get("Item")
+        item = self._table.get(name)
         if item is None:
             hint = (
                 " (it is defined by MAIL_* settings and is read-only)"

@@ -1,0 +1,134 @@
+"""Roles and API keys as stored, and as the admin API takes and shows them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from core.addresses import parse_mailbox
+from core.errors import InvalidRequest
+
+ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# The bootstrap admin key acts with this built-in role; no stored role may take its name.
+BOOTSTRAP_ROLE = "bootstrap-admin"
+
+
+def _sender_rule(value: Any) -> Any:
+    """An exact address, or `*@domain` for any address at that domain."""
+    if not isinstance(value, str):
+        return value
+    if value == "*":
+        return value
+    if value.startswith("*@"):
+        domain = parse_mailbox(f"x{value[1:]}", None, "senders").email.partition("@")[2]
+        return f"*@{domain}"
+    return parse_mailbox(value, None, "senders").email
+
+
+class RateLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    per_minute: Annotated[int, Field(ge=1)] | None = None
+    per_day: Annotated[int, Field(ge=1)] | None = None
+
+    def windows(self) -> list[tuple[str, int, int]]:
+        """(name, length in seconds, limit) for each limit set."""
+        windows = [("minute", 60, self.per_minute), ("day", 86_400, self.per_day)]
+        return [(name, seconds, limit) for name, seconds, limit in windows if limit is not None]
+
+
+class Role(BaseModel):
+    """What a key may do: which services, which senders, how many recipients, how often."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    admin: bool = False
+    # Service names, or "*" for every service.
+    services: list[str] = Field(default_factory=list)
+    # Exact addresses and `*@domain` patterns; empty means: the service's default sender only.
+    senders: list[Annotated[str, BeforeValidator(_sender_rule)]] = Field(default_factory=list)
+    max_recipients: Annotated[int, Field(ge=1)] | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    created_at: str = ""
+    updated_at: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not ROLE_NAME.match(name) or name == BOOTSTRAP_ROLE:
+            raise InvalidRequest(
+                f"Invalid role name '{name}': use 1-64 lower-case letters, digits, '-' or '_'"
+                f" (and not '{BOOTSTRAP_ROLE}').",
+                reason="invalid_role_name",
+                context={"field": "name"},
+            )
+        return name
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def bootstrap_role() -> Role:
+    """The built-in role of the bootstrap admin key: everything, unlimited."""
+    return Role.model_construct(
+        name=BOOTSTRAP_ROLE,
+        description="The bootstrap admin key",
+        admin=True,
+        services=["*"],
+        senders=["*"],
+        max_recipients=None,
+        rate_limits=RateLimits(),
+    )
+
+
+class ApiKey(BaseModel):
+    """A stored API key: only hashes of its secret, never the secret itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    label: str = ""
+    role: str
+    enabled: bool = True
+    secret_hash: str
+    # After a rotation with an overlap window, the old secret works until then.
+    previous_secret_hash: str | None = None
+    previous_valid_until: str | None = None
+    created_at: str = ""
+    rotated_at: str | None = None
+    last_used_at: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"secret_hash", "previous_secret_hash"})
+
+
+class ApiKeyInput(BaseModel):
+    """`POST /api/v2/system/api_key` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = ""
+    role: str
+
+
+class ApiKeyPatch(BaseModel):
+    """`PATCH /api/v2/system/api_key/{id}` body: only these may change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = None
+    role: str | None = None
+    enabled: bool | None = None
+
+
+class Rotation(BaseModel):
+    """`POST /api/v2/system/api_key/{id}/rotate` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # How long the old secret keeps working, so clients can switch without downtime.
+    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)] = 0
