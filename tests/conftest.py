@@ -12,7 +12,12 @@ from moto import mock_aws
 from local_stack.template_tables import create_tables
 from tests.support.api import ADMIN_KEY
 
-TABLE_NAMES = {"ServicesTable": "email-api-services"}
+TABLE_NAMES = {
+    "ServicesTable": "email-api-services",
+    "RolesTable": "email-api-roles",
+    "ApiKeysTable": "email-api-api-keys",
+    "RateLimitsTable": "email-api-rate-limits",
+}
 ADMIN_KEY_SECRET = "email-api/admin-key"
 
 # Powertools loggers take the service name when created, at import time, as they do in Lambda
@@ -31,6 +36,11 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("SERVICES_TABLE", TABLE_NAMES["ServicesTable"])
+    monkeypatch.setenv("ROLES_TABLE", TABLE_NAMES["RolesTable"])
+    monkeypatch.setenv("API_KEYS_TABLE", TABLE_NAMES["ApiKeysTable"])
+    monkeypatch.setenv("RATE_LIMITS_TABLE", TABLE_NAMES["RateLimitsTable"])
+    monkeypatch.setenv("AUTH_CACHE_SECONDS", "0")  # revocation must show at once in tests
+    monkeypatch.delenv("INVOKE_ROLE", raising=False)
     monkeypatch.setenv("SECRET_PREFIX", "email-api")
     monkeypatch.setenv("ADMIN_KEY_SECRET_ID", ADMIN_KEY_SECRET)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "email-api")

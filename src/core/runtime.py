@@ -10,6 +10,9 @@ from functools import lru_cache
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from core.access.authentication import Authenticator, Principal
+from core.access.rate_limit import RateLimiter
+from core.access.repository import ApiKeyRepository, RoleRepository
 from core.admin_key import AdminKey
 from core.secrets import CredentialStore
 from core.sending import Mailer, TransportFactory
@@ -42,24 +45,49 @@ def service_repository() -> ServiceRepository:
 
 
 @lru_cache(maxsize=1)
+def role_repository() -> RoleRepository:
+    return RoleRepository(ItemTable(get_settings().roles_table, "name"))
+
+
+@lru_cache(maxsize=1)
+def api_key_repository() -> ApiKeyRepository:
+    return ApiKeyRepository(ItemTable(get_settings().api_keys_table, "id"), role_repository())
+
+
+@lru_cache(maxsize=1)
 def mailer() -> Mailer:
     settings = get_settings()
     return Mailer(
         service_repository(),
         credential_store(),
         smtp_transport_factory(),
+        RateLimiter(ItemTable(settings.rate_limits_table, "id")),
         max_message_bytes=settings.max_message_bytes,
     )
 
 
 @lru_cache(maxsize=1)
-def admin_key() -> AdminKey:
+def authenticator() -> Authenticator:
     settings = get_settings()
-    return AdminKey(
+    admin_key = AdminKey(
         settings.admin_key_secret_id,
         SecretsProvider(boto3_client=credential_store().client),
         cache_seconds=settings.secret_cache_seconds,
     )
+    return Authenticator(
+        admin_key,
+        api_key_repository(),
+        role_repository(),
+        cache_seconds=settings.auth_cache_seconds,
+    )
+
+
+def invoke_principal() -> Principal:
+    """Who a direct invocation acts as: the configured role (IAM already let the caller in)."""
+    role_name = get_settings().invoke_role
+    if not role_name:
+        return Principal.bootstrap()
+    return Principal("lambda-invoke", role_repository().get(role_name))
 
 
 def smtp_transport_factory() -> TransportFactory:
@@ -85,5 +113,13 @@ def send_deadline(remaining_millis: int | None) -> Deadline:
 
 def reset() -> None:
     """Forget every cached object (tests change the environment between cases)."""
-    for cached in (get_settings, credential_store, service_repository, mailer, admin_key):
+    for cached in (
+        get_settings,
+        credential_store,
+        service_repository,
+        role_repository,
+        api_key_repository,
+        mailer,
+        authenticator,
+    ):
         cached.cache_clear()

@@ -12,11 +12,11 @@ import binascii
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.addresses import Mailbox, parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
-from core.validation import invalid_request_from
+from core.validation import parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
@@ -169,9 +169,4 @@ class SendRequest(BaseModel):
 
 def parse_send_request(body: Any) -> SendRequest:
     """Validate a send body from any entry point (HTTP or direct invocation) the same way."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    try:
-        return SendRequest.model_validate(body)
-    except ValidationError as error:
-        raise invalid_request_from(error) from error
+    return parse_model(SendRequest, body)

@@ -8,6 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from core.access import policy
+from core.access.authentication import Principal
+from core.access.rate_limit import Quota, RateLimiter
 from core.addresses import Mailbox, reject_line_breaks
 from core.errors import InvalidRequest, MessageTooLarge
 from core.mime import POLICY, Draft, build_message
@@ -31,6 +34,8 @@ class SendResult:
     message_id: str
     accepted: list[str]
     refused: dict[str, str] = field(default_factory=dict)
+    # The caller's rate-limit standing after this send (None when its role has no limits).
+    quota: Quota | None = None
 
     def as_response(self) -> dict[str, Any]:
         body: dict[str, Any] = {"count": self.count, "message_id": self.message_id}
@@ -47,18 +52,29 @@ class Mailer:
         services: ServiceRepository,
         credentials: CredentialStore,
         transport_for: TransportFactory,
+        rate_limiter: RateLimiter,
         *,
         max_message_bytes: int,
     ) -> None:
         self._services = services
         self._credentials = credentials
         self._transport_for = transport_for
+        self._rate_limiter = rate_limiter
         self._max_message_bytes = max_message_bytes
 
-    def send(self, service_name: str, request: SendRequest, deadline: Deadline) -> SendResult:
-        """Send `request` through `service_name`; every check happens before any connection."""
+    def send(
+        self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline
+    ) -> SendResult:
+        """Send `request` through `service_name` as `caller`.
+
+        Every check (policy, validation, size, rate limit) happens before any connection.
+        """
+        role = caller.role
+        policy.check_service(role, service_name)
         service = self._services.get(service_name)
         draft = compose(request, service)
+        recipients = request.envelope_recipients()
+        policy.check_message(role, service, draft, len(recipients))
         message = build_message(draft)
         raw = message.as_bytes(policy=POLICY)
         if len(raw) > self._max_message_bytes:
@@ -66,14 +82,17 @@ class Mailer:
                 f"The message is {len(raw)} bytes; the limit is {self._max_message_bytes}.",
                 context={"size": len(raw), "limit": self._max_message_bytes},
             )
-        envelope = Envelope(sender=draft.sender.email, recipients=request.envelope_recipients())
+        envelope = Envelope(sender=draft.sender.email, recipients=recipients)
         transport = self._transport_for(self._endpoint(service))
+        # Last, so only a message that would really go out uses up the caller's allowance.
+        quota = self._rate_limiter.consume(role.name, role.rate_limits)
         delivery = transport.send(raw, envelope, deadline)
         message_id = str(message["Message-ID"])
         logger.info(
             "message sent",
             extra={
                 "email_service": service.name,
+                "key_id": caller.key_id,
                 "message_id": message_id,
                 "accepted": len(delivery.accepted),
                 "refused": len(delivery.refused),
@@ -85,6 +104,7 @@ class Mailer:
             message_id=message_id,
             accepted=delivery.accepted,
             refused=delivery.refused,
+            quota=quota,
         )
 
     def _endpoint(self, service: Service) -> SmtpEndpoint:

@@ -19,9 +19,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     services_table: str = Field(validation_alias="SERVICES_TABLE")
+    roles_table: str = Field(default="", validation_alias="ROLES_TABLE")
+    api_keys_table: str = Field(default="", validation_alias="API_KEYS_TABLE")
+    rate_limits_table: str = Field(default="", validation_alias="RATE_LIMITS_TABLE")
     secret_prefix: str = Field(default="email-api", validation_alias="SECRET_PREFIX")
     admin_key_secret_id: str = Field(default="", validation_alias="ADMIN_KEY_SECRET_ID")
     secret_cache_seconds: int = Field(default=300, validation_alias="SECRET_CACHE_SECONDS")
+    # How long a warm authorizer trusts its last answer for a key (and so how long a revoked
+    # key may still work).
+    auth_cache_seconds: float = Field(default=30, ge=0, validation_alias="AUTH_CACHE_SECONDS")
+    # The role direct invocations act with; empty = the unrestricted bootstrap role.
+    invoke_role: str = Field(default="", validation_alias="INVOKE_ROLE")
 
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="SMTP_TIMEOUT_SECONDS")
     smtp_ehlo_name: str = Field(default="", validation_alias="SMTP_EHLO_NAME")

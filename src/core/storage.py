@@ -51,5 +51,22 @@ class ItemTable:
     def put(self, item: Item) -> None:
         self.table.put_item(Item=item)
 
+    def set_fields(self, key_value: str, fields: Item) -> bool:
+        """Change only these attributes of an existing item; False if it no longer exists."""
+        names = {f"#f{index}": name for index, name in enumerate(fields)}
+        values = {f":v{index}": value for index, value in enumerate(fields.values())}
+        assignments = ", ".join(f"#f{index} = :v{index}" for index in range(len(fields)))
+        try:
+            self.table.update_item(
+                Key={self.key: key_value},
+                UpdateExpression=f"SET {assignments}",
+                ConditionExpression=Attr(self.key).exists(),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def delete(self, key_value: str) -> None:
         self.table.delete_item(Key={self.key: key_value})

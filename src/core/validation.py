@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from core.errors import InvalidRequest
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def invalid_request_from(
@@ -34,3 +36,26 @@ def _field_path(location: Sequence[Any], prefix: str) -> str:
     if prefix:
         parts.insert(0, prefix)
     return ".".join(parts)
+
+
+def parse_model(model: type[Model], body: Any, *, prefix: str = "") -> Model:
+    """Validate a JSON object into `model`, or raise a 400 naming the field."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise invalid_request_from(error, prefix=prefix) from error
+
+
+def parse_records(model: type[Model], body: Any) -> tuple[list[Model], bool]:
+    """DreamFactory's POST body: one record, or `{"resource": [...]}`. Says which it was."""
+    if isinstance(body, dict) and "resource" in body:
+        records = body["resource"]
+        if not isinstance(records, list) or not records:
+            raise InvalidRequest("'resource' must be a non-empty list.")
+        return [
+            parse_model(model, record, prefix=f"resource.{index}")
+            for index, record in enumerate(records)
+        ], True
+    return [parse_model(model, body)], False

@@ -1,136 +1,72 @@
-"""API Gateway entry point: DreamFactory's `/api/v2` routes, one exception map.
+"""API Gateway entry point: DreamFactory's `/api/v2` routes, who may call them, one error map.
 
-Each route reads its input, calls one core function and returns its result; the domain
-lives in `core`. Every error becomes DreamFactory's envelope in `_api_error` below.
+The routes live in `handlers/routes/`, one module per resource; the domain lives in `core`.
+Every error becomes DreamFactory's envelope in `_api_error` below.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core import runtime
-from core.errors import EmailApiError, InvalidRequest, NotFound
-from core.send_request import parse_send_request
-from core.services.model import parse_service_inputs
+from core.access import policy
+from core.access.authentication import Principal, presented_api_key
+from core.errors import EmailApiError, NotFound
+from handlers.http import json_response
+from handlers.routes import api_keys, roles, send, services
 
 logger = Logger()
 app = APIGatewayRestResolver()
 
-API_KEY_HEADERS = ("X-DreamFactory-API-Key", "X-API-Key")
+ADMIN_PATHS = "/api/v2/system/"
 
 
-def require_admin_key(
-    app: APIGatewayRestResolver, next_middleware: NextMiddleware
-) -> Response[Any]:
-    """Until roles arrive, the bootstrap admin key guards every route."""
-    event = app.current_event
-    # Powertools' headers mapping is case-insensitive, as HTTP header names are.
-    presented = next(
-        (key for name in API_KEY_HEADERS if (key := event.headers.get(name))), None
-    ) or (event.query_string_parameters or {}).get("api_key")
-    runtime.admin_key().verify(presented)
+def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every route needs a principal; `/api/v2/system/*` needs an admin one."""
+    principal = _principal(app)
+    app.append_context(principal=principal)
+    if app.current_event.path.startswith(ADMIN_PATHS):
+        policy.require_admin(principal)
     return next_middleware(app)
 
 
-app.use(middlewares=[require_admin_key])
+def _principal(app: APIGatewayRestResolver) -> Principal:
+    event = app.current_event
+    # Behind API Gateway the authorizer has already checked the key and named its role.
+    vouched = event.request_context.authorizer.get_context()
+    if vouched.get("key_id") and vouched.get("role"):
+        return runtime.authenticator().principal_for(vouched["key_id"], vouched["role"])
+    # Invoked without it (sam local invoke, a test): check the key here, the same way.
+    presented = presented_api_key(event.headers, event.query_string_parameters)
+    return runtime.authenticator().authenticate(presented)
 
 
-# --- sending --------------------------------------------------------------------------------
-
-
-@app.post("/api/v2/<service>")
-def send_email(service: str) -> dict[str, Any]:
-    request = parse_send_request(_json_body())
-    deadline = runtime.send_deadline(_remaining_millis())
-    return runtime.mailer().send(service, request, deadline).as_response()
-
-
-# --- services (DreamFactory's system API) ------------------------------------------------------
-
-
-@app.get("/api/v2/system/service")
-def list_services() -> dict[str, Any]:
-    return {"resource": [service.public() for service in runtime.service_repository().list()]}
-
-
-@app.post("/api/v2/system/service")
-def create_services() -> Response[str]:
-    inputs, batch = parse_service_inputs(_json_body())
-    repository = runtime.service_repository()
-    created = [repository.create(service).public() for service in inputs]
-    for service in created:
-        logger.info("service created", extra={"email_service": service["name"]})
-    return _json(201, {"resource": created} if batch else created[0])
-
-
-@app.get("/api/v2/system/service/<name>")
-def get_service(name: str) -> dict[str, Any]:
-    return runtime.service_repository().get(name).public()
-
-
-@app.patch("/api/v2/system/service/<name>")
-def update_service(name: str) -> dict[str, Any]:
-    patch = _json_body()
-    if not isinstance(patch, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    updated = runtime.service_repository().update(name, patch)
-    logger.info("service updated", extra={"email_service": name, "fields": sorted(patch)})
-    return updated.public()
-
-
-@app.delete("/api/v2/system/service/<name>")
-def delete_service(name: str) -> dict[str, Any]:
-    runtime.service_repository().delete(name)
-    logger.info("service deleted", extra={"email_service": name})
-    return {"name": name}
-
-
-# --- errors -----------------------------------------------------------------------------------
+app.use(middlewares=[authenticate])
+for routes in (send, services, roles, api_keys):
+    app.include_router(routes.router)
 
 
 @app.exception_handler(EmailApiError)
 def _api_error(error: EmailApiError) -> Response[str]:
     logger.info("request failed", extra={"status": error.status, "reason": error.reason})
-    return _json(error.status, error.envelope())
+    return json_response(error.status, error.envelope(), error.headers)
 
 
 @app.exception_handler(Exception)
 def _unexpected_error(error: Exception) -> Response[str]:
     logger.exception("unexpected error")
-    return _json(500, EmailApiError("Internal error.").envelope())
+    return json_response(500, EmailApiError("Internal error.").envelope())
 
 
 @app.not_found
 def _no_route(_error: Exception) -> Response[str]:
-    return _json(404, NotFound("No such resource.", reason="route_not_found").envelope())
-
-
-# --- plumbing ---------------------------------------------------------------------------------
-
-
-def _json_body() -> Any:
-    try:
-        return app.current_event.json_body
-    except (json.JSONDecodeError, TypeError) as error:
-        raise InvalidRequest("Request body is not valid JSON.", reason="invalid_json") from error
-
-
-def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
-    )
-
-
-def _remaining_millis() -> int | None:
-    context = app.lambda_context
-    return context.get_remaining_time_in_millis() if context is not None else None
+    return json_response(404, NotFound("No such resource.", reason="route_not_found").envelope())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

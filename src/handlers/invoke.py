@@ -24,7 +24,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         service, message = _unpack(event)
         request = parse_send_request(message)
         deadline = runtime.send_deadline(context.get_remaining_time_in_millis())
-        return runtime.mailer().send(service, request, deadline).as_response()
+        result = runtime.mailer().send(runtime.invoke_principal(), service, request, deadline)
+        return result.as_response()
     except EmailApiError as error:
         logger.info("invocation failed", extra={"status": error.status, "reason": error.reason})
         return error.envelope()

@@ -6,6 +6,8 @@ from typing import Any, cast
 
 import pytest
 
+from core.access.authentication import Principal
+from core.access.rate_limit import RateLimiter
 from core.errors import (
     InvalidRequest,
     MessageTooLarge,
@@ -18,6 +20,7 @@ from core.send_request import parse_send_request
 from core.sending import Mailer
 from core.services.model import Encryption
 from core.services.repository import ServiceRepository
+from core.storage import ItemTable
 from core.transport.base import Deadline
 from tests.support.fake_services import FakeCredentials, FakeServiceRepository, smtp_service
 from tests.support.outbox import Outbox
@@ -68,13 +71,15 @@ def _mailer(
         cast(ServiceRepository, repository),
         cast(CredentialStore, credentials),
         outbox.transport_for,
+        # The bootstrap principal has no rate limits, so the limiter never reaches its table.
+        RateLimiter(ItemTable("rate-limits-unused", "id")),
         max_message_bytes=max_message_bytes,
     )
 
 
 def _send(mailer: Mailer, service: str = "email", **body: Any) -> dict[str, Any]:
     request = parse_send_request({"to": "john@example.com", "body_text": "Hi", **body})
-    return mailer.send(service, request, Deadline.after(5)).as_response()
+    return mailer.send(Principal.bootstrap(), service, request, Deadline.after(5)).as_response()
 
 
 def test_send_hands_one_message_to_the_transport(mailer: Mailer, outbox: Outbox) -> None:

@@ -12,8 +12,8 @@ from core.services.model import (
     Service,
     ServiceConfig,
     ServiceInput,
-    parse_service_inputs,
 )
+from core.validation import parse_records
 
 CONFIG = {"host": "smtp.example.com"}
 
@@ -24,7 +24,7 @@ def _service(**fields: Any) -> ServiceInput:
 
 def _refused(body: Any) -> InvalidRequest:
     with pytest.raises(InvalidRequest) as raised:
-        parse_service_inputs(body)
+        parse_records(ServiceInput, body)
     return raised.value
 
 
@@ -106,9 +106,10 @@ def test_sender_addresses_are_validated() -> None:
 
 
 def test_one_service_or_a_batch() -> None:
-    single, batch = parse_service_inputs({"name": "email", "config": CONFIG})
-    many, is_batch = parse_service_inputs(
-        {"resource": [{"name": "a", "config": CONFIG}, {"name": "b", "config": CONFIG}]}
+    single, batch = parse_records(ServiceInput, {"name": "email", "config": CONFIG})
+    many, is_batch = parse_records(
+        ServiceInput,
+        {"resource": [{"name": "a", "config": CONFIG}, {"name": "b", "config": CONFIG}]},
     )
 
     assert ([s.name for s in single], batch) == (["email"], False)

@@ -10,11 +10,10 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from core.addresses import parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
-from core.validation import invalid_request_from
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -123,24 +122,3 @@ class Service(ServiceBase):
     def public(self) -> dict[str, Any]:
         """The view any GET returns: no secret material, not even where it lives."""
         return self.model_dump(mode="json", exclude={"secret_id", "secret_version"})
-
-
-def parse_service_inputs(body: Any) -> tuple[list[ServiceInput], bool]:
-    """DreamFactory's POST body: one service, or `{"resource": [...]}`. Says which it was."""
-    if isinstance(body, dict) and "resource" in body:
-        records, batch = body["resource"], True
-        if not isinstance(records, list) or not records:
-            raise InvalidRequest("'resource' must be a non-empty list of services.")
-    else:
-        records, batch = [body], False
-    services = []
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise InvalidRequest("Each service must be a JSON object.")
-        try:
-            services.append(ServiceInput.model_validate(record))
-        except ValidationError as error:
-            raise invalid_request_from(
-                error, prefix=f"resource.{index}" if batch else ""
-            ) from error
-    return services, batch

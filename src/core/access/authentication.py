@@ -1,0 +1,113 @@
+"""From a presented API key to a principal: the key's id and its role, or 401."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.access.model import BOOTSTRAP_ROLE, Role, bootstrap_role
+from core.access.repository import ApiKeyRepository, RoleRepository
+from core.access.tokens import secret_matches, split_token
+from core.admin_key import AdminKey
+from core.clock import parse_iso
+from core.errors import NotFound, Unauthorized
+
+# Where DreamFactory clients put the key: either header, or the `api_key` query parameter.
+API_KEY_HEADERS = ("x-dreamfactory-api-key", "x-api-key")
+API_KEY_PARAMETER = "api_key"
+BOOTSTRAP_KEY_ID = "bootstrap"
+
+# Recording every use would be a write per request; once a minute says enough.
+_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key (or `bootstrap`) and the role it acts with."""
+
+    key_id: str
+    role: Role
+
+    @classmethod
+    def bootstrap(cls) -> Principal:
+        return cls(BOOTSTRAP_KEY_ID, bootstrap_role())
+
+
+def presented_api_key(
+    headers: Mapping[str, str] | None, query: Mapping[str, str] | None
+) -> str | None:
+    """The key from `X-DreamFactory-API-Key`, `X-API-Key` or `?api_key=` (headers in any case)."""
+    by_name = {name.lower(): value for name, value in (headers or {}).items()}
+    for header in API_KEY_HEADERS:
+        if by_name.get(header):
+            return by_name[header]
+    return (query or {}).get(API_KEY_PARAMETER) or None
+
+
+class Authenticator:
+    """Checks keys; remembers recent answers for `cache_seconds` (revocation waits that long)."""
+
+    def __init__(
+        self,
+        admin_key: AdminKey,
+        keys: ApiKeyRepository,
+        roles: RoleRepository,
+        *,
+        cache_seconds: float = 0,
+    ) -> None:
+        self._admin_key = admin_key
+        self._keys = keys
+        self._roles = roles
+        self._cache_seconds = cache_seconds
+        # sha256(presented key) -> (principal, monotonic expiry); no key is kept in clear.
+        self._recent: dict[str, tuple[Principal, float]] = {}
+
+    def authenticate(self, presented: str | None) -> Principal:
+        """The caller's principal, or `Unauthorized` that never says what was wrong."""
+        if not presented:
+            raise Unauthorized("Missing or invalid API key.")
+        fingerprint = hashlib.sha256(presented.encode()).hexdigest()
+        cached = self._recent.get(fingerprint)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        principal = self._check(presented)
+        if self._cache_seconds > 0:
+            self._recent[fingerprint] = (principal, time.monotonic() + self._cache_seconds)
+        return principal
+
+    def principal_for(self, key_id: str, role_name: str) -> Principal:
+        """The principal an authorizer already vouched for, with its role as stored now."""
+        if role_name == BOOTSTRAP_ROLE and key_id == BOOTSTRAP_KEY_ID:
+            return Principal.bootstrap()
+        return Principal(key_id, self._role(role_name))
+
+    def _check(self, presented: str) -> Principal:
+        if self._admin_key.matches(presented):
+            return Principal.bootstrap()
+        parts = split_token(presented)
+        key = self._keys.find(parts[0]) if parts else None
+        if parts is None or key is None or not key.enabled:
+            raise Unauthorized("Missing or invalid API key.")
+        now = datetime.now(UTC)
+        in_overlap = key.previous_valid_until is not None and now < parse_iso(
+            key.previous_valid_until
+        )
+        if not (
+            secret_matches(parts[1], key.secret_hash)
+            or (in_overlap and secret_matches(parts[1], key.previous_secret_hash))
+        ):
+            raise Unauthorized("Missing or invalid API key.")
+        principal = Principal(key.id, self._role(key.role))
+        if key.last_used_at is None or now - parse_iso(key.last_used_at) > _TOUCH_INTERVAL:
+            self._keys.touch(key)
+        return principal
+
+    def _role(self, name: str) -> Role:
+        try:
+            return self._roles.get(name)
+        except NotFound:
+            # A key whose role was deleted can do nothing; it is as good as revoked.
+            raise Unauthorized("Missing or invalid API key.") from None

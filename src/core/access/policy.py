@@ -1,0 +1,64 @@
+"""The send policy of a role: which services, which senders, how many recipients.
+
+Every check runs before any SMTP connection, and each refusal has its own reason.
+"""
+
+from __future__ import annotations
+
+from core.access.authentication import Principal
+from core.access.model import Role
+from core.errors import Forbidden
+from core.mime import Draft
+from core.services.model import Service
+
+ANY = "*"
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.role.admin:
+        raise Forbidden("This API key may not administer the email API.", reason="admin_only")
+
+
+def check_service(role: Role, service_name: str) -> None:
+    """403 before the service is even looked up, so a role cannot probe which names exist."""
+    if ANY not in role.services and service_name not in role.services:
+        raise Forbidden(
+            f"This API key may not send through service '{service_name}'.",
+            reason="service_forbidden",
+            context={"service": service_name},
+        )
+
+
+def check_message(role: Role, service: Service, draft: Draft, recipient_count: int) -> None:
+    """The sender and reply-to the message will carry, and its number of recipients."""
+    senders = {"from_email": draft.sender.email}
+    if draft.reply_to is not None:
+        senders["reply_to_email"] = draft.reply_to.email
+    for field, address in senders.items():
+        if not sender_allowed(role, service, field, address):
+            raise Forbidden(
+                f"This API key may not send as '{address}'.",
+                reason="sender_forbidden",
+                context={"field": field, "address": address},
+            )
+    if role.max_recipients is not None and recipient_count > role.max_recipients:
+        raise Forbidden(
+            f"{recipient_count} recipients is more than this API key's limit of"
+            f" {role.max_recipients}.",
+            reason="too_many_recipients",
+            context={"recipients": recipient_count, "limit": role.max_recipients},
+        )
+
+
+def sender_allowed(role: Role, service: Service, field: str, address: str) -> bool:
+    """Matches the role's rules; with none, only the service's own default is allowed."""
+    if not role.senders:
+        default = getattr(service.config, field)
+        return default is not None and default.lower() == address.lower()
+    address = address.lower()
+    domain = address.rpartition("@")[2]
+    for rule in role.senders:
+        rule = rule.lower()
+        if rule in (ANY, address, f"*@{domain}"):
+            return True
+    return False

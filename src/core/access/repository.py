@@ -1,0 +1,148 @@
+"""Roles and API keys in DynamoDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.access.model import ApiKey, ApiKeyInput, ApiKeyPatch, Role, Rotation
+from core.access.tokens import hash_secret, new_key_id, new_secret, token_for
+from core.clock import now_iso
+from core.errors import Conflict, InvalidRequest, NotFound
+from core.storage import ItemTable
+from core.validation import invalid_request_from
+
+
+class RoleRepository:
+    """CRUD for roles. Table key: `name`."""
+
+    def __init__(self, table: ItemTable) -> None:
+        self._table = table
+
+    def get(self, name: str) -> Role:
+        item = self._table.get(name)
+        if item is None:
+            raise NotFound(f"Role '{name}' not found.", reason="role_not_found")
+        return Role.model_validate(item)
+
+    def exists(self, name: str) -> bool:
+        return self._table.get(name) is not None
+
+    def list(self) -> list[Role]:
+        return sorted(
+            (Role.model_validate(item) for item in self._table.scan()), key=lambda r: r.name
+        )
+
+    def create(self, role: Role) -> Role:
+        now = now_iso()
+        role = role.model_copy(update={"created_at": now, "updated_at": now})
+        if not self._table.create(role.model_dump(mode="json", exclude_none=True)):
+            raise Conflict(f"Role '{role.name}' already exists.", reason="role_exists")
+        return role
+
+    def update(self, name: str, patch: dict[str, Any]) -> Role:
+        """Apply a PATCH: the fields given replace the stored ones (lists as a whole)."""
+        current = self.get(name)
+        if patch.get("name", name) != name:
+            raise InvalidRequest("A role cannot be renamed.", context={"field": "name"})
+        try:
+            updated = Role.model_validate(
+                {**current.model_dump(), **patch, "name": name, "updated_at": now_iso()}
+            )
+        except ValidationError as error:
+            raise invalid_request_from(error) from error
+        self._table.put(updated.model_dump(mode="json", exclude_none=True))
+        return updated
+
+    def delete(self, name: str) -> None:
+        self.get(name)
+        self._table.delete(name)
+
+
+class ApiKeyRepository:
+    """API keys. Table key: `id`. The full key exists only in the answer that creates it."""
+
+    def __init__(self, table: ItemTable, roles: RoleRepository) -> None:
+        self._table = table
+        self._roles = roles
+
+    def get(self, key_id: str) -> ApiKey:
+        item = self._table.get(key_id)
+        if item is None:
+            raise NotFound(f"API key '{key_id}' not found.", reason="api_key_not_found")
+        return ApiKey.model_validate(item)
+
+    def find(self, key_id: str) -> ApiKey | None:
+        item = self._table.get(key_id)
+        return None if item is None else ApiKey.model_validate(item)
+
+    def list(self) -> list[ApiKey]:
+        keys = (ApiKey.model_validate(item) for item in self._table.scan())
+        return sorted(keys, key=lambda key: key.created_at)
+
+    def create(self, new: ApiKeyInput) -> tuple[ApiKey, str]:
+        """A new key and its token, which is shown once and never stored."""
+        self._require_role(new.role)
+        secret = new_secret()
+        key = ApiKey(
+            id=new_key_id(),
+            label=new.label,
+            role=new.role,
+            secret_hash=hash_secret(secret),
+            created_at=now_iso(),
+        )
+        if not self._table.create(self._item(key)):  # 64 random bits: a clash is a bug
+            raise Conflict("Key id clash; try again.", reason="api_key_exists")
+        return key, token_for(key.id, secret)
+
+    def update(self, key_id: str, patch: ApiKeyPatch) -> ApiKey:
+        key = self.get(key_id)
+        changes = patch.model_dump(exclude_none=True)
+        if "role" in changes:
+            self._require_role(changes["role"])
+        updated = key.model_copy(update=changes)
+        self._table.put(self._item(updated))
+        return updated
+
+    def rotate(self, key_id: str, rotation: Rotation) -> tuple[ApiKey, str]:
+        """A new secret for the same id and role; the old one works for `overlap_seconds`."""
+        key = self.get(key_id)
+        secret = new_secret()
+        now = datetime.now(UTC)
+        overlap = rotation.overlap_seconds
+        rotated = key.model_copy(
+            update={
+                "secret_hash": hash_secret(secret),
+                "previous_secret_hash": key.secret_hash if overlap else None,
+                "previous_valid_until": (
+                    (now + timedelta(seconds=overlap)).isoformat(timespec="seconds")
+                    if overlap
+                    else None
+                ),
+                "rotated_at": now.isoformat(timespec="seconds"),
+            }
+        )
+        self._table.put(self._item(rotated))
+        return rotated, token_for(key.id, secret)
+
+    def delete(self, key_id: str) -> None:
+        self.get(key_id)
+        self._table.delete(key_id)
+
+    def touch(self, key: ApiKey) -> None:
+        """Record a use: only `last_used_at`, so a concurrent admin change is never undone."""
+        self._table.set_fields(key.id, {"last_used_at": now_iso()})
+
+    def _require_role(self, name: str) -> None:
+        if not self._roles.exists(name):
+            raise InvalidRequest(
+                f"Role '{name}' does not exist; create it first.",
+                reason="role_not_found",
+                context={"field": "role"},
+            )
+
+    @staticmethod
+    def _item(key: ApiKey) -> dict[str, Any]:
+        return key.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,51 @@
+"""`/api/v2/system/role`: what each API key may do (admin keys only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from core import runtime
+from core.access.audit import audit
+from core.access.model import Role
+from core.validation import parse_records
+from handlers.http import caller, json_body, json_object, json_response
+
+router = Router()
+
+
+@router.get("/api/v2/system/role")
+def list_roles() -> dict[str, Any]:
+    return {"resource": [role.public() for role in runtime.role_repository().list()]}
+
+
+@router.post("/api/v2/system/role")
+def create_roles() -> Response[str]:
+    roles, batch = parse_records(Role, json_body(router))
+    repository = runtime.role_repository()
+    created = [repository.create(role).public() for role in roles]
+    for role in created:
+        audit(caller(router), "role.create", role["name"])
+    return json_response(201, {"resource": created} if batch else created[0])
+
+
+@router.get("/api/v2/system/role/<name>")
+def get_role(name: str) -> dict[str, Any]:
+    return runtime.role_repository().get(name).public()
+
+
+@router.patch("/api/v2/system/role/<name>")
+def update_role(name: str) -> dict[str, Any]:
+    patch = json_object(router)
+    updated = runtime.role_repository().update(name, patch)
+    audit(caller(router), "role.update", name, fields=sorted(patch))
+    return updated.public()
+
+
+@router.delete("/api/v2/system/role/<name>")
+def delete_role(name: str) -> dict[str, Any]:
+    runtime.role_repository().delete(name)
+    audit(caller(router), "role.delete", name)
+    return {"name": name}
