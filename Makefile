@@ -52,16 +52,24 @@ other-pythons:
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
 
-$(VENV)/.installed: requirements-dev.txt src/requirements.txt
+# The project itself, editable and without dependencies, into the venv whose bin/ is $(1): that
+# is the `mailer` CLI. (setuptools warns that a folder named like the package could shadow it;
+# here that folder is the package.)
+install_self = PYTHONWARNINGS="ignore:Editable installation" \
+	$(1)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+
+$(VENV)/.installed: requirements-dev.txt src/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(call install_self,$(BIN))
 	touch $@
 
-.venv-py%/.installed: requirements-dev.txt src/requirements.txt
+.venv-py%/.installed: requirements-dev.txt src/requirements.txt pyproject.toml
 	$(PYTHON) -m venv .venv-py$*
 	.venv-py$*/bin/python -m pip install --quiet --upgrade pip
 	.venv-py$*/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(call install_self,.venv-py$*/bin)
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

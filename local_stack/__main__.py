@@ -12,7 +12,7 @@ from local_stack.banner import banner
 from local_stack.bootstrap import create_email_service
 from local_stack.config import REPO_ROOT, LocalConfig
 from local_stack.environment import point_handlers_at
-from local_stack.functions import template_functions
+from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
 from local_stack.mail_capture import MailCapture
 from local_stack.moto_server import MotoServer
@@ -44,7 +44,7 @@ def start_gateway(port: int) -> Gateway:
     """The gateway in front of the template's functions, whose code lives in src/ (CodeUri)."""
     if str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))
-    return Gateway(port, template_functions())
+    return Gateway(port, template_functions(), template_api())
 
 
 def main() -> int:
@@ -63,7 +63,8 @@ def main() -> int:
         running.callback(gateway.stop)
         create_email_service(config)
 
-        print(banner(config, moto.endpoint_url, list(gateway.functions.values())), flush=True)
+        functions = list(gateway.functions.values())
+        print(banner(config, moto.endpoint_url, functions, gateway.api), flush=True)
         elapsed = time.monotonic() - started
         print(f"ready in {elapsed:.1f}s on {config.api_url} (Ctrl-C to stop)", flush=True)
         signum = stop.wait()

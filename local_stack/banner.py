@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from local_stack.bootstrap import DEFAULT_FROM_EMAIL, SERVICE_NAME
 from local_stack.config import HOST, LocalConfig
 from local_stack.environment import ADMIN_KEY_SECRET_ID, table_names
-from local_stack.functions import LocalFunction
+from local_stack.functions import LocalApi, LocalFunction
 
 # The seed page's "Send a Basic Email" body, laid out as there (its obfuscated address replaced).
 BASIC_EXAMPLE = """{
@@ -20,7 +20,9 @@ BASIC_EXAMPLE = """{
   }"""
 
 
-def banner(config: LocalConfig, moto_endpoint: str, functions: Sequence[LocalFunction]) -> str:
+def banner(
+    config: LocalConfig, moto_endpoint: str, functions: Sequence[LocalFunction], api: LocalApi
+) -> str:
     """The addresses, the admin key and a ready-to-paste curl, as printed at start."""
     key_origin = (
         "from BOOTSTRAP_ADMIN_KEY"
@@ -29,7 +31,9 @@ def banner(config: LocalConfig, moto_endpoint: str, functions: Sequence[LocalFun
     )
     tables = ", ".join(table_names().values())
     names = ", ".join(function.name for function in functions)
-    direct = next((f.name for f in functions if not f.serves_api), functions[0].name)
+    # The function other Lambdas invoke: neither the API's function nor its authorizer.
+    behind_api = (api.function, api.authorizer)
+    direct = next((f.name for f in functions if f.name not in behind_api), functions[0].name)
     return f"""
 Local email API: no AWS account, no Docker.
 

@@ -1,4 +1,5 @@
-"""The template's Lambda functions, run in this process: handler, timeout and memory as declared.
+"""The template's Lambda functions, run in this process: handler, timeout and memory as declared,
+and its REST API as the local gateway plays it: routes, authorizer and API Gateway's own answers.
 
 `template.yaml` says which handler each function runs, so the local stack serves exactly the
 functions a deployment has, under the names `sam local start-lambda` gives them (logical ids).
@@ -12,15 +13,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from local_stack.apigateway import LocalLambdaContext
+from local_stack.apigateway import LOCAL_ACCOUNT, LocalLambdaContext, Route
 from local_stack.environment import REGION
 from local_stack.template_tables import load_template
 
 # A handler takes an event and a context; ours is a LocalLambdaContext, which has the
 # attributes of Powertools' LambdaContext without being one, hence `Any`.
 Handler = Callable[[Any, Any], Any]
-
-LOCAL_ACCOUNT = "123456789012"
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,6 @@ class LocalFunction:
     handler: str  # "module.function", relative to CodeUri (src/)
     timeout_seconds: float
     memory_mb: int
-    serves_api: bool
 
     def invoke(self, event: Any) -> Any:
         """Run the handler on `event` with a fresh context, as one Lambda invocation."""
@@ -59,12 +57,65 @@ def template_functions() -> dict[str, LocalFunction]:
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         properties = {**defaults, **resource["Properties"]}
-        events = (properties.get("Events") or {}).values()
         functions[logical_id] = LocalFunction(
             name=logical_id,
             handler=properties["Handler"],
             timeout_seconds=float(properties.get("Timeout", 3)),
             memory_mb=int(properties.get("MemorySize", 128)),
-            serves_api=any(event.get("Type") == "Api" for event in events),
         )
     return functions
+
+
+@dataclass(frozen=True)
+class LocalApi:
+    """The template's REST API: the function behind its routes, and what runs before it."""
+
+    function: str  # logical id of the function whose Api events are the routes
+    routes: tuple[Route, ...]
+    # Logical id of the function the API's DefaultAuthorizer runs; None: no authorizer.
+    authorizer: str | None
+    # The template's GatewayResponses: type (UNAUTHORIZED, ...) -> StatusCode, templates.
+    gateway_responses: dict[str, dict[str, Any]]
+
+
+def template_api() -> LocalApi:
+    """The template's one `AWS::Serverless::Api`, its routes and its Lambda authorizer."""
+    template = load_template()
+    resources = template["Resources"]
+    (api_id,) = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::Serverless::Api"
+    ]
+    properties = resources[api_id].get("Properties", {})
+    routes: dict[str, list[Route]] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") == "Api" and event["Properties"].get("RestApiId") == api_id:
+                route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+                routes.setdefault(logical_id, []).append(route)
+    if len(routes) != 1:
+        raise ValueError(f"Expected exactly one function behind {api_id}, found {sorted(routes)}.")
+    ((function, function_routes),) = routes.items()
+    return LocalApi(
+        function=function,
+        routes=tuple(function_routes),
+        authorizer=_default_authorizer(properties.get("Auth") or {}),
+        gateway_responses=dict(properties.get("GatewayResponses") or {}),
+    )
+
+
+def _default_authorizer(auth: dict[str, Any]) -> str | None:
+    """The function behind `DefaultAuthorizer` (`FunctionArn: !GetAtt <function>.Arn`)."""
+    name = auth.get("DefaultAuthorizer")
+    if not name or name == "AWS_IAM":
+        return None
+    function_arn = auth["Authorizers"][name]["FunctionArn"]
+    # The loader keeps `!GetAtt X.Arn` as "X.Arn"; the long form is ["X", "Arn"].
+    target = function_arn if isinstance(function_arn, str) else ".".join(function_arn)
+    function, _, attribute = target.partition(".")
+    if attribute != "Arn":
+        raise ValueError(f"Authorizer {name}: expected `!GetAtt <function>.Arn`, not {target!r}.")
+    return function

@@ -1,7 +1,9 @@
 """A local HTTP front door: API Gateway for the API function, Lambda's Invoke API for all of them.
 
-Every request on any other path becomes an API Gateway REST proxy event for the function
-with API events, as the deployed API would deliver it. `POST /2015-03-31/functions/<name>/
+Every request on any other path is played as the deployed REST API plays it: a request that
+matches none of the template's routes gets API Gateway's own 404; the others go to the API's
+Lambda authorizer, and, if it allows them, become a REST proxy event for the function behind
+the routes, with the authorizer's context in it. `POST /2015-03-31/functions/<name>/
 invocations` is Lambda's Invoke API, as `sam local start-lambda` serves it: boto3's lambda
 client with `endpoint_url` pointed here invokes a function by its logical id.
 """
@@ -19,9 +21,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from local_stack.apigateway import rest_api_event
+from local_stack.apigateway import (
+    UNAUTHORIZED,
+    ProxyAnswer,
+    gateway_response,
+    match_route,
+    rest_api_event,
+    through_authorizer,
+)
 from local_stack.config import HOST
-from local_stack.functions import LocalFunction
+from local_stack.functions import LocalApi, LocalFunction
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 
@@ -32,11 +41,10 @@ _OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})
 class Gateway:
     """The HTTP server, on its own thread, running the functions one invocation at a time."""
 
-    def __init__(self, port: int, functions: Mapping[str, LocalFunction]) -> None:
-        api_functions = [function for function in functions.values() if function.serves_api]
-        if len(api_functions) != 1:
-            raise ValueError("Expected exactly one function with API events in the template.")
-        self.api_function = api_functions[0]
+    def __init__(self, port: int, functions: Mapping[str, LocalFunction], api: LocalApi) -> None:
+        self.api = api
+        self.api_function = functions[api.function]
+        self.authorizer = functions[api.authorizer] if api.authorizer else None
         self.functions = dict(functions)
         # A Lambda container runs one invocation at a time, and the handlers rely on it:
         # Powertools' resolver and logger keep the current event in module-level state.
@@ -54,10 +62,28 @@ class Gateway:
         self._server.server_close()
         self._thread.join()
 
-    def run_api(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The API function's answer to one API Gateway event."""
+    def run_api(self, event: dict[str, Any]) -> ProxyAnswer:
+        """The answer to one API Gateway event: the authorizer's refusal, or the API function's."""
+        if self.authorizer is None:
+            return self._run_api_function(event)
+        return through_authorizer(
+            event, self._run_authorizer, self._run_api_function, self.api.gateway_responses
+        )
+
+    def _run_authorizer(self, event: dict[str, Any]) -> Any:
+        assert self.authorizer is not None
+        try:
+            with self._one_at_a_time:
+                return self.authorizer.invoke(event)
+        except Exception as error:
+            if str(error) != UNAUTHORIZED:  # a refused key is no failure
+                traceback.print_exc()
+            raise
+
+    def _run_api_function(self, event: dict[str, Any]) -> ProxyAnswer:
+        # Its own turn: two requests may interleave between authorizer and function, as in AWS.
         with self._one_at_a_time:
-            answer: dict[str, Any] = self.api_function.invoke(event)
+            answer: ProxyAnswer = self.api_function.invoke(event)
         return answer
 
     def run_invoke(self, function: LocalFunction, event: Any) -> tuple[Any, bool]:
@@ -103,6 +129,13 @@ class _Request(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        gateway = self.server.gateway
+        route = match_route(gateway.api.routes, self.command, path)
+        if route is None:
+            # Unknown route or method: API Gateway answers by itself, calling nothing.
+            answer = gateway_response(gateway.api.gateway_responses, "MISSING_AUTHENTICATION_TOKEN")
+            self._reply_answer(answer)
+            return
         try:
             text, encoded = body.decode(), False
         except UnicodeDecodeError:
@@ -113,15 +146,19 @@ class _Request(BaseHTTPRequestHandler):
             headers=dict(self.headers.items()),
             query=query,
             body=text or None,
+            route=route,
         )
         event["isBase64Encoded"] = encoded
         try:
-            answer = self.server.gateway.run_api(event)
+            answer = gateway.run_api(event)
         except Exception:
             # What API Gateway answers when the integration fails.
             traceback.print_exc()
             self._reply_json(502, {"message": "Internal server error"})
             return
+        self._reply_answer(answer)
+
+    def _reply_answer(self, answer: ProxyAnswer) -> None:
         payload = answer.get("body") or ""
         content = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
         self._reply(int(answer.get("statusCode", 200)), _answer_headers(answer), content)

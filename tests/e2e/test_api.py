@@ -99,3 +99,28 @@ def test_api_key_in_query_string_as_dreamfactory_allows(stack: RunningStack) -> 
     assert answer.status == 200, answer.body
     message, _ = stack.captured(answer.body["message_id"])
     assert message["Subject"] == body["subject"]
+
+
+def test_gateway_runs_the_authorizer_first(stack: RunningStack) -> None:
+    def refusals() -> int:
+        lines = (json.loads(line) for line in stack.log().splitlines() if line.startswith("{"))
+        return sum(
+            1
+            for line in lines
+            if line.get("message") == "key refused"
+            and line.get("function_name") == "AuthorizerFunction"
+        )
+
+    before = refusals()
+    refused = stack.request("GET", "/api/v2/system/service", headers={"X-API-Key": "wrong"})
+    unknown = stack.request("GET", "/api/v2/email", headers={"X-API-Key": "wrong"})
+
+    # The template's UNAUTHORIZED gateway response: the API function's own 401, word for word.
+    assert refused.status == 401
+    assert refused.body == {
+        "error": {"code": 401, "message": "Missing or invalid API key.", "reason": "unauthorized"}
+    }
+    assert refusals() == before + 1
+    # No such route: API Gateway answers by itself, before any key check.
+    assert (unknown.status, unknown.reason) == (404, "route_not_found")
+    assert refusals() == before + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,13 @@ import pytest
 
 from core.settings import Settings
 from handlers.api import app
-from local_stack.template_tables import TEMPLATE, load_template
+from local_stack.template_tables import TEMPLATE, load_template, table_schemas
+from tests.support.api import call_api
 
 REPO = TEMPLATE.parent
 API_HANDLER = "handlers.api.lambda_handler"
+AUTHORIZER_HANDLER = "handlers.authorizer.lambda_handler"
+INVOKE_HANDLER = "handlers.invoke.lambda_handler"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Services whose data a wildcard resource would open to every function in the account.
 SCOPED_SERVICES = ("dynamodb:", "secretsmanager:")
@@ -58,6 +62,35 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _function(handler: str) -> dict[str, Any]:
+    (function,) = (f for f in FUNCTIONS.values() if f["Handler"] == handler)
+    return function
+
+
+def _logical_id(handler: str) -> str:
+    (logical_id,) = (i for i, f in FUNCTIONS.items() if f["Handler"] == handler)
+    return logical_id
+
+
+def _grants(function: dict[str, Any]) -> set[tuple[str, str]]:
+    """(action, resource) pairs the function's own statements allow; `X.Arn` names table X."""
+    return {
+        (action, str(resource).removesuffix(".Arn"))
+        for statement in _statements(function.get("Policies", []))
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def _api() -> dict[str, Any]:
+    (api,) = (
+        resource["Properties"]
+        for resource in load_template()["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Api"
+    )
+    return api
+
+
 @pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS.items(), ids=list(FUNCTIONS))
 def test_handler_is_a_callable_in_the_code_sam_builds(
     logical_id: str, function: dict[str, Any]
@@ -85,11 +118,73 @@ def test_environment_variables_are_ones_the_settings_read() -> None:
         assert required <= names, f"{logical_id} misses required settings"
 
 
-def test_api_function_knows_the_admin_key_secret() -> None:
+@pytest.mark.parametrize("handler", [API_HANDLER, AUTHORIZER_HANDLER])
+def test_functions_checking_keys_know_the_admin_key_secret(handler: str) -> None:
     # Without it every request is a 401.
-    (api_function,) = (f for f in FUNCTIONS.values() if f["Handler"] == API_HANDLER)
+    variables = _function(handler)["Environment"]["Variables"]
 
-    assert api_function["Environment"]["Variables"]["ADMIN_KEY_SECRET_ID"] == "AdminApiKeySecret"
+    assert variables["ADMIN_KEY_SECRET_ID"] == "AdminApiKeySecret"
+    assert variables["AUTH_CACHE_SECONDS"] == "AuthCacheSeconds"
+
+
+def test_table_settings_name_the_templates_tables() -> None:
+    named = {
+        logical_id: {
+            value
+            for name, value in function["Environment"]["Variables"].items()
+            if name.endswith("_TABLE")
+        }
+        for logical_id, function in FUNCTIONS.items()
+    }
+
+    for logical_id, tables in named.items():
+        assert tables <= set(table_schemas()), logical_id
+    assert set().union(*named.values()) == set(table_schemas())
+
+
+def test_rate_limit_counters_expire() -> None:
+    properties = load_template()["Resources"]["RateLimitsTable"]["Properties"]
+
+    # core.access.rate_limit writes each counter's end of life there, in epoch seconds.
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_only_direct_invocations_act_with_the_invoke_role() -> None:
+    for logical_id, function in FUNCTIONS.items():
+        variables = function["Environment"]["Variables"]
+        if function["Handler"] == INVOKE_HANDLER:
+            assert variables["INVOKE_ROLE"] == "InvokeRole"
+        else:
+            assert "INVOKE_ROLE" not in variables, logical_id
+
+
+def test_the_authorizer_guards_every_route() -> None:
+    auth = _api()["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    assert authorizer["FunctionArn"] == f"{_logical_id(AUTHORIZER_HANDLER)}.Arn"
+    for event in _function(API_HANDLER)["Events"].values():
+        assert "Auth" not in event["Properties"], event
+
+
+def test_api_gateway_does_not_cache_the_authorizer() -> None:
+    # The key may come in either header or in ?api_key=: with caching on, API Gateway would
+    # require every identity source on every request, and refuse the requests lacking one.
+    auth = _api()["Auth"]
+    identity = auth["Authorizers"][auth["DefaultAuthorizer"]]["Identity"]
+
+    assert identity == {"ReauthorizeEvery": 0}
+
+
+@pytest.mark.parametrize("response_type", ["UNAUTHORIZED", "ACCESS_DENIED"])
+def test_gateway_refusal_is_the_api_functions_own_401(response_type: str) -> None:
+    # What the API function answers when it checks the key itself, as without the authorizer.
+    own = call_api("POST", "/api/v2/email", {}, api_key=None, via_authorizer=False)
+    response = _api()["GatewayResponses"][response_type]
+
+    assert int(response["StatusCode"]) == own.status == 401
+    assert json.loads(response["ResponseTemplates"]["application/json"]) == own.body
 
 
 def test_api_routes_are_exactly_the_resolvers_routes() -> None:
@@ -108,6 +203,27 @@ def test_api_routes_are_exactly_the_resolvers_routes() -> None:
     }
 
     assert template_routes == resolver_routes
+
+
+def test_authorizer_may_only_read_keys_and_roles_and_record_key_use() -> None:
+    assert _grants(_function(AUTHORIZER_HANDLER)) == {
+        ("dynamodb:GetItem", "ApiKeysTable"),
+        ("dynamodb:GetItem", "RolesTable"),
+        ("dynamodb:UpdateItem", "ApiKeysTable"),
+        ("secretsmanager:GetSecretValue", "AdminApiKeySecret"),
+    }
+
+
+def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
+    access_grants = {
+        grant for grant in _grants(_function(INVOKE_HANDLER)) if grant[1].endswith("Table")
+    }
+
+    assert access_grants == {
+        ("dynamodb:GetItem", "ServicesTable"),
+        ("dynamodb:GetItem", "RolesTable"),
+        ("dynamodb:UpdateItem", "RateLimitsTable"),
+    }
 
 
 def test_only_the_api_function_has_api_events() -> None:

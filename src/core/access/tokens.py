@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 
-_TOKEN = re.compile(r"^(?P<id>[0-9a-f]{16})\.(?P<secret>[A-Za-z0-9_-]{43})$")
+_TOKEN = re.compile(r"(?P<id>[0-9a-f]{16})\.(?P<secret>[A-Za-z0-9_-]{43})")
 
 
 def new_key_id() -> str:
@@ -28,7 +28,8 @@ def token_for(key_id: str, secret: str) -> str:
 
 def split_token(token: str) -> tuple[str, str] | None:
     """(id, secret) of a well-formed token, or None."""
-    match = _TOKEN.match(token)
+    # fullmatch: `$` would also let a trailing newline through.
+    match = _TOKEN.fullmatch(token)
     return (match["id"], match["secret"]) if match else None
 
 

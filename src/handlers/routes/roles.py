@@ -25,9 +25,11 @@ def list_roles() -> dict[str, Any]:
 def create_roles() -> Response[str]:
     roles, batch = parse_records(Role, json_body(router))
     repository = runtime.role_repository()
-    created = [repository.create(role).public() for role in roles]
-    for role in created:
-        audit(caller(router), "role.create", role["name"])
+    created = []
+    for role in roles:
+        created.append(repository.create(role).public())
+        # At once: if a later record fails, the ones already created are still on the trail.
+        audit(caller(router), "role.create", role.name)
     return json_response(201, {"resource": created} if batch else created[0])
 
 

@@ -25,9 +25,11 @@ def list_services() -> dict[str, Any]:
 def create_services() -> Response[str]:
     inputs, batch = parse_records(ServiceInput, json_body(router))
     repository = runtime.service_repository()
-    created = [repository.create(service).public() for service in inputs]
-    for service in created:
-        audit(caller(router), "service.create", service["name"])
+    created = []
+    for service in inputs:
+        created.append(repository.create(service).public())
+        # At once: if a later record fails, the ones already created are still on the trail.
+        audit(caller(router), "service.create", service.name)
     return json_response(201, {"resource": created} if batch else created[0])
 
 

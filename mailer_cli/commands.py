@@ -1,0 +1,170 @@
+"""One function per `mailer` command: parsed arguments in, the API's JSON answer out.
+
+Each takes the `ApiClient` and the argparse namespace `parser.build_parser` produced; the
+request bodies are built by the `*_body` functions, which touch neither network nor terminal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from argparse import Namespace
+from typing import Any, TextIO
+
+from mailer_cli.client import ApiClient, resource_path
+from mailer_cli.errors import UsageError
+from mailer_cli.message import send_body
+
+KEYS = ("system", "api_key")
+ROLES = ("system", "role")
+SERVICES = ("system", "service")
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def keys_create(client: ApiClient, args: Namespace) -> Any:
+    body = {"role": args.role} if args.label is None else {"role": args.role, "label": args.label}
+    return client.post(resource_path(*KEYS), body)
+
+
+def keys_list(client: ApiClient, _args: Namespace) -> Any:
+    return client.get(resource_path(*KEYS))
+
+
+def keys_show(client: ApiClient, args: Namespace) -> Any:
+    return client.get(resource_path(*KEYS, args.id))
+
+
+def keys_rotate(client: ApiClient, args: Namespace) -> Any:
+    return client.post(resource_path(*KEYS, args.id, "rotate"), {"overlap_seconds": args.overlap})
+
+
+def keys_disable(client: ApiClient, args: Namespace) -> Any:
+    return client.patch(resource_path(*KEYS, args.id), {"enabled": False})
+
+
+def keys_enable(client: ApiClient, args: Namespace) -> Any:
+    return client.patch(resource_path(*KEYS, args.id), {"enabled": True})
+
+
+def keys_revoke(client: ApiClient, args: Namespace) -> Any:
+    return client.delete(resource_path(*KEYS, args.id))
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+def roles_create(client: ApiClient, args: Namespace) -> Any:
+    return client.post(resource_path(*ROLES), role_body(args))
+
+
+def roles_list(client: ApiClient, _args: Namespace) -> Any:
+    return client.get(resource_path(*ROLES))
+
+
+def roles_show(client: ApiClient, args: Namespace) -> Any:
+    return client.get(resource_path(*ROLES, args.name))
+
+
+def roles_delete(client: ApiClient, args: Namespace) -> Any:
+    return client.delete(resource_path(*ROLES, args.name))
+
+
+def role_body(args: Namespace) -> dict[str, Any]:
+    """`POST /api/v2/system/role`: what was given; the API's defaults for the rest."""
+    body: dict[str, Any] = {
+        "name": args.name,
+        "admin": args.admin,
+        "services": args.services,
+        "senders": args.senders,
+    }
+    if args.description is not None:
+        body["description"] = args.description
+    if args.max_recipients is not None:
+        body["max_recipients"] = args.max_recipients
+    limits = {"per_minute": args.per_minute, "per_day": args.per_day}
+    if any(limit is not None for limit in limits.values()):
+        body["rate_limits"] = limits
+    return body
+
+
+# --- services -----------------------------------------------------------------------------
+
+
+def services_create(client: ApiClient, args: Namespace) -> Any:
+    return client.post(resource_path(*SERVICES), service_body(args, password(args)))
+
+
+def services_list(client: ApiClient, _args: Namespace) -> Any:
+    return client.get(resource_path(*SERVICES))
+
+
+def services_show(client: ApiClient, args: Namespace) -> Any:
+    return client.get(resource_path(*SERVICES, args.name))
+
+
+def services_delete(client: ApiClient, args: Namespace) -> Any:
+    return client.delete(resource_path(*SERVICES, args.name))
+
+
+def service_body(args: Namespace, password: str | None) -> dict[str, Any]:
+    """`POST /api/v2/system/service` for one SMTP service; unset options keep the API's defaults."""
+    config: dict[str, Any] = {"host": args.host}
+    optional = {
+        "port": args.port,
+        "encryption": args.encryption,
+        "username": args.username,
+        "password": password,
+        "from_email": args.from_email,
+        "from_name": args.from_name,
+        "reply_to_email": args.reply_to_email,
+        "reply_to_name": args.reply_to_name,
+    }
+    config.update({key: value for key, value in optional.items() if value is not None})
+    if not args.verify_tls:
+        config["verify_tls"] = False
+    body: dict[str, Any] = {"name": args.name, "type": "smtp", "config": config}
+    for field in ("label", "description"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    return body
+
+
+def password(args: Namespace, stdin: TextIO | None = None) -> str | None:
+    """The SMTP password from standard input or a variable: never from the command line itself."""
+    if args.password_env is not None:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise UsageError(f"--password-env: the variable {args.password_env} is not set")
+        return value
+    if not args.password_stdin:
+        return None
+    stdin = sys.stdin if stdin is None else stdin
+    if stdin.isatty():
+        value = getpass.getpass("SMTP password: ")
+    else:
+        # One line, as `printf '%s\n' "$PW" |` or a file would give it; the newline is not part.
+        value = stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not value:
+        raise UsageError("--password-stdin: no password on standard input")
+    return value
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def send(client: ApiClient, args: Namespace) -> Any:
+    body = send_body(
+        to=args.to,
+        cc=args.cc,
+        bcc=args.bcc,
+        from_email=args.from_email,
+        from_name=args.from_name,
+        reply_to_email=args.reply_to_email,
+        subject=args.subject,
+        text=args.text,
+        html=args.html,
+        attach=args.attach,
+    )
+    return client.post(resource_path(args.service), body)

@@ -1,0 +1,59 @@
+"""`mailer`'s entry point: parse, call the API once, print, and exit with how it went."""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from argparse import Namespace
+from collections.abc import Sequence
+from typing import TextIO
+
+from mailer_cli.client import ApiClient, Opener, api_root
+from mailer_cli.errors import ApiError, Unreachable, UsageError
+from mailer_cli.output import print_answer, print_api_error, print_note
+from mailer_cli.parser import DEFAULT_TIMEOUT_SECONDS, build_parser
+
+EXIT_OK = 0
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2  # argparse's own
+EXIT_UNREACHABLE = 3
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    opener: Opener = urllib.request.urlopen,
+) -> int:
+    """Run one command; the exit status is documented in `mailer --help`."""
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    args = build_parser().parse_args(argv)  # exits 2 on a usage error, 0 after --help
+    try:
+        client = connect(args, opener)
+        answer = args.run(client, args)
+    except UsageError as error:
+        args.parser.error(str(error))  # exits 2, after the command's usage line
+    except ApiError as error:
+        print_api_error(error, err)
+        return EXIT_API_ERROR
+    except Unreachable as error:
+        print_note(str(error), err)
+        return EXIT_UNREACHABLE
+    if isinstance(answer, dict) and "key" in answer:
+        print_note("this is the only time the key is shown: store it now", err)
+    print_answer(answer, out)
+    return EXIT_OK
+
+
+def connect(args: Namespace, opener: Opener) -> ApiClient:
+    """The client the options (or MAILER_URL and MAILER_API_KEY) describe."""
+    url = getattr(args, "url", None) or os.environ.get("MAILER_URL")
+    api_key = getattr(args, "api_key", None) or os.environ.get("MAILER_API_KEY")
+    if not url:
+        raise UsageError("no API URL: give --url or set MAILER_URL")
+    if not api_key:
+        raise UsageError("no API key: give --api-key or set MAILER_API_KEY")
+    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT_SECONDS)
+    return ApiClient(api_root(url), api_key, timeout, opener)

@@ -1,0 +1,72 @@
+"""The send body of `mailer send`: DreamFactory's JSON, attachments read from files."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from mailer_cli.errors import UsageError
+
+DEFAULT_SUBJECT = "Test mail from mailer"
+DEFAULT_TEXT = "A test mail sent with `mailer send`."
+FALLBACK_CONTENT_TYPE = "application/octet-stream"
+_CONTAINER_TYPES = ("message/", "multipart/")
+
+
+def send_body(
+    *,
+    to: list[str],
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    from_email: str | None = None,
+    from_name: str | None = None,
+    reply_to_email: str | None = None,
+    subject: str | None = None,
+    text: str | None = None,
+    html: str | None = None,
+    attach: list[Path] | None = None,
+) -> dict[str, Any]:
+    """The body for `POST /api/v2/{service}`; a test text when no body is given."""
+    body: dict[str, Any] = {
+        "to": to,
+        "subject": DEFAULT_SUBJECT if subject is None else subject,
+    }
+    optional = {
+        "cc": cc,
+        "bcc": bcc,
+        "from_email": from_email,
+        "from_name": from_name,
+        "reply_to_email": reply_to_email,
+        "body_text": text,
+        "body_html": html,
+    }
+    body.update({field: value for field, value in optional.items() if value})
+    if not (text or html):
+        body["body_text"] = DEFAULT_TEXT
+    if attach:
+        body["attachments"] = [attachment(path) for path in attach]
+    return body
+
+
+def attachment(path: Path) -> dict[str, str]:
+    """One file as DreamFactory's attachment object: its name, base64 content, guessed type."""
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read attachment {str(path)!r}: {error.strerror}") from error
+    return {
+        "name": path.name,
+        "content": base64.b64encode(content).decode("ascii"),
+        "content_type": content_type(path),
+    }
+
+
+def content_type(path: Path) -> str:
+    """The media type a file's name suggests, or plain bytes where the API would refuse it."""
+    guessed, encoding = mimetypes.guess_type(path.name, strict=False)
+    # A compressed file is not its inner type; message/* and multipart/* are the API's to write.
+    if guessed is None or encoding is not None or guessed.startswith(_CONTAINER_TYPES):
+        return FALLBACK_CONTENT_TYPE
+    return guessed

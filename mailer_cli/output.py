@@ -1,0 +1,44 @@
+"""What `mailer` prints: answers on standard output, everything else on standard error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from mailer_cli.errors import ApiError
+
+PROG = "mailer"
+
+
+def print_answer(answer: Any, out: TextIO) -> None:
+    """The API's answer as pretty-printed JSON (as text, if it was not JSON)."""
+    if answer is not None:
+        out.write(f"{_show(answer)}\n")
+
+
+def print_api_error(error: ApiError, err: TextIO) -> None:
+    """The API's error envelope, then one line saying what it means and, for 429, when to retry."""
+    if error.body is not None:
+        err.write(f"{_show(error.body)}\n")
+    summary = f"the API answered {error.status}"
+    envelope = error.body.get("error", error.body) if isinstance(error.body, dict) else None
+    # Not always the API's envelope: a gateway or proxy in front may say `{"message": ...}`.
+    if isinstance(envelope, dict):
+        if envelope.get("reason"):
+            summary += f" ({envelope['reason']})"
+        if envelope.get("message"):
+            summary += f": {envelope['message']}"
+    print_note(summary, err)
+    if error.status == 429 and error.retry_after is not None:
+        print_note(f"rate limited: retry after {error.retry_after} seconds (Retry-After)", err)
+
+
+def print_note(message: str, err: TextIO) -> None:
+    """A line for the person at the terminal, on standard error so stdout stays pure JSON."""
+    err.write(f"{PROG}: {message}\n")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value.rstrip("\n")
+    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -1,0 +1,270 @@
+"""The `mailer` command line: every command, its options, and its help."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mailer_cli import commands
+from mailer_cli.client import ApiClient
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+DESCRIPTION = """\
+Administer the email API (API keys, roles, services) and send a test mail, against a
+deployed API (the stack's ApiUrl output) or the local stack (make dev).
+
+Answers are the API's JSON, pretty-printed on standard output."""
+
+EPILOG = """\
+environment:
+  MAILER_URL       the API's base URL, for --url (with or without /api/v2/)
+  MAILER_API_KEY   the API key, for --api-key (keys, roles and services need an admin key)
+
+exit status:
+  0  success: the API's answer is on standard output
+  1  the API answered with an error: its error envelope is on standard error
+     (for 429, with the Retry-After wait)
+  2  usage error: a wrong option, a missing --url or --api-key, an unreadable file
+  3  the API could not be reached: connection refused, name not resolved, timeout
+
+Options of the mailer itself (--url, --api-key, --timeout) may also follow the command."""
+
+Command = Callable[[ApiClient, argparse.Namespace], Any]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; each command sets `run` (a `commands` function) and `parser`."""
+    connection = _connection_options()
+    parser = argparse.ArgumentParser(
+        prog="mailer",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        parents=[connection],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top = _Commands(parser, connection)
+    _keys(top.group("keys", "create, list, rotate, disable and revoke API keys"))
+    _roles(top.group("roles", "create, list and delete roles"))
+    _services(top.group("services", "create, list and delete SMTP services"))
+    _send_options(top.command("send", "send a test mail", commands.send))
+    return parser
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    # SUPPRESS: an option not given leaves no attribute, so one given before the command is
+    # not overwritten by the command's own copy; `main` falls back to the environment.
+    options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    group = options.add_argument_group("connection")
+    group.add_argument("--url", metavar="URL", help="the API's base URL (default: $MAILER_URL)")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key to call with (default: $MAILER_API_KEY, which keeps it out of shell"
+        " history and `ps`)",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        help=f"how long to wait for the API (default: {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    return options
+
+
+class _Commands:
+    """The subcommands of one parser; every command also takes the connection options."""
+
+    def __init__(self, parser: argparse.ArgumentParser, connection: argparse.ArgumentParser):
+        self._subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+        self._connection = connection
+
+    def group(self, name: str, help_text: str) -> _Commands:
+        group = self._subparsers.add_parser(
+            name, help=help_text, description=f"{name}: {help_text}."
+        )
+        return _Commands(group, self._connection)
+
+    def command(self, name: str, help_text: str, run: Command) -> argparse.ArgumentParser:
+        command = self._subparsers.add_parser(
+            name,
+            help=help_text,
+            description=f"{help_text[0].upper()}{help_text[1:]}.",
+            parents=[self._connection],
+        )
+        command.set_defaults(run=run, parser=command)
+        return command
+
+
+def _keys(keys: _Commands) -> None:
+    create = keys.command(
+        "create", "create an API key (its secret is shown this once)", commands.keys_create
+    )
+    create.add_argument("--role", required=True, metavar="ROLE", help="the role the key acts with")
+    create.add_argument("--label", metavar="TEXT", help="a note on whose key it is")
+    keys.command("list", "list API keys (never their secrets)", commands.keys_list)
+    for name, help_text, run in (
+        ("show", "show one API key", commands.keys_show),
+        ("disable", "disable an API key (it can be enabled again)", commands.keys_disable),
+        ("enable", "enable a disabled API key", commands.keys_enable),
+        ("revoke", "delete an API key for good", commands.keys_revoke),
+    ):
+        keys.command(name, help_text, run).add_argument("id", help="the key's id")
+    rotate = keys.command(
+        "rotate", "give an API key a new secret (same id and role)", commands.keys_rotate
+    )
+    rotate.add_argument("id", help="the key's id")
+    rotate.add_argument(
+        "--overlap",
+        metavar="SECONDS",
+        type=_non_negative_int,
+        default=0,
+        help="how long the old secret keeps working (default: 0, it stops at once)",
+    )
+
+
+def _roles(roles: _Commands) -> None:
+    create = roles.command("create", "create a role", commands.roles_create)
+    create.add_argument("name", help="lower-case letters, digits, '-' or '_'")
+    create.add_argument("--description", metavar="TEXT")
+    create.add_argument(
+        "--admin", action="store_true", help="may use the admin API (keys, roles, services)"
+    )
+    create.add_argument(
+        "--service",
+        dest="services",
+        metavar="SERVICE",
+        action="append",
+        default=[],
+        help="a service it may send through, or '*' for all (repeatable)",
+    )
+    create.add_argument(
+        "--sender",
+        dest="senders",
+        metavar="ADDRESS",
+        action="append",
+        default=[],
+        help="a sender address or '*@domain' it may use (repeatable; none: the service's"
+        " default sender only)",
+    )
+    create.add_argument(
+        "--max-recipients", metavar="N", type=_positive_int, help="recipients per message"
+    )
+    create.add_argument("--per-minute", metavar="N", type=_positive_int, help="sends per minute")
+    create.add_argument("--per-day", metavar="N", type=_positive_int, help="sends per day")
+    roles.command("list", "list roles", commands.roles_list)
+    for name, help_text, run in (
+        ("show", "show one role", commands.roles_show),
+        ("delete", "delete a role (its keys stop working)", commands.roles_delete),
+    ):
+        roles.command(name, help_text, run).add_argument("name")
+
+
+def _services(services: _Commands) -> None:
+    create = services.command("create", "create an SMTP service", commands.services_create)
+    create.add_argument("name", help="lower-case letters, digits, '-' or '_'; not 'system'")
+    create.add_argument("--label", metavar="TEXT")
+    create.add_argument("--description", metavar="TEXT")
+    smtp = create.add_argument_group("SMTP server")
+    smtp.add_argument("--host", required=True, help="the SMTP server's hostname")
+    smtp.add_argument("--port", type=_port, help="its port (API default: 587)")
+    smtp.add_argument(
+        "--encryption",
+        choices=("tls", "ssl", "none"),
+        help="tls = STARTTLS (port 587), ssl = implicit TLS (port 465), none (API default: tls)",
+    )
+    smtp.add_argument(
+        "--no-verify-tls",
+        dest="verify_tls",
+        action="store_false",
+        help="do not verify the server's certificate",
+    )
+    smtp.add_argument("--username", metavar="NAME", help="the SMTP AUTH username")
+    # Never the password itself as an argument: it would be in shell history and in `ps`.
+    secret = smtp.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the SMTP password from standard input (one line; prompts on a terminal)",
+    )
+    secret.add_argument(
+        "--password-env", metavar="VAR", help="take the SMTP password from variable VAR"
+    )
+    defaults = create.add_argument_group("sender defaults")
+    defaults.add_argument("--from-email", metavar="ADDRESS")
+    defaults.add_argument("--from-name", metavar="NAME")
+    defaults.add_argument("--reply-to-email", metavar="ADDRESS")
+    defaults.add_argument("--reply-to-name", metavar="NAME")
+    services.command("list", "list services (never their passwords)", commands.services_list)
+    for name, help_text, run in (
+        ("show", "show one service", commands.services_show),
+        ("delete", "delete a service and its stored password", commands.services_delete),
+    ):
+        services.command(name, help_text, run).add_argument("name")
+
+
+def _send_options(send: argparse.ArgumentParser) -> None:
+    send.add_argument(
+        "--service",
+        metavar="NAME",
+        default="email",
+        help="the service to send through (default: email)",
+    )
+    send.add_argument(
+        "--to", metavar="ADDRESS", action="append", required=True, help="a recipient (repeatable)"
+    )
+    send.add_argument("--cc", metavar="ADDRESS", action="append", help="(repeatable)")
+    send.add_argument("--bcc", metavar="ADDRESS", action="append", help="(repeatable)")
+    send.add_argument("--from-email", metavar="ADDRESS", help="default: the service's sender")
+    send.add_argument("--from-name", metavar="NAME")
+    send.add_argument("--reply-to-email", metavar="ADDRESS")
+    send.add_argument("--subject", metavar="TEXT", help="default: 'Test mail from mailer'")
+    send.add_argument(
+        "--text", metavar="TEXT", help="the plain-text body (a test line if no body is given)"
+    )
+    send.add_argument("--html", metavar="HTML", help="the HTML body")
+    send.add_argument(
+        "--attach",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        help="attach a file, its type guessed from its name (repeatable)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number more than 0: {text!r}")
+    return value
