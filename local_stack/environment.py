@@ -48,6 +48,8 @@ def point_handlers_at(endpoint_url: str) -> None:
             "SECRET_PREFIX": SECRET_PREFIX,
             "ADMIN_KEY_SECRET_ID": ADMIN_KEY_SECRET_ID,
             "POWERTOOLS_SERVICE_NAME": NAME_PREFIX,
+            # Locally a revoked or rotated key stops working at once (deployed: AuthCacheSeconds).
+            "AUTH_CACHE_SECONDS": os.environ.get("AUTH_CACHE_SECONDS", "0"),
         }
     )
     for logical_id, table_name in table_names().items():

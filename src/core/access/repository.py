@@ -116,11 +116,7 @@ class ApiKeyRepository:
             update={
                 "secret_hash": hash_secret(secret),
                 "previous_secret_hash": key.secret_hash if overlap else None,
-                "previous_valid_until": (
-                    (now + timedelta(seconds=overlap)).isoformat(timespec="seconds")
-                    if overlap
-                    else None
-                ),
+                "previous_valid_until": _whole_seconds_after(now, overlap) if overlap else None,
                 "rotated_at": now.isoformat(timespec="seconds"),
             }
         )
@@ -146,3 +142,24 @@ class ApiKeyRepository:
     @staticmethod
     def _item(key: ApiKey) -> dict[str, Any]:
         return key.model_dump(mode="json", exclude_none=True)
+
+
+def delete_unused_role(roles: RoleRepository, keys: ApiKeyRepository, name: str) -> None:
+    """A role goes only when no key uses it: re-creating its name must not revive old keys."""
+    users = sorted(key.id for key in keys.list() if key.role == name)
+    if users:
+        raise Conflict(
+            f"Role '{name}' is used by {len(users)} API key(s); revoke them or move them to"
+            " another role first.",
+            reason="role_in_use",
+            context={"api_keys": users},
+        )
+    roles.delete(name)
+
+
+def _whole_seconds_after(start: datetime, seconds: int) -> str:
+    """`start + seconds`, rounded up to a whole second: the old key works at least that long."""
+    end = start + timedelta(seconds=seconds)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + timedelta(seconds=1)
+    return end.isoformat(timespec="seconds")

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from core import runtime
 from core.access.audit import audit
 from core.access.model import Role
+from core.access.repository import delete_unused_role
 from core.validation import parse_records
 from handlers.http import caller, json_body, json_object, json_response
 
@@ -48,6 +49,6 @@ def update_role(name: str) -> dict[str, Any]:
 
 @router.delete("/api/v2/system/role/<name>")
 def delete_role(name: str) -> dict[str, Any]:
-    runtime.role_repository().delete(name)
+    delete_unused_role(runtime.role_repository(), runtime.api_key_repository(), name)
     audit(caller(router), "role.delete", name)
     return {"name": name}
