@@ -90,14 +90,32 @@ class MessageTooLarge(EmailApiError):
 
 
 class SmtpFailure(EmailApiError):
-    """502: the SMTP server refused us, or we could not talk to it safely."""
+    """502: the SMTP server refused us, or we could not talk to it safely.
+
+    `transient` says whether trying again later may succeed (a 4xx reply, a dropped or timed
+    out connection before the message was handed over); permanent failures (5xx, bad
+    credentials, a bad certificate) are not retried.
+    """
 
     status = 502
     default_reason = "smtp_error"
+    transient_by_default: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        context: dict[str, Any] | None = None,
+        transient: bool | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, context=context)
+        self.transient = self.transient_by_default if transient is None else transient
 
 
 class SmtpConnectFailed(SmtpFailure):
     default_reason = "smtp_connect_failed"
+    transient_by_default = True
 
 
 class SmtpAuthFailed(SmtpFailure):
@@ -109,7 +127,23 @@ class SmtpTlsError(SmtpFailure):
 
 
 class SmtpRejected(SmtpFailure):
+    """A 5xx reply: the server will not take this message, now or later."""
+
     default_reason = "smtp_rejected"
+
+
+class SmtpDeferred(SmtpFailure):
+    """A 4xx reply (421, 450, 451, 452, 454, ...): the server asks us to try again later."""
+
+    default_reason = "smtp_deferred"
+    transient_by_default = True
+
+
+class SmtpOutcomeUnknown(SmtpFailure):
+    """The connection failed after the final `.` of DATA: the message may or may not be on
+    its way. Resending blindly could deliver it twice, so it is never retried by itself."""
+
+    default_reason = "smtp_outcome_unknown"
 
 
 class SmtpTimeout(SmtpFailure):
@@ -117,3 +151,4 @@ class SmtpTimeout(SmtpFailure):
 
     status = 504
     default_reason = "smtp_timeout"
+    transient_by_default = True

@@ -29,10 +29,12 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What the server said: who it accepted, and who it refused with its reply."""
+    """What the server said: who it accepted, who it refused for good (5xx at RCPT), and who
+    it asked us to try again later (4xx at RCPT, e.g. 452), each with its reply."""
 
     accepted: list[str]
     refused: dict[str, str] = field(default_factory=dict)
+    deferred: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
