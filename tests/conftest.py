@@ -17,6 +17,8 @@ TABLE_NAMES = {
     "RolesTable": "email-api-roles",
     "ApiKeysTable": "email-api-api-keys",
     "RateLimitsTable": "email-api-rate-limits",
+    "MessagesTable": "email-api-messages",
+    "IdempotencyTable": "email-api-idempotency",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
 
@@ -39,6 +41,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ROLES_TABLE", TABLE_NAMES["RolesTable"])
     monkeypatch.setenv("API_KEYS_TABLE", TABLE_NAMES["ApiKeysTable"])
     monkeypatch.setenv("RATE_LIMITS_TABLE", TABLE_NAMES["RateLimitsTable"])
+    monkeypatch.setenv("MESSAGES_TABLE", TABLE_NAMES["MessagesTable"])
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE_NAMES["IdempotencyTable"])
     monkeypatch.setenv("AUTH_CACHE_SECONDS", "0")  # revocation must show at once in tests
     monkeypatch.delenv("INVOKE_ROLE", raising=False)
     monkeypatch.setenv("SECRET_PREFIX", "email-api")

@@ -31,6 +31,8 @@ class Draft:
     body_text: str | None
     body_html: str | None
     attachments: list[Attachment] = field(default_factory=list)
+    # Fixed when the message is accepted, so every retry carries the same Message-ID.
+    message_id: str | None = None
 
 
 def build_message(draft: Draft) -> EmailMessage:
@@ -45,7 +47,7 @@ def build_message(draft: Draft) -> EmailMessage:
         message["Reply-To"] = _address(draft.reply_to)
     message["Subject"] = draft.subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=draft.sender.email.rpartition("@")[2])
+    message["Message-ID"] = draft.message_id or new_message_id(draft.sender.email)
     message["MIME-Version"] = "1.0"
 
     if draft.body_text is not None and draft.body_html is not None:
@@ -65,6 +67,11 @@ def build_message(draft: Draft) -> EmailMessage:
             filename=attachment.name,
         )
     return message
+
+
+def new_message_id(sender_email: str) -> str:
+    """A Message-ID in the sender's domain, as receiving servers expect."""
+    return make_msgid(domain=sender_email.rpartition("@")[2])
 
 
 def _address(mailbox: Mailbox) -> Address:

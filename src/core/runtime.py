@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from core.access.authentication import Authenticator, Principal
 from core.access.rate_limit import RateLimiter
 from core.access.repository import ApiKeyRepository, RoleRepository
 from core.admin_key import AdminKey
+from core.delivery.courier import Courier
+from core.delivery.queue import MessageQueue
+from core.delivery.records import MessageRepository
 from core.secrets import CredentialStore
 from core.sending import Mailer, TransportFactory
 from core.services.environment import service_from_settings
@@ -55,6 +59,17 @@ def api_key_repository() -> ApiKeyRepository:
 
 
 @lru_cache(maxsize=1)
+def message_repository() -> MessageRepository:
+    return MessageRepository(ItemTable(get_settings().messages_table, "id"))
+
+
+@lru_cache(maxsize=1)
+def message_queue() -> MessageQueue:
+    settings = get_settings()
+    return MessageQueue(settings.send_queue_url, settings.staging_bucket)
+
+
+@lru_cache(maxsize=1)
 def mailer() -> Mailer:
     settings = get_settings()
     return Mailer(
@@ -62,8 +77,30 @@ def mailer() -> Mailer:
         credential_store(),
         smtp_transport_factory(),
         RateLimiter(ItemTable(settings.rate_limits_table, "id")),
+        message_repository(),
+        message_queue(),
         max_message_bytes=settings.max_message_bytes,
     )
+
+
+@lru_cache(maxsize=1)
+def courier() -> Courier:
+    settings = get_settings()
+    return Courier(
+        mailer(),
+        service_repository(),
+        message_repository(),
+        message_queue(),
+        max_attempts=settings.max_attempts,
+        retry_base_seconds=settings.retry_base_seconds,
+        # A worker's claim outlives any single SMTP session it can run.
+        lease_seconds=round(settings.smtp_timeout_seconds * 3) + 60,
+    )
+
+
+@lru_cache(maxsize=1)
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
 
 
 @lru_cache(maxsize=1)
@@ -119,7 +156,11 @@ def reset() -> None:
         service_repository,
         role_repository,
         api_key_repository,
+        message_repository,
+        message_queue,
         mailer,
+        courier,
+        idempotency_store,
         authenticator,
     ):
         cached.cache_clear()

@@ -10,15 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.addresses import Mailbox, parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
 from core.validation import parse_model
 
 PlaceholderValue = str | int | float | bool | None
+
+# Message records are kept 30 days; a schedule must fall within them.
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
 
 
 class RecipientObject(BaseModel):
@@ -139,6 +143,8 @@ class SendRequest(BaseModel):
     reply_to_email: Annotated[str | None, _optional_address("reply_to_email")] = None
     attachments: list[Attachment] = Field(default_factory=list)
     template_data: dict[str, PlaceholderValue] = Field(default_factory=dict)
+    # Queue the message for this time (ISO 8601 with a zone); it can be cancelled until then.
+    send_at: AwareDatetime | None = None
 
     def model_post_init(self, _context: Any) -> None:
         if not (self.to or self.cc or self.bcc):
@@ -149,6 +155,12 @@ class SendRequest(BaseModel):
         if not (self.body_text or self.body_html):
             raise InvalidRequest(
                 "No message body given: set 'body_text', 'body_html' or both.", reason="no_body"
+            )
+        if self.send_at is not None and self.send_at > datetime.now(UTC) + MAX_SCHEDULE_AHEAD:
+            raise InvalidRequest(
+                f"'send_at' may be at most {MAX_SCHEDULE_AHEAD.days} days ahead.",
+                reason="invalid_send_at",
+                context={"field": "send_at"},
             )
 
     def placeholder_values(self) -> dict[str, str]:

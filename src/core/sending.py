@@ -1,9 +1,15 @@
-"""Sending one message: the request path from a validated request to the SMTP server's answer."""
+"""Sending one message: from a validated request to the SMTP server's answer, or to the queue.
+
+`Mailer.prepare` does every check a message must pass (policy, composition, size);
+`send` then delivers at once, `accept` queues it for the worker. Both keep a status record.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,14 +18,17 @@ from core.access import policy
 from core.access.authentication import Principal
 from core.access.rate_limit import Quota, RateLimiter
 from core.addresses import Mailbox, reject_line_breaks
-from core.errors import InvalidRequest, MessageTooLarge
+from core.delivery.queue import Job, MessageQueue
+from core.delivery.records import MessageRecord, MessageRepository, Status, new_message_id
+from core.errors import InvalidRequest, MessageTooLarge, SmtpFailure, SmtpOutcomeUnknown
 from core.mime import POLICY, Draft, build_message
+from core.mime import new_message_id as new_header_id
 from core.rendering import render
 from core.secrets import CredentialStore
 from core.send_request import SendRequest
 from core.services.model import Service
 from core.services.repository import ServiceRepository
-from core.transport.base import Deadline, Envelope, SmtpEndpoint, Transport
+from core.transport.base import Deadline, Delivery, Envelope, SmtpEndpoint, Transport
 
 logger = Logger(child=True)
 
@@ -27,9 +36,24 @@ TransportFactory = Callable[[SmtpEndpoint], Transport]
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A message that passed every check, ready to go to the server."""
+
+    service: Service
+    message: EmailMessage
+    raw: bytes
+    envelope: Envelope
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+
+@dataclass(frozen=True)
 class SendResult:
     """DreamFactory's `{"count": N}`, plus what a caller needs to follow up."""
 
+    id: str
     count: int
     message_id: str
     accepted: list[str]
@@ -38,14 +62,32 @@ class SendResult:
     quota: Quota | None = None
 
     def as_response(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"count": self.count, "message_id": self.message_id}
+        body: dict[str, Any] = {"count": self.count, "id": self.id, "message_id": self.message_id}
         if self.refused:
             body["refused"] = self.refused
         return body
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A queued (or scheduled) message: `202 {"id": ..., "status": "queued"}`."""
+
+    record: MessageRecord
+    quota: Quota | None = None
+
+    def as_response(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.record.id,
+            "status": self.record.status.value,
+            "message_id": self.record.message_id,
+        }
+        if self.record.send_at:
+            body["send_at"] = self.record.send_at
+        return body
+
+
 class Mailer:
-    """Resolves the service, composes the message and hands it to the service's transport."""
+    """Resolves the service, composes the message and delivers or queues it."""
 
     def __init__(
         self,
@@ -53,6 +95,8 @@ class Mailer:
         credentials: CredentialStore,
         transport_for: TransportFactory,
         rate_limiter: RateLimiter,
+        records: MessageRepository,
+        queue: MessageQueue,
         *,
         max_message_bytes: int,
     ) -> None:
@@ -60,19 +104,103 @@ class Mailer:
         self._credentials = credentials
         self._transport_for = transport_for
         self._rate_limiter = rate_limiter
+        self._records = records
+        self._queue = queue
         self._max_message_bytes = max_message_bytes
+
+    # --- the two ways in ------------------------------------------------------------------
 
     def send(
         self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline
     ) -> SendResult:
-        """Send `request` through `service_name` as `caller`.
+        """Deliver now. Every check, and both rate limits, come before any connection."""
+        prepared = self.prepare(caller, service_name, request)
+        quota = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
+        self.take_provider_allowance(prepared.service)
+        record = self._records.create(
+            MessageRecord(
+                id=new_message_id(),
+                service=service_name,
+                key_id=caller.key_id,
+                message_id=prepared.message_id,
+                status=Status.SENDING,
+                attempts=1,
+                recipients=prepared.envelope.recipients,
+            )
+        )
+        try:
+            delivery = self.deliver(prepared, prepared.envelope.recipients, deadline)
+        except SmtpFailure as error:
+            # A synchronous caller gets the error and decides; we do not retry for it.
+            outcome = Status.UNKNOWN if isinstance(error, SmtpOutcomeUnknown) else Status.FAILED
+            self._records.settle(record.id, outcome, reason=error.reason, smtp_reply=error.message)
+            raise
+        self._records.settle(
+            record.id,
+            Status.SENT,
+            accepted=delivery.accepted,
+            refused={**delivery.refused, **delivery.deferred},
+        )
+        return SendResult(
+            id=record.id,
+            count=len(delivery.accepted),
+            message_id=prepared.message_id,
+            accepted=delivery.accepted,
+            refused={**delivery.refused, **delivery.deferred},
+            quota=quota,
+        )
 
-        Every check (policy, validation, size, rate limit) happens before any connection.
-        """
+    def accept(
+        self,
+        caller: Principal,
+        service_name: str,
+        request: SendRequest,
+        body: dict[str, Any],
+        *,
+        send_at: datetime | None = None,
+        now: datetime,
+    ) -> Accepted:
+        """Queue for the worker, after exactly the checks a synchronous send gets."""
+        prepared = self.prepare(caller, service_name, request)
+        quota = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
+        delay = 0 if send_at is None else max(0, round((send_at - now).total_seconds()))
+        record = self._records.create(
+            MessageRecord(
+                id=new_message_id(),
+                service=service_name,
+                key_id=caller.key_id,
+                message_id=prepared.message_id,
+                status=Status.SCHEDULED if delay else Status.QUEUED,
+                recipients=prepared.envelope.recipients,
+                send_at=send_at.isoformat(timespec="seconds") if send_at else None,
+            )
+        )
+        job = Job(
+            id=record.id,
+            service=service_name,
+            key_id=caller.key_id,
+            message_id=record.message_id,
+            send_at=record.send_at,
+            request=body,
+        )
+        self._queue.enqueue(job, delay_seconds=delay)
+        return Accepted(record=record, quota=quota)
+
+    # --- the steps ------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        caller: Principal,
+        service_name: str,
+        request: SendRequest,
+        *,
+        message_id: str | None = None,
+    ) -> Prepared:
+        """Policy, service, composition, MIME and size: everything short of the network."""
         role = caller.role
         policy.check_service(role, service_name)
         service = self._services.get(service_name)
-        draft = compose(request, service)
+        draft = compose(request, service, message_id=message_id)
         recipients = request.envelope_recipients()
         policy.check_message(role, service, draft, len(recipients))
         message = build_message(draft)
@@ -82,30 +210,29 @@ class Mailer:
                 f"The message is {len(raw)} bytes; the limit is {self._max_message_bytes}.",
                 context={"size": len(raw), "limit": self._max_message_bytes},
             )
-        envelope = Envelope(sender=draft.sender.email, recipients=recipients)
-        transport = self._transport_for(self._endpoint(service))
-        # Last, so only a message that would really go out uses up the caller's allowance.
-        quota = self._rate_limiter.consume(role.name, role.rate_limits)
-        delivery = transport.send(raw, envelope, deadline)
-        message_id = str(message["Message-ID"])
+        return Prepared(service, message, raw, Envelope(draft.sender.email, recipients))
+
+    def take_provider_allowance(self, service: Service) -> None:
+        """One message from the service's provider limits, or `RateLimited` (429)."""
+        self._rate_limiter.consume(f"service:{service.name}", service.config.provider_limits())
+
+    def deliver(self, prepared: Prepared, recipients: list[str], deadline: Deadline) -> Delivery:
+        """One SMTP transaction to `recipients` (on a retry, only those still pending)."""
+        transport = self._transport_for(self._endpoint(prepared.service))
+        envelope = Envelope(prepared.envelope.sender, recipients)
+        delivery = transport.send(prepared.raw, envelope, deadline)
         logger.info(
-            "message sent",
+            "message delivered",
             extra={
-                "email_service": service.name,
-                "key_id": caller.key_id,
-                "message_id": message_id,
+                "email_service": prepared.service.name,
+                "message_id": prepared.message_id,
                 "accepted": len(delivery.accepted),
                 "refused": len(delivery.refused),
-                "bytes": len(raw),
+                "deferred": len(delivery.deferred),
+                "bytes": len(prepared.raw),
             },
         )
-        return SendResult(
-            count=len(delivery.accepted),
-            message_id=message_id,
-            accepted=delivery.accepted,
-            refused=delivery.refused,
-            quota=quota,
-        )
+        return delivery
 
     def _endpoint(self, service: Service) -> SmtpEndpoint:
         config = service.config
@@ -124,7 +251,7 @@ class Mailer:
         )
 
 
-def compose(request: SendRequest, service: Service) -> Draft:
+def compose(request: SendRequest, service: Service, *, message_id: str | None = None) -> Draft:
     """Fill sender defaults from the service and render placeholders into a `Draft`."""
     defaults = service.config
     sender_email = request.from_email or defaults.from_email
@@ -152,6 +279,7 @@ def compose(request: SendRequest, service: Service) -> Draft:
         body_text=render(request.body_text, values) if request.body_text else None,
         body_html=render(request.body_html, values, html=True) if request.body_html else None,
         attachments=request.attachments,
+        message_id=message_id or new_header_id(sender_email),
     )
 
 

@@ -22,6 +22,16 @@ class Settings(BaseSettings):
     roles_table: str = Field(default="", validation_alias="ROLES_TABLE")
     api_keys_table: str = Field(default="", validation_alias="API_KEYS_TABLE")
     rate_limits_table: str = Field(default="", validation_alias="RATE_LIMITS_TABLE")
+    messages_table: str = Field(default="", validation_alias="MESSAGES_TABLE")
+    idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
+    send_queue_url: str = Field(default="", validation_alias="SEND_QUEUE_URL")
+    staging_bucket: str = Field(default="", validation_alias="STAGING_BUCKET")
+
+    # Queued delivery: how often a transient failure is retried, and how far apart.
+    max_attempts: int = Field(default=8, ge=1, validation_alias="MAX_ATTEMPTS")
+    retry_base_seconds: float = Field(default=30, gt=0, validation_alias="RETRY_BASE_SECONDS")
+    # How long an Idempotency-Key is remembered.
+    idempotency_seconds: int = Field(default=86_400, ge=1, validation_alias="IDEMPOTENCY_SECONDS")
     secret_prefix: str = Field(default="email-api", validation_alias="SECRET_PREFIX")
     admin_key_secret_id: str = Field(default="", validation_alias="ADMIN_KEY_SECRET_ID")
     secret_cache_seconds: int = Field(default=300, validation_alias="SECRET_CACHE_SECONDS")

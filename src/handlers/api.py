@@ -19,7 +19,7 @@ from core.access import policy
 from core.access.authentication import Principal, presented_api_key
 from core.errors import EmailApiError, NotFound
 from handlers.http import json_response
-from handlers.routes import api_keys, roles, send, services
+from handlers.routes import api_keys, messages, roles, send, services
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -48,7 +48,7 @@ def _principal(app: APIGatewayRestResolver) -> Principal:
 
 
 app.use(middlewares=[authenticate])
-for routes in (send, services, roles, api_keys):
+for routes in (send, messages, services, roles, api_keys):
     app.include_router(routes.router)
 
 

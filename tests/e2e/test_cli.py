@@ -133,6 +133,8 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
         "from_email": "noreply@example.com",
         "reply_to_name": None,
         "reply_to_email": None,
+        "max_send_rate": None,
+        "daily_quota": None,
     }
     assert name in [service["name"] for service in ok(listed)["resource"]]
     assert ok(shown)["config"] == created.json["config"]

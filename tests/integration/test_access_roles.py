@@ -43,7 +43,7 @@ def test_create_and_read_a_role() -> None:
     assert created == {
         **BILLING,
         "admin": False,
-        "rate_limits": {"per_minute": None, "per_day": 100},
+        "rate_limits": {"per_second": None, "per_minute": None, "per_day": 100},
         "created_at": created["created_at"],
         "updated_at": created["created_at"],
     }
@@ -155,7 +155,7 @@ def test_patch_replaces_the_fields_given_and_lists_as_a_whole() -> None:
     assert response.status == 200, response.body
     after = response.body
     assert after["senders"] == ["ar@example.com"]
-    assert after["rate_limits"] == {"per_minute": 5, "per_day": None}
+    assert after["rate_limits"] == {"per_second": None, "per_minute": 5, "per_day": None}
     for unchanged in ("description", "services", "max_recipients", "admin", "created_at"):
         assert after[unchanged] == before[unchanged]
     assert after["updated_at"] >= before["updated_at"]

@@ -30,12 +30,17 @@ def _sender_rule(value: Any) -> Any:
 class RateLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    per_second: Annotated[int, Field(ge=1)] | None = None
     per_minute: Annotated[int, Field(ge=1)] | None = None
     per_day: Annotated[int, Field(ge=1)] | None = None
 
     def windows(self) -> list[tuple[str, int, int]]:
         """(name, length in seconds, limit) for each limit set."""
-        windows = [("minute", 60, self.per_minute), ("day", 86_400, self.per_day)]
+        windows = [
+            ("second", 1, self.per_second),
+            ("minute", 60, self.per_minute),
+            ("day", 86_400, self.per_day),
+        ]
         return [(name, seconds, limit) for name, seconds, limit in windows if limit is not None]
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from core.access.model import RateLimits
 from core.addresses import parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
 
@@ -70,6 +71,13 @@ class ServiceConfig(BaseModel):
     from_email: Annotated[str | None, _optional_sender("config.from_email")] = None
     reply_to_name: Annotated[str | None, _header_text("config.reply_to_name")] = None
     reply_to_email: Annotated[str | None, _optional_sender("config.reply_to_email")] = None
+    # The provider's own limits (Gmail 500/day, Microsoft 365 10,000/day, SES per account):
+    # queued mail is paced to stay within them, a synchronous send over them gets a 429.
+    max_send_rate: Annotated[int, Field(ge=1)] | None = None  # messages per second
+    daily_quota: Annotated[int, Field(ge=1)] | None = None
+
+    def provider_limits(self) -> RateLimits:
+        return RateLimits(per_second=self.max_send_rate, per_day=self.daily_quota)
 
 
 class ServiceConfigInput(ServiceConfig):

@@ -1,12 +1,12 @@
-"""`POST /api/v2/{service}`: DreamFactory's send call."""
+"""`POST /api/v2/{service}`: DreamFactory's send call, now or queued (`?async=true`,
+`Prefer: respond-async` or `send_at`), at most once per `Idempotency-Key`."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from core import runtime
-from core.send_request import parse_send_request
+from core.dispatch import dispatch
 from handlers.http import caller, json_body, json_response
 
 router = Router()
@@ -14,8 +14,20 @@ router = Router()
 
 @router.post("/api/v2/<service>")
 def send_email(service: str) -> Response[str]:
-    request = parse_send_request(json_body(router))
-    context = router.lambda_context
-    deadline = runtime.send_deadline(context.get_remaining_time_in_millis() if context else None)
-    result = runtime.mailer().send(caller(router), service, request, deadline)
-    return json_response(200, result.as_response(), result.quota.headers() if result.quota else {})
+    event = router.current_event
+    answer = dispatch(
+        caller(router),
+        service,
+        json_body(router),
+        asynchronous=_wants_async(),
+        idempotency_key=event.headers.get("Idempotency-Key"),
+        lambda_context=router.lambda_context,
+    )
+    return json_response(answer["status"], answer["body"], answer["headers"])
+
+
+def _wants_async() -> bool:
+    event = router.current_event
+    flag = (event.query_string_parameters or {}).get("async", "")
+    prefer = event.headers.get("Prefer") or ""
+    return flag.lower() in ("true", "1") or "respond-async" in prefer.lower()

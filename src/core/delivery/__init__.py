@@ -1,0 +1,1 @@
+"""Reliable delivery: message records, the queue, retries by class, scheduling."""

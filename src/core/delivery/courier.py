@@ -1,0 +1,162 @@
+"""The worker's side of a queued message: one attempt, and what to do after it.
+
+Transient failures come back later with exponential backoff (as SQS redeliveries); permanent
+ones are settled as `failed` with the server's reply; a failure after the final `.` of DATA
+is settled as `unknown` and never resent blindly. A duplicate delivery of the same job finds
+the record already claimed or settled and does nothing, so each message is handed over once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from core.access.authentication import Principal
+from core.delivery.queue import MAX_DELAY_SECONDS, Job, MessageQueue
+from core.delivery.records import FINAL, MessageRecord, MessageRepository, Status
+from core.delivery.retry import backoff_seconds
+from core.errors import EmailApiError, RateLimited, SmtpFailure, SmtpOutcomeUnknown
+from core.send_request import parse_send_request
+from core.sending import Mailer
+from core.services.repository import ServiceRepository
+from core.transport.base import Deadline
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Nothing more to do with this SQS message: delete it."""
+
+    status: Status | None
+
+
+@dataclass(frozen=True)
+class RetryIn:
+    """Leave the SQS message to come back after `seconds` (a batch item failure)."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Hop:
+    """Re-queue the job with a delay (a schedule beyond SQS's 15 minutes), delete this one."""
+
+    seconds: int
+
+
+Outcome = Done | RetryIn | Hop
+
+
+class Courier:
+    def __init__(
+        self,
+        mailer: Mailer,
+        services: ServiceRepository,
+        records: MessageRepository,
+        queue: MessageQueue,
+        *,
+        max_attempts: int,
+        retry_base_seconds: float,
+        lease_seconds: int,
+    ) -> None:
+        self._mailer = mailer
+        self._services = services
+        self._records = records
+        self._queue = queue
+        self._max_attempts = max_attempts
+        self._retry_base_seconds = retry_base_seconds
+        self._lease_seconds = lease_seconds
+
+    def process(self, job: Job, deadline: Deadline, *, now: datetime | None = None) -> Outcome:
+        now = now or datetime.now(UTC)
+        if job.send_at is not None:
+            wait = (datetime.fromisoformat(job.send_at) - now).total_seconds()
+            if wait >= 1:
+                return Hop(min(round(wait), MAX_DELAY_SECONDS))
+        if self._records.get(job.id).status in FINAL:
+            return self._not_claimed(job)  # a duplicate delivery, or a cancelled message
+        try:
+            # Pace to the provider's limits before claiming: waiting is not an attempt.
+            self._mailer.take_provider_allowance(self._services.get(job.service))
+        except RateLimited as limited:
+            return RetryIn(int(limited.headers.get("Retry-After", "1")))
+        except EmailApiError:
+            pass  # the service is gone: the attempt below settles the message as failed
+        record = self._records.claim(job.id, self._lease_seconds)
+        if record is None:
+            return self._not_claimed(job)
+        return self._attempt(job, record, deadline)
+
+    def _attempt(self, job: Job, record: MessageRecord, deadline: Deadline) -> Outcome:
+        try:
+            request = parse_send_request(self._queue.request_of(job))
+            prepared = self._mailer.prepare(
+                Principal.bootstrap(), job.service, request, message_id=job.message_id
+            )
+        except EmailApiError as error:
+            # Valid when accepted, not now (the service was deleted, say): nothing to retry.
+            return self._settle(job, Status.FAILED, reason=error.reason, smtp_reply=error.message)
+        try:
+            delivery = self._mailer.deliver(prepared, record.pending_recipients(), deadline)
+        except SmtpOutcomeUnknown as error:
+            return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
+        except SmtpFailure as error:
+            if error.transient and record.attempts < self._max_attempts:
+                return self._defer(job, record, reason=error.reason, smtp_reply=error.message)
+            reason = error.reason if not error.transient else "retries_exhausted"
+            return self._settle(job, Status.FAILED, reason=reason, smtp_reply=error.message)
+
+        accepted = [*record.accepted, *delivery.accepted]
+        refused = {**record.refused, **delivery.refused}
+        if delivery.deferred and record.attempts < self._max_attempts:
+            # 452 for some recipients: the next attempt goes only to them.
+            self._records.settle(
+                job.id,
+                Status.DEFERRED,
+                accepted=accepted,
+                refused=refused,
+                deferred=delivery.deferred,
+                smtp_reply=next(iter(delivery.deferred.values())),
+            )
+            return RetryIn(backoff_seconds(record.attempts, self._retry_base_seconds))
+        refused.update(delivery.deferred)  # out of attempts: they will not get it
+        status = Status.SENT if accepted else Status.FAILED
+        return self._settle(
+            job,
+            status,
+            accepted=accepted,
+            refused=refused,
+            deferred={},
+            reason=None if accepted else "all_recipients_refused",
+        )
+
+    def _defer(self, job: Job, record: MessageRecord, **changes: object) -> Outcome:
+        self._records.settle(job.id, Status.DEFERRED, **changes)
+        return RetryIn(backoff_seconds(record.attempts, self._retry_base_seconds))
+
+    def _settle(self, job: Job, status: Status, **changes: object) -> Outcome:
+        record = self._records.settle(job.id, status, **changes)
+        self._queue.discard_staged(job)
+        logger.info(
+            "message settled",
+            extra={"record_id": job.id, "status": status.value, "attempts": record.attempts},
+        )
+        return Done(status)
+
+    def _not_claimed(self, job: Job) -> Outcome:
+        """A duplicate delivery, a cancelled message, or a worker that died mid-send."""
+        current = self._records.get(job.id)
+        if current.status in FINAL:
+            self._queue.discard_staged(job)
+            return Done(current.status)
+        if current.status is Status.SENDING:
+            settled = self._records.expire_lease(job.id)
+            if settled is not None:
+                self._queue.discard_staged(job)
+                return Done(settled.status)
+            # Someone holds it right now; come back when their lease is over.
+            return RetryIn(max(1, (current.lease_until or 0) - int(datetime.now(UTC).timestamp())))
+        return RetryIn(1)

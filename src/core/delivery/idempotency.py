@@ -1,0 +1,71 @@
+"""Idempotency keys: a send happens at most once per key and credential (Powertools + DynamoDB).
+
+A repeat with the same body gets the first answer again; the same key with another body is a
+409 `idempotency_conflict`; a repeat while the first is still running is a 409
+`idempotency_in_progress`. An answer that says the outcome is unknown is remembered too, so a
+retry never sends blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.errors import Conflict
+
+# What an operation answers: {"status": int, "body": {...}, "headers": {...}}.
+Answer = dict[str, Any]
+
+
+def at_most_once(
+    store: BasePersistenceLayer,
+    *,
+    key: str | None,
+    scope: str,
+    body: Any,
+    expires_after_seconds: int,
+    lambda_context: LambdaContext | None,
+    operation: Callable[[], Answer],
+) -> Answer:
+    """Run `operation` once for (`scope`, `key`); with no key, just run it."""
+    if not key:
+        return operation()
+    config = IdempotencyConfig(
+        event_key_jmespath="scope",
+        payload_validation_jmespath="body",
+        expires_after_seconds=expires_after_seconds,
+    )
+    if lambda_context is not None:
+        # An attempt cut off by the Lambda's timeout must not block retries for 24 hours.
+        config.register_lambda_context(lambda_context)
+
+    def send_once(request: dict[str, Any]) -> Answer:
+        return operation()
+
+    once = idempotent_function(
+        data_keyword_argument="request", persistence_store=store, config=config
+    )(send_once)
+    try:
+        answer: Answer = once(request={"scope": f"{scope}#{key}", "body": body})
+    except IdempotencyValidationError:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request.",
+            reason="idempotency_conflict",
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress.",
+            reason="idempotency_in_progress",
+        ) from None
+    return answer

@@ -1,0 +1,97 @@
+"""The send queue: SQS carries a job per message; a request too big for SQS waits in S3."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+# SQS takes 256 KiB per message; leave room for the job's own fields and attributes.
+INLINE_LIMIT_BYTES = 200 * 1024
+# SQS delays a message by at most 15 minutes.
+MAX_DELAY_SECONDS = 900
+
+
+class Job(BaseModel):
+    """One queued message: ids to find its record, and the send body to compose it from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    service: str
+    key_id: str
+    message_id: str
+    send_at: str | None = None
+    request: dict[str, Any] | None = None
+    # Where the request waits when it did not fit in the SQS message.
+    staged_request: str | None = None
+
+
+class MessageQueue:
+    def __init__(
+        self,
+        queue_url: str,
+        staging_bucket: str,
+        *,
+        sqs: SQSClient | None = None,
+        s3: S3Client | None = None,
+    ) -> None:
+        self._queue_url = queue_url
+        self._bucket = staging_bucket
+        self._sqs = sqs
+        self._s3 = s3
+
+    @property
+    def sqs(self) -> SQSClient:
+        if self._sqs is None:
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    @property
+    def s3(self) -> S3Client:
+        if self._s3 is None:
+            self._s3 = boto3.client("s3")
+        return self._s3
+
+    def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+        """Queue `job`, staging its request in S3 when it is too big for SQS."""
+        if job.request is not None:
+            request = json.dumps(job.request)
+            if len(request.encode()) > INLINE_LIMIT_BYTES:
+                key = f"staged/{job.id}.json"
+                self.s3.put_object(Bucket=self._bucket, Key=key, Body=request.encode())
+                job = job.model_copy(update={"request": None, "staged_request": key})
+        self.sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=job.model_dump_json(exclude_none=True),
+            DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
+        )
+
+    def request_of(self, job: Job) -> dict[str, Any]:
+        """The job's send body, fetched from S3 if it was staged there."""
+        if job.request is not None:
+            return job.request
+        if job.staged_request is None:
+            raise ValueError(f"Job {job.id} carries no request.")
+        answer = self.s3.get_object(Bucket=self._bucket, Key=job.staged_request)
+        request: dict[str, Any] = json.loads(answer["Body"].read())
+        return request
+
+    def discard_staged(self, job: Job) -> None:
+        """Once a message is settled, its staged copy (attachments and all) goes."""
+        if job.staged_request is not None:
+            self.s3.delete_object(Bucket=self._bucket, Key=job.staged_request)
+
+    def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
+        """Make a received message visible again after `delay_seconds` (max 12 hours)."""
+        self.sqs.change_message_visibility(
+            QueueUrl=self._queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(delay_seconds, 12 * 3600)),
+        )

@@ -1,0 +1,35 @@
+"""`/api/v2/{service}/messages/{id}`: what became of a message; cancelling a scheduled one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from core import runtime
+from core.access import policy
+from core.delivery.records import MessageRecord
+from core.errors import NotFound
+from handlers.http import caller
+
+router = Router()
+
+
+@router.get("/api/v2/<service>/messages/<message_id>")
+def get_message(service: str, message_id: str) -> dict[str, Any]:
+    return _record(service, message_id).public()
+
+
+@router.delete("/api/v2/<service>/messages/<message_id>")
+def cancel_message(service: str, message_id: str) -> dict[str, Any]:
+    _record(service, message_id)
+    return runtime.message_repository().cancel(message_id).public()
+
+
+def _record(service: str, message_id: str) -> MessageRecord:
+    """The record, for a key allowed to use its service (others learn nothing of it)."""
+    policy.check_service(caller(router).role, service)
+    record = runtime.message_repository().get(message_id)
+    if record.service != service:
+        raise NotFound(f"Message '{message_id}' not found.", reason="message_not_found")
+    return record
