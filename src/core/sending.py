@@ -135,6 +135,10 @@ class Mailer:
             outcome = Status.UNKNOWN if isinstance(error, SmtpOutcomeUnknown) else Status.FAILED
             self._records.settle(record.id, outcome, reason=error.reason, smtp_reply=error.message)
             raise
+        except Exception:
+            # Before any SMTP exchange (credentials unreadable, say): nothing went out.
+            self._records.settle(record.id, Status.FAILED, reason="internal_error")
+            raise
         self._records.settle(
             record.id,
             Status.SENT,
