@@ -8,15 +8,18 @@ import time
 from contextlib import ExitStack
 from types import FrameType
 
+import boto3
+
 from local_stack.banner import banner
 from local_stack.bootstrap import create_email_service
 from local_stack.config import REPO_ROOT, LocalConfig
-from local_stack.environment import point_handlers_at
+from local_stack.environment import point_handlers_at, queue_arn, queue_url
 from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
 from local_stack.mail_capture import MailCapture
 from local_stack.moto_server import MotoServer
 from local_stack.resources import provision
+from local_stack.worker_poller import WorkerPoller, template_queue_sources
 
 SRC = REPO_ROOT / "src"
 
@@ -47,6 +50,22 @@ def start_gateway(port: int) -> Gateway:
     return Gateway(port, template_functions(), template_api())
 
 
+def start_pollers(gateway: Gateway, moto_endpoint: str) -> list[WorkerPoller]:
+    """One poller per SQS event source of the template, invoking through the gateway's lock."""
+    sqs = boto3.client("sqs")
+    return [
+        WorkerPoller(
+            sqs,
+            source,
+            queue_url(moto_endpoint, source.queue),
+            queue_arn(source.queue),
+            gateway.functions[source.function],
+            gateway.run_invoke,
+        )
+        for source in template_queue_sources()
+    ]
+
+
 def main() -> int:
     started = time.monotonic()
     stop = StopSignal()
@@ -62,9 +81,12 @@ def main() -> int:
         gateway = start_gateway(config.api_port)
         running.callback(gateway.stop)
         create_email_service(config)
+        pollers = start_pollers(gateway, moto.endpoint_url)
+        for poller in pollers:
+            running.callback(poller.stop)
 
         functions = list(gateway.functions.values())
-        print(banner(config, moto.endpoint_url, functions, gateway.api), flush=True)
+        print(banner(config, moto.endpoint_url, functions, gateway.api, pollers), flush=True)
         elapsed = time.monotonic() - started
         print(f"ready in {elapsed:.1f}s on {config.api_url} (Ctrl-C to stop)", flush=True)
         signum = stop.wait()

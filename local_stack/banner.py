@@ -9,6 +9,7 @@ from local_stack.bootstrap import DEFAULT_FROM_EMAIL, SERVICE_NAME
 from local_stack.config import HOST, LocalConfig
 from local_stack.environment import ADMIN_KEY_SECRET_ID, table_names
 from local_stack.functions import LocalApi, LocalFunction
+from local_stack.worker_poller import WorkerPoller
 
 # The seed page's "Send a Basic Email" body, laid out as there (its obfuscated address replaced).
 BASIC_EXAMPLE = """{
@@ -21,7 +22,11 @@ BASIC_EXAMPLE = """{
 
 
 def banner(
-    config: LocalConfig, moto_endpoint: str, functions: Sequence[LocalFunction], api: LocalApi
+    config: LocalConfig,
+    moto_endpoint: str,
+    functions: Sequence[LocalFunction],
+    api: LocalApi,
+    pollers: Sequence[WorkerPoller] = (),
 ) -> str:
     """The addresses, the admin key and a ready-to-paste curl, as printed at start."""
     key_origin = (
@@ -33,7 +38,16 @@ def banner(
     names = ", ".join(function.name for function in functions)
     # The function other Lambdas invoke: neither the API's function nor its authorizer.
     behind_api = (api.function, api.authorizer)
-    direct = next((f.name for f in functions if f.name not in behind_api), functions[0].name)
+    consumers = {poller.source.function for poller in pollers}
+    direct = next(
+        (f.name for f in functions if f.name not in (*behind_api, *consumers)), functions[0].name
+    )
+    queues = "".join(
+        f"\n  Queue          {poller.queue_url}"
+        f"\n                 polled for {poller.source.function} (batches of"
+        f" {poller.source.batch_size}; ?async=true and send_at land here)"
+        for poller in pollers
+    )
     return f"""
 Local email API: no AWS account, no Docker.
 
@@ -45,7 +59,7 @@ Local email API: no AWS account, no Docker.
                  (default sender {DEFAULT_FROM_EMAIL})
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
-  AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}
+  AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}
   Lambda Invoke  {config.api_url} serves Lambda's Invoke API for {names}:
                  boto3.client("lambda", endpoint_url="{config.api_url}").invoke(
                      FunctionName="{direct}",

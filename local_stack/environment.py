@@ -9,12 +9,18 @@ from __future__ import annotations
 import os
 import re
 
-from local_stack.template_tables import table_schemas
+from local_stack.template_tables import load_template, table_schemas
 
 NAME_PREFIX = "email-api"
 SECRET_PREFIX = NAME_PREFIX
 ADMIN_KEY_SECRET_ID = f"{NAME_PREFIX}/admin-key"
 REGION = "us-east-1"
+# The account moto puts everything in (queue URLs and ARNs name it).
+MOTO_ACCOUNT = "123456789012"
+SEND_QUEUE = "SendQueue"
+STAGING_BUCKET = f"{NAME_PREFIX}-staging"
+# Locally a transient failure comes back within seconds, not minutes.
+LOCAL_RETRY_BASE_SECONDS = "1"
 
 # Never let real credentials, a profile or an SSO session near the local stack.
 _REMOVED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN")
@@ -26,6 +32,24 @@ def table_names() -> dict[str, str]:
         logical_id: f"{NAME_PREFIX}-{_words(logical_id.removesuffix('Table'), '-').lower()}"
         for logical_id in table_schemas()
     }
+
+
+def queue_names() -> dict[str, str]:
+    """Logical id -> local queue name, (SendQueue -> email-api-send-queue)."""
+    return {
+        logical_id: f"{NAME_PREFIX}-{_words(logical_id, '-').lower()}"
+        for logical_id, resource in load_template()["Resources"].items()
+        if resource.get("Type") == "AWS::SQS::Queue"
+    }
+
+
+def queue_url(endpoint_url: str, logical_id: str) -> str:
+    """The URL moto gives the queue of `logical_id`, as `!Ref` gives it in AWS."""
+    return f"{endpoint_url}/{MOTO_ACCOUNT}/{queue_names()[logical_id]}"
+
+
+def queue_arn(logical_id: str) -> str:
+    return f"arn:aws:sqs:{REGION}:{MOTO_ACCOUNT}:{queue_names()[logical_id]}"
 
 
 def table_setting(logical_id: str) -> str:
@@ -50,10 +74,18 @@ def point_handlers_at(endpoint_url: str) -> None:
             "POWERTOOLS_SERVICE_NAME": NAME_PREFIX,
             # Locally a revoked or rotated key stops working at once (deployed: AuthCacheSeconds).
             "AUTH_CACHE_SECONDS": os.environ.get("AUTH_CACHE_SECONDS", "0"),
+            "SEND_QUEUE_URL": queue_url(endpoint_url, SEND_QUEUE),
+            "STAGING_BUCKET": STAGING_BUCKET,
+            "MAX_ATTEMPTS": os.environ.get("MAX_ATTEMPTS") or _parameter_default("MaxAttempts"),
+            "RETRY_BASE_SECONDS": os.environ.get("RETRY_BASE_SECONDS") or LOCAL_RETRY_BASE_SECONDS,
         }
     )
     for logical_id, table_name in table_names().items():
         os.environ[table_setting(logical_id)] = table_name
+
+
+def _parameter_default(name: str) -> str:
+    return str(load_template()["Parameters"][name]["Default"])
 
 
 def _words(camel: str, separator: str) -> str:

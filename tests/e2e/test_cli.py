@@ -184,7 +184,7 @@ def test_roles_create_and_list(cli_stack: RunningStack) -> None:
         "services": ["email"],
         "senders": ["billing@example.com", "*@billing.example.com"],
         "max_recipients": 10,
-        "rate_limits": {"per_minute": 5, "per_day": 100},
+        "rate_limits": {"per_second": None, "per_minute": 5, "per_day": 100},
     }
     assert {k: ok(created)[k] for k in expected} == expected
     (role,) = [role for role in ok(listed)["resource"] if role["name"] == name]

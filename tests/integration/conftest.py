@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from core import runtime
+from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (
     Authorities,
     Authority,
@@ -62,6 +63,19 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         runtime.reset()
 
     return apply
+
+
+@pytest.fixture
+def send_queue(aws: None, configure: Callable[..., None]) -> SendQueue:
+    """The send queue and staging bucket in moto; retries come back after a second or so."""
+    queue = SendQueue.create()
+    configure(
+        SEND_QUEUE_URL=queue.url,
+        STAGING_BUCKET=queue.bucket,
+        RETRY_BASE_SECONDS="0.5",
+        MAX_ATTEMPTS="3",
+    )
+    return queue
 
 
 @pytest.fixture

@@ -10,15 +10,28 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
+from core import runtime
+from core.delivery.queue import Job
+from core.delivery.records import MessageRecord, Status
+from core.send_request import parse_send_request
 from local_stack.apigateway import LocalLambdaContext, rest_api_event
 from local_stack.bootstrap import service_definition
 from local_stack.mail_capture import MailCapture, read_captured
 from tests.support.api import call_api
-from tests.support.events import EVENTS_API_KEY, EVENTS_DIR, SEND_EVENTS, event_files, is_api_event
+from tests.support.events import (
+    EVENTS_API_KEY,
+    EVENTS_DIR,
+    SEND_EVENTS,
+    event_files,
+    is_api_event,
+    is_sqs_event,
+    load_event,
+)
 from tests.support.network import free_port
 
 
@@ -46,13 +59,49 @@ def email_service(aws: None, capture: MailCapture) -> None:
     assert created.status == 201, created.body
 
 
-@pytest.mark.usefixtures("email_service")
+@pytest.fixture
+def events_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The send queue the worker retries through, in moto (no staging bucket: the event's job
+    carries its request inline)."""
+    url = boto3.client("sqs").create_queue(QueueName="email-api-send-queue")["QueueUrl"]
+    monkeypatch.setenv("SEND_QUEUE_URL", url)
+    runtime.reset()
+    return url
+
+
+def queued_records(event: dict[str, Any]) -> list[Job]:
+    """What the API function did before the queue got the SQS event's jobs: their records."""
+    jobs = [Job.model_validate_json(record["body"]) for record in event["Records"]]
+    for job in jobs:
+        assert job.request is not None
+        runtime.message_repository().create(
+            MessageRecord(
+                id=job.id,
+                service=job.service,
+                key_id=job.key_id,
+                message_id=job.message_id,
+                status=Status.QUEUED,
+                recipients=parse_send_request(job.request).envelope_recipients(),
+            )
+        )
+    return jobs
+
+
+@pytest.mark.usefixtures("email_service", "events_queue")
 @pytest.mark.parametrize("path", event_files(), ids=lambda path: path.name)
 def test_event_succeeds_in_its_handler(path: Path, capture: MailCapture) -> None:
-    from handlers import api, invoke
+    from handlers import api, invoke, worker
 
     event = json.loads(path.read_text())
-    if is_api_event(event):
+    if is_sqs_event(event):
+        (job,) = queued_records(event)
+        answer = worker.lambda_handler(event, LocalLambdaContext())
+        # Nothing to come back for: SQS deletes the whole batch.
+        assert answer == {"batchItemFailures": []}
+        record = runtime.message_repository().get(job.id)
+        assert record.status is Status.SENT, record
+        result = {"message_id": job.message_id, "count": len(record.accepted)}
+    elif is_api_event(event):
         # The shape the local gateway builds, so both kinds of replay see the same event.
         assert event.keys() == rest_api_event("GET", "/").keys()
         answer = api.lambda_handler(event, LocalLambdaContext())
@@ -67,6 +116,22 @@ def test_event_succeeds_in_its_handler(path: Path, capture: MailCapture) -> None
             m for m in read_captured(capture.mail_dir) if m.message_id == result["message_id"]
         ]
         assert result["count"] == len(mail.rcpt_tos)
+
+
+@pytest.mark.usefixtures("email_service", "events_queue")
+def test_a_redelivered_sqs_batch_sends_nothing_twice(capture: MailCapture) -> None:
+    from handlers import worker
+
+    event = load_event("sqs-batch.json")
+    (job,) = queued_records(event)
+
+    first = worker.lambda_handler(event, LocalLambdaContext())
+    again = worker.lambda_handler(event, LocalLambdaContext())
+
+    assert first == again == {"batchItemFailures": []}
+    sent = [m for m in read_captured(capture.mail_dir) if m.message_id == job.message_id]
+    assert len(sent) == 1
+    assert runtime.message_repository().get(job.id).attempts == 1
 
 
 def test_readme_explains_every_event() -> None:

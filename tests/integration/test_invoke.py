@@ -38,7 +38,8 @@ def test_same_result_as_the_api(server: CaptureServer) -> None:
     invoked = _invoke({"service": "email", "message": message})
     over_http = call_api("POST", "/api/v2/email", message).body
 
-    assert invoked.keys() == over_http.keys() == {"count", "message_id", "refused"}
+    assert invoked.keys() == over_http.keys() == {"count", "id", "message_id", "refused"}
+    assert invoked["id"] != over_http["id"]  # each send has its own record
     assert invoked["count"] == over_http["count"] == 1
     assert (
         invoked["refused"] == over_http["refused"] == {"gone@example.com": "550 5.1.1 Mailbox gone"}

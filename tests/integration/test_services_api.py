@@ -75,7 +75,7 @@ def test_password_is_never_shown_nor_logged(
         assert "secret" not in shown  # not even where it is kept
     logs = function_logs()
     lines = [json.loads(line) for line in logs.splitlines()]
-    assert "message sent" in {line["message"] for line in lines}
+    assert "message delivered" in {line["message"] for line in lines}
     audited = {line["audit"]["action"] for line in lines if line["message"] == "audit"}
     assert audited == {"service.create", "service.update", "service.delete"}
     assert PASSWORD not in logs

@@ -32,6 +32,12 @@ def is_api_event(event: dict[str, Any]) -> bool:
     return "httpMethod" in event
 
 
+def is_sqs_event(event: dict[str, Any]) -> bool:
+    """A batch from the send queue, as Lambda's SQS event source hands it to the worker."""
+    records = event.get("Records")
+    return isinstance(records, list) and all(r.get("eventSource") == "aws:sqs" for r in records)
+
+
 def send_body(name: str) -> dict[str, Any]:
     """The JSON body an API Gateway send event carries."""
     body: dict[str, Any] = json.loads(load_event(name)["body"])

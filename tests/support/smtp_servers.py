@@ -4,6 +4,8 @@
 - `CaptureServer`: aiosmtpd on 127.0.0.1, plain, STARTTLS or implicit TLS, with optional AUTH
   and scripted refusals; it records each message's envelope, raw bytes, TLS and AUTH login.
 - `ClosedPort` and `SilentServer`: raw sockets for the faults no real SMTP server would show.
+- `FaultServer`: a scripted SMTP server on a raw socket that answers a chosen code, drops the
+  connection or stalls at a chosen point of the session, and records every session.
 
 Every server is a context manager; leaving it stops its thread and closes its sockets.
 """
@@ -17,7 +19,7 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
@@ -339,3 +341,273 @@ class SilentServer:
         for connection in self.connections:
             connection.close()
         self._listener.close()
+
+
+# --- the scripted fault server ----------------------------------------------------------------
+
+
+class At(StrEnum):
+    """A point where an SMTP server answers the client; a `Fault` replaces that answer."""
+
+    GREETING = "greeting"
+    EHLO = "ehlo"  # HELO too
+    STARTTLS = "starttls"
+    AUTH = "auth"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  # the DATA command: where the 354 goes
+    END_OF_DATA = "end_of_data"  # the message and its final dot have arrived
+    QUIT = "quit"
+
+
+class Act(StrEnum):
+    ANSWER = "answer"  # send the scripted reply instead of the normal one
+    DROP = "drop"  # close the connection instead of answering
+    STALL = "stall"  # never answer; wait for the client to give up
+
+
+@dataclass(frozen=True)
+class Fault:
+    at: At
+    act: Act
+    reply: str = ""
+    # At RCPT: the recipients it applies to (none listed: every recipient).
+    recipients: frozenset[str] = frozenset()
+
+    @classmethod
+    def answer(cls, at: At, reply: str, *, recipients: Iterable[str] = ()) -> Fault:
+        return cls(at, Act.ANSWER, reply, frozenset(recipients))
+
+    @classmethod
+    def drop(cls, at: At, *, recipients: Iterable[str] = ()) -> Fault:
+        return cls(at, Act.DROP, recipients=frozenset(recipients))
+
+    @classmethod
+    def stall(cls, at: At, *, recipients: Iterable[str] = ()) -> Fault:
+        return cls(at, Act.STALL, recipients=frozenset(recipients))
+
+    def applies(self, at: At, recipient: str | None) -> bool:
+        return self.at is at and (not self.recipients or recipient in self.recipients)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message whose final dot reached the server, and the server's answer to it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes  # the DATA section, dot-unstuffed, without the final dot's line
+    answer: str | None  # None: the server dropped the connection or stalled instead
+
+    @property
+    def delivered(self) -> bool:
+        return self.answer is not None and self.answer.startswith("2")
+
+
+@dataclass
+class FaultSession:
+    """One SMTP connection as the server saw it."""
+
+    # Each command line as received (without CRLF), in order; message lines are not commands.
+    commands: list[str] = field(default_factory=list)
+    arrivals: list[Arrival] = field(default_factory=list)
+
+    @property
+    def verbs(self) -> list[str]:
+        return [command.split(" ", 1)[0].upper() for command in self.commands]
+
+    @property
+    def transactions(self) -> int:
+        """MAIL FROM commands: each starts an SMTP transaction."""
+        return self.verbs.count("MAIL")
+
+    @property
+    def message_arrived(self) -> bool:
+        """Whether a whole message, final dot included, reached the server."""
+        return bool(self.arrivals)
+
+
+class _Hangup(Exception):
+    """The session is over: the client left, the script dropped it, or the server is stopping."""
+
+
+class _Wire:
+    """Line-oriented reads and writes on one connection, giving up when the server stops."""
+
+    _POLL_SECONDS = 0.05
+
+    def __init__(self, connection: socket.socket, stopping: threading.Event) -> None:
+        self._connection = connection
+        self._stopping = stopping
+        self._buffer = b""
+
+    def readline(self) -> bytes:
+        while b"\n" not in self._buffer:
+            self._fill()
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line + b"\n"
+
+    def send(self, reply: str) -> None:
+        try:
+            self._connection.sendall(reply.encode() + b"\r\n")
+        except OSError as error:
+            raise _Hangup from error
+
+    def wait_for_hangup(self) -> None:
+        """Read and ignore everything until the client closes (or the server stops)."""
+        while True:
+            self._fill()
+            self._buffer = b""
+
+    def _fill(self) -> None:
+        while not select.select([self._connection], [], [], self._POLL_SECONDS)[0]:
+            if self._stopping.is_set():
+                raise _Hangup
+        try:
+            chunk = self._connection.recv(65536)
+        except OSError as error:
+            raise _Hangup from error
+        if not chunk:
+            raise _Hangup
+        self._buffer += chunk
+
+
+class FaultServer:
+    """An SMTP server on 127.0.0.1 that misbehaves as scripted and records every session.
+
+    Without faults it behaves: it offers SIZE and AUTH PLAIN (any credentials pass), and STARTTLS
+    only when a fault is scripted for it, since it cannot really do TLS. The first fault that
+    applies replaces the normal answer; a 421, as RFC 5321 says, also closes the connection.
+    `faulty_sessions` limits the faults to the first N sessions (a server that recovers).
+    Sessions are served one after another, so a stalled one holds the next until it ends.
+    """
+
+    _POLL_SECONDS = 0.05
+
+    def __init__(self, *faults: Fault, faulty_sessions: int | None = None) -> None:
+        self.faults = faults
+        self.faulty_sessions = faulty_sessions
+        self.sessions: list[FaultSession] = []
+        self._listener = socket.create_server((LOOPBACK, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fault-smtp", daemon=True)
+
+    @property
+    def only_session(self) -> FaultSession:
+        assert len(self.sessions) == 1, f"expected one session, got {len(self.sessions)}"
+        return self.sessions[0]
+
+    @property
+    def transactions(self) -> int:
+        return sum(session.transactions for session in self.sessions)
+
+    @property
+    def delivered(self) -> list[Arrival]:
+        """Messages the server took (a 2xx to the final dot), over every session."""
+        return [a for session in self.sessions for a in session.arrivals if a.delivered]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            if not select.select([self._listener], [], [], self._POLL_SECONDS)[0]:
+                continue
+            connection, _ = self._listener.accept()
+            session = FaultSession()
+            faulty = self.faulty_sessions is None or len(self.sessions) < self.faulty_sessions
+            self.sessions.append(session)
+            with connection, contextlib.suppress(_Hangup):
+                self._converse(_Wire(connection, self._stopping), session, faulty)
+
+    def _converse(self, wire: _Wire, session: FaultSession, faulty: bool) -> None:
+        """Play one session until the client quits or a fault ends it (raising `_Hangup`)."""
+
+        def respond(at: At, normal: str, recipient: str | None = None) -> str:
+            return self._carry_out(wire, self._decide(faulty, at, normal, recipient))
+
+        respond(At.GREETING, "220 localhost ESMTP fault server")
+        mail_from, rcpt_tos = "", list[str]()
+        while True:
+            command = wire.readline().decode("utf-8", "replace").rstrip("\r\n")
+            session.commands.append(command)
+            verb = command.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                respond(At.EHLO, self._ehlo_reply())
+            elif verb == "HELO":
+                respond(At.EHLO, "250 localhost")
+            elif verb == "STARTTLS":
+                respond(At.STARTTLS, "454 4.7.0 TLS not available")
+            elif verb == "AUTH":
+                respond(At.AUTH, "235 2.7.0 Authentication successful")
+            elif verb == "MAIL":
+                mail_from, rcpt_tos = _address(command), []
+                respond(At.MAIL, "250 2.1.0 OK")
+            elif verb == "RCPT":
+                recipient = _address(command)
+                if respond(At.RCPT, "250 2.1.5 OK", recipient).startswith("2"):
+                    rcpt_tos.append(recipient)
+            elif verb == "DATA":
+                ready = "354 End data with <CR><LF>.<CR><LF>"
+                reply = respond(At.DATA, ready if rcpt_tos else "554 5.5.1 No valid recipients")
+                if reply.startswith("354"):
+                    data = _read_data(wire)
+                    verdict = self._decide(faulty, At.END_OF_DATA, "250 2.0.0 OK: queued")
+                    answer = verdict.reply if verdict.act is Act.ANSWER else None
+                    # Recorded before answering: once the client has its reply, it is here.
+                    session.arrivals.append(Arrival(mail_from, rcpt_tos, data, answer))
+                    self._carry_out(wire, verdict)
+                    mail_from, rcpt_tos = "", []
+            elif verb == "RSET":
+                mail_from, rcpt_tos = "", []
+                wire.send("250 2.0.0 OK")
+            elif verb == "NOOP":
+                wire.send("250 2.0.0 OK")
+            elif verb == "QUIT":
+                respond(At.QUIT, "221 2.0.0 Bye")
+                return
+            else:
+                wire.send("502 5.5.2 Command not recognized")
+
+    def _decide(self, faulty: bool, at: At, normal: str, recipient: str | None = None) -> Fault:
+        scripted = (fault for fault in self.faults if faulty and fault.applies(at, recipient))
+        return next(scripted, Fault.answer(at, normal))
+
+    @staticmethod
+    def _carry_out(wire: _Wire, fault: Fault) -> str:
+        """Do what `fault` says; the reply sent, or `_Hangup` when the session ends here."""
+        if fault.act is Act.DROP:
+            raise _Hangup
+        if fault.act is Act.STALL:
+            wire.wait_for_hangup()
+        wire.send(fault.reply)
+        if fault.reply.startswith("421"):
+            raise _Hangup
+        return fault.reply
+
+    def _ehlo_reply(self) -> str:
+        keywords = ["SIZE 10485760", "8BITMIME", "AUTH PLAIN"]
+        if any(fault.at is At.STARTTLS for fault in self.faults):
+            keywords.append("STARTTLS")
+        lines = ["localhost", *keywords]
+        return "\r\n".join(f"250-{line}" for line in lines[:-1]) + f"\r\n250 {lines[-1]}"
+
+
+def _address(command: str) -> str:
+    """The address in `MAIL FROM:<a@b> SIZE=1` or `RCPT TO:<a@b>`."""
+    return command.partition("<")[2].partition(">")[0]
+
+
+def _read_data(wire: _Wire) -> bytes:
+    """The DATA section up to its final dot, with the client's dot-stuffing undone."""
+    lines = []
+    while (line := wire.readline()) not in (b".\r\n", b".\n"):
+        lines.append(line[1:] if line.startswith(b".") else line)
+    return b"".join(lines)

@@ -11,6 +11,8 @@ from core.access.authentication import Principal
 from core.access.model import Role, bootstrap_role
 from core.access.rate_limit import RateLimiter
 from core.addresses import Mailbox
+from core.delivery.queue import MessageQueue
+from core.delivery.records import MessageRepository
 from core.errors import Forbidden
 from core.mime import Draft
 from core.secrets import CredentialStore
@@ -20,6 +22,7 @@ from core.services.model import Service
 from core.services.repository import ServiceRepository
 from core.storage import ItemTable
 from core.transport.base import Deadline
+from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_services import FakeCredentials, FakeServiceRepository, smtp_service
 from tests.support.outbox import Outbox
 
@@ -229,12 +232,16 @@ def test_refusals_come_before_any_transport(
     repository = FakeServiceRepository()
     repository.add(SERVICE)
     outbox = Outbox()
+    records = FakeMessageRepository()
+    queue = FakeMessageQueue()
     mailer = Mailer(
         cast(ServiceRepository, repository),
         cast(CredentialStore, FakeCredentials()),
         outbox.transport_for,
         # No rate limits in these roles, so the limiter never reaches its table.
         RateLimiter(ItemTable("rate-limits-unused", "id")),
+        cast(MessageRepository, records),
+        cast(MessageQueue, queue),
         max_message_bytes=100_000,
     )
     request = parse_send_request({"to": "john@example.com", "body_text": "Hi", **body})
@@ -245,3 +252,4 @@ def test_refusals_come_before_any_transport(
     assert raised.value.reason == reason
     assert outbox.endpoints == []
     assert outbox.messages == []
+    assert records.records == {}

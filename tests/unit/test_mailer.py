@@ -8,6 +8,8 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.rate_limit import RateLimiter
+from core.delivery.queue import MessageQueue
+from core.delivery.records import MessageRepository, Status
 from core.errors import (
     InvalidRequest,
     MessageTooLarge,
@@ -22,6 +24,7 @@ from core.services.model import Encryption
 from core.services.repository import ServiceRepository
 from core.storage import ItemTable
 from core.transport.base import Deadline
+from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_services import FakeCredentials, FakeServiceRepository, smtp_service
 from tests.support.outbox import Outbox
 
@@ -44,8 +47,16 @@ def credentials() -> FakeCredentials:
 
 
 @pytest.fixture
+def records() -> FakeMessageRepository:
+    return FakeMessageRepository()
+
+
+@pytest.fixture
 def mailer(
-    repository: FakeServiceRepository, credentials: FakeCredentials, outbox: Outbox
+    repository: FakeServiceRepository,
+    credentials: FakeCredentials,
+    outbox: Outbox,
+    records: FakeMessageRepository,
 ) -> Mailer:
     repository.add(
         smtp_service(
@@ -56,7 +67,7 @@ def mailer(
             reply_to_name="Support",
         )
     )
-    return _mailer(repository, credentials, outbox, max_message_bytes=100_000)
+    return _mailer(repository, credentials, outbox, records=records, max_message_bytes=100_000)
 
 
 def _mailer(
@@ -64,6 +75,7 @@ def _mailer(
     credentials: FakeCredentials,
     outbox: Outbox,
     *,
+    records: FakeMessageRepository | None = None,
     max_message_bytes: int,
 ) -> Mailer:
     # The fakes have the read interface the Mailer uses.
@@ -73,6 +85,8 @@ def _mailer(
         outbox.transport_for,
         # The bootstrap principal has no rate limits, so the limiter never reaches its table.
         RateLimiter(ItemTable("rate-limits-unused", "id")),
+        cast(MessageRepository, records or FakeMessageRepository()),
+        cast(MessageQueue, FakeMessageQueue()),
         max_message_bytes=max_message_bytes,
     )
 
@@ -82,11 +96,19 @@ def _send(mailer: Mailer, service: str = "email", **body: Any) -> dict[str, Any]
     return mailer.send(Principal.bootstrap(), service, request, Deadline.after(5)).as_response()
 
 
-def test_send_hands_one_message_to_the_transport(mailer: Mailer, outbox: Outbox) -> None:
+def test_send_hands_one_message_to_the_transport(
+    mailer: Mailer, outbox: Outbox, records: FakeMessageRepository
+) -> None:
     result = _send(mailer, subject="Hello")
 
     sent = outbox.only_message
-    assert result == {"count": 1, "message_id": sent.parsed()["Message-ID"]}
+    assert result == {"count": 1, "id": result["id"], "message_id": sent.parsed()["Message-ID"]}
+    record = records.get(result["id"])
+    assert (record.status, record.attempts, record.accepted) == (
+        Status.SENT,
+        1,
+        ["john@example.com"],
+    )
     assert sent.envelope.sender == "noreply@example.com"
     assert sent.envelope.recipients == ["john@example.com"]
     assert sent.parsed()["Subject"] == "Hello"
@@ -228,7 +250,9 @@ def test_unknown_service(mailer: Mailer, outbox: Outbox) -> None:
     assert outbox.endpoints == []
 
 
-def test_transport_failure_reaches_the_caller_unchanged(mailer: Mailer, outbox: Outbox) -> None:
+def test_transport_failure_reaches_the_caller_unchanged(
+    mailer: Mailer, outbox: Outbox, records: FakeMessageRepository
+) -> None:
     outbox.failure = SmtpAuthFailed("SMTP authentication failed: 535 5.7.8 Bad credentials")
 
     with pytest.raises(SmtpAuthFailed) as raised:
@@ -236,6 +260,8 @@ def test_transport_failure_reaches_the_caller_unchanged(mailer: Mailer, outbox: 
 
     assert raised.value is outbox.failure
     assert outbox.messages == []
+    (record,) = records.records.values()
+    assert (record.status, record.smtp_reply) == (Status.FAILED, outbox.failure.message)
 
 
 def test_some_recipients_refused(mailer: Mailer, outbox: Outbox) -> None:

@@ -19,9 +19,10 @@ REPO = TEMPLATE.parent
 API_HANDLER = "handlers.api.lambda_handler"
 AUTHORIZER_HANDLER = "handlers.authorizer.lambda_handler"
 INVOKE_HANDLER = "handlers.invoke.lambda_handler"
+WORKER_HANDLER = "handlers.worker.lambda_handler"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Services whose data a wildcard resource would open to every function in the account.
-SCOPED_SERVICES = ("dynamodb:", "secretsmanager:")
+SCOPED_SERVICES = ("dynamodb:", "secretsmanager:", "sqs:", "s3:")
 
 
 def _functions() -> dict[str, dict[str, Any]]:
@@ -73,9 +74,10 @@ def _logical_id(handler: str) -> str:
 
 
 def _grants(function: dict[str, Any]) -> set[tuple[str, str]]:
-    """(action, resource) pairs the function's own statements allow; `X.Arn` names table X."""
+    """(action, resource) pairs the function's own statements allow; `X.Arn` names resource X,
+    `${X.Arn}/path` its objects under path."""
     return {
-        (action, str(resource).removesuffix(".Arn"))
+        (action, str(resource).removesuffix(".Arn").replace(".Arn}", "}"))
         for statement in _statements(function.get("Policies", []))
         for action in _as_list(statement["Action"])
         for resource in _as_list(statement["Resource"])
@@ -216,7 +218,9 @@ def test_authorizer_may_only_read_keys_and_roles_and_record_key_use() -> None:
 
 def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
     access_grants = {
-        grant for grant in _grants(_function(INVOKE_HANDLER)) if grant[1].endswith("Table")
+        grant
+        for grant in _grants(_function(INVOKE_HANDLER))
+        if grant[1].endswith("Table") and grant[1] not in ("MessagesTable", "IdempotencyTable")
     }
 
     assert access_grants == {
@@ -229,7 +233,96 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
 def test_only_the_api_function_has_api_events() -> None:
     for function in FUNCTIONS.values():
         if function["Handler"] != API_HANDLER:
-            assert not function.get("Events"), function["Handler"]
+            events = (function.get("Events") or {}).values()
+            assert not [e for e in events if e["Type"] == "Api"], function["Handler"]
+
+
+def test_the_worker_consumes_the_send_queue_with_partial_batch_responses() -> None:
+    worker = _function(WORKER_HANDLER)
+    (event,) = worker["Events"].values()
+
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == "SendQueue.Arn"
+    # Without it a retry-later item would make SQS redeliver the whole batch, sent ones too.
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": "WorkerMaxConcurrency"}
+    assert not [
+        f for f in FUNCTIONS.values() if f is not worker and f.get("Events", {}).get("SendQueue")
+    ]
+
+
+def test_the_send_queue_outlives_the_worker_and_retries_before_its_dead_letter_queue() -> None:
+    resources = load_template()["Resources"]
+    queue = resources["SendQueue"]["Properties"]
+    max_attempts = load_template()["Parameters"]["MaxAttempts"]
+
+    # Lambda's advice: at least six times the function's timeout, or batches are redelivered
+    # while a worker still holds them.
+    assert queue["VisibilityTimeout"] >= 6 * _function(WORKER_HANDLER)["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == "SendDeadLetterQueue.Arn"
+    # Retries are counted by the courier; the dead-letter queue must not cut them short.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] > max_attempts["MaxValue"]
+    assert queue["SqsManagedSseEnabled"] is True
+    dead_letters = resources["SendDeadLetterQueue"]["Properties"]
+    assert dead_letters["MessageRetentionPeriod"] == 14 * 86_400
+
+
+def test_the_staging_bucket_is_private_and_forgets_staged_requests() -> None:
+    bucket = load_template()["Resources"]["StagingBucket"]["Properties"]
+
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == "staged/"
+    assert rule["Status"] == "Enabled"
+
+
+def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> None:
+    grants = {
+        grant for grant in _grants(_function(WORKER_HANDLER)) if "secretsmanager" not in grant[0]
+    }
+
+    assert grants == {
+        ("dynamodb:GetItem", "MessagesTable"),
+        ("dynamodb:UpdateItem", "MessagesTable"),
+        ("dynamodb:GetItem", "ServicesTable"),
+        ("dynamodb:UpdateItem", "RateLimitsTable"),
+        ("sqs:SendMessage", "SendQueue"),
+        ("sqs:ChangeMessageVisibility", "SendQueue"),
+        ("s3:GetObject", "${StagingBucket}/staged/*"),
+        ("s3:DeleteObject", "${StagingBucket}/staged/*"),
+    }
+
+
+@pytest.mark.parametrize("handler", [API_HANDLER, INVOKE_HANDLER])
+def test_senders_may_record_queue_and_stage_messages(handler: str) -> None:
+    delivery_grants = {
+        grant
+        for grant in _grants(_function(handler))
+        if grant[1] in ("MessagesTable", "IdempotencyTable", "SendQueue")
+        or grant[0].startswith("s3:")
+    }
+
+    assert delivery_grants == {
+        ("dynamodb:PutItem", "MessagesTable"),
+        ("dynamodb:GetItem", "MessagesTable"),
+        ("dynamodb:UpdateItem", "MessagesTable"),
+        ("dynamodb:GetItem", "IdempotencyTable"),
+        ("dynamodb:PutItem", "IdempotencyTable"),
+        ("dynamodb:UpdateItem", "IdempotencyTable"),
+        ("dynamodb:DeleteItem", "IdempotencyTable"),
+        ("sqs:SendMessage", "SendQueue"),
+        ("s3:PutObject", "${StagingBucket}/staged/*"),
+    }
+
+
+def test_queue_settings_name_the_templates_queue_and_bucket() -> None:
+    for logical_id, function in FUNCTIONS.items():
+        variables = function["Environment"]["Variables"]
+        assert variables["SEND_QUEUE_URL"] == "SendQueue", logical_id
+        assert variables["STAGING_BUCKET"] == "StagingBucket", logical_id
+        assert variables["MAX_ATTEMPTS"] == "MaxAttempts", logical_id
+        assert variables["RETRY_BASE_SECONDS"] == "RetryBaseSeconds", logical_id
 
 
 def test_function_policies_are_inline_statements() -> None:
@@ -245,7 +338,9 @@ def test_no_data_service_statement_has_a_wildcard_resource() -> None:
     scoped = [
         statement
         for statement in statements
-        if any(str(action).startswith(SCOPED_SERVICES) for action in _as_list(statement["Action"]))
+        # A Deny may be broad (the staging bucket refuses every request without TLS).
+        if statement["Effect"] == "Allow"
+        and any(str(action).startswith(SCOPED_SERVICES) for action in _as_list(statement["Action"]))
     ]
 
     assert scoped, "no DynamoDB or Secrets Manager grants found: is the walker blind?"

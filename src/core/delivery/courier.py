@@ -17,7 +17,7 @@ from core.access.authentication import Principal
 from core.delivery.queue import MAX_DELAY_SECONDS, Job, MessageQueue
 from core.delivery.records import FINAL, MessageRecord, MessageRepository, Status
 from core.delivery.retry import backoff_seconds
-from core.errors import EmailApiError, RateLimited, SmtpFailure, SmtpOutcomeUnknown
+from core.errors import EmailApiError, NotFound, RateLimited, SmtpFailure, SmtpOutcomeUnknown
 from core.send_request import parse_send_request
 from core.sending import Mailer
 from core.services.repository import ServiceRepository
@@ -42,7 +42,8 @@ class RetryIn:
 
 @dataclass(frozen=True)
 class Hop:
-    """Re-queue the job with a delay (a schedule beyond SQS's 15 minutes), delete this one."""
+    """Re-queue the job with a delay and delete this copy: for a schedule beyond SQS's 15
+    minutes, or a provider's pace. Not an attempt, and not a redelivery."""
 
     seconds: int
 
@@ -76,13 +77,20 @@ class Courier:
             wait = (datetime.fromisoformat(job.send_at) - now).total_seconds()
             if wait >= 1:
                 return Hop(min(round(wait), MAX_DELAY_SECONDS))
-        if self._records.get(job.id).status in FINAL:
+        try:
+            current = self._records.get(job.id)
+        except NotFound:
+            # Every job is queued after its record is written; one without is not ours.
+            logger.error("job without a message record: dropped", extra={"record_id": job.id})
+            return Done(None)
+        if current.status in FINAL:
             return self._not_claimed(job)  # a duplicate delivery, or a cancelled message
         try:
-            # Pace to the provider's limits before claiming: waiting is not an attempt.
+            # Pace to the provider's limits before claiming: waiting is not an attempt, and
+            # a fresh copy (not a redelivery) keeps it from counting toward the dead letters.
             self._mailer.take_provider_allowance(self._services.get(job.service))
         except RateLimited as limited:
-            return RetryIn(int(limited.headers.get("Retry-After", "1")))
+            return Hop(min(int(limited.headers.get("Retry-After", "1")), MAX_DELAY_SECONDS))
         except EmailApiError:
             pass  # the service is gone: the attempt below settles the message as failed
         record = self._records.claim(job.id, self._lease_seconds)

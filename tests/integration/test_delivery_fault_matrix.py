@@ -1,0 +1,164 @@
+"""Issue 4's fault matrix, through the queue and the worker: a server replying each code at
+each stage, dropping the connection at each stage, or stalling. For every case: the final
+status, the number of SMTP transactions, and no message lost (the queue ends empty and the
+record settled)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.support.api import call_api, create_service
+from tests.support.queue_worker import SendQueue
+from tests.support.smtp_servers import LOOPBACK, At, Fault, FaultServer
+
+MAX_ATTEMPTS = 3
+MESSAGE = {"to": "john@example.com", "subject": "Invoice", "body_text": "Attached."}
+SETTLED = {"sent", "failed", "unknown"}
+
+TRANSIENT_CODES = ["421", "450", "451", "452", "454"]
+PERMANENT_CODES = ["535", "550", "554"]
+REPLY_STAGES = [At.GREETING, At.MAIL, At.RCPT, At.DATA, At.END_OF_DATA]
+DROP_STAGES_BEFORE_THE_DOT = [At.GREETING, At.MAIL, At.RCPT, At.DATA]
+
+
+@pytest.fixture
+def deliver_through(
+    send_queue: SendQueue, configure: Callable[..., None]
+) -> Callable[[FaultServer], dict[str, Any]]:
+    """Queue one message for `server`, run the worker until the queue is empty, return the
+    message's record."""
+    # Generous: only the stall cases wait for the timeout, and they shorten it themselves.
+    configure(MAX_ATTEMPTS=str(MAX_ATTEMPTS), SMTP_TIMEOUT_SECONDS="5")
+
+    def run(server: FaultServer) -> dict[str, Any]:
+        create_service(
+            {"host": LOOPBACK, "port": server.port, "encryption": "none", "from_email": "a@x.org"}
+        )
+        queued = call_api("POST", "/api/v2/email", MESSAGE, query="async=true")
+        assert queued.status == 202, queued.body
+        for _ in range(MAX_ATTEMPTS + 2):
+            if not send_queue.run_worker().received:
+                break
+        assert send_queue.receive() == []  # nothing left behind: settled, not lost
+        record: dict[str, Any] = call_api("GET", f"/api/v2/email/messages/{queued.body['id']}").body
+        assert record["status"] in SETTLED, record
+        return record
+
+    return run
+
+
+def _case_id(code: str, stage: At) -> str:
+    return f"{code}-at-{stage.name.lower()}"
+
+
+@pytest.mark.parametrize(
+    ("code", "stage"),
+    [
+        pytest.param(code, stage, id=_case_id(code, stage))
+        for code in TRANSIENT_CODES
+        for stage in REPLY_STAGES
+    ],
+)
+def test_a_server_that_keeps_deferring_uses_every_attempt(
+    deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
+) -> None:
+    with FaultServer(Fault.answer(stage, f"{code} 4.0.0 Try again later")) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["reason"]) == ("failed", "retries_exhausted"), record
+    assert record["attempts"] == MAX_ATTEMPTS
+    assert code in record["smtp_reply"]
+    assert len(server.sessions) == MAX_ATTEMPTS
+    assert server.transactions == (0 if stage is At.GREETING else MAX_ATTEMPTS)
+    assert server.delivered == []
+
+
+@pytest.mark.parametrize(
+    ("code", "stage"),
+    [
+        pytest.param(code, stage, id=_case_id(code, stage))
+        for code in TRANSIENT_CODES
+        for stage in REPLY_STAGES
+    ],
+)
+def test_a_server_that_recovers_gets_the_message_on_the_next_attempt(
+    deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
+) -> None:
+    fault = Fault.answer(stage, f"{code} 4.0.0 Try again later")
+    with FaultServer(fault, faulty_sessions=1) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["attempts"]) == ("sent", 2), record
+    assert record["accepted"] == ["john@example.com"]
+    assert len(server.delivered) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "stage"),
+    [
+        pytest.param(code, stage, id=_case_id(code, stage))
+        for code in PERMANENT_CODES
+        for stage in REPLY_STAGES
+    ],
+)
+def test_a_permanent_refusal_fails_at_once_with_the_servers_reply(
+    deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
+) -> None:
+    with FaultServer(Fault.answer(stage, f"{code} 5.0.0 No")) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["attempts"]) == ("failed", 1), record
+    assert record["reason"] != "retries_exhausted"
+    assert code in record["smtp_reply"]
+    assert len(server.sessions) == 1
+    assert server.transactions == (0 if stage is At.GREETING else 1)
+
+
+@pytest.mark.parametrize("stage", DROP_STAGES_BEFORE_THE_DOT, ids=lambda s: s.name.lower())
+def test_a_connection_dropped_before_the_dot_is_retried(
+    deliver_through: Callable[[FaultServer], dict[str, Any]], stage: At
+) -> None:
+    with FaultServer(Fault.drop(stage), faulty_sessions=1) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["attempts"]) == ("sent", 2), record
+    assert len(server.delivered) == 1
+
+
+def test_a_connection_dropped_after_the_dot_is_unknown_and_never_resent(
+    deliver_through: Callable[[FaultServer], dict[str, Any]],
+) -> None:
+    with FaultServer(Fault.drop(At.END_OF_DATA)) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["reason"]) == ("unknown", "smtp_outcome_unknown"), record
+    assert record["attempts"] == 1
+    assert server.transactions == 1
+
+
+@pytest.mark.parametrize("stage", [At.GREETING, At.MAIL, At.DATA], ids=lambda s: s.name.lower())
+def test_a_server_that_stalls_before_the_dot_is_retried(
+    deliver_through: Callable[[FaultServer], dict[str, Any]],
+    configure: Callable[..., None],
+    stage: At,
+) -> None:
+    configure(SMTP_TIMEOUT_SECONDS="1")
+    with FaultServer(Fault.stall(stage), faulty_sessions=1) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["attempts"]) == ("sent", 2), record
+    assert len(server.delivered) == 1
+
+
+def test_a_server_that_stalls_after_the_dot_is_unknown(
+    deliver_through: Callable[[FaultServer], dict[str, Any]], configure: Callable[..., None]
+) -> None:
+    configure(SMTP_TIMEOUT_SECONDS="1")
+    with FaultServer(Fault.stall(At.END_OF_DATA)) as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["attempts"]) == ("unknown", 1), record
+    assert server.transactions == 1
