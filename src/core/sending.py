@@ -117,17 +117,7 @@ class Mailer:
         prepared = self.prepare(caller, service_name, request)
         quota = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
         self.take_provider_allowance(prepared.service)
-        record = self._records.create(
-            MessageRecord(
-                id=new_message_id(),
-                service=service_name,
-                key_id=caller.key_id,
-                message_id=prepared.message_id,
-                status=Status.SENDING,
-                attempts=1,
-                recipients=prepared.envelope.recipients,
-            )
-        )
+        record = self._new_record(caller, prepared, Status.SENDING, attempts=1)
         try:
             delivery = self.deliver(prepared, prepared.envelope.recipients, deadline)
         except SmtpFailure as error:
@@ -168,16 +158,11 @@ class Mailer:
         prepared = self.prepare(caller, service_name, request)
         quota = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
         delay = 0 if send_at is None else max(0, round((send_at - now).total_seconds()))
-        record = self._records.create(
-            MessageRecord(
-                id=new_message_id(),
-                service=service_name,
-                key_id=caller.key_id,
-                message_id=prepared.message_id,
-                status=Status.SCHEDULED if delay else Status.QUEUED,
-                recipients=prepared.envelope.recipients,
-                send_at=send_at.isoformat(timespec="seconds") if send_at else None,
-            )
+        record = self._new_record(
+            caller,
+            prepared,
+            Status.SCHEDULED if delay else Status.QUEUED,
+            send_at=send_at.isoformat(timespec="seconds") if send_at else None,
         )
         job = Job(
             id=record.id,
@@ -191,6 +176,21 @@ class Mailer:
         return Accepted(record=record, quota=quota)
 
     # --- the steps ------------------------------------------------------------------------
+
+    def _new_record(
+        self, caller: Principal, prepared: Prepared, status: Status, **fields: Any
+    ) -> MessageRecord:
+        return self._records.create(
+            MessageRecord(
+                id=new_message_id(),
+                service=prepared.service.name,
+                key_id=caller.key_id,
+                message_id=prepared.message_id,
+                status=status,
+                recipients=prepared.envelope.recipients,
+                **fields,
+            )
+        )
 
     def prepare(
         self,
