@@ -132,6 +132,7 @@ class Mailer:
         self._records.settle(
             record.id,
             Status.SENT,
+            smtp_reply=delivery.reply,
             accepted=delivery.accepted,
             refused={**delivery.refused, **delivery.deferred},
         )

@@ -162,3 +162,12 @@ def test_a_server_that_stalls_after_the_dot_is_unknown(
 
     assert (record["status"], record["attempts"]) == ("unknown", 1), record
     assert server.transactions == 1
+
+
+def test_a_sent_message_keeps_the_servers_answer(
+    deliver_through: Callable[[FaultServer], dict[str, Any]],
+) -> None:
+    with FaultServer() as server:
+        record = deliver_through(server)
+
+    assert (record["status"], record["smtp_reply"]) == ("sent", "250 2.0.0 OK: queued")

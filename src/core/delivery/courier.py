@@ -138,6 +138,7 @@ class Courier:
             accepted=accepted,
             refused=refused,
             deferred={},
+            smtp_reply=delivery.reply,
             reason=None if accepted else "all_recipients_refused",
         )
 

@@ -35,6 +35,8 @@ class Delivery:
     accepted: list[str]
     refused: dict[str, str] = field(default_factory=dict)
     deferred: dict[str, str] = field(default_factory=dict)
+    # The server's answer to the message itself (often naming its own queue id).
+    reply: str | None = None
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,9 @@ class _Session:
         self._in_transaction = False
         if not 200 <= code <= 299:
             raise self._refusal(code, reply)
-        return Delivery(accepted=accepted, refused=refused, deferred=deferred)
+        return Delivery(
+            accepted=accepted, refused=refused, deferred=deferred, reply=_reply_text(code, reply)
+        )
 
     def _verdict(self, client: smtplib.SMTP) -> tuple[int, bytes]:
         """The reply to the final dot. From the moment it is written the server may have the
