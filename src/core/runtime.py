@@ -95,6 +95,8 @@ def courier() -> Courier:
         retry_base_seconds=settings.retry_base_seconds,
         # A worker's claim outlives any single SMTP session it can run.
         lease_seconds=round(settings.smtp_timeout_seconds * 3) + 60,
+        # Less than half an SMTP budget left: hand the message to the next invocation.
+        min_seconds_to_start=settings.smtp_timeout_seconds / 2,
     )
 
 

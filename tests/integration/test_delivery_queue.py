@@ -246,3 +246,18 @@ def _wait_for_messages(send_queue: SendQueue, *, seconds: float = 5) -> list[Any
             return messages
         time.sleep(0.2)
     raise AssertionError("no message came due")
+
+
+def test_a_message_reached_too_late_in_a_batch_goes_to_the_next_invocation(
+    server: ScriptedServer, send_queue: SendQueue
+) -> None:
+    answer = _send(MESSAGE, query="async=true")
+    job = _job(answer.body, request=MESSAGE)
+
+    # Earlier messages of the batch left this invocation almost no time.
+    outcome = runtime.courier().process(job, Deadline.after(0.1))
+
+    assert outcome == Hop(0)
+    assert server.transactions == []
+    record = _status(answer.body["id"]).body
+    assert (record["status"], record["attempts"]) == ("queued", 0)

@@ -62,6 +62,7 @@ class Courier:
         max_attempts: int,
         retry_base_seconds: float,
         lease_seconds: int,
+        min_seconds_to_start: float = 0,
     ) -> None:
         self._mailer = mailer
         self._services = services
@@ -70,6 +71,7 @@ class Courier:
         self._max_attempts = max_attempts
         self._retry_base_seconds = retry_base_seconds
         self._lease_seconds = lease_seconds
+        self._min_seconds_to_start = min_seconds_to_start
 
     def process(self, job: Job, deadline: Deadline, *, now: datetime | None = None) -> Outcome:
         now = now or datetime.now(UTC)
@@ -85,6 +87,10 @@ class Courier:
             return Done(None)
         if current.status in FINAL:
             return self._not_claimed(job)  # a duplicate delivery, or a cancelled message
+        if deadline.remaining() < self._min_seconds_to_start:
+            # Earlier messages of the batch used up this invocation: a fresh copy goes to the
+            # next one, rather than an attempt doomed to time out.
+            return Hop(0)
         try:
             # Pace to the provider's limits before claiming: waiting is not an attempt, and
             # a fresh copy (not a redelivery) keeps it from counting toward the dead letters.
