@@ -16,8 +16,8 @@ import pytest
 from core.access.tokens import new_key_id, new_secret, split_token, token_for
 from tests.conftest import TABLE_NAMES
 from tests.support.access import CreatedKey, create_key, create_role, send
-from tests.support.api import call_api, create_service
-from tests.support.smtp_servers import LOOPBACK, CaptureServer
+from tests.support.api import call_api, create_plain_service
+from tests.support.smtp_servers import CaptureServer
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -25,14 +25,7 @@ pytestmark = pytest.mark.usefixtures("aws")
 @pytest.fixture
 def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
     server = smtp_server()
-    create_service(
-        {
-            "host": LOOPBACK,
-            "port": server.port,
-            "encryption": "none",
-            "from_email": "noreply@example.com",
-        }
-    )
+    create_plain_service(server.port)
     return server
 
 

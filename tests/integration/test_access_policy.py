@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from local_stack.apigateway import LocalLambdaContext
 from tests.support.access import create_key, create_role, send
-from tests.support.api import ApiResponse, call_api, create_service
+from tests.support.api import ApiResponse, call_api, create_plain_service, create_service
 from tests.support.smtp_servers import LOOPBACK, CaptureServer
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -20,15 +20,7 @@ pytestmark = pytest.mark.usefixtures("aws")
 @pytest.fixture
 def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
     server = smtp_server()
-    create_service(
-        {
-            "host": LOOPBACK,
-            "port": server.port,
-            "encryption": "none",
-            "from_email": "noreply@example.com",
-            "from_name": "Example App",
-        }
-    )
+    create_plain_service(server.port, from_name="Example App")
     return server
 
 

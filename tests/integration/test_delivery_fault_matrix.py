@@ -50,17 +50,21 @@ def deliver_through(
     return run
 
 
-def _case_id(code: str, stage: At) -> str:
-    return f"{code}-at-{stage.name.lower()}"
+def _replies(codes: list[str]) -> list[Any]:
+    return [
+        pytest.param(code, stage, id=f"{code}-at-{stage.name.lower()}")
+        for code in codes
+        for stage in REPLY_STAGES
+    ]
+
+
+TRANSIENT_REPLIES = _replies(TRANSIENT_CODES)
+PERMANENT_REPLIES = _replies(PERMANENT_CODES)
 
 
 @pytest.mark.parametrize(
     ("code", "stage"),
-    [
-        pytest.param(code, stage, id=_case_id(code, stage))
-        for code in TRANSIENT_CODES
-        for stage in REPLY_STAGES
-    ],
+    TRANSIENT_REPLIES,
 )
 def test_a_server_that_keeps_deferring_uses_every_attempt(
     deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
@@ -78,11 +82,7 @@ def test_a_server_that_keeps_deferring_uses_every_attempt(
 
 @pytest.mark.parametrize(
     ("code", "stage"),
-    [
-        pytest.param(code, stage, id=_case_id(code, stage))
-        for code in TRANSIENT_CODES
-        for stage in REPLY_STAGES
-    ],
+    TRANSIENT_REPLIES,
 )
 def test_a_server_that_recovers_gets_the_message_on_the_next_attempt(
     deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
@@ -98,11 +98,7 @@ def test_a_server_that_recovers_gets_the_message_on_the_next_attempt(
 
 @pytest.mark.parametrize(
     ("code", "stage"),
-    [
-        pytest.param(code, stage, id=_case_id(code, stage))
-        for code in PERMANENT_CODES
-        for stage in REPLY_STAGES
-    ],
+    PERMANENT_REPLIES,
 )
 def test_a_permanent_refusal_fails_at_once_with_the_servers_reply(
     deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At

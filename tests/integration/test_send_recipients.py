@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import call_api, create_service
-from tests.support.smtp_servers import LOOPBACK, CaptureServer
+from tests.support.api import call_api, create_plain_service
+from tests.support.smtp_servers import CaptureServer
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -17,16 +17,11 @@ pytestmark = pytest.mark.usefixtures("aws")
 @pytest.fixture
 def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
     server = smtp_server()
-    create_service(
-        {
-            "host": LOOPBACK,
-            "port": server.port,
-            "encryption": "none",
-            "from_email": "noreply@example.com",
-            "from_name": "Example App",
-            "reply_to_email": "support@example.com",
-            "reply_to_name": "Support",
-        }
+    create_plain_service(
+        server.port,
+        from_name="Example App",
+        reply_to_email="support@example.com",
+        reply_to_name="Support",
     )
     return server
 

@@ -130,3 +130,17 @@ def create_service(config: dict[str, Any], *, name: str = "email", **fields: Any
     assert response.status == 201, response.body
     created: dict[str, Any] = response.body
     return created
+
+
+def create_plain_service(port: int, **config: Any) -> dict[str, Any]:
+    """The `email` service over plain SMTP to a test server on loopback, sending by default
+    as noreply@example.com; `config` adds to or overrides that."""
+    return create_service(
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "encryption": "none",
+            "from_email": "noreply@example.com",
+            **config,
+        }
+    )
