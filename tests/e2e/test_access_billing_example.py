@@ -7,7 +7,8 @@ import json
 import time
 from typing import Any
 
-from tests.support.stack_process import HttpAnswer, RunningStack
+from tests.support.api import ApiResponse
+from tests.support.stack_process import RunningStack
 
 BILLING_ROLE = {
     "name": "billing",
@@ -18,7 +19,7 @@ BILLING_ROLE = {
 }
 
 
-def _call(stack: RunningStack, key: str, method: str, path: str, body: Any = None) -> HttpAnswer:
+def _call(stack: RunningStack, key: str, method: str, path: str, body: Any = None) -> ApiResponse:
     return stack.request(
         method,
         path,

@@ -8,21 +8,22 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.api import ApiResponse
 from tests.support.events import EVENTS_API_KEY, send_body
-from tests.support.stack_process import HttpAnswer, RunningStack
+from tests.support.stack_process import RunningStack
 
 HEADERS = {"X-DreamFactory-API-Key": EVENTS_API_KEY, "Content-Type": "application/json"}
 # The worker poller waits at most a second per receive; the rest is slack for a busy machine.
 DELIVERY_BUDGET_SECONDS = 10.0
 
 
-def queue(stack: RunningStack, body: dict[str, Any], *, query: str = "") -> HttpAnswer:
+def queue(stack: RunningStack, body: dict[str, Any], *, query: str = "") -> ApiResponse:
     return stack.request(
         "POST", "/api/v2/email", body=json.dumps(body), headers=HEADERS, query=query
     )
 
 
-def status_of(stack: RunningStack, record_id: str) -> HttpAnswer:
+def status_of(stack: RunningStack, record_id: str) -> ApiResponse:
     return stack.request("GET", f"/api/v2/email/messages/{record_id}", headers=HEADERS)
 
 

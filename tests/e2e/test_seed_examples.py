@@ -8,8 +8,9 @@ import shlex
 from email.message import EmailMessage
 
 from local_stack.bootstrap import DEFAULT_FROM_EMAIL, DEFAULT_FROM_NAME
+from tests.support.api import ApiResponse
 from tests.support.events import load_event, send_body
-from tests.support.stack_process import HttpAnswer, RunningStack
+from tests.support.stack_process import RunningStack
 
 
 def _text(part: EmailMessage | None) -> str:
@@ -19,7 +20,7 @@ def _text(part: EmailMessage | None) -> str:
     return content.replace("\r\n", "\n").rstrip("\n")
 
 
-def _sent(stack: RunningStack, name: str) -> HttpAnswer:
+def _sent(stack: RunningStack, name: str) -> ApiResponse:
     answer = stack.send_event(load_event(name))
     assert answer.status == 200, answer.body
     return answer

@@ -18,23 +18,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from local_stack.mail_capture import CapturedMail, read_captured
+from tests.support.api import ApiResponse
 from tests.support.network import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
-
-
-@dataclass
-class HttpAnswer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def reason(self) -> str | None:
-        error = self.body.get("error") if isinstance(self.body, dict) else None
-        return error.get("reason") if isinstance(error, dict) else None
 
 
 @dataclass
@@ -70,7 +59,7 @@ class RunningStack:
         body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         query: str = "",
-    ) -> HttpAnswer:
+    ) -> ApiResponse:
         """One HTTP request to the gateway; 4xx and 5xx answers are returned, not raised."""
         url = f"{self.api_url}{path}" + (f"?{query}" if query else "")
         data = body.encode() if isinstance(body, str) else body
@@ -82,7 +71,7 @@ class RunningStack:
         except urllib.error.HTTPError as error:
             return _answer(error.code, dict(error.headers.items()), error.read())
 
-    def send_event(self, event: dict[str, Any], *, without_api_key: bool = False) -> HttpAnswer:
+    def send_event(self, event: dict[str, Any], *, without_api_key: bool = False) -> ApiResponse:
         """Replay an API Gateway proxy event from `events/` as the HTTP request it stands for."""
         headers = dict(event.get("headers") or {})
         if without_api_key:
@@ -181,5 +170,5 @@ def _wait_until_ready(stack: RunningStack) -> None:
     )
 
 
-def _answer(status: int, headers: dict[str, str], content: bytes) -> HttpAnswer:
-    return HttpAnswer(status, headers, json.loads(content) if content else None)
+def _answer(status: int, headers: dict[str, str], content: bytes) -> ApiResponse:
+    return ApiResponse(status, headers, json.loads(content) if content else None)
