@@ -22,9 +22,11 @@ RESERVED_NAMES = frozenset({"system"})
 
 
 class Encryption(StrEnum):
-    TLS = "tls"  # STARTTLS, usually port 587
+    # DreamFactory's "leave empty": STARTTLS whenever the server offers it, plain otherwise.
+    OPPORTUNISTIC = ""
+    TLS = "tls"  # STARTTLS, required; usually port 587
     SSL = "ssl"  # implicit TLS, usually port 465
-    NONE = "none"
+    NONE = "none"  # plain text, by explicit choice
 
 
 def _parse_encryption(value: Any) -> Encryption:
