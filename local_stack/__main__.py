@@ -43,11 +43,11 @@ class StopSignal:
         return self.received
 
 
-def start_gateway(port: int) -> Gateway:
+def start_gateway(config: LocalConfig) -> Gateway:
     """The gateway in front of the template's functions, whose code lives in src/ (CodeUri)."""
     if str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))
-    return Gateway(port, template_functions(), template_api())
+    return Gateway(config.api_port, config.invoke_port, template_functions(), template_api())
 
 
 def start_pollers(gateway: Gateway, moto_endpoint: str) -> list[WorkerPoller]:
@@ -78,7 +78,7 @@ def main() -> int:
         provision(config.admin_key)
         capture = MailCapture(config.smtp_port, config.mail_dir)
         running.callback(capture.stop)
-        gateway = start_gateway(config.api_port)
+        gateway = start_gateway(config)
         running.callback(gateway.stop)
         create_email_service(config)
         pollers = start_pollers(gateway, moto.endpoint_url)
@@ -88,7 +88,11 @@ def main() -> int:
         functions = list(gateway.functions.values())
         print(banner(config, moto.endpoint_url, functions, gateway.api, pollers), flush=True)
         elapsed = time.monotonic() - started
-        print(f"ready in {elapsed:.1f}s on {config.api_url} (Ctrl-C to stop)", flush=True)
+        print(
+            f"ready in {elapsed:.1f}s on {config.api_url}"
+            f" (Lambda Invoke on {config.invoke_url}; Ctrl-C to stop)",
+            flush=True,
+        )
         signum = stop.wait()
         print(f"{signal.Signals(signum).name}: stopping", flush=True)
     print("stopped", flush=True)

@@ -174,6 +174,18 @@ def with_authorizer_context(event: Mapping[str, Any], answer: Mapping[str, Any])
     return {**event, "requestContext": context}
 
 
+def without_authorizer_context(event: Any) -> Any:
+    """`event` without `requestContext.authorizer`: what a caller other than API Gateway
+    claims the authorizer said, which the API function must not take on trust."""
+    if not isinstance(event, Mapping):
+        return event
+    context = event.get("requestContext")
+    if not isinstance(context, Mapping) or "authorizer" not in context:
+        return event
+    kept = {name: value for name, value in context.items() if name != "authorizer"}
+    return {**event, "requestContext": kept}
+
+
 def gateway_response(responses: Mapping[str, Mapping[str, Any]], response_type: str) -> ProxyAnswer:
     """API Gateway's own answer of `response_type`, as the template's `GatewayResponses`
     shape it (their templates are taken as literal JSON), else as API Gateway's default."""

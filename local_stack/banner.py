@@ -60,8 +60,9 @@ Local email API: no AWS account, no Docker.
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
   AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}
-  Lambda Invoke  {config.api_url} serves Lambda's Invoke API for {names}:
-                 boto3.client("lambda", endpoint_url="{config.api_url}").invoke(
+  Lambda Invoke  {config.invoke_url} serves Lambda's Invoke API for {names}
+                 (loopback Host only, no browsers, JSON payloads):
+                 boto3.client("lambda", endpoint_url="{config.invoke_url}").invoke(
                      FunctionName="{direct}",
                      Payload='{{"service": "{SERVICE_NAME}", "message": {{...}}}}')
 

@@ -1,11 +1,25 @@
-"""A local HTTP front door: API Gateway for the API function, Lambda's Invoke API for all of them.
+"""Two local HTTP front doors: API Gateway for the API function, Lambda's Invoke API for all.
 
-Every request on any other path is played as the deployed REST API plays it: a request that
-matches none of the template's routes gets API Gateway's own 404; the others go to the API's
-Lambda authorizer, and, if it allows them, become a REST proxy event for the function behind
-the routes, with the authorizer's context in it. `POST /2015-03-31/functions/<name>/
-invocations` is Lambda's Invoke API, as `sam local start-lambda` serves it: boto3's lambda
-client with `endpoint_url` pointed here invokes a function by its logical id.
+The API port plays the deployed REST API: a request that matches none of the template's routes
+gets API Gateway's own 404; the others go to the API's Lambda authorizer, and, if it allows them,
+become a REST proxy event for the function behind the routes, with the authorizer's context in
+it.
+
+The invoke port serves `POST /2015-03-31/functions/<name>/invocations`, Lambda's Invoke API, as
+`sam local start-lambda` does: boto3's lambda client with `endpoint_url` pointed here invokes a
+function by its logical id. In AWS, IAM guards that API; here nothing can, so it sits on its own
+port and answers only what is plainly a local program, never a web page the developer has open:
+
+- `Host` must name loopback: a DNS-rebound name reaches 127.0.0.1 but still says its own name;
+- a request carrying `Origin` comes from a browser;
+- the content types a page may POST without a CORS preflight (text/plain, forms, multipart) are
+  refused; boto3 sends no Content-Type at all, other SDKs a JSON or octet-stream one;
+- the API function behind it gets no `requestContext.authorizer` from a caller, since only
+  the gateway's own authorizer may vouch for one: it checks the key itself instead.
+
+Both ports refuse a body over API Gateway's 10 MB from its Content-Length, before reading it,
+and no log line shows the value of a query parameter named like a credential (DreamFactory's
+clients send the key as `?api_key=`).
 """
 
 from __future__ import annotations
@@ -16,10 +30,10 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from local_stack.apigateway import (
     UNAUTHORIZED,
@@ -28,20 +42,44 @@ from local_stack.apigateway import (
     match_route,
     rest_api_event,
     through_authorizer,
+    without_authorizer_context,
 )
 from local_stack.config import HOST
 from local_stack.functions import LocalApi, LocalFunction
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 
+# API Gateway's payload quota; it answers a bigger request itself, with this body.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+TOO_LONG = {"message": "Request Too Long"}
+
+# With or without a port; a DNS name that merely resolves to loopback is not among them.
+_LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
+# Media types an invocation may be labelled with: none (boto3, the AWS CLI), JSON, or the
+# generic blob label other SDKs use. None of them can leave a browser without a CORS preflight,
+# which this port never grants; the payload must parse as JSON whatever the label.
+INVOKE_CONTENT_TYPES = frozenset({"", "application/json", "application/octet-stream"})
+
+# A query parameter whose name has one of these in it holds a credential: its value is no
+# one's business in a log (`api_key`, `access_token`, `X-Amz-Signature`, `password`, ...).
+_SECRET_NAME = re.compile(r"key|token|secret|password|signature", re.IGNORECASE)
+_QUERY_PAIR = re.compile(r"(?P<name>(?<=[?&;])[^=&;#\s]+)=(?P<value>[^&;#\s]*)")
+REDACTED = "***"
+
 # Hop-by-hop or recomputed here: never copied from a handler's answer.
 _OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})
 
 
 class Gateway:
-    """The HTTP server, on its own thread, running the functions one invocation at a time."""
+    """Both HTTP servers, each on its own thread, running the functions one at a time."""
 
-    def __init__(self, port: int, functions: Mapping[str, LocalFunction], api: LocalApi) -> None:
+    def __init__(
+        self,
+        api_port: int,
+        invoke_port: int,
+        functions: Mapping[str, LocalFunction],
+        api: LocalApi,
+    ) -> None:
         self.api = api
         self.api_function = functions[api.function]
         self.authorizer = functions[api.authorizer] if api.authorizer else None
@@ -49,18 +87,16 @@ class Gateway:
         # A Lambda container runs one invocation at a time, and the handlers rely on it:
         # Powertools' resolver and logger keep the current event in module-level state.
         self._one_at_a_time = threading.Lock()
-        self._server = _Server((HOST, port), _Request)
-        self._server.gateway = self
-        # A short poll keeps `stop()` quick; the default half second is felt at every Ctrl-C.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="gateway", daemon=True
-        )
-        self._thread.start()
+        self._listeners = [_Listener(api_port, _ApiRequest, self, "gateway-api")]
+        try:
+            self._listeners.append(_Listener(invoke_port, _InvokeRequest, self, "gateway-invoke"))
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        for listener in self._listeners:
+            listener.stop()
 
     def run_api(self, event: dict[str, Any]) -> ProxyAnswer:
         """The answer to one API Gateway event: the authorizer's refusal, or the API function's."""
@@ -99,14 +135,89 @@ class Gateway:
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }, True
 
+    def invoke_for_caller(self, function: LocalFunction, event: Any) -> tuple[Any, bool]:
+        """`run_invoke` for a caller of the Invoke API, who cannot speak for the authorizer."""
+        if function.name == self.api.function:
+            event = without_authorizer_context(event)
+        return self.run_invoke(function, event)
+
+
+# --- what the invoke port and the log accept: pure, so unit tests can pin them down -----------
+
+
+def is_loopback_host(values: Sequence[str] | None) -> bool:
+    """Whether a request's Host headers are exactly one, naming loopback (any port)."""
+    return (
+        values is not None
+        and len(values) == 1
+        and _LOOPBACK_HOST.fullmatch(values[0].strip()) is not None
+    )
+
+
+def is_invoke_content_type(values: Sequence[str] | None) -> bool:
+    """Whether a request's Content-Type (at most one; none is fine) labels an invocation."""
+    if not values:
+        return True
+    media_type = values[0].partition(";")[0].strip().lower()
+    return len(values) == 1 and media_type in INVOKE_CONTENT_TYPES
+
+
+def declared_length(values: Sequence[str] | None) -> int:
+    """The body length a request's Content-Length declares; 0 without one (with neither it nor
+    Transfer-Encoding, an HTTP/1.1 request has no body). ValueError unless exactly one
+    header holding digits only: a sign, a list or a second header could hide a smuggled body."""
+    if not values:
+        return 0
+    if len(values) != 1 or not re.fullmatch(r"[0-9]+", values[0].strip()):
+        raise ValueError(f"Content-Length {values!r} is not one number of bytes.")
+    return int(values[0])
+
+
+def redact_query_secrets(text: str) -> str:
+    """`text` with the value of every query parameter named like a credential replaced."""
+
+    def hide(pair: re.Match[str]) -> str:
+        name = pair["name"]
+        return f"{name}={REDACTED}" if _SECRET_NAME.search(unquote_plus(name)) else pair[0]
+
+    return _QUERY_PAIR.sub(hide, text)
+
+
+# --- the servers ------------------------------------------------------------------------------
+
 
 class _Server(ThreadingHTTPServer):
     gateway: Gateway
 
 
+class _Listener:
+    """One loopback server and the thread serving it."""
+
+    def __init__(
+        self, port: int, handler: type[_Request], gateway: Gateway, thread_name: str
+    ) -> None:
+        self._server = _Server((HOST, port), handler)
+        self._server.gateway = gateway
+        # A short poll keeps `stop()` quick; the default half second is felt at every Ctrl-C.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=thread_name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
 class _Request(BaseHTTPRequestHandler):
+    """What both ports share: bounded bodies, answers, and a log without credentials."""
+
     server: _Server
     server_version = "local-email-api"
+    log_name = "gateway"
+    # Sent with the 413: lets a client tell which limit it hit.
+    too_long_headers: tuple[tuple[str, str], ...] = ()
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -114,25 +225,63 @@ class _Request(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def _dispatch(self) -> None:
+        raise NotImplementedError
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after refusing it unread (411, 400 or 413)."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._refuse(411, {"message": "Send a Content-Length: chunked bodies are not read."})
+            return None
+        try:
+            length = declared_length(self.headers.get_all("Content-Length"))
+        except ValueError:
+            self._refuse(400, {"message": "Content-Length must be one whole number of bytes."})
+            return None
+        if length > MAX_BODY_BYTES:
+            # Judged on the header alone: reading first is what let 60 MB fill the memory.
+            self._refuse(413, TOO_LONG, self.too_long_headers)
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _refuse(self, status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Answer before reading the body, then hang up: what is left unread on the socket
+        must never be taken for the next request."""
+        self.close_connection = True
+        self._reply_json(status, body, headers)
+
+    def _reply_json(self, status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+        content = json.dumps(body).encode()
+        self._reply(status, [("Content-Type", "application/json"), *headers], content)
+
+    def _reply(self, status: int, headers: Iterable[tuple[str, str]], content: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in _OWN_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Every line the server writes comes here (requests, and errors quoting a request line).
+        sys.stderr.write(f"{self.log_name}: {redact_query_secrets(format % args)}\n")
+
+
+class _ApiRequest(_Request):
+    """The API port: API Gateway in front of the API function, and nothing else."""
+
+    def _dispatch(self) -> None:
         url = urlsplit(self.path)
-        invoke = INVOKE_PATH.fullmatch(url.path)
-        if invoke is None:
-            self._api(unquote(url.path), url.query)
-        elif self.command == "POST":
-            self._invoke(unquote(invoke["name"]))
-        else:
-            self._reply_json(405, {"message": "Use POST to invoke a function."})
-
-    # --- API Gateway ----------------------------------------------------------------------
-
-    def _api(self, path: str, query: str) -> None:
         body = self._read_body()
         if body is None:
             return
         gateway = self.server.gateway
+        path = unquote(url.path)
         route = match_route(gateway.api.routes, self.command, path)
         if route is None:
-            # Unknown route or method: API Gateway answers by itself, calling nothing.
+            # Unknown route or method (the Invoke API's path among them): API Gateway answers
+            # by itself, calling nothing.
             answer = gateway_response(gateway.api.gateway_responses, "MISSING_AUTHENTICATION_TOKEN")
             self._reply_answer(answer)
             return
@@ -144,7 +293,7 @@ class _Request(BaseHTTPRequestHandler):
             self.command,
             path,
             headers=dict(self.headers.items()),
-            query=query,
+            query=url.query,
             body=text or None,
             route=route,
         )
@@ -163,7 +312,46 @@ class _Request(BaseHTTPRequestHandler):
         content = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
         self._reply(int(answer.get("statusCode", 200)), _answer_headers(answer), content)
 
-    # --- Lambda's Invoke API --------------------------------------------------------------
+
+class _InvokeRequest(_Request):
+    """The invoke port: Lambda's Invoke API, for local programs only."""
+
+    log_name = "invoke"
+    too_long_headers = (("x-amzn-ErrorType", "RequestEntityTooLargeException"),)
+
+    def _dispatch(self) -> None:
+        # Who is asking comes first: a browser or a rebound name learns nothing else here.
+        if not is_loopback_host(self.headers.get_all("Host")):
+            self._refuse_error(
+                403,
+                "AccessDeniedException",
+                "The Invoke API answers only a loopback Host (127.0.0.1, localhost, [::1]).",
+            )
+            return
+        if self.headers.get("Origin") is not None:
+            self._refuse_error(
+                403, "AccessDeniedException", "The Invoke API does not answer browsers (Origin)."
+            )
+            return
+        invoke = INVOKE_PATH.fullmatch(urlsplit(self.path).path)
+        if invoke is None:
+            self._refuse_error(
+                404,
+                "ResourceNotFoundException",
+                "Only POST /2015-03-31/functions/<name>/invocations is served on this port.",
+            )
+            return
+        if self.command != "POST":
+            self._refuse(405, {"message": "Use POST to invoke a function."})
+            return
+        if not is_invoke_content_type(self.headers.get_all("Content-Type")):
+            self._refuse_error(
+                415,
+                "UnsupportedMediaTypeException",
+                "Send the payload as JSON: application/json, or no Content-Type.",
+            )
+            return
+        self._invoke(unquote(invoke["name"]))
 
     def _invoke(self, function_name: str) -> None:
         body = self._read_body()
@@ -192,7 +380,7 @@ class _Request(BaseHTTPRequestHandler):
             self._reply(204, [], b"")
             return
         # An `Event` invocation runs before the answer too: locally, waiting costs nothing.
-        payload, failed = self.server.gateway.run_invoke(function, event)
+        payload, failed = self.server.gateway.invoke_for_caller(function, event)
         headers = [("X-Amz-Executed-Version", "$LATEST")]
         if failed:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
@@ -201,39 +389,16 @@ class _Request(BaseHTTPRequestHandler):
         else:
             self._reply_json(200, payload, headers)
 
-    # --- plumbing -------------------------------------------------------------------------
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None after answering 411 for a body without a length."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._reply_json(
-                411, {"message": "Send a Content-Length: chunked bodies are not read."}
-            )
-            return None
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _reply_error(self, status: int, error_type: str, message: str) -> None:
         """An error of Lambda's own API: boto3 raises the exception `error_type` names."""
-        body = {"Type": "User", "message": message}
-        self._reply_json(status, body, [("x-amzn-ErrorType", error_type)])
+        self._reply_json(status, _lambda_error(message), [("x-amzn-ErrorType", error_type)])
 
-    def _reply_json(self, status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
-        content = json.dumps(body).encode()
-        self._reply(status, [("Content-Type", "application/json"), *headers], content)
+    def _refuse_error(self, status: int, error_type: str, message: str) -> None:
+        self._refuse(status, _lambda_error(message), [("x-amzn-ErrorType", error_type)])
 
-    def _reply(self, status: int, headers: Iterable[tuple[str, str]], content: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in _OWN_HEADERS:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(content)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"gateway: {format % args}\n")
+def _lambda_error(message: str) -> dict[str, str]:
+    return {"Type": "User", "message": message}
 
 
 def _answer_headers(answer: dict[str, Any]) -> list[tuple[str, str]]:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
-from botocore.config import Config
-
 from tests.support.events import load_event, send_body
 from tests.support.stack_process import RunningStack
 
@@ -41,14 +38,7 @@ def test_service_round_trip_never_shows_the_password(stack: RunningStack) -> Non
 
 def test_direct_invocation_through_lambda_invoke_api(stack: RunningStack) -> None:
     event = load_event("invoke-send.json")
-    client = boto3.client(
-        "lambda",
-        endpoint_url=stack.api_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    client = stack.lambda_client()  # on the invoke port, as `sam local start-lambda` serves it
 
     answer = client.invoke(FunctionName="InvokeFunction", Payload=json.dumps(event).encode())
 

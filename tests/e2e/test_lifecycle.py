@@ -36,9 +36,14 @@ def test_stops_cleanly_on_signal(tmp_path: Path, signum: signal.Signals) -> None
     assert stack.startup_seconds < STARTUP_BUDGET_SECONDS
 
 
-def test_a_taken_port_fails_fast_and_names_its_setting(stack: RunningStack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["LOCAL_API_PORT", "LOCAL_INVOKE_PORT"])
+def test_a_taken_port_fails_fast_and_names_its_setting(
+    stack: RunningStack, tmp_path: Path, setting: str
+) -> None:
+    taken = stack.api_port if setting == "LOCAL_API_PORT" else stack.invoke_port
     env = stack_environment(
-        api_port=stack.api_port,
+        api_port=taken if setting == "LOCAL_API_PORT" else free_port(),
+        invoke_port=taken if setting == "LOCAL_INVOKE_PORT" else free_port(),
         smtp_port=free_port(),
         moto_port=free_port(),
         mail_dir=tmp_path / "mail",
@@ -55,5 +60,5 @@ def test_a_taken_port_fails_fast_and_names_its_setting(stack: RunningStack, tmp_
     )
 
     assert second.returncode == 1
-    assert f"Port {stack.api_port} on 127.0.0.1 is in use: set LOCAL_API_PORT" in second.stderr
+    assert f"Port {taken} on 127.0.0.1 is in use: set {setting}" in second.stderr
     assert stack.request("GET", "/api/v2/system/service", headers=AUTH).status == 200

@@ -15,11 +15,17 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+from botocore.config import Config
 
 from local_stack.mail_capture import CapturedMail, read_captured
 from tests.support.api import ApiResponse
 from tests.support.network import free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 30.0
@@ -30,6 +36,7 @@ STOP_TIMEOUT_SECONDS = 15.0
 class RunningStack:
     process: subprocess.Popen[bytes]
     api_port: int
+    invoke_port: int
     smtp_port: int
     moto_port: int
     mail_dir: Path
@@ -43,8 +50,12 @@ class RunningStack:
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
-    def ports(self) -> tuple[int, int, int]:
-        return self.api_port, self.smtp_port, self.moto_port
+    def invoke_url(self) -> str:
+        return f"http://127.0.0.1:{self.invoke_port}"
+
+    @property
+    def ports(self) -> tuple[int, int, int, int]:
+        return self.api_port, self.invoke_port, self.smtp_port, self.moto_port
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -59,9 +70,12 @@ class RunningStack:
         body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         query: str = "",
+        port: int | None = None,
     ) -> ApiResponse:
-        """One HTTP request to the gateway; 4xx and 5xx answers are returned, not raised."""
-        url = f"{self.api_url}{path}" + (f"?{query}" if query else "")
+        """One HTTP request to the API port (or `port`); 4xx and 5xx answers are returned.
+        Beware: urllib labels a body without a Content-Type as a form."""
+        base = f"http://127.0.0.1:{port}" if port else self.api_url
+        url = f"{base}{path}" + (f"?{query}" if query else "")
         data = body.encode() if isinstance(body, str) else body
         # Only ever http://127.0.0.1:<port>: the URL scheme is ours, not the caller's.
         request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)  # noqa: S310
@@ -80,6 +94,18 @@ class RunningStack:
         return self.request(
             event["httpMethod"], event["path"], body=event.get("body"), headers=headers, query=query
         )
+
+    def lambda_client(self) -> LambdaClient:
+        """boto3's lambda client on the stack's Invoke API, as `sam local start-lambda` is used."""
+        client: LambdaClient = boto3.client(
+            "lambda",
+            endpoint_url=self.invoke_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        return client
 
     def captured(self, message_id: str) -> tuple[EmailMessage, CapturedMail]:
         """The message the capture server wrote for `message_id`, parsed, and its envelope."""
@@ -105,7 +131,13 @@ class RunningStack:
 
 
 def stack_environment(
-    *, api_port: int, smtp_port: int, moto_port: int, mail_dir: Path, admin_key: str
+    *,
+    api_port: int,
+    invoke_port: int,
+    smtp_port: int,
+    moto_port: int,
+    mail_dir: Path,
+    admin_key: str,
 ) -> dict[str, str]:
     """This process's environment without AWS or MAIL_* settings, plus the stack's own."""
     env = {
@@ -115,6 +147,7 @@ def stack_environment(
     }
     env.update(
         LOCAL_API_PORT=str(api_port),
+        LOCAL_INVOKE_PORT=str(invoke_port),
         LOCAL_SMTP_PORT=str(smtp_port),
         LOCAL_MOTO_PORT=str(moto_port),
         LOCAL_MAIL_DIR=str(mail_dir),
@@ -126,11 +159,12 @@ def stack_environment(
 
 def start_stack(workdir: Path, *, admin_key: str) -> RunningStack:
     """Start the local stack on free loopback ports, mail into `workdir`, and wait until ready."""
-    api_port, smtp_port, moto_port = free_port(), free_port(), free_port()
+    api_port, invoke_port, smtp_port, moto_port = (free_port() for _ in range(4))
     mail_dir = workdir / "mail"
     log_path = workdir / "stack.log"
     env = stack_environment(
         api_port=api_port,
+        invoke_port=invoke_port,
         smtp_port=smtp_port,
         moto_port=moto_port,
         mail_dir=mail_dir,
@@ -147,7 +181,9 @@ def start_stack(workdir: Path, *, admin_key: str) -> RunningStack:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    stack = RunningStack(process, api_port, smtp_port, moto_port, mail_dir, admin_key, log_path)
+    stack = RunningStack(
+        process, api_port, invoke_port, smtp_port, moto_port, mail_dir, admin_key, log_path
+    )
     _wait_until_ready(stack)
     stack.startup_seconds = time.monotonic() - started
     return stack

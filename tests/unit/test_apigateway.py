@@ -25,6 +25,7 @@ from local_stack.apigateway import (
     rest_api_event,
     through_authorizer,
     with_authorizer_context,
+    without_authorizer_context,
 )
 
 ROUTES = [
@@ -156,6 +157,27 @@ def test_allowed_event_carries_principal_and_context_as_strings() -> None:
     }
     assert enriched.request_context.authorizer.principal_id == "key-1"
     assert "authorizer" not in event["requestContext"]  # the original is left alone
+
+
+def test_a_caller_s_authorizer_context_is_dropped_and_the_rest_kept() -> None:
+    answer = _allow(method_arn("POST", "/api/v2/email"), key_id="bootstrap", role="bootstrap-admin")
+    forged = with_authorizer_context(_event(body="{}"), answer)
+
+    stripped = without_authorizer_context(forged)
+
+    assert APIGatewayProxyEvent(stripped).request_context.authorizer.get_context() == {}
+    assert {k: v for k, v in stripped.items() if k != "requestContext"} == {
+        k: v for k, v in forged.items() if k != "requestContext"
+    }
+    assert stripped["requestContext"] == {
+        k: v for k, v in forged["requestContext"].items() if k != "authorizer"
+    }
+    assert "authorizer" in forged["requestContext"]  # the original is left alone
+
+
+@pytest.mark.parametrize("payload", [{"service": "email"}, {"requestContext": None}, [1], "x"])
+def test_a_payload_without_authorizer_context_passes_unchanged(payload: Any) -> None:
+    assert without_authorizer_context(payload) == payload
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,44 @@
+"""The local stack's settings: the Invoke API's own port, and ports that must differ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_stack.config import DEFAULT_API_PORT, DEFAULT_INVOKE_PORT, LocalConfig
+
+
+def test_the_invoke_api_defaults_to_sam_local_start_lambda_s_port() -> None:
+    config = LocalConfig.from_env({})
+
+    assert (config.api_port, config.invoke_port) == (DEFAULT_API_PORT, DEFAULT_INVOKE_PORT)
+    assert config.invoke_url == "http://127.0.0.1:3001"
+    assert config.invoke_port != config.api_port
+
+
+def test_the_invoke_port_is_a_setting() -> None:
+    config = LocalConfig.from_env({"LOCAL_INVOKE_PORT": "4001"})
+
+    assert config.invoke_url == "http://127.0.0.1:4001"
+
+
+def test_a_bad_invoke_port_names_its_setting() -> None:
+    with pytest.raises(SystemExit, match="LOCAL_INVOKE_PORT must be a port number"):
+        LocalConfig.from_env({"LOCAL_INVOKE_PORT": "api"})
+
+
+def test_the_invoke_api_never_shares_the_api_s_port() -> None:
+    # Checked before any port is probed: no socket is opened.
+    config = LocalConfig(
+        api_port=3000,
+        invoke_port=3000,
+        smtp_port=1025,
+        moto_port=5005,
+        mail_dir=Path("mail"),
+        admin_key="key",
+        admin_key_given=True,
+    )
+
+    with pytest.raises(SystemExit, match="LOCAL_API_PORT and LOCAL_INVOKE_PORT are both 3000"):
+        config.require_free_ports()
