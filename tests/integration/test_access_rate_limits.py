@@ -248,8 +248,8 @@ def test_the_minute_window_resets(limiter: RateLimiter, clock: FakeClock) -> Non
     limits = RateLimits(per_minute=2)
     minute_end = 1_700_000_040  # the next multiple of 60
 
-    assert limiter.consume("app", limits) == Quota(2, 1, minute_end)
-    assert limiter.consume("app", limits) == Quota(2, 0, minute_end)
+    assert limiter.consume("app", limits).quota == Quota(2, 1, minute_end)
+    assert limiter.consume("app", limits).quota == Quota(2, 0, minute_end)
     error = _refusal(limiter, limits)
     assert error.headers == {
         "Retry-After": "30",  # 29.5 s, rounded up
@@ -262,26 +262,26 @@ def test_the_minute_window_resets(limiter: RateLimiter, clock: FakeClock) -> Non
 
     clock.now = minute_end
 
-    assert limiter.consume("app", limits) == Quota(2, 1, minute_end + 60)
+    assert limiter.consume("app", limits).quota == Quota(2, 1, minute_end + 60)
 
 
 def test_the_day_window_resets_at_midnight_utc(limiter: RateLimiter, clock: FakeClock) -> None:
     limits = RateLimits(per_day=1)
     midnight = 1_700_006_400  # 2023-11-15T00:00:00Z
 
-    assert limiter.consume("app", limits) == Quota(1, 0, midnight)
+    assert limiter.consume("app", limits).quota == Quota(1, 0, midnight)
     clock.now = midnight - 1
     assert _refusal(limiter, limits).headers["Retry-After"] == "1"
 
     clock.now = midnight + 5
 
-    assert limiter.consume("app", limits) == Quota(1, 0, midnight + DAY)
+    assert limiter.consume("app", limits).quota == Quota(1, 0, midnight + DAY)
 
 
 def test_the_tightest_window_is_reported(limiter: RateLimiter) -> None:
     limits = RateLimits(per_minute=10, per_day=3)
 
-    assert limiter.consume("app", limits) == Quota(3, 2, 1_700_006_400)
+    assert limiter.consume("app", limits).quota == Quota(3, 2, 1_700_006_400)
 
 
 def test_a_refusal_gives_back_what_it_took(limiter: RateLimiter) -> None:
@@ -293,6 +293,23 @@ def test_a_refusal_gives_back_what_it_took(limiter: RateLimiter) -> None:
         assert _refusal(limiter, limits).context == {"window": "day", "limit": 1}
 
     assert _counters() == [1, 1]
+
+
+def test_a_release_gives_back_exactly_what_was_taken(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    limits = RateLimits(per_minute=1, per_day=2)
+    taken = limiter.consume("app", limits)
+    clock.now = 1_700_000_040  # the next minute: a new counter, the same day
+
+    taken.release()
+    taken.release()  # once only, however often called
+    again = limiter.consume("app", limits)
+
+    # The old minute's counter got its hit back, not the new one's.
+    assert again.quota == Quota(1, 0, 1_700_000_100)
+    assert _counters() == [0, 1, 1]
+    assert limiter.consume("app", RateLimits()).counters == ()
 
 
 def test_subjects_are_counted_apart(limiter: RateLimiter) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +19,8 @@ from core.errors import NotFound, Unauthorized
 API_KEY_HEADERS = ("x-dreamfactory-api-key", "x-api-key")
 API_KEY_PARAMETER = "api_key"
 BOOTSTRAP_KEY_ID = "bootstrap"
+# Direct invocations (IAM, no API key) act under this id, with the `InvokeRole` role.
+INVOKE_KEY_ID = "lambda-invoke"
 
 # Recording every use would be a write per request; once a minute says enough.
 _TOUCH_INTERVAL = timedelta(minutes=1)
@@ -57,11 +59,14 @@ class Authenticator:
         roles: RoleRepository,
         *,
         cache_seconds: float = 0,
+        invoke_principal: Callable[[], Principal] | None = None,
     ) -> None:
         self._admin_key = admin_key
         self._keys = keys
         self._roles = roles
         self._cache_seconds = cache_seconds
+        # Who direct invocations act as; without it, a job they queued has no sender now.
+        self._invoke_principal = invoke_principal
         # sha256(presented key) -> (principal, monotonic expiry); no key is kept in clear.
         self._recent: dict[str, tuple[Principal, float]] = {}
 
@@ -83,6 +88,21 @@ class Authenticator:
         if role_name == BOOTSTRAP_ROLE and key_id == BOOTSTRAP_KEY_ID:
             return Principal.bootstrap()
         return Principal(key_id, self._role(role_name))
+
+    def principal_of(self, key_id: str) -> Principal:
+        """Who `key_id` acts as right now, read afresh (no cache): for a message queued
+        earlier. `Unauthorized` if the key was revoked or disabled, or its role deleted."""
+        if key_id == BOOTSTRAP_KEY_ID:
+            return Principal.bootstrap()
+        if key_id == INVOKE_KEY_ID and self._invoke_principal is not None:
+            try:
+                return self._invoke_principal()
+            except NotFound:  # the invoke role was deleted
+                raise Unauthorized("Missing or invalid API key.") from None
+        key = self._keys.find(key_id)
+        if key is None or not key.enabled:
+            raise Unauthorized("Missing or invalid API key.")
+        return Principal(key.id, self._role(key.role))
 
     def _check(self, presented: str) -> Principal:
         if self._admin_key.matches(presented):

@@ -3,7 +3,9 @@
 Each window (this minute, this day) is one counter item. A send takes one from every window
 with a conditional update (`hits < limit`), which DynamoDB applies atomically: however many
 Lambdas race, at most `limit` updates succeed. If a later window refuses, the earlier ones are
-given back. Counters expire through the table's TTL.
+given back. What a send took comes back to it as a `Reservation`, so a request refused after
+it (by another limit, say) can give exactly those counters back, even if a window has turned
+in between. Counters expire through the table's TTL.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.access.model import RateLimits
@@ -38,12 +40,30 @@ class Quota:
         }
 
 
+@dataclass
+class Reservation:
+    """What one `consume` took: the counters to give back if the request is refused later."""
+
+    quota: Quota | None
+    counters: tuple[str, ...]
+    _give_back: Callable[[str], None] = field(repr=False)
+    _released: bool = field(default=False, repr=False)
+
+    def release(self) -> None:
+        """Give back what was taken (once, however often called): the request used nothing."""
+        if self._released:
+            return
+        self._released = True
+        for counter in self.counters:
+            self._give_back(counter)
+
+
 class RateLimiter:
     def __init__(self, table: ItemTable, *, clock: Callable[[], float] = time.time) -> None:
         self._table = table
         self._clock = clock
 
-    def consume(self, subject: str, limits: RateLimits) -> Quota | None:
+    def consume(self, subject: str, limits: RateLimits) -> Reservation:
         """Take one from each of `subject`'s windows, or raise `RateLimited` taking nothing."""
         now = self._clock()
         taken: list[str] = []
@@ -68,7 +88,8 @@ class RateLimiter:
                 raise error
             taken.append(counter)
             quotas.append(Quota(limit, limit - hits, start + seconds))
-        return min(quotas, key=lambda quota: quota.remaining) if quotas else None
+        tightest = min(quotas, key=lambda quota: quota.remaining) if quotas else None
+        return Reservation(tightest, tuple(taken), self._give_back)
 
     def _take(self, counter: str, limit: int, *, expires_at: int) -> int | None:
         """The counter's new value, or None when it is already at `limit`."""

@@ -4,22 +4,37 @@ Transient failures come back later with exponential backoff (as SQS redeliveries
 ones are settled as `failed` with the server's reply; a failure after the final `.` of DATA
 is settled as `unknown` and never resent blindly. A duplicate delivery of the same job finds
 the record already claimed or settled and does nothing, so each message is handed over once.
+
+Each attempt sends as the job's key and role allow *now*: a message whose key was revoked or
+disabled since (or whose role was deleted) is settled `cancelled` with reason `key_revoked`,
+one its role no longer allows with `role_forbids`, and nothing goes out. An attempt that
+hands nothing to the server gives the provider's allowance back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
 from core.access.authentication import Principal
+from core.access.rate_limit import Reservation
 from core.delivery.queue import MAX_DELAY_SECONDS, Job, MessageQueue
 from core.delivery.records import FINAL, MessageRecord, MessageRepository, Status
 from core.delivery.retry import backoff_seconds
-from core.errors import EmailApiError, NotFound, RateLimited, SmtpFailure, SmtpOutcomeUnknown
+from core.errors import (
+    EmailApiError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    SmtpFailure,
+    SmtpOutcomeUnknown,
+    Unauthorized,
+)
 from core.send_request import parse_send_request
-from core.sending import Mailer
+from core.sending import Mailer, Prepared
 from core.services.repository import ServiceRepository
 from core.transport.base import Deadline
 
@@ -50,6 +65,9 @@ class Hop:
 
 Outcome = Done | RetryIn | Hop
 
+# A job's key id -> the principal it acts as now; `Unauthorized` once it no longer may.
+SenderResolver = Callable[[str], Principal]
+
 
 class Courier:
     def __init__(
@@ -59,6 +77,7 @@ class Courier:
         records: MessageRepository,
         queue: MessageQueue,
         *,
+        sender_now: SenderResolver,
         max_attempts: int,
         retry_base_seconds: float,
         lease_seconds: int,
@@ -68,6 +87,7 @@ class Courier:
         self._services = services
         self._records = records
         self._queue = queue
+        self._sender_now = sender_now
         self._max_attempts = max_attempts
         self._retry_base_seconds = retry_base_seconds
         self._lease_seconds = lease_seconds
@@ -91,28 +111,45 @@ class Courier:
             # Earlier messages of the batch used up this invocation: a fresh copy goes to the
             # next one, rather than an attempt doomed to time out.
             return Hop(0)
+        allowance: Reservation | None = None
         try:
             # Pace to the provider's limits before claiming: waiting is not an attempt, and
             # a fresh copy (not a redelivery) keeps it from counting toward the dead letters.
-            self._mailer.take_provider_allowance(self._services.get(job.service))
+            allowance = self._mailer.take_provider_allowance(self._services.get(job.service))
         except RateLimited as limited:
             return Hop(min(int(limited.headers.get("Retry-After", "1")), MAX_DELAY_SECONDS))
         except EmailApiError:
             pass  # the service is gone: the attempt below settles the message as failed
         record = self._records.claim(job.id, self._lease_seconds)
         if record is None:
+            if allowance is not None:
+                allowance.release()  # someone else has (or had) it: this copy sends nothing
             return self._not_claimed(job)
-        return self._attempt(job, record, deadline)
+        prepared = self._prepare(job)
+        if not isinstance(prepared, Prepared):
+            if allowance is not None:
+                allowance.release()  # nothing goes to the provider
+            return prepared
+        return self._attempt(job, record, prepared, deadline)
 
-    def _attempt(self, job: Job, record: MessageRecord, deadline: Deadline) -> Outcome:
+    def _prepare(self, job: Job) -> Prepared | Outcome:
+        """The message as its sender may send it now, or the outcome that settles it unsent."""
+        try:
+            sender = self._sender_now(job.key_id)
+        except Unauthorized:
+            return self._cancel(job, "key_revoked", f"API key '{job.key_id}' no longer acts.")
         try:
             request = parse_send_request(self._queue.request_of(job))
-            prepared = self._mailer.prepare(
-                Principal.bootstrap(), job.service, request, message_id=job.message_id
-            )
+            return self._mailer.prepare(sender, job.service, request, message_id=job.message_id)
+        except Forbidden as error:
+            return self._cancel(job, "role_forbids", error.message)
         except EmailApiError as error:
             # Valid when accepted, not now (the service was deleted, say): nothing to retry.
             return self._settle(job, Status.FAILED, reason=error.reason, smtp_reply=error.message)
+
+    def _attempt(
+        self, job: Job, record: MessageRecord, prepared: Prepared, deadline: Deadline
+    ) -> Outcome:
         try:
             delivery = self._mailer.deliver(prepared, record.pending_recipients(), deadline)
         except SmtpOutcomeUnknown as error:
@@ -147,6 +184,11 @@ class Courier:
             smtp_reply=delivery.reply,
             reason=None if accepted else "all_recipients_refused",
         )
+
+    def _cancel(self, job: Job, reason: str, why: str) -> Outcome:
+        """Its sender may no longer send it: settle it unsent, and drop its staged body."""
+        logger.info("message cancelled", extra={"record_id": job.id, "reason": reason, "why": why})
+        return self._settle(job, Status.CANCELLED, reason=reason)
 
     def _defer(self, job: Job, record: MessageRecord, **changes: object) -> Outcome:
         self._records.settle(job.id, Status.DEFERRED, **changes)

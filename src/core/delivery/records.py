@@ -5,8 +5,9 @@ deliveries and racing workers agree on one outcome:
 
     scheduled ─┐
     queued ────┼─> sending ─> sent | failed | unknown
-    deferred ──┘      └─────> deferred (a retry is coming)
-    scheduled / queued ─> cancelled
+    deferred ──┘      ├─────> deferred (a retry is coming)
+                      └─────> cancelled (its key was revoked, or its role now forbids it)
+    scheduled / queued ─> cancelled (by the caller)
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class MessageRecord(BaseModel):
     id: str
     service: str
     key_id: str
+    # The sending key's role: only its keys (and admins) may see or cancel the message. None
+    # on records written before roles were stored, which only admins may see.
+    role: str | None = None
     message_id: str  # the Message-ID header
     status: Status
     attempts: int = 0

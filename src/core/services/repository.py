@@ -9,12 +9,21 @@ from pydantic import ValidationError
 from core.clock import now_iso
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.secrets import CredentialStore
-from core.services.model import Service, ServiceInput
+from core.services.model import Encryption, Service, ServiceConfig, ServiceInput
 from core.storage import ItemTable
 from core.validation import invalid_request_from
 
 # Fields a PATCH may change; `name` and `type` are fixed once created.
 _PATCHABLE = frozenset({"label", "description", "config"})
+
+# How well each setting guards the password on the wire: plain text, STARTTLS when the server
+# offers it, TLS required (STARTTLS or implicit, which protect it alike).
+_ENCRYPTION_RANK = {
+    Encryption.NONE: 0,
+    Encryption.OPPORTUNISTIC: 1,
+    Encryption.TLS: 2,
+    Encryption.SSL: 2,
+}
 
 
 class ServiceRepository:
@@ -96,6 +105,8 @@ class ServiceRepository:
             )
         except ValidationError as error:
             raise invalid_request_from(error) from error
+        if current.secret_id and "password" not in config_patch:
+            _require_password_for(_exposing_changes(current.config, merged.config))
         updated = current.model_copy(
             update={
                 "label": merged.label,
@@ -140,3 +151,33 @@ class ServiceRepository:
     @staticmethod
     def _item(service: Service) -> dict[str, Any]:
         return service.model_dump(mode="json", exclude_none=True)
+
+
+def _exposing_changes(current: ServiceConfig, new: ServiceConfig) -> list[str]:
+    """The changes that would send the stored password elsewhere, or less protected: another
+    server or account, weaker encryption, or an unverified certificate."""
+    changes = []
+    if new.host.lower() != current.host.lower():
+        changes.append("host")
+    if new.port != current.port:
+        changes.append("port")
+    if new.username != current.username:
+        changes.append("username")
+    if _ENCRYPTION_RANK[new.encryption] < _ENCRYPTION_RANK[current.encryption]:
+        changes.append("encryption")
+    if current.verify_tls and not new.verify_tls:
+        changes.append("verify_tls")
+    return changes
+
+
+def _require_password_for(changes: list[str]) -> None:
+    """Whoever moves the stored password must know it: an admin key alone must not be enough
+    to have it sent to a server of the caller's choosing."""
+    if changes:
+        raise InvalidRequest(
+            f"Changing {', '.join(changes)} of a service with a stored password needs the"
+            " password too: include 'config.password' in the same request (or"
+            ' "password": null to drop the stored one).',
+            reason="password_required",
+            context={"field": "config.password", "changed": changes},
+        )

@@ -1,4 +1,8 @@
-"""`/api/v2/{service}/messages/{id}`: what became of a message; cancelling a scheduled one."""
+"""`/api/v2/{service}/messages/{id}`: what became of a message; cancelling a scheduled one.
+
+A record names its recipients (bcc included), so it is shown only to keys of the role that
+sent the message, and to admins; to anyone else it does not exist.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +31,11 @@ def cancel_message(service: str, message_id: str) -> dict[str, Any]:
 
 
 def _record(service: str, message_id: str) -> MessageRecord:
-    """The record, for a key allowed to use its service (others learn nothing of it)."""
-    policy.check_service(caller(router).role, service)
+    """The record, for its sender's role or an admin (others learn nothing of it)."""
+    role = caller(router).role
+    if not role.admin:
+        policy.check_service(role, service)
     record = runtime.message_repository().get(message_id)
-    if record.service != service:
+    if record.service != service or not (role.admin or record.role == role.name):
         raise NotFound(f"Message '{message_id}' not found.", reason="message_not_found")
     return record
