@@ -78,6 +78,10 @@ def point_handlers_at(endpoint_url: str) -> None:
             "STAGING_BUCKET": STAGING_BUCKET,
             "MAX_ATTEMPTS": os.environ.get("MAX_ATTEMPTS") or _parameter_default("MaxAttempts"),
             "RETRY_BASE_SECONDS": os.environ.get("RETRY_BASE_SECONDS") or LOCAL_RETRY_BASE_SECONDS,
+            # The capture server is on 127.0.0.1:1025, and developers point services at test
+            # servers on loopback; deployed, both are refused (SmtpAllowLoopback, SmtpAllowedPorts).
+            "SMTP_ALLOW_LOOPBACK": os.environ.get("SMTP_ALLOW_LOOPBACK") or "true",
+            "SMTP_ALLOWED_PORTS": os.environ.get("SMTP_ALLOWED_PORTS") or "*",
         }
     )
     for logical_id, table_name in table_names().items():

@@ -49,6 +49,10 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ADMIN_KEY_SECRET_ID", ADMIN_KEY_SECRET)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "email-api")
     monkeypatch.setenv("SMTP_TIMEOUT_SECONDS", "5")
+    # Every test SMTP server listens on 127.0.0.1 on a port the system picks.
+    monkeypatch.setenv("SMTP_ALLOW_LOOPBACK", "true")
+    monkeypatch.setenv("SMTP_ALLOWED_PORTS", "*")
+    monkeypatch.delenv("SMTP_ALLOW_PRIVATE", raising=False)
     from core import runtime  # after the environment above is in place
 
     runtime.reset()

@@ -50,6 +50,46 @@ def test_mail_settings_service_sends(
     assert received.parsed()["From"] == "Example App <noreply@example.com>"
 
 
+def test_mail_settings_without_encryption_use_starttls_when_offered(
+    smtp_server: Callable[..., CaptureServer], configure: Callable[..., None]
+) -> None:
+    server = smtp_server(Security.STARTTLS, credentials=(USER, PASSWORD), require_starttls=True)
+    boto3.client("secretsmanager").create_secret(Name="ops/smtp", SecretString=PASSWORD)
+    configure(
+        MAIL_SERVICE_NAME="email",
+        MAIL_HOST="localhost",
+        MAIL_PORT=str(server.port),
+        MAIL_USERNAME=USER,
+        MAIL_PASSWORD_SECRET_ID="ops/smtp",
+        MAIL_FROM_ADDRESS="noreply@example.com",
+    )
+
+    listed = call_api("GET", "/api/v2/system/service/email")
+    response = call_api("POST", "/api/v2/email", {"to": "john@example.com", "body_text": "Hi"})
+
+    assert listed.body["config"]["encryption"] == ""
+    assert (response.status, response.body["count"]) == (200, 1), response.body
+    assert (server.only_message.tls, server.only_message.auth_login) == (True, USER)
+
+
+@pytest.mark.parametrize(("setting", "value"), [("MAIL_HOST", "127.0.0.1"), ("MAIL_PORT", "6379")])
+def test_mail_settings_pointing_where_no_service_may_are_refused(
+    configure: Callable[..., None], setting: str, value: str
+) -> None:
+    settings = {"MAIL_HOST": "smtp.example.com", "MAIL_PORT": "587", setting: value}
+    configure(
+        MAIL_SERVICE_NAME="email",
+        SMTP_ALLOW_LOOPBACK="false",
+        SMTP_ALLOWED_PORTS="25,465,587,2525",
+        **settings,
+    )
+
+    response = call_api("POST", "/api/v2/email", {"to": "john@example.com", "body_text": "Hi"})
+
+    assert (response.status, response.reason) == (400, "destination_forbidden"), response.body
+    assert response.body["error"]["context"] == {"field": setting}
+
+
 def test_mail_settings_service_is_listed_and_read_only(
     configure: Callable[..., None],
 ) -> None:

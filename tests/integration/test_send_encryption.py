@@ -85,12 +85,42 @@ def test_send_without_encryption(smtp_server: StartServer) -> None:
     assert b"\r\nSubject: Hello\r\n" in received.data
 
 
-def test_dreamfactory_empty_encryption_means_plain(smtp_server: StartServer) -> None:
+@pytest.mark.parametrize(
+    "encryption",
+    [pytest.param({}, id="missing"), {"encryption": ""}, {"encryption": None}],
+)
+def test_dreamfactory_empty_encryption_means_starttls_when_offered(
+    smtp_server: StartServer, encryption: dict[str, object]
+) -> None:
+    server = smtp_server(Security.STARTTLS, credentials=CREDENTIALS, require_starttls=True)
+    username, password = CREDENTIALS
+    created = create_service(
+        {
+            "host": "localhost",
+            "port": server.port,
+            "username": username,
+            "password": password,
+            "from_email": "a@example.com",
+            **encryption,
+        }
+    )
+    assert created["config"]["encryption"] == ""
+
+    status, body = _send()
+
+    assert (status, body["count"]) == (200, 1), body
+    assert server.only_message.tls
+    assert [(a.login, a.tls) for a in server.auth_attempts] == [(username, True)]
+
+
+def test_dreamfactory_empty_encryption_means_plain_when_not_offered(
+    smtp_server: StartServer,
+) -> None:
     server = smtp_server(Security.PLAIN)
     created = create_service(
         {"host": LOOPBACK, "port": server.port, "encryption": "", "from_email": "a@example.com"}
     )
-    assert created["config"]["encryption"] == "none"
+    assert created["config"]["encryption"] == ""
 
     status, body = _send()
 

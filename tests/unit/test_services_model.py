@@ -13,6 +13,7 @@ from core.services.model import (
     ServiceConfig,
     ServiceInput,
 )
+from core.settings import get_settings
 from core.validation import parse_records
 
 CONFIG = {"host": "smtp.example.com"}
@@ -36,8 +37,9 @@ def _refused(body: Any) -> InvalidRequest:
         ("ssl", Encryption.SSL),
         ("Ssl", Encryption.SSL),
         ("none", Encryption.NONE),
-        ("", Encryption.NONE),  # DreamFactory's "no encryption"
-        (None, Encryption.NONE),
+        ("NONE", Encryption.NONE),
+        ("", Encryption.OPPORTUNISTIC),  # DreamFactory's "leave empty"
+        (None, Encryption.OPPORTUNISTIC),
     ],
 )
 def test_encryption_values(given: str | None, expected: Encryption) -> None:
@@ -46,10 +48,20 @@ def test_encryption_values(given: str | None, expected: Encryption) -> None:
     assert config.encryption is expected
 
 
-def test_encryption_defaults_to_starttls_on_587() -> None:
+def test_encryption_defaults_to_starttls_when_offered_on_587() -> None:
     config = ServiceConfig.model_validate(CONFIG)
 
-    assert (config.encryption, config.port, config.verify_tls) == (Encryption.TLS, 587, True)
+    assert (config.encryption, config.port, config.verify_tls) == (
+        Encryption.OPPORTUNISTIC,
+        587,
+        True,
+    )
+
+
+def test_a_stored_service_keeps_its_encryption() -> None:
+    stored = {"name": "email", "config": {**CONFIG, "encryption": "tls"}}
+
+    assert Service.model_validate(stored).config.encryption is Encryption.TLS
 
 
 @pytest.mark.parametrize("given", ["starttls", "SSL/TLS", "yes", 1])
@@ -149,4 +161,61 @@ def test_public_view_hides_where_the_secret_lives() -> None:
 
     assert "secret_id" not in public
     assert "secret_version" not in public
-    assert public["config"]["encryption"] == "tls"
+    assert public["config"]["encryption"] == ""
+
+
+# --- where a service may point ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "stored"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("[::1]", "::1"),
+        ("SMTP.example.com", "SMTP.example.com"),
+    ],
+)
+def test_an_ip_literal_is_stored_in_its_canonical_form(host: str, stored: str) -> None:
+    assert _service(config={"host": host}).config.stored().host == stored
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"host": "169.254.169.254"}, "config.host"),
+        ({"host": "metadata.google.internal"}, "config.host"),
+        ({"host": "smtp.example.com", "port": 6379}, "config.port"),
+    ],
+)
+def test_a_forbidden_destination_is_refused(
+    monkeypatch: pytest.MonkeyPatch, config: dict[str, Any], field: str
+) -> None:
+    monkeypatch.setenv("SMTP_ALLOWED_PORTS", "25,465,587,2525")
+    get_settings.cache_clear()
+
+    error = _refused({"name": "email", "config": config})
+
+    assert (error.status, error.reason, error.context) == (
+        400,
+        "destination_forbidden",
+        {"field": field},
+    )
+
+
+def test_the_settings_are_read_when_validating(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _service(config={"host": "127.0.0.1"}).config.host == "127.0.0.1"  # tests allow it
+
+    monkeypatch.setenv("SMTP_ALLOW_LOOPBACK", "false")
+    get_settings.cache_clear()
+
+    assert _refused({"name": "email", "config": {"host": "127.0.0.1"}}).reason == (
+        "destination_forbidden"
+    )
+
+
+@pytest.mark.parametrize("host", ["smtp.example.com:587", "http://smtp.example.com", "a..b"])
+def test_a_host_must_be_a_name_or_an_address(host: str) -> None:
+    error = _refused({"name": "email", "config": {"host": host}})
+
+    assert error.context["errors"][0]["field"] == "config.host"

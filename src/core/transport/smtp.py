@@ -1,7 +1,9 @@
 """Delivering a message over SMTP with smtplib, one stage at a time.
 
-A session is: connect (with implicit TLS for 'ssl'), greeting, EHLO, STARTTLS for 'tls', AUTH
-when the service has credentials, then one transaction: MAIL FROM, RCPT TO per recipient, DATA.
+A session is: connect (to an address the destination guard checked, with implicit TLS for
+'ssl'), greeting, EHLO, STARTTLS (required for 'tls', whenever offered for the empty default),
+AUTH when the service has credentials, then one transaction: MAIL FROM, RCPT TO per recipient,
+DATA.
 The transaction is driven with smtplib's primitives rather than `sendmail()` so that a failure
 is known by the stage it happened at, which decides whether trying again is safe:
 
@@ -9,7 +11,10 @@ is known by the stage it happened at, which decides whether trying again is safe
 | --------------------------------------------------------- | ------------------ | --------- |
 | a 4xx reply at any stage (421, 450, 451, 452, 454, ...)   | SmtpDeferred       | yes       |
 | a 5xx reply to the greeting (554)                         | SmtpConnectFailed  | no        |
+| the host or port is refused by the destination guard      | SmtpConnectFailed  | no        |
+| a reply that is no SMTP reply (an HTTP server, say)       | SmtpConnectFailed  | no        |
 | a 5xx reply to STARTTLS; a TLS or certificate failure     | SmtpTlsError       | no        |
+| no STARTTLS offered for 'tls', or for credentials         | SmtpTlsError       | no        |
 | a 5xx reply to AUTH (535, ...); no AUTH offered           | SmtpAuthFailed     | no        |
 | a 5xx reply to EHLO/HELO, MAIL, DATA or the final dot     | SmtpRejected       | no        |
 | no recipient accepted, every refusal a 5xx                | SmtpRejected       | no        |
@@ -18,8 +23,10 @@ is known by the stage it happened at, which decides whether trying again is safe
 | no answer in time before the final dot                    | SmtpTimeout        | yes       |
 | anything going wrong once the final dot is written        | SmtpOutcomeUnknown | no        |
 
-A reply of no known class (a garbled line, a 3xx where a 250 belongs) counts as a 5xx, except
-after the final dot, where it leaves the outcome unknown. Errors carry `context["stage"]`
+A reply of an unexpected class (a 3xx where a 250 belongs) counts as a 5xx, except after the
+final dot, where it leaves the outcome unknown. A line with no SMTP reply code at all means the
+port is not an SMTP server's: that is reported (reason `not_smtp_server`) without repeating what
+it said, which could be anything an internal service answers. Errors carry `context["stage"]`
 (one of `Stage`) once the TCP connection stands, and `smtp_code` when the server replied.
 """
 
@@ -27,8 +34,9 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
@@ -44,7 +52,9 @@ from core.errors import (
     SmtpTlsError,
 )
 from core.services.model import Encryption
+from core.settings import get_settings
 from core.transport.base import Deadline, Delivery, Envelope, SmtpEndpoint
+from core.transport.destination import DestinationForbidden, DestinationPolicy, resolve
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
 _GOODBYE_SECONDS = 1.0
@@ -82,12 +92,23 @@ _WHAT: dict[Stage, str] = {
 
 
 class SmtpTransport:
-    """One endpoint, one TLS context; each `send` is one SMTP session."""
+    """One endpoint, one TLS context; each `send` is one SMTP session.
 
-    def __init__(self, endpoint: SmtpEndpoint, *, tls: ssl.SSLContext, ehlo_name: str) -> None:
+    `destinations` is what the SSRF guard allows; by default, what the settings say.
+    """
+
+    def __init__(
+        self,
+        endpoint: SmtpEndpoint,
+        *,
+        tls: ssl.SSLContext,
+        ehlo_name: str,
+        destinations: DestinationPolicy | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self._tls = tls
         self._ehlo_name = ehlo_name or "localhost"
+        self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
 
     def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
@@ -102,7 +123,53 @@ class SmtpTransport:
         "accepted nobody" case: it retries transient errors and settles the rest.
         """
         session = _Session(self.endpoint, self._tls, self._ehlo_name, deadline)
-        return session.deliver(message, envelope)
+        return session.deliver(message, envelope, self._destinations)
+
+
+class _PinnedSMTP(smtplib.SMTP):
+    """smtplib's client, connecting to addresses checked beforehand instead of looking the
+    name up again; the name stays `host`, so STARTTLS verifies the certificate against it."""
+
+    def __init__(
+        self, host: str, port: int, addresses: Sequence[str], *, local_hostname: str, timeout: float
+    ) -> None:
+        self.addresses = addresses
+        super().__init__(host, port, local_hostname, timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return _connect_first(self.addresses, port, timeout)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
+    """Implicit TLS on a checked address: SMTP_SSL's `_get_socket` wraps the socket that
+    `_PinnedSMTP._get_socket` (next in the MRO) opens, verifying the certificate for `host`."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        addresses: Sequence[str],
+        *,
+        local_hostname: str,
+        timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        self.addresses = addresses
+        smtplib.SMTP_SSL.__init__(
+            self, host, port, local_hostname, timeout=timeout, context=context
+        )
+
+
+def _connect_first(addresses: Sequence[str], port: int, timeout: float) -> socket.socket:
+    """A TCP connection to the first of `addresses` that answers (as `create_connection` tries
+    each address a name resolves to); each is an IP literal, so nothing is looked up here."""
+    failure: OSError = OSError("the SMTP host resolved to no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as error:
+            failure = error
+    raise failure
 
 
 class _Session:
@@ -119,10 +186,12 @@ class _Session:
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
 
-    def deliver(self, message: bytes, envelope: Envelope) -> Delivery:
+    def deliver(
+        self, message: bytes, envelope: Envelope, destinations: DestinationPolicy
+    ) -> Delivery:
         with self._as_api_errors():
             try:
-                client = self._connect()
+                client = self._connect(destinations)
                 self._hello(client)
                 self._secure(client)
                 self._authenticate(client)
@@ -132,17 +201,33 @@ class _Session:
 
     # --- the steps of a session -----------------------------------------------------------
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, destinations: DestinationPolicy) -> smtplib.SMTP:
         host, port = self._endpoint.host, self._endpoint.port
+        try:
+            # Checked again here, after DNS, whatever was checked when the service was saved:
+            # the name may resolve elsewhere now, or the operator may have narrowed the policy.
+            addresses = resolve(host, port, destinations)
+        except DestinationForbidden as error:
+            raise SmtpConnectFailed(
+                error.message,
+                reason="destination_forbidden",
+                context=self._context(),
+                transient=False,
+            ) from None
         timeout = self._remaining()
         try:
             if self._endpoint.encryption is Encryption.SSL:
-                self._client = smtplib.SMTP_SSL(
-                    host, port, local_hostname=self._ehlo_name, timeout=timeout, context=self._tls
+                self._client = _PinnedSMTPSSL(
+                    host,
+                    port,
+                    addresses,
+                    local_hostname=self._ehlo_name,
+                    timeout=timeout,
+                    context=self._tls,
                 )
             else:
-                self._client = smtplib.SMTP(
-                    host, port, local_hostname=self._ehlo_name, timeout=timeout
+                self._client = _PinnedSMTP(
+                    host, port, addresses, local_hostname=self._ehlo_name, timeout=timeout
                 )
         except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
             # smtplib's own errors, so the connection stood (TLS too): the greeting failed.
@@ -163,15 +248,35 @@ class _Session:
             raise self._refusal(code, reply)
 
     def _secure(self, client: smtplib.SMTP) -> None:
-        if self._endpoint.encryption is not Encryption.TLS:
+        """STARTTLS: required for 'tls', whenever offered for the empty (opportunistic) default.
+
+        Opportunistic goes on in plain text without STARTTLS only when there is nothing secret
+        to send; credentials cross a plain connection only when 'none' was chosen explicitly.
+        (A man in the middle can strip STARTTLS from the EHLO reply: that is what these
+        refusals stop.) Once STARTTLS is answered, smtplib drops whatever it had read beyond
+        the 220 (`file = None`) and forgets the EHLO reply, as RFC 3207 asks: nothing injected
+        in clear text before the handshake is ever read as a reply after it.
+        """
+        encryption = self._endpoint.encryption
+        if encryption not in (Encryption.TLS, Encryption.OPPORTUNISTIC):
             return
         if not client.has_extn("starttls"):
-            # Going on would put the credentials and the message on the wire in clear text.
-            raise SmtpTlsError(
-                "The SMTP server does not offer STARTTLS; refusing to continue without TLS"
-                " (use encryption 'ssl' for port 465, or 'none' only on a trusted network).",
-                context=self._context(),
-            )
+            if encryption is Encryption.TLS:
+                # Going on would put the credentials and the message on the wire in clear text.
+                raise SmtpTlsError(
+                    "The SMTP server does not offer STARTTLS; refusing to continue without TLS"
+                    " (use encryption 'ssl' for port 465, or 'none' only on a trusted network).",
+                    context=self._context(),
+                )
+            if self._endpoint.username or self._endpoint.password:
+                raise SmtpTlsError(
+                    "The SMTP server does not offer STARTTLS, and the service's credentials are"
+                    " never sent in clear text unless its encryption is explicitly 'none'. Use"
+                    " 'ssl' if the server takes implicit TLS (port 465), have STARTTLS enabled"
+                    " on it, or set encryption 'none' only on a trusted network.",
+                    context=self._context(),
+                )
+            return
         self._stage = Stage.STARTTLS
         self._bound(client)
         client.starttls(context=self._tls)
@@ -207,8 +312,9 @@ class _Session:
             code, reply = client.rcpt(rcpt)
             if 200 <= code <= 299:
                 accepted.append(rcpt)
-            elif code == 421:
-                raise self._refusal(code, reply)  # the server is closing: no one gets it now
+            elif code == 421 or not _is_reply_code(code):
+                # The server is closing, or is no SMTP server: no one gets it now.
+                raise self._refusal(code, reply)
             elif 400 <= code <= 499:
                 deferred[rcpt] = _reply_text(code, reply)
             else:
@@ -242,6 +348,8 @@ class _Session:
             code, reply = client.getreply()
         except (SmtpFailure, smtplib.SMTPException, OSError) as error:
             raise self._unknown(str(error)) from error
+        if not _is_reply_code(code):
+            raise self._unknown("a reply that is no SMTP reply")
         if code // 100 not in (2, 4, 5):
             raise self._unknown(f"unexpected reply {_reply_text(code, reply)!r}")
         return code, reply
@@ -293,6 +401,8 @@ class _Session:
     def _refusal(self, code: int, text: bytes | str) -> SmtpFailure:
         """The error for a reply other than the one wanted, by its class and the stage."""
         stage = self._stage or Stage.GREETING
+        if not _is_reply_code(code):
+            return self._not_smtp()
         reply = _reply_text(code, text)
         context = self._context(smtp_code=code)
         if code == 421 and self._client is not None:
@@ -305,6 +415,16 @@ class _Session:
         # Explicitly: a refused greeting is an SmtpConnectFailed, which is transient by default.
         return error(
             f"The SMTP server refused {_WHAT[stage]}: {reply}", context=context, transient=False
+        )
+
+    def _not_smtp(self) -> SmtpFailure:
+        # What it said is not repeated: it may be an internal service's banner or data.
+        return SmtpConnectFailed(
+            f"The server at {self._endpoint.host}:{self._endpoint.port} is not an SMTP server:"
+            " its reply had no SMTP reply code. Check the service's host and port.",
+            reason="not_smtp_server",
+            context=self._context(),
+            transient=False,
         )
 
     def _nobody_accepted(self, refused: dict[str, str], deferred: dict[str, str]) -> SmtpFailure:
@@ -367,6 +487,12 @@ def _data_section(message: bytes) -> bytes:
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"
+
+
+def _is_reply_code(code: int) -> bool:
+    """Whether smtplib read an SMTP reply code: three digits, 2 to 5 first. smtplib gives -1
+    for a line not starting with a number; a code outside 200-599 is no SMTP reply either."""
+    return 200 <= code <= 599
 
 
 def _reply_text(code: int, text: bytes | str) -> str:
