@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -32,10 +33,31 @@ def reject_line_breaks(value: str, field: str) -> str:
     return value
 
 
+def check_header_text(value: str, field: str) -> str:
+    """Header text: no line break, and no other control character but TAB (NUL and friends:
+    receivers disagree on what they do to a header line)."""
+    reject_line_breaks(value, field)
+    if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in value):
+        raise InvalidRequest(
+            f"Invalid value for '{field}': control characters are not allowed in header fields.",
+            reason="invalid_character",
+            context={"field": field},
+        )
+    return value
+
+
 def parse_mailbox(email: str, name: str | None, field: str) -> Mailbox:
     """Validate one address (syntax only: no DNS) and its display name."""
-    reject_line_breaks(email, field)
-    reject_line_breaks(name or "", field)
+    check_header_text(email, field)
+    check_header_text(name or "", field)
+    if "=?" in email:
+        # Legal atext, but mail clients decode an encoded word wherever they see one: the
+        # address shown would not be the address mail goes to.
+        raise InvalidRequest(
+            f"Invalid email - '{email}': '=?' (an encoded word) is not allowed in an address.",
+            reason="invalid_address",
+            context={"field": field},
+        )
     try:
         # No SMTPUTF8: not every relay speaks it, and an internationalized domain still
         # works because email-validator hands back its ASCII (IDNA) form.

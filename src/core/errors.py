@@ -86,6 +86,16 @@ class MessageTooLarge(EmailApiError):
     default_reason = "message_too_large"
 
 
+# --- our own fault (500) -----------------------------------------------------------------
+
+
+class UnsafeMessage(EmailApiError):
+    """500: the built message does not say what the validated request said (a header or a
+    mailbox more, a bare line break...). It is a bug of ours, and nothing was sent."""
+
+    default_reason = "unsafe_message"
+
+
 # --- the SMTP server's answer (5xx) -------------------------------------------------------
 
 

@@ -1,22 +1,25 @@
 """Building the MIME message with the stdlib `email` package.
 
-The policy forces 7-bit transfer encodings (quoted-printable or base64 for anything else) and
-RFC 2047/2231 encoded words for non-ASCII headers and filenames, so the message is valid on
-any relay, with or without 8BITMIME, and no line exceeds RFC 5322's limits.
+The policy forces 7-bit transfer encodings (quoted-printable or base64 for anything else), so
+the message is valid on any relay, with or without 8BITMIME. The stdlib builds the MIME
+structure; every header that carries the caller's text (addresses, subject, attachment
+names) is written by `core.headers` and stored raw, because the stdlib would decode encoded
+words in it and can fold it into other mailboxes (see there). `refold_source="none"` keeps
+the generator from re-folding those raw values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
+from core import headers
 from core.addresses import Mailbox
 from core.send_request import Attachment
 
-POLICY = SMTP.clone(cte_type="7bit")
+POLICY = SMTP.clone(cte_type="7bit", refold_source="none")
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,15 @@ class Draft:
 def build_message(draft: Draft) -> EmailMessage:
     """The message as the recipients will see it. Bcc recipients never appear in it."""
     message = EmailMessage(policy=POLICY)
-    message["From"] = _address(draft.sender)
+    # `set_raw` stores a value exactly as given: these are already encoded and folded.
+    message.set_raw("From", _addresses([draft.sender]))
     if draft.to:
-        message["To"] = [_address(mailbox) for mailbox in draft.to]
+        message.set_raw("To", _addresses(draft.to))
     if draft.cc:
-        message["Cc"] = [_address(mailbox) for mailbox in draft.cc]
+        message.set_raw("Cc", _addresses(draft.cc))
     if draft.reply_to is not None:
-        message["Reply-To"] = _address(draft.reply_to)
-    message["Subject"] = draft.subject
+        message.set_raw("Reply-To", _addresses([draft.reply_to]))
+    message.set_raw("Subject", headers.unstructured("Subject", draft.subject))
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = draft.message_id or new_message_id(draft.sender.email)
     message["MIME-Version"] = "1.0"
@@ -64,8 +68,10 @@ def build_message(draft: Draft) -> EmailMessage:
             attachment.content,
             maintype=maintype or "application",
             subtype=subtype or "octet-stream",
-            filename=attachment.name,
         )
+        *_, part = message.iter_attachments()  # the one just added
+        del part["Content-Disposition"]
+        part.set_raw("Content-Disposition", headers.attachment_disposition(attachment.name))
     return message
 
 
@@ -74,5 +80,5 @@ def new_message_id(sender_email: str) -> str:
     return make_msgid(domain=sender_email.rpartition("@")[2])
 
 
-def _address(mailbox: Mailbox) -> Address:
-    return Address(display_name=mailbox.name, addr_spec=mailbox.email)
+def _addresses(mailboxes: list[Mailbox]) -> str:
+    return headers.address_list((mailbox.name, mailbox.email) for mailbox in mailboxes)

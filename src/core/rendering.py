@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 # Each part is either a literal chunk or the name of a placeholder value.
 _TEMPLATE = (
@@ -29,14 +29,34 @@ def _template(html: bool) -> Template:
     return environment.from_string(_TEMPLATE)
 
 
+def _pattern(values: dict[str, str]) -> re.Pattern[str]:
+    """`{key}` for exactly the given keys; every other brace is left alone."""
+    return re.compile("{(" + "|".join(re.escape(key) for key in values) + ")}")
+
+
 def render(text: str, values: dict[str, str], *, html: bool = False) -> str:
     """Replace each `{key}` whose key is in `values`; escape the values when `html`."""
     if not text or not values:
         return text
-    pattern = re.compile("{(" + "|".join(re.escape(key) for key in values) + ")}")
-    pieces = pattern.split(text)  # literal, key, literal, key, ..., literal
+    pieces = _pattern(values).split(text)  # literal, key, literal, key, ..., literal
     # The literal HTML is the caller's own markup (it is the body they asked us to send);
     # only the placeholder values are data to escape.
     literals = [Markup(piece) if html else piece for piece in pieces[0::2]]  # noqa: S704
     keys: list[str | None] = [*pieces[1::2], None]
     return _template(html).render(parts=list(zip(literals, keys, strict=True)), values=values)
+
+
+def rendered_size(text: str, values: dict[str, str], *, html: bool = False) -> int:
+    """The UTF-8 size `render` would produce, counted without producing it: a small body
+    repeating a large value must be refused before it is rendered, not after."""
+    if not text or not values:
+        return len(text.encode())
+    pattern = _pattern(values)
+    sizes = {
+        key: len((str(escape(value)) if html else value).encode()) for key, value in values.items()
+    }
+    total = len(text.encode())
+    for match in pattern.finditer(text):
+        key = match.group(1)
+        total += sizes[key] - len(match.group(0).encode())
+    return total

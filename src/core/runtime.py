@@ -11,7 +11,7 @@ from functools import lru_cache
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-from core.access.authentication import Authenticator, Principal
+from core.access.authentication import INVOKE_KEY_ID, Authenticator, Principal
 from core.access.rate_limit import RateLimiter
 from core.access.repository import ApiKeyRepository, RoleRepository
 from core.admin_key import AdminKey
@@ -80,6 +80,7 @@ def mailer() -> Mailer:
         message_repository(),
         message_queue(),
         max_message_bytes=settings.max_message_bytes,
+        max_recipients=settings.max_recipients,
     )
 
 
@@ -91,6 +92,8 @@ def courier() -> Courier:
         service_repository(),
         message_repository(),
         message_queue(),
+        # Queued mail is sent as its key and role allow at send time, not when accepted.
+        sender_now=authenticator().principal_of,
         max_attempts=settings.max_attempts,
         retry_base_seconds=settings.retry_base_seconds,
         # A worker's claim outlives any single SMTP session it can run.
@@ -118,6 +121,7 @@ def authenticator() -> Authenticator:
         api_key_repository(),
         role_repository(),
         cache_seconds=settings.auth_cache_seconds,
+        invoke_principal=invoke_principal,
     )
 
 
@@ -126,7 +130,7 @@ def invoke_principal() -> Principal:
     role_name = get_settings().invoke_role
     if not role_name:
         return Principal.bootstrap()
-    return Principal("lambda-invoke", role_repository().get(role_name))
+    return Principal(INVOKE_KEY_ID, role_repository().get(role_name))
 
 
 def smtp_transport_factory() -> TransportFactory:

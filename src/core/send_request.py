@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from core.addresses import Mailbox, parse_mailbox, reject_line_breaks
+from core.addresses import Mailbox, check_header_text, parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
-from core.validation import parse_model
+from core.settings import get_settings
+from core.validation import check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
@@ -76,7 +78,7 @@ def _optional_address(field: str) -> BeforeValidator:
 
 def _header_text(field: str) -> BeforeValidator:
     def check(value: Any) -> Any:
-        return reject_line_breaks(value, field) if isinstance(value, str) else value
+        return check_header_text(value, field) if isinstance(value, str) else value
 
     return BeforeValidator(check)
 
@@ -101,10 +103,48 @@ def _content_type(value: Any) -> Any:
     return value.lower()
 
 
-class Attachment(BaseModel):
-    """One attachment, its content already decoded from base64."""
+# Unicode categories that have no business in a file name: controls, format characters
+# (bidi overrides such as U+202E turn "invoice\u202efdp.exe" into "invoiceexe.pdf" on screen,
+# zero-width joiners), line and paragraph separators, private use, unassigned, surrogates.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+# Characters Windows forbids in names, and path separators of every system.
+_RESERVED = re.compile(r'[<>:"/\\|?*]')
+_EDGES = re.compile(r"^[\s.]+|[\s.]+$")
+MAX_FILENAME_LENGTH = 255
 
-    name: Annotated[str, _header_text("attachments.name"), Field(min_length=1)]
+
+def safe_filename(name: str) -> str:
+    """The attachment name a recipient's machine can safely save under: the last path
+    segment only, without control, bidi or reserved characters; Unicode kept (NFC)."""
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rpartition("/")[2]
+    cleaned = "".join(
+        character for character in base if unicodedata.category(character) not in _UNSAFE_CATEGORIES
+    )
+    # Leading dots hide a file, trailing ones and spaces Windows drops; readers strip spaces.
+    cleaned = _EDGES.sub("", _RESERVED.sub("_", cleaned))
+    if len(cleaned) > MAX_FILENAME_LENGTH:
+        _stem, dot, extension = cleaned.rpartition(".")
+        keep = extension if dot and len(extension) <= 16 else ""
+        cleaned = _EDGES.sub("", cleaned[: MAX_FILENAME_LENGTH - len(keep) - 1]) + (
+            "." + keep if keep else ""
+        )
+    return cleaned or "attachment"
+
+
+class Attachment(BaseModel):
+    """One attachment, its content already decoded from base64, its name made safe."""
+
+    name: Annotated[
+        str,
+        # Line breaks are refused as anywhere in a header; other controls are dropped.
+        BeforeValidator(
+            lambda value: (
+                reject_line_breaks(value, "attachments.name") if isinstance(value, str) else value
+            )
+        ),
+        Field(min_length=1),
+        AfterValidator(safe_filename),
+    ]
     content: Annotated[bytes, BeforeValidator(lambda value: _decode_base64(value))] = Field(
         json_schema_extra={"format": "base64"}
     )
@@ -179,6 +219,33 @@ class SendRequest(BaseModel):
         return list(dict.fromkeys(m.email for m in (*self.to, *self.cc, *self.bcc)))
 
 
-def parse_send_request(body: Any) -> SendRequest:
-    """Validate a send body from any entry point (HTTP or direct invocation) the same way."""
+def parse_send_request(body: Any, *, max_recipients: int | None = None) -> SendRequest:
+    """Validate a send body from any entry point (HTTP or direct invocation) the same way.
+
+    The cheap checks come first: the shape of the JSON, then the number of recipients
+    (before a single address is validated), then the model.
+    """
+    check_json_text(body)
+    if isinstance(body, dict):
+        limit = get_settings().max_recipients if max_recipients is None else max_recipients
+        _refuse_too_many_recipients(body, limit)
     return parse_model(SendRequest, body)
+
+
+def _refuse_too_many_recipients(body: dict[str, Any], limit: int) -> None:
+    given = sum(
+        len(value) if isinstance(value, list) else 1
+        for value in (body.get(field) for field in ("to", "cc", "bcc"))
+        if value not in (None, "")
+    )
+    if given > limit:
+        raise too_many_recipients(given, limit)
+
+
+def too_many_recipients(count: int, limit: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"{count} recipients is more than the {limit} a message may have here (to, cc and bcc"
+        " together); send several messages instead.",
+        reason="too_many_recipients",
+        context={"recipients": count, "limit": limit},
+    )

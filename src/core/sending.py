@@ -16,18 +16,20 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
-from core.access.rate_limit import Quota, RateLimiter
-from core.addresses import Mailbox, reject_line_breaks
+from core.access.rate_limit import Quota, RateLimiter, Reservation
+from core.addresses import Mailbox, check_header_text
 from core.delivery.queue import Job, MessageQueue
 from core.delivery.records import MessageRecord, MessageRepository, Status, new_message_id
 from core.errors import InvalidRequest, MessageTooLarge, SmtpFailure, SmtpOutcomeUnknown
 from core.mime import POLICY, Draft, build_message
 from core.mime import new_message_id as new_header_id
-from core.rendering import render
+from core.outbound import check_outbound
+from core.rendering import render, rendered_size
 from core.secrets import CredentialStore
-from core.send_request import SendRequest
+from core.send_request import SendRequest, too_many_recipients
 from core.services.model import Service
 from core.services.repository import ServiceRepository
+from core.settings import DEFAULT_MAX_RECIPIENTS
 from core.transport.base import Deadline, Delivery, Envelope, SmtpEndpoint, Transport
 
 logger = Logger(child=True)
@@ -99,6 +101,7 @@ class Mailer:
         queue: MessageQueue,
         *,
         max_message_bytes: int,
+        max_recipients: int = DEFAULT_MAX_RECIPIENTS,
     ) -> None:
         self._services = services
         self._credentials = credentials
@@ -107,6 +110,7 @@ class Mailer:
         self._records = records
         self._queue = queue
         self._max_message_bytes = max_message_bytes
+        self._max_recipients = max_recipients
 
     # --- the two ways in ------------------------------------------------------------------
 
@@ -115,9 +119,19 @@ class Mailer:
     ) -> SendResult:
         """Deliver now. Every check, and both rate limits, come before any connection."""
         prepared = self.prepare(caller, service_name, request)
-        quota = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
-        self.take_provider_allowance(prepared.service)
-        record = self._new_record(caller, prepared, Status.SENDING, attempts=1)
+        allowance = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
+        try:
+            # A refusal by the provider's limit is a refusal: the role's unit goes back.
+            provider_allowance = self.take_provider_allowance(prepared.service)
+        except Exception:
+            allowance.release()
+            raise
+        try:
+            record = self._new_record(caller, prepared, Status.SENDING, attempts=1)
+        except Exception:
+            provider_allowance.release()
+            allowance.release()
+            raise
         try:
             delivery = self.deliver(prepared, prepared.envelope.recipients, deadline)
         except SmtpFailure as error:
@@ -129,20 +143,14 @@ class Mailer:
             # Before any SMTP exchange (credentials unreadable, say): nothing went out.
             self._records.settle(record.id, Status.FAILED, reason="internal_error")
             raise
-        self._records.settle(
-            record.id,
-            Status.SENT,
-            smtp_reply=delivery.reply,
-            accepted=delivery.accepted,
-            refused={**delivery.refused, **delivery.deferred},
-        )
+        self._settle_sent(record, delivery)
         return SendResult(
             id=record.id,
             count=len(delivery.accepted),
             message_id=prepared.message_id,
             accepted=delivery.accepted,
             refused={**delivery.refused, **delivery.deferred},
-            quota=quota,
+            quota=allowance.quota,
         )
 
     def accept(
@@ -157,24 +165,45 @@ class Mailer:
     ) -> Accepted:
         """Queue for the worker, after exactly the checks a synchronous send gets."""
         prepared = self.prepare(caller, service_name, request)
-        quota = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
+        allowance = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
         delay = 0 if send_at is None else max(0, round((send_at - now).total_seconds()))
-        record = self._new_record(
-            caller,
-            prepared,
-            Status.SCHEDULED if delay else Status.QUEUED,
-            send_at=send_at.isoformat(timespec="seconds") if send_at else None,
-        )
-        job = Job(
-            id=record.id,
-            service=service_name,
-            key_id=caller.key_id,
-            message_id=record.message_id,
-            send_at=record.send_at,
-            request=body,
-        )
-        self._queue.enqueue(job, delay_seconds=delay)
-        return Accepted(record=record, quota=quota)
+        try:
+            record = self._new_record(
+                caller,
+                prepared,
+                Status.SCHEDULED if delay else Status.QUEUED,
+                send_at=send_at.isoformat(timespec="seconds") if send_at else None,
+            )
+            job = Job(
+                id=record.id,
+                service=service_name,
+                key_id=caller.key_id,
+                message_id=record.message_id,
+                send_at=record.send_at,
+                request=body,
+            )
+            self._queue.enqueue(job, delay_seconds=delay)
+        except Exception:
+            allowance.release()  # nothing was queued: the request used nothing
+            raise
+        return Accepted(record=record, quota=allowance.quota)
+
+    def _settle_sent(self, record: MessageRecord, delivery: Delivery) -> None:
+        """Record the success. The message is out: a failure here must not turn into an error
+        the caller would retry (sending it twice), so it is logged, loudly, instead."""
+        try:
+            self._records.settle(
+                record.id,
+                Status.SENT,
+                smtp_reply=delivery.reply,
+                accepted=delivery.accepted,
+                refused={**delivery.refused, **delivery.deferred},
+            )
+        except Exception:
+            logger.exception(
+                "message sent, but its status record could not be updated",
+                extra={"record_id": record.id, "message_id": record.message_id},
+            )
 
     # --- the steps ------------------------------------------------------------------------
 
@@ -186,6 +215,7 @@ class Mailer:
                 id=new_message_id(),
                 service=prepared.service.name,
                 key_id=caller.key_id,
+                role=caller.role.name,
                 message_id=prepared.message_id,
                 status=status,
                 recipients=prepared.envelope.recipients,
@@ -205,21 +235,24 @@ class Mailer:
         role = caller.role
         policy.check_service(role, service_name)
         service = self._services.get(service_name)
-        draft = compose(request, service, message_id=message_id)
         recipients = request.envelope_recipients()
+        limit = service.config.recipient_limit(self._max_recipients)
+        if len(recipients) > limit:
+            raise too_many_recipients(len(recipients), limit)
+        draft = compose(request, service, message_id=message_id, size_limit=self._max_message_bytes)
         policy.check_message(role, service, draft, len(recipients))
         message = build_message(draft)
         raw = message.as_bytes(policy=POLICY)
         if len(raw) > self._max_message_bytes:
-            raise MessageTooLarge(
-                f"The message is {len(raw)} bytes; the limit is {self._max_message_bytes}.",
-                context={"size": len(raw), "limit": self._max_message_bytes},
-            )
+            raise _too_large(len(raw), self._max_message_bytes)
+        check_outbound(raw, draft)
         return Prepared(service, message, raw, Envelope(draft.sender.email, recipients))
 
-    def take_provider_allowance(self, service: Service) -> None:
+    def take_provider_allowance(self, service: Service) -> Reservation:
         """One message from the service's provider limits, or `RateLimited` (429)."""
-        self._rate_limiter.consume(f"service:{service.name}", service.config.provider_limits())
+        return self._rate_limiter.consume(
+            f"service:{service.name}", service.config.provider_limits()
+        )
 
     def deliver(self, prepared: Prepared, recipients: list[str], deadline: Deadline) -> Delivery:
         """One SMTP transaction to `recipients` (on a retry, only those still pending)."""
@@ -256,8 +289,18 @@ class Mailer:
         )
 
 
-def compose(request: SendRequest, service: Service, *, message_id: str | None = None) -> Draft:
-    """Fill sender defaults from the service and render placeholders into a `Draft`."""
+def compose(
+    request: SendRequest,
+    service: Service,
+    *,
+    message_id: str | None = None,
+    size_limit: int | None = None,
+) -> Draft:
+    """Fill sender defaults from the service and render placeholders into a `Draft`.
+
+    With `size_limit`, a request whose rendered text and attachments alone exceed it is
+    refused (413) before anything is rendered.
+    """
     defaults = service.config
     sender_email = request.from_email or defaults.from_email
     if not sender_email:
@@ -268,9 +311,11 @@ def compose(request: SendRequest, service: Service, *, message_id: str | None = 
         )
     reply_to_email = request.reply_to_email or defaults.reply_to_email
     values = request.placeholder_values()
+    if size_limit is not None:
+        _refuse_oversized(request, values, size_limit)
     subject = render(request.subject, values)
     # A placeholder value is caller input too: it must not smuggle a header into the subject.
-    reject_line_breaks(subject, "subject")
+    check_header_text(subject, "subject")
     return Draft(
         sender=Mailbox(sender_email, _pick(request.from_name, defaults.from_name)),
         to=request.to,
@@ -285,6 +330,26 @@ def compose(request: SendRequest, service: Service, *, message_id: str | None = 
         body_html=render(request.body_html, values, html=True) if request.body_html else None,
         attachments=request.attachments,
         message_id=message_id or new_header_id(sender_email),
+    )
+
+
+def _refuse_oversized(request: SendRequest, values: dict[str, str], limit: int) -> None:
+    """413 when the message cannot fit: the rendered texts and the decoded attachments are a
+    lower bound of its size (transfer encodings only add to them)."""
+    size = (
+        rendered_size(request.subject, values)
+        + rendered_size(request.body_text or "", values)
+        + rendered_size(request.body_html or "", values, html=True)
+        + sum(len(attachment.content) for attachment in request.attachments)
+    )
+    if size > limit:
+        raise _too_large(size, limit, at_least=True)
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> MessageTooLarge:
+    return MessageTooLarge(
+        f"The message is {'at least ' if at_least else ''}{size} bytes; the limit is {limit}.",
+        context={"size": size, "limit": limit},
     )
 
 

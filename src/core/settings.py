@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # attachments grow by a third on the way in and again in MIME, so 5 MiB of built message
 # is what reliably fits. Raise it for direct invocations that carry less JSON overhead.
 DEFAULT_MAX_MESSAGE_BYTES = 5 * 1024 * 1024
+# SES takes 50 recipients a message; so does a service here unless the operator raises it.
+DEFAULT_MAX_RECIPIENTS = 50
+MAX_RECIPIENTS_LIMIT = 400
 
 
 class Settings(BaseSettings):
@@ -44,15 +47,32 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="SMTP_TIMEOUT_SECONDS")
     smtp_ehlo_name: str = Field(default="", validation_alias="SMTP_EHLO_NAME")
     smtp_ca_file: str = Field(default="", validation_alias="SMTP_CA_FILE")
+    # Where services may point (core.transport.destination, the guard against SSRF): loopback
+    # only when allowed, private ranges unless forbidden, SMTP ports only ("*" = any port).
+    smtp_allow_loopback: bool = Field(default=False, validation_alias="SMTP_ALLOW_LOOPBACK")
+    smtp_allow_private: bool = Field(default=True, validation_alias="SMTP_ALLOW_PRIVATE")
+    smtp_allowed_ports: str = Field(
+        default="25,465,587,2525", validation_alias="SMTP_ALLOWED_PORTS"
+    )
     max_message_bytes: int = Field(
         default=DEFAULT_MAX_MESSAGE_BYTES, gt=0, validation_alias="MAX_MESSAGE_BYTES"
+    )
+    # Recipients (to + cc + bcc) one message may have: the operator's ceiling over every
+    # service's own `max_recipients`. A message's status record lists each recipient with the
+    # server's reply, and must fit DynamoDB's 400 KB item, hence the upper bound.
+    max_recipients: int = Field(
+        default=DEFAULT_MAX_RECIPIENTS,
+        ge=1,
+        le=MAX_RECIPIENTS_LIMIT,
+        validation_alias="MAX_RECIPIENTS",
     )
 
     # DreamFactory's MAIL_* settings: an optional service defined by environment alone.
     mail_service_name: str = Field(default="", validation_alias="MAIL_SERVICE_NAME")
     mail_host: str = Field(default="", validation_alias="MAIL_HOST")
     mail_port: int = Field(default=587, validation_alias="MAIL_PORT")
-    mail_encryption: str = Field(default="tls", validation_alias="MAIL_ENCRYPTION")
+    # Empty: STARTTLS whenever the server offers it (DreamFactory's default).
+    mail_encryption: str = Field(default="", validation_alias="MAIL_ENCRYPTION")
     mail_verify_tls: bool = Field(default=True, validation_alias="MAIL_VERIFY_TLS")
     mail_username: str = Field(default="", validation_alias="MAIL_USERNAME")
     mail_password_secret_id: str = Field(default="", validation_alias="MAIL_PASSWORD_SECRET_ID")

@@ -38,6 +38,41 @@ def _field_path(location: Sequence[Any], prefix: str) -> str:
     return ".".join(parts)
 
 
+# JSON nested deeper than this is no email request: refuse it before anything walks it.
+MAX_JSON_DEPTH = 32
+
+
+def check_json_text(value: Any, *, depth: int = 0) -> None:
+    """400 for what JSON can carry but no message may: nesting beyond `MAX_JSON_DEPTH`, a lone
+    UTF-16 surrogate (`"\\ud800"`, which no encoder can write) or a NUL character."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidRequest(
+            f"The request is nested more than {MAX_JSON_DEPTH} levels deep.",
+            reason="invalid_json",
+        )
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest(
+                "The request holds a lone surrogate (an unpaired '\\ud800'-'\\udfff' escape),"
+                " which is not text.",
+                reason="invalid_character",
+            ) from None
+        if "\0" in value:
+            raise InvalidRequest(
+                "The request holds a NUL character ('\\u0000'), which no message may carry.",
+                reason="invalid_character",
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_text(key, depth=depth + 1)
+            check_json_text(item, depth=depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json_text(item, depth=depth + 1)
+
+
 def parse_model(model: type[Model], body: Any, *, prefix: str = "") -> Model:
     """Validate a JSON object into `model`, or raise a 400 naming the field."""
     if not isinstance(body, dict):

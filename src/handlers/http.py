@@ -19,6 +19,11 @@ def json_body(router: BaseRouter) -> Any:
         return router.current_event.json_body
     except (json.JSONDecodeError, TypeError) as error:
         raise InvalidRequest("Request body is not valid JSON.", reason="invalid_json") from error
+    except RecursionError:
+        # Thousands of nested brackets: the decoder gives up before we could refuse it.
+        raise InvalidRequest(
+            "Request body is nested too deeply to be an email request.", reason="invalid_json"
+        ) from None
 
 
 def json_object(router: BaseRouter) -> dict[str, Any]:

@@ -214,7 +214,7 @@ def test_base64_content_is_decoded(content: str) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    ["not base64!", "aGVsbG8", "aGVs bG8=!", "====", "aGVsbG8=\x00", 12345, None, ["aGk="]],
+    ["not base64!", "aGVsbG8", "aGVs bG8=!", "====", 12345, None, ["aGk="]],
 )
 def test_invalid_base64(content: Any) -> None:
     error = _refused(to="john@example.com", attachments=[_attachment(content=content)])

@@ -142,7 +142,7 @@ class MessageRepository:
     def settle(self, record_id: str, status: Status, **changes: Any) -> MessageRecord:
         """Record the outcome of an attempt by the worker (or request) holding the message."""
         record = self._transition(
-            record_id, allowed={Status.SENDING}, changes={"status": status, **changes}
+            record_id, allowed={Status.SENDING}, changes={"status": status, **_bounded(changes)}
         )
         if record is None:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
@@ -198,6 +198,28 @@ class MessageRepository:
         except client.exceptions.ConditionalCheckFailedException:
             return None
         return MessageRecord.model_validate(answer["Attributes"])
+
+
+# A server's reply is kept for the reader, not the archive: long multi-line replies, one per
+# refused recipient, must not push a record past DynamoDB's 400 KB item limit.
+MAX_REPLY_CHARS = 300
+
+
+def _bounded(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` with every SMTP reply in it cut to `MAX_REPLY_CHARS`."""
+
+    def cut(reply: Any) -> Any:
+        return reply[:MAX_REPLY_CHARS] if isinstance(reply, str) else reply
+
+    bounded = (
+        {**changes, "smtp_reply": cut(changes["smtp_reply"])}
+        if "smtp_reply" in changes
+        else dict(changes)
+    )
+    for field in ("refused", "deferred"):
+        if isinstance(bounded.get(field), dict):
+            bounded[field] = {address: cut(reply) for address, reply in bounded[field].items()}
+    return bounded
 
 
 def _stored(value: Any) -> Any:

@@ -8,13 +8,30 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from core.access.model import RateLimits
-from core.addresses import parse_mailbox, reject_line_breaks
+from core.addresses import check_header_text, parse_mailbox
 from core.errors import InvalidRequest
+from core.settings import get_settings
+from core.transport.destination import (
+    DestinationForbidden,
+    DestinationPolicy,
+    check_destination,
+    ip_literal,
+    is_host_name,
+    normalize_host,
+)
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -30,17 +47,23 @@ class Encryption(StrEnum):
 
 
 def _parse_encryption(value: Any) -> Encryption:
-    # DreamFactory leaves the field empty for "no encryption".
-    if value is None or value == "":
-        return Encryption.NONE
+    # Missing, null and empty all mean DreamFactory's "leave empty": STARTTLS when offered.
+    if value is None:
+        return Encryption.OPPORTUNISTIC
     try:
         return Encryption(str(value).lower())
     except ValueError:
         raise InvalidRequest(
-            f"Invalid encryption '{value}': use 'tls' (STARTTLS), 'ssl' (implicit TLS) or 'none'.",
+            f"Invalid encryption '{value}': use 'tls' (STARTTLS, required), 'ssl' (implicit TLS),"
+            " 'none' (plain text) or leave it empty (STARTTLS whenever the server offers it).",
             reason="invalid_encryption",
             context={"field": "config.encryption"},
         ) from None
+
+
+def forbidden_destination(error: DestinationForbidden, field: str) -> InvalidRequest:
+    """The 400 for a host or port the SSRF guard refuses; `field` names it to the caller."""
+    return InvalidRequest(error.message, reason="destination_forbidden", context={"field": field})
 
 
 def _optional_sender(field: str) -> BeforeValidator:
@@ -53,7 +76,7 @@ def _optional_sender(field: str) -> BeforeValidator:
 
 
 def _header_text(field: str) -> BeforeValidator:
-    return BeforeValidator(lambda v: reject_line_breaks(v, field) if isinstance(v, str) else v)
+    return BeforeValidator(lambda v: check_header_text(v, field) if isinstance(v, str) else v)
 
 
 class ServiceConfig(BaseModel):
@@ -61,12 +84,18 @@ class ServiceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s]+$")]
+    # An IP literal is kept in its one canonical spelling (`127.1` is stored as 127.0.0.1).
+    host: Annotated[
+        str,
+        Field(min_length=1, max_length=253, pattern=r"^[^\s]+$"),
+        AfterValidator(normalize_host),
+    ]
     port: Annotated[int, Field(ge=1, le=65535)] = 587
-    # A secure default: DreamFactory's examples all pair port 587 with STARTTLS.
+    # DreamFactory's default: STARTTLS when the server offers it (and never credentials in
+    # clear text unless 'none' is chosen explicitly).
     encryption: Annotated[
         Encryption, BeforeValidator(_parse_encryption, json_schema_input_type=str | None)
-    ] = Encryption.TLS
+    ] = Encryption.OPPORTUNISTIC
     verify_tls: bool = True
     username: str | None = None
     from_name: Annotated[str | None, _header_text("config.from_name")] = None
@@ -77,6 +106,12 @@ class ServiceConfig(BaseModel):
     # queued mail is paced to stay within them, a synchronous send over them gets a 429.
     max_send_rate: Annotated[int, Field(ge=1)] | None = None  # messages per second
     daily_quota: Annotated[int, Field(ge=1)] | None = None
+    # Recipients a message may have; unset: the operator's ceiling (MAX_RECIPIENTS, 50).
+    max_recipients: Annotated[int, Field(ge=1)] | None = None
+
+    def recipient_limit(self, ceiling: int) -> int:
+        """This service's cap on recipients a message, never above the operator's ceiling."""
+        return min(self.max_recipients or ceiling, ceiling)
 
     def provider_limits(self) -> RateLimits:
         return RateLimits(per_second=self.max_send_rate, per_day=self.daily_quota)
@@ -86,6 +121,23 @@ class ServiceConfigInput(ServiceConfig):
     """What an admin sends: the stored config plus the password, which goes to Secrets Manager."""
 
     password: str | None = Field(default=None, repr=False)
+
+    # Checked on the way in only (create, and PATCH, which validates the merged service): a
+    # stored service is read as it is, and checked again when connecting, after DNS.
+    @field_validator("host")
+    @classmethod
+    def _host_name_or_address(cls, host: str) -> str:
+        if ip_literal(host) is None and not is_host_name(host):
+            raise ValueError("not a host name or an IP address")
+        return host
+
+    @model_validator(mode="after")
+    def _allowed_destination(self) -> Self:
+        try:
+            check_destination(self.host, self.port, DestinationPolicy.from_settings(get_settings()))
+        except DestinationForbidden as error:
+            raise forbidden_destination(error, f"config.{error.field}") from None
+        return self
 
     def stored(self) -> ServiceConfig:
         return ServiceConfig.model_validate(self.model_dump(exclude={"password"}))

@@ -1,0 +1,120 @@
+"""The last look at a message before it may leave: its bytes, read back, must say exactly
+what the validated request said.
+
+The builder is written so that no input can add a header, a mailbox or an SMTP line; this
+check does not trust that. It reads the bytes as a receiver would, with two parsers (the
+stdlib's modern one, and the legacy one most older tools share), and compares the header
+set, every address list, the subject and the attachment names with the draft. Any
+difference is our bug: the send stops with a 500 and a loud log line, and nothing goes out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from email import policy
+from email.header import decode_header, make_header
+from email.headerregistry import AddressHeader, BaseHeader
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses
+
+from aws_lambda_powertools import Logger
+
+from core.addresses import Mailbox
+from core.errors import UnsafeMessage
+from core.mime import Draft
+
+logger = Logger(child=True)
+
+# RFC 5322: 998 characters a line, CRLF excluded.
+MAX_LINE = 998
+_BARE_LINE_BREAK = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+# Headers the builder writes besides the address fields and the subject.
+_FIXED = ("date", "message-id", "mime-version", "content-type")
+
+
+def check_outbound(raw: bytes, draft: Draft) -> None:
+    """Raise `UnsafeMessage` (nothing may be sent) unless `raw` is exactly `draft`."""
+    problems = list(_line_problems(raw)) or list(_content_problems(raw, draft))
+    if problems:
+        logger.error(
+            "built message failed its outbound check: nothing sent",
+            extra={"problems": problems, "message_id": draft.message_id},
+        )
+        raise UnsafeMessage(
+            "Internal error: the message built for this request did not pass its final"
+            " check, so nothing was sent."
+        )
+
+
+def _line_problems(raw: bytes) -> Iterator[str]:
+    """SMTP's view: 7-bit, no NUL, CRLF only (so dot-stuffing sees every line start)."""
+    if not raw.isascii():
+        yield "a byte outside 7-bit ASCII"
+    if b"\0" in raw:
+        yield "a NUL byte"
+    if _BARE_LINE_BREAK.search(raw):
+        yield "a bare CR or LF"
+    if any(len(line) > MAX_LINE for line in raw.split(b"\r\n")):
+        yield f"a line longer than {MAX_LINE} characters"
+
+
+def _content_problems(raw: bytes, draft: Draft) -> Iterator[str]:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)  # what policy.default parses into
+    legacy = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+
+    expected: dict[str, list[Mailbox]] = {"from": [draft.sender]}
+    if draft.to:
+        expected["to"] = draft.to
+    if draft.cc:
+        expected["cc"] = draft.cc
+    if draft.reply_to is not None:
+        expected["reply-to"] = [draft.reply_to]
+
+    names = Counter(name.lower() for name in message)
+    names.pop("content-transfer-encoding", None)  # absent on multipart messages
+    wanted = Counter([*expected, "subject", *_FIXED])
+    if names != wanted:
+        yield f"header fields {sorted(names.elements())}, expected {sorted(wanted.elements())}"
+        return
+    if message.defects:
+        yield f"message defects {message.defects}"
+
+    for name, mailboxes in expected.items():
+        yield from _address_problems(name, message, legacy, mailboxes)
+    if str(message["subject"]) != draft.subject:
+        yield "the subject reads back differently"
+
+    filenames = [part.get_filename() for part in message.iter_attachments()]
+    if filenames != [attachment.name for attachment in draft.attachments]:
+        yield f"attachment names read back as {filenames!r}"
+    for part in message.walk():
+        if part.defects:
+            yield f"defects in a {part.get_content_type()} part: {part.defects}"
+
+
+def _address_problems(
+    name: str, message: EmailMessage, legacy: Message, mailboxes: list[Mailbox]
+) -> Iterator[str]:
+    header = message[name]
+    # The registry's address headers are both (typeshed knows them apart).
+    assert isinstance(header, AddressHeader)
+    assert isinstance(header, BaseHeader)
+    addresses = [address.addr_spec for address in header.addresses]
+    if addresses != [mailbox.email for mailbox in mailboxes] or header.defects:
+        yield f"{name} reads back as {addresses!r}"
+    # The legacy parser splits the list without decoding; its names are then decoded as RFC
+    # 2047 says (the modern parser puts a space between adjacent encoded words of a name).
+    pairs = getaddresses([str(legacy[name])])
+    old = [(display_name(raw_name), address) for raw_name, address in pairs]
+    if old != [(mailbox.name, mailbox.email) for mailbox in mailboxes]:
+        yield f"{name} reads back as {old!r} to the legacy parser"
+
+
+def display_name(raw: str) -> str:
+    """A display name as an RFC 2047 reader shows it: encoded words decoded, and the white
+    space between adjacent encoded words dropped."""
+    return str(make_header(decode_header(raw)))
