@@ -183,6 +183,9 @@ def ip_literal(host: str) -> Address | None:
 def normalize_host(host: str) -> str:
     """An IP literal in its canonical form (`127.1` -> `127.0.0.1`); a name unchanged."""
     address = ip_literal(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # One spelling on every Python: 3.13 writes these dotted, older ones in hex.
+        return f"::ffff:{address.ipv4_mapped}"
     return str(address) if address is not None else host
 
 
