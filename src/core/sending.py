@@ -249,8 +249,9 @@ class Mailer:
         return Prepared(service, message, raw, Envelope(draft.sender.email, recipients))
 
     def take_provider_allowance(self, service: Service) -> Reservation:
-        """One message from the service's provider limits, or `RateLimited` (429)."""
-        return self._rate_limiter.consume(
+        """One message from the service's provider limits, or `RateLimited` (429). They hold
+        in every sliding window, as providers count them, not only in calendar ones."""
+        return self._rate_limiter.consume_sliding(
             f"service:{service.name}", service.config.provider_limits()
         )
 

@@ -51,6 +51,18 @@ class ItemTable:
     def put(self, item: Item) -> None:
         self.table.put_item(Item=item)
 
+    def put_versioned(self, item: Item, expected: int | None) -> bool:
+        """Write `item` if the stored one's `version` is still `expected` (None: no item yet);
+        False when another writer got there first. Optimistic concurrency: read, change, try."""
+        condition = (
+            Attr(self.key).not_exists() if expected is None else Attr("version").eq(expected)
+        )
+        try:
+            self.table.put_item(Item=item, ConditionExpression=condition)
+        except self.table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def set_fields(self, key_value: str, fields: Item) -> bool:
         """Change only these attributes of an existing item; False if it no longer exists."""
         names = {f"#f{index}": name for index, name in enumerate(fields)}

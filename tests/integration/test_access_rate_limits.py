@@ -3,6 +3,8 @@ reset, and the guarantee that matters most: concurrent senders never get past th
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import math
 import threading
@@ -421,3 +423,291 @@ def test_parallel_senders_get_exactly_the_limit(
     # Every counter holds exactly the successes: refusals took nothing, or gave it back.
     windows = len(limits.windows())
     assert _counters(shared_table, endpoint_url=serial_dynamodb) == [LIMIT] * windows
+
+
+# --- a provider's limits: sliding windows ---------------------------------------------------------
+
+SECOND, DAY_MS = 1000, DAY * 1000
+START_MS = round(START * 1000)  # in the 100 ms slice 17_000_000_105, the 15 min slice 1_888_888
+
+
+def _at(clock: FakeClock, ms: int) -> None:
+    clock.now = ms / 1000
+
+
+def _overfull(admitted_ms: list[int], window_ms: int, limit: int) -> list[tuple[int, int]]:
+    """Every closed window [t, t + window_ms] holding more than `limit` admissions, as (t, n).
+
+    A window holds the most when it starts at an admission, so starting one at each admission
+    checks every window there is, not only those on calendar boundaries."""
+    times = sorted(admitted_ms)
+    return [
+        (start, held)
+        for index, start in enumerate(times)
+        if (held := bisect.bisect_right(times, start + window_ms) - index) > limit
+    ]
+
+
+def _held(admitted_ms: list[int], first: int, last: int) -> int:
+    return sum(first <= ms <= last for ms in admitted_ms)
+
+
+def _run(limiter: RateLimiter, clock: FakeClock, limits: RateLimits, at_ms: list[int]) -> list[int]:
+    """Try once at each of these times; the times that were let through."""
+    admitted = []
+    for ms in at_ms:
+        _at(clock, ms)
+        try:
+            limiter.consume_sliding("service:email", limits)
+        except RateLimited:
+            continue
+        admitted.append(ms)
+    return admitted
+
+
+def _sliding_refusal(limiter: RateLimiter, limits: RateLimits) -> RateLimited:
+    with pytest.raises(RateLimited) as raised:
+        limiter.consume_sliding("service:email", limits)
+    return raised.value
+
+
+def test_a_second_boundary_does_not_reset_the_send_rate(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    # The finding: 5 at the end of one second and 5 more at the start of the next.
+    limits = RateLimits(per_second=5)
+    end_of_second = START_MS + 450
+
+    admitted = _run(limiter, clock, limits, [end_of_second] * 5 + [end_of_second + 60] * 5)
+
+    assert admitted == [end_of_second] * 5
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([37], id="every-37ms"),
+        pytest.param([0, 0, 0, 250], id="bursts"),
+        pytest.param([1, 99, 1, 899, 3, 997], id="on-slice-edges"),
+    ],
+)
+def test_no_sliding_second_lets_more_than_max_send_rate_through(
+    limiter: RateLimiter, clock: FakeClock, limit: int, steps: list[int]
+) -> None:
+    attempts = list(itertools.accumulate(itertools.islice(itertools.cycle(steps), 400), initial=0))
+    at_ms = [START_MS + offset for offset in attempts if offset <= 8 * SECOND]
+
+    admitted = _run(limiter, clock, RateLimits(per_second=limit), at_ms)
+
+    assert _overfull(admitted, SECOND, limit) == []
+    # And not much stricter than that: a refusal only when the last 1.2 s hold `limit`.
+    for refused in set(at_ms) - set(admitted):
+        assert _held(admitted, refused - 1200, refused) >= limit, refused
+
+
+def test_no_sliding_day_lets_more_than_the_daily_quota_through(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    at_ms = [START_MS + minutes * 60_000 for minutes in range(0, 3 * 24 * 60, 7)]
+
+    admitted = _run(limiter, clock, RateLimits(per_day=4), at_ms)
+
+    assert _overfull(admitted, DAY_MS, 4) == []
+    for refused in set(at_ms) - set(admitted):
+        assert _held(admitted, refused - DAY_MS - 2 * 900_000, refused) >= 4, refused
+
+
+def test_both_provider_limits_in_one_item(limiter: RateLimiter, clock: FakeClock) -> None:
+    limits = RateLimits(per_second=2, per_day=3)
+
+    admitted = _run(limiter, clock, limits, [START_MS + 10 * n for n in range(5)])
+    later = _run(limiter, clock, limits, [START_MS + 5 * SECOND])
+
+    assert (admitted, later) == ([START_MS, START_MS + 10], [START_MS + 5 * SECOND])
+    assert _sliding_refusal(limiter, limits).context == {"window": "day", "limit": 3}
+    items = boto3.resource("dynamodb").Table(TABLE_NAMES["RateLimitsTable"]).scan()["Items"]
+    assert [item["id"] for item in items] == ["service:email#sliding"]
+
+
+def test_a_refusal_says_when_a_slot_frees_up(limiter: RateLimiter, clock: FakeClock) -> None:
+    limits = RateLimits(per_second=2)
+    assert _run(limiter, clock, limits, [START_MS, START_MS + 30]) == [START_MS, START_MS + 30]
+    # Both are counted in slice [10.5, 10.6): it leaves the window (and its guard slice) at 11.7.
+    frees_up = START_MS + 1200
+
+    _at(clock, START_MS + 60)
+    refusal = _sliding_refusal(limiter, limits)
+
+    assert refusal.context == {"window": "second", "limit": 2}
+    assert refusal.headers == {
+        "Retry-After": "2",  # 1.14 s, rounded up
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(math.ceil(frees_up / 1000)),
+    }
+    assert _run(limiter, clock, limits, [frees_up - 1, frees_up, frees_up]) == [frees_up] * 2
+
+
+def test_a_daily_quota_refusal_says_when_a_slot_frees_up(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    limits = RateLimits(per_day=3)
+    hour = 3_600_000
+    _run(limiter, clock, limits, [START_MS, START_MS + hour, START_MS + 2 * hour])
+    # The first is counted in the 15 minutes from 1_699_999_200: a day and a guard later, it
+    # leaves, at the end of the slice after the one that ends the day.
+    frees_up = (1_699_999_200 + DAY + 2 * 900) * 1000
+
+    _at(clock, START_MS + 3 * hour)
+    refusal = _sliding_refusal(limiter, limits)
+
+    assert refusal.headers["Retry-After"] == str(math.ceil((frees_up - clock.now * 1000) / 1000))
+    assert _run(limiter, clock, limits, [frees_up - 1, frees_up, frees_up]) == [frees_up]
+
+
+def test_a_released_admission_gives_its_slot_back(limiter: RateLimiter, clock: FakeClock) -> None:
+    limits = RateLimits(per_second=1, per_day=5)
+    _at(clock, START_MS)
+    taken = limiter.consume_sliding("service:email", limits)
+    _sliding_refusal(limiter, limits)
+
+    taken.release()
+    taken.release()  # once only, however often called
+    again = limiter.consume_sliding("service:email", limits)
+
+    assert again.quota == Quota(1, 0, math.ceil((START_MS + 1200) / 1000))
+    _sliding_refusal(limiter, limits)
+    # The day counted the released one out too: four more fit today, not three.
+    assert len(_run(limiter, clock, limits, [START_MS + n * 2 * SECOND for n in range(1, 9)])) == 4
+
+
+def test_a_lagging_clock_does_not_slip_in_behind_the_latest(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    limits = RateLimits(per_second=1)
+    assert _run(limiter, clock, limits, [START_MS]) == [START_MS]
+
+    # A worker whose clock is 1.5 s behind counts as late as the latest write, not earlier.
+    assert _run(limiter, clock, limits, [START_MS - 1500]) == []
+
+
+def test_no_provider_limits_touch_nothing(limiter: RateLimiter) -> None:
+    reservation = limiter.consume_sliding("service:email", RateLimits())
+
+    reservation.release()
+    assert (reservation.quota, reservation.counters) == (None, ())
+    assert boto3.client("dynamodb").scan(TableName=TABLE_NAMES["RateLimitsTable"])["Count"] == 0
+
+
+def test_sliding_counters_expire_after_their_windows(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    limiter.consume_sliding("service:email", RateLimits(per_second=1, per_day=1))
+
+    table = boto3.resource("dynamodb").Table(TABLE_NAMES["RateLimitsTable"])
+    (item,) = table.scan()["Items"]
+    expires_at = _number(item["expires_at"])
+    assert START + DAY < expires_at <= START + 2 * DAY
+
+
+def _limiters(
+    url: str, table_name: str, clock: Callable[[], float], count: int
+) -> list[RateLimiter]:
+    """`count` senders, each its own "Lambda": its own boto3 session, table and limiter."""
+    return [
+        RateLimiter(
+            ItemTable(
+                table_name,
+                "id",
+                table=boto3.session.Session()
+                .resource("dynamodb", endpoint_url=url)
+                .Table(table_name),
+            ),
+            clock=clock,
+        )
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        pytest.param(RateLimits(per_second=LIMIT), id="max-send-rate"),
+        pytest.param(RateLimits(per_second=100, per_day=LIMIT), id="daily-quota"),
+    ],
+)
+def test_parallel_senders_get_exactly_the_provider_limit(
+    serial_dynamodb: str, shared_table: str, limits: RateLimits
+) -> None:
+    limiters = _limiters(serial_dynamodb, shared_table, lambda: START, PARALLEL)
+    start = threading.Barrier(PARALLEL)
+    outcomes: list[str] = []
+
+    def sender(limiter: RateLimiter) -> None:
+        start.wait()
+        try:
+            limiter.consume_sliding("service:email", limits)
+        except RateLimited:
+            outcomes.append("limited")
+        except Exception as error:  # reported by the assertion below
+            outcomes.append(repr(error))
+        else:
+            outcomes.append("sent")
+
+    threads = [threading.Thread(target=sender, args=(limiter,)) for limiter in limiters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["limited"] * (PARALLEL - LIMIT) + ["sent"] * LIMIT
+    table = boto3.resource("dynamodb", endpoint_url=serial_dynamodb).Table(shared_table)
+    (item,) = table.scan(ConsistentRead=True)["Items"]
+    assert {
+        name: sum(map(_number, counts.values())) for name, counts in item["windows"].items()
+    } == {name: LIMIT for name, _, _ in limits.windows()}
+
+
+def test_parallel_senders_never_exceed_the_send_rate_in_any_window(
+    serial_dynamodb: str, shared_table: str
+) -> None:
+    # Senders try together at each tick of a shared clock; ticks come at uneven steps, some
+    # on the 100 ms slices' edges, over some six seconds.
+    senders, limit = 8, 3
+    steps = itertools.cycle([0, 40, 60, 100, 1, 199, 330, 17])
+    ticks = list(itertools.accumulate(itertools.islice(steps, 40), initial=START_MS))
+    now = {"ms": ticks[0]}
+    limiters = _limiters(serial_dynamodb, shared_table, lambda: now["ms"] / 1000, senders)
+    together = threading.Barrier(senders + 1)
+    admitted: list[int] = []
+    failures: list[str] = []
+
+    def sender(limiter: RateLimiter) -> None:
+        for _ in ticks:
+            together.wait()  # the tick has been set
+            try:
+                limiter.consume_sliding("service:email", RateLimits(per_second=limit))
+            except RateLimited:
+                pass
+            except Exception as error:  # reported by the assertion below
+                failures.append(repr(error))
+            else:
+                admitted.append(now["ms"])
+            together.wait()  # every sender is done with this tick
+
+    threads = [threading.Thread(target=sender, args=(limiter,)) for limiter in limiters]
+    for thread in threads:
+        thread.start()
+    for tick in ticks:
+        now["ms"] = tick
+        together.wait()
+        together.wait()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert _overfull(admitted, SECOND, limit) == []
+    for tick in ticks:
+        if admitted.count(tick) < senders:  # someone was refused at this tick
+            assert _held(admitted, tick - 1200, tick) >= limit, tick
