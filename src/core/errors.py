@@ -103,8 +103,9 @@ class SmtpFailure(EmailApiError):
     """502: the SMTP server refused us, or we could not talk to it safely.
 
     `transient` says whether trying again later may succeed (a 4xx reply, a dropped or timed
-    out connection before the message was handed over); permanent failures (5xx, bad
-    credentials, a bad certificate) are not retried.
+    out connection before the message was handed over, a connection the server reset before
+    reading it all); permanent failures (5xx, bad credentials, a bad certificate) are not
+    retried.
     """
 
     status = 502
@@ -150,8 +151,9 @@ class SmtpDeferred(SmtpFailure):
 
 
 class SmtpOutcomeUnknown(SmtpFailure):
-    """The connection failed after the final `.` of DATA: the message may or may not be on
-    its way. Resending blindly could deliver it twice, so it is never retried by itself."""
+    """The connection closed or went quiet after the final `.` of DATA: the message may or
+    may not be on its way. Resending could deliver it twice, so it is not transient: the queue
+    resends it only for a service that asked for that (`unknown_outcome: retry`)."""
 
     default_reason = "smtp_outcome_unknown"
 

@@ -136,6 +136,7 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
         "max_send_rate": None,
         "daily_quota": None,
         "max_recipients": None,
+        "unknown_outcome": "hold",
     }
     assert name in [service["name"] for service in ok(listed)["resource"]]
     assert ok(shown)["config"] == created.json["config"]

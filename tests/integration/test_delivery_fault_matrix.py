@@ -1,7 +1,8 @@
 """Issue 4's fault matrix, through the queue and the worker: a server replying each code at
-each stage, dropping the connection at each stage, or stalling. For every case: the final
-status, the number of SMTP transactions, and no message lost (the queue ends empty and the
-record settled)."""
+each stage, dropping or resetting the connection at each stage (in the middle of the message
+too), or stalling; and what a service's `unknown_outcome` makes of a broken connection after
+the final dot. For every case: the final status, the number of SMTP transactions, and no
+message lost (the queue ends empty and the record settled)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.support.api import call_api, create_service
 from tests.support.queue_worker import SendQueue
-from tests.support.smtp_servers import LOOPBACK, At, Fault, FaultServer
+from tests.support.smtp_servers import LOOPBACK, Act, At, Fault, FaultServer
 
 MAX_ATTEMPTS = 3
 MESSAGE = {"to": "john@example.com", "subject": "Invoice", "body_text": "Attached."}
@@ -27,15 +28,21 @@ DROP_STAGES_BEFORE_THE_DOT = [At.GREETING, At.MAIL, At.RCPT, At.DATA]
 @pytest.fixture
 def deliver_through(
     send_queue: SendQueue, configure: Callable[..., None]
-) -> Callable[[FaultServer], dict[str, Any]]:
-    """Queue one message for `server`, run the worker until the queue is empty, return the
-    message's record."""
+) -> Callable[..., dict[str, Any]]:
+    """Queue one message for `server` (a service with `config` on top), run the worker until
+    the queue is empty, return the message's record."""
     # Generous: only the stall cases wait for the timeout, and they shorten it themselves.
     configure(MAX_ATTEMPTS=str(MAX_ATTEMPTS), SMTP_TIMEOUT_SECONDS="5")
 
-    def run(server: FaultServer) -> dict[str, Any]:
+    def run(server: FaultServer, **config: Any) -> dict[str, Any]:
         create_service(
-            {"host": LOOPBACK, "port": server.port, "encryption": "none", "from_email": "a@x.org"}
+            {
+                "host": LOOPBACK,
+                "port": server.port,
+                "encryption": "none",
+                "from_email": "a@x.org",
+                **config,
+            }
         )
         queued = call_api("POST", "/api/v2/email", MESSAGE, query="async=true")
         assert queued.status == 202, queued.body
@@ -67,7 +74,7 @@ PERMANENT_REPLIES = _replies(PERMANENT_CODES)
     TRANSIENT_REPLIES,
 )
 def test_a_server_that_keeps_deferring_uses_every_attempt(
-    deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
+    deliver_through: Callable[..., dict[str, Any]], code: str, stage: At
 ) -> None:
     with FaultServer(Fault.answer(stage, f"{code} 4.0.0 Try again later")) as server:
         record = deliver_through(server)
@@ -85,7 +92,7 @@ def test_a_server_that_keeps_deferring_uses_every_attempt(
     TRANSIENT_REPLIES,
 )
 def test_a_server_that_recovers_gets_the_message_on_the_next_attempt(
-    deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
+    deliver_through: Callable[..., dict[str, Any]], code: str, stage: At
 ) -> None:
     fault = Fault.answer(stage, f"{code} 4.0.0 Try again later")
     with FaultServer(fault, faulty_sessions=1) as server:
@@ -101,7 +108,7 @@ def test_a_server_that_recovers_gets_the_message_on_the_next_attempt(
     PERMANENT_REPLIES,
 )
 def test_a_permanent_refusal_fails_at_once_with_the_servers_reply(
-    deliver_through: Callable[[FaultServer], dict[str, Any]], code: str, stage: At
+    deliver_through: Callable[..., dict[str, Any]], code: str, stage: At
 ) -> None:
     with FaultServer(Fault.answer(stage, f"{code} 5.0.0 No")) as server:
         record = deliver_through(server)
@@ -115,7 +122,7 @@ def test_a_permanent_refusal_fails_at_once_with_the_servers_reply(
 
 @pytest.mark.parametrize("stage", DROP_STAGES_BEFORE_THE_DOT, ids=lambda s: s.name.lower())
 def test_a_connection_dropped_before_the_dot_is_retried(
-    deliver_through: Callable[[FaultServer], dict[str, Any]], stage: At
+    deliver_through: Callable[..., dict[str, Any]], stage: At
 ) -> None:
     with FaultServer(Fault.drop(stage), faulty_sessions=1) as server:
         record = deliver_through(server)
@@ -124,8 +131,30 @@ def test_a_connection_dropped_before_the_dot_is_retried(
     assert len(server.delivered) == 1
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # The client wrote the message and its dot; the server closed without reading them.
+        pytest.param(Fault.drop(At.MESSAGE), id="closed-with-the-message-unread"),
+        pytest.param(Fault.reset(At.MESSAGE), id="aborted-with-the-message-unread"),
+        # The server read a little of it, then aborted: the client may still be writing.
+        pytest.param(Fault.reset(At.MESSAGE, after_bytes=100), id="aborted-mid-message"),
+    ],
+)
+def test_a_connection_reset_before_the_server_read_the_dot_is_retried(
+    deliver_through: Callable[..., dict[str, Any]], fault: Fault
+) -> None:
+    with FaultServer(fault, faulty_sessions=1) as server:
+        record = deliver_through(server)
+
+    # The RST says the server never read the whole message: resending cannot duplicate it.
+    assert (record["status"], record["attempts"]) == ("sent", 2), record
+    assert [session.message_arrived for session in server.sessions] == [False, True]
+    assert len(server.delivered) == 1
+
+
 def test_a_connection_dropped_after_the_dot_is_unknown_and_never_resent(
-    deliver_through: Callable[[FaultServer], dict[str, Any]],
+    deliver_through: Callable[..., dict[str, Any]],
 ) -> None:
     with FaultServer(Fault.drop(At.END_OF_DATA)) as server:
         record = deliver_through(server)
@@ -135,9 +164,35 @@ def test_a_connection_dropped_after_the_dot_is_unknown_and_never_resent(
     assert server.transactions == 1
 
 
+@pytest.mark.parametrize("act", [Act.DROP, Act.STALL], ids=["closed", "silent"])
+def test_an_unknown_outcome_is_resent_when_the_service_asks(
+    deliver_through: Callable[..., dict[str, Any]], configure: Callable[..., None], act: Act
+) -> None:
+    configure(SMTP_TIMEOUT_SECONDS="1")
+    with FaultServer(Fault(At.END_OF_DATA, act), faulty_sessions=1) as server:
+        record = deliver_through(server, unknown_outcome="retry")
+
+    assert (record["status"], record["attempts"]) == ("sent", 2), record
+    # At least once: the first copy reached the server too, and may go out as well.
+    assert [session.message_arrived for session in server.sessions] == [True, True]
+    assert len(server.delivered) == 1
+
+
+def test_an_unknown_outcome_resent_stays_within_max_attempts(
+    deliver_through: Callable[..., dict[str, Any]],
+) -> None:
+    with FaultServer(Fault.drop(At.END_OF_DATA)) as server:
+        record = deliver_through(server, unknown_outcome="retry")
+
+    # Out of attempts, and the last one may have gone: `unknown`, not `failed`.
+    assert (record["status"], record["reason"]) == ("unknown", "smtp_outcome_unknown"), record
+    assert record["attempts"] == MAX_ATTEMPTS
+    assert server.transactions == MAX_ATTEMPTS
+
+
 @pytest.mark.parametrize("stage", [At.GREETING, At.MAIL, At.DATA], ids=lambda s: s.name.lower())
 def test_a_server_that_stalls_before_the_dot_is_retried(
-    deliver_through: Callable[[FaultServer], dict[str, Any]],
+    deliver_through: Callable[..., dict[str, Any]],
     configure: Callable[..., None],
     stage: At,
 ) -> None:
@@ -150,7 +205,7 @@ def test_a_server_that_stalls_before_the_dot_is_retried(
 
 
 def test_a_server_that_stalls_after_the_dot_is_unknown(
-    deliver_through: Callable[[FaultServer], dict[str, Any]], configure: Callable[..., None]
+    deliver_through: Callable[..., dict[str, Any]], configure: Callable[..., None]
 ) -> None:
     configure(SMTP_TIMEOUT_SECONDS="1")
     with FaultServer(Fault.stall(At.END_OF_DATA)) as server:
@@ -161,7 +216,7 @@ def test_a_server_that_stalls_after_the_dot_is_unknown(
 
 
 def test_a_sent_message_keeps_the_servers_answer(
-    deliver_through: Callable[[FaultServer], dict[str, Any]],
+    deliver_through: Callable[..., dict[str, Any]],
 ) -> None:
     with FaultServer() as server:
         record = deliver_through(server)

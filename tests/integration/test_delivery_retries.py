@@ -239,7 +239,10 @@ def faulty(send_queue: SendQueue) -> Iterator[Callable[..., FaultServer]]:
         server.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("at", [At.MAIL, At.RCPT, At.DATA], ids=lambda at: f"drop-at-{at}")
+# At MESSAGE the server closes with the whole message and its dot unread: an RST.
+@pytest.mark.parametrize(
+    "at", [At.MAIL, At.RCPT, At.DATA, At.MESSAGE], ids=lambda at: f"drop-at-{at}"
+)
 def test_a_drop_before_the_message_is_handed_over_is_retried(
     faulty: Callable[..., FaultServer], send_queue: SendQueue, at: At
 ) -> None:

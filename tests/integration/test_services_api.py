@@ -173,6 +173,7 @@ def test_patch_removing_the_password_deletes_the_secret(smtp_server: StartServer
         ({"name": "renamed"}, "invalid_request"),
         ({"config": {"encryption": "starttls"}}, "invalid_encryption"),
         ({"config": {"port": "not a port"}}, "invalid_request"),
+        ({"config": {"unknown_outcome": "resend"}}, "invalid_request"),
         ({"config": "tls"}, "invalid_request"),
         ({"label": 5}, "invalid_request"),
         ({"description": ["not", "text"]}, "invalid_request"),
@@ -188,6 +189,20 @@ def test_invalid_patch_changes_nothing(
 
     assert (response.status, response.reason) == (400, reason), response.body
     assert call_api("GET", "/api/v2/system/service/email").body == before
+
+
+def test_unknown_outcome_is_hold_unless_set(smtp_server: StartServer) -> None:
+    server = smtp_server(Security.IMPLICIT, credentials=(USER, PASSWORD))
+    created = create_service(_config(server))
+    assert created["config"]["unknown_outcome"] == "hold"  # at most once, as before
+
+    response = call_api(
+        "PATCH", "/api/v2/system/service/email", {"config": {"unknown_outcome": "retry"}}
+    )
+
+    assert response.status == 200, response.body
+    assert response.body["config"] == {**created["config"], "unknown_outcome": "retry"}
+    assert call_api("GET", "/api/v2/system/service/email").body == response.body
 
 
 def test_create_twice_is_a_conflict(smtp_server: StartServer) -> None:

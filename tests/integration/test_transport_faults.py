@@ -7,9 +7,12 @@ and whether the whole message reached it.
 
 from __future__ import annotations
 
+import base64
+import smtplib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +52,7 @@ JOHN, JANE, JOE = "john@example.com", "jane@example.com", "joe@example.com"
 MESSAGE = b"From: noreply@example.com\r\nSubject: Hi\r\n\r\nHello\r\n.signature\r\nbye"
 ARRIVED = b"From: noreply@example.com\r\nSubject: Hi\r\n\r\nHello\r\n.signature\r\nbye\r\n"
 STALL_SECONDS = 0.4
+KIB = 1024
 
 REPLIES = {
     421: "421 4.3.2 Service shutting down",
@@ -92,6 +96,7 @@ def _send(
     *,
     encryption: Encryption = Encryption.NONE,
     seconds: float = 5.0,
+    message: bytes = MESSAGE,
     **endpoint: Any,
 ) -> Delivery:
     transport = SmtpTransport(
@@ -100,7 +105,16 @@ def _send(
         ehlo_name="client.example.com",
     )
     envelope = Envelope(SENDER, recipients or [JOHN])
-    return transport.send(MESSAGE, envelope, Deadline.after(seconds))
+    return transport.send(message, envelope, Deadline.after(seconds))
+
+
+def _bigger_than_the_buffers() -> bytes:
+    """A message the client cannot hand to its kernel at once: over twice the most a socket's
+    send buffer grows to (tcp_wmem), so `sendall` is still writing when the server stops."""
+    wmem = Path("/proc/sys/net/ipv4/tcp_wmem")
+    most = int(wmem.read_text().split()[2]) if wmem.exists() else 4 * KIB * KIB
+    line = b"x" * 998 + b"\r\n"
+    return MESSAGE + b"\r\n" + line * (2 * most // len(line) + 1)
 
 
 def _send_failing(port: int, recipients: list[str] | None = None, **options: Any) -> SmtpFailure:
@@ -284,12 +298,77 @@ def test_dropped_after_the_final_dot(fault_server: StartFaultServer) -> None:
 
     error = _send_failing(server.port)
 
-    # The server has the whole message and may deliver it: never resend it blindly.
+    # The server read the whole message, then closed in order (a FIN, no reply): it may
+    # deliver it, so it is never resent blindly.
     assert (type(error), error.transient) == (SmtpOutcomeUnknown, False)
     assert error.reason == "smtp_outcome_unknown"
     assert error.context["stage"] == "end_of_data"
+    assert isinstance(error.__cause__, smtplib.SMTPServerDisconnected)
+    assert error.__cause__.__context__ is None  # an EOF, no socket error
     (arrival,) = server.only_session.arrivals
     assert (arrival.data, arrival.answer) == (ARRIVED, None)
+
+
+# --- a reset, or a close, while the message is still being written or read ---------------------
+
+
+def test_a_close_with_the_whole_message_unread_is_a_reset_not_an_unknown(
+    fault_server: StartFaultServer,
+) -> None:
+    # The client has written the message and its dot (the server waits until all of it sits
+    # in its receive buffer) and waits for the verdict; the server closes without reading it,
+    # so its kernel answers with an RST: the server never had the message.
+    server = fault_server(Fault.drop(At.MESSAGE))
+
+    error = _send_failing(server.port)
+
+    assert (type(error), error.transient) == (SmtpConnectFailed, True)
+    assert error.reason == "smtp_connect_failed"
+    assert error.context["stage"] == "data"
+    assert "reset the connection before reading the whole message" in error.message
+    assert isinstance(error.__cause__, smtplib.SMTPServerDisconnected)
+    assert isinstance(error.__cause__.__context__, ConnectionResetError)
+    assert not server.only_session.message_arrived
+
+
+@pytest.mark.parametrize("act", [Act.DROP, Act.RESET], ids=["close-unread", "abort"])
+def test_a_reset_while_the_message_is_written(fault_server: StartFaultServer, act: Act) -> None:
+    # Bigger than every buffer between the two, so the client is still writing (in `sendall`)
+    # when the server closes after reading a little of it.
+    server = fault_server(Fault(At.MESSAGE, act, after_bytes=64 * KIB), receive_buffer=64 * KIB)
+
+    error = _send_failing(server.port, message=_bigger_than_the_buffers())
+
+    assert (type(error), error.transient) == (SmtpConnectFailed, True)
+    assert error.context["stage"] == "data"
+    assert "before the message's final dot" in error.message
+    assert not server.only_session.message_arrived
+
+
+def test_an_abort_after_the_dot_reads_as_a_reset(fault_server: StartFaultServer) -> None:
+    # The ambiguity the transport's docstring names: a server that read the whole message and
+    # then aborts (SO_LINGER 0) is taken at its RST's word, so the message would be resent.
+    server = fault_server(Fault.reset(At.END_OF_DATA))
+
+    error = _send_failing(server.port)
+
+    assert (type(error), error.transient) == (SmtpConnectFailed, True)
+    (arrival,) = server.only_session.arrivals
+    assert (arrival.data, arrival.answer) == (ARRIVED, None)
+
+
+def test_a_server_that_stops_reading_the_message_times_out_as_transient(
+    fault_server: StartFaultServer,
+) -> None:
+    server = fault_server(Fault.stall(At.MESSAGE, after_bytes=64 * KIB), receive_buffer=64 * KIB)
+
+    error = _send_failing(server.port, message=_bigger_than_the_buffers(), seconds=STALL_SECONDS)
+
+    # The dot never left: the server cannot have the message.
+    assert (type(error), error.transient) == (SmtpTimeout, True)
+    assert error.context["stage"] == "data"
+    assert "stopped reading the message" in error.message
+    assert not server.only_session.message_arrived
 
 
 def test_nothing_listening(closed_port: ClosedPort) -> None:
@@ -392,6 +471,9 @@ def _api_send(**body: Any) -> tuple[int, dict[str, Any]]:
             Fault.answer(At.RCPT, REPLIES[550]), 502, "smtp_rejected", False, id="550-rcpt"
         ),
         pytest.param(Fault.drop(At.RCPT), 502, "smtp_connect_failed", False, id="drop-rcpt"),
+        pytest.param(
+            Fault.drop(At.MESSAGE), 502, "smtp_connect_failed", False, id="close-message-unread"
+        ),
         pytest.param(Fault.drop(At.END_OF_DATA), 502, "smtp_outcome_unknown", True, id="drop-dot"),
         pytest.param(Fault.stall(At.DATA), 504, "smtp_timeout", False, id="stall-data"),
     ],
@@ -414,6 +496,25 @@ def test_the_api_answers_each_fault(
     assert (answer_status, body["error"]["reason"]) == (status, reason), body
     assert server.only_session.transactions == 1
     assert server.only_session.message_arrived is arrived
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_api_answers_a_reset_mid_message_as_transient(
+    fault_server: StartFaultServer, configure: Callable[..., None]
+) -> None:
+    configure(SMTP_TIMEOUT_SECONDS="5")
+    server = fault_server(Fault.reset(At.MESSAGE, after_bytes=64 * KIB), receive_buffer=64 * KIB)
+    _service(server.port)
+    attachment = base64.b64encode(bytes(range(256)) * 4 * KIB).decode()  # 1 MiB
+
+    status, body = _api_send(
+        attachments=[{"name": "big.bin", "content": attachment, "content_type": "application/zip"}]
+    )
+
+    # A synchronous caller may resend it: the server said (by its RST) it never took it.
+    assert (status, body["error"]["reason"]) == (502, "smtp_connect_failed"), body
+    assert body["error"]["context"]["stage"] == "data"
+    assert not server.only_session.message_arrived
 
 
 @pytest.mark.usefixtures("aws")

@@ -2,10 +2,12 @@
 
 - `Authority`: a trustme CA and the server certificate it issued for localhost and 127.0.0.1.
 - `CaptureServer`: aiosmtpd on 127.0.0.1, plain, STARTTLS or implicit TLS, with optional AUTH
-  and scripted refusals; it records each message's envelope, raw bytes, TLS and AUTH login.
+  and scripted refusals; it records each message's envelope, raw bytes, TLS, AUTH login and
+  arrival time.
 - `ClosedPort` and `SilentServer`: raw sockets for the faults no real SMTP server would show.
-- `FaultServer`: a scripted SMTP server on a raw socket that answers a chosen code, drops the
-  connection or stalls at a chosen point of the session, and records every session.
+- `FaultServer`: a scripted SMTP server on a raw socket that answers a chosen code, drops or
+  resets the connection or stalls at a chosen point of the session (in the middle of a message
+  too), and records every session.
 
 Every server is a context manager; leaving it stops its thread and closes its sockets.
 """
@@ -18,7 +20,9 @@ import email.policy
 import select
 import socket
 import ssl
+import struct
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -99,6 +103,8 @@ class Received:
     data: bytes  # the DATA section, dot-unstuffed, exactly as it came over the wire
     tls: bool
     auth_login: str | None
+    # When the final dot arrived (epoch seconds): made as the server takes the message.
+    arrived_at: float = field(default_factory=time.time)
 
     def parsed(self) -> EmailMessage:
         # As a mailbox stores it: with local line endings, so decoded text has no stray CRs.
@@ -356,35 +362,56 @@ class At(StrEnum):
     MAIL = "mail"
     RCPT = "rcpt"
     DATA = "data"  # the DATA command: where the 354 goes
+    MESSAGE = "message"  # after the 354, before the final dot is read (see `Fault.after_bytes`)
     END_OF_DATA = "end_of_data"  # the message and its final dot have arrived
     QUIT = "quit"
 
 
 class Act(StrEnum):
     ANSWER = "answer"  # send the scripted reply instead of the normal one
-    DROP = "drop"  # close the connection instead of answering
+    # Close the connection instead of answering. The kernel says FIN when the server has read
+    # everything the client sent, RST when some of it is still unread (as at MESSAGE).
+    DROP = "drop"
+    RESET = "reset"  # abort the connection: SO_LINGER 0, so an RST whatever was read
     STALL = "stall"  # never answer; wait for the client to give up
 
 
 @dataclass(frozen=True)
 class Fault:
+    """What the server does at `at` instead of its normal answer.
+
+    At `At.MESSAGE` nothing is answered: the server reads `after_bytes` bytes of the message,
+    then acts as soon as more of it waits unread (so a DROP there is a close with unread data,
+    an RST); with `after_bytes=None` it reads none and acts only once the whole message, final
+    dot included, waits unread: the client has written all of it. A STALL there stops reading.
+    """
+
     at: At
     act: Act
     reply: str = ""
     # At RCPT: the recipients it applies to (none listed: every recipient).
     recipients: frozenset[str] = frozenset()
+    after_bytes: int | None = None
 
     @classmethod
     def answer(cls, at: At, reply: str, *, recipients: Iterable[str] = ()) -> Fault:
         return cls(at, Act.ANSWER, reply, frozenset(recipients))
 
     @classmethod
-    def drop(cls, at: At, *, recipients: Iterable[str] = ()) -> Fault:
-        return cls(at, Act.DROP, recipients=frozenset(recipients))
+    def drop(
+        cls, at: At, *, recipients: Iterable[str] = (), after_bytes: int | None = None
+    ) -> Fault:
+        return cls(at, Act.DROP, recipients=frozenset(recipients), after_bytes=after_bytes)
 
     @classmethod
-    def stall(cls, at: At, *, recipients: Iterable[str] = ()) -> Fault:
-        return cls(at, Act.STALL, recipients=frozenset(recipients))
+    def reset(cls, at: At, *, after_bytes: int | None = None) -> Fault:
+        return cls(at, Act.RESET, after_bytes=after_bytes)
+
+    @classmethod
+    def stall(
+        cls, at: At, *, recipients: Iterable[str] = (), after_bytes: int | None = None
+    ) -> Fault:
+        return cls(at, Act.STALL, recipients=frozenset(recipients), after_bytes=after_bytes)
 
     def applies(self, at: At, recipient: str | None) -> bool:
         return self.at is at and (not self.recipients or recipient in self.recipients)
@@ -459,12 +486,53 @@ class _Wire:
             self._fill()
             self._buffer = b""
 
-    def _fill(self) -> None:
+    def skip(self, count: int) -> None:
+        """Read and drop `count` bytes, and not one more from the kernel."""
+        while len(self._buffer) < count:
+            self._fill(count - len(self._buffer))
+        self._buffer = self._buffer[count:]
+
+    def wait_unread(self, ending: bytes | None = None) -> None:
+        """Wait, reading nothing more, until data waits unread in the kernel's receive buffer;
+        with `ending`, until what waits (after anything read already) ends with it."""
+        if ending is None:
+            self._wait_readable()
+            return
+        while not (self._buffer + self._peek()).endswith(ending):
+            # Readable only once more than what is there now has come: no busy loop.
+            waiting = len(self._peek())
+            self._connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, waiting + 1)
+            self._wait_readable()
+            if len(self._peek()) == waiting:
+                raise _Hangup  # readable with nothing new: the client closed
+
+    def abort(self) -> None:
+        """Make the coming close an abort: an RST, whatever was read or not."""
+        self._connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def stop_reading(self) -> None:
+        """Read nothing more, until the server stops."""
+        self._stopping.wait()
+        raise _Hangup
+
+    def _peek(self) -> bytes:
+        size = self._connection.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        try:
+            return self._connection.recv(size, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+        except OSError as error:
+            raise _Hangup from error
+
+    def _wait_readable(self) -> None:
         while not select.select([self._connection], [], [], self._POLL_SECONDS)[0]:
             if self._stopping.is_set():
                 raise _Hangup
+
+    def _fill(self, limit: int = 65536) -> None:
+        self._wait_readable()
         try:
-            chunk = self._connection.recv(65536)
+            chunk = self._connection.recv(min(limit, 65536))
         except OSError as error:
             raise _Hangup from error
         if not chunk:
@@ -479,16 +547,24 @@ class FaultServer:
     only when a fault is scripted for it, since it cannot really do TLS. The first fault that
     applies replaces the normal answer; a 421, as RFC 5321 says, also closes the connection.
     `faulty_sessions` limits the faults to the first N sessions (a server that recovers).
-    Sessions are served one after another, so a stalled one holds the next until it ends.
+    `receive_buffer` sets each connection's SO_RCVBUF (the kernel doubles it), so that a client
+    writing a message bigger than the buffers on both sides is still writing when the server
+    stops reading. Sessions are served one after another, so a stalled one holds the next until
+    it ends (a STALL at MESSAGE: until the server stops).
     """
 
     _POLL_SECONDS = 0.05
 
-    def __init__(self, *faults: Fault, faulty_sessions: int | None = None) -> None:
+    def __init__(
+        self,
+        *faults: Fault,
+        faulty_sessions: int | None = None,
+        receive_buffer: int | None = None,
+    ) -> None:
         self.faults = faults
         self.faulty_sessions = faulty_sessions
         self.sessions: list[FaultSession] = []
-        self._listener = socket.create_server((LOOPBACK, 0))
+        self._listener = _listener(receive_buffer)
         self.port: int = self._listener.getsockname()[1]
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fault-smtp", daemon=True)
@@ -558,6 +634,7 @@ class FaultServer:
                 ready = "354 End data with <CR><LF>.<CR><LF>"
                 reply = respond(At.DATA, ready if rcpt_tos else "554 5.5.1 No valid recipients")
                 if reply.startswith("354"):
+                    self._interrupt(wire, self._decide(faulty, At.MESSAGE, ""))
                     data = _read_data(wire)
                     verdict = self._decide(faulty, At.END_OF_DATA, "250 2.0.0 OK: queued")
                     answer = verdict.reply if verdict.act is Act.ANSWER else None
@@ -576,6 +653,22 @@ class FaultServer:
             else:
                 wire.send("502 5.5.2 Command not recognized")
 
+    @staticmethod
+    def _interrupt(wire: _Wire, fault: Fault) -> None:
+        """At MESSAGE: do what `fault` says in the middle of the message (see `Fault`)."""
+        if fault.act is Act.ANSWER:
+            return  # no fault: the message is read as usual
+        if fault.after_bytes is None:
+            wire.wait_unread(ending=b"\r\n.\r\n")
+        else:
+            wire.skip(fault.after_bytes)
+            wire.wait_unread()
+        if fault.act is Act.STALL:
+            wire.stop_reading()
+        if fault.act is Act.RESET:
+            wire.abort()
+        raise _Hangup
+
     def _decide(self, faulty: bool, at: At, normal: str, recipient: str | None = None) -> Fault:
         scripted = (fault for fault in self.faults if faulty and fault.applies(at, recipient))
         return next(scripted, Fault.answer(at, normal))
@@ -583,7 +676,9 @@ class FaultServer:
     @staticmethod
     def _carry_out(wire: _Wire, fault: Fault) -> str:
         """Do what `fault` says; the reply sent, or `_Hangup` when the session ends here."""
-        if fault.act is Act.DROP:
+        if fault.act is Act.RESET:
+            wire.abort()
+        if fault.act in (Act.DROP, Act.RESET):
             raise _Hangup
         if fault.act is Act.STALL:
             wire.wait_for_hangup()
@@ -598,6 +693,18 @@ class FaultServer:
             keywords.append("STARTTLS")
         lines = ["localhost", *keywords]
         return "\r\n".join(f"250-{line}" for line in lines[:-1]) + f"\r\n250 {lines[-1]}"
+
+
+def _listener(receive_buffer: int | None) -> socket.socket:
+    """A listening socket on loopback; accepted connections inherit its SO_RCVBUF, which must
+    be set before `listen` to size the window the handshake offers."""
+    if receive_buffer is None:
+        return socket.create_server((LOOPBACK, 0))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    listener.bind((LOOPBACK, 0))
+    listener.listen()
+    return listener
 
 
 def _address(command: str) -> str:

@@ -1,9 +1,13 @@
 """The worker's side of a queued message: one attempt, and what to do after it.
 
 Transient failures come back later with exponential backoff (as SQS redeliveries); permanent
-ones are settled as `failed` with the server's reply; a failure after the final `.` of DATA
-is settled as `unknown` and never resent blindly. A duplicate delivery of the same job finds
-the record already claimed or settled and does nothing, so each message is handed over once.
+ones are settled as `failed` with the server's reply. A connection that closes or goes quiet
+after the final `.` of DATA leaves the outcome unknown, and the service says what then: with
+`unknown_outcome: hold` (the default, at most once) the message is settled as `unknown` and
+never resent; with `retry` (at least once, as MTAs do) it comes back like a transient failure,
+a duplicate being the price, and is settled `unknown` if its last attempt ends that way too.
+A duplicate SQS delivery of the same job finds the record already claimed or settled and
+does nothing: no copy of a job makes an attempt of its own.
 
 Each attempt sends as the job's key and role allow *now*: a message whose key was revoked or
 disabled since (or whose role was deleted) is settled `cancelled` with reason `key_revoked`,
@@ -35,6 +39,7 @@ from core.errors import (
 )
 from core.send_request import parse_send_request
 from core.sending import Mailer, Prepared
+from core.services.model import UnknownOutcome
 from core.services.repository import ServiceRepository
 from core.transport.base import Deadline
 
@@ -153,6 +158,10 @@ class Courier:
         try:
             delivery = self._mailer.deliver(prepared, record.pending_recipients(), deadline)
         except SmtpOutcomeUnknown as error:
+            resend = prepared.service.config.unknown_outcome is UnknownOutcome.RETRY
+            if resend and record.attempts < self._max_attempts:
+                return self._defer(job, record, reason=error.reason, smtp_reply=error.message)
+            # Held, or out of attempts: the last one may have gone, so it is not `failed`.
             return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
         except SmtpFailure as error:
             if error.transient and record.attempts < self._max_attempts:

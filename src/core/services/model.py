@@ -46,6 +46,13 @@ class Encryption(StrEnum):
     NONE = "none"  # plain text, by explicit choice
 
 
+class UnknownOutcome(StrEnum):
+    """What the queue does with a message whose connection broke after its final dot."""
+
+    HOLD = "hold"  # at most once: settle it `unknown`, never resend it
+    RETRY = "retry"  # at least once, as MTAs do: resend it like a transient failure
+
+
 def _parse_encryption(value: Any) -> Encryption:
     # Missing, null and empty all mean DreamFactory's "leave empty": STARTTLS when offered.
     if value is None:
@@ -108,6 +115,9 @@ class ServiceConfig(BaseModel):
     daily_quota: Annotated[int, Field(ge=1)] | None = None
     # Recipients a message may have; unset: the operator's ceiling (MAX_RECIPIENTS, 50).
     max_recipients: Annotated[int, Field(ge=1)] | None = None
+    # After the final dot, a broken connection leaves the outcome unknown: 'hold' never
+    # resends (no duplicate, maybe no delivery), 'retry' resends (maybe a duplicate).
+    unknown_outcome: UnknownOutcome = UnknownOutcome.HOLD
 
     def recipient_limit(self, ceiling: int) -> int:
         """This service's cap on recipients a message, never above the operator's ceiling."""

@@ -7,21 +7,49 @@ DATA.
 The transaction is driven with smtplib's primitives rather than `sendmail()` so that a failure
 is known by the stage it happened at, which decides whether trying again is safe:
 
-| what happened                                             | raised             | transient |
-| --------------------------------------------------------- | ------------------ | --------- |
-| a 4xx reply at any stage (421, 450, 451, 452, 454, ...)   | SmtpDeferred       | yes       |
-| a 5xx reply to the greeting (554)                         | SmtpConnectFailed  | no        |
-| the host or port is refused by the destination guard      | SmtpConnectFailed  | no        |
-| a reply that is no SMTP reply (an HTTP server, say)       | SmtpConnectFailed  | no        |
-| a 5xx reply to STARTTLS; a TLS or certificate failure     | SmtpTlsError       | no        |
-| no STARTTLS offered for 'tls', or for credentials         | SmtpTlsError       | no        |
-| a 5xx reply to AUTH (535, ...); no AUTH offered           | SmtpAuthFailed     | no        |
-| a 5xx reply to EHLO/HELO, MAIL, DATA or the final dot     | SmtpRejected       | no        |
-| no recipient accepted, every refusal a 5xx                | SmtpRejected       | no        |
-| no recipient accepted, at least one refusal a 4xx         | SmtpDeferred       | yes       |
-| connection refused, reset or closed before the final dot  | SmtpConnectFailed  | yes       |
-| no answer in time before the final dot                    | SmtpTimeout        | yes       |
-| anything going wrong once the final dot is written        | SmtpOutcomeUnknown | no        |
+| what happened                                            | raised             | transient |
+| -------------------------------------------------------- | ------------------ | --------- |
+| a 4xx reply at any stage (421, 450, 451, 452, 454, ...)  | SmtpDeferred       | yes       |
+| a 5xx reply to the greeting (554)                        | SmtpConnectFailed  | no        |
+| the host or port is refused by the destination guard     | SmtpConnectFailed  | no        |
+| a reply that is no SMTP reply (an HTTP server, say)      | SmtpConnectFailed  | no        |
+| a 5xx reply to STARTTLS; a TLS or certificate failure    | SmtpTlsError       | no        |
+| no STARTTLS offered for 'tls', or for credentials        | SmtpTlsError       | no        |
+| a 5xx reply to AUTH (535, ...); no AUTH offered          | SmtpAuthFailed     | no        |
+| a 5xx reply to EHLO/HELO, MAIL, DATA or the final dot    | SmtpRejected       | no        |
+| no recipient accepted, every refusal a 5xx               | SmtpRejected       | no        |
+| no recipient accepted, at least one refusal a 4xx        | SmtpDeferred       | yes       |
+| refused, reset or closed before the final dot is written | SmtpConnectFailed  | yes       |
+| reset (RST) after the final dot was written              | SmtpConnectFailed  | yes       |
+| no answer in time before the final dot is written        | SmtpTimeout        | yes       |
+| closed (EOF) or no answer in time after the final dot    | SmtpOutcomeUnknown | no        |
+| no 2xx, 4xx or 5xx reply to the final dot                | SmtpOutcomeUnknown | no        |
+
+"Written" means handed to our kernel: `sendall` returns once the final dot is in the socket's
+send buffer, not once the server has read it. smtplib writes the whole message before reading
+anything, so a server that gives up in the middle of a message (too big, a crash, a dropped
+connection) while part of it is still in flight, or unread in its receive buffer, looks at
+first like one that broke off after the dot. TCP tells the two apart. A socket closed while its
+receive buffer still holds data the application never read is aborted by the kernel with an
+RST instead of a FIN (RFC 1122 4.2.2.13; Linux, the BSDs and Windows all do it), and so is one
+that gets data after the application closed it; a socket closed after reading everything sends
+an orderly FIN. A server takes a message only once it has read the final dot, and we write
+nothing after the dot until a reply comes, so an RST (ECONNRESET; or EPIPE, when the server's
+FIN came first) means the server closed before reading the whole message: it did not take it,
+and trying again is safe. A failure while writing (`sendall` raising) is as clear: the dot never
+left. An orderly close (EOF) or silence once the dot is written says nothing of the kind: the
+server may have the message, so the outcome is unknown, and it is not resent unless the service
+asked for at-least-once delivery (`unknown_outcome: retry`, honoured by the queue worker).
+
+What stays ambiguous: an RST sent on purpose. A server that sets SO_LINGER to 0 aborts with an
+RST even when it has read everything, and Linux throws away what it had received and not yet
+read when an RST arrives, even a 250; so a server that took the message and then aborted (with
+or without answering first) would be sent it again, under either `unknown_outcome`. So would
+one behind a TCP proxy or load balancer that resets the client's side on its own account. MTAs
+close in an orderly way, so this takes a deliberate abort. The other way round, a server that
+closes before the dot with nothing unread at that moment sends a FIN, and the RST only when our
+next segment arrives; its close reads as an EOF whichever comes first, so that message is held
+as unknown although it was never taken: held when it could have been resent, never lost.
 
 A reply of an unexpected class (a 3xx where a 250 belongs) counts as a 5xx, except after the
 final dot, where it leaves the outcome unknown. A line with no SMTP reply code at all means the
@@ -69,7 +97,7 @@ class Stage(StrEnum):
     AUTH = "auth"
     MAIL = "mail"
     RCPT = "rcpt"
-    DATA = "data"  # the DATA command, its 354, and the message up to its final dot
+    DATA = "data"  # the DATA command, its 354, and the message until its final dot is read
     END_OF_DATA = "end_of_data"  # the final dot is written: waiting for the verdict
 
 
@@ -329,6 +357,8 @@ class _Session:
         if code != 354:
             raise self._refusal(code, reply)
         self._bound(client)
+        # Raising here (a reset, a closed or a full socket) leaves the stage at DATA: the dot
+        # never left, so the server cannot have the message.
         client.send(_data_section(message))
         self._stage = Stage.END_OF_DATA
         code, reply = self._verdict(client)
@@ -341,12 +371,22 @@ class _Session:
 
     def _verdict(self, client: smtplib.SMTP) -> tuple[int, bytes]:
         """The reply to the final dot. From the moment it is written the server may have the
-        message, so nothing short of a 2xx, 4xx or 5xx tells us whether it will go out; a
-        resend could deliver it twice."""
+        message, so nothing short of a 2xx, 4xx or 5xx tells us whether it will go out, and a
+        resend could deliver it twice; except a reset, which says the server never read it
+        all (see the module's docstring)."""
         try:
             self._bound(client)
             code, reply = client.getreply()
-        except (SmtpFailure, smtplib.SMTPException, OSError) as error:
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            if _reset_by_peer(error):
+                self._stage = Stage.DATA
+                raise SmtpConnectFailed(
+                    "The SMTP server reset the connection before reading the whole message"
+                    f" ({_socket_cause(error)}); it did not take it, so trying again is safe.",
+                    context=self._context(),
+                ) from error
+            raise self._unknown(str(error)) from error
+        except (SmtpFailure, smtplib.SMTPException) as error:
             raise self._unknown(str(error)) from error
         if not _is_reply_code(code):
             raise self._unknown("a reply that is no SMTP reply")
@@ -462,17 +502,22 @@ class _Session:
                 f"TLS with the SMTP server failed: {error}", context=self._context()
             ) from error
         except (smtplib.SMTPServerDisconnected, OSError) as error:
-            # smtplib turns a timeout while reading into "disconnected"; the cause tells.
-            if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
-                raise SmtpTimeout(
-                    "The SMTP server did not answer in time.", context=self._context()
-                ) from error
-            failed = (
-                f"Lost the connection to the SMTP server at {self._stage}"
-                if self._stage
-                else "Could not connect to the SMTP server"
-            )
-            raise SmtpConnectFailed(f"{failed}: {error}", context=self._context()) from error
+            # smtplib turns a socket error into "disconnected"; the cause tells which.
+            cause = _socket_cause(error)
+            if isinstance(cause, TimeoutError):
+                waiting = (
+                    "stopped reading the message before its final dot"
+                    if self._stage is Stage.DATA
+                    else "did not answer in time"
+                )
+                raise SmtpTimeout(f"The SMTP server {waiting}.", context=self._context()) from error
+            if self._stage is None:
+                failed = "Could not connect to the SMTP server"
+            elif self._stage is Stage.DATA:
+                failed = "Lost the connection to the SMTP server before the message's final dot"
+            else:
+                failed = f"Lost the connection to the SMTP server at {self._stage}"
+            raise SmtpConnectFailed(f"{failed}: {cause}", context=self._context()) from error
         except smtplib.SMTPException as error:
             # smtplib gave up without a reply (no AUTH mechanism in common, say).
             stage = self._stage or Stage.GREETING
@@ -487,6 +532,20 @@ def _data_section(message: bytes) -> bytes:
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"
+
+
+def _socket_cause(error: BaseException) -> BaseException:
+    """The socket's own error behind smtplib's `SMTPServerDisconnected`, which wraps it (as
+    the exception being handled) when a read or write fails; `error` itself otherwise."""
+    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(error.__context__, OSError):
+        return error.__context__
+    return error
+
+
+def _reset_by_peer(error: BaseException) -> bool:
+    """Whether the peer aborted the connection with an RST: ECONNRESET, or EPIPE once its FIN
+    had come first. An EOF, a timeout or a TLS error without either is no reset."""
+    return isinstance(_socket_cause(error), ConnectionResetError | BrokenPipeError)
 
 
 def _is_reply_code(code: int) -> bool:
