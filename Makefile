@@ -16,10 +16,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # Lambda runs 3.12 (the main venv); the code must also run on these.
 OTHER_PYTHONS := 3.11 3.13
 
-.PHONY: dev test lint typecheck validate build pytest other-pythons bench clean
+.PHONY: dev dev-reset test lint typecheck validate build pytest other-pythons bench soak clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
+
+# `make dev`, forgetting the services, keys, records and queue of earlier runs (mail stays).
+dev-reset: $(VENV)/.installed
+	$(BIN)/python -m local_stack --reset
 
 test: lint typecheck validate build pytest other-pythons
 
@@ -51,6 +55,10 @@ other-pythons:
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+# The load-and-fault run against a local stack of its own (loopback only, bounded in time).
+soak: $(VENV)/.installed
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # The project itself, editable and without dependencies, into the venv whose bin/ is $(1): that
 # is the `mailer` CLI. (setuptools warns that a folder named like the package could shadow it;

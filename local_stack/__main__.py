@@ -1,7 +1,12 @@
-"""`python -m local_stack` (`make dev`): the whole API on 127.0.0.1, until SIGINT or SIGTERM."""
+"""`python -m local_stack` (`make dev`): the whole API on 127.0.0.1, until SIGINT or SIGTERM.
+
+What it was told survives a stop or a kill (LOCAL_STATE_DIR, `.local/state/`); `--reset`
+(`make dev-reset`) forgets it first."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import signal
 import sys
 import time
@@ -12,16 +17,15 @@ import boto3
 
 from local_stack.banner import banner
 from local_stack.bootstrap import create_email_service
-from local_stack.config import REPO_ROOT, LocalConfig
+from local_stack.config import LocalConfig
 from local_stack.environment import point_handlers_at, queue_arn, queue_url
 from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
 from local_stack.mail_capture import MailCapture
 from local_stack.moto_server import MotoServer
-from local_stack.resources import provision
+from local_stack.resources import provision, state_summary
+from local_stack.state_store import StateStore
 from local_stack.worker_poller import WorkerPoller, template_queue_sources
-
-SRC = REPO_ROOT / "src"
 
 
 class StopSignal:
@@ -44,14 +48,12 @@ class StopSignal:
 
 
 def start_gateway(config: LocalConfig) -> Gateway:
-    """The gateway in front of the template's functions, whose code lives in src/ (CodeUri)."""
-    if str(SRC) not in sys.path:
-        sys.path.insert(0, str(SRC))
+    """The gateway in front of the template's functions (each runs in containers of its own)."""
     return Gateway(config.api_port, config.invoke_port, template_functions(), template_api())
 
 
 def start_pollers(gateway: Gateway, moto_endpoint: str) -> list[WorkerPoller]:
-    """One poller per SQS event source of the template, invoking through the gateway's lock."""
+    """One poller per SQS event source of the template, invoking through the gateway's pools."""
     sqs = boto3.client("sqs")
     return [
         WorkerPoller(
@@ -66,16 +68,26 @@ def start_pollers(gateway: Gateway, moto_endpoint: str) -> list[WorkerPoller]:
     ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments().parse_args(argv)
     started = time.monotonic()
     stop = StopSignal()
     config = LocalConfig.from_env()
     config.require_free_ports()
     with ExitStack() as running:
-        moto = MotoServer(config.moto_port)
+        state = StateStore(config.state_dir)
+        if arguments.reset:
+            state.reset()
+        # Runs last: the final snapshot is taken once nothing talks to moto any more.
+        running.callback(state.close)
+        moto = MotoServer(config.moto_port, state)
         running.callback(moto.stop)
         point_handlers_at(moto.endpoint_url)
-        provision(config.admin_key)
+        admin_key = provision(config.admin_key, keep_existing_key=not config.admin_key_given)
+        if admin_key != config.admin_key:
+            config = dataclasses.replace(config, admin_key=admin_key, admin_key_kept=True)
+        # Counted before the bootstrap below adds anything.
+        summary = state_summary(config.state_dir, moto.restored, reset=arguments.reset)
         capture = MailCapture(config.smtp_port, config.mail_dir)
         running.callback(capture.stop)
         gateway = start_gateway(config)
@@ -86,7 +98,9 @@ def main() -> int:
             running.callback(poller.stop)
 
         functions = list(gateway.functions.values())
-        print(banner(config, moto.endpoint_url, functions, gateway.api, pollers), flush=True)
+        print(
+            banner(config, moto.endpoint_url, functions, gateway.api, pollers, summary), flush=True
+        )
         elapsed = time.monotonic() - started
         print(
             f"ready in {elapsed:.1f}s on {config.api_url}"
@@ -97,6 +111,17 @@ def main() -> int:
         print(f"{signal.Signals(signum).name}: stopping", flush=True)
     print("stopped", flush=True)
     return 0
+
+
+def _arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="start clean: forget the services, keys, records and queue of earlier runs"
+        " (captured mail stays)",
+    )
+    return parser
 
 
 if __name__ == "__main__":

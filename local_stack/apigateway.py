@@ -265,8 +265,11 @@ class LocalLambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local-email-api"
     log_stream_name: str = "local"
+    # When the invocation must be over, by `time.monotonic()` (system-wide, so a container
+    # process reads the deadline the stack set); default: `timeout_seconds` from creation.
+    deadline: float | None = None
     _started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+        deadline = self._started + self.timeout_seconds if self.deadline is None else self.deadline
+        return max(0, int((deadline - time.monotonic()) * 1000))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import shlex
+import textwrap
 from collections.abc import Sequence
 
 from local_stack.bootstrap import DEFAULT_FROM_EMAIL, SERVICE_NAME
 from local_stack.config import HOST, LocalConfig
 from local_stack.environment import ADMIN_KEY_SECRET_ID, table_names
-from local_stack.functions import LocalApi, LocalFunction
+from local_stack.functions import (
+    CONCURRENCY_SETTING,
+    LocalApi,
+    LocalFunction,
+    default_concurrency,
+)
 from local_stack.worker_poller import WorkerPoller
 
 # The seed page's "Send a Basic Email" body, laid out as there (its obfuscated address replaced).
@@ -27,13 +33,11 @@ def banner(
     functions: Sequence[LocalFunction],
     api: LocalApi,
     pollers: Sequence[WorkerPoller] = (),
+    state: str = "",
 ) -> str:
-    """The addresses, the admin key and a ready-to-paste curl, as printed at start."""
-    key_origin = (
-        "from BOOTSTRAP_ADMIN_KEY"
-        if config.admin_key_given
-        else "generated for this run; set BOOTSTRAP_ADMIN_KEY to keep one"
-    )
+    """The addresses, the admin key and a ready-to-paste curl, as printed at start; `state`
+    says what was restored from the state directory (local_stack.state_store)."""
+    key_origin = config.admin_key_origin
     tables = ", ".join(table_names().values())
     names = ", ".join(function.name for function in functions)
     # The function other Lambdas invoke: neither the API's function nor its authorizer.
@@ -45,8 +49,17 @@ def banner(
     queues = "".join(
         f"\n  Queue          {poller.queue_url}"
         f"\n                 polled for {poller.source.function} (batches of"
-        f" {poller.source.batch_size}; ?async=true and send_at land here)"
+        f" {poller.source.batch_size}, {poller.concurrency} at once;"
+        f" ?async=true and send_at land here)"
         for poller in pollers
+    )
+    limits = ", ".join(f"{f.name} {f.concurrency}" for f in functions)
+    concurrency = textwrap.fill(
+        f"at most at once: {limits} ({CONCURRENCY_SETTING}={default_concurrency()} where the"
+        " template sets no limit)",
+        width=96,
+        initial_indent=" " * 17,
+        subsequent_indent=" " * 17,
     )
     return f"""
 Local email API: no AWS account, no Docker.
@@ -60,6 +73,9 @@ Local email API: no AWS account, no Docker.
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
   AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}
+  State          {state or config.state_dir}
+  Functions      each invocation in a container process of its own, started on first use;
+{concurrency}
   Lambda Invoke  {config.invoke_url} serves Lambda's Invoke API for {names}
                  (loopback Host only, no browsers, JSON payloads):
                  boto3.client("lambda", endpoint_url="{config.invoke_url}").invoke(

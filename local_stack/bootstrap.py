@@ -1,7 +1,9 @@
 """The first admin step, done for you: an `email` service pointing at the capture server.
 
 It goes through the admin API over HTTP, as an operator's first call would, so a stack that
-reports ready has answered at least one real request.
+reports ready has answered at least one real request. On a restart the service is usually
+there already (the state directory kept it): it is left as the user left it, except that it
+follows the capture server to another LOCAL_SMTP_PORT.
 """
 
 from __future__ import annotations
@@ -35,18 +37,42 @@ def service_definition(smtp_port: int) -> dict[str, Any]:
 
 
 def create_email_service(config: LocalConfig) -> dict[str, Any]:
-    """POST the service to the admin API; returns the created service, or raises with the answer."""
+    """Make sure the `email` service exists and reaches the capture server; returns it, or
+    raises with the admin API's answer."""
+    path = f"/api/v2/system/service/{SERVICE_NAME}"
+    existing = _call(config, "GET", path, missing_ok=True)
+    if not existing:
+        return _call(config, "POST", "/api/v2/system/service", service_definition(config.smtp_port))
+    ours = existing.get("config") or {}
+    if ours.get("host") == HOST and ours.get("port") != config.smtp_port:
+        # Still pointed at a capture server on loopback, but an earlier run's port.
+        return _call(config, "PATCH", path, {"config": {"port": config.smtp_port}})
+    return existing
+
+
+def _call(
+    config: LocalConfig,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    missing_ok: bool = False,
+) -> dict[str, Any]:
+    """The admin API's answer; with `missing_ok`, a 404 is an empty one."""
     request = urllib.request.Request(  # noqa: S310  # a fixed http URL on loopback
-        f"{config.api_url}/api/v2/system/service",
-        data=json.dumps(service_definition(config.smtp_port)).encode(),
+        f"{config.api_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "X-DreamFactory-API-Key": config.admin_key},
-        method="POST",
+        method=method,
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            created: dict[str, Any] = json.load(answer)
+            answered: dict[str, Any] = json.load(answer)
     except urllib.error.HTTPError as error:
+        if missing_ok and error.code == 404:
+            return {}
         raise RuntimeError(
-            f"Creating the '{SERVICE_NAME}' service failed: {error.code} {error.read().decode()}"
+            f"{method} {path} for the '{SERVICE_NAME}' service failed:"
+            f" {error.code} {error.read().decode()}"
         ) from error
-    return created
+    return answered

@@ -20,6 +20,11 @@ port and answers only what is plainly a local program, never a web page the deve
 Both ports refuse a body over API Gateway's 10 MB from its Content-Length, before reading it,
 and no log line shows the value of a query parameter named like a credential (DreamFactory's
 clients send the key as `?api_key=`).
+
+Requests are served side by side, each on a thread of its own, and so are invocations: every
+function runs in a pool of container processes of its own (`local_stack.containers`), the
+authorizer too, so a slow send holds up one container, not the gateway. Nothing else here is
+shared between requests but the pools, which lock for themselves.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import json
 import re
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +51,8 @@ from local_stack.apigateway import (
     without_authorizer_context,
 )
 from local_stack.config import HOST
+from local_stack.container_process import STOP_GRACE_SECONDS, FunctionError
+from local_stack.containers import FunctionContainers
 from local_stack.functions import LocalApi, LocalFunction
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
@@ -69,9 +77,13 @@ REDACTED = "***"
 # Hop-by-hop or recomputed here: never copied from a handler's answer.
 _OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})
 
+# Connections the kernel holds for each port until a thread accepts them. Python's default of
+# 5 reset clients at the TCP level once a few dozen connected at once.
+LISTEN_BACKLOG = 1024
+
 
 class Gateway:
-    """Both HTTP servers, each on its own thread, running the functions one at a time."""
+    """Both HTTP servers, each on its own thread, and each function's containers."""
 
     def __init__(
         self,
@@ -84,19 +96,27 @@ class Gateway:
         self.api_function = functions[api.function]
         self.authorizer = functions[api.authorizer] if api.authorizer else None
         self.functions = dict(functions)
-        # A Lambda container runs one invocation at a time, and the handlers rely on it:
-        # Powertools' resolver and logger keep the current event in module-level state.
-        self._one_at_a_time = threading.Lock()
-        self._listeners = [_Listener(api_port, _ApiRequest, self, "gateway-api")]
+        # Started on first use, like Lambda's: nothing runs until a request needs it.
+        self.containers = {
+            name: FunctionContainers(function) for name, function in self.functions.items()
+        }
+        self._listeners: list[_Listener] = []
         try:
+            self._listeners.append(_Listener(api_port, _ApiRequest, self, "gateway-api"))
             self._listeners.append(_Listener(invoke_port, _InvokeRequest, self, "gateway-invoke"))
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
+        """Close both ports, then end every container, busy ones too, within a grace period."""
         for listener in self._listeners:
             listener.stop()
+        for containers in self.containers.values():
+            containers.stop()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for containers in self.containers.values():
+            containers.join(max(0.0, deadline - time.monotonic()))
 
     def run_api(self, event: dict[str, Any]) -> ProxyAnswer:
         """The answer to one API Gateway event: the authorizer's refusal, or the API function's."""
@@ -109,31 +129,24 @@ class Gateway:
     def _run_authorizer(self, event: dict[str, Any]) -> Any:
         assert self.authorizer is not None
         try:
-            with self._one_at_a_time:
-                return self.authorizer.invoke(event)
-        except Exception as error:
+            return self.containers[self.authorizer.name].invoke(event)
+        except FunctionError as error:
             if str(error) != UNAUTHORIZED:  # a refused key is no failure
-                traceback.print_exc()
+                _log_failure(error)
             raise
 
     def _run_api_function(self, event: dict[str, Any]) -> ProxyAnswer:
-        # Its own turn: two requests may interleave between authorizer and function, as in AWS.
-        with self._one_at_a_time:
-            answer: ProxyAnswer = self.api_function.invoke(event)
+        # A container of its own: other requests run between authorizer and function, as in AWS.
+        answer: ProxyAnswer = self.containers[self.api_function.name].invoke(event)
         return answer
 
     def run_invoke(self, function: LocalFunction, event: Any) -> tuple[Any, bool]:
         """(payload, whether the function raised): what Lambda's Invoke API reports."""
-        with self._one_at_a_time:
-            try:
-                return function.invoke(event), False
-            except Exception as error:
-                traceback.print_exc()
-                return {
-                    "errorMessage": str(error),
-                    "errorType": type(error).__name__,
-                    "stackTrace": traceback.format_tb(error.__traceback__),
-                }, True
+        try:
+            return self.containers[function.name].invoke(event), False
+        except FunctionError as error:
+            _log_failure(error)
+            return error.payload, True
 
     def invoke_for_caller(self, function: LocalFunction, event: Any) -> tuple[Any, bool]:
         """`run_invoke` for a caller of the Invoke API, who cannot speak for the authorizer."""
@@ -183,11 +196,21 @@ def redact_query_secrets(text: str) -> str:
     return _QUERY_PAIR.sub(hide, text)
 
 
+def _log_failure(error: FunctionError) -> None:
+    """What a failed invocation leaves in the log: the container's traceback, as CloudWatch
+    would have it."""
+    if error.log:
+        sys.stderr.write(error.log)
+
+
 # --- the servers ------------------------------------------------------------------------------
 
 
 class _Server(ThreadingHTTPServer):
     gateway: Gateway
+    request_queue_size = LISTEN_BACKLOG
+    # A request still waiting on a function never holds up a stop; its container is ended.
+    daemon_threads = True
 
 
 class _Listener:
@@ -300,8 +323,12 @@ class _ApiRequest(_Request):
         event["isBase64Encoded"] = encoded
         try:
             answer = gateway.run_api(event)
-        except Exception:
+        except FunctionError as error:
             # What API Gateway answers when the integration fails.
+            _log_failure(error)
+            self._reply_json(502, {"message": "Internal server error"})
+            return
+        except Exception:
             traceback.print_exc()
             self._reply_json(502, {"message": "Internal server error"})
             return

@@ -4,10 +4,15 @@ As the event source mapping does: long-poll the queue, build the SQS event Lambd
 the function, then delete the messages it did not report in `batchItemFailures`. A reported
 one stays in the queue and comes back when its visibility timeout ends (the worker sets it to
 the retry's wait); a batch whose invocation raised stays in the queue whole.
+
+Batches run side by side, up to the source's MaximumConcurrency (the function's concurrency
+when the template gives none): the poller receives the next batch as soon as one of those
+slots is free, so a slow SMTP server holds up its own batch, not the queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from local_stack.environment import REGION
-from local_stack.functions import LocalFunction
+from local_stack.functions import LocalFunction, template_value
 from local_stack.template_tables import load_template
 
 if TYPE_CHECKING:
@@ -30,6 +35,9 @@ Invoker = Callable[[LocalFunction, Any], tuple[Any, bool]]
 WAIT_SECONDS = 1
 # After an error talking to the queue, before trying again.
 ERROR_PAUSE_SECONDS = 1.0
+# How long a stop waits for the batches in hand, time enough for an ordinary send to finish;
+# the gateway's stop then ends their containers, and what they did not finish stays queued.
+STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,12 +48,16 @@ class QueueSource:
     queue: str  # logical id of the queue
     batch_size: int
     reports_batch_item_failures: bool
+    # ScalingConfig's MaximumConcurrency: most batches in flight at once; None: not limited.
+    maximum_concurrency: int | None = None
 
 
 def template_queue_sources() -> list[QueueSource]:
     """Every SQS event source of the template's functions."""
     sources = []
-    for logical_id, resource in load_template()["Resources"].items():
+    template = load_template()
+    parameters = template.get("Parameters") or {}
+    for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for event in (resource["Properties"].get("Events") or {}).values():
@@ -54,6 +66,9 @@ def template_queue_sources() -> list[QueueSource]:
             properties = event["Properties"]
             # The loader keeps `!GetAtt Queue.Arn` as "Queue.Arn".
             queue = str(properties["Queue"]).removesuffix(".Arn")
+            limit = template_value(
+                (properties.get("ScalingConfig") or {}).get("MaximumConcurrency"), parameters
+            )
             sources.append(
                 QueueSource(
                     function=logical_id,
@@ -62,6 +77,7 @@ def template_queue_sources() -> list[QueueSource]:
                     batch_size=min(int(properties.get("BatchSize", 10)), 10),
                     reports_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
+                    maximum_concurrency=int(limit) if limit is not None else None,
                 )
             )
     return sources
@@ -110,7 +126,8 @@ def to_delete(messages: list[MessageTypeDef], answer: Any, *, partial: bool) -> 
 
 
 class WorkerPoller:
-    """Polls `queue_url` on its own thread and runs `function` on what arrives."""
+    """Polls `queue_url` on its own thread and runs `function` on what arrives, each batch on a
+    thread of its own, `concurrency` of them at most."""
 
     def __init__(
         self,
@@ -123,31 +140,60 @@ class WorkerPoller:
     ) -> None:
         self.source = source
         self.queue_url = queue_url
+        # Never more batches than the function has containers: one would only wait for another.
+        self.concurrency = min(
+            source.maximum_concurrency or function.concurrency, function.concurrency
+        )
         self._sqs = sqs
         self._queue_arn = queue_arn
         self._function = function
         self._invoke = invoke
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._batches: set[threading.Thread] = set()
+        self._batches_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-poller", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Finish the batch in hand (if any) and stop polling."""
+        """Stop polling, and give the batches in hand a moment to finish."""
         self._stopping.set()
-        self._thread.join()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        self._thread.join()  # at most one receive's wait
+        with self._batches_lock:
+            batches = list(self._batches)
+        for batch in batches:
+            batch.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            # A slot first: a batch received with nowhere to run would only wait, invisible.
+            if not self._slots.acquire(timeout=WAIT_SECONDS):
+                continue
             try:
-                self.poll_once()
+                messages = self._receive()
             except Exception:
+                self._slots.release()
                 if self._stopping.is_set():
                     return
                 traceback.print_exc()
                 time.sleep(ERROR_PAUSE_SECONDS)
+                continue
+            if not messages:
+                self._slots.release()
+                continue
+            if self._stopping.is_set():
+                self._slots.release()
+                self._give_back(messages)
+                return
+            batch = threading.Thread(
+                target=self._run_batch, args=(messages,), name="worker-batch", daemon=True
+            )
+            with self._batches_lock:
+                self._batches.add(batch)
+            batch.start()
 
-    def poll_once(self) -> int:
-        """One receive and, if it brought messages, one invocation; returns how many."""
+    def _receive(self) -> list[MessageTypeDef]:
         received = self._sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.source.batch_size,
@@ -155,13 +201,24 @@ class WorkerPoller:
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = received.get("Messages") or []
-        if not messages or self._stopping.is_set():
-            # Received while stopping: they come back after their visibility timeout.
-            return len(messages)
+        return received.get("Messages") or []
+
+    def _run_batch(self, messages: list[MessageTypeDef]) -> None:
+        try:
+            self.handle(messages)
+        except Exception:
+            if not self._stopping.is_set():
+                traceback.print_exc()
+        finally:
+            self._slots.release()
+            with self._batches_lock:
+                self._batches.discard(threading.current_thread())
+
+    def handle(self, messages: list[MessageTypeDef]) -> None:
+        """One invocation on `messages`, then delete those it is done with."""
         answer, failed = self._invoke(self._function, sqs_event(messages, self._queue_arn))
         if failed:
-            return len(messages)  # as in Lambda: the whole batch comes back later
+            return  # as in Lambda: the whole batch comes back later
         handles = to_delete(messages, answer, partial=self.source.reports_batch_item_failures)
         if handles:
             self._sqs.delete_message_batch(
@@ -171,4 +228,19 @@ class WorkerPoller:
                     for index, handle in enumerate(handles)
                 ],
             )
-        return len(messages)
+
+    def _give_back(self, messages: list[MessageTypeDef]) -> None:
+        """Received while stopping: visible again at once, not after the visibility timeout."""
+        # Failing that, they come back after their visibility timeout anyway.
+        with contextlib.suppress(Exception):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                        "VisibilityTimeout": 0,
+                    }
+                    for index, message in enumerate(messages)
+                ],
+            )

@@ -43,6 +43,8 @@ class RunningStack:
     admin_key: str
     log_path: Path
     startup_seconds: float = 0.0
+    # Settings of this run beyond the ports and the key (e.g. RETRY_BASE_SECONDS).
+    extra_env: dict[str, str] = field(default_factory=dict)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -117,6 +119,20 @@ class RunningStack:
 
     # --- its life -------------------------------------------------------------------------
 
+    @property
+    def workdir(self) -> Path:
+        return self.mail_dir.parent
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workdir / "state"
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or saved on the way out."""
+        self._stopped = True
+        self.process.kill()
+        self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Signal it and wait for it; returns its exit code (killing it if it hangs)."""
         if not self._stopped:
@@ -138,8 +154,10 @@ def stack_environment(
     moto_port: int,
     mail_dir: Path,
     admin_key: str,
+    state_dir: Path | None = None,
 ) -> dict[str, str]:
-    """This process's environment without AWS or MAIL_* settings, plus the stack's own."""
+    """This process's environment without AWS or MAIL_* settings, plus the stack's own; its
+    state goes next to its mail (never into the repository's `.local/state`)."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -151,17 +169,28 @@ def stack_environment(
         LOCAL_SMTP_PORT=str(smtp_port),
         LOCAL_MOTO_PORT=str(moto_port),
         LOCAL_MAIL_DIR=str(mail_dir),
+        LOCAL_STATE_DIR=str(state_dir or mail_dir.parent / "state"),
         BOOTSTRAP_ADMIN_KEY=admin_key,
         PYTHONUNBUFFERED="1",
     )
     return env
 
 
-def start_stack(workdir: Path, *, admin_key: str) -> RunningStack:
-    """Start the local stack on free loopback ports, mail into `workdir`, and wait until ready."""
-    api_port, invoke_port, smtp_port, moto_port = (free_port() for _ in range(4))
+def start_stack(
+    workdir: Path,
+    *,
+    admin_key: str,
+    ports: tuple[int, int, int, int] | None = None,
+    arguments: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> RunningStack:
+    """Start the local stack on free loopback ports (or `ports`: api, invoke, smtp, moto),
+    mail and state into `workdir`, and wait until ready. An empty `admin_key` lets the stack
+    generate (or keep) its own."""
+    api_port, invoke_port, smtp_port, moto_port = ports or tuple(free_port() for _ in range(4))
     mail_dir = workdir / "mail"
-    log_path = workdir / "stack.log"
+    runs = len(list(workdir.glob("stack*.log")))
+    log_path = workdir / ("stack.log" if not runs else f"stack-{runs + 1}.log")
     env = stack_environment(
         api_port=api_port,
         invoke_port=invoke_port,
@@ -170,11 +199,12 @@ def start_stack(workdir: Path, *, admin_key: str) -> RunningStack:
         mail_dir=mail_dir,
         admin_key=admin_key,
     )
+    env.update(extra_env or {})
     started = time.monotonic()
     with log_path.open("wb") as log:
         # A file, not a pipe: nobody reads the log while tests run, and a full pipe would block.
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack"],
+        process = subprocess.Popen(  # noqa: S603  # this interpreter, our module, our flags
+            [sys.executable, "-m", "local_stack", *arguments],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -182,11 +212,37 @@ def start_stack(workdir: Path, *, admin_key: str) -> RunningStack:
             stderr=subprocess.STDOUT,
         )
     stack = RunningStack(
-        process, api_port, invoke_port, smtp_port, moto_port, mail_dir, admin_key, log_path
+        process,
+        api_port,
+        invoke_port,
+        smtp_port,
+        moto_port,
+        mail_dir,
+        admin_key,
+        log_path,
+        extra_env=dict(extra_env or {}),
     )
     _wait_until_ready(stack)
     stack.startup_seconds = time.monotonic() - started
     return stack
+
+
+def restart_stack(
+    stack: RunningStack,
+    *,
+    smtp_port: int | None = None,
+    arguments: tuple[str, ...] = (),
+    admin_key: str | None = None,
+) -> RunningStack:
+    """Start the stack again on the same ports, mail and state directory (it must have been
+    stopped or killed); `smtp_port` moves its capture server."""
+    return start_stack(
+        stack.workdir,
+        admin_key=stack.admin_key if admin_key is None else admin_key,
+        ports=(stack.api_port, stack.invoke_port, smtp_port or stack.smtp_port, stack.moto_port),
+        arguments=arguments,
+        extra_env=stack.extra_env,
+    )
 
 
 def _wait_until_ready(stack: RunningStack) -> None:
