@@ -190,6 +190,25 @@ def test_an_unknown_outcome_resent_stays_within_max_attempts(
     assert server.transactions == MAX_ATTEMPTS
 
 
+@pytest.mark.parametrize(
+    ("later", "attempts"),
+    [
+        pytest.param(Fault.answer(At.RCPT, "550 5.1.1 no such user"), 2, id="then-refused"),
+        pytest.param(Fault.answer(At.MAIL, "451 4.3.0 busy"), MAX_ATTEMPTS, id="then-deferred"),
+    ],
+)
+def test_a_resent_unknown_never_ends_failed(
+    deliver_through: Callable[..., dict[str, Any]], later: Fault, attempts: int
+) -> None:
+    """The first copy may be out: a later refusal must not report the message as not sent."""
+    with FaultServer(Fault.drop(At.END_OF_DATA), faulty_sessions=1, then=(later,)) as server:
+        record = deliver_through(server, unknown_outcome="retry")
+
+    assert (record["status"], record["attempts"]) == ("unknown", attempts), record
+    assert record["may_have_gone"] is True
+    assert server.sessions[0].message_arrived
+
+
 @pytest.mark.parametrize("stage", [At.GREETING, At.MAIL, At.DATA], ids=lambda s: s.name.lower())
 def test_a_server_that_stalls_before_the_dot_is_retried(
     deliver_through: Callable[..., dict[str, Any]],

@@ -546,7 +546,8 @@ class FaultServer:
     Without faults it behaves: it offers SIZE and AUTH PLAIN (any credentials pass), and STARTTLS
     only when a fault is scripted for it, since it cannot really do TLS. The first fault that
     applies replaces the normal answer; a 421, as RFC 5321 says, also closes the connection.
-    `faulty_sessions` limits the faults to the first N sessions (a server that recovers).
+    `faulty_sessions` limits the faults to the first N sessions (a server that recovers), and
+    `then` scripts the sessions after those (a server that changes its mind).
     `receive_buffer` sets each connection's SO_RCVBUF (the kernel doubles it), so that a client
     writing a message bigger than the buffers on both sides is still writing when the server
     stops reading. Sessions are served one after another, so a stalled one holds the next until
@@ -559,10 +560,12 @@ class FaultServer:
         self,
         *faults: Fault,
         faulty_sessions: int | None = None,
+        then: tuple[Fault, ...] = (),
         receive_buffer: int | None = None,
     ) -> None:
         self.faults = faults
         self.faulty_sessions = faulty_sessions
+        self.then = then
         self.sessions: list[FaultSession] = []
         self._listener = _listener(receive_buffer)
         self.port: int = self._listener.getsockname()[1]
@@ -601,13 +604,14 @@ class FaultServer:
             faulty = self.faulty_sessions is None or len(self.sessions) < self.faulty_sessions
             self.sessions.append(session)
             with connection, contextlib.suppress(_Hangup):
-                self._converse(_Wire(connection, self._stopping), session, faulty)
+                wire = _Wire(connection, self._stopping)
+                self._converse(wire, session, self.faults if faulty else self.then)
 
-    def _converse(self, wire: _Wire, session: FaultSession, faulty: bool) -> None:
+    def _converse(self, wire: _Wire, session: FaultSession, faults: tuple[Fault, ...]) -> None:
         """Play one session until the client quits or a fault ends it (raising `_Hangup`)."""
 
         def respond(at: At, normal: str, recipient: str | None = None) -> str:
-            return self._carry_out(wire, self._decide(faulty, at, normal, recipient))
+            return self._carry_out(wire, self._decide(faults, at, normal, recipient))
 
         respond(At.GREETING, "220 localhost ESMTP fault server")
         mail_from, rcpt_tos = "", list[str]()
@@ -634,9 +638,9 @@ class FaultServer:
                 ready = "354 End data with <CR><LF>.<CR><LF>"
                 reply = respond(At.DATA, ready if rcpt_tos else "554 5.5.1 No valid recipients")
                 if reply.startswith("354"):
-                    self._interrupt(wire, self._decide(faulty, At.MESSAGE, ""))
+                    self._interrupt(wire, self._decide(faults, At.MESSAGE, ""))
                     data = _read_data(wire)
-                    verdict = self._decide(faulty, At.END_OF_DATA, "250 2.0.0 OK: queued")
+                    verdict = self._decide(faults, At.END_OF_DATA, "250 2.0.0 OK: queued")
                     answer = verdict.reply if verdict.act is Act.ANSWER else None
                     # Recorded before answering: once the client has its reply, it is here.
                     session.arrivals.append(Arrival(mail_from, rcpt_tos, data, answer))
@@ -669,8 +673,11 @@ class FaultServer:
             wire.abort()
         raise _Hangup
 
-    def _decide(self, faulty: bool, at: At, normal: str, recipient: str | None = None) -> Fault:
-        scripted = (fault for fault in self.faults if faulty and fault.applies(at, recipient))
+    @staticmethod
+    def _decide(
+        faults: tuple[Fault, ...], at: At, normal: str, recipient: str | None = None
+    ) -> Fault:
+        scripted = (fault for fault in faults if fault.applies(at, recipient))
         return next(scripted, Fault.answer(at, normal))
 
     @staticmethod

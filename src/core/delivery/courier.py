@@ -160,14 +160,18 @@ class Courier:
         except SmtpOutcomeUnknown as error:
             resend = prepared.service.config.unknown_outcome is UnknownOutcome.RETRY
             if resend and record.attempts < self._max_attempts:
-                return self._defer(job, record, reason=error.reason, smtp_reply=error.message)
+                return self._defer(
+                    job, record, reason=error.reason, smtp_reply=error.message, may_have_gone=True
+                )
             # Held, or out of attempts: the last one may have gone, so it is not `failed`.
             return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
         except SmtpFailure as error:
             if error.transient and record.attempts < self._max_attempts:
                 return self._defer(job, record, reason=error.reason, smtp_reply=error.message)
             reason = error.reason if not error.transient else "retries_exhausted"
-            return self._settle(job, Status.FAILED, reason=reason, smtp_reply=error.message)
+            return self._settle(
+                job, self._failed_unless_out(record), reason=reason, smtp_reply=error.message
+            )
 
         accepted = [*record.accepted, *delivery.accepted]
         refused = {**record.refused, **delivery.refused}
@@ -183,7 +187,7 @@ class Courier:
             )
             return RetryIn(backoff_seconds(record.attempts, self._retry_base_seconds))
         refused.update(delivery.deferred)  # out of attempts: they will not get it
-        status = Status.SENT if accepted else Status.FAILED
+        status = Status.SENT if accepted else self._failed_unless_out(record)
         return self._settle(
             job,
             status,
@@ -193,6 +197,11 @@ class Courier:
             smtp_reply=delivery.reply,
             reason=None if accepted else "all_recipients_refused",
         )
+
+    @staticmethod
+    def _failed_unless_out(record: MessageRecord) -> Status:
+        """`failed`, unless an earlier attempt may have delivered it: then `unknown`."""
+        return Status.UNKNOWN if record.may_have_gone else Status.FAILED
 
     def _cancel(self, job: Job, reason: str, why: str) -> Outcome:
         """Its sender may no longer send it: settle it unsent, and drop its staged body."""

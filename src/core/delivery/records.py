@@ -65,6 +65,9 @@ class MessageRecord(BaseModel):
     deferred: dict[str, str] = Field(default_factory=dict)
     smtp_reply: str | None = None
     reason: str | None = None
+    # An earlier attempt ended with its outcome unknown (resent under `unknown_outcome:
+    # retry`): the message may be out already, so no later failure can make it `failed`.
+    may_have_gone: bool = False
     send_at: str | None = None
     created_at: str = ""
     updated_at: str = ""
