@@ -167,6 +167,18 @@ def _captured(mail_dir: Path) -> Counter[str]:
     return found
 
 
+def _queue_and_settle(
+    client: Client, phase: Phase, service: str, count: int, clients: int, deadline: float
+) -> None:
+    """Queue `count` messages for `service`, then wait until each has settled."""
+    started = time.monotonic()
+    records = _send_all(client, phase, f"/api/v2/{service}?async=true", count, clients, 202)
+    statuses = _settle(client, service, records, clients, deadline)
+    phase.seconds = time.monotonic() - started  # until the last one settled
+    phase.statuses.update(statuses.values())
+    phase.unknown_ids = {i for i, status in statuses.items() if status == "unknown"}
+
+
 def run_sync(client: Client, stack: RunningStack, count: int, clients: int) -> Phase:
     phase = Phase("sync")
     _send_all(client, phase, "/api/v2/email", count, clients, 200)
@@ -179,12 +191,7 @@ def run_queued(
     client: Client, stack: RunningStack, count: int, clients: int, deadline: float
 ) -> Phase:
     phase = Phase("queued")
-    started = time.monotonic()
-    records = _send_all(client, phase, "/api/v2/email?async=true", count, clients, 202)
-    statuses = _settle(client, "email", records, clients, deadline)
-    phase.seconds = time.monotonic() - started  # until the last one settled
-    phase.statuses.update(statuses.values())
-    phase.unknown_ids = {i for i, status in statuses.items() if status == "unknown"}
+    _queue_and_settle(client, phase, "email", count, clients, deadline)
     phase.received = _captured(stack.mail_dir)
     return phase
 
@@ -208,12 +215,7 @@ def run_faults(
     )
     if status != 201:
         raise SystemExit(f"could not create the faulty service: {status} {body}")
-    started = time.monotonic()
-    records = _send_all(client, phase, "/api/v2/faulty?async=true", count, clients, 202)
-    statuses = _settle(client, "faulty", records, clients, deadline)
-    phase.seconds = time.monotonic() - started
-    phase.statuses.update(statuses.values())
-    phase.unknown_ids = {i for i, status in statuses.items() if status == "unknown"}
+    _queue_and_settle(client, phase, "faulty", count, clients, deadline)
     phase.received = server.truth.received
     phase.true_unknowns = set(server.truth.unanswered)
     return phase

@@ -399,27 +399,9 @@ def test_parallel_senders_get_exactly_the_limit(
         )
         for _ in range(PARALLEL)
     ]
-    start = threading.Barrier(PARALLEL)
-    outcomes: list[str] = []
+    outcomes = _race(limiters, lambda limiter: limiter.consume("app", limits))
 
-    def sender(limiter: RateLimiter) -> None:
-        start.wait()
-        try:
-            limiter.consume("app", limits)
-        except RateLimited:
-            outcomes.append("limited")
-        except Exception as error:  # reported by the assertion below
-            outcomes.append(repr(error))
-        else:
-            outcomes.append("sent")
-
-    threads = [threading.Thread(target=sender, args=(limiter,)) for limiter in limiters]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == ["limited"] * (PARALLEL - LIMIT) + ["sent"] * LIMIT
+    assert outcomes == ["limited"] * (PARALLEL - LIMIT) + ["sent"] * LIMIT
     # Every counter holds exactly the successes: refusals took nothing, or gave it back.
     windows = len(limits.windows())
     assert _counters(shared_table, endpoint_url=serial_dynamodb) == [LIMIT] * windows
@@ -641,27 +623,9 @@ def test_parallel_senders_get_exactly_the_provider_limit(
     serial_dynamodb: str, shared_table: str, limits: RateLimits
 ) -> None:
     limiters = _limiters(serial_dynamodb, shared_table, lambda: START, PARALLEL)
-    start = threading.Barrier(PARALLEL)
-    outcomes: list[str] = []
+    outcomes = _race(limiters, lambda limiter: limiter.consume_sliding("service:email", limits))
 
-    def sender(limiter: RateLimiter) -> None:
-        start.wait()
-        try:
-            limiter.consume_sliding("service:email", limits)
-        except RateLimited:
-            outcomes.append("limited")
-        except Exception as error:  # reported by the assertion below
-            outcomes.append(repr(error))
-        else:
-            outcomes.append("sent")
-
-    threads = [threading.Thread(target=sender, args=(limiter,)) for limiter in limiters]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == ["limited"] * (PARALLEL - LIMIT) + ["sent"] * LIMIT
+    assert outcomes == ["limited"] * (PARALLEL - LIMIT) + ["sent"] * LIMIT
     table = boto3.resource("dynamodb", endpoint_url=serial_dynamodb).Table(shared_table)
     (item,) = table.scan(ConsistentRead=True)["Items"]
     assert {
@@ -711,3 +675,28 @@ def test_parallel_senders_never_exceed_the_send_rate_in_any_window(
     for tick in ticks:
         if admitted.count(tick) < senders:  # someone was refused at this tick
             assert _held(admitted, tick - 1200, tick) >= limit, tick
+
+
+def _race(limiters: list[RateLimiter], take: Callable[[RateLimiter], object]) -> list[str]:
+    """Every limiter takes once, all released together; the sorted outcomes ("sent",
+    "limited", or the repr of anything else raised)."""
+    start = threading.Barrier(len(limiters))
+    outcomes: list[str] = []
+
+    def sender(limiter: RateLimiter) -> None:
+        start.wait()
+        try:
+            take(limiter)
+        except RateLimited:
+            outcomes.append("limited")
+        except Exception as error:  # reported by the caller's assertion
+            outcomes.append(repr(error))
+        else:
+            outcomes.append("sent")
+
+    threads = [threading.Thread(target=sender, args=(limiter,)) for limiter in limiters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -124,16 +124,6 @@ class StartTlsServer:
                 return
             else:
                 reply("502 5.5.2 Command not recognized")
-
-
-@pytest.fixture
-def fault_server() -> Iterator[Callable[..., FaultServer]]:
-    with ExitStack() as running:
-
-        def start(*faults: Fault) -> FaultServer:
-            return running.enter_context(FaultServer(*faults))
-
-        yield start
 
 
 def _service(port: int, host: str = LOOPBACK, **config: Any) -> None:

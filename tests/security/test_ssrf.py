@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -341,16 +340,6 @@ HTTP_ANSWER = "HTTP/1.1 400 Bad Request\r\nServer: internal-admin/2.3\r\nContent
 # What those servers said, none of which may reach the caller. (Not "999" itself: a random
 # port or id in the answer may hold those digits; "internal" stands for that reply.)
 SAID = ("internal", "Bad Request", "OpenSSH", "Dovecot", "-ERR")
-
-
-@pytest.fixture
-def fault_server() -> Iterator[Callable[..., FaultServer]]:
-    with ExitStack() as running:
-
-        def start(*faults: Fault) -> FaultServer:
-            return running.enter_context(FaultServer(*faults))
-
-        yield start
 
 
 @pytest.mark.parametrize(
