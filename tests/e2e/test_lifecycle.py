@@ -20,9 +20,6 @@ from tests.support.stack_process import (
 
 AUTH = {"X-DreamFactory-API-Key": EVENTS_API_KEY}
 
-# Generous for a loaded CI machine; it takes about a second on a laptop.
-STARTUP_BUDGET_SECONDS = 10.0
-
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stops_cleanly_on_signal(tmp_path: Path, signum: signal.Signals) -> None:
@@ -33,7 +30,6 @@ def test_stops_cleanly_on_signal(tmp_path: Path, signum: signal.Signals) -> None
     assert exit_code == 0, stack.log()
     assert stack.log().splitlines()[-1] == "stopped"
     assert all(port_is_free(port) for port in stack.ports)
-    assert stack.startup_seconds < STARTUP_BUDGET_SECONDS
 
 
 @pytest.mark.parametrize("setting", ["LOCAL_API_PORT", "LOCAL_INVOKE_PORT"])

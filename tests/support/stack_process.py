@@ -42,7 +42,6 @@ class RunningStack:
     mail_dir: Path
     admin_key: str
     log_path: Path
-    startup_seconds: float = 0.0
     # Settings of this run beyond the ports and the key (e.g. RETRY_BASE_SECONDS).
     extra_env: dict[str, str] = field(default_factory=dict)
     _stopped: bool = field(default=False, repr=False)
@@ -200,7 +199,6 @@ def start_stack(
         admin_key=admin_key,
     )
     env.update(extra_env or {})
-    started = time.monotonic()
     with log_path.open("wb") as log:
         # A file, not a pipe: nobody reads the log while tests run, and a full pipe would block.
         process = subprocess.Popen(  # noqa: S603  # this interpreter, our module, our flags
@@ -223,7 +221,6 @@ def start_stack(
         extra_env=dict(extra_env or {}),
     )
     _wait_until_ready(stack)
-    stack.startup_seconds = time.monotonic() - started
     return stack
 
 
