@@ -1,9 +1,14 @@
 # Two commands matter: `make dev` (the local stack) and `make test` (every check CI runs).
 # Each sets up what it needs on a fresh machine: virtualenvs with pinned packages.
 
-# Lambda runs Python 3.12; use it locally too when it is there (pyenv names it this way).
-export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
-PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && echo python3.12 || echo python3)
+# pyenv's shims run only the versions it is told to: name every 3.11, 3.12 and 3.13 this
+# machine's pyenv has, whatever their patch versions (no pyenv: nothing to name).
+ifeq ($(origin PYENV_VERSION),undefined)
+PYENV_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[123]\.[0-9]+$$' | sort -V | paste -sd: -)
+endif
+export PYENV_VERSION
+# Lambda runs Python 3.12; use it locally too when one runs (a shim can exist and still fail).
+PYTHON ?= $(shell PYENV_VERSION=$(PYENV_VERSION) python3.12 -c '' >/dev/null 2>&1 && echo python3.12 || echo python3)
 
 VENV := .venv
 SAM_VENV := .venv-sam
