@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from core import runtime
+from tests.support.api import create_plain_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (
     Authorities,
@@ -95,6 +96,15 @@ def smtp_server(authorities: Authorities) -> Iterator[Callable[..., CaptureServe
             return running.enter_context(server)
 
         yield start
+
+
+@pytest.fixture
+def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
+    """A capture server behind the plain `email` service (sending as noreply@example.com);
+    test modules that need another set-up define their own `server`."""
+    server = smtp_server()
+    create_plain_service(server.port)
+    return server
 
 
 @pytest.fixture

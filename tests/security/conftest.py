@@ -15,6 +15,7 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures are found by na
     function_logs,
     no_leaked_threads,
     send_queue,
+    server,
     silent_server,
     smtp_environment,
     smtp_server,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from core import mime
-from tests.support.api import call_api, create_plain_service
+from tests.support.api import call_api
 from tests.support.smtp_servers import CaptureServer, Received
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -56,13 +56,6 @@ CASES = [
     pytest.param("Invoice " + _q("\r\nBcc: x@evil.example") + " due", id="embedded"),
     pytest.param(_b("Hi\r\nBcc: x@") + " " + _b("evil.example"), id="split-words"),
 ]
-
-
-@pytest.fixture
-def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
-    server = smtp_server()
-    create_plain_service(server.port)
-    return server
 
 
 def _send(**fields: Any) -> None:

@@ -21,13 +21,6 @@ VALID = {"to": "john@example.com", "subject": "Hi", "body_text": "Hello"}
 
 
 @pytest.fixture
-def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
-    server = smtp_server()
-    create_plain_service(server.port)
-    return server
-
-
-@pytest.fixture
 def refused(server: CaptureServer) -> Iterator[CaptureServer]:
     """For cases that must be refused: the server must never see a connection."""
     yield server

@@ -9,19 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import call_api, create_plain_service, create_service
+from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import LOOPBACK, CaptureServer, Security
 
 pytestmark = pytest.mark.usefixtures("aws")
 
 VALID = {"to": "john@example.com", "subject": "Hi"}
-
-
-@pytest.fixture
-def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
-    server = smtp_server()
-    create_plain_service(server.port)
-    return server
 
 
 def _send(**fields: Any) -> Any:
