@@ -1,13 +1,15 @@
 """The one error taxonomy of the email API.
 
-Every failure a caller can see is an `EmailApiError`: it carries the HTTP status, a stable
-machine-readable `reason`, a human message and optional context. Each handler answers with
-`envelope()`, DreamFactory's error body, in exactly one place.
+Every failure a caller can see is an `EmailApiError`: it carries the HTTP status it stands
+for, a stable machine-readable `reason`, a human message and optional context. Core only
+raises them; `handlers.envelope` turns them into DreamFactory's error body, in one place.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from core.access.quota import Quota
 
 
 class EmailApiError(Exception):
@@ -27,19 +29,6 @@ class EmailApiError(Exception):
         self.message = message
         self.reason = reason or self.default_reason
         self.context = context or {}
-        # Extra response headers the error implies (Retry-After for a 429, say).
-        self.headers: dict[str, str] = {}
-
-    def envelope(self) -> dict[str, Any]:
-        """DreamFactory's error body, plus the stable `reason` clients can branch on."""
-        error: dict[str, Any] = {
-            "code": self.status,
-            "message": self.message,
-            "reason": self.reason,
-        }
-        if self.context:
-            error["context"] = self.context
-        return {"error": error}
 
 
 # --- the caller's fault (4xx) -------------------------------------------------------------
@@ -75,10 +64,23 @@ class Conflict(EmailApiError):
 
 
 class RateLimited(EmailApiError):
-    """429: a rate limit was hit; `headers` say when to come back."""
+    """429: a rate limit was hit; one more may go in `retry_after` seconds."""
 
     status = 429
     default_reason = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        quota: Quota,
+        reason: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, context=context)
+        self.retry_after = retry_after
+        self.quota = quota  # the window that refused, at zero
 
 
 class MessageTooLarge(EmailApiError):

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,14 +16,15 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
-from core.access.rate_limit import Quota, RateLimiter, Reservation
+from core.access.rate_limit import RateLimiter, Reservation
 from core.addresses import Mailbox, check_header_text
 from core.delivery.queue import Job, MessageQueue
-from core.delivery.records import MessageRecord, MessageRepository, Status, new_message_id
+from core.delivery.records import MessageRecord, MessageRepository, Status, new_record_id
 from core.errors import InvalidRequest, MessageTooLarge, SmtpFailure, SmtpOutcomeUnknown
 from core.mime import POLICY, Draft, build_message
 from core.mime import new_message_id as new_header_id
 from core.outbound import check_outbound
+from core.outcomes import Queued, Sent
 from core.rendering import render, rendered_size
 from core.secrets import CredentialStore
 from core.send_request import SendRequest, too_many_recipients
@@ -49,43 +50,6 @@ class Prepared:
     @property
     def message_id(self) -> str:
         return str(self.message["Message-ID"])
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """DreamFactory's `{"count": N}`, plus what a caller needs to follow up."""
-
-    id: str
-    count: int
-    message_id: str
-    accepted: list[str]
-    refused: dict[str, str] = field(default_factory=dict)
-    # The caller's rate-limit standing after this send (None when its role has no limits).
-    quota: Quota | None = None
-
-    def as_response(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"count": self.count, "id": self.id, "message_id": self.message_id}
-        if self.refused:
-            body["refused"] = self.refused
-        return body
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A queued (or scheduled) message: `202 {"id": ..., "status": "queued"}`."""
-
-    record: MessageRecord
-    quota: Quota | None = None
-
-    def as_response(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": self.record.id,
-            "status": self.record.status.value,
-            "message_id": self.record.message_id,
-        }
-        if self.record.send_at:
-            body["send_at"] = self.record.send_at
-        return body
 
 
 class Mailer:
@@ -116,7 +80,7 @@ class Mailer:
 
     def send(
         self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline
-    ) -> SendResult:
+    ) -> Sent:
         """Deliver now. Every check, and both rate limits, come before any connection."""
         prepared = self.prepare(caller, service_name, request)
         allowance = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
@@ -144,9 +108,8 @@ class Mailer:
             self._records.settle(record.id, Status.FAILED, reason="internal_error")
             raise
         self._settle_sent(record, delivery)
-        return SendResult(
+        return Sent(
             id=record.id,
-            count=len(delivery.accepted),
             message_id=prepared.message_id,
             accepted=delivery.accepted,
             refused={**delivery.refused, **delivery.deferred},
@@ -159,11 +122,9 @@ class Mailer:
         service_name: str,
         request: SendRequest,
         body: dict[str, Any],
-        *,
-        send_at: datetime | None = None,
-        now: datetime,
-    ) -> Accepted:
+    ) -> Queued:
         """Queue for the worker, after exactly the checks a synchronous send gets."""
+        send_at, now = request.send_at, datetime.now(UTC)
         prepared = self.prepare(caller, service_name, request)
         allowance = self._rate_limiter.consume(caller.role.name, caller.role.rate_limits)
         delay = 0 if send_at is None else max(0, round((send_at - now).total_seconds()))
@@ -186,7 +147,13 @@ class Mailer:
         except Exception:
             allowance.release()  # nothing was queued: the request used nothing
             raise
-        return Accepted(record=record, quota=allowance.quota)
+        return Queued(
+            id=record.id,
+            message_id=record.message_id,
+            status=record.status.value,
+            send_at=record.send_at,
+            quota=allowance.quota,
+        )
 
     def _settle_sent(self, record: MessageRecord, delivery: Delivery) -> None:
         """Record the success. The message is out: a failure here must not turn into an error
@@ -212,7 +179,7 @@ class Mailer:
     ) -> MessageRecord:
         return self._records.create(
             MessageRecord(
-                id=new_message_id(),
+                id=new_record_id(),
                 service=prepared.service.name,
                 key_id=caller.key_id,
                 role=caller.role.name,

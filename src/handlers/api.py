@@ -18,7 +18,7 @@ from core import runtime
 from core.access import policy
 from core.access.authentication import Principal, presented_api_key
 from core.errors import EmailApiError, NotFound
-from handlers.http import json_response
+from handlers.responses import error_response
 from handlers.routes import api_keys, messages, roles, send, services
 
 logger = Logger()
@@ -55,18 +55,18 @@ for routes in (send, messages, services, roles, api_keys):
 @app.exception_handler(EmailApiError)
 def _api_error(error: EmailApiError) -> Response[str]:
     logger.info("request failed", extra={"status": error.status, "reason": error.reason})
-    return json_response(error.status, error.envelope(), error.headers)
+    return error_response(error)
 
 
 @app.exception_handler(Exception)
 def _unexpected_error(error: Exception) -> Response[str]:
     logger.exception("unexpected error")
-    return json_response(500, EmailApiError("Internal error.").envelope())
+    return error_response(EmailApiError("Internal error."))
 
 
 @app.not_found
 def _no_route(_error: Exception) -> Response[str]:
-    return json_response(404, NotFound("No such resource.", reason="route_not_found").envelope())
+    return error_response(NotFound("No such resource.", reason="route_not_found"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from core.access.authentication import Principal
@@ -31,17 +29,6 @@ def json_object(router: BaseRouter) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
-
-
-def json_response(
-    status: int, body: Any, headers: Mapping[str, str] | None = None
-) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body),
-        headers=dict(headers or {}),
-    )
 
 
 def caller(router: BaseRouter) -> Principal:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core import runtime
 from core.dispatch import dispatch
 from core.errors import EmailApiError, InvalidRequest
+from handlers.responses import error_body, send_answer
 
 logger = Logger()
 
@@ -27,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "The event must be an object with 'service' (a name) and 'message' (the body)."
             )
         key = event.get("idempotency_key")
-        answer = dispatch(
+        outcome = dispatch(
             runtime.invoke_principal(),
             event["service"],
             event.get("message"),
@@ -37,6 +38,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     except EmailApiError as error:
         logger.info("invocation failed", extra={"status": error.status, "reason": error.reason})
-        return error.envelope()
-    body: dict[str, Any] = answer["body"]
+        return error_body(error)
+    _status, body = send_answer(outcome)
     return body

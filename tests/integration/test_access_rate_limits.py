@@ -24,9 +24,11 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from core.access.model import RateLimits
-from core.access.rate_limit import Quota, RateLimiter
+from core.access.quota import Quota
+from core.access.rate_limit import RateLimiter
 from core.errors import RateLimited
 from core.storage import ItemTable
+from handlers.responses import error_headers
 from local_stack.template_tables import table_schemas
 from tests.conftest import TABLE_NAMES
 from tests.support.access import create_key, create_role, send
@@ -253,7 +255,7 @@ def test_the_minute_window_resets(limiter: RateLimiter, clock: FakeClock) -> Non
     assert limiter.consume("app", limits).quota == Quota(2, 1, minute_end)
     assert limiter.consume("app", limits).quota == Quota(2, 0, minute_end)
     error = _refusal(limiter, limits)
-    assert error.headers == {
+    assert error_headers(error) == {
         "Retry-After": "30",  # 29.5 s, rounded up
         "X-RateLimit-Limit": "2",
         "X-RateLimit-Remaining": "0",
@@ -522,7 +524,7 @@ def test_a_refusal_says_when_a_slot_frees_up(limiter: RateLimiter, clock: FakeCl
     refusal = _sliding_refusal(limiter, limits)
 
     assert refusal.context == {"window": "second", "limit": 2}
-    assert refusal.headers == {
+    assert error_headers(refusal) == {
         "Retry-After": "2",  # 1.14 s, rounded up
         "X-RateLimit-Limit": "2",
         "X-RateLimit-Remaining": "0",

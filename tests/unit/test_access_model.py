@@ -15,8 +15,9 @@ from core.access.model import (
     Role,
     Rotation,
 )
-from core.access.rate_limit import Quota
+from core.access.quota import Quota
 from core.errors import InvalidRequest
+from handlers.responses import quota_headers
 
 
 def test_role_defaults_allow_nothing_but_the_services_default_sender() -> None:
@@ -91,7 +92,7 @@ def test_rate_limit_windows() -> None:
 
 
 def test_quota_headers() -> None:
-    assert Quota(limit=100, remaining=99, reset_at=1_700_006_400).headers() == {
+    assert quota_headers(Quota(limit=100, remaining=99, reset_at=1_700_006_400)) == {
         "X-RateLimit-Limit": "100",
         "X-RateLimit-Remaining": "99",
         "X-RateLimit-Reset": "1700006400",

@@ -6,6 +6,7 @@ import pytest
 
 from core import errors
 from core.errors import EmailApiError, InvalidRequest, SmtpRejected
+from handlers.responses import error_body
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,7 @@ from core.errors import EmailApiError, InvalidRequest, SmtpRejected
 def test_status_and_default_reason(
     error_type: type[EmailApiError], status: int, reason: str
 ) -> None:
-    assert error_type("It failed.").envelope() == {
+    assert error_body(error_type("It failed.")) == {
         "error": {"code": status, "message": "It failed.", "reason": reason}
     }
 
@@ -39,7 +40,7 @@ def test_envelope_carries_reason_and_context() -> None:
         "Invalid email - 'x'.", reason="invalid_address", context={"field": "to"}
     )
 
-    assert error.envelope() == {
+    assert error_body(error) == {
         "error": {
             "code": 400,
             "message": "Invalid email - 'x'.",
@@ -54,4 +55,4 @@ def test_smtp_errors_are_smtp_failures() -> None:
     error = SmtpRejected("550 No such user", context={"refused": {"a@example.com": "550"}})
 
     assert isinstance(error, errors.SmtpFailure)
-    assert error.envelope()["error"]["context"] == {"refused": {"a@example.com": "550"}}
+    assert error_body(error)["error"]["context"] == {"refused": {"a@example.com": "550"}}

@@ -58,6 +58,7 @@ from functools import partial
 from aws_lambda_powertools import Logger
 
 from core.access.model import RateLimits
+from core.access.quota import Quota
 from core.errors import RateLimited
 from core.storage import Item, ItemTable
 
@@ -77,22 +78,6 @@ _BACKOFF_SECONDS = 0.004
 _jitter = random.SystemRandom()
 
 Counts = dict[int, int]  # slice number -> admissions counted in it
-
-
-@dataclass(frozen=True)
-class Quota:
-    """The tightest window after this request: its limit, what is left, and when it resets."""
-
-    limit: int
-    remaining: int
-    reset_at: int  # epoch seconds
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_at),
-        }
 
 
 @dataclass
@@ -131,16 +116,13 @@ class RateLimiter:
                 for earlier in taken:
                     self._give_back(earlier)
                 reset_at = start + seconds
-                error = RateLimited(
+                raise RateLimited(
                     f"Rate limit of {limit} per {window} reached; retry after"
                     f" {reset_at - math.floor(now)} seconds.",
+                    retry_after=max(1, math.ceil(reset_at - now)),
+                    quota=Quota(limit, 0, reset_at),
                     context={"window": window, "limit": limit},
                 )
-                error.headers = {
-                    "Retry-After": str(max(1, math.ceil(reset_at - now))),
-                    **Quota(limit, 0, reset_at).headers(),
-                }
-                raise error
             taken.append(counter)
             quotas.append(Quota(limit, limit - hits, start + seconds))
         tightest = min(quotas, key=lambda quota: quota.remaining) if quotas else None
@@ -327,20 +309,17 @@ def _integer(value: object) -> int:
 def _refusal(window: _Window, now_ms: int, free_at_ms: int, *, busy: bool = False) -> RateLimited:
     """429, saying when (`free_at_ms`) one more may go."""
     wait = max(1, math.ceil((free_at_ms - now_ms) / 1000))
-    error = RateLimited(
+    return RateLimited(
         (
             f"Too many concurrent sends against the limit of {window.limit} per {window.name};"
             if busy
             else f"Rate limit of {window.limit} per {window.name} reached;"
         )
         + f" retry after {wait} seconds.",
+        retry_after=wait,
+        quota=Quota(window.limit, 0, math.ceil(free_at_ms / 1000)),
         context={"window": window.name, "limit": window.limit},
     )
-    error.headers = {
-        "Retry-After": str(wait),
-        **Quota(window.limit, 0, math.ceil(free_at_ms / 1000)).headers(),
-    }
-    return error
 
 
 def _back_off(attempt: int) -> None:

@@ -122,7 +122,7 @@ class Courier:
             # a fresh copy (not a redelivery) keeps it from counting toward the dead letters.
             allowance = self._mailer.take_provider_allowance(self._services.get(job.service))
         except RateLimited as limited:
-            return Hop(min(int(limited.headers.get("Retry-After", "1")), MAX_DELAY_SECONDS))
+            return Hop(min(limited.retry_after, MAX_DELAY_SECONDS))
         except EmailApiError:
             pass  # the service is gone: the attempt below settles the message as failed
         record = self._records.claim(job.id, self._lease_seconds)

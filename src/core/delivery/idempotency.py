@@ -21,11 +21,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter
 
 from core.errors import Conflict
+from core.outcomes import SendOutcome
 
-# What an operation answers: {"status": int, "body": {...}, "headers": {...}}.
-Answer = dict[str, Any]
+# The outcome as the idempotency store keeps it (JSON), and back.
+_STORED: TypeAdapter[SendOutcome] = TypeAdapter(SendOutcome)
 
 
 def at_most_once(
@@ -36,8 +38,8 @@ def at_most_once(
     body: Any,
     expires_after_seconds: int,
     lambda_context: LambdaContext | None,
-    operation: Callable[[], Answer],
-) -> Answer:
+    operation: Callable[[], SendOutcome],
+) -> SendOutcome:
     """Run `operation` once for (`scope`, `key`); with no key, just run it."""
     if not key:
         return operation()
@@ -50,14 +52,15 @@ def at_most_once(
         # An attempt cut off by the Lambda's timeout must not block retries for 24 hours.
         config.register_lambda_context(lambda_context)
 
-    def send_once(request: dict[str, Any]) -> Answer:
-        return operation()
+    def send_once(request: dict[str, Any]) -> dict[str, Any]:
+        stored: dict[str, Any] = _STORED.dump_python(operation(), mode="json")
+        return stored
 
     once = idempotent_function(
         data_keyword_argument="request", persistence_store=store, config=config
     )(send_once)
     try:
-        answer: Answer = once(request={"scope": f"{scope}#{key}", "body": body})
+        stored = once(request={"scope": f"{scope}#{key}", "body": body})
     except IdempotencyValidationError:
         raise Conflict(
             "This Idempotency-Key was used with a different request.",
@@ -68,4 +71,4 @@ def at_most_once(
             "A request with this Idempotency-Key is still in progress.",
             reason="idempotency_in_progress",
         ) from None
-    return answer
+    return _STORED.validate_python(stored)

@@ -41,7 +41,8 @@ FINAL = frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.CANCELLED}
 WAITING = frozenset({Status.SCHEDULED, Status.QUEUED, Status.DEFERRED})
 
 
-def new_message_id() -> str:
+def new_record_id() -> str:
+    """The id a message is known by in this API (its status record, `/messages/{id}`)."""
     return uuid.uuid4().hex
 
 

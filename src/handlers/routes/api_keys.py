@@ -11,7 +11,8 @@ from core import runtime
 from core.access.audit import audit
 from core.access.model import ApiKeyInput, ApiKeyPatch, Rotation
 from core.validation import parse_model
-from handlers.http import caller, json_body, json_object, json_response
+from handlers.http import caller, json_body, json_object
+from handlers.responses import json_response
 
 router = Router()
 

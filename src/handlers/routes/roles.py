@@ -12,7 +12,8 @@ from core.access.audit import audit
 from core.access.model import Role
 from core.access.repository import delete_unused_role
 from core.validation import parse_records
-from handlers.http import caller, json_body, json_object, json_response
+from handlers.http import caller, json_body, json_object
+from handlers.responses import json_response
 
 router = Router()
 

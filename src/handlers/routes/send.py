@@ -7,7 +7,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core.dispatch import dispatch
-from handlers.http import caller, json_body, json_response
+from handlers.http import caller, json_body
+from handlers.responses import json_response, quota_headers, send_answer
 
 router = Router()
 
@@ -15,7 +16,7 @@ router = Router()
 @router.post("/api/v2/<service>")
 def send_email(service: str) -> Response[str]:
     event = router.current_event
-    answer = dispatch(
+    outcome = dispatch(
         caller(router),
         service,
         json_body(router),
@@ -23,7 +24,8 @@ def send_email(service: str) -> Response[str]:
         idempotency_key=event.headers.get("Idempotency-Key"),
         lambda_context=router.lambda_context,
     )
-    return json_response(answer["status"], answer["body"], answer["headers"])
+    status, body = send_answer(outcome)
+    return json_response(status, body, quota_headers(outcome.quota))
 
 
 def _wants_async() -> bool:

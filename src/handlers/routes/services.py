@@ -11,7 +11,8 @@ from core import runtime
 from core.access.audit import audit
 from core.services.model import ServiceInput
 from core.validation import parse_records
-from handlers.http import caller, json_body, json_object, json_response
+from handlers.http import caller, json_body, json_object
+from handlers.responses import json_response
 
 router = Router()
 

@@ -1,0 +1,77 @@
+"""Core's results and errors as the API answers them: the one place DreamFactory's error
+envelope and the rate-limit headers are written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from core.access.quota import Quota
+from core.errors import EmailApiError, RateLimited
+from core.outcomes import Queued, SendOutcome, Sent
+
+
+def error_body(error: EmailApiError) -> dict[str, Any]:
+    """DreamFactory's error body, plus the stable `reason` clients can branch on."""
+    body: dict[str, Any] = {"code": error.status, "message": error.message, "reason": error.reason}
+    if error.context:
+        body["context"] = error.context
+    return {"error": body}
+
+
+def error_headers(error: EmailApiError) -> dict[str, str]:
+    """What the error tells a client beyond its body: when to come back after a 429."""
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after), **quota_headers(error.quota)}
+    return {}
+
+
+def quota_headers(quota: Quota | None) -> dict[str, str]:
+    """`X-RateLimit-*`: the caller's tightest window after this request (none without limits)."""
+    if quota is None:
+        return {}
+    return {
+        "X-RateLimit-Limit": str(quota.limit),
+        "X-RateLimit-Remaining": str(quota.remaining),
+        "X-RateLimit-Reset": str(quota.reset_at),
+    }
+
+
+def json_response(
+    status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=dict(headers or {}),
+    )
+
+
+def error_response(error: EmailApiError) -> Response[str]:
+    return json_response(error.status, error_body(error), error_headers(error))
+
+
+def send_answer(outcome: SendOutcome) -> tuple[int, dict[str, Any]]:
+    """The status and body a send answers with: DreamFactory's `{"count": N}` and what a
+    caller needs to follow the message up; 202 when queued; the error when its fate is
+    unknown."""
+    if isinstance(outcome, Sent):
+        body: dict[str, Any] = {
+            "count": outcome.count,
+            "id": outcome.id,
+            "message_id": outcome.message_id,
+        }
+        if outcome.refused:
+            body["refused"] = outcome.refused
+        return 200, body
+    if isinstance(outcome, Queued):
+        body = {"id": outcome.id, "status": outcome.status, "message_id": outcome.message_id}
+        if outcome.send_at:
+            body["send_at"] = outcome.send_at
+        return 202, body
+    error = outcome.error()
+    return error.status, error_body(error)
