@@ -21,7 +21,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # Lambda runs 3.12 (the main venv); the code must also run on these.
 OTHER_PYTHONS := 3.11 3.13
 
-.PHONY: dev dev-reset test lint typecheck validate build pytest other-pythons bench soak clean
+.PHONY: dev dev-reset test lint typecheck validate build pytest browser other-pythons soak clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
@@ -45,21 +45,26 @@ validate: $(SAM_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --cached
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed browser
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 
-# The suite again under each other interpreter this machine has (skipped where one is missing).
+# Debian's Chromium and its driver, for the Swagger UI test in a real headless browser.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
+# The suite again under each other interpreter this machine has (skipped where one is missing),
+# but for the end-to-end tests: they drive the local stack's processes over HTTP, which the
+# 3.12 run covers, and would add minutes to every run for no new code path.
 other-pythons:
 	@for version in $(OTHER_PYTHONS); do \
 	  if ! command -v python$$version >/dev/null 2>&1 || ! python$$version -c '' 2>/dev/null; then \
 	    echo "python$$version not found: skipping it"; continue; fi; \
 	  $(MAKE) --no-print-directory .venv-py$$version/.installed PYTHON=python$$version || exit 1; \
 	  echo "pytest on Python $$version"; \
-	  .venv-py$$version/bin/pytest -q -n 2 -p no:cacheprovider || exit 1; \
+	  .venv-py$$version/bin/pytest -q -n 2 -p no:cacheprovider --ignore=tests/e2e || exit 1; \
 	done
-
-bench: $(VENV)/.installed
-	$(BIN)/python -m bench
 
 # The load-and-fault run against a local stack of its own (loopback only, bounded in time).
 soak: $(VENV)/.installed

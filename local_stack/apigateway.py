@@ -77,6 +77,19 @@ def match_route(routes: Iterable[Route], method: str, path: str) -> MatchedRoute
     return best[1] if best else None
 
 
+def routes_without_authorizer(template: Mapping[str, Any]) -> frozenset[Route]:
+    """The API routes whose event says `Auth: {Authorizer: NONE}`: API Gateway calls their
+    integration without asking the API's authorizer (here: the API's own documentation)."""
+    return frozenset(
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for resource in template["Resources"].values()
+        if resource.get("Type") == "AWS::Serverless::Function"
+        for event in (resource["Properties"].get("Events") or {}).values()
+        if event.get("Type") == "Api"
+        and (event["Properties"].get("Auth") or {}).get("Authorizer") == "NONE"
+    )
+
+
 def rest_api_event(
     method: str,
     path: str,

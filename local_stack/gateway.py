@@ -3,7 +3,8 @@
 The API port plays the deployed REST API: a request that matches none of the template's routes
 gets API Gateway's own 404; the others go to the API's Lambda authorizer, and, if it allows them,
 become a REST proxy event for the function behind the routes, with the authorizer's context in
-it.
+it. Routes the template declares with `Authorizer: NONE` (the API's documentation, /swagger) go
+to the function directly, as in API Gateway.
 
 The invoke port serves `POST /2015-03-31/functions/<name>/invocations`, Lambda's Invoke API, as
 `sam local start-lambda` does: boto3's lambda client with `endpoint_url` pointed here invokes a
@@ -47,6 +48,7 @@ from local_stack.apigateway import (
     gateway_response,
     match_route,
     rest_api_event,
+    routes_without_authorizer,
     through_authorizer,
     without_authorizer_context,
 )
@@ -54,6 +56,7 @@ from local_stack.config import HOST
 from local_stack.container_process import STOP_GRACE_SECONDS, FunctionError
 from local_stack.containers import FunctionContainers
 from local_stack.functions import LocalApi, LocalFunction
+from local_stack.template_tables import load_template
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 
@@ -95,6 +98,7 @@ class Gateway:
         self.api = api
         self.api_function = functions[api.function]
         self.authorizer = functions[api.authorizer] if api.authorizer else None
+        self.open_routes = routes_without_authorizer(load_template())
         self.functions = dict(functions)
         # Started on first use, like Lambda's: nothing runs until a request needs it.
         self.containers = {
@@ -120,7 +124,7 @@ class Gateway:
 
     def run_api(self, event: dict[str, Any]) -> ProxyAnswer:
         """The answer to one API Gateway event: the authorizer's refusal, or the API function's."""
-        if self.authorizer is None:
+        if self.authorizer is None or (event["httpMethod"], event["resource"]) in self.open_routes:
             return self._run_api_function(event)
         return through_authorizer(
             event, self._run_authorizer, self._run_api_function, self.api.gateway_responses

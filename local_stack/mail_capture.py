@@ -1,8 +1,10 @@
-"""An SMTP server that keeps every message it receives as files instead of delivering it.
+"""The local stack's SMTP server: it keeps every message it receives as files instead of
+delivering it.
 
 Each message becomes `<stamp>.eml`, the bytes exactly as the client sent them after DATA,
 and `<stamp>.json`, the SMTP envelope: Bcc recipients appear only there. The `.json` is
-written last, so a message whose sidecar exists is complete.
+written last, so a message whose sidecar exists is complete. The server is the toolkit's
+(`local_stack.smtp`): its capture handler, keeping into a `MailFolder`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default
 from pathlib import Path
-from typing import Any
 
-from aiosmtpd.controller import Controller
-
-from local_stack.config import HOST
+from local_stack.smtp.capture import CaptureHandler, Received
+from local_stack.smtp.loopback import LoopbackSmtp
 
 
 @dataclass(frozen=True)
@@ -34,20 +34,17 @@ class CapturedMail:
 
 
 class MailCapture:
-    """A running capture server on loopback, writing into `mail_dir`."""
+    """A running capture server on loopback `port`, writing into `mail_dir`."""
 
     def __init__(self, port: int, mail_dir: Path) -> None:
         self.port = port
         self.mail_dir = mail_dir
         mail_dir.mkdir(parents=True, exist_ok=True)
-        # A fixed server name spares a reverse DNS lookup (getfqdn) at every start.
-        self._controller = Controller(
-            _WriteToDisk(mail_dir), hostname=HOST, port=port, server_hostname="localhost"
-        )
-        self._controller.start()
+        handler = CaptureHandler(MailFolder(mail_dir).keep, accepted="250 Message captured")
+        self._server = LoopbackSmtp(handler, port=port).start()
 
     def stop(self) -> None:
-        self._controller.stop()
+        self._server.stop()
 
 
 def read_captured(mail_dir: Path) -> list[CapturedMail]:
@@ -67,35 +64,34 @@ def read_captured(mail_dir: Path) -> list[CapturedMail]:
     return captured
 
 
-class _WriteToDisk:
-    """aiosmtpd handler: accept everything, write it down, say where."""
+class MailFolder:
+    """Where captured messages go: one `.eml` and one `.json` each, and a line on stdout."""
 
     def __init__(self, mail_dir: Path) -> None:
         self._mail_dir = mail_dir
         # Names sort in arrival order, even for messages within the same microsecond.
         self._sequence = itertools.count(1)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw: bytes = envelope.original_content
-        received = datetime.now(UTC)
+    def keep(self, message: Received) -> None:
+        """Write `message` down (called on the server's thread, before it answers)."""
+        received = datetime.fromtimestamp(message.arrived_at, UTC)
         stem = f"{received:%Y%m%dT%H%M%S.%fZ}-{next(self._sequence):04d}"
-        headers = BytesHeaderParser(policy=default).parsebytes(raw)
+        headers = BytesHeaderParser(policy=default).parsebytes(message.data)
         sidecar = {
-            "mail_from": envelope.mail_from,
-            "rcpt_tos": list(envelope.rcpt_tos),
+            "mail_from": message.mail_from,
+            "rcpt_tos": message.rcpt_tos,
             "message_id": str(headers.get("Message-ID", "")),
             "received_at": received.isoformat(),
         }
         self._mail_dir.mkdir(parents=True, exist_ok=True)  # someone may have cleared it
         eml_path = self._mail_dir / f"{stem}.eml"
-        _write_atomically(eml_path, raw)
+        _write_atomically(eml_path, message.data)
         _write_atomically(eml_path.with_suffix(".json"), json.dumps(sidecar, indent=2).encode())
         print(
-            f"mail: {eml_path} from <{envelope.mail_from}> to "
-            + ", ".join(f"<{rcpt}>" for rcpt in envelope.rcpt_tos),
+            f"mail: {eml_path} from <{message.mail_from}> to "
+            + ", ".join(f"<{rcpt}>" for rcpt in message.rcpt_tos),
             flush=True,
         )
-        return "250 Message captured"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -21,10 +21,25 @@ TABLE_NAMES = {
     "IdempotencyTable": "email-api-idempotency",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
+# What template.yaml's Globals give every function, and core.settings requires. The queue and
+# bucket exist only in tests that ask for them (the `send_queue` fixture sets its own).
+REQUIRED_SETTINGS = {
+    "SERVICES_TABLE": TABLE_NAMES["ServicesTable"],
+    "ROLES_TABLE": TABLE_NAMES["RolesTable"],
+    "API_KEYS_TABLE": TABLE_NAMES["ApiKeysTable"],
+    "RATE_LIMITS_TABLE": TABLE_NAMES["RateLimitsTable"],
+    "MESSAGES_TABLE": TABLE_NAMES["MessagesTable"],
+    "IDEMPOTENCY_TABLE": TABLE_NAMES["IdempotencyTable"],
+    "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-send-queue",
+    "STAGING_BUCKET": "email-api-staging",
+}
 
 # Powertools loggers take the service name when created, at import time, as they do in Lambda
 # (where the variable is set before any code loads); so it is set before any test imports core.
 os.environ["POWERTOOLS_SERVICE_NAME"] = "email-api"
+# Handlers check their settings at import (a cold start), and some test modules import them
+# when collected, before any fixture runs.
+os.environ.update(REQUIRED_SETTINGS)
 
 
 @pytest.fixture(autouse=True)
@@ -37,12 +52,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("SERVICES_TABLE", TABLE_NAMES["ServicesTable"])
-    monkeypatch.setenv("ROLES_TABLE", TABLE_NAMES["RolesTable"])
-    monkeypatch.setenv("API_KEYS_TABLE", TABLE_NAMES["ApiKeysTable"])
-    monkeypatch.setenv("RATE_LIMITS_TABLE", TABLE_NAMES["RateLimitsTable"])
-    monkeypatch.setenv("MESSAGES_TABLE", TABLE_NAMES["MessagesTable"])
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE_NAMES["IdempotencyTable"])
+    for name, value in REQUIRED_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AUTH_CACHE_SECONDS", "0")  # revocation must show at once in tests
     monkeypatch.delenv("INVOKE_ROLE", raising=False)
     monkeypatch.setenv("SECRET_PREFIX", "email-api")

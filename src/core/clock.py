@@ -11,3 +11,10 @@ def now_iso() -> str:
 
 def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+class SystemClock:
+    """The `Clock` of a running function: the machine's time, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -12,27 +12,28 @@ from core.access.authentication import Principal
 from core.delivery.idempotency import at_most_once
 from core.errors import SmtpOutcomeUnknown
 from core.outcomes import SendOutcome, Unconfirmed
-from core.send_request import SendRequest, parse_send_request
+from core.send_request import SendRequest
 from core.settings import get_settings
 
 
 def dispatch(
     caller: Principal,
     service: str,
+    request: SendRequest,
     body: Any,
     *,
     asynchronous: bool,
     idempotency_key: str | None,
     lambda_context: LambdaContext | None,
 ) -> SendOutcome:
-    """Validate `body`, then send it now (`Sent`, or `Unconfirmed` when its fate is unknown)
-    or queue it (`Queued`; also whenever it has a `send_at`)."""
-    request = parse_send_request(body)
+    """Send `request` now (`Sent`, or `Unconfirmed` when its fate is unknown) or queue it
+    (`Queued`; also whenever it has a `send_at`). The entry point validated it (with
+    `parse_send_request`); `body`, the JSON it came as, is what an idempotency key is held to."""
     queued = asynchronous or request.send_at is not None
 
     def operation() -> SendOutcome:
         if queued:
-            return runtime.mailer().accept(caller, service, request, body)
+            return runtime.mailer().accept(caller, service, request)
         return _send_now(caller, service, request, lambda_context)
 
     return at_most_once(

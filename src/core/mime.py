@@ -10,74 +10,53 @@ the generator from re-folding those raw values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from datetime import UTC
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime
 
 from core import headers
 from core.addresses import Mailbox
-from core.send_request import Attachment
+from core.message import Message
 
 POLICY = SMTP.clone(cte_type="7bit", refold_source="none")
 
 
-@dataclass(frozen=True)
-class Draft:
-    """Everything a message needs, already validated and rendered."""
-
-    sender: Mailbox
-    to: list[Mailbox]
-    cc: list[Mailbox]
-    reply_to: Mailbox | None
-    subject: str
-    body_text: str | None
-    body_html: str | None
-    attachments: list[Attachment] = field(default_factory=list)
-    # Fixed when the message is accepted, so every retry carries the same Message-ID.
-    message_id: str | None = None
-
-
-def build_message(draft: Draft) -> EmailMessage:
+def build_message(message: Message) -> EmailMessage:
     """The message as the recipients will see it. Bcc recipients never appear in it."""
-    message = EmailMessage(policy=POLICY)
+    mime = EmailMessage(policy=POLICY)
     # `set_raw` stores a value exactly as given: these are already encoded and folded.
-    message.set_raw("From", _addresses([draft.sender]))
-    if draft.to:
-        message.set_raw("To", _addresses(draft.to))
-    if draft.cc:
-        message.set_raw("Cc", _addresses(draft.cc))
-    if draft.reply_to is not None:
-        message.set_raw("Reply-To", _addresses([draft.reply_to]))
-    message.set_raw("Subject", headers.unstructured("Subject", draft.subject))
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = draft.message_id or new_message_id(draft.sender.email)
-    message["MIME-Version"] = "1.0"
+    mime.set_raw("From", _addresses([message.sender]))
+    if message.to:
+        mime.set_raw("To", _addresses(message.to))
+    if message.cc:
+        mime.set_raw("Cc", _addresses(message.cc))
+    if message.reply_to is not None:
+        mime.set_raw("Reply-To", _addresses([message.reply_to]))
+    mime.set_raw("Subject", headers.unstructured("Subject", message.subject))
+    mime["Date"] = format_datetime(message.date.astimezone(UTC))
+    mime["Message-ID"] = message.message_id
+    mime["MIME-Version"] = "1.0"
 
-    if draft.body_text is not None and draft.body_html is not None:
-        message.set_content(draft.body_text)
-        message.add_alternative(draft.body_html, subtype="html")
-    elif draft.body_html is not None:
-        message.set_content(draft.body_html, subtype="html")
+    if message.body_text is not None and message.body_html is not None:
+        mime.set_content(message.body_text)
+        mime.add_alternative(message.body_html, subtype="html")
+    elif message.body_html is not None:
+        mime.set_content(message.body_html, subtype="html")
     else:
-        message.set_content(draft.body_text or "")
+        mime.set_content(message.body_text or "")
 
-    for attachment in draft.attachments:
+    for attachment in message.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(
+        mime.add_attachment(
             attachment.content,
             maintype=maintype or "application",
             subtype=subtype or "octet-stream",
         )
-        *_, part = message.iter_attachments()  # the one just added
+        *_, part = mime.iter_attachments()  # the one just added
         del part["Content-Disposition"]
         part.set_raw("Content-Disposition", headers.attachment_disposition(attachment.name))
-    return message
-
-
-def new_message_id(sender_email: str) -> str:
-    """A Message-ID in the sender's domain, as receiving servers expect."""
-    return make_msgid(domain=sender_email.rpartition("@")[2])
+    return mime
 
 
 def _addresses(mailboxes: list[Mailbox]) -> str:

@@ -4,7 +4,7 @@ what the validated request said.
 The builder is written so that no input can add a header, a mailbox or an SMTP line; this
 check does not trust that. It reads the bytes as a receiver would, with two parsers (the
 stdlib's modern one, and the legacy one most older tools share), and compares the header
-set, every address list, the subject and the attachment names with the draft. Any
+set, every address list, the subject and the attachment names with the message. Any
 difference is our bug: the send stops with a 500 and a loud log line, and nothing goes out.
 """
 
@@ -13,18 +13,21 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import AddressHeader, BaseHeader
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
+from email.message import Message as ParsedHeaders
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
 
 from aws_lambda_powertools import Logger
 
 from core.addresses import Mailbox
-from core.errors import UnsafeMessage
-from core.mime import Draft
+from core.errors import MessageTooLarge, UnsafeMessage
+from core.message import Message
+from core.mime import POLICY, build_message
 
 logger = Logger(child=True)
 
@@ -35,13 +38,38 @@ _BARE_LINE_BREAK = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _FIXED = ("date", "message-id", "mime-version", "content-type")
 
 
-def check_outbound(raw: bytes, draft: Draft) -> None:
-    """Raise `UnsafeMessage` (nothing may be sent) unless `raw` is exactly `draft`."""
-    problems = list(_line_problems(raw)) or list(_content_problems(raw, draft))
+@dataclass(frozen=True)
+class Sealed:
+    """A message and the exact bytes that go on the wire for it, checked."""
+
+    message: Message
+    raw: bytes
+
+
+def seal(message: Message, *, max_bytes: int) -> Sealed:
+    """`message` built, within `max_bytes` (else 413), and read back to say exactly what it
+    says (else `UnsafeMessage`)."""
+    raw = build_message(message).as_bytes(policy=POLICY)
+    if len(raw) > max_bytes:
+        raise too_large(len(raw), max_bytes)
+    check_outbound(raw, message)
+    return Sealed(message, raw)
+
+
+def too_large(size: int, limit: int, *, at_least: bool = False) -> MessageTooLarge:
+    return MessageTooLarge(
+        f"The message is {'at least ' if at_least else ''}{size} bytes; the limit is {limit}.",
+        context={"size": size, "limit": limit},
+    )
+
+
+def check_outbound(raw: bytes, message: Message) -> None:
+    """Raise `UnsafeMessage` (nothing may be sent) unless `raw` is exactly `message`."""
+    problems = list(_line_problems(raw)) or list(_content_problems(raw, message))
     if problems:
         logger.error(
             "built message failed its outbound check: nothing sent",
-            extra={"problems": problems, "message_id": draft.message_id},
+            extra={"problems": problems, "message_id": message.message_id},
         )
         raise UnsafeMessage(
             "Internal error: the message built for this request did not pass its final"
@@ -61,43 +89,43 @@ def _line_problems(raw: bytes) -> Iterator[str]:
         yield f"a line longer than {MAX_LINE} characters"
 
 
-def _content_problems(raw: bytes, draft: Draft) -> Iterator[str]:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(message, EmailMessage)  # what policy.default parses into
+def _content_problems(raw: bytes, message: Message) -> Iterator[str]:
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)  # what policy.default parses into
     legacy = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
 
-    expected: dict[str, list[Mailbox]] = {"from": [draft.sender]}
-    if draft.to:
-        expected["to"] = draft.to
-    if draft.cc:
-        expected["cc"] = draft.cc
-    if draft.reply_to is not None:
-        expected["reply-to"] = [draft.reply_to]
+    expected: dict[str, list[Mailbox]] = {"from": [message.sender]}
+    if message.to:
+        expected["to"] = message.to
+    if message.cc:
+        expected["cc"] = message.cc
+    if message.reply_to is not None:
+        expected["reply-to"] = [message.reply_to]
 
-    names = Counter(name.lower() for name in message)
+    names = Counter(name.lower() for name in parsed)
     names.pop("content-transfer-encoding", None)  # absent on multipart messages
     wanted = Counter([*expected, "subject", *_FIXED])
     if names != wanted:
         yield f"header fields {sorted(names.elements())}, expected {sorted(wanted.elements())}"
         return
-    if message.defects:
-        yield f"message defects {message.defects}"
+    if parsed.defects:
+        yield f"message defects {parsed.defects}"
 
     for name, mailboxes in expected.items():
-        yield from _address_problems(name, message, legacy, mailboxes)
-    if str(message["subject"]) != draft.subject:
+        yield from _address_problems(name, parsed, legacy, mailboxes)
+    if str(parsed["subject"]) != message.subject:
         yield "the subject reads back differently"
 
-    filenames = [part.get_filename() for part in message.iter_attachments()]
-    if filenames != [attachment.name for attachment in draft.attachments]:
+    filenames = [part.get_filename() for part in parsed.iter_attachments()]
+    if filenames != [attachment.name for attachment in message.attachments]:
         yield f"attachment names read back as {filenames!r}"
-    for part in message.walk():
+    for part in parsed.walk():
         if part.defects:
             yield f"defects in a {part.get_content_type()} part: {part.defects}"
 
 
 def _address_problems(
-    name: str, message: EmailMessage, legacy: Message, mailboxes: list[Mailbox]
+    name: str, message: EmailMessage, legacy: ParsedHeaders, mailboxes: list[Mailbox]
 ) -> Iterator[str]:
     header = message[name]
     # The registry's address headers are both (typeshed knows them apart).

@@ -15,18 +15,20 @@ from core.access.authentication import INVOKE_KEY_ID, Authenticator, Principal
 from core.access.rate_limit import RateLimiter
 from core.access.repository import ApiKeyRepository, RoleRepository
 from core.admin_key import AdminKey
-from core.delivery.courier import Courier
+from core.admission import Admission
+from core.clock import SystemClock
+from core.delivery.courier import Courier, RetryPolicy
+from core.delivery.deliver import Deliverer
 from core.delivery.queue import MessageQueue
 from core.delivery.records import MessageRepository
 from core.secrets import CredentialStore
-from core.sending import Mailer, TransportFactory
+from core.sending import Mailer
 from core.services.environment import service_from_settings
 from core.services.repository import ServiceRepository
 from core.settings import get_settings
 from core.storage import ItemTable
-from core.transport.base import Deadline, SmtpEndpoint, Transport
-from core.transport.smtp import SmtpTransport
-from core.transport.tls import client_context
+from core.transport.base import Deadline
+from core.transport.factory import Transports
 
 # Time kept back from the Lambda's remaining time to turn an SMTP timeout into a 504.
 RESPONSE_MARGIN_SECONDS = 1.0
@@ -70,17 +72,34 @@ def message_queue() -> MessageQueue:
 
 
 @lru_cache(maxsize=1)
-def mailer() -> Mailer:
+def admission() -> Admission:
     settings = get_settings()
+    return Admission(
+        RateLimiter(ItemTable(settings.rate_limits_table, "id")),
+        max_recipients=settings.max_recipients,
+    )
+
+
+@lru_cache(maxsize=1)
+def deliverer() -> Deliverer:
+    settings = get_settings()
+    return Deliverer(
+        Transports(
+            credential_store(), ehlo_name=settings.smtp_ehlo_name, ca_file=settings.smtp_ca_file
+        )
+    )
+
+
+@lru_cache(maxsize=1)
+def mailer() -> Mailer:
     return Mailer(
         service_repository(),
-        credential_store(),
-        smtp_transport_factory(),
-        RateLimiter(ItemTable(settings.rate_limits_table, "id")),
+        admission(),
+        deliverer(),
         message_repository(),
         message_queue(),
-        max_message_bytes=settings.max_message_bytes,
-        max_recipients=settings.max_recipients,
+        SystemClock(),
+        max_message_bytes=get_settings().max_message_bytes,
     )
 
 
@@ -88,16 +107,18 @@ def mailer() -> Mailer:
 def courier() -> Courier:
     settings = get_settings()
     return Courier(
-        mailer(),
         service_repository(),
+        admission(),
+        deliverer(),
         message_repository(),
         message_queue(),
+        SystemClock(),
         # Queued mail is sent as its key and role allow at send time, not when accepted.
         sender_now=authenticator().principal_of,
-        max_attempts=settings.max_attempts,
-        retry_base_seconds=settings.retry_base_seconds,
+        retries=RetryPolicy(settings.max_attempts, settings.retry_base_seconds),
         # A worker's claim outlives any single SMTP session it can run.
         lease_seconds=round(settings.smtp_timeout_seconds * 3) + 60,
+        max_message_bytes=settings.max_message_bytes,
         # Less than half an SMTP budget left: hand the message to the next invocation.
         min_seconds_to_start=settings.smtp_timeout_seconds / 2,
     )
@@ -133,19 +154,6 @@ def invoke_principal() -> Principal:
     return Principal(INVOKE_KEY_ID, role_repository().get(role_name))
 
 
-def smtp_transport_factory() -> TransportFactory:
-    settings = get_settings()
-
-    def transport_for(endpoint: SmtpEndpoint) -> Transport:
-        return SmtpTransport(
-            endpoint,
-            tls=client_context(endpoint.verify_tls, settings.smtp_ca_file),
-            ehlo_name=settings.smtp_ehlo_name,
-        )
-
-    return transport_for
-
-
 def send_deadline(remaining_millis: int | None) -> Deadline:
     """The SMTP timeout, cut short so the Lambda can still answer before it is killed."""
     budget = get_settings().smtp_timeout_seconds
@@ -164,6 +172,8 @@ def reset() -> None:
         api_key_repository,
         message_repository,
         message_queue,
+        admission,
+        deliverer,
         mailer,
         courier,
         idempotency_store,

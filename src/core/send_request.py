@@ -169,7 +169,23 @@ def _decode_base64(value: Any) -> bytes:
 class SendRequest(BaseModel):
     """`POST /api/v2/{service}`: DreamFactory's body. Unknown top-level strings are placeholders."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": [{"email": "john@example.com", "name": "John Doe"}],
+                    "cc": "jane@example.com",
+                    "subject": "Your order {order_id}",
+                    "body_text": "Hello {first_name}, your order {order_id} has shipped.",
+                    "body_html": "<p>Hello {first_name}, order <b>{order_id}</b> has shipped.</p>",
+                    "from_name": "Example Shop",
+                    "from_email": "shop@example.com",
+                    "template_data": {"first_name": "John", "order_id": "A-1001"},
+                }
+            ]
+        },
+    )
 
     to: Annotated[list[Mailbox], _recipient_list("to")] = Field(default_factory=list)
     cc: Annotated[list[Mailbox], _recipient_list("cc")] = Field(default_factory=list)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A synchronous Lambda takes at most 6 MB of request payload and API Gateway 10 MB; base64
@@ -16,19 +17,37 @@ DEFAULT_MAX_RECIPIENTS = 50
 MAX_RECIPIENTS_LIMIT = 400
 
 
+# What a deployed function cannot work without: every function gets these from the template's
+# Globals. Empty counts as missing (an env.json with a blank line for it, say).
+Required = Annotated[str, StringConstraints(min_length=1)]
+
+
+class ConfigurationError(RuntimeError):
+    """The environment lacks settings the functions need, or has ones they cannot read."""
+
+    def __init__(self, missing: list[str], invalid: dict[str, str]) -> None:
+        self.missing = missing
+        self.invalid = invalid
+        problems = []
+        if missing:
+            problems.append(f"missing environment variable(s): {', '.join(missing)}")
+        problems.extend(f"{name}: {why}" for name, why in invalid.items())
+        super().__init__("Configuration error: " + "; ".join(problems) + ".")
+
+
 class Settings(BaseSettings):
     """Everything the functions read from their environment."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    services_table: str = Field(validation_alias="SERVICES_TABLE")
-    roles_table: str = Field(default="", validation_alias="ROLES_TABLE")
-    api_keys_table: str = Field(default="", validation_alias="API_KEYS_TABLE")
-    rate_limits_table: str = Field(default="", validation_alias="RATE_LIMITS_TABLE")
-    messages_table: str = Field(default="", validation_alias="MESSAGES_TABLE")
-    idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
-    send_queue_url: str = Field(default="", validation_alias="SEND_QUEUE_URL")
-    staging_bucket: str = Field(default="", validation_alias="STAGING_BUCKET")
+    services_table: Required = Field(validation_alias="SERVICES_TABLE")
+    roles_table: Required = Field(validation_alias="ROLES_TABLE")
+    api_keys_table: Required = Field(validation_alias="API_KEYS_TABLE")
+    rate_limits_table: Required = Field(validation_alias="RATE_LIMITS_TABLE")
+    messages_table: Required = Field(validation_alias="MESSAGES_TABLE")
+    idempotency_table: Required = Field(validation_alias="IDEMPOTENCY_TABLE")
+    send_queue_url: Required = Field(validation_alias="SEND_QUEUE_URL")
+    staging_bucket: Required = Field(validation_alias="STAGING_BUCKET")
 
     # Queued delivery: how often a transient failure is retried, and how far apart.
     max_attempts: int = Field(default=8, ge=1, validation_alias="MAX_ATTEMPTS")
@@ -82,5 +101,23 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read on first use (never at import time)."""
-    return Settings()
+    """The process-wide settings, read on first use; `ConfigurationError` names what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        missing: list[str] = []
+        invalid: dict[str, str] = {}
+        for problem in error.errors(include_url=False):
+            # Fields are read by their alias, so the location is the variable's name.
+            name = ".".join(str(part) for part in problem["loc"])
+            if problem["type"] in ("missing", "string_too_short"):
+                missing.append(name)
+            else:
+                invalid[name] = problem["msg"]
+        # The message names every variable; pydantic's dump of the whole model would bury it.
+        raise ConfigurationError(missing, invalid) from None
+
+
+def check_settings() -> None:
+    """Raise `ConfigurationError` now (a handler's cold start) rather than on first use."""
+    get_settings()

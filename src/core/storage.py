@@ -1,14 +1,17 @@
-"""A DynamoDB table as the repositories use it: whole items by key, created at most once."""
+"""A DynamoDB table as the repositories use it: whole items by key, created at most once,
+changed by conditional updates. The one module that writes DynamoDB expressions."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, ConditionBase
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodb.type_defs import UpdateItemInputTableUpdateItemTypeDef
 
 Item = dict[str, Any]
 
@@ -65,20 +68,54 @@ class ItemTable:
 
     def set_fields(self, key_value: str, fields: Item) -> bool:
         """Change only these attributes of an existing item; False if it no longer exists."""
-        names = {f"#f{index}": name for index, name in enumerate(fields)}
-        values = {f":v{index}": value for index, value in enumerate(fields.values())}
-        assignments = ", ".join(f"#f{index} = :v{index}" for index in range(len(fields)))
+        return self.update(key_value, set=fields, only_if=Attr(self.key).exists()) is not None
+
+    def update(
+        self,
+        key_value: str,
+        *,
+        set: Item | None = None,  # after DynamoDB's SET clause; shadows the builtin only here
+        add: dict[str, int] | None = None,
+        only_if: ConditionBase | None = None,
+    ) -> Item | None:
+        """In one atomic write, if `only_if` holds: `set` these attributes (enums as their value)
+        and `add` to these numbers (a missing one counts from 0). The item as it now is, or None
+        when the condition failed. With no condition, a missing item is created."""
+        if not set and not add:
+            raise ValueError("An update must set or add at least one attribute.")
+        names: dict[str, str] = {}
+        values: Item = {}
+        clauses = []
+        # Placeholders of our own (#s0, :a0): boto3 builds `only_if` into #n0, :v0 and merges
+        # those with these.
+        for clause, prefix, fields in (("SET", "s", set), ("ADD", "a", add)):
+            parts = []
+            for index, (name, value) in enumerate((fields or {}).items()):
+                names[f"#{prefix}{index}"] = name
+                values[f":{prefix}{index}"] = _stored(value)
+                operator = " = " if clause == "SET" else " "
+                parts.append(f"#{prefix}{index}{operator}:{prefix}{index}")
+            if parts:
+                clauses.append(f"{clause} {', '.join(parts)}")
+        request: UpdateItemInputTableUpdateItemTypeDef = {
+            "Key": {self.key: key_value},
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if only_if is not None:
+            request["ConditionExpression"] = only_if
         try:
-            self.table.update_item(
-                Key={self.key: key_value},
-                UpdateExpression=f"SET {assignments}",
-                ConditionExpression=Attr(self.key).exists(),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            answer = self.table.update_item(**request)
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            return None
+        return dict(answer["Attributes"])
 
     def delete(self, key_value: str) -> None:
         self.table.delete_item(Key={self.key: key_value})
+
+
+def _stored(value: Any) -> Any:
+    """DynamoDB's form of a value: enums as their value, nothing else changed."""
+    return value.value if isinstance(value, Enum) else value

@@ -1,7 +1,9 @@
 """API Gateway entry point: DreamFactory's `/api/v2` routes, who may call them, one error map.
 
 The routes live in `handlers/routes/`, one module per resource; the domain lives in `core`.
-Every error becomes DreamFactory's envelope in `_api_error` below.
+Each request is authenticated, then validated against its route's signature, then routed.
+Every error becomes DreamFactory's envelope in `_api_error` below. The API describes itself
+at `/swagger` (`handlers.documentation`), the one place no key is needed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,17 +21,25 @@ from core import runtime
 from core.access import policy
 from core.access.authentication import Principal, presented_api_key
 from core.errors import EmailApiError, NotFound
+from core.validation import invalid_request_from
+from handlers import documentation
+from handlers.http import read_json
+from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import api_keys, messages, roles, send, services
 
 logger = Logger()
-app = APIGatewayRestResolver()
+# Validation is the middleware below, after authentication (see handlers.request_validation).
+app = APIGatewayRestResolver(json_body_deserializer=read_json)
 
 ADMIN_PATHS = "/api/v2/system/"
 
 
 def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Every route needs a principal; `/api/v2/system/*` needs an admin one."""
+    """Every route needs a principal, but the documentation's; `/api/v2/system/*` needs an
+    admin one."""
+    if (app.request.method, app.request.route) in documentation.PUBLIC_ROUTES:
+        return next_middleware(app)
     principal = _principal(app)
     app.append_context(principal=principal)
     if app.current_event.path.startswith(ADMIN_PATHS):
@@ -47,13 +58,24 @@ def _principal(app: APIGatewayRestResolver) -> Principal:
     return runtime.authenticator().authenticate(presented)
 
 
-app.use(middlewares=[authenticate])
+app.use(middlewares=[authenticate, ValidateRequest()])
 for routes in (send, messages, services, roles, api_keys):
     app.include_router(routes.router)
+documentation.describe(app)
 
 
 @app.exception_handler(EmailApiError)
 def _api_error(error: EmailApiError) -> Response[str]:
+    return _refuse(error)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    # DreamFactory's 400 with the field named, never the framework's 422.
+    return _refuse(invalid_request_from(error.errors()))
+
+
+def _refuse(error: EmailApiError) -> Response[str]:
     logger.info("request failed", extra={"status": error.status, "reason": error.reason})
     return error_response(error)
 

@@ -19,7 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core import runtime
 from core.access.authentication import presented_api_key
 from core.errors import Unauthorized
+from core.settings import check_settings
 
+# A missing table name or queue URL fails the cold start, naming it, not the first request.
+check_settings()
 logger = Logger()
 
 # The exact message API Gateway turns into a 401 (anything else is a 500).

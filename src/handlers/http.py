@@ -1,4 +1,4 @@
-"""The small HTTP plumbing the API routes share: JSON in, JSON out, the calling principal."""
+"""The small HTTP plumbing the API routes share: JSON in, the calling principal."""
 
 from __future__ import annotations
 
@@ -11,24 +11,16 @@ from core.access.authentication import Principal
 from core.errors import InvalidRequest
 
 
-def json_body(router: BaseRouter) -> Any:
-    """The request's JSON body, whatever Content-Type the client sent (curl -d sends a form's)."""
+def read_json(text: str) -> Any:
+    """A request body's JSON (the resolver's `json_body_deserializer`). Malformed JSON raises
+    `JSONDecodeError`, which Powertools reports as `json_invalid`."""
     try:
-        return router.current_event.json_body
-    except (json.JSONDecodeError, TypeError) as error:
-        raise InvalidRequest("Request body is not valid JSON.", reason="invalid_json") from error
+        return json.loads(text)
     except RecursionError:
         # Thousands of nested brackets: the decoder gives up before we could refuse it.
         raise InvalidRequest(
             "Request body is nested too deeply to be an email request.", reason="invalid_json"
         ) from None
-
-
-def json_object(router: BaseRouter) -> dict[str, Any]:
-    body = json_body(router)
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return body
 
 
 def caller(router: BaseRouter) -> Principal:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core import runtime
 from core.dispatch import dispatch
 from core.errors import EmailApiError, InvalidRequest
+from core.send_request import parse_send_request
 from handlers.responses import error_body, send_answer
 
 logger = Logger()
@@ -28,10 +29,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "The event must be an object with 'service' (a name) and 'message' (the body)."
             )
         key = event.get("idempotency_key")
+        message = event.get("message")
         outcome = dispatch(
             runtime.invoke_principal(),
             event["service"],
-            event.get("message"),
+            parse_send_request(message),
+            message,
             asynchronous=event.get("async") is True,
             idempotency_key=key if isinstance(key, str) else None,
             lambda_context=context,

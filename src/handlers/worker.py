@@ -22,7 +22,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core import runtime
 from core.delivery.courier import Hop, RetryIn
 from core.delivery.queue import Job
+from core.settings import check_settings
 
+# A missing table name or queue URL fails the cold start, naming it, not the first request.
+check_settings()
 logger = Logger()
 # A batch whose every message is to come back later is a normal answer, not an error: raising
 # would count each deferral of a lone message as a failed invocation.

@@ -262,7 +262,7 @@ def test_the_minute_window_resets(limiter: RateLimiter, clock: FakeClock) -> Non
         "X-RateLimit-Reset": str(minute_end),
     }
     clock.now = minute_end - 0.001
-    assert _refusal(limiter, limits).headers["Retry-After"] == "1"
+    assert error_headers(_refusal(limiter, limits))["Retry-After"] == "1"
 
     clock.now = minute_end
 
@@ -275,7 +275,7 @@ def test_the_day_window_resets_at_midnight_utc(limiter: RateLimiter, clock: Fake
 
     assert limiter.consume("app", limits).quota == Quota(1, 0, midnight)
     clock.now = midnight - 1
-    assert _refusal(limiter, limits).headers["Retry-After"] == "1"
+    assert error_headers(_refusal(limiter, limits))["Retry-After"] == "1"
 
     clock.now = midnight + 5
 
@@ -546,7 +546,9 @@ def test_a_daily_quota_refusal_says_when_a_slot_frees_up(
     _at(clock, START_MS + 3 * hour)
     refusal = _sliding_refusal(limiter, limits)
 
-    assert refusal.headers["Retry-After"] == str(math.ceil((frees_up - clock.now * 1000) / 1000))
+    assert error_headers(refusal)["Retry-After"] == str(
+        math.ceil((frees_up - clock.now * 1000) / 1000)
+    )
     assert _run(limiter, clock, limits, [frees_up - 1, frees_up, frees_up]) == [frees_up]
 
 

@@ -12,8 +12,7 @@ from local_stack.apigateway import LocalLambdaContext
 from tests.support.access import create_key, create_role
 from tests.support.api import ADMIN_KEY, ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
-from tests.support.scripted_smtp import ScriptedServer
-from tests.support.smtp_servers import LOOPBACK
+from tests.support.smtp_servers import LOOPBACK, ScriptedServer
 
 MESSAGE = {"to": "john@example.com", "subject": "Hi", "body_text": "Hi"}
 

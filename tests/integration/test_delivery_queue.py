@@ -12,15 +12,16 @@ from typing import Any
 import pytest
 
 from core import runtime
+from core.compose import compose
 from core.delivery.courier import Done, Hop
 from core.delivery.queue import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job
 from core.delivery.records import Status
+from core.send_request import parse_send_request
 from core.transport.base import Deadline
 from tests.support.access import create_key, create_role
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
-from tests.support.scripted_smtp import ScriptedServer
-from tests.support.smtp_servers import LOOPBACK
+from tests.support.smtp_servers import LOOPBACK, ScriptedServer
 
 MESSAGE = {"to": ["john@example.com", "jane@example.com"], "subject": "Hi", "body_text": "Hi"}
 
@@ -226,14 +227,18 @@ def test_a_request_too_big_for_sqs_waits_in_s3(
 
 
 def _job(accepted: dict[str, Any], *, request: dict[str, Any]) -> Job:
+    """The job the API queued for `request` (still delayed in SQS, so made again here)."""
     record = runtime.message_repository().get(accepted["id"])
+    service = runtime.service_repository().get(record.service)
+    message = compose(
+        parse_send_request(request), service, now=datetime.now(UTC), size_limit=10**6
+    ).model_copy(update={"message_id": record.message_id})
     return Job(
         id=record.id,
         service=record.service,
         key_id=record.key_id,
-        message_id=record.message_id,
         send_at=record.send_at,
-        request=request,
+        message=message,
     )
 
 

@@ -11,8 +11,15 @@ import pytest
 
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
-from tests.support.scripted_smtp import ScriptedServer
-from tests.support.smtp_servers import LOOPBACK, At, CaptureServer, Fault, FaultServer, Replies
+from tests.support.smtp_servers import (
+    LOOPBACK,
+    At,
+    CaptureServer,
+    Fault,
+    FaultServer,
+    Replies,
+    ScriptedServer,
+)
 
 MESSAGE = {"to": ["john@example.com", "jane@example.com"], "subject": "Hi", "body_text": "Hi"}
 

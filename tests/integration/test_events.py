@@ -18,7 +18,6 @@ import pytest
 from core import runtime
 from core.delivery.queue import Job
 from core.delivery.records import MessageRecord, Status
-from core.send_request import parse_send_request
 from local_stack.apigateway import LocalLambdaContext, rest_api_event
 from local_stack.bootstrap import service_definition
 from local_stack.mail_capture import MailCapture, read_captured
@@ -62,7 +61,7 @@ def email_service(aws: None, capture: MailCapture) -> None:
 @pytest.fixture
 def events_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """The send queue the worker retries through, in moto (no staging bucket: the event's job
-    carries its request inline)."""
+    carries its message inline)."""
     url = boto3.client("sqs").create_queue(QueueName="email-api-send-queue")["QueueUrl"]
     monkeypatch.setenv("SEND_QUEUE_URL", url)
     runtime.reset()
@@ -73,15 +72,15 @@ def queued_records(event: dict[str, Any]) -> list[Job]:
     """What the API function did before the queue got the SQS event's jobs: their records."""
     jobs = [Job.model_validate_json(record["body"]) for record in event["Records"]]
     for job in jobs:
-        assert job.request is not None
+        assert job.message is not None
         runtime.message_repository().create(
             MessageRecord(
                 id=job.id,
                 service=job.service,
                 key_id=job.key_id,
-                message_id=job.message_id,
+                message_id=job.message.message_id,
                 status=Status.QUEUED,
-                recipients=parse_send_request(job.request).envelope_recipients(),
+                recipients=job.message.envelope_recipients(),
             )
         )
     return jobs
@@ -100,7 +99,8 @@ def test_event_succeeds_in_its_handler(path: Path, capture: MailCapture) -> None
         assert answer == {"batchItemFailures": []}
         record = runtime.message_repository().get(job.id)
         assert record.status is Status.SENT, record
-        result = {"message_id": job.message_id, "count": len(record.accepted)}
+        assert job.message is not None
+        result = {"message_id": job.message.message_id, "count": len(record.accepted)}
     elif is_api_event(event):
         # The shape the local gateway builds, so both kinds of replay see the same event.
         assert event.keys() == rest_api_event("GET", "/").keys()
@@ -129,7 +129,8 @@ def test_a_redelivered_sqs_batch_sends_nothing_twice(capture: MailCapture) -> No
     again = worker.lambda_handler(event, LocalLambdaContext())
 
     assert first == again == {"batchItemFailures": []}
-    sent = [m for m in read_captured(capture.mail_dir) if m.message_id == job.message_id]
+    assert job.message is not None
+    sent = [m for m in read_captured(capture.mail_dir) if m.message_id == job.message.message_id]
     assert len(sent) == 1
     assert runtime.message_repository().get(job.id).attempts == 1
 

@@ -28,8 +28,8 @@ from core.errors import (
     SmtpTlsError,
 )
 from core.services.model import Encryption
-from core.transport.base import Deadline, Delivery, Envelope, SmtpEndpoint
-from core.transport.smtp import SmtpTransport
+from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.tls import client_context
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import (

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from core import mime
+from core.message import Message
 from tests.support.api import call_api
 from tests.support.smtp_servers import CaptureServer, Received
 
@@ -204,12 +205,12 @@ def test_a_message_that_fails_its_final_check_is_never_sent(
     (simulated here) gets a 500 and a loud log line, and nothing reaches the server."""
     build = mime.build_message
 
-    def leaky(draft: mime.Draft) -> Any:
+    def leaky(draft: Message) -> Any:
         message = build(draft)
         message.set_raw("Bcc", "x@evil.example")
         return message
 
-    monkeypatch.setattr("core.sending.build_message", leaky)
+    monkeypatch.setattr("core.outbound.build_message", leaky)
     response = call_api(
         "POST", "/api/v2/email", {"to": "john@example.com", "subject": "Hi", "body_text": "x"}
     )

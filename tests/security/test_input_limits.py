@@ -39,7 +39,7 @@ def test_a_repeated_large_placeholder_is_refused_before_rendering(
 ) -> None:
     """1,000 copies of a 1 MB value would be a 1 GB body: 413 from arithmetic alone."""
     rendered: list[str] = []
-    monkeypatch.setattr("core.sending.render", lambda text, *_, **__: rendered.append(text))
+    monkeypatch.setattr("core.compose.render", lambda text, *_, **__: rendered.append(text))
     body = {**VALID, "body_text": "{v}" * 1000, "template_data": {"v": "x" * 1_000_000}}
 
     tracemalloc.start()

@@ -21,9 +21,9 @@ import pytest
 
 from core.errors import SmtpConnectFailed, SmtpFailure
 from core.services.model import Encryption
-from core.transport.base import Deadline, Envelope, SmtpEndpoint
+from core.transport.base import Deadline, Envelope
 from core.transport.destination import DestinationPolicy
-from core.transport.smtp import SmtpTransport
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.tls import client_context
 from tests.support.api import ApiResponse, call_api
 from tests.support.smtp_servers import (

@@ -1,26 +1,48 @@
 """In-memory stand-ins for the message records and the send queue (unit tests).
 
 They follow the real ones' state rules (a record moves forward only, from the statuses
-`records.py` allows), so a unit test sees the same outcomes the DynamoDB-backed one gives.
+`records.py` allows; `settle` takes only `RecordChanges` and cuts replies as the real one
+does), so a unit test sees the same outcomes the DynamoDB-backed one gives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
+from core.clock import SystemClock
 from core.delivery.queue import Job
-from core.delivery.records import WAITING, MessageRecord, Status
+from core.delivery.records import (
+    MAX_REPLY_CHARS,
+    RETENTION_SECONDS,
+    WAITING,
+    MessageRecord,
+    RecordChanges,
+    Status,
+)
 from core.errors import Conflict, NotFound
+from core.message import Message
+from core.ports import Clock, JobQueue, RecordStore
 
 
 @dataclass
 class FakeMessageRepository:
+    """Records by id; leases run on `clock` (share it with the courier to lapse one)."""
+
+    clock: Clock = field(default_factory=SystemClock)
     records: dict[str, MessageRecord] = field(default_factory=dict)
 
     def create(self, record: MessageRecord) -> MessageRecord:
         if record.id in self.records:
             raise Conflict("Message id clash.", reason="message_exists")
+        now = self._now_iso()
+        record = record.model_copy(
+            update={
+                "created_at": now,
+                "updated_at": now,
+                "expires_at": self._epoch() + RETENTION_SECONDS,
+            }
+        )
         self.records[record.id] = record
         return record
 
@@ -36,54 +58,114 @@ class FakeMessageRepository:
         current = self.get(record_id)
         if current.status not in WAITING:
             return None
-        return self._update(record_id, status=Status.SENDING, attempts=current.attempts + 1)
+        return self._update(
+            record_id,
+            status=Status.SENDING,
+            attempts=current.attempts + 1,
+            lease_until=self._epoch() + lease_seconds,
+        )
 
     def expire_lease(self, record_id: str) -> MessageRecord | None:
-        return None  # a fake worker never dies mid-send
+        current = self.get(record_id)
+        if current.status is not Status.SENDING or (current.lease_until or 0) >= self._epoch():
+            return None
+        return self._update(record_id, status=Status.UNKNOWN, reason="worker_interrupted")
 
-    def settle(self, record_id: str, status: Status, **changes: Any) -> MessageRecord:
+    def settle(
+        self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
+    ) -> MessageRecord:
+        for name in changes:
+            # As the real one: a `**dict` splat can smuggle in what the type checker missed.
+            if name not in MessageRecord.model_fields:
+                raise TypeError(f"MessageRecord has no field {name!r}.")
+            if name not in RecordChanges.__optional_keys__:
+                raise TypeError(f"Settling a message cannot change its {name!r}.")
         if self.get(record_id).status is not Status.SENDING:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
-        return self._update(record_id, status=status, **changes)
+        return self._update(record_id, status=status, **_bounded(dict(changes)))
 
     def cancel(self, record_id: str) -> MessageRecord:
         current = self.get(record_id)
         if current.status not in (Status.SCHEDULED, Status.QUEUED):
             raise Conflict(
-                f"Message '{record_id}' is {current.status.value}.",
+                f"Message '{record_id}' is {current.status.value}; only a scheduled or queued"
+                " message can be cancelled.",
                 reason="not_cancellable",
                 context={"status": current.status.value},
             )
         return self._update(record_id, status=Status.CANCELLED)
 
     def _update(self, record_id: str, **changes: Any) -> MessageRecord:
-        record = self.records[record_id].model_copy(update=changes)
+        # Validated as the real repository validates what DynamoDB returns.
+        record = MessageRecord.model_validate(
+            {**self.records[record_id].model_dump(), **changes, "updated_at": self._now_iso()}
+        )
         self.records[record_id] = record
         return record
 
+    def _epoch(self) -> int:
+        return int(self.clock.now().timestamp())
+
+    def _now_iso(self) -> str:
+        return self.clock.now().isoformat(timespec="seconds")
+
+
+def _bounded(changes: dict[str, Any]) -> dict[str, Any]:
+    """Every SMTP reply cut to `MAX_REPLY_CHARS`, as the real repository stores it."""
+    if isinstance(reply := changes.get("smtp_reply"), str):
+        changes["smtp_reply"] = reply[:MAX_REPLY_CHARS]
+    for name in ("refused", "deferred"):
+        if name in changes:
+            changes[name] = {rcpt: text[:MAX_REPLY_CHARS] for rcpt, text in changes[name].items()}
+    return changes
+
 
 @dataclass(frozen=True)
-class Queued:
+class Enqueued:
     job: Job
     delay_seconds: int
 
 
 @dataclass
 class FakeMessageQueue:
-    """Keeps what was enqueued; requests are never staged."""
+    """Keeps what was enqueued. A job may name a message in `staged` (as one too big for
+    SQS names its S3 copy), or, as an earlier version queued it, a request body in
+    `staged_requests`; `discarded` lists the staged copies dropped, by key."""
 
-    queued: list[Queued] = field(default_factory=list)
+    queued: list[Enqueued] = field(default_factory=list)
+    staged: dict[str, Message] = field(default_factory=dict)
+    staged_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    discarded: list[str] = field(default_factory=list)
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
-        self.queued.append(Queued(job, delay_seconds))
+        self.queued.append(Enqueued(job, delay_seconds))
 
-    def request_of(self, job: Job) -> dict[str, Any]:
-        if job.request is None:
-            raise ValueError(f"Job {job.id} carries no request.")
-        return job.request
+    @property
+    def only_job(self) -> Enqueued:
+        assert len(self.queued) == 1, f"expected one job, got {len(self.queued)}"
+        return self.queued[0]
+
+    def message_of(self, job: Job) -> Message:
+        if job.message is not None:
+            return job.message
+        if job.staged_message is None:
+            raise ValueError(f"Job {job.id} carries no message.")
+        return self.staged[job.staged_message]
+
+    def legacy_request_of(self, job: Job) -> dict[str, Any] | None:
+        if job.request is not None:
+            return job.request
+        if job.staged_request is None:
+            return None
+        return self.staged_requests[job.staged_request]
 
     def discard_staged(self, job: Job) -> None:
-        pass
+        for key in (job.staged_message, job.staged_request):
+            if key is not None:
+                self.staged.pop(key, None)
+                self.staged_requests.pop(key, None)
+                self.discarded.append(key)
 
-    def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
-        pass
+
+_records: RecordStore = FakeMessageRepository()
+_queue: JobQueue = FakeMessageQueue()

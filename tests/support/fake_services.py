@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.errors import NotFound
+from core.ports import CredentialSource, ServiceStore
 from core.services.model import Service, ServiceConfig
 
 
@@ -26,13 +27,20 @@ def smtp_service(name: str = "email", *, secret_id: str | None = None, **config:
 
 @dataclass
 class FakeServiceRepository:
+    """Services by name; `lookups` lists every `get`, in order (each a read of the table)."""
+
     services: dict[str, Service] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)
 
     def add(self, service: Service) -> Service:
         self.services[service.name] = service
         return service
 
+    def remove(self, name: str) -> None:
+        del self.services[name]
+
     def get(self, name: str) -> Service:
+        self.lookups.append(name)
         try:
             return self.services[name]
         except KeyError:
@@ -49,3 +57,7 @@ class FakeCredentials:
     def password(self, secret_id: str, version: str | None) -> str | None:
         self.lookups.append((secret_id, version))
         return self.passwords.get(secret_id)
+
+
+_services: ServiceStore = FakeServiceRepository()
+_credentials: CredentialSource = FakeCredentials()

@@ -1,27 +1,37 @@
 """An in-memory transport for unit tests, after django-anymail's test backend.
 
-`Outbox.transport_for` is a `TransportFactory`: the Mailer builds its transport with it and
-every send lands in `outbox.messages` instead of on a socket. Prime `failure` to make the
-next sends raise (as a real transport would, with an `SmtpFailure`), or `refuse` to have
-some recipients refused while the rest are accepted.
+`Outbox` is a `TransportFactory`: `outbox(service)` gives a transport whose sends land in
+`outbox.messages` instead of on a socket. Every message handed over is kept in
+`outbox.handed`, taken or not, so a test can compare what each attempt carried. Prime
+`fail_next(...)` to make the next sends raise one error each (as a real transport would,
+with an `SmtpFailure`), `failure` to make every send raise, `refuse` to have recipients
+refused for good (5xx at RCPT) and `defer` to have them deferred (4xx at RCPT, say 452),
+while the rest are accepted.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from types import TracebackType
+from typing import Self
 
-from core.errors import SmtpFailure, SmtpRejected
-from core.transport.base import Deadline, Delivery, Envelope, SmtpEndpoint
+from core.errors import SmtpDeferred, SmtpFailure, SmtpRejected
+from core.ports import TransportFactory
+from core.services.model import Service
+from core.transport.base import Deadline, Delivery, Envelope
+
+REPLY = "250 2.0.0 Ok: queued as OUTBOX"
 
 
 @dataclass(frozen=True)
 class SentMessage:
-    """One message handed to the transport: where to, the envelope, and the exact bytes."""
+    """One message handed to a transport: through which service, the envelope, the bytes."""
 
-    endpoint: SmtpEndpoint
+    service: Service
     envelope: Envelope
     raw: bytes
     deadline: Deadline
@@ -33,44 +43,121 @@ class SentMessage:
         assert isinstance(message, EmailMessage)
         return message
 
+    def header(self, name: str) -> str:
+        """A header exactly as it went out (unfolded), or a KeyError if it is absent."""
+        value = self.parsed()[name]
+        if value is None:
+            raise KeyError(name)
+        return str(value)
+
 
 @dataclass
 class Outbox:
+    # What the server took, in order.
     messages: list[SentMessage] = field(default_factory=list)
-    # Every endpoint a transport was built for, sent on or not.
-    endpoints: list[SmtpEndpoint] = field(default_factory=list)
+    # Everything `send` was given, taken or refused: one entry per attempt.
+    handed: list[SentMessage] = field(default_factory=list)
+    # Every service a transport was built for, sent on or not.
+    services: list[Service] = field(default_factory=list)
+    # Raised by every send, once `pending_failures` are used up.
     failure: SmtpFailure | None = None
-    refuse: dict[str, str] = field(default_factory=dict)  # recipient -> the server's reply
+    pending_failures: deque[SmtpFailure] = field(default_factory=deque)
+    refuse: dict[str, str] = field(default_factory=dict)  # recipient -> the server's 5xx
+    defer: dict[str, str] = field(default_factory=dict)  # recipient -> the server's 4xx
+    opened: int = 0
+    closed: int = 0
 
-    def transport_for(self, endpoint: SmtpEndpoint) -> OutboxTransport:
-        self.endpoints.append(endpoint)
-        return OutboxTransport(self, endpoint)
+    def __call__(self, service: Service) -> OutboxTransport:
+        self.services.append(service)
+        return OutboxTransport(self, service)
+
+    def fail_next(self, *failures: SmtpFailure) -> None:
+        """The next sends raise these, one each, in order (the message still counts as
+        handed over, as a real server may have read it before failing)."""
+        self.pending_failures.extend(failures)
 
     @property
     def only_message(self) -> SentMessage:
         assert len(self.messages) == 1, f"expected one message, got {len(self.messages)}"
         return self.messages[0]
 
+    def recipients(self) -> list[list[str]]:
+        """The envelope recipients of every attempt, in order."""
+        return [sent.envelope.recipients for sent in self.handed]
+
+    def _next_failure(self) -> SmtpFailure | None:
+        if self.pending_failures:
+            return self.pending_failures.popleft()
+        return self.failure
+
 
 class OutboxTransport:
-    def __init__(self, outbox: Outbox, endpoint: SmtpEndpoint) -> None:
+    """One 'connection' to the outbox: opened by `open` or the first `send`, closed by
+    `close`, by the end of a `with` block, or by a failed send (as `SmtpTransport` does)."""
+
+    def __init__(self, outbox: Outbox, service: Service) -> None:
         self._outbox = outbox
-        self._endpoint = endpoint
+        self._service = service
+        self._open = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def open(self, deadline: Deadline) -> None:
+        if not self._open:
+            self._open = True
+            self._outbox.opened += 1
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._outbox.closed += 1
 
     def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
-        if self._outbox.failure is not None:
-            raise self._outbox.failure
-        refused = {
+        self.open(deadline)
+        sent = SentMessage(self._service, envelope, message, deadline)
+        self._outbox.handed.append(sent)
+        try:
+            return self._deliver(sent)
+        except BaseException:
+            self.close()
+            raise
+
+    def _deliver(self, sent: SentMessage) -> Delivery:
+        failure = self._outbox._next_failure()
+        if failure is not None:
+            raise failure
+        recipients = sent.envelope.recipients
+        refused = {rcpt: reply for rcpt, reply in self._outbox.refuse.items() if rcpt in recipients}
+        deferred = {
             rcpt: reply
-            for rcpt, reply in self._outbox.refuse.items()
-            if rcpt in envelope.recipients
+            for rcpt, reply in self._outbox.defer.items()
+            if rcpt in recipients and rcpt not in refused
         }
-        if refused and len(refused) == len(envelope.recipients):
-            # What SmtpTransport does when smtplib reports every recipient refused.
+        accepted = [rcpt for rcpt in recipients if rcpt not in refused and rcpt not in deferred]
+        if not accepted:
+            # What SmtpTransport does when nobody was accepted at RCPT: no DATA, an error.
+            replies = {"refused": refused} if refused else {}
+            if deferred:
+                raise SmtpDeferred(
+                    "The SMTP server accepted no recipient and asked to try again later: "
+                    + next(iter(deferred.values())),
+                    context={**replies, "deferred": deferred},
+                )
             raise SmtpRejected(
-                "The SMTP server refused every recipient.", context={"refused": refused}
+                "The SMTP server refused every recipient: " + next(iter(refused.values())),
+                context=replies,
             )
-        self._outbox.messages.append(SentMessage(self._endpoint, envelope, message, deadline))
-        return Delivery(
-            accepted=[rcpt for rcpt in envelope.recipients if rcpt not in refused], refused=refused
-        )
+        self._outbox.messages.append(sent)
+        return Delivery(accepted=accepted, refused=refused, deferred=deferred, reply=REPLY)
+
+
+_factory: TransportFactory = Outbox()

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from core.access import policy
 from core.access.authentication import Principal
 from core.access.model import Role, bootstrap_role
-from core.access.rate_limit import RateLimiter
 from core.addresses import Mailbox
-from core.delivery.queue import MessageQueue
-from core.delivery.records import MessageRepository
 from core.errors import Forbidden
-from core.mime import Draft
-from core.secrets import CredentialStore
+from core.message import Message
 from core.send_request import parse_send_request
-from core.sending import Mailer
 from core.services.model import Service
-from core.services.repository import ServiceRepository
-from core.storage import ItemTable
 from core.transport.base import Deadline
-from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
-from tests.support.fake_services import FakeCredentials, FakeServiceRepository, smtp_service
-from tests.support.outbox import Outbox
+from tests.support.fake_services import smtp_service
+from tests.support.send_path import SendPath
 
 # The service's defaults: from noreply@example.com, reply-to support@example.com.
 SERVICE = smtp_service(reply_to_email="support@example.com")
@@ -35,23 +28,27 @@ def _role(**fields: Any) -> Role:
     return Role.model_validate({"name": "app", "services": ["email"], **fields})
 
 
-def _draft(sender: str = "noreply@example.com", reply_to: str | None = None) -> Draft:
-    return Draft(
+def _message(
+    sender: str = "noreply@example.com", reply_to: str | None = None, *, recipients: int = 1
+) -> Message:
+    """A message to `recipients` distinct addresses, spread over to, cc and bcc."""
+    mailboxes = [Mailbox(f"rcpt{n}@example.com") for n in range(recipients)]
+    return Message(
         sender=Mailbox(sender),
-        to=[Mailbox("john@example.com")],
-        cc=[],
+        to=mailboxes[0::3],
+        cc=mailboxes[1::3],
+        bcc=mailboxes[2::3],
         reply_to=Mailbox(reply_to) if reply_to else None,
         subject="Hi",
         body_text="Hi",
-        body_html=None,
+        message_id="<fixed@example.com>",
+        date=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
     )
 
 
-def _refusal(
-    role: Role, draft: Draft, recipients: int = 1, service: Service = SERVICE
-) -> Forbidden:
+def _refusal(role: Role, message: Message, service: Service = SERVICE) -> Forbidden:
     with pytest.raises(Forbidden) as raised:
-        policy.check_message(role, service, draft, recipients)
+        policy.check_message(role, service, message)
     return raised.value
 
 
@@ -120,11 +117,13 @@ def test_rules_apply_to_the_service_default_too() -> None:
 def test_a_message_within_the_rules_passes() -> None:
     role = _role(senders=["*@example.com"], max_recipients=3)
 
-    policy.check_message(role, SERVICE, _draft("billing@example.com", "ar@example.com"), 3)
+    policy.check_message(
+        role, SERVICE, _message("billing@example.com", "ar@example.com", recipients=3)
+    )
 
 
 def test_the_sender_is_refused() -> None:
-    error = _refusal(_role(senders=["billing@example.com"]), _draft("ceo@example.com"))
+    error = _refusal(_role(senders=["billing@example.com"]), _message("ceo@example.com"))
 
     assert (error.status, error.reason) == (403, "sender_forbidden")
     assert error.context == {"field": "from_email", "address": "ceo@example.com"}
@@ -133,7 +132,7 @@ def test_the_sender_is_refused() -> None:
 def test_the_reply_to_is_refused() -> None:
     role = _role(senders=["billing@example.com"])
 
-    error = _refusal(role, _draft("billing@example.com", "phish@evil.example"))
+    error = _refusal(role, _message("billing@example.com", "phish@evil.example"))
 
     assert error.reason == "sender_forbidden"
     assert error.context == {"field": "reply_to_email", "address": "phish@evil.example"}
@@ -142,24 +141,35 @@ def test_the_reply_to_is_refused() -> None:
 def test_a_role_without_rules_may_not_override_the_sender() -> None:
     role = _role()
 
-    policy.check_message(role, SERVICE, _draft("noreply@example.com", "support@example.com"), 1)
-    assert _refusal(role, _draft("other@example.com")).context["field"] == "from_email"
-    refused = _refusal(role, _draft("noreply@example.com", "other@example.com"))
+    policy.check_message(role, SERVICE, _message("noreply@example.com", "support@example.com"))
+    assert _refusal(role, _message("other@example.com")).context["field"] == "from_email"
+    refused = _refusal(role, _message("noreply@example.com", "other@example.com"))
     assert refused.context["field"] == "reply_to_email"
 
 
 def test_too_many_recipients() -> None:
     role = _role(senders=["*"], max_recipients=2)
-    policy.check_message(role, SERVICE, _draft(), 2)
+    policy.check_message(role, SERVICE, _message(recipients=2))
 
-    error = _refusal(role, _draft(), 3)
+    error = _refusal(role, _message(recipients=3))
 
     assert (error.status, error.reason) == (403, "too_many_recipients")
     assert error.context == {"recipients": 3, "limit": 2}
 
 
+def test_recipients_are_counted_once_across_to_cc_and_bcc() -> None:
+    role = _role(senders=["*"], max_recipients=2)
+    john, jane = Mailbox("john@example.com"), Mailbox("jane@example.com")
+    message = _message().model_copy(update={"to": [john, jane], "cc": [jane], "bcc": [john]})
+
+    policy.check_message(role, SERVICE, message)
+    error = _refusal(role, message.model_copy(update={"bcc": [Mailbox("hidden@example.com")]}))
+
+    assert error.context == {"recipients": 3, "limit": 2}
+
+
 def test_no_recipient_cap_without_max_recipients() -> None:
-    policy.check_message(_role(senders=["*"]), SERVICE, _draft(), 10_000)
+    policy.check_message(_role(senders=["*"]), SERVICE, _message(recipients=10_000))
 
 
 # --- services and administration ---------------------------------------------------------------
@@ -194,7 +204,9 @@ def test_the_bootstrap_role_may_do_everything() -> None:
     role = bootstrap_role()
 
     policy.check_service(role, "anything")
-    policy.check_message(role, SERVICE, _draft("ceo@elsewhere.example", "x@y.example"), 500)
+    policy.check_message(
+        role, SERVICE, _message("ceo@elsewhere.example", "x@y.example", recipients=500)
+    )
     assert role.admin
     assert role.rate_limits.windows() == []
 
@@ -229,27 +241,15 @@ def test_the_bootstrap_role_may_do_everything() -> None:
 def test_refusals_come_before_any_transport(
     role: Role, service: str, body: dict[str, Any], reason: str
 ) -> None:
-    repository = FakeServiceRepository()
-    repository.add(SERVICE)
-    outbox = Outbox()
-    records = FakeMessageRepository()
-    queue = FakeMessageQueue()
-    mailer = Mailer(
-        cast(ServiceRepository, repository),
-        cast(CredentialStore, FakeCredentials()),
-        outbox.transport_for,
-        # No rate limits in these roles, so the limiter never reaches its table.
-        RateLimiter(ItemTable("rate-limits-unused", "id")),
-        cast(MessageRepository, records),
-        cast(MessageQueue, queue),
-        max_message_bytes=100_000,
-    )
+    path = SendPath()
+    path.services.add(SERVICE)
     request = parse_send_request({"to": "john@example.com", "body_text": "Hi", **body})
 
     with pytest.raises(Forbidden) as raised:
-        mailer.send(Principal("k", role), service, request, Deadline.after(5))
+        path.mailer().send(Principal("k", role), service, request, Deadline.after(5))
 
     assert raised.value.reason == reason
-    assert outbox.endpoints == []
-    assert outbox.messages == []
-    assert records.records == {}
+    assert path.outbox.services == []
+    assert path.outbox.handed == []
+    assert path.records.records == {}
+    assert path.limiter.calls == []  # and before any rate limit is touched

@@ -2,47 +2,42 @@
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
-from email.message import EmailMessage
+from datetime import UTC, datetime, timedelta, timezone
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 import pytest
 
 from core.addresses import Mailbox
-from core.mime import POLICY, Draft, build_message
-from core.send_request import Attachment
+from core.message import Attachment, Message
+from core.mime import POLICY, build_message
 
 SENDER = Mailbox("noreply@example.com", "Example App")
 JOHN = Mailbox("john@example.com", "John Doe")
+MESSAGE_ID = "<20260302093015.1234.5678@example.com>"
+DATE = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
+
+PDF = Attachment(
+    name="report.pdf", content=b"%PDF-1.4\n\x00\xff binary", content_type="application/pdf"
+)
 
 
-def _attachment(name: str, content: bytes, content_type: str = "") -> Attachment:
-    encoded = base64.b64encode(content).decode()
-    return Attachment.model_validate(
-        {"name": name, "content": encoded, "content_type": content_type}
-    )
-
-
-PDF = _attachment("report.pdf", b"%PDF-1.4\n\x00\xff binary", "application/pdf")
-
-
-def _draft(**fields: Any) -> Draft:
+def _message(**fields: Any) -> Message:
     defaults: dict[str, Any] = {
         "sender": SENDER,
         "to": [JOHN],
-        "cc": [],
-        "reply_to": None,
         "subject": "Hello",
         "body_text": "Hi John",
-        "body_html": None,
+        "message_id": MESSAGE_ID,
+        "date": DATE,
     }
-    return Draft(**{**defaults, **fields})
+    return Message.model_validate({**defaults, **fields})
 
 
-def _wire(draft: Draft) -> bytes:
-    return build_message(draft).as_bytes(policy=POLICY)
+def _wire(message: Message) -> bytes:
+    return build_message(message).as_bytes(policy=POLICY)
 
 
 def _parsed(raw: bytes) -> EmailMessage:
@@ -51,7 +46,7 @@ def _parsed(raw: bytes) -> EmailMessage:
     return message
 
 
-def _text(part: EmailMessage) -> str:
+def _text(part: MIMEPart) -> str:
     # A base64 text body is encoded in canonical form, CRLF line breaks (RFC 2046, 4.1.1).
     content = part.get_content()
     assert isinstance(content, str)
@@ -70,30 +65,30 @@ def _assert_transportable(raw: bytes) -> None:
 
 
 def test_text_only() -> None:
-    message = _parsed(_wire(_draft()))
+    message = _parsed(_wire(_message()))
 
     assert message.get_content_type() == "text/plain"
     assert message.get_content() == "Hi John\n"
 
 
 def test_html_only() -> None:
-    message = _parsed(_wire(_draft(body_text=None, body_html="<p>Hi</p>")))
+    message = _parsed(_wire(_message(body_text=None, body_html="<p>Hi</p>")))
 
     assert message.get_content_type() == "text/html"
     assert message.get_content() == "<p>Hi</p>\n"
 
 
 def test_text_and_html_are_alternatives() -> None:
-    message = _parsed(_wire(_draft(body_html="<p>Hi John</p>")))
+    message = _parsed(_wire(_message(body_html="<p>Hi John</p>")))
 
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
 
 
 def test_attachments_make_it_mixed() -> None:
-    second = _attachment("notes.txt", b"line 1\nline 2\n", "text/plain")
+    second = Attachment(name="notes.txt", content=b"line 1\nline 2\n", content_type="text/plain")
 
-    message = _parsed(_wire(_draft(body_html="<p>Hi</p>", attachments=[PDF, second])))
+    message = _parsed(_wire(_message(body_html="<p>Hi</p>", attachments=[PDF, second])))
 
     assert message.get_content_type() == "multipart/mixed"
     body, *attachments = message.iter_parts()
@@ -107,7 +102,7 @@ def test_attachments_make_it_mixed() -> None:
 
 
 def test_text_with_one_attachment() -> None:
-    message = _parsed(_wire(_draft(attachments=[PDF])))
+    message = _parsed(_wire(_message(attachments=[PDF])))
 
     assert message.get_content_type() == "multipart/mixed"
     body, attachment = message.iter_parts()
@@ -119,12 +114,12 @@ def test_text_with_one_attachment() -> None:
 
 
 def test_headers() -> None:
-    draft = _draft(
+    outgoing = _message(
         cc=[Mailbox("jane@example.com")],
         reply_to=Mailbox("support@example.com", "Support"),
     )
 
-    raw = _wire(draft)
+    raw = _wire(outgoing)
     message = _parsed(raw)
 
     assert message["From"] == "Example App <noreply@example.com>"
@@ -133,12 +128,20 @@ def test_headers() -> None:
     assert message["Reply-To"] == "Support <support@example.com>"
     assert message["Subject"] == "Hello"
     assert message["MIME-Version"] == "1.0"
-    assert message["Date"] is not None
-    assert str(message["Message-ID"]).endswith("@example.com>")
+    assert message["Date"] == "Mon, 02 Mar 2026 09:30:15 +0000"
+    assert message["Message-ID"] == MESSAGE_ID
+
+
+def test_the_date_is_written_in_gmt_whatever_its_zone() -> None:
+    cet = DATE.astimezone(timezone(timedelta(hours=1)))
+
+    raw = _wire(_message(date=cet))
+
+    assert b"\r\nDate: Mon, 02 Mar 2026 09:30:15 +0000\r\n" in raw
 
 
 def test_no_bcc_header_and_no_empty_optional_headers() -> None:
-    raw = _wire(_draft(to=[], cc=[]))
+    raw = _wire(_message(to=[], cc=[]))
     headers = raw.split(b"\r\n\r\n", 1)[0].lower()
 
     assert b"\r\nbcc:" not in headers
@@ -148,20 +151,20 @@ def test_no_bcc_header_and_no_empty_optional_headers() -> None:
 
 
 def test_display_names_that_need_quoting() -> None:
-    message = _parsed(_wire(_draft(to=[Mailbox("john@example.com", 'Doe, "Johnny" John')])))
+    message = _parsed(_wire(_message(to=[Mailbox("john@example.com", 'Doe, "Johnny" John')])))
 
     (address,) = message["To"].addresses
     assert (address.display_name, address.addr_spec) == ('Doe, "Johnny" John', "john@example.com")
 
 
 def test_non_ascii_names_and_subject_are_encoded_words() -> None:
-    draft = _draft(
+    outgoing = _message(
         sender=Mailbox("noreply@example.com", "Ünïcödé Äpp"),
         to=[Mailbox("john@example.com", "Jürgen Groß")],
         subject="Grüße — 你好 🎉",
     )
 
-    raw = _wire(draft)
+    raw = _wire(outgoing)
     message = _parsed(raw)
 
     _assert_transportable(raw)
@@ -174,9 +177,9 @@ def test_non_ascii_names_and_subject_are_encoded_words() -> None:
 
 
 def test_non_ascii_filename_uses_rfc2231() -> None:
-    attachment = _attachment("Übersicht 2024, résumé.pdf", b"x")
+    attachment = Attachment(name="Übersicht 2024, résumé.pdf", content=b"x")
 
-    raw = _wire(_draft(attachments=[attachment]))
+    raw = _wire(_message(attachments=[attachment]))
 
     _assert_transportable(raw)
     assert b"filename*=utf-8''" in raw
@@ -187,7 +190,7 @@ def test_non_ascii_filename_uses_rfc2231() -> None:
 def test_long_subject_is_folded() -> None:
     subject = "word " * 100
 
-    raw = _wire(_draft(subject=subject.strip()))
+    raw = _wire(_message(subject=subject.strip()))
 
     _assert_transportable(raw)
     assert _parsed(raw)["Subject"] == subject.strip()
@@ -199,9 +202,10 @@ def test_long_subject_is_folded() -> None:
 @pytest.mark.parametrize("text", ["x" * 5000, "é" * 5000, "Grüße " + "y" * 5000 + "\nnext"])
 @pytest.mark.parametrize("kind", ["text", "html"])
 def test_no_line_over_998_octets(text: str, kind: str) -> None:
-    draft = _draft(body_text=text) if kind == "text" else _draft(body_text=None, body_html=text)
+    fields = {"body_text": text} if kind == "text" else {"body_text": None, "body_html": text}
+    message = _message(**fields)
 
-    raw = _wire(draft)
+    raw = _wire(message)
 
     _assert_transportable(raw)
     assert _text(_parsed(raw)).rstrip("\n") == text
@@ -210,7 +214,7 @@ def test_no_line_over_998_octets(text: str, kind: str) -> None:
 def test_non_ascii_body_round_trips() -> None:
     text = "Grüße aus Köln\n你好\n🎉\n"
 
-    raw = _wire(_draft(body_text=text, body_html=f"<p>{text}</p>"))
+    raw = _wire(_message(body_text=text, body_html=f"<p>{text}</p>"))
 
     _assert_transportable(raw)
     message = _parsed(raw)
@@ -225,7 +229,7 @@ def test_non_ascii_body_round_trips() -> None:
 def test_binary_attachment_round_trips() -> None:
     payload = bytes(range(256)) * 50
 
-    raw = _wire(_draft(attachments=[_attachment("all-bytes.bin", payload)]))
+    raw = _wire(_message(attachments=[Attachment(name="all-bytes.bin", content=payload)]))
 
     _assert_transportable(raw)
     (attachment,) = _parsed(raw).iter_attachments()

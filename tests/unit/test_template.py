@@ -12,6 +12,7 @@ import pytest
 
 from core.settings import Settings
 from handlers.api import app
+from handlers.documentation import PUBLIC_ROUTES
 from local_stack.template_tables import TEMPLATE, load_template, table_schemas
 from tests.support.api import call_api
 
@@ -160,14 +161,21 @@ def test_only_direct_invocations_act_with_the_invoke_role() -> None:
             assert "INVOKE_ROLE" not in variables, logical_id
 
 
-def test_the_authorizer_guards_every_route() -> None:
+def test_the_authorizer_guards_every_route_but_the_documentation() -> None:
     auth = _api()["Auth"]
     authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
 
     assert authorizer["FunctionPayloadType"] == "REQUEST"
     assert authorizer["FunctionArn"] == f"{_logical_id(AUTHORIZER_HANDLER)}.Arn"
+    open_routes = set()
     for event in _function(API_HANDLER)["Events"].values():
-        assert "Auth" not in event["Properties"], event
+        route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        if route in PUBLIC_ROUTES:
+            assert event["Properties"]["Auth"] == {"Authorizer": "NONE"}, event
+            open_routes.add(route)
+        else:
+            assert "Auth" not in event["Properties"], event
+    assert open_routes == PUBLIC_ROUTES
 
 
 def test_api_gateway_does_not_cache_the_authorizer() -> None:
@@ -197,14 +205,15 @@ def test_api_routes_are_exactly_the_resolvers_routes() -> None:
         for event in function.get("Events", {}).values()
         if event["Type"] == "Api"
     }
-    resolver_routes = {
+    documented_routes = {
         (method.upper(), path)
         for path, item in (app.get_openapi_schema().paths or {}).items()
         for method in HTTP_METHODS
         if getattr(item, method) is not None
     }
 
-    assert template_routes == resolver_routes
+    # The documentation's own routes (/swagger and its assets) are not in the document.
+    assert template_routes == documented_routes | PUBLIC_ROUTES
 
 
 def test_authorizer_may_only_read_keys_and_roles_and_record_key_use() -> None:

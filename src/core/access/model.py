@@ -47,7 +47,21 @@ class RateLimits(BaseModel):
 class Role(BaseModel):
     """What a key may do: which services, which senders, how many recipients, how often."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "billing",
+                    "description": "The billing app: invoices from billing@example.com",
+                    "services": ["email"],
+                    "senders": ["billing@example.com"],
+                    "max_recipients": 10,
+                    "rate_limits": {"per_minute": 60, "per_day": 5000},
+                }
+            ]
+        },
+    )
 
     name: str
     description: str = ""
@@ -114,7 +128,10 @@ class ApiKey(BaseModel):
 class ApiKeyInput(BaseModel):
     """`POST /api/v2/system/api_key` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"label": "billing app (production)", "role": "billing"}]},
+    )
 
     label: str = ""
     role: str
@@ -123,7 +140,9 @@ class ApiKeyInput(BaseModel):
 class ApiKeyPatch(BaseModel):
     """`PATCH /api/v2/system/api_key/{id}` body: only these may change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"label": "billing app", "enabled": False}]}
+    )
 
     label: str | None = None
     role: str | None = None
@@ -133,7 +152,9 @@ class ApiKeyPatch(BaseModel):
 class Rotation(BaseModel):
     """`POST /api/v2/system/api_key/{id}/rotate` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 3600}]}
+    )
 
     # How long the old secret keeps working, so clients can switch without downtime.
     overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)] = 0

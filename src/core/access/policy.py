@@ -8,7 +8,7 @@ from __future__ import annotations
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.errors import Forbidden
-from core.mime import Draft
+from core.message import Message
 from core.services.model import Service
 
 ANY = "*"
@@ -29,11 +29,11 @@ def check_service(role: Role, service_name: str) -> None:
         )
 
 
-def check_message(role: Role, service: Service, draft: Draft, recipient_count: int) -> None:
-    """The sender and reply-to the message will carry, and its number of recipients."""
-    senders = {"from_email": draft.sender.email}
-    if draft.reply_to is not None:
-        senders["reply_to_email"] = draft.reply_to.email
+def check_message(role: Role, service: Service, message: Message) -> None:
+    """The sender and reply-to the message carries, and its number of recipients."""
+    senders = {"from_email": message.sender.email}
+    if message.reply_to is not None:
+        senders["reply_to_email"] = message.reply_to.email
     for field, address in senders.items():
         if not sender_allowed(role, service, field, address):
             raise Forbidden(
@@ -41,6 +41,7 @@ def check_message(role: Role, service: Service, draft: Draft, recipient_count: i
                 reason="sender_forbidden",
                 context={"field": field, "address": address},
             )
+    recipient_count = len(message.envelope_recipients())
     if role.max_recipients is not None and recipient_count > role.max_recipients:
         raise Forbidden(
             f"{recipient_count} recipients is more than this API key's limit of"

@@ -56,6 +56,7 @@ from decimal import Decimal
 from functools import partial
 
 from aws_lambda_powertools import Logger
+from boto3.dynamodb.conditions import Attr
 
 from core.access.model import RateLimits
 from core.access.quota import Quota
@@ -130,27 +131,17 @@ class RateLimiter:
 
     def _take(self, counter: str, limit: int, *, expires_at: int) -> int | None:
         """The counter's new value, or None when it is already at `limit`."""
-        client = self._table.table.meta.client
-        try:
-            answer = self._table.table.update_item(
-                Key={self._table.key: counter},
-                UpdateExpression="ADD hits :one SET expires_at = :expires",
-                ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
-                ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": expires_at},
-                ReturnValues="UPDATED_NEW",
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return None
-        hits = answer["Attributes"]["hits"]
-        assert isinstance(hits, Decimal)  # a DynamoDB number
-        return int(hits)
+        item = self._table.update(
+            counter,
+            set={"expires_at": expires_at},
+            add={"hits": 1},
+            only_if=Attr("hits").not_exists() | Attr("hits").lt(limit),
+        )
+        return None if item is None else _integer(item["hits"])
 
     def _give_back(self, counter: str) -> None:
-        self._table.table.update_item(
-            Key={self._table.key: counter},
-            UpdateExpression="ADD hits :minus_one",
-            ExpressionAttributeValues={":minus_one": -1},
-        )
+        # Only to a counter still there: one its window's expiry removed stays removed.
+        self._table.update(counter, add={"hits": -1}, only_if=Attr(self._table.key).exists())
 
     # --- sliding windows: a provider's limits ---------------------------------------------
 

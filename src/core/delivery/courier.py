@@ -19,14 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Unpack
 
 from aws_lambda_powertools import Logger
 
+from core.access import policy
 from core.access.authentication import Principal
 from core.access.rate_limit import Reservation
-from core.delivery.queue import MAX_DELAY_SECONDS, Job, MessageQueue
-from core.delivery.records import FINAL, MessageRecord, MessageRepository, Status
+from core.admission import Admission
+from core.compose import compose
+from core.delivery.deliver import Deliverer
+from core.delivery.queue import MAX_DELAY_SECONDS, Job
+from core.delivery.records import FINAL, MessageRecord, RecordChanges, Status
 from core.delivery.retry import backoff_seconds
 from core.errors import (
     EmailApiError,
@@ -37,10 +42,11 @@ from core.errors import (
     SmtpOutcomeUnknown,
     Unauthorized,
 )
+from core.message import Message
+from core.outbound import Sealed, seal
+from core.ports import Clock, JobQueue, RecordStore, ServiceStore
 from core.send_request import parse_send_request
-from core.sending import Mailer, Prepared
-from core.services.model import UnknownOutcome
-from core.services.repository import ServiceRepository
+from core.services.model import Service, UnknownOutcome
 from core.transport.base import Deadline
 
 logger = Logger(child=True)
@@ -74,32 +80,45 @@ Outcome = Done | RetryIn | Hop
 SenderResolver = Callable[[str], Principal]
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a transient failure is tried again, and how far apart."""
+
+    max_attempts: int
+    base_seconds: float
+
+
 class Courier:
     def __init__(
         self,
-        mailer: Mailer,
-        services: ServiceRepository,
-        records: MessageRepository,
-        queue: MessageQueue,
+        services: ServiceStore,
+        admission: Admission,
+        deliverer: Deliverer,
+        records: RecordStore,
+        queue: JobQueue,
+        clock: Clock,
         *,
         sender_now: SenderResolver,
-        max_attempts: int,
-        retry_base_seconds: float,
+        retries: RetryPolicy,
         lease_seconds: int,
+        max_message_bytes: int,
         min_seconds_to_start: float = 0,
     ) -> None:
-        self._mailer = mailer
         self._services = services
+        self._admission = admission
+        self._deliverer = deliverer
         self._records = records
         self._queue = queue
+        self._clock = clock
         self._sender_now = sender_now
-        self._max_attempts = max_attempts
-        self._retry_base_seconds = retry_base_seconds
+        self._retries = retries
         self._lease_seconds = lease_seconds
+        self._max_message_bytes = max_message_bytes
         self._min_seconds_to_start = min_seconds_to_start
 
     def process(self, job: Job, deadline: Deadline, *, now: datetime | None = None) -> Outcome:
-        now = now or datetime.now(UTC)
+        """One attempt at `job` (as of `now`, by default the clock's), and what comes next."""
+        now = now or self._clock.now()
         if job.send_at is not None:
             wait = (datetime.fromisoformat(job.send_at) - now).total_seconds()
             if wait >= 1:
@@ -116,57 +135,104 @@ class Courier:
             # Earlier messages of the batch used up this invocation: a fresh copy goes to the
             # next one, rather than an attempt doomed to time out.
             return Hop(0)
-        allowance: Reservation | None = None
+        # Read once per attempt: the pace, the checks and the transport all use this copy.
+        service: Service | EmailApiError
         try:
-            # Pace to the provider's limits before claiming: waiting is not an attempt, and
-            # a fresh copy (not a redelivery) keeps it from counting toward the dead letters.
-            allowance = self._mailer.take_provider_allowance(self._services.get(job.service))
-        except RateLimited as limited:
-            return Hop(min(limited.retry_after, MAX_DELAY_SECONDS))
-        except EmailApiError:
-            pass  # the service is gone: the attempt below settles the message as failed
+            service = self._services.get(job.service)
+        except EmailApiError as gone:
+            service = gone  # the attempt below settles the message as failed
+        allowance: Reservation | None = None
+        if isinstance(service, Service):
+            try:
+                # Pace to the provider's limits before claiming: waiting is not an attempt,
+                # and a fresh copy (not a redelivery) keeps it from counting as a dead letter.
+                allowance = self._admission.take_provider(service)
+            except RateLimited as limited:
+                return Hop(min(limited.retry_after, MAX_DELAY_SECONDS))
         record = self._records.claim(job.id, self._lease_seconds)
         if record is None:
             if allowance is not None:
                 allowance.release()  # someone else has (or had) it: this copy sends nothing
             return self._not_claimed(job)
-        prepared = self._prepare(job)
-        if not isinstance(prepared, Prepared):
+        try:
+            ready = self._ready(job, record, service)
+            if not isinstance(ready, tuple):
+                if allowance is not None:
+                    allowance.release()  # nothing goes to the provider
+                return ready
+            return self._attempt(job, record, *ready, deadline)
+        except Exception:
+            # Not the server's answer: the credentials or the staged message could not be
+            # read, say. The transport turns every failure of the conversation into an
+            # `SmtpFailure`, so nothing was handed over: the message comes back, rather
+            # than wait out its lease and be taken for one that may have gone.
+            logger.exception("attempt failed before the SMTP exchange", extra={"record_id": job.id})
             if allowance is not None:
-                allowance.release()  # nothing goes to the provider
-            return prepared
-        return self._attempt(job, record, prepared, deadline)
+                allowance.release()
+            if record.attempts < self._retries.max_attempts:
+                return self._defer(job, record, reason="internal_error")
+            return self._settle(job, self._failed_unless_out(record), reason="internal_error")
 
-    def _prepare(self, job: Job) -> Prepared | Outcome:
+    def _ready(
+        self, job: Job, record: MessageRecord, service: Service | EmailApiError
+    ) -> tuple[Service, Sealed] | Outcome:
         """The message as its sender may send it now, or the outcome that settles it unsent."""
         try:
             sender = self._sender_now(job.key_id)
         except Unauthorized:
             return self._cancel(job, "key_revoked", f"API key '{job.key_id}' no longer acts.")
         try:
-            request = parse_send_request(self._queue.request_of(job))
-            return self._mailer.prepare(sender, job.service, request, message_id=job.message_id)
+            policy.check_service(sender.role, job.service)
+            if not isinstance(service, Service):
+                raise service  # gone since the message was accepted: settled as failed
+            message = self._message_of(job, record, service)
+            self._admission.check_recipient_count(service, len(message.envelope_recipients()))
+            self._admission.check_message(sender, service, message)
+            return service, seal(message, max_bytes=self._max_message_bytes)
         except Forbidden as error:
             return self._cancel(job, "role_forbids", error.message)
         except EmailApiError as error:
             # Valid when accepted, not now (the service was deleted, say): nothing to retry.
             return self._settle(job, Status.FAILED, reason=error.reason, smtp_reply=error.message)
 
+    def _message_of(self, job: Job, record: MessageRecord, service: Service) -> Message:
+        """The composed message the job carries; a job queued by an earlier version carries
+        its request instead, composed here as that version did (its Message-ID kept, and
+        dated when it was accepted, so every attempt is the same message)."""
+        legacy = self._queue.legacy_request_of(job)
+        if legacy is None:
+            return self._queue.message_of(job)
+        accepted_at = datetime.fromisoformat(record.created_at) if record.created_at else None
+        message = compose(
+            parse_send_request(legacy),
+            service,
+            now=accepted_at or self._clock.now(),
+            size_limit=self._max_message_bytes,
+        )
+        return message.model_copy(update={"message_id": job.message_id or message.message_id})
+
     def _attempt(
-        self, job: Job, record: MessageRecord, prepared: Prepared, deadline: Deadline
+        self,
+        job: Job,
+        record: MessageRecord,
+        service: Service,
+        sealed: Sealed,
+        deadline: Deadline,
     ) -> Outcome:
         try:
-            delivery = self._mailer.deliver(prepared, record.pending_recipients(), deadline)
+            delivery = self._deliverer.deliver(
+                service, sealed, record.pending_recipients(), deadline
+            )
         except SmtpOutcomeUnknown as error:
-            resend = prepared.service.config.unknown_outcome is UnknownOutcome.RETRY
-            if resend and record.attempts < self._max_attempts:
+            resend = service.config.unknown_outcome is UnknownOutcome.RETRY
+            if resend and record.attempts < self._retries.max_attempts:
                 return self._defer(
                     job, record, reason=error.reason, smtp_reply=error.message, may_have_gone=True
                 )
             # Held, or out of attempts: the last one may have gone, so it is not `failed`.
             return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
         except SmtpFailure as error:
-            if error.transient and record.attempts < self._max_attempts:
+            if error.transient and record.attempts < self._retries.max_attempts:
                 return self._defer(job, record, reason=error.reason, smtp_reply=error.message)
             reason = error.reason if not error.transient else "retries_exhausted"
             return self._settle(
@@ -175,7 +241,7 @@ class Courier:
 
         accepted = [*record.accepted, *delivery.accepted]
         refused = {**record.refused, **delivery.refused}
-        if delivery.deferred and record.attempts < self._max_attempts:
+        if delivery.deferred and record.attempts < self._retries.max_attempts:
             # 452 for some recipients: the next attempt goes only to them.
             self._records.settle(
                 job.id,
@@ -185,7 +251,7 @@ class Courier:
                 deferred=delivery.deferred,
                 smtp_reply=next(iter(delivery.deferred.values())),
             )
-            return RetryIn(backoff_seconds(record.attempts, self._retry_base_seconds))
+            return RetryIn(backoff_seconds(record.attempts, self._retries.base_seconds))
         refused.update(delivery.deferred)  # out of attempts: they will not get it
         status = Status.SENT if accepted else self._failed_unless_out(record)
         return self._settle(
@@ -208,11 +274,11 @@ class Courier:
         logger.info("message cancelled", extra={"record_id": job.id, "reason": reason, "why": why})
         return self._settle(job, Status.CANCELLED, reason=reason)
 
-    def _defer(self, job: Job, record: MessageRecord, **changes: object) -> Outcome:
+    def _defer(self, job: Job, record: MessageRecord, **changes: Unpack[RecordChanges]) -> Outcome:
         self._records.settle(job.id, Status.DEFERRED, **changes)
-        return RetryIn(backoff_seconds(record.attempts, self._retry_base_seconds))
+        return RetryIn(backoff_seconds(record.attempts, self._retries.base_seconds))
 
-    def _settle(self, job: Job, status: Status, **changes: object) -> Outcome:
+    def _settle(self, job: Job, status: Status, **changes: Unpack[RecordChanges]) -> Outcome:
         record = self._records.settle(job.id, status, **changes)
         self._queue.discard_staged(job)
         logger.info(
@@ -233,5 +299,6 @@ class Courier:
                 self._queue.discard_staged(job)
                 return Done(settled.status)
             # Someone holds it right now; come back when their lease is over.
-            return RetryIn(max(1, (current.lease_until or 0) - int(datetime.now(UTC).timestamp())))
+            now = int(self._clock.now().timestamp())
+            return RetryIn(max(1, (current.lease_until or 0) - now))
         return RetryIn(1)

@@ -1,4 +1,5 @@
-"""The send queue: SQS carries a job per message; a request too big for SQS waits in S3."""
+"""The send queue: SQS carries a job per message, the composed message in it; a message too
+big for SQS waits in S3."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from pydantic import BaseModel, ConfigDict
+
+from core.message import Message
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -19,18 +22,23 @@ MAX_DELAY_SECONDS = 900
 
 
 class Job(BaseModel):
-    """One queued message: ids to find its record, and the send body to compose it from."""
+    """One queued message: its record's id, who sent it through which service, and the
+    message exactly as the API checked it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
     id: str
     service: str
     key_id: str
-    message_id: str
     send_at: str | None = None
+    message: Message | None = None
+    # Where the message waits when it did not fit in the SQS message.
+    staged_message: str | None = None
+    # Jobs queued by earlier versions carry the request body (inline or staged) and the
+    # Message-ID instead: an upgrade must not strand them, so the worker still composes them.
     request: dict[str, Any] | None = None
-    # Where the request waits when it did not fit in the SQS message.
     staged_request: str | None = None
+    message_id: str | None = None
 
 
 class MessageQueue:
@@ -60,33 +68,43 @@ class MessageQueue:
         return self._s3
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
-        """Queue `job`, staging its request in S3 when it is too big for SQS."""
-        if job.request is not None:
-            request = json.dumps(job.request)
-            if len(request.encode()) > INLINE_LIMIT_BYTES:
+        """Queue `job`, staging its message in S3 when it is too big for SQS."""
+        if job.message is not None:
+            message = job.message.model_dump_json().encode()
+            if len(message) > INLINE_LIMIT_BYTES:
                 key = f"staged/{job.id}.json"
-                self.s3.put_object(Bucket=self._bucket, Key=key, Body=request.encode())
-                job = job.model_copy(update={"request": None, "staged_request": key})
+                self.s3.put_object(Bucket=self._bucket, Key=key, Body=message)
+                job = job.model_copy(update={"message": None, "staged_message": key})
         self.sqs.send_message(
             QueueUrl=self._queue_url,
             MessageBody=job.model_dump_json(exclude_none=True),
             DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
         )
 
-    def request_of(self, job: Job) -> dict[str, Any]:
-        """The job's send body, fetched from S3 if it was staged there."""
+    def message_of(self, job: Job) -> Message:
+        """The job's message, fetched from S3 if it was staged there."""
+        if job.message is not None:
+            return job.message
+        if job.staged_message is None:
+            raise ValueError(f"Job {job.id} carries no message.")
+        answer = self.s3.get_object(Bucket=self._bucket, Key=job.staged_message)
+        return Message.model_validate_json(answer["Body"].read())
+
+    def legacy_request_of(self, job: Job) -> dict[str, Any] | None:
+        """The send body of a job queued by an earlier version (None for today's jobs)."""
         if job.request is not None:
             return job.request
         if job.staged_request is None:
-            raise ValueError(f"Job {job.id} carries no request.")
+            return None
         answer = self.s3.get_object(Bucket=self._bucket, Key=job.staged_request)
         request: dict[str, Any] = json.loads(answer["Body"].read())
         return request
 
     def discard_staged(self, job: Job) -> None:
         """Once a message is settled, its staged copy (attachments and all) goes."""
-        if job.staged_request is not None:
-            self.s3.delete_object(Bucket=self._bucket, Key=job.staged_request)
+        for key in (job.staged_message, job.staged_request):
+            if key is not None:
+                self.s3.delete_object(Bucket=self._bucket, Key=key)
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
         """Make a received message visible again after `delay_seconds` (max 12 hours)."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
+from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import now_iso
@@ -49,7 +50,8 @@ def new_record_id() -> str:
 class MessageRecord(BaseModel):
     """One message's life: never its body, subject or attachments."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Every attribute the repository writes is a field: one that is not is a bug, not data.
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     service: str
@@ -82,6 +84,17 @@ class MessageRecord(BaseModel):
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"lease_until", "expires_at"})
+
+
+class RecordChanges(TypedDict, total=False):
+    """What settling an attempt may change in a record, besides its status."""
+
+    reason: str | None
+    smtp_reply: str | None
+    accepted: list[str]
+    refused: dict[str, str]
+    deferred: dict[str, str]
+    may_have_gone: bool
 
 
 class MessageRepository:
@@ -123,28 +136,20 @@ class MessageRepository:
     def expire_lease(self, record_id: str) -> MessageRecord | None:
         """A `sending` record whose lease ran out: the worker died mid-send, so nobody knows
         whether the server took the message. Settle it as `unknown` rather than resend."""
-        client = self._table.table.meta.client
-        try:
-            answer = self._table.table.update_item(
-                Key={"id": record_id},
-                UpdateExpression="SET #s = :unknown, reason = :reason, updated_at = :now",
-                ConditionExpression="#s = :sending AND lease_until < :now_epoch",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":unknown": Status.UNKNOWN.value,
-                    ":sending": Status.SENDING.value,
-                    ":reason": "worker_interrupted",
-                    ":now": now_iso(),
-                    ":now_epoch": int(time.time()),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return None
-        return MessageRecord.model_validate(answer["Attributes"])
+        item = self._table.update(
+            record_id,
+            set={"status": Status.UNKNOWN, "reason": "worker_interrupted", "updated_at": now_iso()},
+            only_if=Attr("status").eq(Status.SENDING.value)
+            & Attr("lease_until").lt(int(time.time())),
+        )
+        return None if item is None else MessageRecord.model_validate(item)
 
-    def settle(self, record_id: str, status: Status, **changes: Any) -> MessageRecord:
-        """Record the outcome of an attempt by the worker (or request) holding the message."""
+    def settle(
+        self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
+    ) -> MessageRecord:
+        """Record the outcome of an attempt by the worker (or request) holding the message;
+        a change that is not in `RecordChanges` is a `TypeError`."""
+        check_changes(changes)
         record = self._transition(
             record_id, allowed={Status.SENDING}, changes={"status": status, **_bounded(changes)}
         )
@@ -176,32 +181,23 @@ class MessageRepository:
         changes: dict[str, Any],
         increment_attempts: bool = False,
     ) -> MessageRecord | None:
-        fields = {**changes, "updated_at": now_iso()}
-        names = {f"#f{index}": name for index, name in enumerate(fields)}
-        values: dict[str, Any] = {
-            f":v{index}": _stored(value) for index, value in enumerate(fields.values())
-        }
-        assignments = [f"#f{index} = :v{index}" for index in range(len(fields))]
-        allowed_values = {f":a{index}": status.value for index, status in enumerate(allowed)}
-        values.update(allowed_values)
-        update = "SET " + ", ".join(assignments)
-        if increment_attempts:
-            update += " ADD attempts :one"
-            values[":one"] = 1
-        names["#status"] = "status"
-        client = self._table.table.meta.client
-        try:
-            answer = self._table.table.update_item(
-                Key={"id": record_id},
-                UpdateExpression=update,
-                ConditionExpression=f"#status IN ({', '.join(allowed_values)})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return None
-        return MessageRecord.model_validate(answer["Attributes"])
+        item = self._table.update(
+            record_id,
+            set={**changes, "updated_at": now_iso()},
+            add={"attempts": 1} if increment_attempts else None,
+            only_if=Attr("status").is_in([status.value for status in allowed]),
+        )
+        return None if item is None else MessageRecord.model_validate(item)
+
+
+def check_changes(changes: RecordChanges) -> None:
+    """Refuse what the type checker cannot see (a `**dict` splat): a change to an attribute
+    that is not a record field, or one that an attempt does not decide."""
+    for name in changes:
+        if name not in MessageRecord.model_fields:
+            raise TypeError(f"MessageRecord has no field {name!r}.")
+        if name not in RecordChanges.__optional_keys__:
+            raise TypeError(f"Settling a message cannot change its {name!r}.")
 
 
 # A server's reply is kept for the reader, not the archive: long multi-line replies, one per
@@ -209,23 +205,14 @@ class MessageRepository:
 MAX_REPLY_CHARS = 300
 
 
-def _bounded(changes: dict[str, Any]) -> dict[str, Any]:
+def _bounded(changes: RecordChanges) -> RecordChanges:
     """`changes` with every SMTP reply in it cut to `MAX_REPLY_CHARS`."""
-
-    def cut(reply: Any) -> Any:
-        return reply[:MAX_REPLY_CHARS] if isinstance(reply, str) else reply
-
-    bounded = (
-        {**changes, "smtp_reply": cut(changes["smtp_reply"])}
-        if "smtp_reply" in changes
-        else dict(changes)
-    )
+    bounded = changes.copy()
+    if (reply := bounded.get("smtp_reply")) is not None:
+        bounded["smtp_reply"] = reply[:MAX_REPLY_CHARS]
     for field in ("refused", "deferred"):
-        if isinstance(bounded.get(field), dict):
-            bounded[field] = {address: cut(reply) for address, reply in bounded[field].items()}
+        if field in bounded:
+            bounded[field] = {
+                address: reply[:MAX_REPLY_CHARS] for address, reply in bounded[field].items()
+            }
     return bounded
-
-
-def _stored(value: Any) -> Any:
-    """DynamoDB's form of a value: enums as their string, nothing else changed."""
-    return value.value if isinstance(value, StrEnum) else value

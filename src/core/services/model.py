@@ -177,6 +177,27 @@ class ServiceBase(BaseModel):
 class ServiceInput(ServiceBase):
     """`POST /api/v2/system/service` body (one service)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "email",
+                    "label": "Mail",
+                    "description": "Amazon SES through its SMTP endpoint",
+                    "config": {
+                        "host": "email-smtp.us-east-1.amazonaws.com",
+                        "port": 587,
+                        "encryption": "tls",
+                        "username": "AKIAEXAMPLE",
+                        "password": "smtp-password",
+                        "from_name": "Example Shop",
+                        "from_email": "shop@example.com",
+                    },
+                }
+            ]
+        }
+    )
+
     config: ServiceConfigInput
 
 

@@ -1,24 +1,9 @@
-"""What every transport takes and returns."""
+"""What every transport takes and returns (the transports themselves: `core.ports`)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from core.services.model import Encryption
-
-
-@dataclass(frozen=True)
-class SmtpEndpoint:
-    """Where to deliver and how; the password is kept out of reprs and logs."""
-
-    host: str
-    port: int
-    encryption: Encryption
-    verify_tls: bool = True
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -51,9 +36,3 @@ class Deadline:
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
-
-
-class Transport(Protocol):
-    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
-        """Hand one message to the server, or raise an `SmtpFailure`."""
-        ...

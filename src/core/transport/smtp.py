@@ -66,8 +66,10 @@ import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from core.errors import (
     SmtpAuthFailed,
@@ -81,7 +83,7 @@ from core.errors import (
 )
 from core.services.model import Encryption
 from core.settings import get_settings
-from core.transport.base import Deadline, Delivery, Envelope, SmtpEndpoint
+from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.destination import DestinationForbidden, DestinationPolicy, resolve
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
@@ -119,9 +121,25 @@ _WHAT: dict[Stage, str] = {
 }
 
 
-class SmtpTransport:
-    """One endpoint, one TLS context; each `send` is one SMTP session.
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    """Where to deliver and how; the password is kept out of reprs and logs."""
 
+    host: str
+    port: int
+    encryption: Encryption
+    verify_tls: bool = True
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+class SmtpTransport:
+    """One endpoint, one TLS context, one connection at a time.
+
+    `open` connects, secures and authenticates; each `send` is one transaction on that
+    connection; `close` ends the session (RSET if a transaction was left open, then QUIT).
+    A `send` without `open` is a session of its own: opened, one transaction, closed. A
+    failed send closes the connection too: what state it is in is anybody's guess.
     `destinations` is what the SSRF guard allows; by default, what the settings say.
     """
 
@@ -137,6 +155,30 @@ class SmtpTransport:
         self._tls = tls
         self._ehlo_name = ehlo_name or "localhost"
         self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
+        self._session: _Session | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def open(self, deadline: Deadline) -> None:
+        """Connect, greet, secure and authenticate (once), or raise an `SmtpFailure`."""
+        if self._session is not None:
+            return
+        session = _Session(self.endpoint, self._tls, self._ehlo_name, deadline)
+        try:
+            session.open(self._destinations)
+        except BaseException:
+            session.finish()
+            raise
+        self._session = session
 
     def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
@@ -150,8 +192,23 @@ class SmtpTransport:
         always gets an error when nobody got the message, and a queue worker needs no
         "accepted nobody" case: it retries transient errors and settles the rest.
         """
-        session = _Session(self.endpoint, self._tls, self._ehlo_name, deadline)
-        return session.deliver(message, envelope, self._destinations)
+        one_shot = self._session is None  # opened here, for this message alone
+        self.open(deadline)
+        assert self._session is not None  # open() either opened it or raised
+        try:
+            delivery = self._session.transact(message, envelope, deadline)
+        except BaseException:
+            self.close()
+            raise
+        if one_shot:
+            self.close()
+        return delivery
+
+    def close(self) -> None:
+        """End the session, if one is open; never raises."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.finish()
 
 
 class _PinnedSMTP(smtplib.SMTP):
@@ -214,18 +271,20 @@ class _Session:
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
 
-    def deliver(
-        self, message: bytes, envelope: Envelope, destinations: DestinationPolicy
-    ) -> Delivery:
+    def open(self, destinations: DestinationPolicy) -> None:
+        """Connect, greet, secure and authenticate: a session ready for transactions."""
         with self._as_api_errors():
-            try:
-                client = self._connect(destinations)
-                self._hello(client)
-                self._secure(client)
-                self._authenticate(client)
-                return self._transaction(client, message, envelope)
-            finally:
-                self._finish()
+            client = self._connect(destinations)
+            self._hello(client)
+            self._secure(client)
+            self._authenticate(client)
+
+    def transact(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`."""
+        assert self._client is not None  # open() succeeded
+        self._deadline = deadline
+        with self._as_api_errors():
+            return self._transaction(self._client, message, envelope)
 
     # --- the steps of a session -----------------------------------------------------------
 
@@ -394,7 +453,7 @@ class _Session:
             raise self._unknown(f"unexpected reply {_reply_text(code, reply)!r}")
         return code, reply
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         """RSET a transaction left open, then QUIT, within what the deadline leaves; never
         raises: the outcome is decided, and a slow or vanished server just gets closed."""
         client = self._client

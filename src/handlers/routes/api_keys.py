@@ -2,56 +2,103 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from core import runtime
 from core.access.audit import audit
-from core.access.model import ApiKeyInput, ApiKeyPatch, Rotation
-from core.validation import parse_model
-from handlers.http import caller, json_body, json_object
+from core.access.model import Rotation
+from handlers.answers import ApiKeyList, ApiKeyView, DeletedKey, NewApiKey, documented, errors
+from handlers.http import caller
+from handlers.request_bodies import ApiKeyBody, ApiKeyPatchBody, RotationBody
 from handlers.responses import json_response
 
 router = Router()
+TAGS = ["api keys"]
 
 
-@router.get("/api/v2/system/api_key")
+@router.get(
+    "/api/v2/system/api_key",
+    summary="List API keys",
+    tags=TAGS,
+    responses={200: documented("Every key; never a token.", ApiKeyList), **errors(401, 403)},
+)
 def list_keys() -> dict[str, Any]:
     return {"resource": [key.public() for key in runtime.api_key_repository().list()]}
 
 
-@router.post("/api/v2/system/api_key")
-def create_key() -> Response[str]:
-    key, token = runtime.api_key_repository().create(parse_model(ApiKeyInput, json_body(router)))
-    audit(caller(router), "api_key.create", key.id, role=key.role)
-    return json_response(201, {**key.public(), "key": token})
+@router.post(
+    "/api/v2/system/api_key",
+    summary="Create an API key",
+    tags=TAGS,
+    responses={
+        201: documented("Created: its `key` is shown this once.", NewApiKey),
+        **errors(400, 401, 403, 404),
+    },
+)
+def create_key(key: Annotated[ApiKeyBody, Body(description="The key's role.")]) -> Response[str]:
+    created, token = runtime.api_key_repository().create(key)
+    audit(caller(router), "api_key.create", created.id, role=created.role)
+    return json_response(201, {**created.public(), "key": token})
 
 
-@router.get("/api/v2/system/api_key/<key_id>")
+@router.get(
+    "/api/v2/system/api_key/<key_id>",
+    summary="Get an API key",
+    tags=TAGS,
+    responses={200: documented("The key; never its token.", ApiKeyView), **errors(401, 403, 404)},
+)
 def get_key(key_id: str) -> dict[str, Any]:
     return runtime.api_key_repository().get(key_id).public()
 
 
-@router.patch("/api/v2/system/api_key/<key_id>")
-def update_key(key_id: str) -> dict[str, Any]:
-    patch = parse_model(ApiKeyPatch, json_object(router))
+@router.patch(
+    "/api/v2/system/api_key/<key_id>",
+    summary="Change an API key",
+    description="Its label, its role, or whether it is enabled.",
+    tags=TAGS,
+    responses={200: documented("The key as changed.", ApiKeyView), **errors(400, 401, 403, 404)},
+)
+def update_key(
+    key_id: str, patch: Annotated[ApiKeyPatchBody, Body(description="The fields to change.")]
+) -> dict[str, Any]:
     updated = runtime.api_key_repository().update(key_id, patch)
     audit(caller(router), "api_key.update", key_id, **patch.model_dump(exclude_none=True))
     return updated.public()
 
 
-@router.post("/api/v2/system/api_key/<key_id>/rotate")
-def rotate_key(key_id: str) -> dict[str, Any]:
-    body = json_body(router) if router.current_event.body else {}
-    rotation = parse_model(Rotation, body)
+@router.post(
+    "/api/v2/system/api_key/<key_id>/rotate",
+    summary="Rotate an API key",
+    description="A new token for the same key; the old one keeps working `overlap_seconds`.",
+    tags=TAGS,
+    responses={
+        200: documented("Rotated: the new `key` is shown this once.", NewApiKey),
+        **errors(400, 401, 403, 404),
+    },
+)
+def rotate_key(
+    key_id: str,
+    body: Annotated[RotationBody | None, Body(description="Optional: no body, no overlap.")] = None,
+) -> dict[str, Any]:
+    rotation = body or Rotation()
     key, token = runtime.api_key_repository().rotate(key_id, rotation)
     audit(caller(router), "api_key.rotate", key_id, overlap_seconds=rotation.overlap_seconds)
     return {**key.public(), "key": token}
 
 
-@router.delete("/api/v2/system/api_key/<key_id>")
+@router.delete(
+    "/api/v2/system/api_key/<key_id>",
+    summary="Delete an API key",
+    tags=TAGS,
+    responses={
+        200: documented("Deleted: the key works no more.", DeletedKey),
+        **errors(401, 403, 404),
+    },
+)
 def delete_key(key_id: str) -> dict[str, Any]:
     runtime.api_key_repository().delete(key_id)
     audit(caller(router), "api_key.delete", key_id)

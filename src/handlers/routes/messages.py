@@ -14,17 +14,35 @@ from core import runtime
 from core.access import policy
 from core.delivery.records import MessageRecord
 from core.errors import NotFound
+from handlers.answers import MessageView, documented, errors
 from handlers.http import caller
 
 router = Router()
+TAGS = ["messages"]
 
 
-@router.get("/api/v2/<service>/messages/<message_id>")
+@router.get(
+    "/api/v2/<service>/messages/<message_id>",
+    summary="What became of a message",
+    description="Its status and who accepted or refused it; never its body. Shown to keys of "
+    "the role that sent it, and to admins.",
+    tags=TAGS,
+    responses={200: documented("The message's record.", MessageView), **errors(401, 403, 404)},
+)
 def get_message(service: str, message_id: str) -> dict[str, Any]:
     return _record(service, message_id).public()
 
 
-@router.delete("/api/v2/<service>/messages/<message_id>")
+@router.delete(
+    "/api/v2/<service>/messages/<message_id>",
+    summary="Cancel a scheduled message",
+    description="Only while it waits (scheduled, queued or deferred).",
+    tags=TAGS,
+    responses={
+        200: documented("The record, now cancelled.", MessageView),
+        **errors(401, 403, 404, 409),
+    },
+)
 def cancel_message(service: str, message_id: str) -> dict[str, Any]:
     _record(service, message_id)
     return runtime.message_repository().cancel(message_id).public()

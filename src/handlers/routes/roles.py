@@ -2,53 +2,82 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from core import runtime
 from core.access.audit import audit
 from core.access.model import Role
 from core.access.repository import delete_unused_role
-from core.validation import parse_records
-from handlers.http import caller, json_body, json_object
-from handlers.responses import json_response
+from handlers.answers import Deleted, RoleList, documented, errors
+from handlers.batch_create import create_each
+from handlers.http import caller
+from handlers.request_bodies import RolePatchBody, RolesBody
 
 router = Router()
+TAGS = ["roles"]
 
 
-@router.get("/api/v2/system/role")
+@router.get(
+    "/api/v2/system/role",
+    summary="List roles",
+    tags=TAGS,
+    responses={200: documented("Every role.", RoleList), **errors(401, 403)},
+)
 def list_roles() -> dict[str, Any]:
     return {"resource": [role.public() for role in runtime.role_repository().list()]}
 
 
-@router.post("/api/v2/system/role")
-def create_roles() -> Response[str]:
-    roles, batch = parse_records(Role, json_body(router))
-    repository = runtime.role_repository()
-    created = []
-    for role in roles:
-        created.append(repository.create(role).public())
-        # At once: if a later record fails, the ones already created are still on the trail.
-        audit(caller(router), "role.create", role.name)
-    return json_response(201, {"resource": created} if batch else created[0])
+@router.post(
+    "/api/v2/system/role",
+    summary="Create roles",
+    description='One role, or several as `{"resource": [...]}` (answered in that form).',
+    tags=TAGS,
+    responses={
+        201: documented('Created (a batch answers `{"resource": [...]}`).', Role),
+        **errors(400, 401, 403, 409),
+    },
+)
+def create_roles(
+    roles: Annotated[RolesBody, Body(description="A role, or a `resource` batch.")],
+) -> Response[str]:
+    return create_each(caller(router), roles, runtime.role_repository().create, "role.create")
 
 
-@router.get("/api/v2/system/role/<name>")
+@router.get(
+    "/api/v2/system/role/<name>",
+    summary="Get a role",
+    tags=TAGS,
+    responses={200: documented("The role.", Role), **errors(401, 403, 404)},
+)
 def get_role(name: str) -> dict[str, Any]:
     return runtime.role_repository().get(name).public()
 
 
-@router.patch("/api/v2/system/role/<name>")
-def update_role(name: str) -> dict[str, Any]:
-    patch = json_object(router)
+@router.patch(
+    "/api/v2/system/role/<name>",
+    summary="Change a role",
+    tags=TAGS,
+    responses={200: documented("The role as changed.", Role), **errors(400, 401, 403, 404)},
+)
+def update_role(
+    name: str, patch: Annotated[RolePatchBody, Body(description="The fields to replace.")]
+) -> dict[str, Any]:
     updated = runtime.role_repository().update(name, patch)
     audit(caller(router), "role.update", name, fields=sorted(patch))
     return updated.public()
 
 
-@router.delete("/api/v2/system/role/<name>")
+@router.delete(
+    "/api/v2/system/role/<name>",
+    summary="Delete a role",
+    description="Only a role no API key has.",
+    tags=TAGS,
+    responses={200: documented("Deleted.", Deleted), **errors(401, 403, 404, 409)},
+)
 def delete_role(name: str) -> dict[str, Any]:
     delete_unused_role(runtime.role_repository(), runtime.api_key_repository(), name)
     audit(caller(router), "role.delete", name)

@@ -2,53 +2,92 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from core import runtime
 from core.access.audit import audit
-from core.services.model import ServiceInput
-from core.validation import parse_records
-from handlers.http import caller, json_body, json_object
-from handlers.responses import json_response
+from handlers.answers import Deleted, ServiceList, ServiceView, documented, errors
+from handlers.batch_create import create_each
+from handlers.http import caller
+from handlers.request_bodies import ServicePatchBody, ServicesBody
 
 router = Router()
+TAGS = ["services"]
 
 
-@router.get("/api/v2/system/service")
+@router.get(
+    "/api/v2/system/service",
+    summary="List services",
+    tags=TAGS,
+    responses={
+        200: documented("Every service; never a password.", ServiceList),
+        **errors(401, 403),
+    },
+)
 def list_services() -> dict[str, Any]:
     return {"resource": [service.public() for service in runtime.service_repository().list()]}
 
 
-@router.post("/api/v2/system/service")
-def create_services() -> Response[str]:
-    inputs, batch = parse_records(ServiceInput, json_body(router))
-    repository = runtime.service_repository()
-    created = []
-    for service in inputs:
-        created.append(repository.create(service).public())
-        # At once: if a later record fails, the ones already created are still on the trail.
-        audit(caller(router), "service.create", service.name)
-    return json_response(201, {"resource": created} if batch else created[0])
+@router.post(
+    "/api/v2/system/service",
+    summary="Create services",
+    description='One service, or several as `{"resource": [...]}` (answered in that form). '
+    "The password goes to Secrets Manager and is never shown again.",
+    tags=TAGS,
+    responses={
+        201: documented('Created (a batch answers `{"resource": [...]}`).', ServiceView),
+        **errors(400, 401, 403, 409),
+    },
+)
+def create_services(
+    services: Annotated[ServicesBody, Body(description="A service, or a `resource` batch.")],
+) -> Response[str]:
+    return create_each(
+        caller(router), services, runtime.service_repository().create, "service.create"
+    )
 
 
-@router.get("/api/v2/system/service/<name>")
+@router.get(
+    "/api/v2/system/service/<name>",
+    summary="Get a service",
+    tags=TAGS,
+    responses={
+        200: documented("The service; never its password.", ServiceView),
+        **errors(401, 403, 404),
+    },
+)
 def get_service(name: str) -> dict[str, Any]:
     return runtime.service_repository().get(name).public()
 
 
-@router.patch("/api/v2/system/service/<name>")
-def update_service(name: str) -> dict[str, Any]:
-    patch = json_object(router)
+@router.patch(
+    "/api/v2/system/service/<name>",
+    summary="Change a service",
+    tags=TAGS,
+    responses={
+        200: documented("The service as changed.", ServiceView),
+        **errors(400, 401, 403, 404),
+    },
+)
+def update_service(
+    name: str, patch: Annotated[ServicePatchBody, Body(description="The fields to change.")]
+) -> dict[str, Any]:
     updated = runtime.service_repository().update(name, patch)
     config_keys = sorted(patch.get("config") or {}) if isinstance(patch.get("config"), dict) else []
     audit(caller(router), "service.update", name, fields=sorted(patch), config_keys=config_keys)
     return updated.public()
 
 
-@router.delete("/api/v2/system/service/<name>")
+@router.delete(
+    "/api/v2/system/service/<name>",
+    summary="Delete a service",
+    tags=TAGS,
+    responses={200: documented("Deleted, with its password.", Deleted), **errors(401, 403, 404)},
+)
 def delete_service(name: str) -> dict[str, Any]:
     runtime.service_repository().delete(name)
     audit(caller(router), "service.delete", name)

@@ -1,0 +1,448 @@
+"""A scripted SMTP server on 127.0.0.1, on a raw socket, that misbehaves on cue.
+
+It answers a chosen code, drops or resets the connection, or stalls, at a chosen point of the
+session (in the middle of a message too), and records every session: the commands, and each
+message whose final dot arrived with the answer it got. aiosmtpd cannot do this: it always
+reads a whole message before its handler is asked, and never closes mid-sentence.
+
+What it does, point by point, is a `FaultScript`'s decision: `SessionFaults` plays the same
+faults in every session (or the first N, then others), as the tests script them; the soak run
+deals faults at random.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import struct
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, Self
+
+from local_stack.config import HOST
+
+# Enough for every client of a soak run to be waiting at once.
+BACKLOG = 512
+
+
+class At(StrEnum):
+    """A point where an SMTP server answers the client; a `Fault` replaces that answer."""
+
+    GREETING = "greeting"
+    EHLO = "ehlo"  # HELO too
+    STARTTLS = "starttls"
+    AUTH = "auth"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  # the DATA command: where the 354 goes
+    MESSAGE = "message"  # after the 354, before the final dot is read (see `Fault.after_bytes`)
+    END_OF_DATA = "end_of_data"  # the message and its final dot have arrived
+    QUIT = "quit"
+
+
+class Act(StrEnum):
+    ANSWER = "answer"  # send the scripted reply instead of the normal one
+    # Close the connection instead of answering. The kernel says FIN when the server has read
+    # everything the client sent, RST when some of it is still unread (as at MESSAGE).
+    DROP = "drop"
+    RESET = "reset"  # abort the connection: SO_LINGER 0, so an RST whatever was read
+    STALL = "stall"  # never answer; wait for the client to give up
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the server does at `at` instead of its normal answer.
+
+    At `At.MESSAGE` nothing is answered: the server reads `after_bytes` bytes of the message,
+    then acts as soon as more of it waits unread (so a DROP there is a close with unread data,
+    an RST); with `after_bytes=None` it reads none and acts only once the whole message, final
+    dot included, waits unread: the client has written all of it. A STALL there stops reading.
+    """
+
+    at: At
+    act: Act
+    reply: str = ""
+    # At RCPT: the recipients it applies to (none listed: every recipient).
+    recipients: frozenset[str] = frozenset()
+    after_bytes: int | None = None
+
+    @classmethod
+    def answer(cls, at: At, reply: str, *, recipients: Iterable[str] = ()) -> Fault:
+        return cls(at, Act.ANSWER, reply, frozenset(recipients))
+
+    @classmethod
+    def drop(
+        cls, at: At, *, recipients: Iterable[str] = (), after_bytes: int | None = None
+    ) -> Fault:
+        return cls(at, Act.DROP, recipients=frozenset(recipients), after_bytes=after_bytes)
+
+    @classmethod
+    def reset(cls, at: At, *, after_bytes: int | None = None) -> Fault:
+        return cls(at, Act.RESET, after_bytes=after_bytes)
+
+    @classmethod
+    def stall(
+        cls, at: At, *, recipients: Iterable[str] = (), after_bytes: int | None = None
+    ) -> Fault:
+        return cls(at, Act.STALL, recipients=frozenset(recipients), after_bytes=after_bytes)
+
+    def applies(self, at: At, recipient: str | None) -> bool:
+        return self.at is at and (not self.recipients or recipient in self.recipients)
+
+
+class FaultScript(Protocol):
+    """Decides, point by point, where the server misbehaves."""
+
+    @property
+    def offers_starttls(self) -> bool:
+        """Whether EHLO offers STARTTLS (the server cannot do TLS: only to refuse it)."""
+        ...
+
+    def fault(self, session: int, at: At, recipient: str | None) -> Fault | None:
+        """The fault replacing the normal answer at `at` (to RCPT: for `recipient`) in the
+        `session`-th session, counted from 0; None for the normal answer."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionFaults:
+    """The same faults in every session, or in the first `faulty_sessions` (a server that
+    recovers) and `then` in the others (a server that changes its mind). The first fault that
+    applies at a point is the one played."""
+
+    faults: tuple[Fault, ...] = ()
+    faulty_sessions: int | None = None
+    then: tuple[Fault, ...] = ()
+
+    @property
+    def offers_starttls(self) -> bool:
+        return any(fault.at is At.STARTTLS for fault in self.faults)
+
+    def fault(self, session: int, at: At, recipient: str | None) -> Fault | None:
+        faulty = self.faulty_sessions is None or session < self.faulty_sessions
+        scripted = (f for f in (self.faults if faulty else self.then) if f.applies(at, recipient))
+        return next(scripted, None)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message whose final dot reached the server, and the server's answer to it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes  # the DATA section, dot-unstuffed, without the final dot's line
+    answer: str | None  # None: the server dropped the connection or stalled instead
+
+    @property
+    def delivered(self) -> bool:
+        return self.answer is not None and self.answer.startswith("2")
+
+
+@dataclass
+class FaultSession:
+    """One SMTP connection as the server saw it."""
+
+    # Each command line as received (without CRLF), in order; message lines are not commands.
+    commands: list[str] = field(default_factory=list)
+    arrivals: list[Arrival] = field(default_factory=list)
+
+    @property
+    def verbs(self) -> list[str]:
+        return [command.split(" ", 1)[0].upper() for command in self.commands]
+
+    @property
+    def transactions(self) -> int:
+        """MAIL FROM commands: each starts an SMTP transaction."""
+        return self.verbs.count("MAIL")
+
+    @property
+    def message_arrived(self) -> bool:
+        """Whether a whole message, final dot included, reached the server."""
+        return bool(self.arrivals)
+
+
+class FaultServer:
+    """An SMTP server on 127.0.0.1 that misbehaves as scripted and records every session.
+
+    Scripted either with `faults` (and `faulty_sessions`, `then`: see `SessionFaults`) or with
+    any other `script`. Without faults it behaves: it offers SIZE and AUTH PLAIN (any
+    credentials pass), and STARTTLS only when the script says so, since it cannot really do
+    TLS. A fault replaces the normal answer; a 421, as RFC 5321 says, also closes the
+    connection. `receive_buffer` sets each connection's SO_RCVBUF (the kernel doubles it), so
+    that a client writing a message bigger than the buffers on both sides is still writing when
+    the server stops reading. Each session has a thread of its own, so a stalled one holds up
+    no other; a STALL at MESSAGE lasts until the server stops. A context manager.
+    """
+
+    _POLL_SECONDS = 0.05
+
+    def __init__(
+        self,
+        *faults: Fault,
+        faulty_sessions: int | None = None,
+        then: tuple[Fault, ...] = (),
+        receive_buffer: int | None = None,
+        script: FaultScript | None = None,
+    ) -> None:
+        if script is not None and (faults or then or faulty_sessions is not None):
+            raise ValueError("script the faults either one by one or with a `script`, not both")
+        self.script: FaultScript = script or SessionFaults(faults, faulty_sessions, then)
+        # Appended as each connection is accepted, in order; each session's thread fills in its
+        # own, and records a message before answering it: once a client has its reply, it is here.
+        self.sessions: list[FaultSession] = []
+        self._listener = _listener(receive_buffer)
+        self.port: int = self._listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fault-smtp", daemon=True)
+        self._conversations: list[threading.Thread] = []
+
+    @property
+    def only_session(self) -> FaultSession:
+        assert len(self.sessions) == 1, f"expected one session, got {len(self.sessions)}"
+        return self.sessions[0]
+
+    @property
+    def transactions(self) -> int:
+        return sum(session.transactions for session in self.sessions)
+
+    @property
+    def delivered(self) -> list[Arrival]:
+        """Messages the server took (a 2xx to the final dot), over every session."""
+        return [a for session in self.sessions for a in session.arrivals if a.delivered]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            if not select.select([self._listener], [], [], self._POLL_SECONDS)[0]:
+                continue
+            connection, _ = self._listener.accept()
+            session = FaultSession()
+            index = len(self.sessions)
+            self.sessions.append(session)
+            conversation = threading.Thread(
+                target=self._play,
+                args=(connection, session, index),
+                name=f"fault-smtp-{index}",
+                daemon=True,
+            )
+            self._conversations = [t for t in self._conversations if t.is_alive()]
+            self._conversations.append(conversation)
+            conversation.start()
+        for conversation in self._conversations:
+            conversation.join()
+
+    def _play(self, connection: socket.socket, session: FaultSession, index: int) -> None:
+        with connection, contextlib.suppress(_Hangup):
+            self._converse(_Wire(connection, self._stopping), session, index)
+
+    def _converse(self, wire: _Wire, session: FaultSession, index: int) -> None:
+        """Play one session until the client quits or a fault ends it (raising `_Hangup`)."""
+
+        def decide(at: At, normal: str, recipient: str | None = None) -> Fault:
+            return self.script.fault(index, at, recipient) or Fault.answer(at, normal)
+
+        def respond(at: At, normal: str, recipient: str | None = None) -> str:
+            return self._carry_out(wire, decide(at, normal, recipient))
+
+        respond(At.GREETING, "220 localhost ESMTP fault server")
+        mail_from, rcpt_tos = "", list[str]()
+        while True:
+            command = wire.readline().decode("utf-8", "replace").rstrip("\r\n")
+            session.commands.append(command)
+            verb = command.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                respond(At.EHLO, self._ehlo_reply())
+            elif verb == "HELO":
+                respond(At.EHLO, "250 localhost")
+            elif verb == "STARTTLS":
+                respond(At.STARTTLS, "454 4.7.0 TLS not available")
+            elif verb == "AUTH":
+                respond(At.AUTH, "235 2.7.0 Authentication successful")
+            elif verb == "MAIL":
+                mail_from, rcpt_tos = _address(command), []
+                respond(At.MAIL, "250 2.1.0 OK")
+            elif verb == "RCPT":
+                recipient = _address(command)
+                if respond(At.RCPT, "250 2.1.5 OK", recipient).startswith("2"):
+                    rcpt_tos.append(recipient)
+            elif verb == "DATA":
+                ready = "354 End data with <CR><LF>.<CR><LF>"
+                reply = respond(At.DATA, ready if rcpt_tos else "554 5.5.1 No valid recipients")
+                if reply.startswith("354"):
+                    self._interrupt(wire, decide(At.MESSAGE, ""))
+                    data = _read_data(wire)
+                    verdict = decide(At.END_OF_DATA, "250 2.0.0 OK: queued")
+                    answer = verdict.reply if verdict.act is Act.ANSWER else None
+                    # Recorded before answering: once the client has its reply, it is here.
+                    session.arrivals.append(Arrival(mail_from, rcpt_tos, data, answer))
+                    self._carry_out(wire, verdict)
+                    mail_from, rcpt_tos = "", []
+            elif verb == "RSET":
+                mail_from, rcpt_tos = "", []
+                wire.send("250 2.0.0 OK")
+            elif verb == "NOOP":
+                wire.send("250 2.0.0 OK")
+            elif verb == "QUIT":
+                respond(At.QUIT, "221 2.0.0 Bye")
+                return
+            else:
+                wire.send("502 5.5.2 Command not recognized")
+
+    @staticmethod
+    def _interrupt(wire: _Wire, fault: Fault) -> None:
+        """At MESSAGE: do what `fault` says in the middle of the message (see `Fault`)."""
+        if fault.act is Act.ANSWER:
+            return  # no fault: the message is read as usual
+        if fault.after_bytes is None:
+            wire.wait_unread(ending=b"\r\n.\r\n")
+        else:
+            wire.skip(fault.after_bytes)
+            wire.wait_unread()
+        if fault.act is Act.STALL:
+            wire.stop_reading()
+        if fault.act is Act.RESET:
+            wire.abort()
+        raise _Hangup
+
+    @staticmethod
+    def _carry_out(wire: _Wire, fault: Fault) -> str:
+        """Do what `fault` says; the reply sent, or `_Hangup` when the session ends here."""
+        if fault.act is Act.RESET:
+            wire.abort()
+        if fault.act in (Act.DROP, Act.RESET):
+            raise _Hangup
+        if fault.act is Act.STALL:
+            wire.wait_for_hangup()
+        wire.send(fault.reply)
+        if fault.reply.startswith("421"):
+            raise _Hangup
+        return fault.reply
+
+    def _ehlo_reply(self) -> str:
+        keywords = ["SIZE 10485760", "8BITMIME", "AUTH PLAIN"]
+        if self.script.offers_starttls:
+            keywords.append("STARTTLS")
+        lines = ["localhost", *keywords]
+        return "\r\n".join(f"250-{line}" for line in lines[:-1]) + f"\r\n250 {lines[-1]}"
+
+
+class _Hangup(Exception):
+    """The session is over: the client left, the script dropped it, or the server is stopping."""
+
+
+class _Wire:
+    """Line-oriented reads and writes on one connection, giving up when the server stops."""
+
+    _POLL_SECONDS = 0.05
+
+    def __init__(self, connection: socket.socket, stopping: threading.Event) -> None:
+        self._connection = connection
+        self._stopping = stopping
+        self._buffer = b""
+
+    def readline(self) -> bytes:
+        while b"\n" not in self._buffer:
+            self._fill()
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line + b"\n"
+
+    def send(self, reply: str) -> None:
+        try:
+            self._connection.sendall(reply.encode() + b"\r\n")
+        except OSError as error:
+            raise _Hangup from error
+
+    def wait_for_hangup(self) -> None:
+        """Read and ignore everything until the client closes (or the server stops)."""
+        while True:
+            self._fill()
+            self._buffer = b""
+
+    def skip(self, count: int) -> None:
+        """Read and drop `count` bytes, and not one more from the kernel."""
+        while len(self._buffer) < count:
+            self._fill(count - len(self._buffer))
+        self._buffer = self._buffer[count:]
+
+    def wait_unread(self, ending: bytes | None = None) -> None:
+        """Wait, reading nothing more, until data waits unread in the kernel's receive buffer;
+        with `ending`, until what waits (after anything read already) ends with it."""
+        if ending is None:
+            self._wait_readable()
+            return
+        while not (self._buffer + self._peek()).endswith(ending):
+            # Readable only once more than what is there now has come: no busy loop.
+            waiting = len(self._peek())
+            self._connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, waiting + 1)
+            self._wait_readable()
+            if len(self._peek()) == waiting:
+                raise _Hangup  # readable with nothing new: the client closed
+
+    def abort(self) -> None:
+        """Make the coming close an abort: an RST, whatever was read or not."""
+        self._connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def stop_reading(self) -> None:
+        """Read nothing more, until the server stops."""
+        self._stopping.wait()
+        raise _Hangup
+
+    def _peek(self) -> bytes:
+        size = self._connection.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        try:
+            return self._connection.recv(size, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+        except OSError as error:
+            raise _Hangup from error
+
+    def _wait_readable(self) -> None:
+        while not select.select([self._connection], [], [], self._POLL_SECONDS)[0]:
+            if self._stopping.is_set():
+                raise _Hangup
+
+    def _fill(self, limit: int = 65536) -> None:
+        self._wait_readable()
+        try:
+            chunk = self._connection.recv(min(limit, 65536))
+        except OSError as error:
+            raise _Hangup from error
+        if not chunk:
+            raise _Hangup
+        self._buffer += chunk
+
+
+def _listener(receive_buffer: int | None) -> socket.socket:
+    """A listening socket on loopback; accepted connections inherit its SO_RCVBUF, which must
+    be set before `listen` to size the window the handshake offers."""
+    if receive_buffer is None:
+        return socket.create_server((HOST, 0), backlog=BACKLOG)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    listener.bind((HOST, 0))
+    listener.listen(BACKLOG)
+    return listener
+
+
+def _address(command: str) -> str:
+    """The address in `MAIL FROM:<a@b> SIZE=1` or `RCPT TO:<a@b>`."""
+    return command.partition("<")[2].partition(">")[0]
+
+
+def _read_data(wire: _Wire) -> bytes:
+    """The DATA section up to its final dot, with the client's dot-stuffing undone."""
+    lines = []
+    while (line := wire.readline()) not in (b".\r\n", b".\n"):
+        lines.append(line[1:] if line.startswith(b".") else line)
+    return b"".join(lines)

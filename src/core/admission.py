@@ -1,0 +1,69 @@
+"""Admitting a message: may this caller send it through this service, and is there room in
+the caller's and the provider's rate limits? Nothing here touches the network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.access import policy
+from core.access.authentication import Principal
+from core.access.quota import Quota
+from core.access.rate_limit import Reservation
+from core.message import Message
+from core.ports import Limiter
+from core.send_request import too_many_recipients
+from core.services.model import Service
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """One message's worth of the caller's limits and the provider's, taken together."""
+
+    role: Reservation
+    provider: Reservation
+
+    @property
+    def quota(self) -> Quota | None:
+        return self.role.quota
+
+    def release(self) -> None:
+        """Give both back: the message did not go (nor will it)."""
+        self.provider.release()
+        self.role.release()
+
+
+class Admission:
+    def __init__(self, limiter: Limiter, *, max_recipients: int) -> None:
+        self._limiter = limiter
+        self._max_recipients = max_recipients
+
+    def check_recipient_count(self, service: Service, count: int) -> None:
+        """The operator's ceiling, lowered by the service's own: before any address work."""
+        limit = service.config.recipient_limit(self._max_recipients)
+        if count > limit:
+            raise too_many_recipients(count, limit)
+
+    @staticmethod
+    def check_message(caller: Principal, service: Service, message: Message) -> None:
+        """The caller's role may send this message (its sender, reply-to, recipients) here."""
+        policy.check_message(caller.role, service, message)
+
+    def take_role(self, caller: Principal) -> Reservation:
+        """One message from the caller's role limits, or `RateLimited` (429)."""
+        return self._limiter.consume(caller.role.name, caller.role.rate_limits)
+
+    def take_provider(self, service: Service) -> Reservation:
+        """One message from the service's provider limits, or `RateLimited` (429). They hold
+        in every sliding window, as providers count them, not only in calendar ones."""
+        return self._limiter.consume_sliding(
+            f"service:{service.name}", service.config.provider_limits()
+        )
+
+    def take(self, caller: Principal, service: Service) -> Allowance:
+        """Both, or neither: a refusal by the provider's limit gives the role's unit back."""
+        role = self.take_role(caller)
+        try:
+            return Allowance(role, self.take_provider(service))
+        except BaseException:
+            role.release()
+            raise

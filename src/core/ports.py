@@ -1,0 +1,104 @@
+"""What the send path needs from the world, as `typing.Protocol`s: the stores, the queue, the
+limiter, the clock and the transports. Core's steps depend on these alone; `core.runtime`
+plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self, Unpack
+
+from core.access.model import RateLimits
+from core.access.rate_limit import Reservation
+from core.delivery.queue import Job
+from core.delivery.records import MessageRecord, RecordChanges, Status
+from core.message import Message
+from core.services.model import Service
+from core.transport.base import Deadline, Delivery, Envelope
+
+
+class ServiceStore(Protocol):
+    def get(self, name: str) -> Service:
+        """The service called `name`, or `NotFound`."""
+        ...
+
+
+class CredentialSource(Protocol):
+    def password(self, secret_id: str, version: str | None) -> str | None:
+        """The password kept under `secret_id` (at `version`, when pinned)."""
+        ...
+
+
+class RecordStore(Protocol):
+    def create(self, record: MessageRecord) -> MessageRecord: ...
+
+    def get(self, record_id: str) -> MessageRecord: ...
+
+    def claim(self, record_id: str, lease_seconds: int) -> MessageRecord | None: ...
+
+    def expire_lease(self, record_id: str) -> MessageRecord | None: ...
+
+    def settle(
+        self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
+    ) -> MessageRecord: ...
+
+
+class JobQueue(Protocol):
+    def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None: ...
+
+    def message_of(self, job: Job) -> Message:
+        """The message the job carries, fetched from where it was staged if need be."""
+        ...
+
+    def legacy_request_of(self, job: Job) -> dict[str, Any] | None:
+        """The send body of a job queued by an earlier version (None for today's jobs)."""
+        ...
+
+    def discard_staged(self, job: Job) -> None: ...
+
+
+class Limiter(Protocol):
+    def consume(self, subject: str, limits: RateLimits) -> Reservation:
+        """One from each calendar window of `subject`, or `RateLimited` taking nothing."""
+        ...
+
+    def consume_sliding(self, subject: str, limits: RateLimits) -> Reservation:
+        """One from each sliding window of `subject`, or `RateLimited` taking nothing."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class Transport(Protocol):
+    """A connection to one service's server, with a life cycle: `open` it (connect, secure,
+    authenticate), `send` one message or many on it, `close` it. As a context manager it
+    closes however the block ends. `send` on a transport not opened is a session of its
+    own: opened, one message, closed."""
+
+    def open(self, deadline: Deadline) -> None: ...
+
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        """Hand one message over, or raise an `SmtpFailure`."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class TransportFactory(Protocol):
+    def __call__(self, service: Service) -> Transport:
+        """A transport for `service`, of the kind its type names, with its credentials."""
+        ...

@@ -1,0 +1,253 @@
+"""What the API answers, as models for its OpenAPI document. `handlers.responses` writes the
+send answers and the error envelope; tests/unit/test_openapi.py holds the two to each other."""
+
+from __future__ import annotations
+
+from types import GenericAlias
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from core.access.model import ApiKey, Role
+from core.delivery.records import MessageRecord
+from core.services.model import Service
+
+# --- the send call ----------------------------------------------------------------------------
+
+
+class SentAnswer(BaseModel):
+    """200: the SMTP server took the message. `count` is DreamFactory's: recipients accepted."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 2,
+                    "id": "9b2f6c1e4d8a4f0e9c3b7a1d2e5f6a7b",
+                    "message_id": "<173.9b2f6c1e@example.com>",
+                    "refused": {"gone@example.com": "550 5.1.1 No such user"},
+                }
+            ]
+        },
+    )
+
+    count: int
+    id: str = Field(description="The message's id here: GET /api/v2/{service}/messages/{id}.")
+    message_id: str = Field(description="The Message-ID header it was sent with.")
+    refused: dict[str, str] | None = Field(
+        default=None, description="Recipients the server refused, with its reply; absent if none."
+    )
+
+
+class QueuedAnswer(BaseModel):
+    """202: queued for the worker (`?async=true`, `Prefer: respond-async`), or scheduled."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9b2f6c1e4d8a4f0e9c3b7a1d2e5f6a7b",
+                    "status": "scheduled",
+                    "message_id": "<173.9b2f6c1e@example.com>",
+                    "send_at": "2026-12-24T09:00:00+00:00",
+                }
+            ]
+        },
+    )
+
+    id: str
+    status: str = Field(description="`queued`, or `scheduled` when it has a `send_at`.")
+    message_id: str
+    send_at: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: int = Field(description="The HTTP status, as DreamFactory puts it.")
+    message: str
+    reason: str = Field(description="A stable machine-readable cause, e.g. `invalid_address`.")
+    context: dict[str, Any] | None = None
+
+
+class ErrorAnswer(BaseModel):
+    """DreamFactory's error envelope, with the reason clients can branch on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": 400,
+                        "message": "Invalid email - 'not-an-address'.",
+                        "reason": "invalid_address",
+                        "context": {"field": "to"},
+                    }
+                }
+            ]
+        },
+    )
+
+    error: ErrorDetail
+
+
+# --- what the admin routes show ----------------------------------------------------------------
+
+
+def public_view(
+    name: str,
+    stored: type[BaseModel],
+    hidden: set[str],
+    example: dict[str, Any],
+    **added: Any,
+) -> type[BaseModel]:
+    """The model of what `stored.public()` shows: its fields less the `hidden` ones, plus any
+    `added` (name=(type, Field(...)))."""
+    fields: dict[str, Any] = {
+        field: (info.annotation, info)
+        for field, info in stored.model_fields.items()
+        if field not in hidden
+    }
+    view: type[BaseModel] = create_model(
+        name,
+        __config__=ConfigDict(json_schema_extra={"examples": [example]}),
+        __doc__=stored.__doc__,
+        **fields,
+        **added,
+    )
+    return view
+
+
+ServiceView = public_view(
+    "ServiceView",
+    Service,
+    {"secret_id", "secret_version"},
+    {
+        "name": "email",
+        "label": "Mail",
+        "description": "Amazon SES through its SMTP endpoint",
+        "type": "smtp",
+        "config": {
+            "host": "email-smtp.us-east-1.amazonaws.com",
+            "port": 587,
+            "encryption": "tls",
+            "verify_tls": True,
+            "username": "AKIAEXAMPLE",
+            "from_name": "Example Shop",
+            "from_email": "shop@example.com",
+            "unknown_outcome": "hold",
+        },
+        "created_at": "2026-11-30T12:00:00+00:00",
+        "updated_at": "2026-11-30T12:00:00+00:00",
+    },
+)
+
+ApiKeyView = public_view(
+    "ApiKeyView",
+    ApiKey,
+    {"secret_hash", "previous_secret_hash"},
+    {
+        "id": "3f9a2b7c1d4e5f60",
+        "label": "billing app (production)",
+        "role": "billing",
+        "enabled": True,
+        "created_at": "2026-11-30T12:00:00+00:00",
+        "last_used_at": "2026-11-30T12:05:00+00:00",
+    },
+)
+
+
+# Created or rotated: the only time a key's token is ever shown.
+NewApiKey = public_view(
+    "NewApiKey",
+    ApiKey,
+    {"secret_hash", "previous_secret_hash"},
+    {
+        "id": "3f9a2b7c1d4e5f60",
+        "label": "billing app (production)",
+        "role": "billing",
+        "enabled": True,
+        "created_at": "2026-11-30T12:00:00+00:00",
+        "key": "3f9a2b7c1d4e5f60.q1Xb0dXvN3mWc8kZr2Ty7uPa9sLe4fGh6jKo5nMi0wE",
+    },
+    key=(str, Field(description="Send it as X-DreamFactory-API-Key; it is stored only hashed.")),
+)
+
+
+MessageView = public_view(
+    "MessageView",
+    MessageRecord,
+    {"lease_until", "expires_at"},
+    {
+        "id": "9b2f6c1e4d8a4f0e9c3b7a1d2e5f6a7b",
+        "service": "email",
+        "key_id": "3f9a2b7c1d4e5f60",
+        "role": "billing",
+        "message_id": "<173.9b2f6c1e@example.com>",
+        "status": "sent",
+        "attempts": 1,
+        "recipients": ["john@example.com"],
+        "accepted": ["john@example.com"],
+        "smtp_reply": "250 2.0.0 Ok: queued",
+        "created_at": "2026-11-30T12:00:00+00:00",
+        "updated_at": "2026-11-30T12:00:01+00:00",
+    },
+)
+
+
+def resource_list(name: str, item: type[BaseModel]) -> type[BaseModel]:
+    """DreamFactory's list answer: `{"resource": [item, ...]}`."""
+    # `list[item]`, spelled so for an item model made at run time.
+    resource: Any = (GenericAlias(list, (item,)), ...)
+    listed: type[BaseModel] = create_model(name, resource=resource)
+    return listed
+
+
+ServiceList = resource_list("ServiceList", ServiceView)
+RoleList = resource_list("RoleList", Role)
+ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
+
+
+class Deleted(BaseModel):
+    """What a DELETE answers: the name of what is gone."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing"}]})
+
+    name: str
+
+
+class DeletedKey(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "3f9a2b7c1d4e5f60"}]})
+
+    id: str
+
+
+# --- the document's responses -------------------------------------------------------------------
+
+# What each error status means, wherever a route can answer it.
+ERROR_WHEN = {
+    400: "The request is invalid: a bad address, no recipient, no body, bad base64, header"
+    " injection, malformed JSON.",
+    401: "No API key, or one that is unknown, disabled or expired.",
+    403: "The key's role may not do this (this service, this sender, an admin route).",
+    404: "No such service, message, role or key.",
+    409: "It exists already, or the Idempotency-Key was used with another body or is in use.",
+    413: "The message is over the size limit.",
+    429: "A rate limit was hit; `Retry-After` says when to come back.",
+    502: "The SMTP server refused us (authentication, TLS, the message), or its fate is unknown.",
+    504: "The SMTP server did not answer in time.",
+}
+
+
+def documented(description: str, model: Any) -> OpenAPIResponse:
+    """A response of the OpenAPI document: a JSON body shaped as `model`."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
+    """DreamFactory's error envelope, for each of `statuses`."""
+    return {status: documented(ERROR_WHEN[status], ErrorAnswer) for status in statuses}

@@ -1,0 +1,135 @@
+"""What each route takes as its body: documented as a model, checked by the project's parser.
+
+Powertools validates a route's body against the type its parameter declares. Each type here
+hands that validation to the parser core already uses (so the send body gets the same cheap
+checks first, the same messages and the same `reason`s from any entry point, and is validated
+once), while the OpenAPI document shows the model, its fields and its example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+
+from core.access.model import ApiKeyInput, ApiKeyPatch, RateLimits, Role, Rotation
+from core.errors import InvalidRequest
+from core.send_request import SendRequest, parse_send_request
+from core.services.model import ServiceInput
+from core.validation import parse_model, parse_records
+
+Model = TypeVar("Model", bound=BaseModel)
+Item = TypeVar("Item")
+
+
+def checked_as(documented: Any, parse: Callable[[Any], Any]) -> PlainValidator:
+    """Validation by `parse`; the document shows `documented`."""
+    return PlainValidator(parse, json_schema_input_type=documented)
+
+
+def _model(model: type[Model]) -> Callable[[Any], Model]:
+    return lambda body: parse_model(model, body)
+
+
+def _json_object(body: Any) -> dict[str, Any]:
+    # The repositories check the fields of a PATCH themselves, against what is stored.
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+# --- send ----------------------------------------------------------------------------------
+
+SendBody = Annotated[SendRequest, checked_as(SendRequest, parse_send_request)]
+
+
+# --- DreamFactory's create: one record, or a batch --------------------------------------------
+
+
+class Batch(BaseModel, Generic[Model]):
+    """DreamFactory's batch form: `{"resource": [record, ...]}`."""
+
+    resource: list[Model] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Records(Generic[Item]):
+    """The records a create names, and whether they came as a batch (the answer's shape)."""
+
+    items: list[Item]
+    batch: bool
+
+
+def _records(model: type[Model]) -> Callable[[Any], Records[Model]]:
+    def parse(body: Any) -> Records[Model]:
+        items, batch = parse_records(model, body)
+        return Records(items, batch)
+
+    return parse
+
+
+def _batch_example(model: type[BaseModel]) -> dict[str, Any]:
+    return {"examples": [{"resource": model.model_json_schema()["examples"]}]}
+
+
+class ServiceBatch(Batch[ServiceInput]):
+    model_config = ConfigDict(json_schema_extra=_batch_example(ServiceInput))
+
+
+class RoleBatch(Batch[Role]):
+    model_config = ConfigDict(json_schema_extra=_batch_example(Role))
+
+
+ServicesBody = Annotated[
+    Records[ServiceInput], checked_as(ServiceInput | ServiceBatch, _records(ServiceInput))
+]
+RolesBody = Annotated[Records[Role], checked_as(Role | RoleBatch, _records(Role))]
+
+
+# --- PATCH bodies: only what is given changes ---------------------------------------------------
+
+
+class ServicePatch(BaseModel):
+    """`PATCH /api/v2/system/service/{name}`: the fields given change, down to single keys of
+    `config`; changing where mail goes (host, port, username, encryption) needs the password."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"label": "Mail (SES)", "config": {"port": 465}}]}
+    )
+
+    label: str | None = None
+    description: str | None = None
+    config: dict[str, Any] | None = Field(
+        default=None, description="Any keys of a service's `config`, as in a create."
+    )
+
+
+class RolePatch(BaseModel):
+    """`PATCH /api/v2/system/role/{name}`: the fields given replace the stored ones (lists as a
+    whole)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"senders": ["*@example.com"], "rate_limits": {"per_minute": 60}}]
+        }
+    )
+
+    description: str | None = None
+    admin: bool | None = None
+    services: list[str] | None = None
+    senders: list[str] | None = None
+    max_recipients: int | None = None
+    rate_limits: RateLimits | None = None
+
+
+ServicePatchBody = Annotated[dict[str, Any], checked_as(ServicePatch, _json_object)]
+RolePatchBody = Annotated[dict[str, Any], checked_as(RolePatch, _json_object)]
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+ApiKeyBody = Annotated[ApiKeyInput, checked_as(ApiKeyInput, _model(ApiKeyInput))]
+ApiKeyPatchBody = Annotated[ApiKeyPatch, checked_as(ApiKeyPatch, _model(ApiKeyPatch))]
+RotationBody = Annotated[Rotation, checked_as(Rotation, _model(Rotation))]

@@ -1,0 +1,103 @@
+"""Swagger UI at the local stack's /swagger, in a real headless Chromium with no internet: every
+route of the OpenAPI document renders, and nothing is fetched from beyond loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from handlers.openapi import COMMITTED
+from tests.support.stack_process import RunningStack
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+RENDER_TIMEOUT_SECONDS = 30
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        # No way out but loopback: every other host goes to a proxy that is not there, and
+        # no name but localhost resolves.
+        "--proxy-server=http://127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(flag)
+    # Chromium's network log: every request the page made.
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _documented_operations() -> set[tuple[str, str]]:
+    document = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    return {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+
+
+def _requested_urls(driver: Any) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def test_swagger_ui_renders_every_route_from_loopback_alone(
+    stack: RunningStack, browser: Any
+) -> None:
+    expected = _documented_operations()
+
+    browser.get(f"{stack.api_url}/swagger")
+    WebDriverWait(browser, RENDER_TIMEOUT_SECONDS).until(
+        lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".opblock")) >= len(expected)
+    )
+    rendered = {
+        (
+            block.find_element(By.CSS_SELECTOR, ".opblock-summary-method").text.upper(),
+            block.find_element(By.CSS_SELECTOR, ".opblock-summary-path").get_attribute("data-path"),
+        )
+        for block in browser.find_elements(By.CSS_SELECTOR, ".opblock")
+    }
+
+    assert rendered == expected
+    assert browser.find_elements(By.CSS_SELECTOR, ".auth-wrapper .authorize")  # the key schemes
+    requested = _requested_urls(browser)
+    assert any(url.endswith("/swagger/swagger-ui-bundle.min.js") for url in requested)
+    # Over the network, that is: Chromium's own pages (chrome://) and inline data are not.
+    outside = [
+        url
+        for url in requested
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+        and urlsplit(url).hostname not in ("127.0.0.1", "localhost")
+    ]
+    assert outside == []

@@ -1,0 +1,80 @@
+"""The send path's steps wired to in-memory fakes (unit tests): the fakes are kept in view,
+so a test can prime them and look at what they were given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.access.authentication import Principal
+from core.admission import Admission
+from core.delivery.courier import Courier, RetryPolicy
+from core.delivery.deliver import Deliverer
+from core.errors import Unauthorized
+from core.ports import TransportFactory
+from core.sending import Mailer
+from tests.support.fake_clock import FakeClock
+from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
+from tests.support.fake_limiter import FakeLimiter
+from tests.support.fake_services import FakeServiceRepository
+from tests.support.outbox import Outbox
+
+
+@dataclass
+class SendPath:
+    clock: FakeClock = field(default_factory=FakeClock)
+    services: FakeServiceRepository = field(default_factory=FakeServiceRepository)
+    limiter: FakeLimiter = field(default_factory=FakeLimiter)
+    outbox: Outbox = field(default_factory=Outbox)
+    queue: FakeMessageQueue = field(default_factory=FakeMessageQueue)
+    # Who each key acts as now (the courier's `sender_now`); a key missing here is revoked.
+    keys: dict[str, Principal] = field(default_factory=dict)
+    max_recipients: int = 50
+    max_message_bytes: int = 100_000
+    # The records' leases run on the same clock as the courier.
+    records: FakeMessageRepository = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = FakeMessageRepository(clock=self.clock)
+
+    def admission(self) -> Admission:
+        return Admission(self.limiter, max_recipients=self.max_recipients)
+
+    def mailer(self, transports: TransportFactory | None = None) -> Mailer:
+        return Mailer(
+            self.services,
+            self.admission(),
+            Deliverer(transports or self.outbox),
+            self.records,
+            self.queue,
+            self.clock,
+            max_message_bytes=self.max_message_bytes,
+        )
+
+    def courier(
+        self,
+        transports: TransportFactory | None = None,
+        *,
+        max_attempts: int = 3,
+        base_seconds: float = 10,
+        lease_seconds: int = 60,
+        min_seconds_to_start: float = 1,
+    ) -> Courier:
+        return Courier(
+            self.services,
+            self.admission(),
+            Deliverer(transports or self.outbox),
+            self.records,
+            self.queue,
+            self.clock,
+            sender_now=self.sender_now,
+            retries=RetryPolicy(max_attempts, base_seconds),
+            lease_seconds=lease_seconds,
+            max_message_bytes=self.max_message_bytes,
+            min_seconds_to_start=min_seconds_to_start,
+        )
+
+    def sender_now(self, key_id: str) -> Principal:
+        try:
+            return self.keys[key_id]
+        except KeyError:
+            raise Unauthorized("Missing or invalid API key.") from None

@@ -1,0 +1,666 @@
+"""The worker's side of a queued message (`Courier`), over fakes: one attempt at a time, and
+what the state machine does after it. Jobs are queued by `Mailer.accept`, as in production;
+each test says what the outbox received, the record's final state, and what became of the
+provider's allowance."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core.access.authentication import Principal
+from core.access.model import Role
+from core.delivery.courier import Done, Hop, RetryIn
+from core.delivery.queue import MAX_DELAY_SECONDS, Job
+from core.delivery.records import MessageRecord, Status
+from core.errors import (
+    SmtpConnectFailed,
+    SmtpDeferred,
+    SmtpFailure,
+    SmtpOutcomeUnknown,
+    SmtpRejected,
+    SmtpTimeout,
+)
+from core.message import Message
+from core.ports import Transport, TransportFactory
+from core.send_request import parse_send_request
+from core.services.model import Service
+from core.transport.base import Deadline
+from tests.support.fake_delivery import FakeMessageQueue
+from tests.support.fake_limiter import FakeLimiter
+from tests.support.fake_services import smtp_service
+from tests.support.outbox import REPLY
+from tests.support.send_path import SendPath
+
+KEY = "key-1"
+ROLE = Role(name="app", services=["email"], senders=["*@example.com"])
+PROVIDER = "service:email"
+JOHN, JANE, GONE = "john@example.com", "jane@example.com", "gone@example.com"
+
+
+@pytest.fixture
+def path() -> SendPath:
+    path = SendPath()
+    path.services.add(smtp_service())
+    path.keys[KEY] = Principal(KEY, ROLE)
+    return path
+
+
+def _queued(path: SendPath, service: str = "email", **body: Any) -> Job:
+    """A job as `Mailer.accept` queues it; the fakes then start afresh for the worker."""
+    request = parse_send_request({"to": JOHN, "subject": "Hi", "body_text": "Hi", **body})
+    path.mailer().accept(path.keys[KEY], service, request)
+    path.services.lookups.clear()
+    path.limiter = FakeLimiter()
+    return path.queue.queued[-1].job
+
+
+def _record(path: SendPath, job: Job) -> MessageRecord:
+    return path.records.get(job.id)
+
+
+def _process(path: SendPath, job: Job, **courier: Any) -> Done | RetryIn | Hop:
+    return path.courier(**courier).process(job, Deadline.after(30))
+
+
+def _nothing_sent(path: SendPath) -> None:
+    assert path.outbox.services == []
+    assert path.outbox.handed == []
+    assert (path.outbox.opened, path.outbox.closed) == (0, 0)
+
+
+def _provider_given_back(path: SendPath) -> None:
+    """The attempt took the provider's unit and, having sent nothing, gave it back."""
+    assert (path.limiter.taken[PROVIDER], path.limiter.released[PROVIDER]) == (1, 1)
+
+
+def _provider_kept(path: SendPath, attempts: int = 1) -> None:
+    """Every attempt reached the server: the provider's units stay taken."""
+    assert (path.limiter.taken[PROVIDER], path.limiter.released[PROVIDER]) == (attempts, 0)
+
+
+def _backoff(outcome: object, attempt: int, base: float = 10) -> None:
+    """A retry after base * 2^(attempt-1), give or take half (the jitter)."""
+    assert isinstance(outcome, RetryIn)
+    exponential = base * 2 ** (attempt - 1)
+    assert 0.5 * exponential <= outcome.seconds <= 1.5 * exponential
+
+
+# --- delivered -------------------------------------------------------------------------------
+
+
+def test_a_queued_message_is_delivered(path: SendPath) -> None:
+    job = _queued(path, to=[JOHN, JANE])
+    deadline = Deadline.after(30)
+
+    outcome = path.courier().process(job, deadline)
+
+    assert outcome == Done(Status.SENT)
+    sent = path.outbox.only_message
+    assert sent.envelope.recipients == [JOHN, JANE]
+    assert sent.deadline is deadline
+    assert sent.header("Message-ID") == _record(path, job).message_id
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.accepted, record.refused) == (
+        Status.SENT,
+        1,
+        [JOHN, JANE],
+        {},
+    )
+    assert (record.smtp_reply, record.reason, record.deferred) == (REPLY, None, {})
+    assert (path.outbox.opened, path.outbox.closed) == (1, 1)
+    assert path.limiter.calls == [("sliding", PROVIDER)]
+    _provider_kept(path)
+    assert path.services.lookups == ["email"]
+
+
+def test_the_third_attempt_carries_the_same_message_as_the_first(path: SendPath) -> None:
+    job = _queued(path)
+    assert job.message is not None
+    path.outbox.fail_next(
+        SmtpDeferred("451 4.3.0 Try again later"), SmtpConnectFailed("Connection reset")
+    )
+    courier = path.courier()
+
+    outcomes = []
+    for _attempt in range(3):
+        outcomes.append(courier.process(job, Deadline.after(30)))
+        path.clock.advance(600)  # the worker's clock moves on; the message's Date does not
+
+    _backoff(outcomes[0], 1)
+    _backoff(outcomes[1], 2)
+    assert outcomes[2] == Done(Status.SENT)
+    first, second, third = path.outbox.handed
+    assert path.outbox.messages == [third]
+    for sent in (first, second, third):
+        assert sent.header("Message-ID") == job.message.message_id
+        assert sent.parsed()["Date"].datetime == job.message.date
+        assert sent.envelope.recipients == [JOHN]
+    assert first.raw == second.raw == third.raw
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.accepted) == (Status.SENT, 3, [JOHN])
+    assert (record.reason, record.smtp_reply, record.may_have_gone) == (None, REPLY, False)
+    assert path.services.lookups == ["email"] * 3  # once per attempt
+    assert (path.outbox.opened, path.outbox.closed) == (3, 3)
+    _provider_kept(path, attempts=3)
+
+
+def test_a_staged_message_is_delivered_and_its_copy_dropped(path: SendPath) -> None:
+    queued = _queued(path)
+    assert queued.message is not None
+    path.queue.staged["staged/big.json"] = queued.message
+    job = queued.model_copy(update={"message": None, "staged_message": "staged/big.json"})
+
+    assert _process(path, job) == Done(Status.SENT)
+
+    assert path.outbox.only_message.header("Message-ID") == queued.message.message_id
+    assert path.queue.discarded == ["staged/big.json"]
+    assert path.queue.staged == {}
+
+
+def test_a_job_queued_by_an_earlier_version_is_composed_with_its_message_id(
+    path: SendPath,
+) -> None:
+    queued = _queued(path)
+    record = _record(path, queued)
+    legacy = Job(
+        id=queued.id,
+        service="email",
+        key_id=KEY,
+        request={"to": JOHN, "subject": "Old", "body_text": "From before"},
+        message_id=record.message_id,
+    )
+
+    assert _process(path, legacy) == Done(Status.SENT)
+
+    sent = path.outbox.only_message
+    assert sent.header("Message-ID") == record.message_id
+    assert (sent.header("Subject"), sent.header("To")) == ("Old", JOHN)
+    assert sent.envelope.recipients == [JOHN]
+    assert _record(path, queued).status is Status.SENT
+
+
+# --- transient and permanent failures ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        SmtpDeferred("451 4.3.0 Try again later"),
+        SmtpConnectFailed("Connection refused"),
+        SmtpTimeout("No answer in time"),
+    ],
+    ids=["4xx", "connect", "timeout"],
+)
+def test_a_transient_failure_is_retried_with_backoff(path: SendPath, failure: SmtpFailure) -> None:
+    job = _queued(path)
+    path.outbox.fail_next(failure)
+
+    outcome = _process(path, job)
+
+    _backoff(outcome, 1)
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+        Status.DEFERRED,
+        1,
+        failure.reason,
+        failure.message,
+    )
+    assert len(path.outbox.handed) == 1
+    assert path.outbox.messages == []
+    assert (path.outbox.opened, path.outbox.closed) == (1, 1)
+    _provider_kept(path)
+    assert path.queue.discarded == []
+
+
+def test_a_transient_failure_on_the_last_attempt_fails_it(path: SendPath) -> None:
+    job = _queued(path)
+    path.outbox.fail_next(SmtpTimeout("No answer"), SmtpDeferred("421 4.7.0 Too busy"))
+    courier = path.courier(max_attempts=2)
+
+    first = courier.process(job, Deadline.after(30))
+    last = courier.process(job, Deadline.after(30))
+
+    _backoff(first, 1)
+    assert last == Done(Status.FAILED)
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+        Status.FAILED,
+        2,
+        "retries_exhausted",
+        "421 4.7.0 Too busy",
+    )
+    assert len(path.outbox.handed) == 2
+    assert path.outbox.messages == []
+    _provider_kept(path, attempts=2)
+
+
+def test_a_permanent_failure_fails_it_at_once(path: SendPath) -> None:
+    job = _queued(path)
+    path.outbox.fail_next(SmtpRejected("554 5.7.1 Relay access denied"))
+
+    assert _process(path, job) == Done(Status.FAILED)
+
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+        Status.FAILED,
+        1,
+        "smtp_rejected",
+        "554 5.7.1 Relay access denied",
+    )
+    assert len(path.outbox.handed) == 1
+    assert path.outbox.messages == []
+    _provider_kept(path)
+
+
+def test_every_recipient_refused_fails_it(path: SendPath) -> None:
+    job = _queued(path)
+    path.outbox.refuse = {JOHN: "550 5.1.1 No such user"}
+
+    assert _process(path, job) == Done(Status.FAILED)
+
+    record = _record(path, job)
+    assert (record.status, record.reason) == (Status.FAILED, "smtp_rejected")
+    assert record.smtp_reply is not None
+    assert "550 5.1.1 No such user" in record.smtp_reply
+    assert path.outbox.messages == []
+
+
+def test_every_recipient_deferred_is_retried(path: SendPath) -> None:
+    job = _queued(path)
+    path.outbox.defer = {JOHN: "452 4.2.2 Mailbox full"}
+
+    outcome = _process(path, job)
+
+    _backoff(outcome, 1)
+    record = _record(path, job)
+    assert (record.status, record.reason) == (Status.DEFERRED, "smtp_deferred")
+    assert path.outbox.messages == []
+
+
+# --- an unknown outcome after the final dot ----------------------------------------------------
+
+
+def test_an_unknown_outcome_is_held_by_default(path: SendPath) -> None:
+    job = _queued(path)
+    path.outbox.fail_next(SmtpOutcomeUnknown("Connection closed after the final dot"))
+
+    assert _process(path, job) == Done(Status.UNKNOWN)
+
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+        Status.UNKNOWN,
+        1,
+        "smtp_outcome_unknown",
+        "Connection closed after the final dot",
+    )
+    assert len(path.outbox.handed) == 1
+    _provider_kept(path)
+
+
+@pytest.fixture
+def retrying(path: SendPath) -> SendPath:
+    path.services.add(smtp_service(unknown_outcome="retry"))
+    return path
+
+
+def test_an_unknown_outcome_is_resent_when_the_service_asks(retrying: SendPath) -> None:
+    job = _queued(retrying)
+    retrying.outbox.fail_next(SmtpOutcomeUnknown("Connection closed after the final dot"))
+    courier = retrying.courier()
+
+    first = courier.process(job, Deadline.after(30))
+    deferred = _record(retrying, job)
+    last = courier.process(job, Deadline.after(30))
+
+    _backoff(first, 1)
+    assert (deferred.status, deferred.reason, deferred.may_have_gone) == (
+        Status.DEFERRED,
+        "smtp_outcome_unknown",
+        True,
+    )
+    assert last == Done(Status.SENT)
+    record = _record(retrying, job)
+    assert (record.status, record.attempts, record.accepted) == (Status.SENT, 2, [JOHN])
+    assert len(retrying.outbox.handed) == 2
+    assert retrying.outbox.handed[0].raw == retrying.outbox.handed[1].raw
+
+
+@pytest.mark.parametrize(
+    ("later", "reason"),
+    [
+        (SmtpRejected("554 5.7.1 Rejected"), "smtp_rejected"),
+        (SmtpOutcomeUnknown("Connection closed after the final dot"), "smtp_outcome_unknown"),
+        (SmtpTimeout("No answer"), "retries_exhausted"),
+    ],
+    ids=["then-rejected", "unknown-to-the-end", "then-out-of-attempts"],
+)
+def test_once_it_may_have_gone_it_is_never_failed(
+    retrying: SendPath, later: SmtpRejected | SmtpOutcomeUnknown | SmtpTimeout, reason: str
+) -> None:
+    job = _queued(retrying)
+    retrying.outbox.fail_next(SmtpOutcomeUnknown("Connection closed after the final dot"), later)
+    courier = retrying.courier(max_attempts=2)
+
+    courier.process(job, Deadline.after(30))
+    outcome = courier.process(job, Deadline.after(30))
+
+    assert outcome == Done(Status.UNKNOWN)
+    record = _record(retrying, job)
+    assert (record.status, record.attempts, record.reason, record.may_have_gone) == (
+        Status.UNKNOWN,
+        2,
+        reason,
+        True,
+    )
+    assert len(retrying.outbox.handed) == 2
+    assert retrying.outbox.messages == []
+
+
+# --- 452 for some recipients -------------------------------------------------------------------
+
+
+def test_a_partial_deferral_retries_only_the_deferred_recipients(path: SendPath) -> None:
+    job = _queued(path, to=[JOHN, JANE, GONE])
+    path.outbox.defer = {JANE: "452 4.2.2 Mailbox full"}
+    path.outbox.refuse = {GONE: "550 5.1.1 No such user"}
+    courier = path.courier()
+
+    first = courier.process(job, Deadline.after(30))
+    deferred = _record(path, job)
+    path.outbox.defer = {}
+    last = courier.process(job, Deadline.after(30))
+
+    _backoff(first, 1)
+    assert (deferred.status, deferred.accepted, deferred.refused, deferred.deferred) == (
+        Status.DEFERRED,
+        [JOHN],
+        {GONE: "550 5.1.1 No such user"},
+        {JANE: "452 4.2.2 Mailbox full"},
+    )
+    assert deferred.smtp_reply == "452 4.2.2 Mailbox full"
+    assert last == Done(Status.SENT)
+    assert path.outbox.recipients() == [[JOHN, JANE, GONE], [JANE]]
+    record = _record(path, job)
+    assert (record.status, record.attempts, record.accepted, record.deferred) == (
+        Status.SENT,
+        2,
+        [JOHN, JANE],
+        {},
+    )
+    assert record.refused == {GONE: "550 5.1.1 No such user"}
+    assert record.reason is None
+
+
+def test_recipients_still_deferred_after_the_last_attempt_are_refused(path: SendPath) -> None:
+    job = _queued(path, to=[JOHN, JANE])
+    path.outbox.defer = {JANE: "452 4.2.2 Mailbox full"}
+
+    assert _process(path, job, max_attempts=1) == Done(Status.SENT)
+
+    record = _record(path, job)
+    assert (record.accepted, record.refused, record.deferred) == (
+        [JOHN],
+        {JANE: "452 4.2.2 Mailbox full"},
+        {},
+    )
+
+
+# --- duplicates and leases ----------------------------------------------------------------------
+
+
+def test_a_duplicate_delivery_of_a_settled_job_does_nothing(path: SendPath) -> None:
+    job = _queued(path)
+    courier = path.courier()
+    courier.process(job, Deadline.after(30))
+    path.services.lookups.clear()
+    path.limiter.calls.clear()
+
+    assert courier.process(job, Deadline.after(30)) == Done(Status.SENT)
+
+    assert len(path.outbox.handed) == 1
+    assert _record(path, job).attempts == 1
+    assert path.services.lookups == []
+    assert path.limiter.calls == []
+
+
+def test_a_copy_of_a_job_someone_is_sending_comes_back_after_their_lease(
+    path: SendPath,
+) -> None:
+    job = _queued(path)
+    path.records.claim(job.id, 60)  # another worker has it
+    path.clock.advance(15)
+
+    assert _process(path, job, lease_seconds=60) == RetryIn(45)
+
+    record = _record(path, job)
+    assert (record.status, record.attempts) == (Status.SENDING, 1)
+    _nothing_sent(path)
+    _provider_given_back(path)
+
+
+def test_a_lapsed_lease_is_settled_unknown_not_resent(path: SendPath) -> None:
+    job = _queued(path)
+    path.records.claim(job.id, 60)  # a worker that then died mid-send
+    path.clock.advance(61)
+
+    assert _process(path, job) == Done(Status.UNKNOWN)
+
+    record = _record(path, job)
+    assert (record.status, record.reason, record.attempts) == (
+        Status.UNKNOWN,
+        "worker_interrupted",
+        1,
+    )
+    _nothing_sent(path)
+    _provider_given_back(path)
+
+
+def test_a_message_the_caller_cancelled_is_not_sent(path: SendPath) -> None:
+    job = _queued(path)
+    path.records.cancel(job.id)
+
+    assert _process(path, job) == Done(Status.CANCELLED)
+
+    assert _record(path, job).attempts == 0
+    _nothing_sent(path)
+    assert path.limiter.calls == []
+
+
+def test_a_job_without_a_record_is_dropped(path: SendPath) -> None:
+    job = _queued(path).model_copy(update={"id": "not-ours"})
+
+    assert _process(path, job) == Done(None)
+
+    _nothing_sent(path)
+    assert path.services.lookups == []
+
+
+# --- the sender as it stands now ---------------------------------------------------------------
+
+
+def test_a_revoked_key_cancels_the_message(path: SendPath) -> None:
+    queued = _queued(path)
+    assert queued.message is not None
+    path.queue.staged["staged/big.json"] = queued.message
+    job = queued.model_copy(update={"message": None, "staged_message": "staged/big.json"})
+    del path.keys[KEY]
+
+    assert _process(path, job) == Done(Status.CANCELLED)
+
+    record = _record(path, job)
+    assert (record.status, record.reason, record.attempts) == (
+        Status.CANCELLED,
+        "key_revoked",
+        1,
+    )
+    _nothing_sent(path)
+    _provider_given_back(path)
+    assert path.queue.discarded == ["staged/big.json"]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        pytest.param({"services": ["bulk"]}, id="service"),
+        pytest.param({"senders": ["billing@example.com"]}, id="sender"),
+        pytest.param({"max_recipients": 1}, id="recipients"),
+    ],
+)
+def test_a_role_that_no_longer_allows_it_cancels_the_message(
+    path: SendPath, now: dict[str, Any]
+) -> None:
+    job = _queued(path, cc=JANE)
+    path.keys[KEY] = Principal(KEY, ROLE.model_copy(update=now))
+
+    assert _process(path, job) == Done(Status.CANCELLED)
+
+    record = _record(path, job)
+    assert (record.status, record.reason, record.attempts) == (
+        Status.CANCELLED,
+        "role_forbids",
+        1,
+    )
+    _nothing_sent(path)
+    _provider_given_back(path)
+
+
+def test_a_deleted_service_fails_the_message(path: SendPath) -> None:
+    job = _queued(path)
+    path.services.remove("email")
+
+    assert _process(path, job) == Done(Status.FAILED)
+
+    record = _record(path, job)
+    assert (record.status, record.reason, record.attempts) == (
+        Status.FAILED,
+        "service_not_found",
+        1,
+    )
+    assert record.smtp_reply == "Service 'email' not found."
+    _nothing_sent(path)
+    assert path.limiter.calls == []  # no service, no provider to pace to
+    assert path.services.lookups == ["email"]
+
+
+def test_a_revoked_key_wins_over_a_deleted_service(path: SendPath) -> None:
+    job = _queued(path)
+    path.services.remove("email")
+    del path.keys[KEY]
+
+    assert _process(path, job) == Done(Status.CANCELLED)
+
+    assert _record(path, job).reason == "key_revoked"
+
+
+def test_a_service_ceiling_lowered_since_fails_the_message(path: SendPath) -> None:
+    job = _queued(path, cc=JANE)
+    path.services.add(smtp_service(max_recipients=1))
+
+    assert _process(path, job) == Done(Status.FAILED)
+
+    record = _record(path, job)
+    assert (record.status, record.reason) == (Status.FAILED, "too_many_recipients")
+    _nothing_sent(path)
+    _provider_given_back(path)
+
+
+# --- not an attempt: pace, schedule, time left ---------------------------------------------------
+
+
+def test_the_providers_pace_hops_the_job_without_an_attempt(path: SendPath) -> None:
+    job = _queued(path)
+    path.limiter.refuse(PROVIDER, retry_after=7)
+
+    assert _process(path, job) == Hop(7)
+
+    record = _record(path, job)
+    assert (record.status, record.attempts) == (Status.QUEUED, 0)
+    _nothing_sent(path)
+    assert path.limiter.taken == {}
+    assert path.services.lookups == ["email"]
+
+
+def test_a_long_pace_hops_at_most_as_far_as_sqs_delays(path: SendPath) -> None:
+    job = _queued(path)
+    path.limiter.refuse(PROVIDER, retry_after=3_600)
+
+    assert _process(path, job) == Hop(MAX_DELAY_SECONDS)
+
+
+def test_too_little_time_left_hands_the_job_to_the_next_invocation(path: SendPath) -> None:
+    job = _queued(path)
+
+    outcome = path.courier(min_seconds_to_start=5).process(job, Deadline.after(1))
+
+    assert outcome == Hop(0)
+    assert (_record(path, job).status, _record(path, job).attempts) == (Status.QUEUED, 0)
+    _nothing_sent(path)
+    assert path.services.lookups == []
+    assert path.limiter.calls == []
+
+
+def test_a_scheduled_message_waits_for_its_time(path: SendPath) -> None:
+    send_at = path.clock.now() + timedelta(hours=2)
+    job = _queued(path, send_at=send_at.isoformat())
+    courier = path.courier()
+
+    far = courier.process(job, Deadline.after(30))
+    path.clock.at = send_at - timedelta(seconds=30)
+    near = courier.process(job, Deadline.after(30))
+    path.clock.at = send_at
+    due = courier.process(job, Deadline.after(30))
+
+    assert (far, near, due) == (Hop(MAX_DELAY_SECONDS), Hop(30), Done(Status.SENT))
+    assert len(path.outbox.handed) == 1
+    assert path.services.lookups == ["email"]
+    assert _record(path, job).attempts == 1
+
+
+def test_process_takes_the_time_it_is_given(path: SendPath) -> None:
+    send_at = path.clock.now() + timedelta(minutes=5)
+    job = _queued(path, send_at=send_at.isoformat())
+
+    outcome = path.courier().process(job, Deadline.after(30), now=send_at)
+
+    assert outcome == Done(Status.SENT)
+
+
+# --- a failure that is no SMTP failure -----------------------------------------------------------
+
+
+class _UnreachableStore(FakeMessageQueue):
+    def message_of(self, job: Job) -> Message:
+        raise RuntimeError("S3 unavailable")
+
+
+def _secret_unreadable(service: Service) -> Transport:
+    raise RuntimeError("Secrets Manager throttled the request")
+
+
+@pytest.mark.parametrize("broken", ["credentials", "staged-message"])
+def test_a_failure_before_any_smtp_exchange_does_not_strand_the_message(
+    path: SendPath, broken: str
+) -> None:
+    job = _queued(path)
+    transports: TransportFactory | None = None
+    if broken == "credentials":
+        transports = _secret_unreadable
+    else:
+        path.queue = _UnreachableStore(queued=path.queue.queued)
+
+    with contextlib.suppress(RuntimeError):
+        path.courier(transports).process(job, Deadline.after(30))
+
+    # Nothing was handed over: the provider's unit comes back...
+    _provider_given_back(path)
+    assert path.outbox.handed == []
+    # ...and a redelivery, once the lease is over, does not take the message for one a worker
+    # died sending (`unknown`): nothing of it ever reached the server.
+    path.clock.advance(3_600)
+    path.queue = FakeMessageQueue()
+    path.courier().process(job, Deadline.after(30))
+    assert _record(path, job).reason != "worker_interrupted"
