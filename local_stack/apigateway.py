@@ -14,10 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from local_stack.environment import REGION
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_API_ID = "local"
@@ -282,6 +285,11 @@ class LocalLambdaContext:
     # process reads the deadline the stack set); default: `timeout_seconds` from creation.
     deadline: float | None = None
     _started: float = field(default_factory=time.monotonic)
+
+    def typed(self) -> LambdaContext:
+        """This context where a handler's signature names Powertools' `LambdaContext`: it has
+        every attribute the handlers read, and that class has no constructor to fill them."""
+        return cast("LambdaContext", self)
 
     def get_remaining_time_in_millis(self) -> int:
         deadline = self._started + self.timeout_seconds if self.deadline is None else self.deadline

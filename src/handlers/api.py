@@ -21,6 +21,7 @@ from core import runtime
 from core.access import policy
 from core.access.authentication import Principal, presented_api_key
 from core.errors import EmailApiError, NotFound
+from core.settings import check_settings
 from core.validation import invalid_request_from
 from handlers import documentation
 from handlers.http import read_json
@@ -28,6 +29,8 @@ from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import api_keys, messages, roles, send, services
 
+# A missing table name or queue URL fails the cold start, naming it, not the first request.
+check_settings()
 logger = Logger()
 # Validation is the middleware below, after authentication (see handlers.request_validation).
 app = APIGatewayRestResolver(json_body_deserializer=read_json)

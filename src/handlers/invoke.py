@@ -16,8 +16,11 @@ from core import runtime
 from core.dispatch import dispatch
 from core.errors import EmailApiError, InvalidRequest
 from core.send_request import parse_send_request
+from core.settings import check_settings
 from handlers.responses import error_body, send_answer
 
+# A missing table name or queue URL fails the cold start, naming it, not the first request.
+check_settings()
 logger = Logger()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
-from email.message import EmailMessage
+from email.message import MIMEPart
 
 from local_stack.bootstrap import DEFAULT_FROM_EMAIL, DEFAULT_FROM_NAME
 from tests.support.api import ApiResponse
@@ -13,7 +13,7 @@ from tests.support.events import load_event, send_body
 from tests.support.stack_process import RunningStack
 
 
-def _text(part: EmailMessage | None) -> str:
+def _text(part: MIMEPart | None) -> str:
     """A text part's content; the .eml keeps SMTP's CRLF line ends, as received."""
     assert part is not None
     content: str = part.get_content()

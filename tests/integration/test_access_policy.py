@@ -4,10 +4,9 @@ how many recipients. Every refusal is a 403 before any connection to the SMTP se
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from local_stack.apigateway import LocalLambdaContext
 from tests.support.access import create_key, create_role, send
@@ -245,7 +244,7 @@ def _invoke(service: str = "email", **message: Any) -> dict[str, Any]:
         "service": service,
         "message": {"to": "john@example.com", "body_text": "Hi", **message},
     }
-    context = cast(LambdaContext, LocalLambdaContext(timeout_seconds=10))
+    context = LocalLambdaContext(timeout_seconds=10).typed()
     result: dict[str, Any] = invoke.lambda_handler(event, context)
     return result
 

@@ -632,9 +632,11 @@ def test_parallel_senders_get_exactly_the_provider_limit(
     assert outcomes == ["limited"] * (PARALLEL - LIMIT) + ["sent"] * LIMIT
     table = boto3.resource("dynamodb", endpoint_url=serial_dynamodb).Table(shared_table)
     (item,) = table.scan(ConsistentRead=True)["Items"]
-    assert {
-        name: sum(map(_number, counts.values())) for name, counts in item["windows"].items()
-    } == {name: LIMIT for name, _, _ in limits.windows()}
+    windows = item["windows"]
+    assert isinstance(windows, dict)
+    assert {name: sum(map(_number, counts.values())) for name, counts in windows.items()} == {
+        name: LIMIT for name, _, _ in limits.windows()
+    }
 
 
 def test_parallel_senders_never_exceed_the_send_rate_in_any_window(

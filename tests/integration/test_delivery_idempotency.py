@@ -87,8 +87,8 @@ def test_direct_invocation_with_an_idempotency_key(server: ScriptedServer) -> No
 
     event = {"service": "email", "message": MESSAGE, "idempotency_key": "order-1"}
 
-    first = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10))
-    again = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10))
+    first = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10).typed())
+    again = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10).typed())
 
     assert first["count"] == 1
     assert again == first

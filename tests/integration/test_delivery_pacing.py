@@ -7,10 +7,14 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tests.support.api import call_api, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import LOOPBACK, CaptureServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 MAX_SEND_RATE = 2
 QUEUED = 6
@@ -53,7 +57,7 @@ def test_queued_mail_never_arrives_faster_than_max_send_rate(
         }
     )
     record_ids = _queue(QUEUED)
-    received = []
+    received: list[MessageTypeDef] = []
     while len(received) < QUEUED:
         received.extend(send_queue.receive())
     # Late in a clock second: the first invocations send within it, the next ones find a new

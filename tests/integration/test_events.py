@@ -94,7 +94,7 @@ def test_event_succeeds_in_its_handler(path: Path, capture: MailCapture) -> None
     event = json.loads(path.read_text())
     if is_sqs_event(event):
         (job,) = queued_records(event)
-        answer = worker.lambda_handler(event, LocalLambdaContext())
+        answer = worker.lambda_handler(event, LocalLambdaContext().typed())
         # Nothing to come back for: SQS deletes the whole batch.
         assert answer == {"batchItemFailures": []}
         record = runtime.message_repository().get(job.id)
@@ -104,11 +104,11 @@ def test_event_succeeds_in_its_handler(path: Path, capture: MailCapture) -> None
     elif is_api_event(event):
         # The shape the local gateway builds, so both kinds of replay see the same event.
         assert event.keys() == rest_api_event("GET", "/").keys()
-        answer = api.lambda_handler(event, LocalLambdaContext())
-        assert answer["statusCode"] in (200, 201), answer["body"]
-        result = json.loads(answer["body"])
+        reply = api.lambda_handler(event, LocalLambdaContext().typed())
+        assert reply["statusCode"] in (200, 201), reply["body"]
+        result = json.loads(reply["body"])
     else:
-        result = invoke.lambda_handler(event, LocalLambdaContext())
+        result = invoke.lambda_handler(event, LocalLambdaContext().typed())
         assert "error" not in result, result
 
     if "message_id" in result:
@@ -125,8 +125,8 @@ def test_a_redelivered_sqs_batch_sends_nothing_twice(capture: MailCapture) -> No
     event = load_event("sqs-batch.json")
     (job,) = queued_records(event)
 
-    first = worker.lambda_handler(event, LocalLambdaContext())
-    again = worker.lambda_handler(event, LocalLambdaContext())
+    first = worker.lambda_handler(event, LocalLambdaContext().typed())
+    again = worker.lambda_handler(event, LocalLambdaContext().typed())
 
     assert first == again == {"batchItemFailures": []}
     assert job.message is not None

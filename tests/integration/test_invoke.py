@@ -19,7 +19,9 @@ MESSAGE = {"to": [{"email": "john@example.com", "name": "John Doe"}], "body_text
 def _invoke(event: Any) -> dict[str, Any]:
     from handlers import invoke  # imported late: the handler reads settings on first use
 
-    result: dict[str, Any] = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10))
+    result: dict[str, Any] = invoke.lambda_handler(
+        event, LocalLambdaContext(timeout_seconds=10).typed()
+    )
     return result
 
 

@@ -4,11 +4,15 @@ as JSON whatever its label, validated once into DreamFactory's 400s (never a 422
 from __future__ import annotations
 
 import json
+from typing import Any, TypeVar
 
 import pytest
+from pydantic import BaseModel
 
 from tests.support.api import call_api
 from tests.support.smtp_servers import CaptureServer
+
+Model = TypeVar("Model", bound=BaseModel)
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -78,16 +82,16 @@ def test_async_false_sends_now(server: CaptureServer) -> None:
 
 
 def test_the_body_is_validated_once(server: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import send_request
+    from core import send_request, validation
 
-    validations = []
-    parse_model = send_request.parse_model
+    validations: list[type[BaseModel]] = []
 
-    def counted(*args: object, **kwargs: object) -> object:
-        validations.append(args[0])
-        return parse_model(*args, **kwargs)
+    def counted(model: type[Model], body: Any, *, prefix: str = "") -> Model:
+        validations.append(model)
+        return validation.parse_model(model, body, prefix=prefix)
 
-    monkeypatch.setattr(send_request, "parse_model", counted)
+    # The name the send request's parser calls.
+    monkeypatch.setattr("core.send_request.parse_model", counted)
 
     response = call_api("POST", "/api/v2/email", VALID)
 

@@ -317,7 +317,9 @@ def _invoke_async(**message: Any) -> dict[str, Any]:
     from handlers import invoke  # imported late: the handler reads settings on first use
 
     event = {"service": "email", "async": True, "message": {**MESSAGE, **message}}
-    result: dict[str, Any] = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10))
+    result: dict[str, Any] = invoke.lambda_handler(
+        event, LocalLambdaContext(timeout_seconds=10).typed()
+    )
     assert result.get("status") == "queued", result
     return result
 

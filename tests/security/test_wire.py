@@ -5,12 +5,21 @@ template attacks, and secrets in responses and log lines."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import LOOPBACK, CaptureServer, Security
+
+
+def _body_text(message: EmailMessage) -> str:
+    body = message.get_body()
+    assert body is not None
+    text: str = body.get_content()
+    return text
+
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -47,7 +56,7 @@ def test_an_end_of_data_in_the_body_is_only_text(
     received = server.only_message  # one transaction, no second one smuggled in
     assert received.rcpt_tos == ["john@example.com"]
     assert received.mail_from == "noreply@example.com"
-    text = received.parsed().get_body().get_content()
+    text = _body_text(received.parsed())
     assert "\n.\n" in text  # the dot was stuffed on the wire, and is text again here
     assert "MAIL FROM:<x@evil.example>" in text
 
@@ -94,7 +103,7 @@ def test_template_syntax_in_a_body_or_value_is_sent_as_text(
     response = _send(body_text=template + " {name}", template_data={"name": template})
 
     assert response.status == 200, response.body
-    text = server.only_message.parsed().get_body().get_content()
+    text = _body_text(server.only_message.parsed())
     assert text.strip() == f"{template} {template}"
 
 

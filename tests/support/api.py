@@ -78,7 +78,7 @@ def call_api(
         context = LocalLambdaContext(
             function_name=rest_api.function, timeout_seconds=timeout_seconds
         )
-        answer: ProxyAnswer = api.lambda_handler(event, context)
+        answer: ProxyAnswer = api.lambda_handler(event, context.typed())
         return answer
 
     if not via_authorizer:

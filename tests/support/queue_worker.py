@@ -70,7 +70,9 @@ class SendQueue:
         if not batch:
             return WorkerRun([], set())
         context = LocalLambdaContext(function_name="WorkerFunction", timeout_seconds=60)
-        answer: dict[str, Any] = dict(worker.lambda_handler(sqs_event(batch, self.arn), context))
+        answer: dict[str, Any] = dict(
+            worker.lambda_handler(sqs_event(batch, self.arn), context.typed())
+        )
         for handle in to_delete(batch, answer, partial=True):
             self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=handle)
         failed = {str(item["itemIdentifier"]) for item in answer["batchItemFailures"]}

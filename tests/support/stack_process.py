@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -113,7 +113,8 @@ class RunningStack:
         for mail in read_captured(self.mail_dir):
             if mail.message_id == message_id:
                 parsed = BytesParser(policy=default).parsebytes(mail.eml_path.read_bytes())
-                return cast(EmailMessage, parsed), mail
+                assert isinstance(parsed, EmailMessage)  # what the default policy parses into
+                return parsed, mail
         raise AssertionError(f"No captured message with Message-ID {message_id} in {self.mail_dir}")
 
     # --- its life -------------------------------------------------------------------------

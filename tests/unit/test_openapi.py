@@ -124,7 +124,7 @@ def _get(path: str, query: str = "", api_key: str | None = None) -> dict[str, An
     headers = {"X-DreamFactory-API-Key": api_key} if api_key else {}
     route = match_route(template_api().routes, "GET", path)
     event = rest_api_event("GET", path, headers=headers, query=query, route=route)
-    answer: dict[str, Any] = api.lambda_handler(event, LocalLambdaContext())
+    answer: dict[str, Any] = api.lambda_handler(event, LocalLambdaContext().typed())
     return answer
 
 

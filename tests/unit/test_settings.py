@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from core.settings import ConfigurationError, check_settings, get_settings
@@ -54,3 +58,24 @@ def test_a_complete_environment_passes_the_check() -> None:
     check_settings()
 
     assert get_settings().messages_table == "email-api-messages"
+
+
+@pytest.mark.parametrize("handler", ["api", "authorizer", "invoke", "worker"])
+def test_a_function_without_a_table_name_fails_its_cold_start(handler: str) -> None:
+    """Each handler checks its settings when Lambda loads it, before any request."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MESSAGES_TABLE", "COVERAGE_PROCESS_START")
+    }
+    loaded = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
+        [sys.executable, "-c", f"import handlers.{handler}"],
+        env={**environment, "PYTHONPATH": os.pathsep.join(["src", "."])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert loaded.returncode != 0
+    assert "missing environment variable(s): MESSAGES_TABLE" in loaded.stderr

@@ -91,7 +91,8 @@ def _api() -> dict[str, Any]:
         for resource in load_template()["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Api"
     )
-    return api
+    properties: dict[str, Any] = api
+    return properties
 
 
 @pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS.items(), ids=list(FUNCTIONS))
