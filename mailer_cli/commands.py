@@ -1,4 +1,5 @@
-"""One function per `mailer` command: parsed arguments in, the API's JSON answer out.
+"""One function per `mailer` command: parsed arguments in, the API's JSON answer out (for
+`import`, the outcome of each record, made as they are printed).
 
 Each takes the `ApiClient` and the argparse namespace `parser.build_parser` produced; the
 request bodies are built by the `*_body` functions, which touch neither network nor terminal.
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.errors import UsageError
+from mailer_cli.importing import ImportRun, import_records, read_export
 from mailer_cli.message import send_body
 
 KEYS = ("system", "api_key")
@@ -108,6 +110,14 @@ def services_delete(client: ApiClient, args: Namespace) -> Any:
     return client.delete(resource_path(*SERVICES, args.name))
 
 
+def services_set_password(client: ApiClient, args: Namespace) -> Any:
+    """Store a service's SMTP password (the one step an imported DreamFactory service needs)."""
+    given = password(args)
+    if given is None:
+        raise UsageError("give the password with --password-stdin or --password-env")
+    return client.patch(resource_path(*SERVICES, args.name), {"config": {"password": given}})
+
+
 def service_body(args: Namespace, password: str | None) -> dict[str, Any]:
     """`POST /api/v2/system/service` for one SMTP service; unset options keep the API's defaults."""
     config: dict[str, Any] = {"host": args.host}
@@ -149,6 +159,16 @@ def password(args: Namespace, stdin: TextIO | None = None) -> str | None:
     if not value:
         raise UsageError("--password-stdin: no password on standard input")
     return value
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def import_file(client: ApiClient, args: Namespace) -> ImportRun:
+    """DreamFactory's exported services and email templates, created one by one; the file is
+    read whole before the first request, so a file that is not an export creates nothing."""
+    records = read_export(args.file)
+    return ImportRun(import_records(client, records, dry_run=args.dry_run, replace=args.replace))
 
 
 # --- sending ------------------------------------------------------------------------------

@@ -23,6 +23,18 @@ class ApiError(Exception):
         self.body = body
         self.headers = dict(headers)
 
+    def summary(self) -> str:
+        """One line: the status, and the reason and message as far as the answer has them."""
+        summary = f"the API answered {self.status}"
+        envelope = self.body.get("error", self.body) if isinstance(self.body, dict) else None
+        # Not always the API's envelope: a gateway or proxy in front may say `{"message": ...}`.
+        if isinstance(envelope, dict):
+            if envelope.get("reason"):
+                summary += f" ({envelope['reason']})"
+            if envelope.get("message"):
+                summary += f": {envelope['message']}"
+        return summary
+
     @property
     def retry_after(self) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == "retry-after"), None)

@@ -1,4 +1,5 @@
-"""`mailer`'s entry point: parse, call the API once, print, and exit with how it went."""
+"""`mailer`'s entry point: parse, call the API (once, or once a record for `import`), print,
+and exit with how it went."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import os
 import sys
 import urllib.request
 from argparse import Namespace
+from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
 from mailer_cli.client import ApiClient, Opener, api_root
+from mailer_cli.connection_report import ConnectionReport
 from mailer_cli.errors import ApiError, Unreachable, UsageError
-from mailer_cli.output import print_answer, print_api_error, print_note
+from mailer_cli.importing import Action, ImportRun
+from mailer_cli.output import print_answer, print_api_error, print_note, print_outcome
 from mailer_cli.parser import DEFAULT_TIMEOUT_SECONDS, build_parser
 
 EXIT_OK = 0
@@ -33,6 +37,10 @@ def main(
     try:
         client = connect(args, opener)
         answer = args.run(client, args)
+        if isinstance(answer, ImportRun):
+            return _print_import(answer, out, err)
+        if isinstance(answer, ConnectionReport):
+            return answer.show(out)
     except UsageError as error:
         args.parser.error(str(error))  # exits 2, after the command's usage line
     except ApiError as error:
@@ -45,6 +53,17 @@ def main(
         print_note("this is the only time the key is shown: store it now", err)
     print_answer(answer, out)
     return EXIT_OK
+
+
+def _print_import(run: ImportRun, out: TextIO, err: TextIO) -> int:
+    """Each record's line as it is done; 1 if any failed (skipped ones did not)."""
+    counts: Counter[Action] = Counter()
+    for outcome in run.outcomes:
+        print_outcome(outcome, out, err)
+        counts[outcome.action] += 1
+    summary = ", ".join(f"{count} {action.value}" for action, count in counts.items())
+    print_note(f"import: {summary or 'no records'}", err)
+    return EXIT_API_ERROR if counts[Action.FAILED] else EXIT_OK
 
 
 def connect(args: Namespace, opener: Opener) -> ApiClient:

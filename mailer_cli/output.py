@@ -6,6 +6,7 @@ import json
 from typing import Any, TextIO
 
 from mailer_cli.errors import ApiError
+from mailer_cli.importing import Outcome
 
 PROG = "mailer"
 
@@ -20,17 +21,18 @@ def print_api_error(error: ApiError, err: TextIO) -> None:
     """The API's error envelope, then one line saying what it means and, for 429, when to retry."""
     if error.body is not None:
         err.write(f"{_show(error.body)}\n")
-    summary = f"the API answered {error.status}"
-    envelope = error.body.get("error", error.body) if isinstance(error.body, dict) else None
-    # Not always the API's envelope: a gateway or proxy in front may say `{"message": ...}`.
-    if isinstance(envelope, dict):
-        if envelope.get("reason"):
-            summary += f" ({envelope['reason']})"
-        if envelope.get("message"):
-            summary += f": {envelope['message']}"
-    print_note(summary, err)
+    print_note(error.summary(), err)
     if error.status == 429 and error.retry_after is not None:
         print_note(f"rate limited: retry after {error.retry_after} seconds (Retry-After)", err)
+
+
+def print_outcome(outcome: Outcome, out: TextIO, err: TextIO) -> None:
+    """One imported record's line on standard output (at once: the import may stop on the
+    next), its notes on standard error."""
+    out.write(f"{outcome.line()}\n")
+    out.flush()
+    for note in outcome.notes:
+        print_note(note, err)
 
 
 def print_note(message: str, err: TextIO) -> None:

@@ -8,14 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mailer_cli import commands
+from mailer_cli import commands, connection_report
 from mailer_cli.client import ApiClient
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 DESCRIPTION = """\
-Administer the email API (API keys, roles, services) and send a test mail, against a
-deployed API (the stack's ApiUrl output) or the local stack (make dev).
+Administer the email API (API keys, roles, services), import DreamFactory's services and
+email templates, and send a test mail, against a deployed API (the stack's ApiUrl output)
+or the local stack (make dev).
 
 Answers are the API's JSON, pretty-printed on standard output."""
 
@@ -49,8 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     top = _Commands(parser, connection)
     _keys(top.group("keys", "create, list, rotate, disable and revoke API keys"))
     _roles(top.group("roles", "create, list and delete roles"))
-    _services(top.group("services", "create, list and delete SMTP services"))
+    _services(top.group("services", "create, list and delete SMTP services, set passwords"))
     _send_options(top.command("send", "send a test mail", commands.send))
+    _import_options(
+        top.command(
+            "import",
+            "create services and email templates from DreamFactory's exported JSON",
+            commands.import_file,
+        )
+    )
+    connection_report.register(top.command)
     return parser
 
 
@@ -183,8 +192,28 @@ def _services(services: _Commands) -> None:
         help="do not verify the server's certificate",
     )
     smtp.add_argument("--username", metavar="NAME", help="the SMTP AUTH username")
+    _password_options(smtp)
+    defaults = create.add_argument_group("sender defaults")
+    defaults.add_argument("--from-email", metavar="ADDRESS")
+    defaults.add_argument("--from-name", metavar="NAME")
+    defaults.add_argument("--reply-to-email", metavar="ADDRESS")
+    defaults.add_argument("--reply-to-name", metavar="NAME")
+    set_password = services.command(
+        "set-password", "store a service's SMTP password", commands.services_set_password
+    )
+    set_password.add_argument("name")
+    _password_options(set_password)
+    services.command("list", "list services (never their passwords)", commands.services_list)
+    for name, help_text, run in (
+        ("show", "show one service", commands.services_show),
+        ("delete", "delete a service and its stored password", commands.services_delete),
+    ):
+        services.command(name, help_text, run).add_argument("name")
+
+
+def _password_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     # Never the password itself as an argument: it would be in shell history and in `ps`.
-    secret = smtp.add_mutually_exclusive_group()
+    secret = parser.add_mutually_exclusive_group()
     secret.add_argument(
         "--password-stdin",
         action="store_true",
@@ -193,17 +222,39 @@ def _services(services: _Commands) -> None:
     secret.add_argument(
         "--password-env", metavar="VAR", help="take the SMTP password from variable VAR"
     )
-    defaults = create.add_argument_group("sender defaults")
-    defaults.add_argument("--from-email", metavar="ADDRESS")
-    defaults.add_argument("--from-name", metavar="NAME")
-    defaults.add_argument("--reply-to-email", metavar="ADDRESS")
-    defaults.add_argument("--reply-to-name", metavar="NAME")
-    services.command("list", "list services (never their passwords)", commands.services_list)
-    for name, help_text, run in (
-        ("show", "show one service", commands.services_show),
-        ("delete", "delete a service and its stored password", commands.services_delete),
-    ):
-        services.command(name, help_text, run).add_argument("name")
+
+
+IMPORT_EPILOG = """\
+accepted files (DreamFactory's GET /api/v2/system/service and .../email_template answer
+the third form):
+  a service or template record         {"name": "email", "type": "smtp_email", "config": {...}}
+  a list of records                    [{...}, {...}]
+  a resource list                      {"resource": [{...}, {...}]}
+  a mixed export                       {"services": [...], "email_templates": [...]}
+                                       (also "service" and "email_template", each in any of
+                                       the forms above)
+
+A record is a service if it has "type" or "config", else an email template. Services of
+other types than smtp_email and smtp are skipped. DreamFactory's ids and dates are left out.
+DreamFactory exports no password: set it afterwards with `mailer services set-password`.
+
+One line per record on standard output; exit status 1 if any record failed."""
+
+
+def _import_options(command: argparse.ArgumentParser) -> None:
+    command.epilog = IMPORT_EPILOG
+    command.formatter_class = argparse.RawDescriptionHelpFormatter
+    command.add_argument("file", type=Path, help="the exported JSON file")
+    command.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be created, and make no request",
+    )
+    command.add_argument(
+        "--replace",
+        action="store_true",
+        help="change a service or template that already exists (PATCH) instead of failing",
+    )
 
 
 def _send_options(send: argparse.ArgumentParser) -> None:

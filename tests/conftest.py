@@ -19,6 +19,7 @@ TABLE_NAMES = {
     "RateLimitsTable": "email-api-rate-limits",
     "MessagesTable": "email-api-messages",
     "IdempotencyTable": "email-api-idempotency",
+    "TemplatesTable": "email-api-templates",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
 # What template.yaml's Globals give every function, and core.settings requires. The queue and
@@ -30,6 +31,7 @@ REQUIRED_SETTINGS = {
     "RATE_LIMITS_TABLE": TABLE_NAMES["RateLimitsTable"],
     "MESSAGES_TABLE": TABLE_NAMES["MessagesTable"],
     "IDEMPOTENCY_TABLE": TABLE_NAMES["IdempotencyTable"],
+    "TEMPLATES_TABLE": TABLE_NAMES["TemplatesTable"],
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-send-queue",
     "STAGING_BUCKET": "email-api-staging",
 }

@@ -9,6 +9,7 @@ from core.access import policy
 from core.access.authentication import Principal
 from core.access.quota import Quota
 from core.access.rate_limit import Reservation
+from core.errors import Forbidden
 from core.message import Message
 from core.ports import Limiter
 from core.send_request import too_many_recipients
@@ -30,6 +31,16 @@ class Allowance:
         """Give both back: the message did not go (nor will it)."""
         self.provider.release()
         self.role.release()
+
+
+def check_active(service: Service) -> None:
+    """403 for a service its admin switched off (DreamFactory's `is_active: false`)."""
+    if not service.is_active:
+        raise Forbidden(
+            f"Service '{service.name}' is not active.",
+            reason="service_inactive",
+            context={"service": service.name},
+        )
 
 
 class Admission:

@@ -1,31 +1,51 @@
-"""Composing: a validated send request and its service in, the normalized `Message` out.
+"""Composing: a validated send request, its service and (when it names one) a stored template
+in, the normalized `Message` out.
 
-The service fills in what the request leaves out (sender, reply-to), placeholders are
-rendered, and the message gets the Message-ID and Date it keeps on every attempt.
+As in DreamFactory, lowest first: the service's `parameters`, the template's fields, the
+template's `defaults`, the request. The template fills in the message fields the request
+leaves out (recipients, subject, bodies, sender); the service fills in the sender last.
+Every top-level string of each layer is a value for `{name}` placeholders (`template_data`
+wins over all), HTML-escaped in `body_html` unless the service asks for raw values. The
+message gets the Message-ID and Date it keeps on every attempt.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from email.utils import make_msgid
 
 from core import message as outgoing
 from core.addresses import Mailbox, check_header_text
+from core.attachments.references import InlineAttachment, Reference, parse_reference_fields
 from core.errors import InvalidRequest
 from core.outbound import too_large
 from core.rendering import render, rendered_size
-from core.send_request import SendRequest
+from core.send_request import ATTACHMENT_REFERENCES, SendRequest, parse_send_request
 from core.services.model import Service
+from core.templates.model import EmailTemplate
 
 
 def compose(
-    request: SendRequest, service: Service, *, now: datetime, size_limit: int
+    request: SendRequest,
+    service: Service,
+    *,
+    template: EmailTemplate | None = None,
+    fetched: Sequence[outgoing.Attachment] = (),
+    now: datetime,
+    size_limit: int,
 ) -> outgoing.Message:
-    """The message `request` asks for, sent through `service` at `now`.
+    """The message `request` asks for (starting from `template`), sent through `service` at
+    `now`.
 
-    A request whose rendered text and attachments alone exceed `size_limit` is refused (413)
-    before anything is rendered.
+    `fetched` are the files its `attachment` / `import_url` name (`attachment_references`),
+    attached after its own. A request whose rendered text and attachments alone exceed
+    `size_limit` is refused (413) before anything is rendered.
     """
+    values = placeholder_values(request, service, template)
+    if template is not None:
+        request = with_template(request, template)
+    request.require_content()
     defaults = service.config
     sender_email = request.from_email or defaults.from_email
     if not sender_email:
@@ -35,8 +55,8 @@ def compose(
             context={"field": "from_email"},
         )
     reply_to_email = request.reply_to_email or defaults.reply_to_email
-    values = request.placeholder_values()
-    _refuse_oversized(request, values, size_limit)
+    raw_html = not defaults.escape_html_values
+    _refuse_oversized(request, values, size_limit, raw_html=raw_html, fetched=fetched)
     subject = render(request.subject, values)
     # A placeholder value is caller input too: it must not smuggle a header into the subject.
     check_header_text(subject, "subject")
@@ -52,7 +72,9 @@ def compose(
         ),
         subject=subject,
         body_text=render(request.body_text, values) if request.body_text else None,
-        body_html=render(request.body_html, values, html=True) if request.body_html else None,
+        body_html=(
+            render(request.body_html, values, html=not raw_html) if request.body_html else None
+        ),
         attachments=[
             outgoing.Attachment(
                 name=attachment.name,
@@ -60,10 +82,58 @@ def compose(
                 content_type=attachment.content_type,
             )
             for attachment in request.attachments
-        ],
+        ]
+        + list(fetched),
         message_id=new_message_id(sender_email),
         date=now.replace(microsecond=0),  # a Date header's precision
     )
+
+
+def placeholder_values(
+    request: SendRequest, service: Service, template: EmailTemplate | None
+) -> dict[str, str]:
+    """The values for `{name}`, each layer over the one before: the service's parameters, the
+    template's own strings (its name and description included, as DreamFactory merges the
+    whole record), its `defaults`, then the request's (`template_data` last)."""
+    values = service.config.placeholder_parameters()
+    if template is not None:
+        own = {"name": template.name, "description": template.description}
+        own.update(template.message_fields())
+        values.update({key: value for key, value in own.items() if isinstance(value, str)})
+        values.update(
+            {key: "" if value is None else str(value) for key, value in template.defaults.items()}
+        )
+    values.update(request.placeholder_values())
+    return values
+
+
+def attachment_references(
+    request: SendRequest, template: EmailTemplate | None
+) -> list[Reference | InlineAttachment]:
+    """The files DreamFactory's `attachment` and `import_url` name: the request's, or, when it
+    names none, its template's (400 for what cannot be honoured, never a silent drop)."""
+    given = {
+        key: value
+        for key, value in (request.model_extra or {}).items()
+        if key in ATTACHMENT_REFERENCES
+    }
+    if not given and template is not None and template.attachment is not None:
+        given = {"attachment": template.attachment}
+    return parse_reference_fields(given) if given else []
+
+
+def with_template(request: SendRequest, template: EmailTemplate) -> SendRequest:
+    """The request with the template's message fields wherever the request leaves them out."""
+    base = parse_send_request(template.message_fields(), complete=False)
+    given = {
+        name: getattr(request, name)
+        for name in request.model_fields_set
+        if name in SendRequest.model_fields and getattr(request, name) is not None
+    }
+    # Extra top-level keys are placeholder values (counted above) or DreamFactory fields the
+    # request brings itself; the template's own never override them.
+    extra = {**(base.model_extra or {}), **(request.model_extra or {})}
+    return base.model_copy(update={**extra, **given})
 
 
 def new_message_id(sender_email: str) -> str:
@@ -71,14 +141,22 @@ def new_message_id(sender_email: str) -> str:
     return make_msgid(domain=sender_email.rpartition("@")[2])
 
 
-def _refuse_oversized(request: SendRequest, values: dict[str, str], limit: int) -> None:
+def _refuse_oversized(
+    request: SendRequest,
+    values: dict[str, str],
+    limit: int,
+    *,
+    raw_html: bool,
+    fetched: Sequence[outgoing.Attachment],
+) -> None:
     """413 when the message cannot fit: the rendered texts and the decoded attachments are a
     lower bound of its size (transfer encodings only add to them)."""
     size = (
         rendered_size(request.subject, values)
         + rendered_size(request.body_text or "", values)
-        + rendered_size(request.body_html or "", values, html=True)
+        + rendered_size(request.body_html or "", values, html=not raw_html)
         + sum(len(attachment.content) for attachment in request.attachments)
+        + sum(len(attachment.content) for attachment in fetched)
     )
     if size > limit:
         raise too_large(size, limit, at_least=True)

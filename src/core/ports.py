@@ -5,22 +5,35 @@ plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks ag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, Unpack
 
 from core.access.model import RateLimits
 from core.access.rate_limit import Reservation
+from core.attachments.references import InlineAttachment, Reference
 from core.delivery.queue import Job
 from core.delivery.records import MessageRecord, RecordChanges, Status
-from core.message import Message
+from core.message import Attachment, Message
 from core.services.model import Service
+from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery, Envelope
 
 
 class ServiceStore(Protocol):
     def get(self, name: str) -> Service:
         """The service called `name`, or `NotFound`."""
+        ...
+
+
+class TemplateStore(Protocol):
+    def by_name(self, name: str) -> EmailTemplate:
+        """The template called `name`, or `NotFound` (reason `template_not_found`)."""
+        ...
+
+    def by_id(self, template_id: int) -> EmailTemplate:
+        """The template with DreamFactory's numeric id, or `NotFound`."""
         ...
 
 
@@ -68,6 +81,15 @@ class Limiter(Protocol):
         ...
 
 
+class AttachmentSource(Protocol):
+    def __call__(
+        self, entries: Sequence[Reference | InlineAttachment], *, budget: int
+    ) -> list[Attachment]:
+        """The files DreamFactory's `attachment` / `import_url` name, in order: URLs fetched
+        (within `budget` bytes in all, and the operator's time limit), inline ones as given."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware."""
@@ -88,14 +110,17 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> Self: ...
+    # A transport that names this Protocol as its base inherits these two.
+    def __enter__(self) -> Self:
+        return self
 
     def __exit__(
         self,
         kind: type[BaseException] | None,
         error: BaseException | None,
         traceback: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        self.close()
 
 
 class TransportFactory(Protocol):

@@ -6,6 +6,7 @@ call `reset()` after changing the environment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -16,17 +17,21 @@ from core.access.rate_limit import RateLimiter
 from core.access.repository import ApiKeyRepository, RoleRepository
 from core.admin_key import AdminKey
 from core.admission import Admission
+from core.attachments.fetch import AttachmentFetcher, FetchPolicy
+from core.attachments.references import InlineAttachment, Reference
 from core.clock import SystemClock
 from core.delivery.courier import Courier, RetryPolicy
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import MessageQueue
 from core.delivery.records import MessageRepository
+from core.message import Attachment
 from core.secrets import CredentialStore
 from core.sending import Mailer
 from core.services.environment import service_from_settings
 from core.services.repository import ServiceRepository
 from core.settings import get_settings
 from core.storage import ItemTable
+from core.templates.repository import TemplateRepository
 from core.transport.base import Deadline
 from core.transport.factory import Transports
 
@@ -61,6 +66,11 @@ def api_key_repository() -> ApiKeyRepository:
 
 
 @lru_cache(maxsize=1)
+def template_repository() -> TemplateRepository:
+    return TemplateRepository(ItemTable(get_settings().templates_table, "key"))
+
+
+@lru_cache(maxsize=1)
 def message_repository() -> MessageRepository:
     return MessageRepository(ItemTable(get_settings().messages_table, "id"))
 
@@ -81,19 +91,24 @@ def admission() -> Admission:
 
 
 @lru_cache(maxsize=1)
-def deliverer() -> Deliverer:
+def transports() -> Transports:
     settings = get_settings()
-    return Deliverer(
-        Transports(
-            credential_store(), ehlo_name=settings.smtp_ehlo_name, ca_file=settings.smtp_ca_file
-        )
+    return Transports(
+        credential_store(), ehlo_name=settings.smtp_ehlo_name, ca_file=settings.smtp_ca_file
     )
+
+
+@lru_cache(maxsize=1)
+def deliverer() -> Deliverer:
+    return Deliverer(transports())
 
 
 @lru_cache(maxsize=1)
 def mailer() -> Mailer:
     return Mailer(
         service_repository(),
+        template_repository(),
+        fetch_attachments,
         admission(),
         deliverer(),
         message_repository(),
@@ -154,6 +169,16 @@ def invoke_principal() -> Principal:
     return Principal(INVOKE_KEY_ID, role_repository().get(role_name))
 
 
+def fetch_attachments(
+    entries: Sequence[Reference | InlineAttachment], *, budget: int
+) -> list[Attachment]:
+    """An `AttachmentSource`: the files one request names, fetched as the settings allow,
+    within the operator's per-fetch time limit for all of them together."""
+    policy = FetchPolicy.from_settings(get_settings())
+    fetcher = AttachmentFetcher(policy, budget=budget)
+    return fetcher.gather(entries, Deadline.after(policy.timeout_seconds))
+
+
 def send_deadline(remaining_millis: int | None) -> Deadline:
     """The SMTP timeout, cut short so the Lambda can still answer before it is killed."""
     budget = get_settings().smtp_timeout_seconds
@@ -170,9 +195,11 @@ def reset() -> None:
         service_repository,
         role_repository,
         api_key_repository,
+        template_repository,
         message_repository,
         message_queue,
         admission,
+        transports,
         deliverer,
         mailer,
         courier,

@@ -23,6 +23,21 @@ from core.validation import check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
+# The declared fields whose text is a placeholder value too (DreamFactory substitutes every
+# top-level string of the request).
+_DECLARED_TEXT = (
+    "subject",
+    "body_text",
+    "body_html",
+    "from_name",
+    "from_email",
+    "reply_to_name",
+    "reply_to_email",
+)
+
+# DreamFactory's fields naming files by URL (or inline): see `core.attachments.references`.
+ATTACHMENT_REFERENCES = ("attachment", "import_url")
+
 # Message records are kept 30 days; a schedule must fall within them.
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 
@@ -166,7 +181,15 @@ def _decode_base64(value: Any) -> bytes:
         ) from error
 
 
-class SendRequest(BaseModel):
+class TemplateReference(BaseModel):
+    """How a request names a stored template: by name, or by DreamFactory's numeric id
+    (in the body, or in the query string)."""
+
+    template: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    template_id: Annotated[int, Field(ge=1)] | None = None
+
+
+class SendRequest(TemplateReference):
     """`POST /api/v2/{service}`: DreamFactory's body. Unknown top-level strings are placeholders."""
 
     model_config = ConfigDict(
@@ -202,7 +225,29 @@ class SendRequest(BaseModel):
     # Queue the message for this time (ISO 8601 with a zone); it can be cancelled until then.
     send_at: AwareDatetime | None = None
 
-    def model_post_init(self, _context: Any) -> None:
+    def model_post_init(self, context: Any) -> None:
+        # Parsed with `{"complete": False}`, the recipients and bodies may still come from a
+        # template the query string names: `check_complete` runs once that is known.
+        if not (isinstance(context, dict) and context.get("complete") is False):
+            self.check_complete()
+        if self.send_at is not None and self.send_at > datetime.now(UTC) + MAX_SCHEDULE_AHEAD:
+            raise InvalidRequest(
+                f"'send_at' may be at most {MAX_SCHEDULE_AHEAD.days} days ahead.",
+                reason="invalid_send_at",
+                context={"field": "send_at"},
+            )
+
+    @property
+    def names_template(self) -> bool:
+        return self.template is not None or self.template_id is not None
+
+    def check_complete(self) -> None:
+        """400 unless the message has a recipient and a body, or a template may bring them."""
+        if not self.names_template:
+            self.require_content()
+
+    def require_content(self) -> None:
+        """400 unless the message has a recipient and a body."""
         if not (self.to or self.cc or self.bcc):
             raise InvalidRequest(
                 "No recipient given: set at least one of 'to', 'cc' or 'bcc'.",
@@ -212,17 +257,29 @@ class SendRequest(BaseModel):
             raise InvalidRequest(
                 "No message body given: set 'body_text', 'body_html' or both.", reason="no_body"
             )
-        if self.send_at is not None and self.send_at > datetime.now(UTC) + MAX_SCHEDULE_AHEAD:
-            raise InvalidRequest(
-                f"'send_at' may be at most {MAX_SCHEDULE_AHEAD.days} days ahead.",
-                reason="invalid_send_at",
-                context={"field": "send_at"},
-            )
+
+    def with_template_named(self, name: str | None, template_id: str | None) -> SendRequest:
+        """This request, starting from the template the query string names (the body's own
+        `template` / `template_id` win); complete, or a 400."""
+        named = self
+        if not self.names_template and (name or template_id):
+            given = {"template": name, "template_id": template_id}
+            named = self.model_copy(update=parse_model(TemplateReference, given).model_dump())
+        named.check_complete()
+        return named
 
     def placeholder_values(self) -> dict[str, str]:
-        """DreamFactory's placeholder values: other top-level scalars, then `template_data`."""
-        values: dict[str, str] = {}
+        """DreamFactory's placeholder values from this request: every top-level string it
+        sets, declared ones (`from_name`, ...) included, and other scalars; then
+        `template_data`, which wins."""
+        values: dict[str, str] = {
+            name: value
+            for name in _DECLARED_TEXT
+            if name in self.model_fields_set and isinstance(value := getattr(self, name), str)
+        }
         for key, value in (self.model_extra or {}).items():
+            if key in ATTACHMENT_REFERENCES:
+                continue  # files to attach, not text to insert
             if isinstance(value, str | int | float | bool):
                 values[key] = str(value)
         for key, value in self.template_data.items():
@@ -235,17 +292,21 @@ class SendRequest(BaseModel):
         return list(dict.fromkeys(m.email for m in (*self.to, *self.cc, *self.bcc)))
 
 
-def parse_send_request(body: Any, *, max_recipients: int | None = None) -> SendRequest:
+def parse_send_request(
+    body: Any, *, max_recipients: int | None = None, complete: bool = True
+) -> SendRequest:
     """Validate a send body from any entry point (HTTP or direct invocation) the same way.
 
     The cheap checks come first: the shape of the JSON, then the number of recipients
-    (before a single address is validated), then the model.
+    (before a single address is validated), then the model. With `complete=False` a body
+    without recipients or bodies passes: the query string may still name a template
+    (`SendRequest.with_template_named`).
     """
     check_json_text(body)
     if isinstance(body, dict):
         limit = get_settings().max_recipients if max_recipients is None else max_recipients
         _refuse_too_many_recipients(body, limit)
-    return parse_model(SendRequest, body)
+    return parse_model(SendRequest, body, context={"complete": complete})
 
 
 def _refuse_too_many_recipients(body: dict[str, Any], limit: int) -> None:

@@ -14,17 +14,26 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
-from core.admission import Admission
-from core.compose import compose
+from core.admission import Admission, check_active
+from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import Job
 from core.delivery.records import MessageRecord, Status, new_record_id
 from core.errors import SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
-from core.ports import Clock, JobQueue, RecordStore, ServiceStore
+from core.ports import (
+    AttachmentSource,
+    Clock,
+    JobQueue,
+    RecordStore,
+    ServiceStore,
+    TemplateStore,
+)
+from core.preview import Preview, describe
 from core.send_request import SendRequest
 from core.services.model import Service
+from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery
 
 logger = Logger(child=True)
@@ -42,6 +51,8 @@ class Mailer:
     def __init__(
         self,
         services: ServiceStore,
+        templates: TemplateStore,
+        attachments: AttachmentSource,
         admission: Admission,
         deliverer: Deliverer,
         records: RecordStore,
@@ -51,6 +62,8 @@ class Mailer:
         max_message_bytes: int,
     ) -> None:
         self._services = services
+        self._templates = templates
+        self._attachments = attachments
         self._admission = admission
         self._deliverer = deliverer
         self._records = records
@@ -63,12 +76,43 @@ class Mailer:
         # Before the service is looked up, so a role cannot probe which names exist.
         policy.check_service(caller.role, service_name)
         service = self._services.get(service_name)
+        check_active(service)
+        template = self._template_of(request)
+        policy.check_template(caller.role, request, template)
+        # The request's own recipients before any work on them; with the template's after.
         self._admission.check_recipient_count(service, len(request.envelope_recipients()))
-        message = compose(
-            request, service, now=self._clock.now(), size_limit=self._max_message_bytes
+        references = attachment_references(request, template)
+        inline = sum(len(attachment.content) for attachment in request.attachments)
+        fetched = (
+            self._attachments(references, budget=self._max_message_bytes - inline)
+            if references
+            else []
         )
+        message = compose(
+            request,
+            service,
+            template=template,
+            fetched=fetched,
+            now=self._clock.now(),
+            size_limit=self._max_message_bytes,
+        )
+        self._admission.check_recipient_count(service, len(message.envelope_recipients()))
         self._admission.check_message(caller, service, message)
         return Admitted(service, seal(message, max_bytes=self._max_message_bytes))
+
+    def _template_of(self, request: SendRequest) -> EmailTemplate | None:
+        """The stored template the request names (by name, else by id), or None."""
+        if request.template is not None:
+            return self._templates.by_name(request.template)
+        if request.template_id is not None:
+            return self._templates.by_id(request.template_id)
+        return None
+
+    def preview(self, caller: Principal, service_name: str, request: SendRequest) -> Preview:
+        """Every check a send gets, and the message it would send; nothing is sent, no limit
+        is used and no record is kept."""
+        admitted = self.admit(caller, service_name, request)
+        return describe(admitted.service.name, admitted.sealed)
 
     def send(
         self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline

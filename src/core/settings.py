@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A synchronous Lambda takes at most 6 MB of request payload and API Gateway 10 MB; base64
@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     rate_limits_table: Required = Field(validation_alias="RATE_LIMITS_TABLE")
     messages_table: Required = Field(validation_alias="MESSAGES_TABLE")
     idempotency_table: Required = Field(validation_alias="IDEMPOTENCY_TABLE")
+    templates_table: Required = Field(validation_alias="TEMPLATES_TABLE")
     send_queue_url: Required = Field(validation_alias="SEND_QUEUE_URL")
     staging_bucket: Required = Field(validation_alias="STAGING_BUCKET")
 
@@ -76,6 +77,29 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=DEFAULT_MAX_MESSAGE_BYTES, gt=0, validation_alias="MAX_MESSAGE_BYTES"
     )
+    # Attachments by URL (core.attachments.fetch), judged by the same guard as SMTP hosts but
+    # stricter: a service's host is set by an admin, a URL by every sending key, and what the
+    # URL answers is mailed to recipients of the sender's choosing. So an internal web service
+    # a private address reaches would have its answers read back; private ranges are refused
+    # unless allowed, as loopback is. https only unless plain http is allowed.
+    attachment_fetch_allow_http: bool = Field(
+        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_HTTP"
+    )
+    attachment_fetch_allow_loopback: bool = Field(
+        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_LOOPBACK"
+    )
+    attachment_fetch_allow_private: bool = Field(
+        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_PRIVATE"
+    )
+    attachment_fetch_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="ATTACHMENT_FETCH_TIMEOUT_SECONDS"
+    )
+    # One file's cap; unset (or empty): the message size limit, which also caps them all.
+    attachment_fetch_max_bytes: Annotated[
+        int | None, BeforeValidator(lambda value: None if value == "" else value)
+    ] = Field(default=None, gt=0, validation_alias="ATTACHMENT_FETCH_MAX_BYTES")
+    # A CA bundle trusted on top of the system store (a private CA; the tests' CA).
+    attachment_fetch_ca_file: str = Field(default="", validation_alias="ATTACHMENT_FETCH_CA_FILE")
     # Recipients (to + cc + bcc) one message may have: the operator's ceiling over every
     # service's own `max_recipients`. A message's status record lists each recipient with the
     # server's reply, and must fit DynamoDB's 400 KB item, hence the upper bound.

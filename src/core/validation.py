@@ -73,12 +73,15 @@ def check_json_text(value: Any, *, depth: int = 0) -> None:
             check_json_text(item, depth=depth + 1)
 
 
-def parse_model(model: type[Model], body: Any, *, prefix: str = "") -> Model:
-    """Validate a JSON object into `model`, or raise a 400 naming the field."""
+def parse_model(
+    model: type[Model], body: Any, *, prefix: str = "", context: dict[str, Any] | None = None
+) -> Model:
+    """Validate a JSON object into `model` (with a validation `context`), or raise a 400
+    naming the field."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     try:
-        return model.model_validate(body)
+        return model.model_validate(body, context=context)
     except ValidationError as error:
         raise invalid_request_from(error, prefix=prefix) from error
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from core.access.model import ApiKey, Role
 from core.delivery.records import MessageRecord
 from core.services.model import Service
+from core.templates.model import EmailTemplate
 
 # --- the send call ----------------------------------------------------------------------------
 
@@ -68,6 +69,7 @@ class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: int = Field(description="The HTTP status, as DreamFactory puts it.")
+    status_code: int = Field(description="The HTTP status again: DreamFactory sends both.")
     message: str
     reason: str = Field(description="A stable machine-readable cause, e.g. `invalid_address`.")
     context: dict[str, Any] | None = None
@@ -83,6 +85,7 @@ class ErrorAnswer(BaseModel):
                 {
                     "error": {
                         "code": 400,
+                        "status_code": 400,
                         "message": "Invalid email - 'not-an-address'.",
                         "reason": "invalid_address",
                         "context": {"field": "to"},
@@ -130,7 +133,8 @@ ServiceView = public_view(
         "name": "email",
         "label": "Mail",
         "description": "Amazon SES through its SMTP endpoint",
-        "type": "smtp",
+        "type": "smtp_email",
+        "is_active": True,
         "config": {
             "host": "email-smtp.us-east-1.amazonaws.com",
             "port": 587,
@@ -140,6 +144,8 @@ ServiceView = public_view(
             "from_name": "Example Shop",
             "from_email": "shop@example.com",
             "unknown_outcome": "hold",
+            "parameters": [{"name": "company", "value": "Example Shop", "active": True}],
+            "escape_html_values": True,
         },
         "created_at": "2026-11-30T12:00:00+00:00",
         "updated_at": "2026-11-30T12:00:00+00:00",
@@ -210,6 +216,7 @@ def resource_list(name: str, item: type[BaseModel]) -> type[BaseModel]:
 ServiceList = resource_list("ServiceList", ServiceView)
 RoleList = resource_list("RoleList", Role)
 ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
+EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
 
 
 class Deleted(BaseModel):
@@ -217,6 +224,15 @@ class Deleted(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing"}]})
 
+    name: str
+
+
+class DeletedTemplate(BaseModel):
+    """What deleting a template answers: DreamFactory's `id`, and the name."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 1, "name": "order_shipped"}]})
+
+    id: int
     name: str
 
 

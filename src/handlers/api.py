@@ -27,7 +27,15 @@ from handlers import documentation
 from handlers.http import read_json
 from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
-from handlers.routes import api_keys, messages, roles, send, services
+from handlers.routes import (
+    api_keys,
+    email_templates,
+    messages,
+    roles,
+    send,
+    service_tests,
+    services,
+)
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
@@ -62,7 +70,7 @@ def _principal(app: APIGatewayRestResolver) -> Principal:
 
 
 app.use(middlewares=[authenticate, ValidateRequest()])
-for routes in (send, messages, services, roles, api_keys):
+for routes in (send, messages, services, service_tests, email_templates, roles, api_keys):
     app.include_router(routes.router)
 documentation.describe(app)
 

@@ -18,6 +18,8 @@ from core.access.model import ApiKeyInput, ApiKeyPatch, RateLimits, Role, Rotati
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
 from core.services.model import ServiceInput
+from core.templates.input import TemplateInput
+from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -42,7 +44,14 @@ def _json_object(body: Any) -> dict[str, Any]:
 
 # --- send ----------------------------------------------------------------------------------
 
-SendBody = Annotated[SendRequest, checked_as(SendRequest, parse_send_request)]
+
+def _send_body(body: Any) -> SendRequest:
+    # Recipients and bodies may still come from a template the query string names: the
+    # route checks the request is complete once it knows (`with_template_named`).
+    return parse_send_request(body, complete=False)
+
+
+SendBody = Annotated[SendRequest, checked_as(SendRequest, _send_body)]
 
 
 # --- DreamFactory's create: one record, or a batch --------------------------------------------
@@ -82,10 +91,18 @@ class RoleBatch(Batch[Role]):
     model_config = ConfigDict(json_schema_extra=_batch_example(Role))
 
 
+class EmailTemplateBatch(Batch[TemplateInput]):
+    model_config = ConfigDict(json_schema_extra=_batch_example(TemplateInput))
+
+
 ServicesBody = Annotated[
     Records[ServiceInput], checked_as(ServiceInput | ServiceBatch, _records(ServiceInput))
 ]
 RolesBody = Annotated[Records[Role], checked_as(Role | RoleBatch, _records(Role))]
+EmailTemplatesBody = Annotated[
+    Records[TemplateInput],
+    checked_as(TemplateInput | EmailTemplateBatch, _records(TemplateInput)),
+]
 
 
 # --- PATCH bodies: only what is given changes ---------------------------------------------------
@@ -101,6 +118,9 @@ class ServicePatch(BaseModel):
 
     label: str | None = None
     description: str | None = None
+    is_active: bool | None = Field(
+        default=None, description="`false` keeps the service but refuses sends through it."
+    )
     config: dict[str, Any] | None = Field(
         default=None, description="Any keys of a service's `config`, as in a create."
     )
@@ -122,10 +142,47 @@ class RolePatch(BaseModel):
     senders: list[str] | None = None
     max_recipients: int | None = None
     rate_limits: RateLimits | None = None
+    templates: list[str] | None = Field(
+        default=None, description=Role.model_fields["templates"].description
+    )
+
+
+class EmailTemplatePatch(BaseModel):
+    """`PATCH /api/v2/system/email_template/{id_or_name}`: the fields given replace the stored
+    ones, `null` clears one; `id`, `created_date` and `last_modified_date` may be sent back as
+    fetched, and are not changed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": TEMPLATE_EXAMPLE["subject"],
+                    "reply_to_email": None,
+                    "defaults": {"first_name": "there"},
+                }
+            ]
+        }
+    )
+
+    name: str | None = None
+    description: str | None = None
+    to: Any = None
+    cc: Any = None
+    bcc: Any = None
+    subject: str | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    from_name: str | None = None
+    from_email: str | None = None
+    reply_to_name: str | None = None
+    reply_to_email: str | None = None
+    defaults: dict[str, Any] | None = None
+    attachment: Any = None
 
 
 ServicePatchBody = Annotated[dict[str, Any], checked_as(ServicePatch, _json_object)]
 RolePatchBody = Annotated[dict[str, Any], checked_as(RolePatch, _json_object)]
+EmailTemplatePatchBody = Annotated[dict[str, Any], checked_as(EmailTemplatePatch, _json_object)]
 
 
 # --- API keys ----------------------------------------------------------------------------------

@@ -15,8 +15,14 @@ from core.outcomes import Queued, SendOutcome, Sent
 
 
 def error_body(error: EmailApiError) -> dict[str, Any]:
-    """DreamFactory's error body, plus the stable `reason` clients can branch on."""
-    body: dict[str, Any] = {"code": error.status, "message": error.message, "reason": error.reason}
+    """DreamFactory's error body (its clients read `code` or `status_code`), plus the stable
+    `reason` clients can branch on."""
+    body: dict[str, Any] = {
+        "code": error.status,
+        "status_code": error.status,
+        "message": error.message,
+        "reason": error.reason,
+    }
     if error.context:
         body["context"] = error.context
     return {"error": body}

@@ -108,7 +108,12 @@ def test_gateway_runs_the_authorizer_first(stack: RunningStack) -> None:
     # The template's UNAUTHORIZED gateway response: the API function's own 401, word for word.
     assert refused.status == 401
     assert refused.body == {
-        "error": {"code": 401, "message": "Missing or invalid API key.", "reason": "unauthorized"}
+        "error": {
+            "code": 401,
+            "status_code": 401,
+            "message": "Missing or invalid API key.",
+            "reason": "unauthorized",
+        }
     }
     assert refusals() == before + 1
     # No such route: API Gateway answers by itself, before any key check.

@@ -137,6 +137,8 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
         "daily_quota": None,
         "max_recipients": None,
         "unknown_outcome": "hold",
+        "parameters": [],
+        "escape_html_values": True,
     }
     assert name in [service["name"] for service in ok(listed)["resource"]]
     assert ok(shown)["config"] == created.json["config"]

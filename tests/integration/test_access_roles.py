@@ -44,6 +44,7 @@ def test_create_and_read_a_role() -> None:
         **BILLING,
         "admin": False,
         "rate_limits": {"per_second": None, "per_minute": None, "per_day": 100},
+        "templates": None,
         "created_at": created["created_at"],
         "updated_at": created["created_at"],
     }

@@ -86,9 +86,11 @@ def test_the_body_is_validated_once(server: CaptureServer, monkeypatch: pytest.M
 
     validations: list[type[BaseModel]] = []
 
-    def counted(model: type[Model], body: Any, *, prefix: str = "") -> Model:
+    def counted(
+        model: type[Model], body: Any, *, prefix: str = "", context: dict[str, Any] | None = None
+    ) -> Model:
         validations.append(model)
-        return validation.parse_model(model, body, prefix=prefix)
+        return validation.parse_model(model, body, prefix=prefix, context=context)
 
     # The name the send request's parser calls.
     monkeypatch.setattr("core.send_request.parse_model", counted)

@@ -16,11 +16,9 @@ import email.policy
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from types import TracebackType
-from typing import Self
 
 from core.errors import SmtpDeferred, SmtpFailure, SmtpRejected
-from core.ports import TransportFactory
+from core.ports import Transport, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope
 
@@ -91,7 +89,7 @@ class Outbox:
         return self.failure
 
 
-class OutboxTransport:
+class OutboxTransport(Transport):
     """One 'connection' to the outbox: opened by `open` or the first `send`, closed by
     `close`, by the end of a `with` block, or by a failed send (as `SmtpTransport` does)."""
 
@@ -99,17 +97,6 @@ class OutboxTransport:
         self._outbox = outbox
         self._service = service
         self._open = False
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self, deadline: Deadline) -> None:
         if not self._open:

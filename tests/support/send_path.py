@@ -12,10 +12,12 @@ from core.delivery.deliver import Deliverer
 from core.errors import Unauthorized
 from core.ports import TransportFactory
 from core.sending import Mailer
+from tests.support.fake_attachments import FakeAttachments
 from tests.support.fake_clock import FakeClock
 from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import FakeServiceRepository
+from tests.support.fake_templates import FakeTemplates
 from tests.support.outbox import Outbox
 
 
@@ -23,6 +25,8 @@ from tests.support.outbox import Outbox
 class SendPath:
     clock: FakeClock = field(default_factory=FakeClock)
     services: FakeServiceRepository = field(default_factory=FakeServiceRepository)
+    templates: FakeTemplates = field(default_factory=FakeTemplates)
+    attachments: FakeAttachments = field(default_factory=FakeAttachments)
     limiter: FakeLimiter = field(default_factory=FakeLimiter)
     outbox: Outbox = field(default_factory=Outbox)
     queue: FakeMessageQueue = field(default_factory=FakeMessageQueue)
@@ -42,6 +46,8 @@ class SendPath:
     def mailer(self, transports: TransportFactory | None = None) -> Mailer:
         return Mailer(
             self.services,
+            self.templates,
+            self.attachments,
             self.admission(),
             Deliverer(transports or self.outbox),
             self.records,

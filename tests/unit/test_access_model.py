@@ -31,6 +31,7 @@ def test_role_defaults_allow_nothing_but_the_services_default_sender() -> None:
         "senders": [],
         "max_recipients": None,
         "rate_limits": {"per_second": None, "per_minute": None, "per_day": None},
+        "templates": None,
         "created_at": "",
         "updated_at": "",
     }

@@ -31,7 +31,7 @@ def test_status_and_default_reason(
     error_type: type[EmailApiError], status: int, reason: str
 ) -> None:
     assert error_body(error_type("It failed.")) == {
-        "error": {"code": status, "message": "It failed.", "reason": reason}
+        "error": {"code": status, "status_code": status, "message": "It failed.", "reason": reason}
     }
 
 
@@ -43,6 +43,7 @@ def test_envelope_carries_reason_and_context() -> None:
     assert error_body(error) == {
         "error": {
             "code": 400,
+            "status_code": 400,
             "message": "Invalid email - 'x'.",
             "reason": "invalid_address",
             "context": {"field": "to"},

@@ -294,7 +294,11 @@ def test_placeholder_values() -> None:
         template_data={"order": 42, "name": "Template wins", "empty": None},
     )
 
+    # As DreamFactory does: every top-level string, the declared fields too; then
+    # template_data, which wins.
     assert request.placeholder_values() == {
+        "subject": "Order {order}",
+        "body_text": BODY["body_text"],
         "name": "Template wins",
         "count": "3",
         "vip": "True",

@@ -12,6 +12,7 @@ from core.services.model import (
     Service,
     ServiceConfig,
     ServiceInput,
+    ServiceType,
 )
 from core.settings import get_settings
 from core.validation import parse_records
@@ -218,4 +219,124 @@ def test_the_settings_are_read_when_validating(monkeypatch: pytest.MonkeyPatch) 
 def test_a_host_must_be_a_name_or_an_address(host: str) -> None:
     error = _refused({"name": "email", "config": {"host": host}})
 
+    assert error.context["errors"][0]["field"] == "config.host"
+
+
+# --- DreamFactory's fields: type, is_active, parameters, nulls ------------------------------------
+
+
+def test_a_service_stored_before_these_fields_reads_with_their_defaults() -> None:
+    service = Service.model_validate({"name": "email", "config": CONFIG})
+
+    assert (service.type, service.is_active) == (ServiceType.SMTP, True)
+    assert (service.config.parameters, service.config.escape_html_values) == ([], True)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("smtp", ServiceType.SMTP), ("smtp_email", ServiceType.SMTP_EMAIL), (None, ServiceType.SMTP)],
+)
+def test_service_types(given: str | None, expected: ServiceType) -> None:
+    service = _service(type=given)
+
+    assert service.type is expected
+    assert service.model_dump(mode="json")["type"] == expected.value  # as given
+
+
+def test_an_unsupported_type_names_the_accepted_ones() -> None:
+    error = _refused({"name": "email", "type": "mailgun_email", "config": CONFIG})
+
+    assert (error.status, error.reason) == (400, "unsupported_service_type")
+    assert error.context == {"field": "type", "accepted": ["smtp_email", "smtp"]}
+    assert "'mailgun_email'" in error.message
+
+
+def test_placeholder_parameters_are_the_active_ones_with_a_value() -> None:
+    config = ServiceConfig.model_validate(
+        {
+            **CONFIG,
+            "parameters": [
+                {"name": "company", "value": "Acme", "outbound": True},
+                {"name": "year", "value": 2026, "active": True},
+                {"name": "draft", "value": "yes", "active": False},
+                {"name": "unset", "value": None},
+                {"name": "company", "value": "Acme Ltd", "active": None},  # the last one wins
+            ],
+        }
+    )
+
+    assert config.placeholder_parameters() == {"company": "Acme Ltd", "year": "2026"}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("Acme", "Acme"),
+        ("", ""),
+        (0, "0"),
+        (-12, "-12"),
+        (2.0, "2"),
+        (0.1, "0.1"),
+        (True, "true"),
+        (False, "false"),
+        (None, None),
+    ],
+)
+def test_parameter_values_are_kept_as_text(value: Any, text: str | None) -> None:
+    config = ServiceConfig.model_validate({**CONFIG, "parameters": [{"name": "v", "value": value}]})
+
+    assert config.parameters[0].value == text
+
+
+def test_parameters_keep_only_name_value_and_active() -> None:
+    entry = {"id": 4, "service_id": 2, "name": "company", "value": "Acme", "outbound": True}
+
+    config = _service(config={**CONFIG, "parameters": [entry]}).config.stored()
+
+    assert config.model_dump()["parameters"] == [
+        {"name": "company", "value": "Acme", "active": True}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [
+        ([{"name": "a\nb"}], "config.parameters.0.name"),
+        ([{"name": "tab\there"}], "config.parameters.0.name"),
+        ([{"name": "a\u2028b"}], "config.parameters.0.name"),
+        ([{"name": "x" * 256}], "config.parameters.0.name"),
+        ([{"name": 5, "value": "x"}], "config.parameters.0.name"),
+        ([{"name": "a", "value": float("nan")}], "config.parameters.0.value"),
+        ([{"name": "a", "value": {"b": 1}}], "config.parameters.0.value"),
+        ([{"name": "a"}, 3], "config.parameters.1"),
+        ("company", "config.parameters"),
+        ([{"name": "a", "value": "é" * 40_000}], "config.parameters"),  # 80,000 bytes
+        ([{"name": f"p{i}"} for i in range(101)], "config.parameters"),
+    ],
+)
+def test_invalid_parameters(parameters: Any, field: str) -> None:
+    error = _refused({"name": "email", "config": {**CONFIG, "parameters": parameters}})
+
+    assert (error.status, error.reason, error.context) == (
+        400,
+        "invalid_parameter",
+        {"field": field},
+    )
+
+
+def test_a_hundred_parameters_are_allowed() -> None:
+    parameters = [{"name": f"p{i}", "value": "x"} for i in range(100)]
+
+    assert len(_service(config={**CONFIG, "parameters": parameters}).config.parameters) == 100
+
+
+def test_null_takes_the_default_and_host_stays_required() -> None:
+    nulls = dict.fromkeys(["port", "encryption", "verify_tls", "unknown_outcome", "parameters"])
+
+    service = _service(
+        label=None, description=None, type=None, is_active=None, config={**CONFIG, **nulls}
+    )
+
+    assert service == _service(config=CONFIG)
+    error = _refused({"name": "email", "config": {"host": None}})
     assert error.context["errors"][0]["field"] == "config.host"

@@ -236,6 +236,7 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
     assert access_grants == {
         ("dynamodb:GetItem", "ServicesTable"),
         ("dynamodb:GetItem", "RolesTable"),
+        ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
     }
 
@@ -296,6 +297,7 @@ def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> Non
         ("dynamodb:GetItem", "MessagesTable"),
         ("dynamodb:UpdateItem", "MessagesTable"),
         ("dynamodb:GetItem", "ServicesTable"),
+        ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
         ("sqs:SendMessage", "SendQueue"),
         ("sqs:ChangeMessageVisibility", "SendQueue"),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from core.addresses import parse_mailbox
 from core.errors import InvalidRequest
+from core.templates.model import valid_template_name
 
 ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # The bootstrap admin key acts with this built-in role; no stored role may take its name.
@@ -25,6 +26,18 @@ def _sender_rule(value: Any) -> Any:
         domain = parse_mailbox(f"x{value[1:]}", None, "senders").email.partition("@")[2]
         return f"*@{domain}"
     return parse_mailbox(value, None, "senders").email
+
+
+def _template_rule(value: Any) -> Any:
+    """A stored template's name, or "*" for any template."""
+    if not isinstance(value, str) or value == "*":
+        return value
+    try:
+        return valid_template_name(value)
+    except InvalidRequest as error:
+        raise InvalidRequest(
+            error.message, reason=error.reason, context={"field": "templates"}
+        ) from error
 
 
 class RateLimits(BaseModel):
@@ -58,6 +71,7 @@ class Role(BaseModel):
                     "senders": ["billing@example.com"],
                     "max_recipients": 10,
                     "rate_limits": {"per_minute": 60, "per_day": 5000},
+                    "templates": ["invoice", "payment_reminder"],
                 }
             ]
         },
@@ -72,6 +86,12 @@ class Role(BaseModel):
     senders: list[Annotated[str, BeforeValidator(_sender_rule)]] = Field(default_factory=list)
     max_recipients: Annotated[int, Field(ge=1)] | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    templates: list[Annotated[str, BeforeValidator(_template_rule)]] | None = Field(
+        default=None,
+        description="Stored templates (names in `/api/v2/system/email_template`) this role's"
+        ' keys must send through, or `"*"` for any template: a send that names no template, or'
+        " another one, is refused. Null (the default): no restriction.",
+    )
     created_at: str = ""
     updated_at: str = ""
 

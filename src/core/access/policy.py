@@ -9,7 +9,9 @@ from core.access.authentication import Principal
 from core.access.model import Role
 from core.errors import Forbidden
 from core.message import Message
+from core.send_request import SendRequest
 from core.services.model import Service
+from core.templates.model import EmailTemplate
 
 ANY = "*"
 
@@ -48,6 +50,36 @@ def check_message(role: Role, service: Service, message: Message) -> None:
             f" {role.max_recipients}.",
             reason="too_many_recipients",
             context={"recipients": recipient_count, "limit": role.max_recipients},
+        )
+
+
+# What a key limited to templates may not change in one: what the message says.
+TEMPLATE_CONTENT = ("subject", "body_text", "body_html")
+
+
+def check_template(role: Role, request: SendRequest, template: EmailTemplate | None) -> None:
+    """A role limited to templates (`templates`) sends only through those, and only what they
+    say: the request brings recipients and placeholder values, not a subject or a body."""
+    allowed = role.templates
+    if allowed is None:
+        return
+    if template is None:
+        raise Forbidden(
+            "This API key may send only through a stored template ('template' or 'template_id').",
+            reason="template_required",
+        )
+    if ANY not in allowed and template.name not in allowed:
+        raise Forbidden(
+            f"This API key may not send with template '{template.name}'.",
+            reason="template_forbidden",
+            context={"template": template.name},
+        )
+    changed = [field for field in TEMPLATE_CONTENT if getattr(request, field)]
+    if changed:
+        raise Forbidden(
+            "This API key may not change a template's subject or bodies.",
+            reason="template_content_locked",
+            context={"fields": changed},
         )
 
 

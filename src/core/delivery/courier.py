@@ -185,6 +185,8 @@ class Courier:
             policy.check_service(sender.role, job.service)
             if not isinstance(service, Service):
                 raise service  # gone since the message was accepted: settled as failed
+            if not service.is_active:
+                return self._cancel(job, "service_inactive", f"Service '{job.service}' is off.")
             message = self._message_of(job, record, service)
             self._admission.check_recipient_count(service, len(message.envelope_recipients()))
             self._admission.check_message(sender, service, message)

@@ -2,13 +2,17 @@
 
 The password is never part of these models: it goes to Secrets Manager on the way in
 (`ServiceInput.config.password`) and only its secret's version is kept here.
+
+A record as DreamFactory exports it is taken as it is: `type` `smtp_email`, `is_active`,
+`config.parameters`, and `null` for any field left unset.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -36,6 +40,20 @@ from core.transport.destination import (
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 RESERVED_NAMES = frozenset({"system"})
+
+# DreamFactory's `parameters`: as many as a service form would hold, and few enough bytes
+# that a service stays far below DynamoDB's 400 KB item limit.
+MAX_PARAMETERS = 100
+MAX_PARAMETER_NAME_LENGTH = 255  # DreamFactory's column: VARCHAR(255)
+MAX_PARAMETERS_BYTES = 64 * 1024  # names and values together, UTF-8
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class ServiceType(StrEnum):
+    """Both mean SMTP; the type is kept as it was given, since DreamFactory clients read it."""
+
+    SMTP_EMAIL = "smtp_email"  # DreamFactory's name
+    SMTP = "smtp"
 
 
 class Encryption(StrEnum):
@@ -68,6 +86,22 @@ def _parse_encryption(value: Any) -> Encryption:
         ) from None
 
 
+def parse_service_type(value: Any) -> ServiceType:
+    """A service's `type` (null: `smtp`), or a 400 naming it and the accepted ones."""
+    if value is None:
+        return ServiceType.SMTP
+    try:
+        return ServiceType(value)
+    except ValueError:
+        accepted = [kind.value for kind in ServiceType]
+        raise InvalidRequest(
+            f"Service type '{value}' is not supported: this API sends through SMTP only, as"
+            f" type {' or '.join(repr(kind) for kind in accepted)}.",
+            reason="unsupported_service_type",
+            context={"field": "type", "accepted": accepted},
+        ) from None
+
+
 def forbidden_destination(error: DestinationForbidden, field: str) -> InvalidRequest:
     """The 400 for a host or port the SSRF guard refuses; `field` names it to the caller."""
     return InvalidRequest(error.message, reason="destination_forbidden", context={"field": field})
@@ -86,10 +120,128 @@ def _header_text(field: str) -> BeforeValidator:
     return BeforeValidator(lambda v: check_header_text(v, field) if isinstance(v, str) else v)
 
 
+def _nulls_as_unset(model: type[BaseModel], data: Any) -> Any:
+    """DreamFactory writes `null` for a field left unset: it takes the field's default. A
+    required field (`host`, `name`) still has to be given."""
+    if not isinstance(data, dict):
+        return data
+    fields = model.model_fields
+    return {
+        key: value
+        for key, value in data.items()
+        if not (
+            value is None
+            and key in fields
+            and not fields[key].is_required()
+            and fields[key].get_default(call_default_factory=True) is not None
+        )
+    }
+
+
+class ServiceParameter(BaseModel):
+    """One of DreamFactory's `config.parameters`: a placeholder value every send gets.
+
+    Only `name`, `value` and `active` are kept. DreamFactory's other keys are its own row
+    keys (`id`, `service_id`) or belong to other service types (`outbound`, `exclude`): kept,
+    they would be shown back as if they meant something here, and stale ids would travel
+    into the next export.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    value: str | None = None  # null: no value, so `{name}` is left as it is
+    active: bool = True
+
+
+def _parameter_value(value: Any) -> str | None:
+    # DreamFactory keeps values in a text column: a number or a boolean comes back as text.
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise ValueError("its value must be text, a number or true/false")
+
+
+def _parameter_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError("it needs a 'name' (non-empty text)")
+    if len(name) > MAX_PARAMETER_NAME_LENGTH or _CONTROL_CHARACTER.search(name):
+        raise ValueError(
+            f"its name must be at most {MAX_PARAMETER_NAME_LENGTH} characters, with no line"
+            " breaks or other control characters"
+        )
+    return name
+
+
+def _invalid_parameter(message: str, field: str) -> InvalidRequest:
+    return InvalidRequest(message, reason="invalid_parameter", context={"field": field})
+
+
+def _parse_parameters(value: Any) -> Any:
+    """DreamFactory's list of `{name, value, ...}`; a 400 naming the entry that is wrong."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _invalid_parameter(
+            '\'config.parameters\' must be a list of {"name": ..., "value": ...} objects.',
+            "config.parameters",
+        )
+    if len(value) > MAX_PARAMETERS:
+        raise _invalid_parameter(
+            f"A service may have at most {MAX_PARAMETERS} parameters, not {len(value)}.",
+            "config.parameters",
+        )
+    entries = []
+    for index, entry in enumerate(value):
+        where = f"config.parameters.{index}"
+        if isinstance(entry, ServiceParameter):
+            entry = entry.model_dump()
+        if not isinstance(entry, dict):
+            raise _invalid_parameter(
+                f"Invalid service parameter {index} ('{where}'): it must be an object with"
+                " 'name' and 'value'.",
+                where,
+            )
+        try:
+            name = _parameter_name(entry.get("name"))
+        except ValueError as problem:
+            raise _invalid_parameter(
+                f"Invalid service parameter {index} ('{where}.name'): {problem}.", f"{where}.name"
+            ) from None
+        try:
+            text = _parameter_value(entry.get("value"))
+        except ValueError as problem:
+            raise _invalid_parameter(
+                f"Invalid service parameter '{name}' ('{where}.value'): {problem}.",
+                f"{where}.value",
+            ) from None
+        # `active` is pydantic's to check; null or missing: active, as in DreamFactory.
+        active = True if entry.get("active") is None else entry["active"]
+        entries.append({**entry, "name": name, "value": text, "active": active})
+    size = sum(len(e["name"].encode()) + len((e["value"] or "").encode()) for e in entries)
+    if size > MAX_PARAMETERS_BYTES:
+        raise _invalid_parameter(
+            f"The service's parameters hold {size} bytes of text; at most"
+            f" {MAX_PARAMETERS_BYTES} are allowed.",
+            "config.parameters",
+        )
+    return entries
+
+
 class ServiceConfig(BaseModel):
     """What is stored in DynamoDB and shown by GET: never the password."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_when_null(cls, data: Any) -> Any:
+        return _nulls_as_unset(cls, data)
 
     # An IP literal is kept in its one canonical spelling (`127.1` is stored as 127.0.0.1).
     host: Annotated[
@@ -118,6 +270,27 @@ class ServiceConfig(BaseModel):
     # After the final dot, a broken connection leaves the outcome unknown: 'hold' never
     # resends (no duplicate, maybe no delivery), 'retry' resends (maybe a duplicate).
     unknown_outcome: UnknownOutcome = UnknownOutcome.HOLD
+    # DreamFactory's placeholder values for every send through this service, lowest priority
+    # first (see `placeholder_parameters`).
+    parameters: Annotated[
+        list[ServiceParameter],
+        BeforeValidator(_parse_parameters, json_schema_input_type=list[dict[str, Any]] | None),
+    ] = Field(default_factory=list)
+    # DreamFactory puts placeholder values into `body_html` as they are. Here they are
+    # HTML-escaped unless this is false: a value often comes from the request (a user's
+    # name, say), and escaped it cannot add markup, links or scripts to what recipients see.
+    # `false` is for clients that pass HTML fragments as values, as DreamFactory allows.
+    escape_html_values: bool = True
+
+    def placeholder_parameters(self) -> dict[str, str]:
+        """Name -> value of the active parameters that have a value: the lowest-priority
+        placeholder values of a send. A name given twice takes its last value, as in
+        DreamFactory."""
+        return {
+            parameter.name: parameter.value
+            for parameter in self.parameters
+            if parameter.active and parameter.value is not None
+        }
 
     def recipient_limit(self, ceiling: int) -> int:
         """This service's cap on recipients a message, never above the operator's ceiling."""
@@ -156,10 +329,19 @@ class ServiceConfigInput(ServiceConfig):
 class ServiceBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_when_null(cls, data: Any) -> Any:
+        return _nulls_as_unset(cls, data)
+
     name: str
     label: str = ""
     description: str = ""
-    type: Literal["smtp"] = "smtp"
+    type: Annotated[
+        ServiceType, BeforeValidator(parse_service_type, json_schema_input_type=str | None)
+    ] = ServiceType.SMTP
+    # An inactive service is kept, but sends through it are refused (`service_inactive`).
+    is_active: bool = True
 
     @field_validator("name")
     @classmethod
@@ -184,6 +366,8 @@ class ServiceInput(ServiceBase):
                     "name": "email",
                     "label": "Mail",
                     "description": "Amazon SES through its SMTP endpoint",
+                    "type": "smtp_email",
+                    "is_active": True,
                     "config": {
                         "host": "email-smtp.us-east-1.amazonaws.com",
                         "port": 587,
@@ -192,6 +376,7 @@ class ServiceInput(ServiceBase):
                         "password": "smtp-password",
                         "from_name": "Example Shop",
                         "from_email": "shop@example.com",
+                        "parameters": [{"name": "company", "value": "Example Shop"}],
                     },
                 }
             ]

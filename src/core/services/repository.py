@@ -9,12 +9,20 @@ from pydantic import ValidationError
 from core.clock import now_iso
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.secrets import CredentialStore
-from core.services.model import Encryption, Service, ServiceConfig, ServiceInput
+from core.services.model import (
+    Encryption,
+    Service,
+    ServiceConfig,
+    ServiceInput,
+    parse_service_type,
+)
 from core.storage import ItemTable
 from core.validation import invalid_request_from
 
-# Fields a PATCH may change; `name` and `type` are fixed once created.
-_PATCHABLE = frozenset({"label", "description", "config"})
+# Fields a PATCH may change. `name` and `type` are fixed once created; a PATCH may repeat
+# them unchanged (DreamFactory clients send back the record they read).
+_PATCHABLE = ("label", "description", "is_active", "config")
+_FIXED = ("name", "type")
 
 # How well each setting guards the password on the wire: plain text, STARTTLS when the server
 # offers it, TLS required (STARTTLS or implicit, which protect it alike).
@@ -62,6 +70,8 @@ class ServiceRepository:
             name=new.name,
             label=new.label,
             description=new.description,
+            type=new.type,
+            is_active=new.is_active,
             config=new.config.stored(),
             created_at=now,
             updated_at=now,
@@ -83,23 +93,21 @@ class ServiceRepository:
     def update(self, name: str, patch: dict[str, Any]) -> Service:
         """Apply a PATCH: only the fields given change, down to single keys of `config`."""
         current = self._stored(name)
-        unknown = set(patch) - _PATCHABLE - {"name", "type"}
-        if unknown or patch.get("name", name) != name or patch.get("type", "smtp") != "smtp":
-            raise InvalidRequest(
-                "Only 'label', 'description' and 'config' can be changed.",
-                context={"fields": sorted(unknown | ({"name", "type"} & set(patch)))},
-            )
+        _check_patch_fields(current, patch)
         config_patch = patch.get("config") or {}
         if not isinstance(config_patch, dict):
             raise InvalidRequest("'config' must be an object.", context={"field": "config"})
         # The merged service is validated as a whole, as a POST would be: a bad value stored
-        # here would break every later read of it.
+        # here would break every later read of it. A null takes the field's default, as in
+        # a create.
         try:
             merged = ServiceInput.model_validate(
                 {
                     "name": name,
+                    "type": current.type,
                     "label": patch.get("label", current.label),
                     "description": patch.get("description", current.description),
+                    "is_active": patch.get("is_active", current.is_active),
                     "config": {**current.config.model_dump(), **config_patch},
                 }
             )
@@ -111,6 +119,7 @@ class ServiceRepository:
             update={
                 "label": merged.label,
                 "description": merged.description,
+                "is_active": merged.is_active,
                 "config": merged.config.stored(),
                 "updated_at": now_iso(),
             }
@@ -151,6 +160,33 @@ class ServiceRepository:
     @staticmethod
     def _item(service: Service) -> dict[str, Any]:
         return service.model_dump(mode="json", exclude_none=True)
+
+
+def _check_patch_fields(current: Service, patch: dict[str, Any]) -> None:
+    """400 for a field a PATCH may not name, or a fixed one it would change."""
+    unknown = sorted(set(patch) - set(_PATCHABLE) - set(_FIXED))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown field(s) {_quoted(unknown)}: a PATCH may change {_quoted(_PATCHABLE)}.",
+            context={"fields": unknown},
+        )
+    changed = []
+    # Null, or the stored value, changes nothing; an unknown type is refused as in a create.
+    if patch.get("name") not in (None, current.name):
+        changed.append("name")
+    given_type = patch.get("type")
+    if given_type is not None and parse_service_type(given_type) != current.type:
+        changed.append("type")
+    if changed:
+        raise InvalidRequest(
+            f"{_quoted(changed)} cannot be changed once a service is created: create another"
+            " service instead.",
+            context={"fields": changed},
+        )
+
+
+def _quoted(fields: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f"'{field}'" for field in fields)
 
 
 def _exposing_changes(current: ServiceConfig, new: ServiceConfig) -> list[str]:

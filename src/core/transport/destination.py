@@ -104,12 +104,17 @@ _ALWAYS_REFUSED = frozenset(
 
 
 class DestinationForbidden(Exception):
-    """The destination may not be connected to; `field` says whether the host or the port."""
+    """The destination may not be connected to; `field` says whether the host or the port,
+    `kind` what the host is or resolves to (None for a port), for callers that word their own
+    message (an attachment URL is no SMTP host)."""
 
-    def __init__(self, message: str, field: Literal["host", "port"]) -> None:
+    def __init__(
+        self, message: str, field: Literal["host", "port"], kind: Kind | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,19 @@ class DestinationPolicy:
             allow_loopback=settings.smtp_allow_loopback,
             allow_private=settings.smtp_allow_private,
             ports=parse_ports(settings.smtp_allowed_ports),
+        )
+
+    @classmethod
+    def for_attachment_fetches(cls, settings: Settings) -> DestinationPolicy:
+        """Where attachment URLs may point (`core.attachments.fetch`): web ports, no private
+        ranges unless allowed. Allowing loopback (tests, a local stack) allows any port too,
+        since local servers listen where the system puts them; the fetcher still keeps other
+        ports to loopback addresses."""
+        web_ports = {443, 80} if settings.attachment_fetch_allow_http else {443}
+        return cls(
+            allow_loopback=settings.attachment_fetch_allow_loopback,
+            allow_private=settings.attachment_fetch_allow_private,
+            ports=None if settings.attachment_fetch_allow_loopback else frozenset(web_ports),
         )
 
     def allows(self, kind: Kind) -> bool:
@@ -302,6 +320,7 @@ def check_addresses(host: str, addresses: Iterable[str], policy: DestinationPoli
             raise DestinationForbidden(
                 f"SMTP host '{host}' resolves to {kind.value}{_hint(kind)}; refusing to connect.",
                 "host",
+                kind,
             )
 
 
@@ -317,7 +336,9 @@ def _check_port(port: int, policy: DestinationPolicy) -> None:
 
 def _check_kind(host: str, kind: Kind, policy: DestinationPolicy) -> None:
     if not policy.allows(kind):
-        raise DestinationForbidden(f"SMTP host '{host}' is {kind.value}{_hint(kind)}.", "host")
+        raise DestinationForbidden(
+            f"SMTP host '{host}' is {kind.value}{_hint(kind)}.", "host", kind
+        )
 
 
 def _hint(kind: Kind) -> str:

@@ -56,6 +56,11 @@ final dot, where it leaves the outcome unknown. A line with no SMTP reply code a
 port is not an SMTP server's: that is reported (reason `not_smtp_server`) without repeating what
 it said, which could be anything an internal service answers. Errors carry `context["stage"]`
 (one of `Stage`) once the TCP connection stands, and `smtp_code` when the server replied.
+
+Every session keeps a `SessionLog` of what it learnt on the way (the address, the greeting, each
+EHLO reply, the TLS it set up, the stages it passed and when). A send ignores it; `probe` (the
+API's "test connection") runs the same steps, guard, TLS context and error classification as a
+send, stops before MAIL FROM, and hands the log back with the failure a send would have met.
 """
 
 from __future__ import annotations
@@ -64,12 +69,12 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from core.errors import (
     SmtpAuthFailed,
@@ -81,10 +86,12 @@ from core.errors import (
     SmtpTimeout,
     SmtpTlsError,
 )
+from core.ports import Transport
 from core.services.model import Encryption
 from core.settings import get_settings
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.destination import DestinationForbidden, DestinationPolicy, resolve
+from core.transport.tls import client_context
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
 _GOODBYE_SECONDS = 1.0
@@ -133,7 +140,86 @@ class SmtpEndpoint:
     password: str | None = field(default=None, repr=False)
 
 
-class SmtpTransport:
+@dataclass(frozen=True)
+class Hello:
+    """The server's answer to our EHLO (or HELO, for a server that knows no EHLO)."""
+
+    command: str  # "EHLO" or "HELO"
+    reply: str  # its lines' text, joined by newlines, without the codes
+    features: dict[str, str]  # smtplib's `esmtp_features`: lower-case keyword -> parameters
+    tls: bool  # whether it came over TLS
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """The TLS a session set up: `implicit` ('ssl') or by `starttls`."""
+
+    mode: str
+    version: str | None
+    cipher: str | None
+    certificate: bytes | None  # DER, as the server presented it (checked or not: see `tls`)
+
+
+@dataclass
+class SessionLog:
+    """What a session learnt, stage by stage; recording it changes nothing in how a send goes.
+
+    `marks` are the stages passed (`connect`, `tls` for implicit TLS, `greeting`, `ehlo`,
+    `starttls`, `ehlo` again, `auth`), each with the `time.monotonic()` it ended at. A reply
+    that is no SMTP reply is never kept (see `_not_smtp`).
+    """
+
+    started: float = field(default_factory=time.monotonic)
+    marks: list[tuple[str, float]] = field(default_factory=list)
+    address: str | None = None  # the checked address the TCP connection went to
+    greeting: str | None = None
+    hellos: list[Hello] = field(default_factory=list)
+    tls: TlsFacts | None = None
+    # Set by `probe`: when the session stopped, what stopped it, and the certificate that
+    # failed verification as a second connection, checking nothing, saw it.
+    ended: float | None = None
+    failure: SmtpFailure | None = None
+    unverified: TlsFacts | None = None
+
+    def mark(self, stage: str) -> None:
+        self.marks.append((stage, time.monotonic()))
+
+    def connected(self, sock: socket.socket) -> None:
+        self.address = str(sock.getpeername()[0])
+        self.mark("connect")
+
+    def greeted(self, code: int, reply: bytes) -> None:
+        if _is_reply_code(code):
+            self.greeting = _reply_text(code, reply)
+        if code == 220:
+            self.mark(Stage.GREETING)
+
+    def secured(self, mode: str, sock: socket.socket | None) -> None:
+        if not isinstance(sock, ssl.SSLSocket):
+            return
+        cipher = sock.cipher()
+        self.tls = TlsFacts(
+            mode=mode,
+            version=sock.version(),
+            cipher=cipher[0] if cipher else None,
+            certificate=sock.getpeercert(binary_form=True),
+        )
+        self.mark("tls" if mode == "implicit" else Stage.STARTTLS)
+
+    def hello(self, client: smtplib.SMTP) -> None:
+        reply = client.ehlo_resp if client.does_esmtp else client.helo_resp
+        self.hellos.append(
+            Hello(
+                command="EHLO" if client.does_esmtp else "HELO",
+                reply=(reply or b"").decode("utf-8", "replace"),
+                features=dict(client.esmtp_features),
+                tls=isinstance(client.sock, ssl.SSLSocket),
+            )
+        )
+        self.mark(Stage.EHLO)
+
+
+class SmtpTransport(Transport):
     """One endpoint, one TLS context, one connection at a time.
 
     `open` connects, secures and authenticates; each `send` is one transaction on that
@@ -156,17 +242,6 @@ class SmtpTransport:
         self._ehlo_name = ehlo_name or "localhost"
         self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
         self._session: _Session | None = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self, deadline: Deadline) -> None:
         """Connect, greet, secure and authenticate (once), or raise an `SmtpFailure`."""
@@ -210,19 +285,65 @@ class SmtpTransport:
         if session is not None:
             session.finish()
 
+    def probe(self, deadline: Deadline) -> SessionLog:
+        """Open a session of its own as `open` does (connect, greet, secure, authenticate),
+        send no mail, QUIT; what it learnt, with the `SmtpFailure` a send would have met in
+        `failure`. A certificate that fails verification is then looked at over a second
+        connection that checks nothing and stops after TLS (`unverified`), as
+        `openssl s_client` would show it; nothing secret crosses that one."""
+        session = _Session(self.endpoint, self._tls, self._ehlo_name, deadline)
+        try:
+            session.open(self._destinations)
+        except SmtpFailure as failure:
+            session.log.failure = failure
+        finally:
+            session.log.ended = time.monotonic()
+            session.finish()
+        if _certificate_refused(session.log.failure):
+            session.log.unverified = self._unchecked_certificate(deadline)
+        return session.log
+
+    def _unchecked_certificate(self, deadline: Deadline) -> TlsFacts | None:
+        session = _Session(self.endpoint, client_context(False), self._ehlo_name, deadline)
+        try:
+            session.handshake(self._destinations)
+        except SmtpFailure:
+            pass  # whatever it saw before failing is in its log
+        finally:
+            session.finish()
+        return session.log.tls
+
 
 class _PinnedSMTP(smtplib.SMTP):
     """smtplib's client, connecting to addresses checked beforehand instead of looking the
     name up again; the name stays `host`, so STARTTLS verifies the certificate against it."""
 
     def __init__(
-        self, host: str, port: int, addresses: Sequence[str], *, local_hostname: str, timeout: float
+        self,
+        host: str,
+        port: int,
+        addresses: Sequence[str],
+        *,
+        local_hostname: str,
+        timeout: float,
+        log: SessionLog,
     ) -> None:
         self.addresses = addresses
+        # The session's, not ours: it outlives a constructor that raises (a refused greeting).
+        self.session_log = log
         super().__init__(host, port, local_hostname, timeout)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return _connect_first(self.addresses, port, timeout)
+        sock = _connect_first(self.addresses, port, timeout)
+        self.session_log.connected(sock)
+        return sock
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        code, reply = super().connect(host, port, source_address)
+        self.session_log.greeted(code, reply)
+        return code, reply
 
 
 class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
@@ -238,11 +359,18 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
         local_hostname: str,
         timeout: float,
         context: ssl.SSLContext,
+        log: SessionLog,
     ) -> None:
         self.addresses = addresses
+        self.session_log = log
         smtplib.SMTP_SSL.__init__(
             self, host, port, local_hostname, timeout=timeout, context=context
         )
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # TCP, then the TLS handshake
+        self.session_log.secured("implicit", sock)
+        return sock
 
 
 def _connect_first(addresses: Sequence[str], port: int, timeout: float) -> socket.socket:
@@ -270,6 +398,7 @@ class _Session:
         self._client: smtplib.SMTP | None = None
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
+        self.log = SessionLog()
 
     def open(self, destinations: DestinationPolicy) -> None:
         """Connect, greet, secure and authenticate: a session ready for transactions."""
@@ -278,6 +407,13 @@ class _Session:
             self._hello(client)
             self._secure(client)
             self._authenticate(client)
+
+    def handshake(self, destinations: DestinationPolicy) -> None:
+        """Connect, greet and secure, no further: enough to see the server's certificate."""
+        with self._as_api_errors():
+            client = self._connect(destinations)
+            self._hello(client)
+            self._secure(client)
 
     def transact(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`."""
@@ -311,10 +447,16 @@ class _Session:
                     local_hostname=self._ehlo_name,
                     timeout=timeout,
                     context=self._tls,
+                    log=self.log,
                 )
             else:
                 self._client = _PinnedSMTP(
-                    host, port, addresses, local_hostname=self._ehlo_name, timeout=timeout
+                    host,
+                    port,
+                    addresses,
+                    local_hostname=self._ehlo_name,
+                    timeout=timeout,
+                    log=self.log,
                 )
         except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
             # smtplib's own errors, so the connection stood (TLS too): the greeting failed.
@@ -333,6 +475,7 @@ class _Session:
             code, reply = client.helo()
         if not 200 <= code <= 299:
             raise self._refusal(code, reply)
+        self.log.hello(client)
 
     def _secure(self, client: smtplib.SMTP) -> None:
         """STARTTLS: required for 'tls', whenever offered for the empty (opportunistic) default.
@@ -367,6 +510,7 @@ class _Session:
         self._stage = Stage.STARTTLS
         self._bound(client)
         client.starttls(context=self._tls)
+        self.log.secured("starttls", client.sock)
         self._hello(client)
 
     def _authenticate(self, client: smtplib.SMTP) -> None:
@@ -380,6 +524,7 @@ class _Session:
         self._stage = Stage.AUTH
         self._bound(client)
         client.login(self._endpoint.username, self._endpoint.password or "")
+        self.log.mark(Stage.AUTH)
 
     def _transaction(self, client: smtplib.SMTP, message: bytes, envelope: Envelope) -> Delivery:
         self._stage = Stage.MAIL
@@ -583,6 +728,13 @@ class _Session:
             raise _PERMANENT.get(stage, SmtpRejected)(
                 f"SMTP failed at {stage}: {error}", context=self._context(), transient=False
             ) from error
+
+
+def _certificate_refused(failure: SmtpFailure | None) -> bool:
+    """Whether TLS failed because the server's certificate did not verify."""
+    return isinstance(failure, SmtpTlsError) and isinstance(
+        failure.__cause__, ssl.SSLCertVerificationError
+    )
 
 
 def _data_section(message: bytes) -> bytes:

@@ -9,7 +9,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
+from core import runtime
 from core.dispatch import dispatch
+from core.preview import Preview
+from core.send_request import SendRequest
 from handlers.answers import QueuedAnswer, SentAnswer, documented, errors
 from handlers.http import caller
 from handlers.request_bodies import SendBody
@@ -22,8 +25,10 @@ router = Router()
     "/api/v2/<service>",
     summary="Send an email",
     description='DreamFactory\'s send call: the same body, the same `{"count": N}` answer. '
-    "At least one recipient and one body are required; `{placeholder}`s in the subject and "
-    "bodies take their values from `template_data` (or other top-level strings).",
+    "At least one recipient and one body are required, unless a stored template (`template` "
+    "or `template_id`, in the body or the query string) brings them. `{placeholder}`s in the "
+    "subject and bodies take their values from the service's `parameters`, the template and "
+    "its `defaults`, every top-level string of the request, and `template_data` (which wins).",
     tags=["send"],
     responses={
         200: documented("Sent: the SMTP server accepted `count` recipients.", SentAnswer),
@@ -41,6 +46,10 @@ def send_email(
     prefer: Annotated[
         str | None, Header(alias="Prefer", description="`respond-async` does as `?async=true`.")
     ] = None,
+    preview: Annotated[
+        str | None,
+        Query(description="`true`: answer with what would be sent, as `/preview` does."),
+    ] = None,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -49,12 +58,28 @@ def send_email(
             "nothing is sent twice.",
         ),
     ] = None,
+    template: Annotated[
+        str | None,
+        Query(description="A stored template's name to start from (as `template` in the body)."),
+    ] = None,
+    template_id: Annotated[
+        str | None,
+        Query(description="A stored template's id to start from (as `template_id` in the body)."),
+    ] = None,
 ) -> Response[str]:
+    request = request.with_template_named(template, template_id)
+    if _flag(preview):
+        return _preview(service, request)
+    # What an idempotency key is held to: the body (a JSON object, parsed once by the
+    # validation before), and the template, which the query string may name.
+    body = router.current_event.json_body
+    if request.names_template:
+        body = {**body, "template": request.template, "template_id": request.template_id}
     outcome = dispatch(
         caller(router),
         service,
         request,
-        router.current_event.json_body,  # what the idempotency key is held to; parsed once
+        body,
         asynchronous=_wants_async(asynchronous, prefer),
         idempotency_key=idempotency_key,
         lambda_context=router.lambda_context,
@@ -63,5 +88,35 @@ def send_email(
     return json_response(status, body, quota_headers(outcome.quota))
 
 
+@router.post(
+    "/api/v2/<service>/preview",
+    summary="Preview an email",
+    description="Every check a send gets, then what it would send: the headers, the envelope "
+    "(Bcc recipients included), the text and HTML parts, each attachment's name, type and "
+    "size, and the size on the wire. Nothing is sent, no rate limit is used, no record kept.",
+    tags=["send"],
+    responses={
+        200: documented("What the send would hand to the SMTP server.", Preview),
+        **errors(400, 401, 403, 404, 413),
+    },
+)
+def preview_email(
+    service: str,
+    request: Annotated[SendBody, Body(description="The body a send would take.")],
+    template: Annotated[str | None, Query(description="As for a send.")] = None,
+    template_id: Annotated[str | None, Query(description="As for a send.")] = None,
+) -> Response[str]:
+    return _preview(service, request.with_template_named(template, template_id))
+
+
+def _preview(service: str, request: SendRequest) -> Response[str]:
+    described = runtime.mailer().preview(caller(router), service, request)
+    return json_response(200, described.model_dump(mode="json"))
+
+
 def _wants_async(flag: str | None, prefer: str | None) -> bool:
-    return (flag or "").lower() in ("true", "1") or "respond-async" in (prefer or "").lower()
+    return _flag(flag) or "respond-async" in (prefer or "").lower()
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1")

@@ -1,0 +1,2 @@
+"""DreamFactory's attachments by reference: what `attachment` and `import_url` name
+(`references`), and fetching the files they point at, safely (`fetch`)."""

@@ -1,0 +1,1 @@
+"""Stored email templates: DreamFactory's `/api/v2/system/email_template`."""

@@ -1,0 +1,177 @@
+"""What may be stored as a template: DreamFactory's fields, checked as far as they can be
+without a service, so that a stored template never fails a send for a reason known today.
+
+Addresses and header text get the send body's own checks (`core.send_request`), field by
+field: a template may leave any of them out, as DreamFactory's may. Of the attachment only
+the shape is checked; what a URL or path points at is fetched when a message is sent.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from core.addresses import check_header_text
+from core.errors import InvalidRequest, MessageTooLarge
+from core.send_request import Attachment, SendRequest
+from core.templates.model import EXAMPLE, TemplateFields, valid_template_name
+from core.validation import check_json_text, invalid_request_from
+
+# DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
+# its key, id and dates. Above it is no template but a mailing.
+MAX_TEMPLATE_BYTES = 256 * 1024
+
+# DynamoDB's numbers: 38 significant digits, magnitudes from 1e-130 to below 1e126.
+_LARGEST_NUMBER = 1e125
+_SMALLEST_NUMBER = 1e-130
+_MOST_DIGITS = 38
+
+# The fields a template shares with the send body, checked as the send body checks them.
+_SEND_CHECKED = (
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "from_name",
+    "from_email",
+    "reply_to_name",
+    "reply_to_email",
+)
+_send_fields: dict[str, Any] = {
+    field: (SendRequest.model_fields[field].annotation, SendRequest.model_fields[field])
+    for field in _SEND_CHECKED
+}
+_SendFields: type[BaseModel] = create_model("TemplateSendFields", **_send_fields)
+
+_ENTRY_KEYS = frozenset({"name", "content", "content_type"})
+
+
+class TemplateInput(TemplateFields):
+    """`POST /api/v2/system/email_template`: a template to store; its id is assigned here."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
+
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_only(cls, data: Any) -> Any:
+        # NUL, lone surrogates and absurd nesting: refused before any field is looked at.
+        check_json_text(data)
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if name.isdigit():
+            raise InvalidRequest(
+                f"Invalid template name '{name}': it must not be all digits, which name an id"
+                " in /api/v2/system/email_template/{id_or_name}.",
+                reason="invalid_template_name",
+                context={"field": "name"},
+            )
+        return valid_template_name(name)
+
+    @model_validator(mode="after")
+    def _sendable(self) -> Self:
+        check_send_fields(self)
+        check_attachment(self.attachment)
+        check_defaults(self.defaults)
+        size = len(self.model_dump_json().encode())
+        if size > MAX_TEMPLATE_BYTES:
+            raise MessageTooLarge(
+                f"The template is {size} bytes of JSON; at most {MAX_TEMPLATE_BYTES} are kept.",
+                reason="template_too_large",
+                context={"size": size, "limit": MAX_TEMPLATE_BYTES},
+            )
+        return self
+
+
+def check_send_fields(fields: TemplateFields) -> None:
+    """Recipients, sender and reply-to addresses, subject and names, as a send checks them."""
+    given = {name: getattr(fields, name) for name in _SEND_CHECKED}
+    try:
+        _SendFields.model_validate(
+            {name: value for name, value in given.items() if value is not None}
+        )
+    except ValidationError as error:
+        raise invalid_request_from(error) from error
+
+
+def check_attachment(value: Any) -> None:
+    """DreamFactory's `attachment`: a URL or path (several separated by commas), a list of
+    them, or base64 entries `{name, content, content_type}` (one, or a list, mixed with
+    strings). The shape only, and that each entry's content is base64."""
+    if value is None:
+        return
+    listed = isinstance(value, list)
+    for index, item in enumerate(value if listed else [value]):
+        field = f"attachment.{index}" if listed else "attachment"
+        if isinstance(item, str):
+            _check_location(item, field)
+        elif isinstance(item, dict):
+            _check_entry(item, field)
+        else:
+            raise InvalidRequest(
+                f"Invalid '{field}': expected a URL or path, or an object with 'name' and"
+                " 'content' (base64).",
+                reason="invalid_attachment",
+                context={"field": field},
+            )
+
+
+def _check_location(value: str, field: str) -> None:
+    check_header_text(value, field)
+    if not any(part.strip() for part in value.split(",")):
+        raise InvalidRequest(
+            f"Invalid '{field}': an empty URL or path.",
+            reason="invalid_attachment",
+            context={"field": field},
+        )
+
+
+def _check_entry(entry: dict[str, Any], field: str) -> None:
+    unknown = sorted(set(entry) - _ENTRY_KEYS)
+    if unknown:
+        raise InvalidRequest(
+            f"Invalid '{field}': unknown key(s) {', '.join(unknown)}; an attachment entry has"
+            " 'name', 'content' (base64) and optionally 'content_type'.",
+            reason="invalid_attachment",
+            context={"field": field, "unknown": unknown},
+        )
+    try:
+        Attachment.model_validate(entry)
+    except ValidationError as error:
+        raise invalid_request_from(error, prefix=field) from error
+    except InvalidRequest as error:  # the send body's checks name `attachments`, or nothing
+        raise InvalidRequest(
+            error.message, reason=error.reason, context={**error.context, "field": field}
+        ) from error
+
+
+def check_defaults(defaults: dict[str, Any]) -> None:
+    """Placeholder values DynamoDB can keep exactly: finite numbers within its range."""
+    for key, value in defaults.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if isinstance(value, float):
+            keepable = math.isfinite(value) and (
+                value == 0 or _SMALLEST_NUMBER <= abs(value) < _LARGEST_NUMBER
+            )
+        else:
+            keepable = len(str(abs(value))) <= _MOST_DIGITS
+        if not keepable:
+            raise InvalidRequest(
+                f"Invalid 'defaults.{key}': a number must be finite, with at most"
+                f" {_MOST_DIGITS} digits, between 1e-130 and 1e125; give others as text.",
+                context={"field": f"defaults.{key}"},
+            )

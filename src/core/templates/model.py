@@ -1,0 +1,125 @@
+"""A stored email template, with DreamFactory's fields.
+
+A send that names a template (`template` or `template_id`) starts from it: its fields fill in
+what the request leaves out, and its `defaults` are placeholder values the request may
+override (see `core.compose.merged_body` for the order).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.errors import InvalidRequest
+
+# As a service name, but a template's name may also carry dots and upper case, as
+# DreamFactory's do ("Welcome.v2").
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+# The fields a template gives a message, as DreamFactory's send body names them.
+MESSAGE_FIELDS = (
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "body_text",
+    "body_html",
+    "from_name",
+    "from_email",
+    "reply_to_name",
+    "reply_to_email",
+)
+
+PlaceholderDefault = str | int | float | bool | None
+
+
+class TemplateFields(BaseModel):
+    """What a template holds besides its identity; every field optional, as in DreamFactory.
+    Recipients and attachments are kept in the send body's own forms and checked when a
+    message is sent with them (with the request they are merged into)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    to: Any = None
+    cc: Any = None
+    bcc: Any = None
+    subject: str | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    from_name: str | None = None
+    from_email: str | None = None
+    reply_to_name: str | None = None
+    reply_to_email: str | None = None
+    # Placeholder values the request may override.
+    defaults: dict[str, PlaceholderDefault] = Field(default_factory=dict)
+    # DreamFactory's `attachment`: used when the request brings none.
+    attachment: Any = None
+
+    def message_fields(self) -> dict[str, Any]:
+        """The template's contribution to a send body: the fields it sets."""
+        fields = {name: getattr(self, name) for name in MESSAGE_FIELDS}
+        if self.attachment is not None:
+            fields["attachment"] = self.attachment
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+# What the API shows of a template, and what the examples of its bodies are made from.
+EXAMPLE: dict[str, Any] = {
+    "name": "order_shipped",
+    "description": "Sent when an order leaves the warehouse",
+    "subject": "Your order {order_id} has shipped",
+    "body_text": "Hello {first_name}, your order {order_id} is on its way.",
+    "body_html": "<p>Hello {first_name}, your order <b>{order_id}</b> is on its way.</p>",
+    "from_name": "Example Shop",
+    "from_email": "shop@example.com",
+    "reply_to_email": "support@example.com",
+    "defaults": {"first_name": "customer"},
+}
+
+
+class EmailTemplate(TemplateFields):
+    """A stored template: DreamFactory's record."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    **EXAMPLE,
+                    "to": None,
+                    "cc": None,
+                    "bcc": None,
+                    "reply_to_name": None,
+                    "attachment": None,
+                    "created_date": "2026-11-30T12:00:00+00:00",
+                    "last_modified_date": "2026-11-30T12:00:00+00:00",
+                }
+            ]
+        }
+    )
+
+    id: int
+    name: str
+    created_date: str = ""
+    last_modified_date: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return valid_template_name(name)
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def valid_template_name(name: str) -> str:
+    if not TEMPLATE_NAME.match(name):
+        raise InvalidRequest(
+            f"Invalid template name '{name}': use 1-128 letters, digits, '.', '-' or '_'.",
+            reason="invalid_template_name",
+            context={"field": "name"},
+        )
+    return name
