@@ -216,3 +216,40 @@ def test_a_preview_runs_every_check(server: CaptureServer) -> None:
 
     assert (answer.status, answer.reason) == (400, "invalid_address")
     assert server.sessions == 0
+
+
+def test_a_service_exported_from_dreamfactory_is_created_and_used_as_it_is(
+    smtp_server: Any,
+) -> None:
+    capture: CaptureServer = smtp_server()
+    exported = {
+        "name": "mail",
+        "label": "Mail",
+        "description": "exported from DreamFactory",
+        "is_active": True,
+        "type": "smtp_email",
+        "config": {
+            "host": "127.0.0.1",
+            "port": capture.port,
+            "encryption": "none",
+            "username": None,
+            "password": None,
+            "from_email": "noreply@example.com",
+            "parameters": [
+                {"name": "company", "value": "Acme", "active": True, "outbound": True},
+            ],
+        },
+    }
+
+    created = call_api("POST", "/api/v2/system/service", exported)
+    answer = call_api(
+        "POST",
+        "/api/v2/mail",
+        {"to": "john@example.com", "subject": "{company} news", "body_text": "Hi"},
+    )
+
+    assert created.status == 201, created.body
+    assert (created.body["type"], created.body["is_active"]) == ("smtp_email", True)
+    assert answer.status == 200, answer.body
+    assert answer.body["count"] == 1
+    assert str(capture.only_message.parsed()["Subject"]) == "Acme news"
