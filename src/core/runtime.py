@@ -34,6 +34,7 @@ from core.storage import ItemTable
 from core.templates.repository import TemplateRepository
 from core.transport.base import Deadline
 from core.transport.factory import Transports
+from core.transport.pool import TransportPool
 
 # Time kept back from the Lambda's remaining time to turn an SMTP timeout into a 504.
 RESPONSE_MARGIN_SECONDS = 1.0
@@ -99,8 +100,20 @@ def transports() -> Transports:
 
 
 @lru_cache(maxsize=1)
+def transport_pool() -> TransportPool:
+    """The container's open SMTP connections, one per service, shared by every send."""
+    settings = get_settings()
+    return TransportPool(
+        transports(),
+        reuse=settings.smtp_reuse_connections,
+        idle_seconds=settings.smtp_idle_seconds,
+        max_messages=settings.smtp_max_messages_per_connection,
+    )
+
+
+@lru_cache(maxsize=1)
 def deliverer() -> Deliverer:
-    return Deliverer(transports())
+    return Deliverer(transport_pool())
 
 
 @lru_cache(maxsize=1)
@@ -188,7 +201,10 @@ def send_deadline(remaining_millis: int | None) -> Deadline:
 
 
 def reset() -> None:
-    """Forget every cached object (tests change the environment between cases)."""
+    """Close the kept SMTP connections and forget every cached object (tests change the
+    environment between cases, and must leave no connection open for the next one)."""
+    if transport_pool.cache_info().currsize:
+        transport_pool().close_all()
     for cached in (
         get_settings,
         credential_store,
@@ -200,6 +216,7 @@ def reset() -> None:
         message_queue,
         admission,
         transports,
+        transport_pool,
         deliverer,
         mailer,
         courier,

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
 
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="SMTP_TIMEOUT_SECONDS")
     smtp_ehlo_name: str = Field(default="", validation_alias="SMTP_EHLO_NAME")
+    # An authenticated connection is kept per service and reused (core.transport.pool): closed
+    # once idle this long (SES closes one idle for about 10 s), or after this many messages.
+    smtp_reuse_connections: bool = Field(default=True, validation_alias="SMTP_REUSE_CONNECTIONS")
+    smtp_idle_seconds: float = Field(default=8.0, ge=0, validation_alias="SMTP_IDLE_SECONDS")
+    smtp_max_messages_per_connection: int = Field(
+        default=100, ge=1, validation_alias="SMTP_MAX_MESSAGES_PER_CONNECTION"
+    )
     smtp_ca_file: str = Field(default="", validation_alias="SMTP_CA_FILE")
     # Where services may point (core.transport.destination, the guard against SSRF): loopback
     # only when allowed, private ranges unless forbidden, SMTP ports only ("*" = any port).

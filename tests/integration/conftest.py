@@ -96,6 +96,16 @@ def smtp_server(authorities: Authorities) -> Iterator[Callable[..., CaptureServe
             return running.enter_context(server)
 
         yield start
+        # Kept SMTP connections close before the servers stop: aiosmtpd's stop waits for its
+        # connections, and one over TLS that the client holds open costs its 30 s TLS shutdown.
+        runtime.reset()
+
+
+@pytest.fixture
+def one_connection_per_send(configure: Callable[..., None]) -> None:
+    """For tests that count SMTP sessions to show which sends connected at all (a refused
+    send never does): without reuse, every send that connects is a session of its own."""
+    configure(SMTP_REUSE_CONNECTIONS="false")
 
 
 @pytest.fixture

@@ -127,6 +127,7 @@ def test_sender_forbidden(server: CaptureServer) -> None:
         assert address in error["message"]
 
 
+@pytest.mark.usefixtures("one_connection_per_send")
 def test_domain_pattern(server: CaptureServer) -> None:
     key = _key(senders=["*@corp.example"])
     addresses = {
@@ -156,6 +157,7 @@ def test_domain_pattern(server: CaptureServer) -> None:
     }
 
 
+@pytest.mark.usefixtures("one_connection_per_send")
 def test_without_sender_rules_only_the_service_defaults(server: CaptureServer) -> None:
     create_service(
         {

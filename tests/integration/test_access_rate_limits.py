@@ -89,6 +89,7 @@ def test_successful_sends_carry_the_headers(server: CaptureServer) -> None:
     assert len(server.messages) == 2
 
 
+@pytest.mark.usefixtures("one_connection_per_send")
 def test_over_the_limit(server: CaptureServer) -> None:
     key = _key(per_day=2)
     assert [send(key).status, send(key).status] == [200, 200]

@@ -206,8 +206,11 @@ def test_opportunistic_refusal_says_why_and_what_to_do(
 
 
 def test_opportunistic_without_credentials_goes_on_in_plain_text(
-    fault_server: Callable[..., FaultServer],
+    fault_server: Callable[..., FaultServer], configure: Callable[..., None]
 ) -> None:
+    # The session is asserted whole, QUIT included, right after the send: that is one
+    # connection per send (a kept connection says QUIT only when it is closed).
+    configure(SMTP_REUSE_CONNECTIONS="false")
     server = fault_server()
     create_service({"host": LOOPBACK, "port": server.port, "from_email": SENDER})
 

@@ -6,7 +6,9 @@
 `fail_next(...)` to make the next sends raise one error each (as a real transport would,
 with an `SmtpFailure`), `failure` to make every send raise, `refuse` to have recipients
 refused for good (5xx at RCPT) and `defer` to have them deferred (4xx at RCPT, say 452),
-while the rest are accepted.
+while the rest are accepted. `opened` and `closed` count connections; each message records
+the connection it went on (`connection`: 1 for the first one opened), so a test can tell
+which messages shared one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class SentMessage:
     envelope: Envelope
     raw: bytes
     deadline: Deadline
+    connection: int = 0  # which connection, numbered as opened from 1 (0: none)
 
     def parsed(self) -> EmailMessage:
         # As a mailbox stores it: with local line endings, so decoded text has no stray CRs.
@@ -60,6 +63,8 @@ class Outbox:
     # Raised by every send, once `pending_failures` are used up.
     failure: SmtpFailure | None = None
     pending_failures: deque[SmtpFailure] = field(default_factory=deque)
+    # Raised by the next opens, one each (connecting failed: nothing is opened).
+    pending_open_failures: deque[SmtpFailure] = field(default_factory=deque)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> the server's 5xx
     defer: dict[str, str] = field(default_factory=dict)  # recipient -> the server's 4xx
     opened: int = 0
@@ -73,6 +78,19 @@ class Outbox:
         """The next sends raise these, one each, in order (the message still counts as
         handed over, as a real server may have read it before failing)."""
         self.pending_failures.extend(failures)
+
+    def fail_next_open(self, *failures: SmtpFailure) -> None:
+        """The next connections fail to open with these, one each, in order."""
+        self.pending_open_failures.extend(failures)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections opened and not yet closed."""
+        return self.opened - self.closed
+
+    def connections(self) -> list[int]:
+        """The connection each message the server took went on, in order."""
+        return [sent.connection for sent in self.messages]
 
     @property
     def only_message(self) -> SentMessage:
@@ -97,11 +115,15 @@ class OutboxTransport(Transport):
         self._outbox = outbox
         self._service = service
         self._open = False
+        self.number = 0  # set when opened: the outbox's count of connections so far
 
     def open(self, deadline: Deadline) -> None:
         if not self._open:
+            if self._outbox.pending_open_failures:
+                raise self._outbox.pending_open_failures.popleft()
             self._open = True
             self._outbox.opened += 1
+            self.number = self._outbox.opened
 
     def close(self) -> None:
         if self._open:
@@ -110,7 +132,7 @@ class OutboxTransport(Transport):
 
     def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         self.open(deadline)
-        sent = SentMessage(self._service, envelope, message, deadline)
+        sent = SentMessage(self._service, envelope, message, deadline, self.number)
         self._outbox.handed.append(sent)
         try:
             return self._deliver(sent)

@@ -1,0 +1,243 @@
+"""A process's open transports, one per service, kept from one message to the next.
+
+Connecting, TLS and AUTH cost several round trips, most of what sending a small message takes;
+a worker's batch, or a warm Lambda's next request, can skip them by sending on the connection
+the last message used. The pool keeps one per service and lends it to one sender at a time; a
+second sender meanwhile gets a one-off connection, closed after its message. A kept connection
+is closed instead of lent again when:
+
+- the service's connection identity changed (host, port, encryption, TLS checks, username, the
+  password's secret version, `updated_at`): it was opened with settings no longer in force;
+- it has been idle longer than `idle_seconds`: servers close idle channels (SES after about
+  10 s), and one found closed costs a round trip. Idle time is measured on the monotonic clock
+  and the wall clock both, the larger counting: a Lambda frozen between invocations comes back
+  to its connections with either one having jumped;
+- it has carried `max_messages`.
+
+A transport is given back only after a send that returned, so a kept one has no transaction
+open; after any failure it is discarded (closed). Whether a send that failed on a reused
+connection may go again is the caller's decision (`core.delivery.deliver`): the pool only keeps
+connections. `close_all` ends them all (the local stack's processes, tests between cases).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
+
+from core.ports import Transport, TransportFactory
+from core.services.model import Service
+from core.transport.base import Deadline
+
+logger = Logger(child=True)
+
+DEFAULT_IDLE_SECONDS = 8.0
+DEFAULT_MAX_MESSAGES = 100
+
+# Seconds since some fixed point; the pool compares readings of the same clock only.
+Reading = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class ConnectionIdentity:
+    """What an open connection was made with: a service whose identity differs needs another."""
+
+    type: str
+    host: str
+    port: int
+    encryption: str
+    verify_tls: bool
+    username: str | None
+    secret_id: str | None
+    secret_version: str | None
+    updated_at: str
+
+    @classmethod
+    def of(cls, service: Service) -> ConnectionIdentity:
+        config = service.config
+        return cls(
+            type=str(service.type),
+            host=config.host,
+            port=config.port,
+            encryption=str(config.encryption),
+            verify_tls=config.verify_tls,
+            username=config.username,
+            secret_id=service.secret_id,
+            secret_version=service.secret_version,
+            updated_at=service.updated_at,
+        )
+
+
+@dataclass(eq=False)
+class _Connection:
+    transport: Transport
+    identity: ConnectionIdentity
+    messages: int = 0
+    # What each of the pool's clocks read when it was last given back.
+    idle_since: tuple[float, ...] = ()
+
+
+@dataclass(eq=False)
+class Lease:
+    """A transport lent for one message. `reused`: it carried a message before this one."""
+
+    service: str
+    reused: bool
+    pooled: bool  # False: a one-off, closed when it comes back
+    _connection: _Connection
+    _generation: int = field(repr=False)
+
+    @property
+    def transport(self) -> Transport:
+        return self._connection.transport
+
+
+class TransportPool:
+    """Open transports by service name; `take` one, then `give_back` or `discard` it.
+
+    With `reuse` off every lease is a one-off: opened for its message, closed after it.
+    `clocks` are what idle time is measured on (tests inject a fake one).
+    """
+
+    def __init__(
+        self,
+        transports: TransportFactory,
+        *,
+        reuse: bool = True,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        clocks: Sequence[Reading] = (time.monotonic, time.time),
+    ) -> None:
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        self._transports = transports
+        self._reuse = reuse
+        self._idle_seconds = idle_seconds
+        self._max_messages = max_messages
+        self._clocks = tuple(clocks)
+        # Only bookkeeping happens under the lock; opening and closing happen outside it.
+        self._lock = threading.Lock()
+        self._idle: dict[str, _Connection] = {}
+        self._lent: set[str] = set()
+        # Bumped by `close_all`: a lease from before it is closed when it comes back.
+        self._generation = 0
+
+    @property
+    def reuse(self) -> bool:
+        return self._reuse
+
+    def idle_count(self) -> int:
+        """Open connections waiting for their service's next message."""
+        with self._lock:
+            return len(self._idle)
+
+    def take(self, service: Service, deadline: Deadline, *, fresh: bool = False) -> Lease:
+        """The service's kept transport if it is still good for it (unless `fresh`), else a
+        newly opened one; raises the `SmtpFailure` of opening it. Busy: a one-off."""
+        identity = ConnectionIdentity.of(service)
+        name = service.name
+        with self._lock:
+            generation = self._generation
+            busy = name in self._lent
+            kept: _Connection | None = None
+            if self._reuse and not busy:
+                self._lent.add(name)
+                kept = self._idle.pop(name, None)
+        if not self._reuse or busy:
+            if busy:
+                logger.debug("connection busy: a one-off", extra={"email_service": name})
+            return self._open(service, identity, deadline, generation, pooled=False)
+        if kept is not None:
+            stale = "fresh one asked for" if fresh else self._stale(kept, identity)
+            if stale is None:
+                logger.debug(
+                    "connection reused",
+                    extra={"email_service": name, "messages": kept.messages},
+                )
+                return Lease(name, True, True, kept, generation)
+            logger.info("connection closed", extra={"email_service": name, "why": stale})
+            kept.transport.close()
+        try:
+            return self._open(service, identity, deadline, generation, pooled=True)
+        except BaseException:
+            self._release(name, generation)
+            raise
+
+    def give_back(self, lease: Lease) -> None:
+        """Its message went: keep it open for the service's next one (a one-off, or one that
+        reached its cap or outlived a `close_all`, is closed)."""
+        connection = lease._connection
+        connection.messages += 1
+        if lease.pooled and connection.messages < self._max_messages:
+            connection.idle_since = self._read_clocks()
+            with self._lock:
+                kept = lease._generation == self._generation
+                if kept:
+                    self._lent.discard(lease.service)
+                    self._idle[lease.service] = connection
+            if kept:
+                return
+        elif lease.pooled:
+            logger.info(
+                "connection closed",
+                extra={"email_service": lease.service, "why": "message cap reached"},
+            )
+        self.discard(lease)
+
+    def discard(self, lease: Lease) -> None:
+        """Close it (it failed: what state it is in is anybody's guess); never raises."""
+        if lease.pooled:
+            self._release(lease.service, lease._generation)
+        lease.transport.close()
+
+    def close_all(self) -> None:
+        """Close every idle connection; those lent out are closed when they come back."""
+        with self._lock:
+            idle, self._idle = list(self._idle.values()), {}
+            self._lent.clear()
+            self._generation += 1
+        for connection in idle:
+            connection.transport.close()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _open(
+        self,
+        service: Service,
+        identity: ConnectionIdentity,
+        deadline: Deadline,
+        generation: int,
+        *,
+        pooled: bool,
+    ) -> Lease:
+        transport = self._transports(service)
+        try:
+            transport.open(deadline)
+        except BaseException:
+            transport.close()
+            raise
+        return Lease(service.name, False, pooled, _Connection(transport, identity), generation)
+
+    def _release(self, name: str, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._lent.discard(name)
+
+    def _stale(self, kept: _Connection, identity: ConnectionIdentity) -> str | None:
+        """Why a kept connection must not carry the next message, or None."""
+        if kept.identity != identity:
+            return "service settings or password changed"
+        idle = max(
+            (now - then for now, then in zip(self._read_clocks(), kept.idle_since, strict=True)),
+            default=0.0,
+        )
+        if idle > self._idle_seconds:
+            return f"idle {idle:.1f}s, over {self._idle_seconds:g}s"
+        return None
+
+    def _read_clocks(self) -> tuple[float, ...]:
+        return tuple(clock() for clock in self._clocks)

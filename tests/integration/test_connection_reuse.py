@@ -1,0 +1,207 @@
+"""One SMTP connection per service, kept between messages: through the API and the worker,
+against real servers on loopback, counting the sessions they saw. A kept connection the server
+closed meanwhile is replaced and the message arrives once; nothing is resent after the dot."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from core import runtime
+from tests.support.api import ApiResponse, call_api, create_service
+from tests.support.queue_worker import SendQueue
+from tests.support.smtp_servers import LOOPBACK, At, CaptureServer, Fault, FaultServer
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+
+def _send(subject: str, **options: Any) -> ApiResponse:
+    body = {"to": "john@example.com", "subject": subject, "body_text": "Hi"}
+    return call_api("POST", "/api/v2/email", body, **options)
+
+
+def _plain_service(port: int, **config: Any) -> None:
+    create_service(
+        {
+            "host": LOOPBACK,
+            "port": port,
+            "encryption": "none",
+            "from_email": "noreply@example.com",
+            **config,
+        }
+    )
+
+
+def _subjects(server: CaptureServer) -> list[str]:
+    return [str(message.parsed()["Subject"]) for message in server.messages]
+
+
+@dataclass
+class AtTheSecondMessage:
+    """A `FaultScript`: the first session plays `planned` in its second transaction (a kept
+    connection the server has given up on); everything else goes normally."""
+
+    planned: Fault
+    transactions: int = 0
+    offers_starttls: bool = False
+
+    def fault(self, session: int, at: At, recipient: str | None) -> Fault | None:
+        if session != 0:
+            return None
+        if at is At.MAIL:
+            self.transactions += 1
+        return (
+            self.planned if self.planned.applies(at, recipient) and self.transactions == 2 else None
+        )
+
+
+@pytest.fixture
+def fault_server() -> Iterator[Callable[..., FaultServer]]:
+    """Starts FaultServers; the kept connections close before the servers stop."""
+    servers: list[FaultServer] = []
+
+    def start(**options: Any) -> FaultServer:
+        server = FaultServer(**options).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    runtime.transport_pool().close_all()
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+def test_sync_sends_share_one_session(server: CaptureServer) -> None:
+    answers = [_send(subject) for subject in ("one", "two", "three")]
+
+    assert [answer.status for answer in answers] == [200, 200, 200], answers[-1].body
+    assert _subjects(server) == ["one", "two", "three"]
+    assert server.sessions == 1
+
+
+def test_without_reuse_every_send_has_a_session(
+    server: CaptureServer, configure: Callable[..., None]
+) -> None:
+    configure(SMTP_REUSE_CONNECTIONS="false")
+
+    answers = [_send(subject) for subject in ("one", "two", "three")]
+
+    assert [answer.status for answer in answers] == [200, 200, 200], answers[-1].body
+    assert server.sessions == 3
+
+
+def test_a_connection_carries_at_most_its_cap(
+    server: CaptureServer, configure: Callable[..., None]
+) -> None:
+    configure(SMTP_MAX_MESSAGES_PER_CONNECTION="2")
+
+    for subject in ("one", "two", "three"):
+        assert _send(subject).status == 200
+
+    assert _subjects(server) == ["one", "two", "three"]
+    assert server.sessions == 2
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(Fault.drop(At.MAIL), id="closed"),
+        pytest.param(Fault.answer(At.MAIL, "421 4.4.2 Idle too long, closing"), id="421"),
+    ],
+)
+def test_a_kept_connection_the_server_closed_is_replaced_and_the_message_arrives_once(
+    fault_server: Callable[..., FaultServer], fault: Fault
+) -> None:
+    server = fault_server(script=AtTheSecondMessage(fault))
+    _plain_service(server.port)
+
+    answers = [_send(subject) for subject in ("one", "two")]
+
+    assert [answer.status for answer in answers] == [200, 200], answers[-1].body
+    first, second = server.sessions
+    assert (first.transactions, len(first.arrivals)) == (2, 1)  # the second MAIL met the close
+    assert (second.transactions, len(second.arrivals)) == (1, 1)
+    assert [a.delivered for a in server.delivered] == [True, True]
+    assert [b"Subject: two" in a.data for a in server.delivered] == [False, True]
+
+
+def test_a_kept_connection_lost_after_the_dot_is_not_resent(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    server = fault_server(script=AtTheSecondMessage(Fault.drop(At.END_OF_DATA)))
+    _plain_service(server.port)
+    assert _send("one").status == 200
+
+    unknown = _send("two")
+
+    assert unknown.reason == "smtp_outcome_unknown", unknown.body
+    session = server.only_session  # no second connection: the server may have it
+    assert session.transactions == 2
+    assert [arrival.answer is not None for arrival in session.arrivals] == [True, False]
+    assert _send("three").status == 200  # the next message opens a new connection
+    assert len(server.sessions) == 2
+
+
+def test_a_new_password_is_used_on_a_new_session(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    server = fault_server()
+    _plain_service(server.port, username="mailer", password="old-password")
+    assert _send("one").status == 200
+
+    patched = call_api(
+        "PATCH", "/api/v2/system/service/email", {"config": {"password": "new-password"}}
+    )
+    assert patched.status == 200, patched.body
+    assert _send("two").status == 200
+    assert _send("three").status == 200
+
+    assert [session.transactions for session in server.sessions] == [1, 2]
+    assert [_password(session.commands) for session in server.sessions] == [
+        "old-password",
+        "new-password",
+    ]
+
+
+def _password(commands: list[str]) -> str:
+    """The password an `AUTH PLAIN <initial response>` carried."""
+    (auth,) = [command for command in commands if command.upper().startswith("AUTH PLAIN ")]
+    _authzid, _login, password = base64.b64decode(auth.split()[2]).decode().split("\0")
+    return password
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+def test_a_worker_batch_shares_one_session_and_leaves_it_clean(
+    fault_server: Callable[..., FaultServer], send_queue: SendQueue
+) -> None:
+    server = fault_server()
+    _plain_service(server.port)
+    for subject in ("one", "two", "three"):
+        assert _send(subject, query="async=true").status == 202
+
+    run = send_queue.run_worker()
+
+    assert (len(run.received), run.failed) == (3, set())
+    session = server.only_session
+    assert len(session.arrivals) == 3
+    assert all(arrival.delivered for arrival in session.arrivals)
+    # Between invocations the kept connection has no transaction open: every MAIL was
+    # followed through to its verdict.
+    assert session.verbs[-1] == "DATA"
+    assert session.transactions == len(session.arrivals)
+    assert runtime.transport_pool().idle_count() == 1
+
+    # The next (warm) invocation sends on it again.
+    assert _send("four", query="async=true").status == 202
+    assert send_queue.run_worker().failed == set()
+    assert len(server.sessions) == 1
+    assert len(session.arrivals) == 4
