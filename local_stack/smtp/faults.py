@@ -8,24 +8,36 @@ reads a whole message before its handler is asked, and never closes mid-sentence
 What it does, point by point, is a `FaultScript`'s decision: `SessionFaults` plays the same
 faults in every session (or the first N, then others), as the tests script them; the soak run
 deals faults at random.
+
+It can also offer PIPELINING and CHUNKING (RFC 2920, 3030): it reads commands line by line
+whatever the client writes at once, and takes a `BDAT <size> [LAST]` chunk as it comes. Each
+session records when the client's words arrived relative to the server's replies
+(`FaultSession.flights`): how many round trips the client waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import select
 import socket
 import struct
+import termios
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, Self
+from typing import ClassVar, Protocol, Self
 
 from local_stack.config import HOST
 
 # Enough for every client of a soak run to be waiting at once.
 BACKLOG = 512
+# The longest `FaultServer.sessions` waits for its sessions to catch up with their clients.
+SETTLE_SECONDS = 2.0
+# In `FaultSession.flights`: a message's data (after DATA's 354, or a BDAT chunk).
+MESSAGE_DATA = "<message>"
 
 
 class At(StrEnum):
@@ -37,9 +49,13 @@ class At(StrEnum):
     AUTH = "auth"
     MAIL = "mail"
     RCPT = "rcpt"
-    DATA = "data"  # the DATA command: where the 354 goes
-    MESSAGE = "message"  # after the 354, before the final dot is read (see `Fault.after_bytes`)
-    END_OF_DATA = "end_of_data"  # the message and its final dot have arrived
+    # The DATA command: where the 354 goes. With CHUNKING, BDAT ... LAST's answer once its chunk
+    # is read (a server answers BDAT only then): a fault here refuses or drops the message.
+    DATA = "data"
+    # After the 354 (or the BDAT command), before the final dot (the chunk's last byte) is read
+    # (see `Fault.after_bytes`).
+    MESSAGE = "message"
+    END_OF_DATA = "end_of_data"  # the message and its final dot (or last chunk) have arrived
     QUIT = "quit"
 
 
@@ -60,6 +76,9 @@ class Fault:
     then acts as soon as more of it waits unread (so a DROP there is a close with unread data,
     an RST); with `after_bytes=None` it reads none and acts only once the whole message, final
     dot included, waits unread: the client has written all of it. A STALL there stops reading.
+    With CHUNKING the same holds for a BDAT chunk; a DROP there aborts (an RST) even when part
+    of the chunk came in with the command's line: the server never looked at it, as one that
+    read no further than the command would have left it unread in the kernel.
     """
 
     at: At
@@ -148,6 +167,29 @@ class FaultSession:
     # Each command line as received (without CRLF), in order; message lines are not commands.
     commands: list[str] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
+    # What the client said, in order: each command's verb, MESSAGE_DATA for a message's data,
+    # with how far into the client's byte stream it ended.
+    heard: list[tuple[str, int]] = field(default_factory=list)
+    # For each reply the server sent, how much of the client's byte stream had arrived by then.
+    replies_at: list[int] = field(default_factory=list)
+    _wire: _Wire | None = field(default=None, repr=False, compare=False)
+    _over: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def flights(self) -> list[list[str]]:
+        """What the client said (see `heard`), grouped by how many replies the server had sent
+        when it arrived: a group is what the client wrote before waiting for an answer, so a
+        session takes as many round trips as it has groups, the greeting's included."""
+        groups: dict[int, list[str]] = {}
+        for said, end in self.heard:
+            answered = sum(1 for arrived in self.replies_at if arrived < end)
+            groups.setdefault(answered, []).append(said)
+        return list(groups.values())
+
+    def settled(self) -> bool:
+        """Whether the server has caught up with the client: the session is over, or it waits
+        for the client with nothing unread (or was told to read no more)."""
+        return self._over.is_set() or (self._wire is not None and self._wire.idle())
 
     @property
     def verbs(self) -> list[str]:
@@ -175,9 +217,14 @@ class FaultServer:
     that a client writing a message bigger than the buffers on both sides is still writing when
     the server stops reading. Each session has a thread of its own, so a stalled one holds up
     no other; a STALL at MESSAGE lasts until the server stops. A context manager.
+
+    `extensions` ("PIPELINING", "CHUNKING") are offered in EHLO on top of the others; None:
+    `default_extensions`, which a test run may switch for every server it starts. Each reply
+    waits `reply_delay` seconds first (a slow server).
     """
 
     _POLL_SECONDS = 0.05
+    default_extensions: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -186,18 +233,34 @@ class FaultServer:
         then: tuple[Fault, ...] = (),
         receive_buffer: int | None = None,
         script: FaultScript | None = None,
+        extensions: Iterable[str] | None = None,
+        reply_delay: float = 0.0,
     ) -> None:
         if script is not None and (faults or then or faulty_sessions is not None):
             raise ValueError("script the faults either one by one or with a `script`, not both")
         self.script: FaultScript = script or SessionFaults(faults, faulty_sessions, then)
+        self.extensions = tuple(
+            self.default_extensions if extensions is None else (e.upper() for e in extensions)
+        )
+        self.reply_delay = reply_delay
         # Appended as each connection is accepted, in order; each session's thread fills in its
         # own, and records a message before answering it: once a client has its reply, it is here.
-        self.sessions: list[FaultSession] = []
+        self._sessions: list[FaultSession] = []
         self._listener = _listener(receive_buffer)
         self.port: int = self._listener.getsockname()[1]
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fault-smtp", daemon=True)
         self._conversations: list[threading.Thread] = []
+
+    @property
+    def sessions(self) -> list[FaultSession]:
+        """Every session so far, once each has caught up with its client (see
+        `FaultSession.settled`; a second or two at most): a client that writes QUIT and leaves
+        without its reply may be done before the server has read it."""
+        give_up = time.monotonic() + SETTLE_SECONDS
+        while not all(s.settled() for s in self._sessions) and time.monotonic() < give_up:
+            time.sleep(0.005)
+        return list(self._sessions)
 
     @property
     def only_session(self) -> FaultSession:
@@ -228,8 +291,8 @@ class FaultServer:
                 continue
             connection, _ = self._listener.accept()
             session = FaultSession()
-            index = len(self.sessions)
-            self.sessions.append(session)
+            index = len(self._sessions)
+            self._sessions.append(session)
             conversation = threading.Thread(
                 target=self._play,
                 args=(connection, session, index),
@@ -243,8 +306,12 @@ class FaultServer:
             conversation.join()
 
     def _play(self, connection: socket.socket, session: FaultSession, index: int) -> None:
-        with connection, contextlib.suppress(_Hangup):
-            self._converse(_Wire(connection, self._stopping), session, index)
+        session._wire = _Wire(connection, self._stopping, session, self.reply_delay)
+        try:
+            with connection, contextlib.suppress(_Hangup):
+                self._converse(session._wire, session, index)
+        finally:
+            session._over.set()
 
     def _converse(self, wire: _Wire, session: FaultSession, index: int) -> None:
         """Play one session until the client quits or a fault ends it (raising `_Hangup`)."""
@@ -256,11 +323,14 @@ class FaultServer:
             return self._carry_out(wire, decide(at, normal, recipient))
 
         respond(At.GREETING, "220 localhost ESMTP fault server")
-        mail_from, rcpt_tos = "", list[str]()
+        # `transaction`: a MAIL FROM was taken; then pipelined RCPTs, DATA and BDAT that follow a
+        # refused one are refused in turn, as a real server does.
+        transaction, mail_from, rcpt_tos, chunks = False, "", list[str](), list[bytes]()
         while True:
             command = wire.readline().decode("utf-8", "replace").rstrip("\r\n")
             session.commands.append(command)
             verb = command.split(" ", 1)[0].upper()
+            session.heard.append((verb, wire.position))
             if verb == "EHLO":
                 respond(At.EHLO, self._ehlo_reply())
             elif verb == "HELO":
@@ -270,26 +340,48 @@ class FaultServer:
             elif verb == "AUTH":
                 respond(At.AUTH, "235 2.7.0 Authentication successful")
             elif verb == "MAIL":
-                mail_from, rcpt_tos = _address(command), []
-                respond(At.MAIL, "250 2.1.0 OK")
+                mail_from, rcpt_tos, chunks = _address(command), [], []
+                transaction = respond(At.MAIL, "250 2.1.0 OK").startswith("2")
+            elif verb == "RCPT" and not transaction:
+                wire.send("503 5.5.1 Error: need MAIL command")
             elif verb == "RCPT":
                 recipient = _address(command)
                 if respond(At.RCPT, "250 2.1.5 OK", recipient).startswith("2"):
                     rcpt_tos.append(recipient)
+            elif verb == "DATA" and not transaction:
+                wire.send("503 5.5.1 Error: need MAIL command")
             elif verb == "DATA":
                 ready = "354 End data with <CR><LF>.<CR><LF>"
                 reply = respond(At.DATA, ready if rcpt_tos else "554 5.5.1 No valid recipients")
                 if reply.startswith("354"):
                     self._interrupt(wire, decide(At.MESSAGE, ""))
                     data = _read_data(wire)
-                    verdict = decide(At.END_OF_DATA, "250 2.0.0 OK: queued")
-                    answer = verdict.reply if verdict.act is Act.ANSWER else None
-                    # Recorded before answering: once the client has its reply, it is here.
-                    session.arrivals.append(Arrival(mail_from, rcpt_tos, data, answer))
-                    self._carry_out(wire, verdict)
-                    mail_from, rcpt_tos = "", []
+                    session.heard.append((MESSAGE_DATA, wire.position))
+                    self._take(wire, session, decide, Arrival(mail_from, rcpt_tos, data, None))
+                    transaction, mail_from, rcpt_tos = False, "", []
+            elif verb == "BDAT" and "CHUNKING" in self.extensions:
+                size, last = _chunk_size(command)
+                self._interrupt(wire, decide(At.MESSAGE, ""), chunk=size)
+                chunks.append(wire.read(size))
+                session.heard.append((MESSAGE_DATA, wire.position))
+                if not last:
+                    wire.send(f"250 2.0.0 {size} octets received")
+                elif not transaction:
+                    wire.send("503 5.5.1 Error: need MAIL command")
+                elif not rcpt_tos:
+                    wire.send("554 5.5.1 Error: no valid recipients")
+                else:
+                    refusal = self.script.fault(index, At.DATA, None)
+                    if refusal is not None:
+                        self._carry_out(wire, refusal)
+                    else:
+                        data = b"".join(chunks)
+                        arrival = Arrival(mail_from, rcpt_tos, data, None)
+                        self._take(wire, session, decide, arrival)
+                if last:
+                    transaction, mail_from, rcpt_tos, chunks = False, "", [], []
             elif verb == "RSET":
-                mail_from, rcpt_tos = "", []
+                transaction, mail_from, rcpt_tos, chunks = False, "", [], []
                 wire.send("250 2.0.0 OK")
             elif verb == "NOOP":
                 wire.send("250 2.0.0 OK")
@@ -299,19 +391,33 @@ class FaultServer:
             else:
                 wire.send("502 5.5.2 Command not recognized")
 
+    def _take(self, wire: _Wire, session: FaultSession, decide: _Decide, arrival: Arrival) -> None:
+        """The whole message is in: answer it as END_OF_DATA says, recording it first (once
+        the client has its reply, it is here)."""
+        verdict = decide(At.END_OF_DATA, "250 2.0.0 OK: queued")
+        answer = verdict.reply if verdict.act is Act.ANSWER else None
+        session.arrivals.append(
+            Arrival(arrival.mail_from, list(arrival.rcpt_tos), arrival.data, answer)
+        )
+        self._carry_out(wire, verdict)
+
     @staticmethod
-    def _interrupt(wire: _Wire, fault: Fault) -> None:
-        """At MESSAGE: do what `fault` says in the middle of the message (see `Fault`)."""
+    def _interrupt(wire: _Wire, fault: Fault, chunk: int | None = None) -> None:
+        """At MESSAGE: do what `fault` says in the middle of the message (see `Fault`); the
+        message is a DATA section, or a BDAT chunk of `chunk` bytes."""
         if fault.act is Act.ANSWER:
             return  # no fault: the message is read as usual
-        if fault.after_bytes is None:
+        if fault.after_bytes is None and chunk is None:
             wire.wait_unread(ending=b"\r\n.\r\n")
+        elif fault.after_bytes is None:
+            wire.wait_unread(at_least=chunk)
         else:
             wire.skip(fault.after_bytes)
-            wire.wait_unread()
+            if not wire.buffered:
+                wire.wait_unread()
         if fault.act is Act.STALL:
             wire.stop_reading()
-        if fault.act is Act.RESET:
+        if fault.act is Act.RESET or (chunk is not None and wire.buffered):
             wire.abort()
         raise _Hangup
 
@@ -330,11 +436,15 @@ class FaultServer:
         return fault.reply
 
     def _ehlo_reply(self) -> str:
-        keywords = ["SIZE 10485760", "8BITMIME", "AUTH PLAIN"]
+        keywords = ["SIZE 10485760", "8BITMIME", "AUTH PLAIN", *self.extensions]
         if self.script.offers_starttls:
             keywords.append("STARTTLS")
         lines = ["localhost", *keywords]
         return "\r\n".join(f"250-{line}" for line in lines[:-1]) + f"\r\n250 {lines[-1]}"
+
+
+class _Decide(Protocol):
+    def __call__(self, at: At, normal: str, recipient: str | None = None) -> Fault: ...
 
 
 class _Hangup(Exception):
@@ -346,10 +456,42 @@ class _Wire:
 
     _POLL_SECONDS = 0.05
 
-    def __init__(self, connection: socket.socket, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        connection: socket.socket,
+        stopping: threading.Event,
+        session: FaultSession | None = None,
+        reply_delay: float = 0.0,
+    ) -> None:
         self._connection = connection
         self._stopping = stopping
+        self._session = session or FaultSession()
+        self._reply_delay = reply_delay
         self._buffer = b""
+        self._received = 0  # bytes taken from the kernel so far
+        self._waiting = False  # in `_wait_readable`
+        self._parked = False  # told to read no more
+
+    @property
+    def position(self) -> int:
+        """How far into the client's byte stream the server has looked."""
+        return self._received - len(self._buffer)
+
+    @property
+    def buffered(self) -> bool:
+        """Whether bytes taken from the kernel wait to be looked at."""
+        return bool(self._buffer)
+
+    def idle(self) -> bool:
+        """Whether the server waits for the client with nothing unread (or reads no more)."""
+        if self._parked:
+            return True
+        if not self._waiting or self._buffer:
+            return False
+        try:
+            return not select.select([self._connection], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False
 
     def readline(self) -> bytes:
         while b"\n" not in self._buffer:
@@ -357,7 +499,17 @@ class _Wire:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line + b"\n"
 
+    def read(self, count: int) -> bytes:
+        """Exactly `count` bytes (a BDAT chunk)."""
+        while len(self._buffer) < count:
+            self._fill()
+        data, self._buffer = self._buffer[:count], self._buffer[count:]
+        return data
+
     def send(self, reply: str) -> None:
+        if self._reply_delay and self._stopping.wait(self._reply_delay):
+            raise _Hangup
+        self._session.replies_at.append(self._received + self._unread())
         try:
             self._connection.sendall(reply.encode() + b"\r\n")
         except OSError as error:
@@ -375,13 +527,20 @@ class _Wire:
             self._fill(count - len(self._buffer))
         self._buffer = self._buffer[count:]
 
-    def wait_unread(self, ending: bytes | None = None) -> None:
+    def wait_unread(self, ending: bytes | None = None, at_least: int | None = None) -> None:
         """Wait, reading nothing more, until data waits unread in the kernel's receive buffer;
-        with `ending`, until what waits (after anything read already) ends with it."""
-        if ending is None:
+        with `ending`, until what waits (after anything read already) ends with it; with
+        `at_least`, until that much waits."""
+        if ending is None and at_least is None:
             self._wait_readable()
             return
-        while not (self._buffer + self._peek()).endswith(ending):
+
+        def enough(waiting: bytes) -> bool:
+            if ending is not None:
+                return waiting.endswith(ending)
+            return len(waiting) >= (at_least or 0)
+
+        while not enough(self._buffer + self._peek()):
             # Readable only once more than what is there now has come: no busy loop.
             waiting = len(self._peek())
             self._connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, waiting + 1)
@@ -395,6 +554,7 @@ class _Wire:
 
     def stop_reading(self) -> None:
         """Read nothing more, until the server stops."""
+        self._parked = True
         self._stopping.wait()
         raise _Hangup
 
@@ -407,10 +567,22 @@ class _Wire:
         except OSError as error:
             raise _Hangup from error
 
+    def _unread(self) -> int:
+        """Bytes in the kernel's receive buffer, not taken yet."""
+        try:
+            waiting = fcntl.ioctl(self._connection.fileno(), termios.FIONREAD, b"\0" * 4)
+        except (OSError, ValueError):
+            return 0
+        return int(struct.unpack("i", waiting)[0])
+
     def _wait_readable(self) -> None:
-        while not select.select([self._connection], [], [], self._POLL_SECONDS)[0]:
-            if self._stopping.is_set():
-                raise _Hangup
+        self._waiting = True
+        try:
+            while not select.select([self._connection], [], [], self._POLL_SECONDS)[0]:
+                if self._stopping.is_set():
+                    raise _Hangup
+        finally:
+            self._waiting = False
 
     def _fill(self, limit: int = 65536) -> None:
         self._wait_readable()
@@ -420,6 +592,7 @@ class _Wire:
             raise _Hangup from error
         if not chunk:
             raise _Hangup
+        self._received += len(chunk)
         self._buffer += chunk
 
 
@@ -438,6 +611,12 @@ def _listener(receive_buffer: int | None) -> socket.socket:
 def _address(command: str) -> str:
     """The address in `MAIL FROM:<a@b> SIZE=1` or `RCPT TO:<a@b>`."""
     return command.partition("<")[2].partition(">")[0]
+
+
+def _chunk_size(command: str) -> tuple[int, bool]:
+    """The size in `BDAT 1234 LAST`, and whether it is the last chunk."""
+    words = command.split()
+    return int(words[1]), len(words) > 2 and words[2].upper() == "LAST"
 
 
 def _read_data(wire: _Wire) -> bytes:

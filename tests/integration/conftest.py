@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -21,9 +22,67 @@ from tests.support.smtp_servers import (
     Authority,
     CaptureServer,
     ClosedPort,
+    FaultServer,
     Security,
     SilentServer,
 )
+
+# The send path's key test files run against servers offering no extension (as aiosmtpd does)
+# and again offering PIPELINING, CHUNKING or both (aiosmtpd only ever PIPELINING: it has no
+# BDAT); the transport's path follows what EHLO offers, and what the tests assert must not
+# depend on it. SMTP_TEST_EXTENSIONS ("PIPELINING,CHUNKING", say) runs any other test once
+# against servers offering those.
+_LOCKSTEP: tuple[str, ...] = ()
+_EXTENSION_VARIANTS = {
+    "lockstep": _LOCKSTEP,
+    "pipelining": ("PIPELINING",),
+    "chunking": ("CHUNKING",),
+    "pipelining+chunking": ("PIPELINING", "CHUNKING"),
+}
+_VARIANTS_BY_MODULE = {
+    "test_send_recipients": ["lockstep", "pipelining"],
+    "test_send_failures": ["lockstep", "pipelining"],
+    "test_send_encryption": ["lockstep", "pipelining"],
+    # Its two ends: lockstep, and what Postfix, Gmail and Microsoft 365 offer (the two halves
+    # run in tests/integration/test_transport_pipelining.py); all four would double its time.
+    "test_delivery_fault_matrix": ["lockstep", "pipelining+chunking"],
+}
+
+
+# Tests whose premise is a failure before the message is written: with CHUNKING it leaves with
+# BDAT, in the same write as MAIL and RCPT when pipelined, so a server that then drops or stalls
+# at MAIL, RCPT or DATA has been handed the whole message and the outcome is unknown, by design
+# (see core.transport.smtp; test_transport_pipelining covers those cases).
+_BEFORE_THE_MESSAGE = {
+    "test_a_connection_dropped_before_the_dot_is_retried",
+    "test_a_server_that_stalls_before_the_dot_is_retried",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    variants = _VARIANTS_BY_MODULE.get(metafunc.module.__name__.rpartition(".")[2])
+    if variants and metafunc.function.__name__ in _BEFORE_THE_MESSAGE:
+        variants = [name for name in variants if "CHUNKING" not in _EXTENSION_VARIANTS[name]]
+    if variants and "smtp_extensions" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "smtp_extensions",
+            [_EXTENSION_VARIANTS[name] for name in variants],
+            ids=variants,
+            indirect=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def smtp_extensions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the test's capture and fault servers offer in EHLO unless told otherwise."""
+    from_environment = os.environ.get("SMTP_TEST_EXTENSIONS", "")
+    extensions: tuple[str, ...] = getattr(
+        request,
+        "param",
+        tuple(word.strip().upper() for word in from_environment.split(",") if word.strip()),
+    )
+    monkeypatch.setattr(CaptureServer, "default_extensions", extensions)
+    monkeypatch.setattr(FaultServer, "default_extensions", extensions)
 
 
 @pytest.fixture(scope="session")

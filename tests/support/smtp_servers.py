@@ -2,8 +2,9 @@
 
 - `Authority`: a trustme CA and the server certificate it issued for localhost and 127.0.0.1.
 - `CaptureServer`: aiosmtpd on 127.0.0.1, plain, STARTTLS or implicit TLS, with optional AUTH
-  and scripted refusals; it records each message's envelope, raw bytes, TLS, AUTH login and
-  arrival time. `ScriptedServer` is one whose refusals change from one transaction to the next.
+  and scripted refusals, offering PIPELINING when asked to; it records each message's envelope,
+  raw bytes, TLS, AUTH login and arrival time. `ScriptedServer` is one whose refusals change
+  from one transaction to the next.
 - `ClosedPort` and `SilentServer`: raw sockets for the faults no real SMTP server would show.
 - `FaultServer` (from `local_stack.smtp.faults`, with `At`, `Act`, `Fault`): a scripted SMTP
   server that answers a chosen code, drops or resets the connection or stalls at a chosen point
@@ -19,13 +20,14 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import trustme
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from local_stack.config import HOST
 from local_stack.smtp.capture import AuthAttempt, CaptureHandler, Received, Replies
@@ -95,13 +97,44 @@ class Authorities:
 # --- the capture server -----------------------------------------------------------------------
 
 
+class _OfferingHandler(CaptureHandler):
+    """A capture handler whose EHLO reply offers `extensions` on top of aiosmtpd's own."""
+
+    def __init__(
+        self, keep: Callable[[Received], None], *, extensions: Sequence[str], **options: Any
+    ) -> None:
+        super().__init__(keep, **options)
+        self._extensions = extensions
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        # aiosmtpd's five-argument hook: what it would say, ending with its "250 HELP" line.
+        session.host_name = hostname
+        *lines, last = responses
+        return [*lines, *(f"250-{keyword}" for keyword in self._extensions), last]
+
+
 class CaptureServer:
     """An SMTP server on 127.0.0.1 that records every message it accepts.
 
     It always offers AUTH (see `LoopbackSmtp`); with `credentials`, a client must use exactly
     those before MAIL FROM. `replies` scripts refusals for every transaction, `script` for the
     n-th one (see `local_stack.smtp.capture`).
+
+    `extensions` are offered on top: PIPELINING, which aiosmtpd takes as it comes (it reads one
+    command at a time, whatever arrived at once); not CHUNKING, since it knows no BDAT. None:
+    those of `default_extensions` it can offer, which a test run may switch for every server it
+    starts (see tests/integration/conftest.py).
     """
+
+    OFFERABLE = frozenset({"PIPELINING"})
+    default_extensions: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -112,13 +145,23 @@ class CaptureServer:
         credentials: tuple[str, str] | None = None,
         replies: Replies | None = None,
         script: Sequence[Replies] = (),
+        extensions: Sequence[str] | None = None,
     ) -> None:
         if security is not Security.PLAIN and authority is None:
             raise ValueError(f"a {security} server needs an Authority for its certificate")
+        if extensions is None:
+            extensions = [e for e in self.default_extensions if e in self.OFFERABLE]
+        if unknown := set(extensions) - self.OFFERABLE:
+            raise ValueError(f"aiosmtpd cannot offer {sorted(unknown)}")
         self.security = security
+        self.extensions = tuple(extensions)
         self.messages: list[Received] = []
-        self._handler = CaptureHandler(
-            self.messages.append, credentials=credentials, replies=replies, script=script
+        self._handler = _OfferingHandler(
+            self.messages.append,
+            extensions=self.extensions,
+            credentials=credentials,
+            replies=replies,
+            script=script,
         )
         self._server = LoopbackSmtp(
             self._handler,

@@ -2,10 +2,13 @@
 
 A session is: connect (to an address the destination guard checked, with implicit TLS for
 'ssl'), greeting, EHLO, STARTTLS (required for 'tls', whenever offered for the empty default),
-AUTH when the service has credentials, then one transaction: MAIL FROM, RCPT TO per recipient,
-DATA.
-The transaction is driven with smtplib's primitives rather than `sendmail()` so that a failure
-is known by the stage it happened at, which decides whether trying again is safe:
+AUTH when the service has credentials (PLAIN first over TLS: one round trip), then one
+transaction: MAIL FROM, RCPT TO per recipient, DATA. When EHLO offers PIPELINING (RFC 2920),
+MAIL, the RCPTs and DATA are written at once and their replies read in order; with CHUNKING
+(RFC 3030) the message goes as `BDAT <size> LAST` and its bytes as built, in that same write
+when both are offered: one round trip for the whole transaction. QUIT is written and its reply
+never awaited. The transaction is driven with smtplib's primitives rather than `sendmail()` so
+that a failure is known by the stage it happened at, which decides whether trying again is safe:
 
 | what happened                                            | raised             | transient |
 | -------------------------------------------------------- | ------------------ | --------- |
@@ -24,6 +27,17 @@ is known by the stage it happened at, which decides whether trying again is safe
 | no answer in time before the final dot is written        | SmtpTimeout        | yes       |
 | closed (EOF) or no answer in time after the final dot    | SmtpOutcomeUnknown | no        |
 | no 2xx, 4xx or 5xx reply to the final dot                | SmtpOutcomeUnknown | no        |
+
+With CHUNKING the message's last byte plays the final dot's part throughout: once written, the
+outcome may be unknown (stage END_OF_DATA). Pipelined with MAIL and the RCPTs, it is written
+before any of their replies is read, so a close (EOF), silence, or a reply that is no SMTP reply
+while reading any of them leaves the outcome unknown, where the same fault without CHUNKING
+comes before the dot and is safe to retry; a refusal of the sender (its RCPTs' and BDAT's 503s
+read and dropped), a 421, or no recipient accepted still say for sure that nobody got it. So
+that a connection the server gave up on while idle (a 421, or a close) is not taken for one
+that may have the message, the envelope goes alone, and BDAT after its replies, whenever the
+server has said something unread when the transaction starts (one that closes in the instant
+between that look and the write is still held as unknown: held, never lost).
 
 "Written" means handed to our kernel: `sendall` returns once the final dot is in the socket's
 send buffer, not once the server has read it. smtplib writes the whole message before reading
@@ -91,6 +105,13 @@ from core.services.model import Encryption
 from core.settings import get_settings
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.destination import DestinationForbidden, DestinationPolicy, resolve
+from core.transport.pipelining import (
+    FlightClient,
+    RecipientReplies,
+    bdat_last,
+    nothing_unread,
+    write_envelope,
+)
 from core.transport.tls import client_context
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
@@ -314,7 +335,7 @@ class SmtpTransport(Transport):
         return session.log.tls
 
 
-class _PinnedSMTP(smtplib.SMTP):
+class _PinnedSMTP(FlightClient):
     """smtplib's client, connecting to addresses checked beforehand instead of looking the
     name up again; the name stays `host`, so STARTTLS verifies the certificate against it."""
 
@@ -395,7 +416,7 @@ class _Session:
         self._tls = tls
         self._ehlo_name = ehlo_name
         self._deadline = deadline
-        self._client: smtplib.SMTP | None = None
+        self._client: _PinnedSMTP | None = None
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
         self.log = SessionLog()
@@ -424,7 +445,7 @@ class _Session:
 
     # --- the steps of a session -----------------------------------------------------------
 
-    def _connect(self, destinations: DestinationPolicy) -> smtplib.SMTP:
+    def _connect(self, destinations: DestinationPolicy) -> _PinnedSMTP:
         host, port = self._endpoint.host, self._endpoint.port
         try:
             # Checked again here, after DNS, whatever was checked when the service was saved:
@@ -523,64 +544,186 @@ class _Session:
             )
         self._stage = Stage.AUTH
         self._bound(client)
-        client.login(self._endpoint.username, self._endpoint.password or "")
+        _log_in(
+            client,
+            self._endpoint.username,
+            self._endpoint.password or "",
+            tls=isinstance(client.sock, ssl.SSLSocket),
+        )
         self.log.mark(Stage.AUTH)
 
-    def _transaction(self, client: smtplib.SMTP, message: bytes, envelope: Envelope) -> Delivery:
+    def _transaction(self, client: _PinnedSMTP, message: bytes, envelope: Envelope) -> Delivery:
+        """MAIL, RCPT..., then the message, in as few round trips as the server allows:
+
+        - PIPELINING and CHUNKING: MAIL, RCPTs, `BDAT <size> LAST` and the message in one
+          write, then their replies (`_in_one_flight`): one round trip;
+        - PIPELINING: MAIL, RCPTs and DATA in one write, their replies, then the message after
+          the 354: two round trips;
+        - CHUNKING alone: MAIL and each RCPT in turn, then BDAT and the message in one write;
+        - neither: each command in turn, as RFC 5321 has it.
+        """
         self._stage = Stage.MAIL
         self._in_transaction = True
         options = [f"SIZE={len(message)}"] if client.has_extn("size") else []
+        pipelining, chunking = client.has_extn("pipelining"), client.has_extn("chunking")
+        if pipelining and chunking and nothing_unread(client):
+            return self._in_one_flight(client, message, envelope, options)
+
+        if pipelining:
+            self._bound(client)
+            with client.flight():
+                write_envelope(client, envelope, options)
+                if not chunking:
+                    client.putcmd("data")
+            recipients = self._envelope_replies(client, envelope, owed=0 if chunking else 1)
+        else:
+            recipients = self._envelope_in_turn(client, envelope, options)
+        if not recipients.accepted:
+            if pipelining and not chunking:
+                self._discard(client, 1)  # DATA's reply: an error, with nobody to send to
+            raise self._nobody_accepted(recipients)
+
+        self._stage = Stage.DATA
+        if chunking:
+            self._bound(client)
+            client.send(bdat_last(message))
+        else:
+            if not pipelining:
+                self._bound(client)
+                client.putcmd("data")
+            self._bound(client)
+            code, reply = client.getreply()
+            if code != 354:
+                raise self._refusal(code, reply)
+            self._bound(client)
+            # Raising here (a reset, a closed or a full socket) leaves the stage at DATA: the
+            # dot never left, so the server cannot have the message.
+            client.send(_data_section(message))
+        self._stage = Stage.END_OF_DATA
+        return self._delivered(client, recipients)
+
+    def _in_one_flight(
+        self, client: _PinnedSMTP, message: bytes, envelope: Envelope, options: list[str]
+    ) -> Delivery:
+        """The whole transaction in one write: MAIL, RCPTs, `BDAT <size> LAST` and the message.
+
+        Once that write is done the message's last byte is written, so from then on a lost
+        connection or silence leaves the outcome unknown, whichever reply was awaited (see
+        `_handed_over_reply`); a refusal of the sender or of every recipient still says for
+        sure that nobody gets it. Done only when nothing waits unread on the connection: a
+        server that closed it, or said 421, while it sat idle shows at MAIL (when it is safe
+        to try again) rather than once the message is written.
+        """
+        self._stage = Stage.DATA  # a failure while writing is one before the last byte left
+        self._bound(client)
+        with client.flight():
+            write_envelope(client, envelope, options)
+            client.send(bdat_last(message))
+        recipients = self._envelope_replies(client, envelope, owed=1, handed_over=True)
+        if not recipients.accepted:
+            self._discard(client, 1)  # BDAT's reply: the server read the chunk, and dropped it
+            raise self._nobody_accepted(recipients)
+        self._stage = Stage.END_OF_DATA
+        return self._delivered(client, recipients)
+
+    def _envelope_in_turn(
+        self, client: _PinnedSMTP, envelope: Envelope, options: list[str]
+    ) -> RecipientReplies:
+        """MAIL, then each RCPT, each waiting for its reply."""
         self._bound(client)
         code, reply = client.mail(envelope.sender, options)
         if not 200 <= code <= 299:
             raise self._refusal(code, reply)
-
         self._stage = Stage.RCPT
-        accepted: list[str] = []
-        refused: dict[str, str] = {}
-        deferred: dict[str, str] = {}
+        recipients = RecipientReplies()
         for rcpt in envelope.recipients:
             self._bound(client)
             code, reply = client.rcpt(rcpt)
-            if 200 <= code <= 299:
-                accepted.append(rcpt)
-            elif code == 421 or not _is_reply_code(code):
-                # The server is closing, or is no SMTP server: no one gets it now.
-                raise self._refusal(code, reply)
-            elif 400 <= code <= 499:
-                deferred[rcpt] = _reply_text(code, reply)
-            else:
-                refused[rcpt] = _reply_text(code, reply)
-        if not accepted:
-            raise self._nobody_accepted(refused, deferred)
+            self._recipient(recipients, rcpt, code, reply)
+        return recipients
 
-        self._stage = Stage.DATA
-        self._bound(client)
-        client.putcmd("data")
-        code, reply = client.getreply()
-        if code != 354:
+    def _envelope_replies(
+        self, client: _PinnedSMTP, envelope: Envelope, *, owed: int, handed_over: bool = False
+    ) -> RecipientReplies:
+        """The replies to MAIL and to each RCPT, written together, read in order. `owed`
+        more replies follow in the same group (DATA's or BDAT's). A refused sender makes the
+        RCPT replies and the rest refusals too (503, "need MAIL"): read, dropped, and MAIL's
+        refusal reported."""
+        self._stage = Stage.MAIL
+        code, reply = self._reply(client, handed_over)
+        if not 200 <= code <= 299:
+            refusal = self._refusal(code, reply)  # a 421 closes the connection: nothing follows
+            self._discard(client, len(envelope.recipients) + owed)
+            raise refusal
+        self._stage = Stage.RCPT
+        recipients = RecipientReplies()
+        for rcpt in envelope.recipients:
+            code, reply = self._reply(client, handed_over)
+            self._recipient(recipients, rcpt, code, reply)
+        return recipients
+
+    def _recipient(self, recipients: RecipientReplies, rcpt: str, code: int, reply: bytes) -> None:
+        if code == 421 or not _is_reply_code(code):
+            # The server is closing, or is no SMTP server: no one gets it now.
             raise self._refusal(code, reply)
-        self._bound(client)
-        # Raising here (a reset, a closed or a full socket) leaves the stage at DATA: the dot
-        # never left, so the server cannot have the message.
-        client.send(_data_section(message))
-        self._stage = Stage.END_OF_DATA
+        recipients.record(rcpt, code, _reply_text(code, reply))
+
+    def _delivered(self, client: _PinnedSMTP, recipients: RecipientReplies) -> Delivery:
         code, reply = self._verdict(client)
         self._in_transaction = False
         if not 200 <= code <= 299:
             raise self._refusal(code, reply)
         return Delivery(
-            accepted=accepted, refused=refused, deferred=deferred, reply=_reply_text(code, reply)
+            accepted=recipients.accepted,
+            refused=recipients.refused,
+            deferred=recipients.deferred,
+            reply=_reply_text(code, reply),
         )
 
-    def _verdict(self, client: smtplib.SMTP) -> tuple[int, bytes]:
-        """The reply to the final dot. From the moment it is written the server may have the
-        message, so nothing short of a 2xx, 4xx or 5xx tells us whether it will go out, and a
-        resend could deliver it twice; except a reset, which says the server never read it
-        all (see the module's docstring)."""
+    def _reply(self, client: _PinnedSMTP, handed_over: bool) -> tuple[int, bytes]:
+        """The next reply. Once the message is written (`handed_over`), one that is no SMTP
+        reply, or of no class a reply can have (2xx, 4xx, 5xx), leaves its outcome unknown
+        whatever command it answers: the server may be taking the message all the same."""
+        if not handed_over:
+            self._bound(client)
+            return client.getreply()
+        code, reply = self._handed_over_reply(client)
+        if not _is_reply_code(code):
+            raise self._unknown("a reply that is no SMTP reply")
+        if code // 100 not in (2, 4, 5):
+            raise self._unknown(f"unexpected reply {_reply_text(code, reply)!r}")
+        return code, reply
+
+    def _discard(self, client: _PinnedSMTP, count: int) -> None:
+        """Read and drop the `count` replies still to come of a group whose outcome is
+        decided, so that the goodbye is not taken for part of it. Whatever keeps it from
+        going on (a 421, a 354 to a DATA we will not follow with a message, a failure or no
+        time left) ends the connection instead."""
+        try:
+            for _ in range(count):
+                if client.sock is None:
+                    return
+                self._bound(client)
+                code, _ = client.getreply()
+                if code in (354, 421) or not _is_reply_code(code):
+                    client.close()
+        except (SmtpFailure, smtplib.SMTPException, OSError):
+            client.close()
+
+    def _verdict(self, client: _PinnedSMTP) -> tuple[int, bytes]:
+        """The reply to the final dot (or to `BDAT ... LAST`). From the moment the message's
+        last byte is written the server may have it, so nothing short of a 2xx, 4xx or 5xx
+        tells us whether it will go out, and a resend could deliver it twice; except a reset,
+        which says the server never read it all (see the module's docstring)."""
+        return self._reply(client, handed_over=True)
+
+    def _handed_over_reply(self, client: _PinnedSMTP) -> tuple[int, bytes]:
+        """A reply read once the message's last byte is written: a reset is a connection the
+        server broke before reading it all (safe to try again); an orderly close, silence or
+        no time left, an unknown outcome."""
         try:
             self._bound(client)
-            code, reply = client.getreply()
+            return client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             if _reset_by_peer(error):
                 self._stage = Stage.DATA
@@ -589,29 +732,35 @@ class _Session:
                     f" ({_socket_cause(error)}); it did not take it, so trying again is safe.",
                     context=self._context(),
                 ) from error
+            self._stage = Stage.END_OF_DATA
             raise self._unknown(str(error)) from error
         except (SmtpFailure, smtplib.SMTPException) as error:
+            self._stage = Stage.END_OF_DATA
             raise self._unknown(str(error)) from error
-        if not _is_reply_code(code):
-            raise self._unknown("a reply that is no SMTP reply")
-        if code // 100 not in (2, 4, 5):
-            raise self._unknown(f"unexpected reply {_reply_text(code, reply)!r}")
-        return code, reply
 
     def finish(self) -> None:
-        """RSET a transaction left open, then QUIT, within what the deadline leaves; never
-        raises: the outcome is decided, and a slow or vanished server just gets closed."""
+        """Say goodbye and close, within what the deadline leaves; never raises: the outcome
+        is decided, and a slow or vanished server just gets closed.
+
+        QUIT is written and not waited for: its reply would change nothing. A transaction left
+        open is reset first (RSET), in the same write when the server takes pipelined commands
+        (RFC 2920 lets QUIT end a group), else waiting for RSET's reply as RFC 5321 wants.
+        """
         client = self._client
         if client is None:
             return
-        goodbye = [client.rset, client.quit] if self._in_transaction else [client.quit]
         try:
-            for command in goodbye:
-                wait = min(self._deadline.remaining(), _GOODBYE_SECONDS)
-                if client.sock is None or wait <= 0:
-                    break
-                client.sock.settimeout(wait)
-                command()
+            wait = min(self._deadline.remaining(), _GOODBYE_SECONDS)
+            if client.sock is None or wait <= 0:
+                return
+            client.sock.settimeout(wait)
+            goodbye = "QUIT\r\n"
+            if self._in_transaction:
+                if client.has_extn("pipelining"):
+                    goodbye = "RSET\r\n" + goodbye
+                else:
+                    client.rset()
+            client.send(goodbye)
         except (smtplib.SMTPException, OSError):
             pass
         finally:
@@ -671,7 +820,8 @@ class _Session:
             transient=False,
         )
 
-    def _nobody_accepted(self, refused: dict[str, str], deferred: dict[str, str]) -> SmtpFailure:
+    def _nobody_accepted(self, recipients: RecipientReplies) -> SmtpFailure:
+        refused, deferred = recipients.refused, recipients.deferred
         replies = {"refused": refused} if refused else {}
         if deferred:
             return SmtpDeferred(
@@ -685,6 +835,7 @@ class _Session:
         )
 
     def _unknown(self, detail: str) -> SmtpOutcomeUnknown:
+        self._stage = Stage.END_OF_DATA
         return SmtpOutcomeUnknown(
             "The message was handed over but the SMTP server never confirmed it"
             f" ({detail}); it may or may not be delivered.",
@@ -728,6 +879,37 @@ class _Session:
             raise _PERMANENT.get(stage, SmtpRejected)(
                 f"SMTP failed at {stage}: {error}", context=self._context(), transient=False
             ) from error
+
+
+# The mechanisms smtplib speaks, in the order tried (each failing one with a 535 passes on to
+# the next, as smtplib's `login()` does). PLAIN sends the credentials with the command itself
+# (RFC 4954's initial response): one round trip, where CRAM-MD5 and LOGIN take two. In clear
+# text (encryption 'none', chosen explicitly) CRAM-MD5 goes first, as `login()` orders them:
+# it never puts the password itself on the wire.
+_MECHANISMS_OVER_TLS = ("PLAIN", "CRAM-MD5", "LOGIN")
+_MECHANISMS_IN_CLEAR = ("CRAM-MD5", "PLAIN", "LOGIN")
+
+
+def _log_in(client: smtplib.SMTP, username: str, password: str, *, tls: bool) -> None:
+    """AUTH with the first mechanism both sides know that takes the credentials, or raise
+    smtplib's `SMTPAuthenticationError` (the last refusal) or `SMTPException` (none in common)."""
+    advertised = client.esmtp_features["auth"].upper().split()
+    order = _MECHANISMS_OVER_TLS if tls else _MECHANISMS_IN_CLEAR
+    mechanisms = [mechanism for mechanism in order if mechanism in advertised]
+    if not mechanisms:
+        raise smtplib.SMTPException("No suitable authentication method found.")
+    client.user, client.password = username, password
+    refusal: smtplib.SMTPAuthenticationError | None = None
+    for mechanism in mechanisms:
+        respond = getattr(client, "auth_" + mechanism.lower().replace("-", "_"))
+        try:
+            client.auth(mechanism, respond)  # returns on 235 (or 503, already authenticated)
+        except smtplib.SMTPAuthenticationError as error:
+            refusal = error
+        else:
+            return
+    assert refusal is not None  # every mechanism tried, each refused
+    raise refusal
 
 
 def _certificate_refused(failure: SmtpFailure | None) -> bool:
