@@ -114,7 +114,7 @@ def network_rows(
                 "RTT",
                 target_text,
                 floor,
-                note="what the API and the worker do for a second message today",
+                note="through the connection pool the API and the worker use",
             )
             second, samples = median_of(product.delivered_second, repeats)
             deliverer.product, deliverer.baseline = second / rtt, theirs_median / rtt
