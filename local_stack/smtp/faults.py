@@ -146,6 +146,26 @@ class SessionFaults:
         return next(scripted, None)
 
 
+@dataclass
+class InTransaction:
+    """The first session plays `planned` in its `number`-th transaction (counted by MAIL FROM,
+    from 1) and nowhere else: a kept connection the server gives up on, or one message of a
+    batch that goes wrong; every other point goes normally."""
+
+    planned: Fault
+    number: int = 2
+    transactions: int = 0
+    offers_starttls: bool = False
+
+    def fault(self, session: int, at: At, recipient: str | None) -> Fault | None:
+        if session != 0:
+            return None
+        if at is At.MAIL:
+            self.transactions += 1
+        due = self.transactions == self.number and self.planned.applies(at, recipient)
+        return self.planned if due else None
+
+
 @dataclass(frozen=True)
 class Arrival:
     """A message whose final dot reached the server, and the server's answer to it."""

@@ -18,7 +18,7 @@ from core.delivery.records import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
 from core.templates.model import EmailTemplate
-from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 
 
 class ServiceStore(Protocol):
@@ -104,8 +104,17 @@ class Transport(Protocol):
 
     def open(self, deadline: Deadline) -> None: ...
 
-    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
-        """Hand one message over, or raise an `SmtpFailure`."""
+    def send(
+        self,
+        message: bytes,
+        envelope: Envelope,
+        deadline: Deadline,
+        *,
+        then: Outgoing | None = None,
+    ) -> Delivery:
+        """Hand one message over, or raise an `SmtpFailure`. `then` is the message the next
+        `send` will carry: a transport may start on it in the same round trip as this one's
+        end (SMTP PIPELINING), or ignore it. Whatever the next `send` carries is sent right."""
         ...
 
     def close(self) -> None: ...

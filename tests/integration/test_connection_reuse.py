@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,7 +13,14 @@ import pytest
 from core import runtime
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
-from tests.support.smtp_servers import LOOPBACK, At, CaptureServer, Fault, FaultServer
+from tests.support.smtp_servers import (
+    LOOPBACK,
+    At,
+    CaptureServer,
+    Fault,
+    FaultServer,
+    InTransaction,
+)
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -38,25 +44,6 @@ def _plain_service(port: int, **config: Any) -> None:
 
 def _subjects(server: CaptureServer) -> list[str]:
     return [str(message.parsed()["Subject"]) for message in server.messages]
-
-
-@dataclass
-class AtTheSecondMessage:
-    """A `FaultScript`: the first session plays `planned` in its second transaction (a kept
-    connection the server has given up on); everything else goes normally."""
-
-    planned: Fault
-    transactions: int = 0
-    offers_starttls: bool = False
-
-    def fault(self, session: int, at: At, recipient: str | None) -> Fault | None:
-        if session != 0:
-            return None
-        if at is At.MAIL:
-            self.transactions += 1
-        return (
-            self.planned if self.planned.applies(at, recipient) and self.transactions == 2 else None
-        )
 
 
 @pytest.fixture
@@ -119,7 +106,7 @@ def test_a_connection_carries_at_most_its_cap(
 def test_a_kept_connection_the_server_closed_is_replaced_and_the_message_arrives_once(
     fault_server: Callable[..., FaultServer], fault: Fault
 ) -> None:
-    server = fault_server(script=AtTheSecondMessage(fault))
+    server = fault_server(script=InTransaction(fault))
     _plain_service(server.port)
 
     answers = [_send(subject) for subject in ("one", "two")]
@@ -135,7 +122,7 @@ def test_a_kept_connection_the_server_closed_is_replaced_and_the_message_arrives
 def test_a_kept_connection_lost_after_the_dot_is_not_resent(
     fault_server: Callable[..., FaultServer],
 ) -> None:
-    server = fault_server(script=AtTheSecondMessage(Fault.drop(At.END_OF_DATA)))
+    server = fault_server(script=InTransaction(Fault.drop(At.END_OF_DATA)))
     _plain_service(server.port)
     assert _send("one").status == 200
 

@@ -33,13 +33,13 @@ from core.errors import (
 from core.outbound import seal
 from core.send_request import parse_send_request
 from core.services.model import Encryption
-from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.tls import client_context
 from local_stack.smtp.faults import MESSAGE_DATA
 from tests.support.fake_clock import START
 from tests.support.fake_services import smtp_service
-from tests.support.smtp_servers import LOOPBACK, At, Fault, FaultServer
+from tests.support.smtp_servers import LOOPBACK, At, Fault, FaultServer, InTransaction
 
 StartFaultServer = Callable[..., FaultServer]
 
@@ -485,6 +485,199 @@ def test_a_connection_the_server_gave_up_on_while_idle_is_noticed_before_the_mes
     assert server.only_session.verbs.count("BDAT") == 1  # the second message never left
 
 
+# --- a batch: the next message's envelope written behind the dot ---------------------------------
+
+SUBJECTS = (b"One", b"Two", b"Three")
+ONE, TWO, THREE = (
+    _sealed_raw(subject=subject.decode(), body_text=".dot\nline") for subject in SUBJECTS
+)
+Result = Delivery | SmtpFailure
+
+
+def _batch(
+    transport: SmtpTransport, messages: list[tuple[bytes, list[str]]], seconds: float = 5.0
+) -> list[Result]:
+    """Each message sent in turn on `transport`, naming the next one as `then`, as a worker's
+    batch does (a failed send closes the session: the next one opens another)."""
+    outgoing = [Outgoing(raw, Envelope(SENDER, recipients)) for raw, recipients in messages]
+    results: list[Result] = []
+    for current, following in zip(outgoing, [*outgoing[1:], None], strict=True):
+        deadline = Deadline.after(seconds)
+        try:
+            transport.open(deadline)
+            results.append(
+                transport.send(current.message, current.envelope, deadline, then=following)
+            )
+        except SmtpFailure as failure:
+            results.append(failure)
+    return results
+
+
+def _three(port: int, recipients: list[str] | None = None) -> list[Result]:
+    with _transport(port) as transport:
+        return _batch(transport, [(raw, recipients or [JOHN]) for raw in (ONE, TWO, THREE)])
+
+
+def test_each_message_of_a_batch_takes_one_round_trip(fault_server: StartFaultServer) -> None:
+    # A slow server: each reply waits a moment. The next envelope goes in a write of its own,
+    # right after the message's, and a fast server may answer the dot in between; the flights
+    # (what had been answered when each word arrived) would then split what the client wrote
+    # without waiting.
+    server = fault_server(extensions=PIPELINING, reply_delay=0.05)
+
+    results = _three(server.port, [JOHN, JANE])
+
+    assert all(
+        isinstance(result, Delivery) and result.accepted == [JOHN, JANE] for result in results
+    )
+    session = server.only_session
+    envelope = ["MAIL", "RCPT", "RCPT", "DATA"]
+    assert session.flights == [
+        ["EHLO"],
+        envelope,
+        [MESSAGE_DATA, *envelope],  # the first message's text, and the second's envelope
+        [MESSAGE_DATA, *envelope],
+        [MESSAGE_DATA],
+        ["QUIT"],
+    ]
+    # Byte for byte (dot-stuffed on the wire, unstuffed by the server), each once, in order.
+    assert [arrival.data for arrival in server.delivered] == [ONE, TWO, THREE]
+
+
+def test_a_batch_on_a_chunking_server_sends_each_message_in_its_one_flight(
+    fault_server: StartFaultServer,
+) -> None:
+    server = fault_server(extensions=BOTH)
+
+    _three(server.port)
+
+    group = ["MAIL", "RCPT", "BDAT", MESSAGE_DATA]
+    assert server.only_session.flights == [["EHLO"], group, group, group, ["QUIT"]]
+    assert [arrival.data for arrival in server.delivered] == [ONE, TWO, THREE]
+
+
+def test_the_announced_message_gets_its_replies_per_recipient(
+    fault_server: StartFaultServer,
+) -> None:
+    server = fault_server(
+        script=InTransaction(Fault.answer(At.RCPT, "550 5.1.1 No such user", recipients=[JANE]))
+    )
+    server.extensions = PIPELINING
+
+    first, second, third = _three(server.port, [JOHN, JANE])
+
+    assert isinstance(first, Delivery)
+    assert isinstance(third, Delivery)
+    assert second == Delivery(
+        accepted=[JOHN], refused={JANE: "550 5.1.1 No such user"}, reply="250 2.0.0 OK: queued"
+    )
+    assert [arrival.rcpt_tos for arrival in server.delivered] == [
+        [JOHN, JANE],
+        [JOHN],
+        [JOHN, JANE],
+    ]
+
+
+def test_one_message_of_the_batch_refused_at_its_dot(fault_server: StartFaultServer) -> None:
+    server = fault_server(
+        script=InTransaction(Fault.answer(At.END_OF_DATA, "554 5.7.1 Spam"), number=1),
+        extensions=PIPELINING,
+    )
+
+    first, second, third = _three(server.port)
+
+    assert isinstance(first, SmtpRejected)
+    assert (first.context["stage"], first.context["smtp_code"]) == ("end_of_data", 554)
+    assert isinstance(second, Delivery)
+    assert isinstance(third, Delivery)
+    # The second message's envelope went with the first one's dot; that session was closed
+    # before its text, so it arrived once: on the next connection, with the third.
+    announced, after = server.sessions
+    assert announced.verbs[-4:] == ["DATA", "MAIL", "RCPT", "DATA"]
+    assert [arrival.data for arrival in announced.arrivals] == [ONE]
+    assert [arrival.data for arrival in after.arrivals] == [TWO, THREE]
+    assert [arrival.data for arrival in server.delivered] == [TWO, THREE]
+
+
+@pytest.mark.parametrize(
+    ("announced", "expected", "transient"),
+    [
+        pytest.param(False, SmtpConnectFailed, True, id="alone"),
+        pytest.param(True, SmtpOutcomeUnknown, False, id="next-envelope-behind-the-dot"),
+    ],
+)
+def test_a_reset_after_the_dot_is_safe_to_retry_only_when_nothing_followed_the_dot(
+    fault_server: StartFaultServer,
+    announced: bool,
+    expected: type[SmtpFailure],
+    transient: bool,
+) -> None:
+    # The server reads the message, then aborts. With nothing written after the dot, its
+    # receive buffer was empty... unless the abort was deliberate (see core.transport.smtp);
+    # with the next envelope written, the RST may come from that alone, after it took the message.
+    server = fault_server(
+        script=InTransaction(Fault.reset(At.END_OF_DATA), number=1), extensions=PIPELINING
+    )
+    deadline = Deadline.after(5)
+    then = Outgoing(TWO, Envelope(SENDER, [JOHN])) if announced else None
+
+    with _transport(server.port) as transport:
+        transport.open(deadline)
+        with pytest.raises(SmtpFailure) as raised:
+            transport.send(ONE, Envelope(SENDER, [JOHN]), deadline, then=then)
+
+    assert (type(raised.value), raised.value.transient) == (expected, transient)
+
+
+def test_421_to_the_announced_envelope(fault_server: StartFaultServer) -> None:
+    server = fault_server(
+        script=InTransaction(Fault.answer(At.MAIL, "421 4.4.2 Closing")), extensions=PIPELINING
+    )
+
+    first, second, third = _three(server.port)
+
+    assert isinstance(first, Delivery)
+    assert isinstance(third, Delivery)
+    # Before its text: the caller (core.delivery.deliver) may send it again on a new connection.
+    assert isinstance(second, SmtpDeferred)
+    assert (second.context["stage"], second.context["smtp_code"]) == ("mail", 421)
+    assert [arrival.data for arrival in server.delivered] == [ONE, THREE]
+
+
+def test_a_send_of_another_message_than_the_announced_one_goes_on_a_new_connection(
+    fault_server: StartFaultServer,
+) -> None:
+    server = fault_server(extensions=PIPELINING)
+    envelope = Envelope(SENDER, [JOHN])
+
+    with _transport(server.port) as transport:
+        transport.open(Deadline.after(5))
+        transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
+        delivery = transport.send(THREE, envelope, Deadline.after(5))
+
+    assert delivery.accepted == [JOHN]
+    # The first session was closed after the announced DATA: no text, no dot, nothing taken.
+    assert [[arrival.data for arrival in session.arrivals] for session in server.sessions] == [
+        [ONE],
+        [THREE],
+    ]
+
+
+def test_closing_with_a_message_announced_writes_nothing_more(
+    fault_server: StartFaultServer,
+) -> None:
+    server = fault_server(extensions=PIPELINING)
+    envelope = Envelope(SENDER, [JOHN])
+
+    with _transport(server.port) as transport:
+        transport.open(Deadline.after(5))
+        transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
+
+    # No RSET or QUIT, which after the 354 would have been taken for the message's text.
+    assert server.only_session.verbs[-1] == "DATA"
+    assert [arrival.data for arrival in server.delivered] == [ONE]
+
+
 # --- Postfix ------------------------------------------------------------------------------------
 
 
@@ -540,3 +733,18 @@ def test_smtp_sink_takes_a_pipelined_send_to_five_recipients(smtp_sink: int) -> 
         assert delivery.accepted == recipients
         assert (delivery.refused, delivery.deferred) == ({}, {})
         assert str(delivery.reply).startswith("250")
+
+
+def test_smtp_sink_takes_a_batch_with_each_next_envelope_behind_the_dot(smtp_sink: int) -> None:
+    recipients = [f"user{n}@example.com" for n in range(5)]
+    messages = [
+        (_sealed_raw(subject=f"Message {n}", body_text=".dot"), recipients) for n in range(5)
+    ]
+
+    with _transport(smtp_sink) as transport:
+        results = _batch(transport, messages, seconds=10)
+
+    for result in results:
+        assert isinstance(result, Delivery)
+        assert result.accepted == recipients
+        assert str(result.reply).startswith("250")

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from core.errors import SmtpDeferred, SmtpFailure, SmtpRejected
 from core.ports import Transport, TransportFactory
 from core.services.model import Service
-from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 
 REPLY = "250 2.0.0 Ok: queued as OUTBOX"
 
@@ -36,6 +36,7 @@ class SentMessage:
     raw: bytes
     deadline: Deadline
     connection: int = 0  # which connection, numbered as opened from 1 (0: none)
+    then: Outgoing | None = None  # the message announced as the next one, if any
 
     def parsed(self) -> EmailMessage:
         # As a mailbox stores it: with local line endings, so decoded text has no stray CRs.
@@ -130,9 +131,16 @@ class OutboxTransport(Transport):
             self._open = False
             self._outbox.closed += 1
 
-    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+    def send(
+        self,
+        message: bytes,
+        envelope: Envelope,
+        deadline: Deadline,
+        *,
+        then: Outgoing | None = None,
+    ) -> Delivery:
         self.open(deadline)
-        sent = SentMessage(self._service, envelope, message, deadline, self.number)
+        sent = SentMessage(self._service, envelope, message, deadline, self.number, then)
         self._outbox.handed.append(sent)
         try:
             return self._deliver(sent)

@@ -31,7 +31,15 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from local_stack.config import HOST
 from local_stack.smtp.capture import AuthAttempt, CaptureHandler, Received, Replies
-from local_stack.smtp.faults import Act, Arrival, At, Fault, FaultServer, FaultSession
+from local_stack.smtp.faults import (
+    Act,
+    Arrival,
+    At,
+    Fault,
+    FaultServer,
+    FaultSession,
+    InTransaction,
+)
 from local_stack.smtp.loopback import LoopbackSmtp, Security
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "Fault",
     "FaultServer",
     "FaultSession",
+    "InTransaction",
     "Received",
     "Replies",
     "ScriptedServer",

@@ -16,7 +16,7 @@ from core.errors import SmtpConnectFailed, SmtpFailure, SmtpOutcomeUnknown, Smtp
 from core.outbound import Sealed
 from core.ports import TransportFactory
 from core.services.model import Service
-from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.pool import Lease, TransportPool
 from core.transport.smtp import Stage
 
@@ -51,16 +51,23 @@ class Deliverer:
         )
 
     def deliver(
-        self, service: Service, sealed: Sealed, recipients: list[str], deadline: Deadline
+        self,
+        service: Service,
+        sealed: Sealed,
+        recipients: list[str],
+        deadline: Deadline,
+        *,
+        then: Outgoing | None = None,
     ) -> Delivery:
         """One transaction to `recipients` (on a retry, only those still pending), or an
         `SmtpFailure`. The connection is kept for the service's next message after a success,
         closed after any failure; a reused one found dead before the handover is replaced, and
-        the message sent on the new one, once."""
-        envelope = Envelope(sealed.message.sender.email, recipients)
+        the message sent on the new one, once. `then`: the service's next message, when the
+        caller has it already (see `Transport.send`)."""
+        sending = outgoing(sealed, recipients)
         lease = self._pool.take(service, deadline)
         try:
-            delivery = self._send(lease, sealed, envelope, deadline)
+            delivery = self._send(lease, sending, deadline, then)
         except SmtpFailure as failure:
             if not (lease.reused and found_dead(failure)):
                 raise
@@ -74,7 +81,7 @@ class Deliverer:
                 },
             )
             lease = self._pool.take(service, deadline, fresh=True)
-            delivery = self._send(lease, sealed, envelope, deadline)
+            delivery = self._send(lease, sending, deadline, then)
         logger.info(
             "message delivered",
             extra={
@@ -90,16 +97,25 @@ class Deliverer:
         return delivery
 
     def _send(
-        self, lease: Lease, sealed: Sealed, envelope: Envelope, deadline: Deadline
+        self,
+        lease: Lease,
+        sending: Outgoing,
+        deadline: Deadline,
+        then: Outgoing | None,
     ) -> Delivery:
         """Send on the lease; give it back after a success, discard it after any failure."""
         try:
-            delivery = lease.transport.send(sealed.raw, envelope, deadline)
+            delivery = lease.transport.send(sending.message, sending.envelope, deadline, then=then)
         except BaseException:
             self._pool.discard(lease)
             raise
         self._pool.give_back(lease)
         return delivery
+
+
+def outgoing(sealed: Sealed, recipients: list[str]) -> Outgoing:
+    """What goes to the server for `sealed`: its bytes, from its sender to `recipients`."""
+    return Outgoing(sealed.raw, Envelope(sealed.message.sender.email, recipients))
 
 
 def found_dead(failure: SmtpFailure) -> bool:

@@ -13,6 +13,14 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A message and its envelope, as a transport is handed them."""
+
+    message: bytes
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What the server said: who it accepted, who it refused for good (5xx at RCPT), and who
     it asked us to try again later (4xx at RCPT, e.g. 452), each with its reply."""

@@ -39,6 +39,14 @@ that may have the message, the envelope goes alone, and BDAT after its replies, 
 server has said something unread when the transaction starts (one that closes in the instant
 between that look and the write is still held as unknown: held, never lost).
 
+A sender with more messages for the same server (the queue worker's batch) names the next one
+(`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
+this message's final dot (RFC 2920 lets a group begin with a message's text), so its replies
+come right after this one's verdict and each message costs one round trip instead of two.
+Anything written after the dot takes away what a reset says (below): the server may have read
+the dot, taken the message, and reset on the commands after it. So once the next envelope is
+written, a reset before the verdict leaves the outcome unknown, as a close does.
+
 "Written" means handed to our kernel: `sendall` returns once the final dot is in the socket's
 send buffer, not once the server has read it. smtplib writes the whole message before reading
 anything, so a server that gives up in the middle of a message (too big, a crash, a dropped
@@ -48,12 +56,13 @@ receive buffer still holds data the application never read is aborted by the ker
 RST instead of a FIN (RFC 1122 4.2.2.13; Linux, the BSDs and Windows all do it), and so is one
 that gets data after the application closed it; a socket closed after reading everything sends
 an orderly FIN. A server takes a message only once it has read the final dot, and we write
-nothing after the dot until a reply comes, so an RST (ECONNRESET; or EPIPE, when the server's
-FIN came first) means the server closed before reading the whole message: it did not take it,
-and trying again is safe. A failure while writing (`sendall` raising) is as clear: the dot never
-left. An orderly close (EOF) or silence once the dot is written says nothing of the kind: the
-server may have the message, so the outcome is unknown, and it is not resent unless the service
-asked for at-least-once delivery (`unknown_outcome: retry`, honoured by the queue worker).
+nothing after the dot until a reply comes (unless the next message was announced: see above),
+so an RST (ECONNRESET; or EPIPE, when the server's FIN came first) means the server closed
+before reading the whole message: it did not take it, and trying again is safe. A failure
+while writing (`sendall` raising) is as clear: the dot never left. An orderly close (EOF) or
+silence once the dot is written says nothing of the kind: the server may have the message, so
+the outcome is unknown, and it is not resent unless the service asked for at-least-once
+delivery (`unknown_outcome: retry`, honoured by the queue worker).
 
 What stays ambiguous: an RST sent on purpose. A server that sets SO_LINGER to 0 aborts with an
 RST even when it has read everything, and Linux throws away what it had received and not yet
@@ -103,7 +112,7 @@ from core.errors import (
 from core.ports import Transport
 from core.services.model import Encryption
 from core.settings import get_settings
-from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.destination import DestinationForbidden, DestinationPolicy, resolve
 from core.transport.pipelining import (
     FlightClient,
@@ -276,7 +285,14 @@ class SmtpTransport(Transport):
             raise
         self._session = session
 
-    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+    def send(
+        self,
+        message: bytes,
+        envelope: Envelope,
+        deadline: Deadline,
+        *,
+        then: Outgoing | None = None,
+    ) -> Delivery:
         """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
 
         A `Delivery` comes back only when the server took the message for at least one
@@ -287,12 +303,25 @@ class SmtpTransport(Transport):
         safe: nothing was sent, and the 5xx ones are refused again). So a synchronous caller
         always gets an error when nobody got the message, and a queue worker needs no
         "accepted nobody" case: it retries transient errors and settles the rest.
+
+        `then`, on an open session whose server takes PIPELINING (and not CHUNKING, where a
+        send is one round trip already), is the message the next `send` will carry: its
+        envelope and DATA go out right behind this message's final dot, so its replies are on
+        their way when it comes (one round trip a message, not two). A next `send` of anything
+        else gets a new connection: the announced one never had a byte of its message written.
         """
+        if self._session is not None and not self._session.expects(Outgoing(message, envelope)):
+            # The last send announced another message, whose DATA may be answered with a 354
+            # and wait for text that is not coming: only closing ends that without sending it.
+            self.close()
+            self.open(deadline)
         one_shot = self._session is None  # opened here, for this message alone
         self.open(deadline)
         assert self._session is not None  # open() either opened it or raised
         try:
-            delivery = self._session.transact(message, envelope, deadline)
+            delivery = self._session.transact(
+                message, envelope, deadline, then=None if one_shot else then
+            )
         except BaseException:
             self.close()
             raise
@@ -400,9 +429,15 @@ def _connect_first(addresses: Sequence[str], port: int, timeout: float) -> socke
     failure: OSError = OSError("the SMTP host resolved to no address")
     for address in addresses:
         try:
-            return socket.create_connection((address, port), timeout)
+            sock = socket.create_connection((address, port), timeout)
         except OSError as error:
             failure = error
+            continue
+        # Each write goes out at once, not held back for the last one's acknowledgement
+        # (Nagle's algorithm): a pipelined group written in two parts (a message, then the
+        # next one's envelope) must reach the server together, not a round trip apart.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
     raise failure
 
 
@@ -419,6 +454,12 @@ class _Session:
         self._client: _PinnedSMTP | None = None
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
+        # The next message, whose MAIL, RCPTs and DATA were written behind the last one's dot
+        # and whose replies are not read yet (see `_announce`).
+        self._announced: Outgoing | None = None
+        # Something was written after this transaction's final dot: a reset no longer says
+        # the server did not take the message.
+        self._wrote_after_dot = False
         self.log = SessionLog()
 
     def open(self, destinations: DestinationPolicy) -> None:
@@ -436,12 +477,19 @@ class _Session:
             self._hello(client)
             self._secure(client)
 
-    def transact(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
-        """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`."""
+    def transact(
+        self, message: bytes, envelope: Envelope, deadline: Deadline, *, then: Outgoing | None
+    ) -> Delivery:
+        """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`; `then`
+        is announced behind it when the server takes that (see `_announce`)."""
         assert self._client is not None  # open() succeeded
         self._deadline = deadline
         with self._as_api_errors():
-            return self._transaction(self._client, message, envelope)
+            return self._transaction(self._client, message, envelope, then)
+
+    def expects(self, outgoing: Outgoing) -> bool:
+        """Whether `outgoing` may be the session's next transaction: nothing else was announced."""
+        return self._announced is None or self._announced == outgoing
 
     # --- the steps of a session -----------------------------------------------------------
 
@@ -552,24 +600,32 @@ class _Session:
         )
         self.log.mark(Stage.AUTH)
 
-    def _transaction(self, client: _PinnedSMTP, message: bytes, envelope: Envelope) -> Delivery:
+    def _transaction(
+        self, client: _PinnedSMTP, message: bytes, envelope: Envelope, then: Outgoing | None
+    ) -> Delivery:
         """MAIL, RCPT..., then the message, in as few round trips as the server allows:
 
         - PIPELINING and CHUNKING: MAIL, RCPTs, `BDAT <size> LAST` and the message in one
           write, then their replies (`_in_one_flight`): one round trip;
         - PIPELINING: MAIL, RCPTs and DATA in one write, their replies, then the message after
-          the 354: two round trips;
+          the 354: two round trips; one, when the envelope went with the last message's dot
+          (announced), and this message's dot takes the next one's envelope along (`then`);
         - CHUNKING alone: MAIL and each RCPT in turn, then BDAT and the message in one write;
         - neither: each command in turn, as RFC 5321 has it.
         """
         self._stage = Stage.MAIL
         self._in_transaction = True
-        options = [f"SIZE={len(message)}"] if client.has_extn("size") else []
+        self._wrote_after_dot = False
+        announced, self._announced = self._announced, None
+        options = _mail_options(client, message)
         pipelining, chunking = client.has_extn("pipelining"), client.has_extn("chunking")
-        if pipelining and chunking and nothing_unread(client):
+        if announced is None and pipelining and chunking and nothing_unread(client):
             return self._in_one_flight(client, message, envelope, options)
 
-        if pipelining:
+        if announced is not None:
+            # MAIL, the RCPTs and DATA went with the last message; their replies are on the way.
+            recipients = self._envelope_replies(client, envelope, owed=1)
+        elif pipelining:
             self._bound(client)
             with client.flight():
                 write_envelope(client, envelope, options)
@@ -600,7 +656,27 @@ class _Session:
             # dot never left, so the server cannot have the message.
             client.send(_data_section(message))
         self._stage = Stage.END_OF_DATA
+        if then is not None and pipelining and not chunking:
+            self._announce(client, then)
         return self._delivered(client, recipients)
+
+    def _announce(self, client: _PinnedSMTP, then: Outgoing) -> None:
+        """Write the next message's MAIL, RCPTs and DATA right behind this one's final dot,
+        before its verdict is read: RFC 2920 lets a group begin with a message's text, and the
+        server answers this message first, then them. The next `send` finds their replies on
+        the way. It is a write of its own, after the one that ends with the dot (the socket
+        sends each at once: TCP_NODELAY), so a failure to write the dot still means it never
+        left. From here on a reset says nothing of this message: the server may have taken it
+        and then reset on what came after, so its outcome is unknown (`_wrote_after_dot`)."""
+        self._wrote_after_dot = True
+        try:
+            self._bound(client)
+            with client.flight():
+                write_envelope(client, then.envelope, _mail_options(client, then.message))
+                client.putcmd("data")
+        except (smtplib.SMTPServerDisconnected, OSError):
+            return  # the connection is gone: reading this message's verdict says how it ended
+        self._announced = then
 
     def _in_one_flight(
         self, client: _PinnedSMTP, message: bytes, envelope: Envelope, options: list[str]
@@ -725,7 +801,7 @@ class _Session:
             self._bound(client)
             return client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
-            if _reset_by_peer(error):
+            if _reset_by_peer(error) and not self._wrote_after_dot:
                 self._stage = Stage.DATA
                 raise SmtpConnectFailed(
                     "The SMTP server reset the connection before reading the whole message"
@@ -748,6 +824,11 @@ class _Session:
         """
         client = self._client
         if client is None:
+            return
+        if self._announced is not None:
+            # A DATA is out whose 354 waits for text: whatever we wrote now would be taken for
+            # the message. Closing without a final dot leaves it unsent.
+            client.close()
             return
         try:
             wait = min(self._deadline.remaining(), _GOODBYE_SECONDS)
@@ -917,6 +998,11 @@ def _certificate_refused(failure: SmtpFailure | None) -> bool:
     return isinstance(failure, SmtpTlsError) and isinstance(
         failure.__cause__, ssl.SSLCertVerificationError
     )
+
+
+def _mail_options(client: smtplib.SMTP, message: bytes) -> list[str]:
+    """MAIL FROM's parameters: the message's size, for a server that takes SIZE (RFC 1870)."""
+    return [f"SIZE={len(message)}"] if client.has_extn("size") else []
 
 
 def _data_section(message: bytes) -> bytes:
