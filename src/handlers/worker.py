@@ -3,10 +3,15 @@
 A message that should come back later (a transient failure, the provider's pace) is reported
 as a batch item failure after its visibility is set to the wait; SQS redelivers it then, and
 its dead-letter queue catches whatever keeps failing for reasons of its own.
+
+The batch goes through the courier as one run (`Courier.process_each`): consecutive messages
+for one service go over one connection, each one's envelope written behind the previous
+message's final dot where the server takes PIPELINING.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,11 +23,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from core import runtime
 from core.delivery.courier import Hop, RetryIn
 from core.delivery.queue import Job
 from core.settings import check_settings
+from core.transport.base import Deadline
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
@@ -36,20 +43,43 @@ class ComeBackLater(Exception):  # a signal to the batch processor, not an error
     """Leaves the SQS message in the queue; its visibility timeout says when it returns."""
 
 
-def deliver(record: SQSRecord) -> None:
-    job = Job.model_validate_json(record.body)
-    context = processor.lambda_context
-    deadline = runtime.send_deadline(context.get_remaining_time_in_millis() if context else None)
-    outcome = runtime.courier().process(job, deadline)
-    if isinstance(outcome, RetryIn):
-        runtime.message_queue().retry_later(record.receipt_handle, outcome.seconds)
-        raise ComeBackLater(f"message {job.id}: again in {outcome.seconds}s")
-    if isinstance(outcome, Hop):
-        runtime.message_queue().enqueue(job, delay_seconds=outcome.seconds)
+class Batch:
+    """One invocation's records: each one's job, read from its body, and their outcomes from
+    one `Courier.process_each` over them, so that consecutive messages of a service share
+    round trips. The batch processor asks for the outcomes record by record, in order."""
+
+    def __init__(self, records: list[dict[str, Any]], context: LambdaContext | None) -> None:
+        self._context = context
+        self._jobs: deque[Job | ValidationError] = deque(map(_job_of, records))
+        readable = [job for job in self._jobs if isinstance(job, Job)]
+        self._outcomes = runtime.courier().process_each(readable, self._deadline)
+
+    def deliver(self, record: SQSRecord) -> None:
+        job = self._jobs.popleft()
+        if not isinstance(job, Job):
+            raise job  # unreadable: SQS redelivers it, and its dead-letter queue keeps it
+        outcome = next(self._outcomes)
+        if isinstance(outcome, RetryIn):
+            runtime.message_queue().retry_later(record.receipt_handle, outcome.seconds)
+            raise ComeBackLater(f"message {job.id}: again in {outcome.seconds}s")
+        if isinstance(outcome, Hop):
+            runtime.message_queue().enqueue(job, delay_seconds=outcome.seconds)
+
+    def _deadline(self) -> Deadline:
+        remaining = self._context.get_remaining_time_in_millis() if self._context else None
+        return runtime.send_deadline(remaining)
+
+
+def _job_of(record: dict[str, Any]) -> Job | ValidationError:
+    try:
+        return Job.model_validate_json(SQSRecord(record).body)
+    except ValidationError as unreadable:
+        return unreadable
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    batch = Batch(event.get("Records") or [], context)
     return process_partial_response(
-        event=event, record_handler=deliver, processor=processor, context=context
+        event=event, record_handler=batch.deliver, processor=processor, context=context
     )

@@ -15,6 +15,7 @@ from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (
     LOOPBACK,
+    MESSAGE_DATA,
     At,
     CaptureServer,
     Fault,
@@ -192,3 +193,100 @@ def test_a_worker_batch_shares_one_session_and_leaves_it_clean(
     assert send_queue.run_worker().failed == set()
     assert len(server.sessions) == 1
     assert len(session.arrivals) == 4
+
+
+def _queue_three() -> dict[str, str]:
+    """Three messages accepted for the queue: subject -> record id."""
+    ids = {}
+    for subject in ("one", "two", "three"):
+        queued = _send(subject, query="async=true")
+        assert queued.status == 202, queued.body
+        ids[subject] = str(queued.body["id"])
+    return ids
+
+
+def _statuses(ids: dict[str, str]) -> list[str]:
+    return sorted(
+        str(call_api("GET", f"/api/v2/email/messages/{record}").body["status"])
+        for record in ids.values()
+    )
+
+
+def test_a_worker_batch_writes_each_envelope_behind_the_previous_dot(
+    fault_server: Callable[..., FaultServer], send_queue: SendQueue
+) -> None:
+    # Each reply waits a moment, so the flights show what the client wrote without waiting.
+    server = fault_server(extensions=("PIPELINING",), reply_delay=0.05)
+    _plain_service(server.port)
+    _queue_three()
+
+    run = send_queue.run_worker()
+
+    assert (len(run.received), run.failed) == (3, set())
+    envelope = ["MAIL", "RCPT", "DATA"]
+    assert server.only_session.flights == [
+        ["EHLO"],
+        envelope,
+        [MESSAGE_DATA, *envelope],
+        [MESSAGE_DATA, *envelope],
+        [MESSAGE_DATA],
+    ]
+    assert len(server.delivered) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "transaction", "statuses"),
+    [
+        pytest.param(
+            Fault.answer(At.END_OF_DATA, "451 4.3.0 Try later"),
+            1,
+            ["sent", "sent", "sent"],
+            id="451-to-the-first-dot",
+        ),
+        pytest.param(
+            Fault.answer(At.END_OF_DATA, "554 5.7.1 Spam"),
+            1,
+            ["failed", "sent", "sent"],
+            id="554-to-the-first-dot",
+        ),
+        # Closed or reset once the next envelope was behind the dot: the server may have it.
+        pytest.param(Fault.drop(At.END_OF_DATA), 1, ["sent", "sent", "unknown"], id="drop"),
+        pytest.param(Fault.reset(At.END_OF_DATA), 1, ["sent", "sent", "unknown"], id="reset"),
+        # Before the second message's text: it goes again on a new connection.
+        pytest.param(
+            Fault.answer(At.MAIL, "421 4.4.2 Closing"),
+            2,
+            ["sent", "sent", "sent"],
+            id="421-to-the-announced-mail",
+        ),
+        pytest.param(
+            Fault.answer(At.DATA, "451 4.3.0 Not now"),
+            2,
+            ["sent", "sent", "sent"],
+            id="451-to-the-announced-data",
+        ),
+    ],
+)
+def test_a_fault_in_a_pipelined_worker_batch_loses_nothing_and_sends_nothing_twice(
+    fault_server: Callable[..., FaultServer],
+    send_queue: SendQueue,
+    fault: Fault,
+    transaction: int,
+    statuses: list[str],
+) -> None:
+    server = fault_server(
+        script=InTransaction(fault, number=transaction),
+        extensions=("PIPELINING",),
+        reply_delay=0.05,
+    )
+    _plain_service(server.port)
+    ids = _queue_three()
+
+    runs = send_queue.drain()
+
+    assert runs >= 1
+    assert send_queue.receive() == []  # every message settled
+    assert _statuses(ids) == statuses
+    delivered = [arrival.data for arrival in server.delivered]
+    assert len(delivered) == statuses.count("sent")
+    assert len(set(delivered)) == len(delivered)  # none twice

@@ -32,6 +32,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from local_stack.config import HOST
 from local_stack.smtp.capture import AuthAttempt, CaptureHandler, Received, Replies
 from local_stack.smtp.faults import (
+    MESSAGE_DATA,
     Act,
     Arrival,
     At,
@@ -44,6 +45,7 @@ from local_stack.smtp.loopback import LoopbackSmtp, Security
 
 __all__ = [
     "LOOPBACK",
+    "MESSAGE_DATA",
     "Act",
     "Arrival",
     "At",

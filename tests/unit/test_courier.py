@@ -28,11 +28,11 @@ from core.message import Message
 from core.ports import Transport, TransportFactory
 from core.send_request import parse_send_request
 from core.services.model import Service
-from core.transport.base import Deadline
+from core.transport.base import Deadline, Outgoing
 from tests.support.fake_delivery import FakeMessageQueue
 from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import smtp_service
-from tests.support.outbox import REPLY
+from tests.support.outbox import REPLY, SentMessage
 from tests.support.send_path import SendPath
 
 KEY = "key-1"
@@ -664,3 +664,72 @@ def test_a_failure_before_any_smtp_exchange_does_not_strand_the_message(
     path.queue = FakeMessageQueue()
     path.courier().process(job, Deadline.after(30))
     assert _record(path, job).reason != "worker_interrupted"
+
+
+# --- a batch -------------------------------------------------------------------------------------
+
+
+def _batch(path: SendPath, jobs: list[Job]) -> list[Done | RetryIn | Hop]:
+    return list(path.courier().process_each(jobs, lambda: Deadline.after(30)))
+
+
+def _outgoing(sent: SentMessage) -> Outgoing:
+    return Outgoing(sent.raw, sent.envelope)
+
+
+def test_each_message_of_a_batch_names_the_next_one_for_its_service(path: SendPath) -> None:
+    jobs = [_queued(path, subject=f"Message {n}", to=[JOHN, JANE]) for n in range(3)]
+
+    outcomes = _batch(path, jobs)
+
+    assert outcomes == [Done(Status.SENT)] * 3
+    first, second, third = path.outbox.handed
+    assert [sent.header("Subject") for sent in (first, second, third)] == [
+        "Message 0",
+        "Message 1",
+        "Message 2",
+    ]
+    assert (first.then, second.then, third.then) == (_outgoing(second), _outgoing(third), None)
+    assert [_record(path, job).status for job in jobs] == [Status.SENT] * 3
+
+
+def test_a_message_of_the_batch_that_does_not_go_is_not_announced(path: SendPath) -> None:
+    path.keys["key-2"] = Principal("key-2", ROLE)
+    first = _queued(path, subject="One")
+    request = parse_send_request({"to": JOHN, "subject": "Two", "body_text": "Hi"})
+    path.mailer().accept(path.keys["key-2"], "email", request)
+    revoked = path.queue.queued[-1].job
+    third = _queued(path, subject="Three")
+    del path.keys["key-2"]
+
+    outcomes = _batch(path, [first, revoked, third])
+
+    # In the jobs' order, whatever was prepared ahead of what.
+    assert outcomes == [Done(Status.SENT), Done(Status.CANCELLED), Done(Status.SENT)]
+    sent_first, sent_third = path.outbox.handed
+    assert (sent_first.then, sent_third.then) == (None, None)
+
+
+def test_messages_for_another_service_are_not_announced(path: SendPath) -> None:
+    path.services.add(smtp_service("bulk"))
+    path.keys[KEY] = Principal(KEY, ROLE.model_copy(update={"services": ["email", "bulk"]}))
+    jobs = [_queued(path, service=name) for name in ("email", "bulk", "bulk", "email")]
+
+    outcomes = _batch(path, jobs)
+
+    assert outcomes == [Done(Status.SENT)] * 4
+    handed = path.outbox.handed
+    assert [sent.service.name for sent in handed] == ["email", "bulk", "bulk", "email"]
+    assert [sent.then for sent in handed] == [None, _outgoing(handed[2]), None, None]
+
+
+def test_a_message_of_the_batch_refused_does_not_hold_up_the_next(path: SendPath) -> None:
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(2)]
+    path.outbox.fail_next(SmtpRejected("554 5.7.1 Spam", context={"stage": "end_of_data"}))
+
+    outcomes = _batch(path, jobs)
+
+    assert outcomes == [Done(Status.FAILED), Done(Status.SENT)]
+    refused, delivered = path.outbox.handed
+    assert refused.then == _outgoing(delivered)
+    assert path.outbox.messages == [delivered]

@@ -674,8 +674,9 @@ class _Session:
             with client.flight():
                 write_envelope(client, then.envelope, _mail_options(client, then.message))
                 client.putcmd("data")
-        except (smtplib.SMTPServerDisconnected, OSError):
-            return  # the connection is gone: reading this message's verdict says how it ended
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            # smtplib closed the socket: no verdict will come, and the dot was written.
+            raise self._unknown(f"the connection broke after the final dot: {error}") from error
         self._announced = then
 
     def _in_one_flight(
