@@ -15,11 +15,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
+from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.headerregistry import AddressHeader, BaseHeader
 from email.message import EmailMessage
 from email.message import Message as ParsedHeaders
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from aws_lambda_powertools import Logger
@@ -34,6 +35,12 @@ logger = Logger(child=True)
 # RFC 5322: 998 characters a line, CRLF excluded.
 MAX_LINE = 998
 _BARE_LINE_BREAK = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+# A line longer than MAX_LINE, once bare line breaks are ruled out: searched, not split, so a
+# big message is not copied line by line.
+_LONG_LINE = re.compile(rb"[^\r\n]{%d}" % (MAX_LINE + 1))
+# The parser is fed this much at a time: given a whole big message at once, it holds it as
+# text and as lines besides the bytes (some eight copies at its peak; about three this way).
+_PARSE_CHUNK = 64 * 1024
 # Headers the builder writes besides the address fields and the subject.
 _FIXED = ("date", "message-id", "mime-version", "content-type")
 
@@ -85,14 +92,14 @@ def _line_problems(raw: bytes) -> Iterator[str]:
         yield "a NUL byte"
     if _BARE_LINE_BREAK.search(raw):
         yield "a bare CR or LF"
-    if any(len(line) > MAX_LINE for line in raw.split(b"\r\n")):
+    if _LONG_LINE.search(raw):
         yield f"a line longer than {MAX_LINE} characters"
 
 
 def _content_problems(raw: bytes, message: Message) -> Iterator[str]:
-    parsed = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(parsed, EmailMessage)  # what policy.default parses into
-    legacy = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    parsed = _parsed(raw)
+    # The legacy parser reads only the header section: what it is asked about is there.
+    legacy = BytesHeaderParser(policy=policy.compat32).parsebytes(_header_section(raw))
 
     expected: dict[str, list[Mailbox]] = {"from": [message.sender]}
     if message.to:
@@ -122,6 +129,23 @@ def _content_problems(raw: bytes, message: Message) -> Iterator[str]:
     for part in parsed.walk():
         if part.defects:
             yield f"defects in a {part.get_content_type()} part: {part.defects}"
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    """`raw` as the stdlib's modern parser reads it, fed a piece at a time."""
+    parser = BytesFeedParser(policy=policy.default)
+    view = memoryview(raw)
+    for start in range(0, len(raw), _PARSE_CHUNK):
+        parser.feed(bytes(view[start : start + _PARSE_CHUNK]))
+    parsed = parser.close()
+    assert isinstance(parsed, EmailMessage)  # what policy.default parses into
+    return parsed
+
+
+def _header_section(raw: bytes) -> bytes:
+    """The header fields and the empty line after them (all of `raw` if it has none)."""
+    end = raw.find(b"\r\n\r\n")
+    return raw if end < 0 else raw[: end + 4]
 
 
 def _address_problems(
