@@ -82,9 +82,14 @@ IN_TRANSACTION = {At.MAIL, At.RCPT, At.DATA}  # a failure here leaves a transact
 
 @pytest.fixture
 def fault_server() -> Iterator[StartFaultServer]:
+    """Lockstep servers (no PIPELINING, no CHUNKING) unless a test says otherwise, whatever
+    SMTP_TEST_EXTENSIONS asks: the cases here assert the commands one by one, in the order a
+    lockstep session says them. The pipelined and chunked sessions have their own cases in
+    test_transport_pipelining.py, and the fault matrix runs against both."""
     with ExitStack() as running:
 
         def start(*faults: Fault, **options: Any) -> FaultServer:
+            options.setdefault("extensions", ())
             return running.enter_context(FaultServer(*faults, **options))
 
         yield start

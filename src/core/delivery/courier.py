@@ -31,7 +31,7 @@ from core.admission import Admission
 from core.compose import compose
 from core.delivery.deliver import Deliverer, outgoing
 from core.delivery.queue import MAX_DELAY_SECONDS, Job
-from core.delivery.records import FINAL, MessageRecord, RecordChanges, Status
+from core.delivery.records import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import backoff_seconds
 from core.errors import (
     EmailApiError,
@@ -88,8 +88,13 @@ class Ready:
     # The provider's unit taken for it: given back if nothing is handed to the server.
     allowance: Reservation | None
 
-    def outgoing(self) -> Outgoing:
-        return outgoing(self.sealed, self.record.pending_recipients())
+
+@dataclass(frozen=True)
+class _Ahead:
+    """The next job of a batch, looked at (not claimed) before the one ahead of it is sent."""
+
+    sealed: Sealed
+    outgoing: Outgoing  # what it would send, as its record stood then
 
 
 # A job's key id -> the principal it acts as now; `Unauthorized` once it no longer may.
@@ -141,31 +146,61 @@ class Courier:
         self, jobs: Iterable[Job], deadline: Callable[[], Deadline]
     ) -> Iterator[Outcome]:
         """One attempt at each job, the outcomes in the jobs' order; `deadline()` gives each
-        step its own. Each job is prepared (claimed and sealed) before the one ahead of it is
-        sent, so that when both go to the same service the transport can write its envelope
-        behind the first one's final dot (`Transport.send`'s `then`): a batch then costs about
-        one round trip a message. The claim comes one send early; the lease covers that."""
-        steps = (self.prepare(job, deadline()) for job in jobs)
-        step = next(steps, None)
-        while step is not None:
+        step its own.
+
+        Before a message is sent, the job after it is looked at: when it goes to the same
+        service, it is sealed then, and named to the transport as the next message (`then`),
+        which can write its envelope behind this one's final dot: a batch costs about one
+        round trip a message. It is claimed and checked only at its own turn, reusing those
+        sealed bytes, so a worker that dies in the middle of a batch leaves it to SQS's
+        redelivery as it was, never claimed by a send that did not happen.
+        """
+        pending = iter(jobs)
+        job = next(pending, None)
+        sealed: Sealed | None = None  # the job's bytes, when it was looked at ahead
+        while job is not None:
+            step = self.prepare(job, deadline(), sealed=sealed)
+            following = next(pending, None)
+            sealed = None
             if not isinstance(step, Ready):
                 yield step
-                step = next(steps, None)
-                continue
-            following = next(steps, None)
-            then = (
-                following.outgoing()
-                if isinstance(following, Ready) and following.service.name == step.service.name
-                else None
-            )
-            yield self.attempt(step, deadline(), then=then)
-            step = following
+            else:
+                ahead = self._look_ahead(following, step.service)
+                if ahead is not None:
+                    sealed = ahead.sealed
+                then = ahead.outgoing if ahead is not None else None
+                yield self.attempt(step, deadline(), then=then)
+            job = following
+
+    def _look_ahead(self, job: Job | None, service: Service) -> _Ahead | None:
+        """`job`'s sealed bytes and envelope, if it is a message for `service` that may well
+        go next; None otherwise (its own turn then does everything, as for any job). Only a
+        job that carries its message: a staged (big) one gains nothing from a round trip."""
+        if job is None or job.service != service.name or job.message is None:
+            return None
+        if job.send_at is not None:
+            return None  # may have to wait: its turn decides
+        try:
+            record = self._records.get(job.id)
+            if record.status not in WAITING:
+                return None
+            sealed = seal(job.message, max_bytes=self._max_message_bytes)
+        except Exception:  # whatever it is, its own turn meets it and deals with it
+            logger.debug("next message not looked at", extra={"record_id": job.id}, exc_info=True)
+            return None
+        return _Ahead(sealed, outgoing(sealed, record.pending_recipients()))
 
     def prepare(
-        self, job: Job, deadline: Deadline, *, now: datetime | None = None
+        self,
+        job: Job,
+        deadline: Deadline,
+        *,
+        now: datetime | None = None,
+        sealed: Sealed | None = None,
     ) -> Ready | Outcome:
         """Everything before the SMTP exchange: the schedule, the record's claim, the sender's
-        rights now, the message sealed. `Ready` for an attempt, or the outcome without one."""
+        rights now, the message sealed (or `sealed`, the job's own message sealed already).
+        `Ready` for an attempt, or the outcome without one."""
         now = now or self._clock.now()
         if job.send_at is not None:
             wait = (datetime.fromisoformat(job.send_at) - now).total_seconds()
@@ -203,7 +238,7 @@ class Courier:
                 allowance.release()  # someone else has (or had) it: this copy sends nothing
             return self._not_claimed(job)
         try:
-            ready = self._ready(job, record, service)
+            ready = self._ready(job, record, service, sealed)
         except Exception:
             return self._interrupted(job, record, allowance)
         if not isinstance(ready, tuple):
@@ -235,7 +270,11 @@ class Courier:
         return self._settle(job, self._failed_unless_out(record), reason="internal_error")
 
     def _ready(
-        self, job: Job, record: MessageRecord, service: Service | EmailApiError
+        self,
+        job: Job,
+        record: MessageRecord,
+        service: Service | EmailApiError,
+        sealed: Sealed | None,
     ) -> tuple[Service, Sealed] | Outcome:
         """The message as its sender may send it now, or the outcome that settles it unsent."""
         try:
@@ -248,10 +287,10 @@ class Courier:
                 raise service  # gone since the message was accepted: settled as failed
             if not service.is_active:
                 return self._cancel(job, "service_inactive", f"Service '{job.service}' is off.")
-            message = self._message_of(job, record, service)
+            message = sealed.message if sealed else self._message_of(job, record, service)
             self._admission.check_recipient_count(service, len(message.envelope_recipients()))
             self._admission.check_message(sender, service, message)
-            return service, seal(message, max_bytes=self._max_message_bytes)
+            return service, sealed or seal(message, max_bytes=self._max_message_bytes)
         except Forbidden as error:
             return self._cancel(job, "role_forbids", error.message)
         except EmailApiError as error:
