@@ -21,7 +21,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # Lambda runs 3.12 (the main venv); the code must also run on these.
 OTHER_PYTHONS := 3.11 3.13
 
-.PHONY: dev dev-reset test lint typecheck validate build pytest browser postfix other-pythons bench soak clean
+.PHONY: dev dev-reset test lint typecheck validate build pytest browser postfix other-pythons test-smtp-extensions bench soak clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
@@ -72,6 +72,16 @@ other-pythons:
 	  $(MAKE) --no-print-directory .venv-py$$version/.installed PYTHON=python$$version || exit 1; \
 	  echo "pytest on Python $$version"; \
 	  .venv-py$$version/bin/pytest -q -n 2 -p no:cacheprovider $(OTHER_PYTHON_TESTS) || exit 1; \
+	done
+
+# The integration suite once more against servers offering PIPELINING alone, then PIPELINING
+# and CHUNKING (`make test` runs the send path's key modules both ways; this runs every one,
+# about ten minutes: tests/integration/conftest.py reads SMTP_TEST_EXTENSIONS).
+test-smtp-extensions: $(VENV)/.installed browser postfix
+	@for extensions in PIPELINING PIPELINING,CHUNKING; do \
+	  echo "servers offering $$extensions"; \
+	  SMTP_TEST_EXTENSIONS=$$extensions $(BIN)/pytest -q -n 2 -p no:cacheprovider \
+	    tests/integration || exit 1; \
 	done
 
 # The round-trip, CPU and memory benchmark (bench/run.py): a table on stdout, JSON in .local/bench/.
