@@ -19,6 +19,7 @@ import random
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from local_stack.smtp.faults import At, Fault, FaultServer
@@ -79,9 +80,9 @@ class RandomFaults:
 class FaultSmtpServer(FaultServer):
     """A `FaultServer` on loopback dealing `faults` at random; a context manager."""
 
-    def __init__(self, faults: Faults, *, seed: int = 7) -> None:
+    def __init__(self, faults: Faults, *, seed: int = 7, extensions: Iterable[str] = ()) -> None:
         self._dice = RandomFaults(faults, seed=seed)
-        super().__init__(script=self._dice)
+        super().__init__(script=self._dice, extensions=extensions)
 
     @property
     def truth(self) -> GroundTruth:

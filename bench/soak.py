@@ -256,13 +256,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reset-mid-data", type=float, default=0.05)
     parser.add_argument("--drop-after-dot", type=float, default=0.02)
     parser.add_argument("--defer", type=float, default=0.03)
+    parser.add_argument(
+        "--smtp-extensions",
+        default="",
+        help="what the fault server offers in EHLO, comma-separated (default: nothing,"
+        " lockstep). With PIPELINING the worker writes each next envelope behind the previous"
+        " dot, so a reset in the middle of such a message leaves it unknown (a false unknown"
+        " here) where lockstep would send it again",
+    )
     args = parser.parse_args(argv)
+    extensions = [word.strip() for word in args.smtp_extensions.split(",") if word.strip()]
     deadline = time.monotonic() + args.deadline
     faults = Faults(
         defer=args.defer, reset_mid_data=args.reset_mid_data, drop_after_dot=args.drop_after_dot
     )
 
-    with tempfile.TemporaryDirectory(prefix="soak-") as workdir, FaultSmtpServer(faults) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="soak-") as workdir,
+        FaultSmtpServer(faults, extensions=extensions) as server,
+    ):
         stack = start_stack(Path(workdir), admin_key=secrets.token_urlsafe(24))
         try:
             client = Client(stack)

@@ -44,8 +44,12 @@ A sender with more messages for the same server (the queue worker's batch) names
 this message's final dot (RFC 2920 lets a group begin with a message's text), so its replies
 come right after this one's verdict and each message costs one round trip instead of two.
 Anything written after the dot takes away what a reset says (below): the server may have read
-the dot, taken the message, and reset on the commands after it. So once the next envelope is
-written, a reset before the verdict leaves the outcome unknown, as a close does.
+the dot, taken the message, and closed (or died) before answering, with the commands after it
+unread, which makes its kernel reset. So once the next envelope is written, a reset before the
+verdict leaves the outcome unknown, as a close does. The price: a server that aborts in the
+middle of such a message, which would otherwise be sent again, holds it as unknown (or sends it
+again only under `unknown_outcome: retry`). A server that answers and then resets is heard
+(its 250 is read first), and the next message then finds the connection dead before its text.
 
 "Written" means handed to our kernel: `sendall` returns once the final dot is in the socket's
 send buffer, not once the server has read it. smtplib writes the whole message before reading
@@ -65,10 +69,11 @@ the outcome is unknown, and it is not resent unless the service asked for at-lea
 delivery (`unknown_outcome: retry`, honoured by the queue worker).
 
 What stays ambiguous: an RST sent on purpose. A server that sets SO_LINGER to 0 aborts with an
-RST even when it has read everything, and Linux throws away what it had received and not yet
-read when an RST arrives, even a 250; so a server that took the message and then aborted (with
-or without answering first) would be sent it again, under either `unknown_outcome`. So would
-one behind a TCP proxy or load balancer that resets the client's side on its own account. MTAs
+RST even when it has read everything; so a server that took the message and then aborted
+without answering would be sent it again, under either `unknown_outcome`. (One that answered
+first is heard: Linux hands over what arrived before an RST, then reports the reset, as
+measured on Linux 6; unless that 250 is lost on the way, or overtaken.) So would one behind a
+TCP proxy or load balancer that resets the client's side on its own account. MTAs
 close in an orderly way, so this takes a deliberate abort. The other way round, a server that
 closes before the dot with nothing unread at that moment sends a FIN, and the RST only when our
 next segment arrives; its close reads as an EOF whichever comes first, so that message is held
