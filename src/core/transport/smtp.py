@@ -42,7 +42,8 @@ between that look and the write is still held as unknown: held, never lost).
 A sender with more messages for the same server (the queue worker's batch) names the next one
 (`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
 this message's final dot (RFC 2920 lets a group begin with a message's text), so its replies
-come right after this one's verdict and each message costs one round trip instead of two.
+come right after this one's verdict and each message costs one round trip instead of two
+(behind a message of up to 64 KiB: see `_ANNOUNCE_AFTER`).
 Anything written after the dot takes away what a reset says (below): the server may have read
 the dot, taken the message, and closed (or died) before answering, with the commands after it
 unread, which makes its kernel reset. So once the next envelope is written, a reset before the
@@ -130,6 +131,10 @@ from core.transport.tls import client_context
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
 _GOODBYE_SECONDS = 1.0
+# The next message is announced only behind a message up to this size: for a bigger one the
+# round trip saved is a small share of its transfer, and a server giving up in the middle of it
+# (which announcing turns from "send it again" into "unknown") is likelier.
+_ANNOUNCE_AFTER = 64 * 1024
 
 
 class Stage(StrEnum):
@@ -661,7 +666,7 @@ class _Session:
             # dot never left, so the server cannot have the message.
             client.send(_data_section(message))
         self._stage = Stage.END_OF_DATA
-        if then is not None and pipelining and not chunking:
+        if then is not None and pipelining and not chunking and len(message) <= _ANNOUNCE_AFTER:
             self._announce(client, then)
         return self._delivered(client, recipients)
 
