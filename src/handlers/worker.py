@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from core import runtime
-from core.delivery.courier import Hop, RetryIn
+from core.delivery.courier import Crashed, Hop, RetryIn
 from core.delivery.queue import Job
 from core.settings import check_settings
 from core.transport.base import Deadline
@@ -59,6 +59,8 @@ class Batch:
         if not isinstance(job, Job):
             raise job  # unreadable: SQS redelivers it, and its dead-letter queue keeps it
         outcome = next(self._outcomes)
+        if isinstance(outcome, Crashed):
+            raise outcome.error  # this record alone comes back
         if isinstance(outcome, RetryIn):
             runtime.message_queue().retry_later(record.receipt_handle, outcome.seconds)
             raise ComeBackLater(f"message {job.id}: again in {outcome.seconds}s")

@@ -13,7 +13,7 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.delivery.courier import Done, Hop, RetryIn
+from core.delivery.courier import Crashed, Done, Hop, RetryIn
 from core.delivery.queue import MAX_DELAY_SECONDS, Job
 from core.delivery.records import MessageRecord, Status
 from core.errors import (
@@ -669,7 +669,7 @@ def test_a_failure_before_any_smtp_exchange_does_not_strand_the_message(
 # --- a batch -------------------------------------------------------------------------------------
 
 
-def _batch(path: SendPath, jobs: list[Job]) -> list[Done | RetryIn | Hop]:
+def _batch(path: SendPath, jobs: list[Job]) -> list[Done | RetryIn | Hop | Crashed]:
     return list(path.courier().process_each(jobs, lambda: Deadline.after(30)))
 
 
@@ -753,3 +753,24 @@ def test_a_message_of_the_batch_refused_does_not_hold_up_the_next(path: SendPath
     refused, delivered = path.outbox.handed
     assert refused.then == _outgoing(delivered)
     assert path.outbox.messages == [delivered]
+
+
+def test_a_job_whose_store_fails_comes_back_alone(
+    path: SendPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(3)]
+    claim = path.records.claim
+    outage = ConnectionError("DynamoDB did not answer")
+
+    def claim_but_the_second(record_id: str, lease_seconds: int) -> MessageRecord | None:
+        if record_id == jobs[1].id:
+            raise outage
+        return claim(record_id, lease_seconds)
+
+    monkeypatch.setattr(path.records, "claim", claim_but_the_second)
+
+    outcomes = _batch(path, jobs)
+
+    assert outcomes == [Done(Status.SENT), Crashed(outage), Done(Status.SENT)]
+    assert [sent.header("Subject") for sent in path.outbox.messages] == ["Message 0", "Message 2"]
+    assert _record(path, jobs[1]).status is Status.QUEUED  # untouched: SQS brings it back

@@ -78,6 +78,14 @@ Outcome = Done | RetryIn | Hop
 
 
 @dataclass(frozen=True)
+class Crashed:
+    """A job of a batch whose step raised (a store that did not answer, say): its SQS message
+    is left to come back, as a lone job's exception leaves it; the batch goes on."""
+
+    error: Exception
+
+
+@dataclass(frozen=True)
 class Ready:
     """A job claimed for an attempt and sealed as its sender may send it now."""
 
@@ -144,7 +152,7 @@ class Courier:
 
     def process_each(
         self, jobs: Iterable[Job], deadline: Callable[[], Deadline]
-    ) -> Iterator[Outcome]:
+    ) -> Iterator[Outcome | Crashed]:
         """One attempt at each job, the outcomes in the jobs' order; `deadline()` gives each
         step its own.
 
@@ -159,18 +167,29 @@ class Courier:
         job = next(pending, None)
         sealed: Sealed | None = None  # the job's bytes, when it was looked at ahead
         while job is not None:
-            step = self.prepare(job, deadline(), sealed=sealed)
             following = next(pending, None)
-            sealed = None
-            if not isinstance(step, Ready):
-                yield step
-            else:
-                ahead = self._look_ahead(following, step.service)
-                if ahead is not None:
-                    sealed = ahead.sealed
-                then = ahead.outgoing if ahead is not None else None
-                yield self.attempt(step, deadline(), then=then)
+            outcome, sealed = self._in_batch(job, following, sealed, deadline)
+            yield outcome
             job = following
+
+    def _in_batch(
+        self,
+        job: Job,
+        following: Job | None,
+        sealed: Sealed | None,
+        deadline: Callable[[], Deadline],
+    ) -> tuple[Outcome | Crashed, Sealed | None]:
+        """`job`'s outcome, and `following`'s bytes if it was looked at (and announced)."""
+        try:
+            step = self.prepare(job, deadline(), sealed=sealed)
+            if not isinstance(step, Ready):
+                return step, None
+            ahead = self._look_ahead(following, step.service)
+            if ahead is None:
+                return self.attempt(step, deadline()), None
+            return self.attempt(step, deadline(), then=ahead.outgoing), ahead.sealed
+        except Exception as error:
+            return Crashed(error), None
 
     def _look_ahead(self, job: Job | None, service: Service) -> _Ahead | None:
         """`job`'s sealed bytes and envelope, if it is a message for `service` that may well
