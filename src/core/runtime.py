@@ -2,39 +2,40 @@
 
 Handlers ask here for what they need; nothing connects to AWS at import time, and tests
 call `reset()` after changing the environment.
+
+Each factory imports its adapter itself, so a cold start pays only for the adapters its first
+request uses (a send never loads the worker's courier, nor the attachment fetcher unless it
+names files by URL); `tests/unit/test_cold_start_imports.py` keeps it that way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-from core.access.authentication import INVOKE_KEY_ID, Authenticator, Principal
-from core.access.rate_limit import RateLimiter
-from core.access.repository import ApiKeyRepository, RoleRepository
-from core.admin_key import AdminKey
-from core.admission import Admission
-from core.attachments.fetch import AttachmentFetcher, FetchPolicy
-from core.attachments.references import InlineAttachment, Reference
-from core.clock import SystemClock
-from core.delivery.courier import Courier, RetryPolicy
-from core.delivery.deliver import Deliverer
-from core.delivery.queue import MessageQueue
-from core.delivery.records import MessageRepository
-from core.message import Attachment
-from core.secrets import CredentialStore
-from core.sending import Mailer
-from core.services.environment import service_from_settings
-from core.services.repository import ServiceRepository
 from core.settings import get_settings
-from core.storage import ItemTable
-from core.templates.repository import TemplateRepository
+from core.storage import ItemTable, dynamodb, dynamodb_client
 from core.transport.base import Deadline
-from core.transport.factory import Transports
-from core.transport.pool import TransportPool
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from core.access.authentication import Authenticator, Principal
+    from core.access.repository import ApiKeyRepository, RoleRepository
+    from core.admission import Admission
+    from core.attachments.references import InlineAttachment, Reference
+    from core.delivery.courier import Courier
+    from core.delivery.deliver import Deliverer
+    from core.delivery.queue import MessageQueue
+    from core.delivery.records import MessageRepository
+    from core.message import Attachment
+    from core.secrets import CredentialStore
+    from core.sending import Mailer
+    from core.services.repository import ServiceRepository
+    from core.templates.repository import TemplateRepository
+    from core.transport.factory import Transports
+    from core.transport.pool import TransportPool
 
 # Time kept back from the Lambda's remaining time to turn an SMTP timeout into a 504.
 RESPONSE_MARGIN_SECONDS = 1.0
@@ -42,12 +43,17 @@ RESPONSE_MARGIN_SECONDS = 1.0
 
 @lru_cache(maxsize=1)
 def credential_store() -> CredentialStore:
+    from core.secrets import CredentialStore
+
     settings = get_settings()
     return CredentialStore(settings.secret_prefix, cache_seconds=settings.secret_cache_seconds)
 
 
 @lru_cache(maxsize=1)
 def service_repository() -> ServiceRepository:
+    from core.services.environment import service_from_settings
+    from core.services.repository import ServiceRepository
+
     settings = get_settings()
     return ServiceRepository(
         ItemTable(settings.services_table, "name"),
@@ -58,32 +64,45 @@ def service_repository() -> ServiceRepository:
 
 @lru_cache(maxsize=1)
 def role_repository() -> RoleRepository:
+    from core.access.repository import RoleRepository
+
     return RoleRepository(ItemTable(get_settings().roles_table, "name"))
 
 
 @lru_cache(maxsize=1)
 def api_key_repository() -> ApiKeyRepository:
+    from core.access.repository import ApiKeyRepository
+
     return ApiKeyRepository(ItemTable(get_settings().api_keys_table, "id"), role_repository())
 
 
 @lru_cache(maxsize=1)
 def template_repository() -> TemplateRepository:
+    from core.templates.repository import TemplateRepository
+
     return TemplateRepository(ItemTable(get_settings().templates_table, "key"))
 
 
 @lru_cache(maxsize=1)
 def message_repository() -> MessageRepository:
+    from core.delivery.records import MessageRepository
+
     return MessageRepository(ItemTable(get_settings().messages_table, "id"))
 
 
 @lru_cache(maxsize=1)
 def message_queue() -> MessageQueue:
+    from core.delivery.queue import MessageQueue
+
     settings = get_settings()
     return MessageQueue(settings.send_queue_url, settings.staging_bucket)
 
 
 @lru_cache(maxsize=1)
 def admission() -> Admission:
+    from core.access.rate_limit import RateLimiter
+    from core.admission import Admission
+
     settings = get_settings()
     return Admission(
         RateLimiter(ItemTable(settings.rate_limits_table, "id")),
@@ -93,6 +112,8 @@ def admission() -> Admission:
 
 @lru_cache(maxsize=1)
 def transports() -> Transports:
+    from core.transport.factory import Transports
+
     settings = get_settings()
     return Transports(
         credential_store(), ehlo_name=settings.smtp_ehlo_name, ca_file=settings.smtp_ca_file
@@ -102,6 +123,8 @@ def transports() -> Transports:
 @lru_cache(maxsize=1)
 def transport_pool() -> TransportPool:
     """The container's open SMTP connections, one per service, shared by every send."""
+    from core.transport.pool import TransportPool
+
     settings = get_settings()
     return TransportPool(
         transports(),
@@ -113,11 +136,16 @@ def transport_pool() -> TransportPool:
 
 @lru_cache(maxsize=1)
 def deliverer() -> Deliverer:
+    from core.delivery.deliver import Deliverer
+
     return Deliverer(transport_pool())
 
 
 @lru_cache(maxsize=1)
 def mailer() -> Mailer:
+    from core.clock import SystemClock
+    from core.sending import Mailer
+
     return Mailer(
         service_repository(),
         template_repository(),
@@ -133,6 +161,9 @@ def mailer() -> Mailer:
 
 @lru_cache(maxsize=1)
 def courier() -> Courier:
+    from core.clock import SystemClock
+    from core.delivery.courier import Courier, RetryPolicy
+
     settings = get_settings()
     return Courier(
         service_repository(),
@@ -154,11 +185,22 @@ def courier() -> Courier:
 
 @lru_cache(maxsize=1)
 def idempotency_store() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    # Not Powertools' default client, of a new boto3 session: that one loads every AWS data
+    # file again, about 100 ms of the first send (with or without a key: dispatch asks for it).
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().idempotency_table, boto3_client=dynamodb_client()
+    )
 
 
 @lru_cache(maxsize=1)
 def authenticator() -> Authenticator:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from core.access.authentication import Authenticator
+    from core.admin_key import AdminKey
+
     settings = get_settings()
     admin_key = AdminKey(
         settings.admin_key_secret_id,
@@ -176,6 +218,8 @@ def authenticator() -> Authenticator:
 
 def invoke_principal() -> Principal:
     """Who a direct invocation acts as: the configured role (IAM already let the caller in)."""
+    from core.access.authentication import INVOKE_KEY_ID, Principal
+
     role_name = get_settings().invoke_role
     if not role_name:
         return Principal.bootstrap()
@@ -187,6 +231,8 @@ def fetch_attachments(
 ) -> list[Attachment]:
     """An `AttachmentSource`: the files one request names, fetched as the settings allow,
     within the operator's per-fetch time limit for all of them together."""
+    from core.attachments.fetch import AttachmentFetcher, FetchPolicy
+
     policy = FetchPolicy.from_settings(get_settings())
     fetcher = AttachmentFetcher(policy, budget=budget)
     return fetcher.gather(entries, Deadline.after(policy.timeout_seconds))
@@ -207,6 +253,7 @@ def reset() -> None:
         transport_pool().close_all()
     for cached in (
         get_settings,
+        dynamodb,
         credential_store,
         service_repository,
         role_repository,

@@ -4,16 +4,32 @@ changed by conditional updates. The one module that writes DynamoDB expressions.
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr, ConditionBase
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
     from mypy_boto3_dynamodb.type_defs import UpdateItemInputTableUpdateItemTypeDef
 
 Item = dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> DynamoDBServiceResource:
+    """The container's DynamoDB resource. Every table shares its one client: a client is
+    costly to build, and each would open its own connections (TLS handshakes, in AWS)."""
+    return boto3.resource("dynamodb")
+
+
+def dynamodb_client() -> DynamoDBClient:
+    """A client that takes DynamoDB's own types (`{"S": ...}`), for a library that writes them
+    (Powertools' idempotency store); the tables' client converts Python values itself. Of the
+    default boto3 session, as the tables are: a new session loads every AWS data file again."""
+    return boto3.client("dynamodb")
 
 
 class ItemTable:
@@ -27,7 +43,7 @@ class ItemTable:
     @property
     def table(self) -> Table:
         if self._table is None:
-            self._table = boto3.resource("dynamodb").Table(self.name)
+            self._table = dynamodb().Table(self.name)
         return self._table
 
     def get(self, key_value: str) -> Item | None:

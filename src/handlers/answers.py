@@ -1,5 +1,6 @@
-"""What the API answers, as models for its OpenAPI document. `handlers.responses` writes the
-send answers and the error envelope; tests/unit/test_openapi.py holds the two to each other."""
+"""What the API answers, as models for its OpenAPI document (`DocumentOnly`: built when the
+document is made). `handlers.responses` writes the send answers and the error envelope;
+tests/unit/test_openapi.py holds the two to each other."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from core.access.model import ApiKey, Role
 from core.delivery.records import MessageRecord
 from core.services.model import Service
 from core.templates.model import EmailTemplate
+from handlers.documentation import DocumentOnly
 
 # --- the send call ----------------------------------------------------------------------------
 
 
-class SentAnswer(BaseModel):
+class SentAnswer(DocumentOnly):
     """200: the SMTP server took the message. `count` is DreamFactory's: recipients accepted."""
 
     model_config = ConfigDict(
@@ -42,7 +44,7 @@ class SentAnswer(BaseModel):
     )
 
 
-class QueuedAnswer(BaseModel):
+class QueuedAnswer(DocumentOnly):
     """202: queued for the worker (`?async=true`, `Prefer: respond-async`), or scheduled."""
 
     model_config = ConfigDict(
@@ -65,7 +67,7 @@ class QueuedAnswer(BaseModel):
     send_at: str | None = None
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(DocumentOnly):
     model_config = ConfigDict(extra="forbid")
 
     code: int = Field(description="The HTTP status, as DreamFactory puts it.")
@@ -75,7 +77,7 @@ class ErrorDetail(BaseModel):
     context: dict[str, Any] | None = None
 
 
-class ErrorAnswer(BaseModel):
+class ErrorAnswer(DocumentOnly):
     """DreamFactory's error envelope, with the reason clients can branch on."""
 
     model_config = ConfigDict(
@@ -117,6 +119,7 @@ def public_view(
     }
     view: type[BaseModel] = create_model(
         name,
+        __base__=DocumentOnly,
         __config__=ConfigDict(json_schema_extra={"examples": [example]}),
         __doc__=stored.__doc__,
         **fields,
@@ -209,7 +212,7 @@ def resource_list(name: str, item: type[BaseModel]) -> type[BaseModel]:
     """DreamFactory's list answer: `{"resource": [item, ...]}`."""
     # `list[item]`, spelled so for an item model made at run time.
     resource: Any = (GenericAlias(list, (item,)), ...)
-    listed: type[BaseModel] = create_model(name, resource=resource)
+    listed: type[BaseModel] = create_model(name, __base__=DocumentOnly, resource=resource)
     return listed
 
 
@@ -219,7 +222,7 @@ ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
 EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
 
 
-class Deleted(BaseModel):
+class Deleted(DocumentOnly):
     """What a DELETE answers: the name of what is gone."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing"}]})
@@ -227,7 +230,7 @@ class Deleted(BaseModel):
     name: str
 
 
-class DeletedTemplate(BaseModel):
+class DeletedTemplate(DocumentOnly):
     """What deleting a template answers: DreamFactory's `id`, and the name."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": 1, "name": "order_shipped"}]})
@@ -236,7 +239,7 @@ class DeletedTemplate(BaseModel):
     name: str
 
 
-class DeletedKey(BaseModel):
+class DeletedKey(DocumentOnly):
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": "3f9a2b7c1d4e5f60"}]})
 
     id: str

@@ -1,22 +1,30 @@
-"""The API describing itself: the OpenAPI document's metadata, and Swagger UI at `/swagger`.
+"""The API describing itself: the OpenAPI document, and Swagger UI at `/swagger`.
 
 Swagger UI's script and stylesheet are served by this function from the copies Powertools ships
 (`aws-lambda-powertools`, pinned in src/requirements.txt, so `sam build` packages them): a
 browser with no internet still gets the whole UI, and caches the files instead of taking 1.7 MB
 inlined into every page. The page and its assets are the only routes that need no API key.
+
+Nothing here is built on a cold start: Powertools' OpenAPI models and Swagger UI (about 60 ms
+of imports) load with the first request for the documentation, which a container busy sending
+mail never gets. So the page is served here, as Powertools' `enable_swagger` would serve it,
+rather than by `enable_swagger`, which imports them when the route is registered.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Tag
+from pydantic import BaseModel, ConfigDict
 
 from core.errors import NotFound
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme, Tag
 
 SWAGGER_PATH = "/swagger"
 ASSET_ROUTE = "/swagger/{asset}"
@@ -44,35 +52,100 @@ Every call needs an API key: in `X-DreamFactory-API-Key`, in `X-API-Key`, or as 
 `{"error": {"code", "message", "reason", "context"}}`; `reason` is stable to branch on.
 """
 
-TAGS = [
-    Tag(name="send", description="Send mail, now or queued, at most once per Idempotency-Key."),
-    Tag(name="messages", description="What became of a message; cancel a scheduled one."),
-    Tag(name="services", description="SMTP services (admin keys only)."),
-    Tag(name="roles", description="What each API key may do (admin keys only)."),
-    Tag(name="api keys", description="API keys (admin keys only); shown once, when made."),
-]
-
-# Where DreamFactory's clients put the key; any one of the three will do.
-SECURITY_SCHEMES = {
-    "DreamFactoryApiKey": APIKey(name="X-DreamFactory-API-Key", in_=APIKeyIn.header),
-    "ApiKeyHeader": APIKey(name="X-API-Key", in_=APIKeyIn.header),
-    "ApiKeyQuery": APIKey(name="api_key", in_=APIKeyIn.query),
+# Tag -> its description, in the order the document lists them.
+TAGS = {
+    "send": "Send mail, now or queued, at most once per Idempotency-Key.",
+    "messages": "What became of a message; cancel a scheduled one.",
+    "services": "SMTP services (admin keys only).",
+    "roles": "What each API key may do (admin keys only).",
+    "api keys": "API keys (admin keys only); shown once, when made.",
 }
-SECURITY: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+
+# Where DreamFactory's clients put the key; any one of the three will do:
+# security scheme -> (the header or query parameter, where it goes).
+API_KEY_SCHEMES = {
+    "DreamFactoryApiKey": ("X-DreamFactory-API-Key", "header"),
+    "ApiKeyHeader": ("X-API-Key", "header"),
+    "ApiKeyQuery": ("api_key", "query"),
+}
+SECURITY: list[dict[str, list[str]]] = [{name: []} for name in API_KEY_SCHEMES]
+
+
+class DocumentOnly(BaseModel):
+    """A model only the OpenAPI document reads (a body the route checks by other means, an
+    answer written as a dict): built when the document is made, not at import, where every
+    cold start would pay for it."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def describe(app: APIGatewayRestResolver) -> None:
-    """Give `app` its OpenAPI document and serve it, with Swagger UI, at `/swagger`."""
-    app.configure_openapi(
+    """Serve `app`'s OpenAPI document, with Swagger UI, at `/swagger`."""
+
+    @app.get(SWAGGER_PATH, include_in_schema=False)
+    def swagger() -> Response[str]:
+        return swagger_page(app)
+
+    app.include_router(assets)
+
+
+def openapi_json(app: APIGatewayRestResolver, *, base_path: str = "") -> str:
+    """`app`'s OpenAPI document as JSON, its server at `base_path` (the stage, if any)."""
+    from aws_lambda_powertools.event_handler.openapi.models import Server
+
+    return app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        tags=list(TAGS),
-        security_schemes=dict(SECURITY_SCHEMES),
+        tags=_tags(),
+        servers=[Server(url=base_path or "/")],
+        security_schemes=_security_schemes(),
         security=SECURITY,
     )
-    app.enable_swagger(path=SWAGGER_PATH, swagger_base_url=ASSETS_URL)
-    app.include_router(assets)
+
+
+def swagger_page(app: APIGatewayRestResolver) -> Response[str]:
+    """Swagger UI over the document, or (`?format=json`) the document alone."""
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+    # Escaped as Powertools escapes it: no `</script>` in the document can end the page's.
+    document = openapi_json(app, base_path=_stage_path(app)).replace("</", "<\\/")
+    query = app.current_event.query_string_parameters or {}
+    if query.get("format") == "json":
+        return Response(status_code=200, content_type="application/json", body=document)
+    page = generate_swagger_html(
+        document,
+        f"{ASSETS_URL}/swagger-ui-bundle.min.js",
+        f"{ASSETS_URL}/swagger-ui.min.css",
+        ASSETS_URL,
+        None,  # no OAuth2: the API takes keys
+    )
+    return Response(status_code=200, content_type="text/html", body=page)
+
+
+def _stage_path(app: APIGatewayRestResolver) -> str:
+    """`/<stage>` when the request's path starts with its stage (API Gateway's own URL);
+    nothing behind a custom domain, or from `sam local`."""
+    context = app.current_event.request_context
+    stage = context.stage
+    if stage and stage != "$default" and context.path.startswith(f"/{stage}"):
+        return f"/{stage}"
+    return ""
+
+
+def _tags() -> list[Tag | str]:
+    from aws_lambda_powertools.event_handler.openapi.models import Tag
+
+    return [Tag(name=name, description=description) for name, description in TAGS.items()]
+
+
+def _security_schemes() -> dict[str, SecurityScheme]:
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    return {
+        scheme: APIKey(name=name, in_=APIKeyIn(where))
+        for scheme, (name, where) in API_KEY_SCHEMES.items()
+    }
 
 
 assets = Router()
@@ -93,4 +166,6 @@ def swagger_asset(asset: str) -> Response[str]:
 
 @cache
 def _asset_text(name: str) -> str:
+    import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui
+
     return (Path(swagger_ui.__file__).parent / name).read_text(encoding="utf-8")

@@ -21,8 +21,9 @@ def document() -> str:
     """The OpenAPI document, as JSON text ending in a newline."""
     _settle_settings()
     from handlers.api import app  # imported late: its import checks the settings
+    from handlers.documentation import openapi_json
 
-    return json.dumps(json.loads(app.get_openapi_json_schema()), indent=2) + "\n"
+    return json.dumps(json.loads(openapi_json(app)), indent=2) + "\n"
 
 
 def _settle_settings() -> None:

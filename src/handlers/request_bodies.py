@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic.config import JsonDict
 
 from core.access.model import ApiKeyInput, ApiKeyPatch, RateLimits, Role, Rotation
 from core.errors import InvalidRequest
@@ -21,6 +22,7 @@ from core.services.model import ServiceInput
 from core.templates.input import TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
+from handlers.documentation import DocumentOnly
 
 Model = TypeVar("Model", bound=BaseModel)
 Item = TypeVar("Item")
@@ -57,7 +59,7 @@ SendBody = Annotated[SendRequest, checked_as(SendRequest, _send_body)]
 # --- DreamFactory's create: one record, or a batch --------------------------------------------
 
 
-class Batch(BaseModel, Generic[Model]):
+class Batch(DocumentOnly, Generic[Model]):
     """DreamFactory's batch form: `{"resource": [record, ...]}`."""
 
     resource: list[Model] = Field(min_length=1)
@@ -79,8 +81,14 @@ def _records(model: type[Model]) -> Callable[[Any], Records[Model]]:
     return parse
 
 
-def _batch_example(model: type[BaseModel]) -> dict[str, Any]:
-    return {"examples": [{"resource": model.model_json_schema()["examples"]}]}
+def _batch_example(model: type[BaseModel]) -> Callable[[JsonDict], None]:
+    """The batch's example, made of its record's: read from the record's schema when the
+    document is made (at import, it would build that schema on every cold start)."""
+
+    def add_example(schema: JsonDict) -> None:
+        schema["examples"] = [{"resource": model.model_json_schema()["examples"]}]
+
+    return add_example
 
 
 class ServiceBatch(Batch[ServiceInput]):
@@ -108,7 +116,7 @@ EmailTemplatesBody = Annotated[
 # --- PATCH bodies: only what is given changes ---------------------------------------------------
 
 
-class ServicePatch(BaseModel):
+class ServicePatch(DocumentOnly):
     """`PATCH /api/v2/system/service/{name}`: the fields given change, down to single keys of
     `config`; changing where mail goes (host, port, username, encryption) needs the password."""
 
@@ -126,7 +134,7 @@ class ServicePatch(BaseModel):
     )
 
 
-class RolePatch(BaseModel):
+class RolePatch(DocumentOnly):
     """`PATCH /api/v2/system/role/{name}`: the fields given replace the stored ones (lists as a
     whole)."""
 
@@ -147,7 +155,7 @@ class RolePatch(BaseModel):
     )
 
 
-class EmailTemplatePatch(BaseModel):
+class EmailTemplatePatch(DocumentOnly):
     """`PATCH /api/v2/system/email_template/{id_or_name}`: the fields given replace the stored
     ones, `null` clears one; `id`, `created_date` and `last_modified_date` may be sent back as
     fetched, and are not changed."""
