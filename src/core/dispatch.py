@@ -37,7 +37,7 @@ def dispatch(
         return _send_now(caller, service, request, lambda_context)
 
     return at_most_once(
-        runtime.idempotency_store(),
+        runtime.idempotency_store,
         key=idempotency_key,
         scope=f"{caller.key_id}#{service}",
         body=body,

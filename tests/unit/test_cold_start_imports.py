@@ -24,6 +24,7 @@ NOT_ON_A_COLD_START = {
     "aws_lambda_powertools.event_handler.openapi.models": "the OpenAPI document (/swagger)",
     "aws_lambda_powertools.event_handler.openapi.swagger_ui": "Swagger UI (/swagger)",
     "pydantic_settings": "nothing: core.settings reads os.environ itself (not a dependency)",
+    "aws_lambda_powertools.utilities.idempotency": "a send with an Idempotency-Key",
     "core.delivery.courier": "the worker",
     "core.attachments.fetch": "a send with attachments by URL",
 }

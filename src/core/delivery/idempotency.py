@@ -9,29 +9,23 @@ retry never sends blindly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
 from core.errors import Conflict
 from core.outcomes import SendOutcome
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # The outcome as the idempotency store keeps it (JSON), and back.
 _STORED: TypeAdapter[SendOutcome] = TypeAdapter(SendOutcome)
 
 
 def at_most_once(
-    store: BasePersistenceLayer,
+    store: Callable[[], BasePersistenceLayer],
     *,
     key: str | None,
     scope: str,
@@ -40,9 +34,17 @@ def at_most_once(
     lambda_context: LambdaContext | None,
     operation: Callable[[], SendOutcome],
 ) -> SendOutcome:
-    """Run `operation` once for (`scope`, `key`); with no key, just run it."""
+    """Run `operation` once for (`scope`, `key`) in the `store()`; with no key, just run it
+    (the store, its DynamoDB client and Powertools' idempotency are then never loaded: most
+    sends carry no key, and a cold start pays for each)."""
     if not key:
         return operation()
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     config = IdempotencyConfig(
         event_key_jmespath="scope",
         payload_validation_jmespath="body",
@@ -57,7 +59,7 @@ def at_most_once(
         return stored
 
     once = idempotent_function(
-        data_keyword_argument="request", persistence_store=store, config=config
+        data_keyword_argument="request", persistence_store=store(), config=config
     )(send_once)
     try:
         stored = once(request={"scope": f"{scope}#{key}", "body": body})
