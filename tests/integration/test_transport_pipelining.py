@@ -664,16 +664,20 @@ def test_421_to_the_announced_envelope(fault_server: StartFaultServer) -> None:
     assert [arrival.data for arrival in server.delivered] == [ONE, THREE]
 
 
+def _send_one_announcing_two(transport: SmtpTransport) -> None:
+    envelope = Envelope(SENDER, [JOHN])
+    transport.open(Deadline.after(5))
+    transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
+
+
 def test_a_send_of_another_message_than_the_announced_one_goes_on_a_new_connection(
     fault_server: StartFaultServer,
 ) -> None:
     server = fault_server(extensions=PIPELINING)
-    envelope = Envelope(SENDER, [JOHN])
 
     with _transport(server.port) as transport:
-        transport.open(Deadline.after(5))
-        transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
-        delivery = transport.send(THREE, envelope, Deadline.after(5))
+        _send_one_announcing_two(transport)
+        delivery = transport.send(THREE, Envelope(SENDER, [JOHN]), Deadline.after(5))
 
     assert delivery.accepted == [JOHN]
     # The first session was closed after the announced DATA: no text, no dot, nothing taken.
@@ -687,11 +691,9 @@ def test_closing_with_a_message_announced_writes_nothing_more(
     fault_server: StartFaultServer,
 ) -> None:
     server = fault_server(extensions=PIPELINING)
-    envelope = Envelope(SENDER, [JOHN])
 
     with _transport(server.port) as transport:
-        transport.open(Deadline.after(5))
-        transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
+        _send_one_announcing_two(transport)
 
     # No RSET or QUIT, which after the 354 would have been taken for the message's text.
     assert server.only_session.verbs[-1] == "DATA"
