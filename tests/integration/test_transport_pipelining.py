@@ -696,7 +696,8 @@ def test_closing_with_a_message_announced_writes_nothing_more(
         _send_one_announcing_two(transport)
 
     # No RSET or QUIT, which after the 354 would have been taken for the message's text.
-    assert server.only_session.verbs[-1] == "DATA"
+    # (How far the server read after the first message depends on when it saw the close.)
+    assert {"RSET", "QUIT"}.isdisjoint(server.only_session.verbs)
     assert [arrival.data for arrival in server.delivered] == [ONE]
 
 
