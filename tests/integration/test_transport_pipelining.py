@@ -695,8 +695,9 @@ def test_closing_with_a_message_announced_writes_nothing_more(
     with _transport(server.port) as transport:
         _send_one_announcing_two(transport)
 
-    # No RSET or QUIT, which after the 354 would have been taken for the message's text.
-    # (How far the server read after the first message depends on when it saw the close.)
+    # The announced message never arrives (a goodbye after the 354 would have been its text,
+    # with no dot: nothing either), and no RSET or QUIT reached the server as a command. How
+    # far the server read after the first message depends on when it saw the close.
     assert {"RSET", "QUIT"}.isdisjoint(server.only_session.verbs)
     assert [arrival.data for arrival in server.delivered] == [ONE]
 
