@@ -21,6 +21,7 @@ from tests.support.smtp_servers import (
     Fault,
     FaultServer,
     InTransaction,
+    without_chunking,
 )
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -107,7 +108,10 @@ def test_a_connection_carries_at_most_its_cap(
 def test_a_kept_connection_the_server_closed_is_replaced_and_the_message_arrives_once(
     fault_server: Callable[..., FaultServer], fault: Fault
 ) -> None:
-    server = fault_server(script=InTransaction(fault))
+    # Closed as MAIL arrives: with CHUNKING the message would have gone with it (a server that
+    # closes while idle, before the next message is written, is noticed: see
+    # test_transport_pipelining.py).
+    server = fault_server(script=InTransaction(fault), extensions=without_chunking())
     _plain_service(server.port)
 
     answers = [_send(subject) for subject in ("one", "two")]
@@ -184,7 +188,7 @@ def test_a_worker_batch_shares_one_session_and_leaves_it_clean(
     assert all(arrival.delivered for arrival in session.arrivals)
     # Between invocations the kept connection has no transaction open: every MAIL was
     # followed through to its verdict.
-    assert session.verbs[-1] == "DATA"
+    assert session.verbs[-1] in {"DATA", "BDAT"}
     assert session.transactions == len(session.arrivals)
     assert runtime.transport_pool().idle_count() == 1
 

@@ -19,6 +19,7 @@ from tests.support.smtp_servers import (
     FaultServer,
     Replies,
     ScriptedServer,
+    without_chunking,
 )
 
 MESSAGE = {"to": ["john@example.com", "jane@example.com"], "subject": "Hi", "body_text": "Hi"}
@@ -233,8 +234,8 @@ def faulty(send_queue: SendQueue) -> Iterator[Callable[..., FaultServer]]:
     """Starts a fault server, and makes it the `email` service."""
     servers: list[FaultServer] = []
 
-    def start(*faults: Fault, faulty_sessions: int | None = None) -> FaultServer:
-        server = FaultServer(*faults, faulty_sessions=faulty_sessions).__enter__()
+    def start(*faults: Fault, faulty_sessions: int | None = None, **options: Any) -> FaultServer:
+        server = FaultServer(*faults, faulty_sessions=faulty_sessions, **options).__enter__()
         servers.append(server)
         create_service(
             {"host": LOOPBACK, "port": server.port, "encryption": "none", "from_email": "a@x.org"}
@@ -253,7 +254,7 @@ def faulty(send_queue: SendQueue) -> Iterator[Callable[..., FaultServer]]:
 def test_a_drop_before_the_message_is_handed_over_is_retried(
     faulty: Callable[..., FaultServer], send_queue: SendQueue, at: At
 ) -> None:
-    server = faulty(Fault.drop(at), faulty_sessions=1)
+    server = faulty(Fault.drop(at), faulty_sessions=1, extensions=without_chunking())
     record_id = _queue()
 
     send_queue.run_worker()
