@@ -684,9 +684,11 @@ class _Session:
             with client.flight():
                 write_envelope(client, then.envelope, _mail_options(client, then.message))
                 client.putcmd("data")
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
-            # smtplib closed the socket: no verdict will come, and the dot was written.
-            raise self._unknown(f"the connection broke after the final dot: {error}") from error
+        except (SmtpFailure, smtplib.SMTPServerDisconnected, OSError) as error:
+            # No time left, or smtplib closed the socket: no verdict will be read, and the dot
+            # was written.
+            detail = f"nothing more could be written after the final dot: {error}"
+            raise self._unknown(detail) from error
         self._announced = then
 
     def _in_one_flight(
