@@ -294,3 +294,31 @@ def test_a_fault_in_a_pipelined_worker_batch_loses_nothing_and_sends_nothing_twi
     delivered = [arrival.data for arrival in server.delivered]
     assert len(delivered) == statuses.count("sent")
     assert len(set(delivered)) == len(delivered)  # none twice
+
+
+def test_a_job_of_the_batch_whose_store_fails_comes_back_alone(
+    fault_server: Callable[..., FaultServer],
+    send_queue: SendQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = fault_server(extensions=("PIPELINING",))
+    _plain_service(server.port)
+    ids = _queue_three()
+    records = runtime.message_repository()
+    claim = records.claim
+
+    def claim_but_two(record_id: str, lease_seconds: int) -> Any:
+        if record_id == ids["two"]:
+            raise ConnectionError("DynamoDB did not answer")
+        return claim(record_id, lease_seconds)
+
+    monkeypatch.setattr(records, "claim", claim_but_two)
+    run = send_queue.run_worker()
+
+    assert len(run.failed) == 1  # that record alone is a batch item failure
+    assert _statuses(ids) == ["queued", "sent", "sent"]
+
+    monkeypatch.undo()
+    assert send_queue.drain() >= 1
+    assert _statuses(ids) == ["sent", "sent", "sent"]
+    assert len(server.delivered) == 3

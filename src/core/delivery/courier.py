@@ -98,9 +98,10 @@ class Ready:
 
 
 @dataclass(frozen=True)
-class _Ahead:
+class LookedAhead:
     """The next job of a batch, looked at (not claimed) before the one ahead of it is sent."""
 
+    record: MessageRecord  # as it stood then
     sealed: Sealed
     outgoing: Outgoing  # what it would send, as its record stood then
 
@@ -165,10 +166,10 @@ class Courier:
         """
         pending = iter(jobs)
         job = next(pending, None)
-        sealed: Sealed | None = None  # the job's bytes, when it was looked at ahead
+        ahead: LookedAhead | None = None  # the job, when it was looked at ahead
         while job is not None:
             following = next(pending, None)
-            outcome, sealed = self._in_batch(job, following, sealed, deadline)
+            outcome, ahead = self._in_batch(job, following, ahead, deadline)
             yield outcome
             job = following
 
@@ -176,22 +177,22 @@ class Courier:
         self,
         job: Job,
         following: Job | None,
-        sealed: Sealed | None,
+        ahead: LookedAhead | None,
         deadline: Callable[[], Deadline],
-    ) -> tuple[Outcome | Crashed, Sealed | None]:
-        """`job`'s outcome, and `following`'s bytes if it was looked at (and announced)."""
+    ) -> tuple[Outcome | Crashed, LookedAhead | None]:
+        """`job`'s outcome, and `following` if it was looked at (and announced)."""
         try:
-            step = self.prepare(job, deadline(), sealed=sealed)
+            step = self.prepare(job, deadline(), ahead=ahead)
             if not isinstance(step, Ready):
                 return step, None
-            ahead = self._look_ahead(following, step.service)
-            if ahead is None:
+            following_ahead = self._look_ahead(following, step.service)
+            if following_ahead is None:
                 return self.attempt(step, deadline()), None
-            return self.attempt(step, deadline(), then=ahead.outgoing), ahead.sealed
+            return self.attempt(step, deadline(), then=following_ahead.outgoing), following_ahead
         except Exception as error:
             return Crashed(error), None
 
-    def _look_ahead(self, job: Job | None, service: Service) -> _Ahead | None:
+    def _look_ahead(self, job: Job | None, service: Service) -> LookedAhead | None:
         """`job`'s sealed bytes and envelope, if it is a message for `service` that may well
         go next; None otherwise (its own turn then does everything, as for any job). Only a
         job that carries its message: a staged (big) one gains nothing from a round trip."""
@@ -207,7 +208,7 @@ class Courier:
         except Exception:  # whatever it is, its own turn meets it and deals with it
             logger.debug("next message not looked at", extra={"record_id": job.id}, exc_info=True)
             return None
-        return _Ahead(sealed, outgoing(sealed, record.pending_recipients()))
+        return LookedAhead(record, sealed, outgoing(sealed, record.pending_recipients()))
 
     def prepare(
         self,
@@ -215,10 +216,11 @@ class Courier:
         deadline: Deadline,
         *,
         now: datetime | None = None,
-        sealed: Sealed | None = None,
+        ahead: LookedAhead | None = None,
     ) -> Ready | Outcome:
         """Everything before the SMTP exchange: the schedule, the record's claim, the sender's
-        rights now, the message sealed (or `sealed`, the job's own message sealed already).
+        rights now, the message sealed. A job looked at `ahead` is not read or sealed again:
+        the claim, which is conditional, still has the last word on its state.
         `Ready` for an attempt, or the outcome without one."""
         now = now or self._clock.now()
         if job.send_at is not None:
@@ -226,7 +228,7 @@ class Courier:
             if wait >= 1:
                 return Hop(min(round(wait), MAX_DELAY_SECONDS))
         try:
-            current = self._records.get(job.id)
+            current = ahead.record if ahead else self._records.get(job.id)
         except NotFound:
             # Every job is queued after its record is written; one without is not ours.
             logger.error("job without a message record: dropped", extra={"record_id": job.id})
@@ -257,7 +259,7 @@ class Courier:
                 allowance.release()  # someone else has (or had) it: this copy sends nothing
             return self._not_claimed(job)
         try:
-            ready = self._ready(job, record, service, sealed)
+            ready = self._ready(job, record, service, ahead.sealed if ahead else None)
         except Exception:
             return self._interrupted(job, record, allowance)
         if not isinstance(ready, tuple):

@@ -465,11 +465,10 @@ class _Session:
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
         # The next message, whose MAIL, RCPTs and DATA were written behind the last one's dot
-        # and whose replies are not read yet (see `_announce`).
+        # and whose replies are not read yet (see `_announce`). While a verdict is awaited, it
+        # also says something was written after that message's dot: a reset then no longer
+        # says the server did not take it.
         self._announced: Outgoing | None = None
-        # Something was written after this transaction's final dot: a reset no longer says
-        # the server did not take the message.
-        self._wrote_after_dot = False
         self.log = SessionLog()
 
     def open(self, destinations: DestinationPolicy) -> None:
@@ -625,7 +624,6 @@ class _Session:
         """
         self._stage = Stage.MAIL
         self._in_transaction = True
-        self._wrote_after_dot = False
         announced, self._announced = self._announced, None
         options = _mail_options(client, message)
         pipelining, chunking = client.has_extn("pipelining"), client.has_extn("chunking")
@@ -677,8 +675,7 @@ class _Session:
         the way. It is a write of its own, after the one that ends with the dot (the socket
         sends each at once: TCP_NODELAY), so a failure to write the dot still means it never
         left. From here on a reset says nothing of this message: the server may have taken it
-        and then reset on what came after, so its outcome is unknown (`_wrote_after_dot`)."""
-        self._wrote_after_dot = True
+        and then reset on what came after, so its outcome is unknown (`_announced` is set)."""
         try:
             self._bound(client)
             with client.flight():
@@ -814,7 +811,7 @@ class _Session:
             self._bound(client)
             return client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
-            if _reset_by_peer(error) and not self._wrote_after_dot:
+            if _reset_by_peer(error) and self._announced is None:
                 self._stage = Stage.DATA
                 raise SmtpConnectFailed(
                     "The SMTP server reset the connection before reading the whole message"
