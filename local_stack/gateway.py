@@ -9,7 +9,8 @@ to the function directly, as in API Gateway.
 The invoke port serves `POST /2015-03-31/functions/<name>/invocations`, Lambda's Invoke API, as
 `sam local start-lambda` does: boto3's lambda client with `endpoint_url` pointed here invokes a
 function by its logical id. In AWS, IAM guards that API; here nothing can, so it sits on its own
-port and answers only what is plainly a local program, never a web page the developer has open:
+port and answers only what is plainly a local program, never a web page the developer has open
+(the rule moto's port shares, `local_stack.browser_guard`):
 
 - `Host` must name loopback: a DNS-rebound name reaches 127.0.0.1 but still says its own name;
 - a request carrying `Origin` comes from a browser;
@@ -52,6 +53,7 @@ from local_stack.apigateway import (
     through_authorizer,
     without_authorizer_context,
 )
+from local_stack.browser_guard import is_loopback_host
 from local_stack.config import HOST
 from local_stack.container_process import STOP_GRACE_SECONDS, FunctionError
 from local_stack.containers import FunctionContainers
@@ -64,8 +66,6 @@ INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 TOO_LONG = {"message": "Request Too Long"}
 
-# With or without a port; a DNS name that merely resolves to loopback is not among them.
-_LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
 # Media types an invocation may be labelled with: none (boto3, the AWS CLI), JSON, or the
 # generic blob label other SDKs use. None of them can leave a browser without a CORS preflight,
 # which this port never grants; the payload must parse as JSON whatever the label.
@@ -160,15 +160,6 @@ class Gateway:
 
 
 # --- what the invoke port and the log accept: pure, so unit tests can pin them down -----------
-
-
-def is_loopback_host(values: Sequence[str] | None) -> bool:
-    """Whether a request's Host headers are exactly one, naming loopback (any port)."""
-    return (
-        values is not None
-        and len(values) == 1
-        and _LOOPBACK_HOST.fullmatch(values[0].strip()) is not None
-    )
 
 
 def is_invoke_content_type(values: Sequence[str] | None) -> bool:
