@@ -15,6 +15,11 @@ NAME_PREFIX = "email-api"
 SECRET_PREFIX = NAME_PREFIX
 ADMIN_KEY_SECRET_ID = f"{NAME_PREFIX}/admin-key"
 REGION = "us-east-1"
+# The credentials every local program signs its requests to moto with; moto's port serves no
+# other access key id (local_stack.moto_server). Not a secret: what it proves is that the
+# caller could add an Authorization header, which a web page cannot without a CORS preflight.
+LOCAL_ACCESS_KEY_ID = "local"
+LOCAL_SECRET_ACCESS_KEY = "local"  # noqa: S105  # moto checks no signature
 # The account moto puts everything in (queue URLs and ARNs name it).
 MOTO_ACCOUNT = "123456789012"
 SEND_QUEUE = "SendQueue"
@@ -64,8 +69,8 @@ def point_handlers_at(endpoint_url: str) -> None:
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint_url,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",

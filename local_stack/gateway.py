@@ -13,7 +13,7 @@ port and answers only what is plainly a local program, never a web page the deve
 (the rule moto's port shares, `local_stack.browser_guard`):
 
 - `Host` must name loopback: a DNS-rebound name reaches 127.0.0.1 but still says its own name;
-- a request carrying `Origin` comes from a browser;
+- a request carrying `Origin` or `Sec-Fetch-*` comes from a browser;
 - the content types a page may POST without a CORS preflight (text/plain, forms, multipart) are
   refused; boto3 sends no Content-Type at all, other SDKs a JSON or octet-stream one;
 - the API function behind it gets no `requestContext.authorizer` from a caller, since only
@@ -53,7 +53,7 @@ from local_stack.apigateway import (
     through_authorizer,
     without_authorizer_context,
 )
-from local_stack.browser_guard import is_loopback_host
+from local_stack.browser_guard import browser_refusal
 from local_stack.config import HOST
 from local_stack.container_process import STOP_GRACE_SECONDS, FunctionError
 from local_stack.containers import FunctionContainers
@@ -343,17 +343,9 @@ class _InvokeRequest(_Request):
 
     def _dispatch(self) -> None:
         # Who is asking comes first: a browser or a rebound name learns nothing else here.
-        if not is_loopback_host(self.headers.get_all("Host")):
-            self._refuse_error(
-                403,
-                "AccessDeniedException",
-                "The Invoke API answers only a loopback Host (127.0.0.1, localhost, [::1]).",
-            )
-            return
-        if self.headers.get("Origin") is not None:
-            self._refuse_error(
-                403, "AccessDeniedException", "The Invoke API does not answer browsers (Origin)."
-            )
+        refusal = browser_refusal(self.headers.get_all("Host"), self.headers.keys())
+        if refusal is not None:
+            self._refuse_error(403, "AccessDeniedException", f"The Invoke API {refusal}")
             return
         invoke = INVOKE_PATH.fullmatch(urlsplit(self.path).path)
         if invoke is None:

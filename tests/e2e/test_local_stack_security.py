@@ -2,7 +2,9 @@
 
 Lambda's Invoke API has no authentication locally (in AWS, IAM guards it), so it lives on its
 own loopback port and answers only clients that are plainly not a browser: a loopback `Host`
-(no DNS rebinding), no `Origin`, and no content type a page may send without a preflight.
+(no DNS rebinding), no `Origin` or `Sec-Fetch-*`, and no content type a page may send without
+a preflight. moto's port, which holds every secret, shares that rule and also wants a request
+signed with the stack's access key id.
 Neither port reads a body over API Gateway's 10 MB, and no log line shows a key from a query.
 """
 
@@ -17,7 +19,7 @@ import pytest
 
 from local_stack.apigateway import MatchedRoute, rest_api_event
 from tests.support.api import ApiResponse
-from tests.support.events import load_event
+from tests.support.events import EVENTS_API_KEY, load_event
 from tests.support.stack_process import RunningStack
 
 INVOKE_PATH = "/2015-03-31/functions/InvokeFunction/invocations"
@@ -148,6 +150,21 @@ def test_any_origin_header_is_refused(stack: RunningStack, origin: str) -> None:
 
     assert answer.status == 403, answer.body
     assert "Origin" in answer.body["message"]
+    assert _mail(stack) == before
+
+
+@pytest.mark.parametrize(
+    "fetch_metadata",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}],
+)
+def test_fetch_metadata_is_refused(stack: RunningStack, fetch_metadata: dict[str, str]) -> None:
+    """What a browser adds to every request to 127.0.0.1, with or without Origin."""
+    before = _mail(stack)
+
+    answer = _invoke(stack, {**fetch_metadata, "Content-Type": "application/json"}, _send_payload())
+
+    assert answer.status == 403, answer.body
+    assert "browsers" in answer.body["message"]
     assert _mail(stack) == before
 
 
@@ -316,3 +333,63 @@ def test_query_string_secrets_never_reach_the_log(stack: RunningStack) -> None:
         )
     assert "api_key=***" in log
     assert "page=2" in log  # what is no secret stays readable
+
+
+# --- moto's port: the AWS stand-in holds every secret ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        # A page's fetch(): moto's flask-cors granted it any origin and these headers.
+        (
+            "POST",
+            "/",
+            {
+                "Origin": "https://evil.example",
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "secretsmanager.ListSecrets",
+            },
+        ),
+        (
+            "OPTIONS",
+            "/",
+            {
+                "Origin": "https://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,x-amz-target",
+            },
+        ),
+        # DNS rebinding: same-origin for the page, so it may send anything but another Host.
+        (
+            "POST",
+            "/",
+            {
+                "Host": "evil.example:{port}",
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "secretsmanager.ListSecrets",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=local/20261204/us-east-1/"
+                "secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            },
+        ),
+        # An <img> or <script> load: no Origin, no Authorization; moto's dump of every backend.
+        ("GET", "/moto-api/data.json", {}),
+    ],
+)
+def test_a_web_page_gets_nothing_from_moto(
+    stack: RunningStack, method: str, path: str, headers: dict[str, str]
+) -> None:
+    """The moto port answers a browser-shaped request with a 403 and no CORS grant, and the
+    admin key's secret never appears in it; the stack's own functions are served (the rest
+    of the e2e suite), signing with the stack's key."""
+    sent = {"Host": "127.0.0.1:{port}", **headers}
+    sent["Host"] = sent["Host"].format(port=stack.moto_port)
+    sent.setdefault("Content-Length", "2" if method == "POST" else "0")
+
+    answer = _exchange(stack.moto_port, method, path, sent, b"{}" if method == "POST" else b"")
+
+    assert answer.status == 403, answer.body
+    assert answer.body["__type"] == "AccessDeniedException"
+    assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
+    assert "admin-key" not in json.dumps(answer.body)
+    assert EVENTS_API_KEY not in json.dumps(answer.body)
