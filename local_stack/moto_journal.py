@@ -35,6 +35,8 @@ from typing import Any
 from moto.backends import get_backend
 from werkzeug.test import Client
 
+from local_stack.private_files import open_private
+
 # WSGI's callables, spelled out once.
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -397,7 +399,7 @@ def _request_entry(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
 
 
 def _open_append(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
 
 def _encode(data: bytes) -> str:

@@ -24,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from local_stack.browser_guard import browser_refusal, sigv4_access_key_id
 from local_stack.config import HOST
@@ -47,12 +47,11 @@ class MotoServer:
         journal = state.journal
         if journal is None:
             raise RuntimeError("The state store has no journal after restoring.")
-        self._server = make_server(
+        self._server = _Server(
             HOST,
             port,
             LocalSdksOnly(JournalingApp(app, journal), LOCAL_ACCESS_KEY_ID),
-            threaded=True,
-            request_handler=MotoRequestHandler,
+            handler=MotoRequestHandler,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto-server", daemon=True
@@ -64,6 +63,12 @@ class MotoServer:
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()
+
+
+class _Server(ThreadedWSGIServer):
+    # Request threads are tracked and joined, so `stop()` returns once every request is
+    # answered and journaled: none is left to write after the final snapshot.
+    daemon_threads = False
 
 
 class LocalSdksOnly:

@@ -7,6 +7,10 @@
   synced before moto answers.
 - `lock`: held (flock) by the running stack, so two stacks never share one state.
 
+They hold the admin key and every SMTP password in clear: the folder is 0700 and every file
+0600 from its creation, and nothing is read that another user owns or may write, or that is
+a symbolic link (`local_stack.private_files`).
+
 Starting: load the snapshot, replay the journals from its generation on, make the messages
 the dead poller held visible, then write a fresh snapshot and start an empty journal. While
 running, a snapshot is taken once the journal grows past `SNAPSHOT_EVERY_ENTRIES` (requests
@@ -37,6 +41,12 @@ from local_stack.moto_journal import (
     WsgiApp,
     release_received,
     replay,
+)
+from local_stack.private_files import (
+    open_private,
+    private_directory,
+    require_private_file,
+    write_private,
 )
 
 SNAPSHOT = "snapshot.pickle"
@@ -74,13 +84,12 @@ class StateStore:
     """The state directory of one running stack."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self._lock_file = (directory / LOCK).open("a")
+        self.directory = private_directory(directory)
+        self._lock = open_private(directory / LOCK, os.O_RDWR | os.O_CREAT)
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock_file.close()
+            os.close(self._lock)
             raise SystemExit(
                 f"Another local stack is using {directory}: stop it, or set LOCAL_STATE_DIR."
             ) from None
@@ -101,6 +110,7 @@ class StateStore:
         received: set[str] = set()
         snapshot = self.directory / SNAPSHOT
         if snapshot.exists():
+            require_private_file(snapshot)
             state = _load(snapshot)
             for service, backends in state["backends"].items():
                 for (account, region), backend in backends.items():
@@ -110,6 +120,7 @@ class StateStore:
             restored.snapshot = True
         for journal in self._journals():
             if _generation_of(journal) >= self._generation:
+                require_private_file(journal)
                 replayed = replay(journal, app, received)
                 restored.journal_entries += replayed.entries
                 restored.refused += replayed.refused
@@ -144,7 +155,7 @@ class StateStore:
             )
             self._generation += 1
             journal.switch_to(self._journal_path(self._generation))
-        _write_atomically(self.directory / SNAPSHOT, data)
+        write_private(self.directory / SNAPSHOT, data, durable=True)
         for old in self._journals():
             if _generation_of(old) < self._generation:
                 old.unlink()
@@ -157,7 +168,7 @@ class StateStore:
         if self.journal is not None:
             self.snapshot()
             self.journal.close()
-        self._lock_file.close()
+        os.close(self._lock)
 
     def _snapshot_when_due(self) -> None:
         journal = self._require_journal()
@@ -209,17 +220,3 @@ def _load(path: Path) -> dict[str, Any]:
             " run `make dev-reset` to start fresh."
         )
     return state
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
