@@ -11,8 +11,9 @@ queue back:
 - `http`: a successful changing request to DynamoDB, Secrets Manager or S3, replayed as it came
   (boto3 puts its idempotency tokens in the body, so replaying it yields the same state). Reads
   are not written.
-- `sqs`: for SQS, the *effect* instead: the messages that appeared or changed (pickled as moto
-  holds them, with their absolute `delayed_until` and `visible_at`) and the ones deleted.
+- `sqs`: for SQS, the *effect* instead: the messages that appeared or changed (as JSON of
+  every field moto holds, `local_stack.moto_state.message_json`, their absolute
+  `delayed_until` and `visible_at` among them) and the ones deleted.
   Replaying SendMessage would restart its delay from the replay, ReceiveMessage would mint new
   receipt handles, and DeleteMessage names a handle that no longer exists; the effect, like a
   Redis AOF rewriting EXPIRE into PEXPIREAT, means the same thing whenever it is applied.
@@ -23,9 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import json
 import os
-import pickle
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 from moto.backends import get_backend
 from werkzeug.test import Client
 
+from local_stack.moto_state import dumps, loads, message_from_json, message_json
 from local_stack.private_files import open_private
 
 # WSGI's callables, spelled out once.
@@ -194,7 +194,7 @@ class SqsTracker:
                 changes.append(
                     {
                         "queue": list(key),
-                        "message": _encode(pickle.dumps(by_id[message_id])),
+                        "message": message_json(by_id[message_id]),
                         "received": message_id in self.received,
                     }
                 )
@@ -237,7 +237,7 @@ class Journal:
                 self._append({"http": _request_entry(environ, body)})
 
     def _append(self, entry: dict[str, Any]) -> None:
-        os.write(self._fd, json.dumps(entry, separators=(",", ":")).encode() + b"\n")
+        os.write(self._fd, dumps(entry) + b"\n")
         os.fdatasync(self._fd)
         self.entries += 1
 
@@ -287,6 +287,10 @@ class Replayed:
     refused: list[str] = field(default_factory=list)
 
 
+class RefusedEntry(Exception):
+    """A journal entry that is not applied."""
+
+
 def replay(path: Path, app: WsgiApp, received: set[str]) -> Replayed:
     """Apply the journal at `path` to moto's backends (in this process, not over HTTP);
     `received` is updated with the messages a dead poller held when the entry was written.
@@ -295,7 +299,7 @@ def replay(path: Path, app: WsgiApp, received: set[str]) -> Replayed:
     replayed = Replayed()
     for line in path.read_bytes().splitlines():
         try:
-            entry = json.loads(line)
+            entry = loads(line)
         except ValueError:
             continue
         replayed.entries += 1
@@ -310,7 +314,10 @@ def replay(path: Path, app: WsgiApp, received: set[str]) -> Replayed:
             if answer.status_code >= 300:
                 replayed.refused.append(f"{request['method']} {request['path']}: {answer.status}")
         for change in entry.get("sqs", ()):
-            _apply_sqs_change(change, received)
+            try:
+                _apply_sqs_change(change, received)
+            except RefusedEntry as refused:
+                replayed.refused.append(str(refused))
     return replayed
 
 
@@ -328,6 +335,9 @@ def release_received(received: set[str], now_millis: float) -> int:
 
 
 def _apply_sqs_change(change: dict[str, Any], received: set[str]) -> None:
+    if "message" in change and not isinstance(change["message"], dict):
+        # Earlier versions pickled the message: reading it could run code, so it is never read.
+        raise RefusedEntry(f"a pickled SQS message for {change['queue']}: not loaded")
     account, region, name = change["queue"]
     queue = get_backend("sqs")[account][region].queues.get(name)
     if queue is None:
@@ -336,7 +346,7 @@ def _apply_sqs_change(change: dict[str, Any], received: set[str]) -> None:
         queue._messages = [m for m in queue._messages if m.id != change["delete"]]
         received.discard(change["delete"])
         return
-    message = pickle.loads(_decode(change["message"]))  # noqa: S301  # our own journal
+    message = message_from_json(change["message"])
     queue._messages = [m if m.id != message.id else message for m in queue._messages]
     if all(m is not message for m in queue._messages):
         queue._messages.append(message)
