@@ -3,21 +3,22 @@ delivering it.
 
 Each message becomes `<stamp>.eml`, the bytes exactly as the client sent them after DATA,
 and `<stamp>.json`, the SMTP envelope: Bcc recipients appear only there. The `.json` is
-written last, so a message whose sidecar exists is complete. The server is the toolkit's
-(`local_stack.smtp`): its capture handler, keeping into a `MailFolder`.
+written last, so a message whose sidecar exists is complete. Mail may hold password-reset
+links: the folder is 0700 and each file 0600 (`local_stack.private_files`). The server is
+the toolkit's (`local_stack.smtp`): its capture handler, keeping into a `MailFolder`.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default
 from pathlib import Path
 
+from local_stack.private_files import private_directory, write_private
 from local_stack.smtp.capture import CaptureHandler, Received
 from local_stack.smtp.loopback import LoopbackSmtp
 
@@ -38,8 +39,7 @@ class MailCapture:
 
     def __init__(self, port: int, mail_dir: Path) -> None:
         self.port = port
-        self.mail_dir = mail_dir
-        mail_dir.mkdir(parents=True, exist_ok=True)
+        self.mail_dir = private_directory(mail_dir)
         handler = CaptureHandler(MailFolder(mail_dir).keep, accepted="250 Message captured")
         self._server = LoopbackSmtp(handler, port=port).start()
 
@@ -83,18 +83,13 @@ class MailFolder:
             "message_id": str(headers.get("Message-ID", "")),
             "received_at": received.isoformat(),
         }
-        self._mail_dir.mkdir(parents=True, exist_ok=True)  # someone may have cleared it
+        private_directory(self._mail_dir)  # someone may have cleared it
         eml_path = self._mail_dir / f"{stem}.eml"
-        _write_atomically(eml_path, message.data)
-        _write_atomically(eml_path.with_suffix(".json"), json.dumps(sidecar, indent=2).encode())
+        write_private(eml_path, message.data, durable=False)
+        sidecar_path = eml_path.with_suffix(".json")
+        write_private(sidecar_path, json.dumps(sidecar, indent=2).encode(), durable=False)
         print(
             f"mail: {eml_path} from <{message.mail_from}> to "
             + ", ".join(f"<{rcpt}>" for rcpt in message.rcpt_tos),
             flush=True,
         )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
