@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from local_stack.bootstrap import DEFAULT_FROM_EMAIL, SERVICE_NAME
 from local_stack.config import HOST, LocalConfig
-from local_stack.environment import ADMIN_KEY_SECRET_ID, table_names
+from local_stack.environment import ADMIN_KEY_SECRET_ID, LOCAL_ACCESS_KEY_ID, table_names
 from local_stack.functions import (
     CONCURRENCY_SETTING,
     LocalApi,
@@ -73,6 +73,7 @@ Local email API: no AWS account, no Docker.
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
   AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}
+                 (for SDKs signing with key id '{LOCAL_ACCESS_KEY_ID}'; never browsers)
   State          {state or config.state_dir}
   Functions      each invocation in a container process of its own, started on first use;
 {concurrency}
