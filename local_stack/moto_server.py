@@ -53,8 +53,9 @@ class MotoServer:
             LocalSdksOnly(JournalingApp(app, journal), LOCAL_ACCESS_KEY_ID),
             handler=MotoRequestHandler,
         )
+        # A short poll keeps `stop()` quick; werkzeug's default half second is felt at each stop.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="moto-server", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="moto-server", daemon=True
         )
         self._thread.start()
         self.endpoint_url = f"http://{HOST}:{self._server.server_port}"

@@ -12,15 +12,18 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.backends import get_backend
 
 from local_stack.environment import LOCAL_ACCESS_KEY_ID, REGION
 from local_stack.moto_server import MotoServer
+from local_stack.moto_state import SERVICES
 from local_stack.state_store import StateStore
 
 SECRET_ID = "email-api/admin-key"
@@ -40,15 +43,12 @@ GET_SECRET = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> None:
-    """The server outlives each test (`moto` is the module's): a thread that answered a test's
-    request may still be ending after it; the server's own thread is joined at the end."""
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    state = StateStore(tmp_path_factory.mktemp("moto-state"))
+@pytest.fixture
+def moto(tmp_path: Path) -> Iterator[MotoServer]:
+    """The stack's moto server, holding the admin key's secret (and nothing of earlier tests)."""
+    for service in SERVICES:
+        get_backend(service).reset()
+    state = StateStore(tmp_path)
     server = MotoServer(0, state)
     try:
         boto3.client("secretsmanager", **_aws(server)).create_secret(
@@ -189,16 +189,21 @@ def test_a_form_post_is_refused(moto: MotoServer) -> None:
     assert "planted" not in str(boto3.client("sqs", **_aws(moto)).list_queues())
 
 
-def test_a_presigned_query_is_refused(moto: MotoServer) -> None:
+def test_a_presigned_query_is_refused(moto: MotoServer, capsys: pytest.CaptureFixture[str]) -> None:
     """A URL's signature is something a page can write into an <img src> (the stack's secret
-    is no secret), and nothing of the stack presigns: only the header counts."""
+    is no secret), and nothing of the stack presigns: only the header counts. The refusal's
+    log line names the method and path, never the query or a header."""
+    signature = "5e" * 32
     query = (
         "Action=ListQueues&X-Amz-Algorithm=AWS4-HMAC-SHA256"
         f"&X-Amz-Credential={LOCAL_ACCESS_KEY_ID}%2F20261204%2F{REGION}%2Fsqs%2Faws4_request"
-        "&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "0" * 64
+        f"&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}"
     )
 
-    _assert_refused(_exchange(moto, "GET", f"/?{query}", {}))
+    _assert_refused(_exchange(moto, "GET", f"/?{query}", {"X-Api-Key": signature}))
+    logged = capsys.readouterr().err
+    assert "moto: refused GET /: " in logged
+    assert signature not in logged
 
 
 def test_another_access_key_id_is_refused(moto: MotoServer) -> None:
