@@ -94,8 +94,13 @@ class StateStore:
     def reset(self) -> None:
         """Forget everything: the next start is a fresh one."""
         for path in self.directory.iterdir():
-            if path.name != LOCK:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            if path.name == LOCK:
+                continue
+            # A link is removed itself, never followed: it may have been planted.
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
     def restore(self, app: WsgiApp) -> Restored:
         """Bring moto's backends back (before moto serves anyone), then start journaling."""

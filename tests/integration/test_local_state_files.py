@@ -512,3 +512,22 @@ def test_a_pickled_message_in_an_old_journal_is_never_loaded(tmp_path: Path) -> 
     assert not marker.exists()
     assert len(server.restored.refused) == 1
     assert "pickled" in server.restored.refused[0]
+
+
+def test_a_reset_removes_a_planted_link_and_nothing_it_points_at(tmp_path: Path) -> None:
+    """`make dev-reset` is what a refusal tells the user to run: it must get rid of a planted
+    symbolic link (to a folder or a file) without following it."""
+    directory = tmp_path / "state"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious").write_text("kept")
+    directory.mkdir(mode=0o700)
+    (directory / "journal-1.jsonl").symlink_to(elsewhere)
+    (directory / "snapshot.json").symlink_to(elsewhere / "precious")
+
+    state = StateStore(directory)
+    state.reset()
+    state.close()
+
+    assert sorted(path.name for path in directory.iterdir()) == ["lock"]
+    assert (elsewhere / "precious").read_text() == "kept"
