@@ -9,6 +9,7 @@ link: a refusal is a SystemExit naming the path and what to do.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -39,7 +40,12 @@ def require_private_file(path: Path) -> None:
 def open_private(path: Path, flags: int) -> int:
     """`os.open` of a file of ours (created 0600 with `os.O_CREAT`); an existing one is checked
     as `require_private_file` does, and made 0600."""
-    descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # what O_NOFOLLOW answers for a link
+            _refuse(path, "is a symbolic link")
+        raise
     try:
         info = _checked(path, os.fstat(descriptor), "a regular file", stat.S_ISREG)
         if stat.S_IMODE(info.st_mode) != FILE_MODE:
