@@ -16,10 +16,10 @@ a symbolic link (`local_stack.private_files`).
 Starting: load the snapshot, replay the journals from its generation on, make the messages
 the dead poller held visible, then write a fresh snapshot and start an empty journal. While
 running, a snapshot is taken once the journal grows past `SNAPSHOT_EVERY_ENTRIES` (requests
-wait while it is written: 40 to 70 ms for 1000 records and 300 queued messages on a busy
+wait while it is written: 35 to 70 ms for 1000 records and 300 queued messages on a busy
 2-core machine, where the pickle of earlier versions took 30 to 45 ms; a restart from it
-takes 0.3 to 0.6 s), and at a clean stop. A kill loses nothing that was answered: an entry
-is synced before its answer goes out.
+takes 0.2 to 0.6 s, from the pickle about 0.1 s), and at a clean stop. A kill loses nothing
+that was answered: an entry is synced before its answer goes out.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ SNAPSHOT = "snapshot.json"
 PICKLED_SNAPSHOT = "snapshot.pickle"
 LOCK = "lock"
 # Replaying an entry takes about 5 ms; 500 keep a restart within a few seconds, and a
-# snapshot (40 to 70 ms for 1000 records and 300 queued messages) rare.
+# snapshot (35 to 70 ms for 1000 records and 300 queued messages) rare.
 SNAPSHOT_EVERY_ENTRIES = 500
 _CHECK_SECONDS = 1.0
 
