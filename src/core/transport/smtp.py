@@ -23,10 +23,13 @@ that a failure is known by the stage it happened at, which decides whether tryin
 | no recipient accepted, every refusal a 5xx               | SmtpRejected       | no        |
 | no recipient accepted, at least one refusal a 4xx        | SmtpDeferred       | yes       |
 | refused, reset or closed before the final dot is written | SmtpConnectFailed  | yes       |
+| a reply over its bounds, before the final dot            | SmtpConnectFailed  | yes       |
+| (`smtp_protocol_error`)                                  |                    |           |
 | reset (RST) after the final dot was written              | SmtpConnectFailed  | yes       |
 | no answer in time before the final dot is written        | SmtpTimeout        | yes       |
 | closed (EOF) or no answer in time after the final dot    | SmtpOutcomeUnknown | no        |
-| no 2xx, 4xx or 5xx reply to the final dot                | SmtpOutcomeUnknown | no        |
+| no 2xx, 4xx or 5xx reply to the final dot, or one over   | SmtpOutcomeUnknown | no        |
+| its bounds                                               |                    |           |
 
 With CHUNKING the message's last byte plays the final dot's part throughout: once written, the
 outcome may be unknown (stage END_OF_DATA). Pipelined with MAIL and the RCPTs, it is written
@@ -38,6 +41,11 @@ that a connection the server gave up on while idle (a 421, or a close) is not ta
 that may have the message, the envelope goes alone, and BDAT after its replies, whenever the
 server has said something unread when the transaction starts (one that closes in the instant
 between that look and the write is still held as unknown: held, never lost).
+
+Every reply is read within bounds (`core.transport.replies`: a line of 2 KiB, a reply of 256
+lines and 64 KiB), so a server streaming a reply without end costs no more memory than that.
+A reply over them is a protocol error, which drops the connection at once; before the final
+dot it is transient (nothing was taken), after it the outcome is unknown.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
 (`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
@@ -127,6 +135,7 @@ from core.transport.pipelining import (
     nothing_unread,
     write_envelope,
 )
+from core.transport.replies import ReplyTooLarge
 from core.transport.tls import client_context
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
@@ -536,7 +545,7 @@ class _Session:
                     timeout=timeout,
                     log=self.log,
                 )
-        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
+        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ReplyTooLarge):
             # smtplib's own errors, so the connection stood (TLS too): the greeting failed.
             self._stage = Stage.GREETING
             raise
@@ -901,6 +910,20 @@ class _Session:
             f"The SMTP server refused {_WHAT[stage]}: {reply}", context=context, transient=False
         )
 
+    def _protocol_error(self, detail: str) -> SmtpFailure:
+        """A reply that breaks the protocol (over a bound): the connection is out of step and
+        is dropped at once (part of the reply is unread); before the final dot nothing was
+        taken, so the message may go again, on another connection."""
+        if self._client is not None:
+            self._client.close()
+        return SmtpConnectFailed(
+            f"The SMTP server broke the protocol at {self._stage or Stage.GREETING}: {detail}."
+            " The connection was dropped.",
+            reason="smtp_protocol_error",
+            context=self._context(),
+            transient=True,
+        )
+
     def _not_smtp(self) -> SmtpFailure:
         # What it said is not repeated: it may be an internal service's banner or data.
         return SmtpConnectFailed(
@@ -940,8 +963,10 @@ class _Session:
             yield
         except SmtpFailure:
             raise
+        except ReplyTooLarge as error:
+            raise self._protocol_error(str(error)) from error
         except smtplib.SMTPResponseException as error:
-            # A refusal smtplib checked itself: STARTTLS, AUTH, an over-long reply line.
+            # A refusal smtplib checked itself: STARTTLS, AUTH.
             raise self._refusal(error.smtp_code, error.smtp_error) from error
         except ssl.SSLError as error:  # a certificate failure is one too
             raise SmtpTlsError(

@@ -1,0 +1,176 @@
+"""A hostile SMTP server (or anyone on the path while the session is still in clear text: the
+greeting and the first EHLO are, even for `tls`) against the transport, the send route and the
+connection test (issue 16).
+
+- A reply is read within bounds: a line of at most `MAX_LINE` octets, a reply of at most
+  `MAX_LINES` lines and `MAX_REPLY` octets. Past them the client stops reading, drops the
+  connection and fails with `smtp_protocol_error`: its memory stays flat however much the
+  server sends.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from core import runtime
+from core.errors import SmtpConnectFailed, SmtpFailure
+from core.services.model import Encryption
+from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.replies import MAX_LINE, MAX_REPLY
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
+from core.transport.tls import client_context
+from tests.support.api import ApiResponse, call_api, create_plain_service
+from tests.support.smtp_servers import (
+    LOOPBACK,
+    At,
+    Fault,
+    FaultServer,
+    Stream,
+)
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+StartFaultServer = Callable[..., FaultServer]
+
+SENDER, JOHN = "noreply@example.com", "john@example.com"
+MESSAGE = b"From: noreply@example.com\r\nSubject: Hi\r\n\r\nHello\r\n"
+MIB = 1024 * 1024
+# What the server tries to send: far more than a Lambda's 512 MB would hold a few times over
+# if kept, far more than the client may read.
+HUGE = 50 * MIB
+# What the client may read at most: its bound, what its buffered reader takes in one go, and
+# the kernel's receive buffer (autotuned up to tcp_rmem's maximum, 6 MiB by default) and the
+# server's send buffer, both of which fill without the client reading a byte.
+READ_AT_MOST = 16 * MIB
+# The client's own allocations while refusing such a reply: its bound and change.
+MEMORY_AT_MOST = 2 * MIB
+
+
+@pytest.fixture
+def fault_server() -> Iterator[StartFaultServer]:
+    """Starts FaultServers (lockstep unless told otherwise); the connections the API keeps
+    close before the servers stop."""
+    with ExitStack() as running:
+
+        def start(*faults: Fault, **options: Any) -> FaultServer:
+            options.setdefault("extensions", ())
+            return running.enter_context(FaultServer(*faults, **options))
+
+        yield start
+        runtime.transport_pool().close_all()
+
+
+def _transport(port: int) -> SmtpTransport:
+    return SmtpTransport(
+        SmtpEndpoint(LOOPBACK, port, Encryption.NONE),
+        tls=client_context(True),
+        ehlo_name="client.example.com",
+    )
+
+
+def _send(port: int, *, seconds: float = 5.0) -> Delivery:
+    return _transport(port).send(MESSAGE, Envelope(SENDER, [JOHN]), Deadline.after(seconds))
+
+
+def _send_failing(port: int, *, seconds: float = 5.0) -> SmtpFailure:
+    with pytest.raises(SmtpFailure) as raised:
+        _send(port, seconds=seconds)
+    return raised.value
+
+
+def _send_api(subject: str, **options: Any) -> ApiResponse:
+    body = {"to": JOHN, "subject": subject, "body_text": "Hi"}
+    return call_api("POST", "/api/v2/email", body, **options)
+
+
+# --- finding 3: a reply is read within bounds ----------------------------------------------------
+
+HUGE_REPLIES = [
+    pytest.param(
+        Fault.streaming(At.GREETING, "220 localhost", Stream(HUGE)), "greeting", id="greeting"
+    ),
+    pytest.param(Fault.streaming(At.EHLO, "250 SIZE", Stream(HUGE)), "ehlo", id="ehlo"),
+    pytest.param(
+        Fault.streaming(At.GREETING, "220", Stream(HUGE, line=0)),
+        "greeting",
+        id="one-line-greeting",
+    ),
+    pytest.param(Fault.streaming(At.EHLO, "250", Stream(HUGE, line=0)), "ehlo", id="one-line-ehlo"),
+]
+
+
+@pytest.mark.parametrize(("fault", "stage"), HUGE_REPLIES)
+def test_a_huge_reply_is_read_no_further_than_its_bound(
+    fault_server: StartFaultServer, fault: Fault, stage: str
+) -> None:
+    """The client stops reading a reply once it is over its bound (however it is cut into
+    lines), with its memory flat: before, smtplib kept every line of a multi-line reply (a
+    300 MB greeting took the function to 961 MB) and refused one long line as a 5xx."""
+    server = fault_server(fault)
+
+    tracemalloc.start()
+    try:
+        error = _send_failing(server.port)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (type(error), error.reason, error.transient) == (
+        SmtpConnectFailed,
+        "smtp_protocol_error",
+        True,
+    ), error.message
+    assert error.context["stage"] == stage
+    assert "smtp_code" not in error.context
+    assert peak < MEMORY_AT_MOST
+    session = server.only_session
+    assert session.streamed < READ_AT_MOST  # the client stopped reading: the rest never went
+    assert "MAIL" not in session.verbs
+
+
+def test_a_reply_within_the_bounds_is_read_whole(fault_server: StartFaultServer) -> None:
+    """A long EHLO answer that keeps within the bounds (lines of the most a line may be) is a
+    server's, not an attack: the send goes through."""
+    # A line at a time (`every`), so that no more than asked for is written.
+    lines = Stream(MAX_REPLY // 2, line=MAX_LINE, every=0.001)
+    server = fault_server(Fault.streaming(At.EHLO, "250 SIZE", lines))
+
+    delivery = _send(server.port)
+
+    assert delivery.accepted == [JOHN]
+    assert len(server.delivered) == 1
+
+
+@pytest.mark.parametrize(("fault", "stage"), HUGE_REPLIES[:2])
+def test_the_send_route_refuses_a_huge_reply(
+    fault_server: StartFaultServer, fault: Fault, stage: str
+) -> None:
+    server = fault_server(fault)
+    create_plain_service(server.port)
+
+    answer = _send_api("Hi")
+
+    assert (answer.status, answer.reason) == (502, "smtp_protocol_error"), answer.body
+    assert answer.body["error"]["context"]["stage"] == stage
+    assert server.only_session.streamed < READ_AT_MOST
+
+
+@pytest.mark.parametrize(("fault", "stage"), HUGE_REPLIES)
+def test_the_connection_test_refuses_a_huge_reply(
+    fault_server: StartFaultServer, fault: Fault, stage: str
+) -> None:
+    server = fault_server(fault)
+    create_plain_service(server.port)
+
+    answer = call_api("POST", "/api/v2/system/service/email/test")
+
+    assert answer.status == 200, answer.body
+    report = answer.body
+    assert report["ok"] is False
+    assert (report["error"]["reason"], report["error"]["stage"]) == ("smtp_protocol_error", stage)
+    assert server.only_session.streamed < READ_AT_MOST
