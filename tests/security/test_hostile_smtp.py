@@ -6,10 +6,13 @@ connection test (issue 16).
   `MAX_LINES` lines and `MAX_REPLY` octets. Past them the client stops reading, drops the
   connection and fails with `smtp_protocol_error`: its memory stays flat however much the
   server sends.
+- A stage's deadline holds across a multi-line reply: a line every moment does not keep the
+  client waiting past it (`smtp_timeout` before the final dot, an unknown outcome after it).
 """
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -18,7 +21,7 @@ from typing import Any
 import pytest
 
 from core import runtime
-from core.errors import SmtpConnectFailed, SmtpFailure
+from core.errors import SmtpConnectFailed, SmtpFailure, SmtpOutcomeUnknown, SmtpTimeout
 from core.services.model import Encryption
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.replies import MAX_LINE, MAX_REPLY
@@ -174,3 +177,58 @@ def test_the_connection_test_refuses_a_huge_reply(
     assert report["ok"] is False
     assert (report["error"]["reason"], report["error"]["stage"]) == ("smtp_protocol_error", stage)
     assert server.only_session.streamed < READ_AT_MOST
+
+
+# --- finding 4: a stage's deadline holds across a multi-line reply ------------------------------
+
+DEADLINE = 1.0
+SLACK = 0.75
+# A continuation line every 0.2 s for 8 s: each line comes well within any per-read timeout.
+DRIP = Stream(40 * 64, line=64, every=0.2)
+
+
+@pytest.mark.parametrize(
+    ("at", "reply", "failure", "stage"),
+    [
+        pytest.param(At.GREETING, "220 localhost", SmtpTimeout, "greeting", id="greeting"),
+        pytest.param(At.EHLO, "250 SIZE", SmtpTimeout, "ehlo", id="ehlo"),
+        pytest.param(At.MAIL, "250 OK", SmtpTimeout, "mail", id="mail"),
+        pytest.param(At.DATA, "354 Go ahead", SmtpTimeout, "data", id="data"),
+        # After the final dot the server may have the message, whatever keeps its verdict.
+        pytest.param(At.END_OF_DATA, "250 OK", SmtpOutcomeUnknown, "end_of_data", id="end-of-data"),
+    ],
+)
+def test_a_reply_dripped_a_line_at_a_time_ends_at_the_deadline(
+    fault_server: StartFaultServer,
+    at: At,
+    reply: str,
+    failure: type[SmtpFailure],
+    stage: str,
+) -> None:
+    """Before, each read had the whole timeout to itself, so a line every few seconds held a
+    send until the Lambda was killed (API Gateway's 502, a record left `sending`)."""
+    server = fault_server(Fault.streaming(at, reply, DRIP))
+
+    started = time.monotonic()
+    error = _send_failing(server.port, seconds=DEADLINE)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < DEADLINE + SLACK
+    assert type(error) is failure, error.message
+    assert error.context["stage"] == stage
+    assert error.transient is (failure is SmtpTimeout)
+
+
+def test_the_send_route_answers_a_dripped_reply_with_a_timeout(
+    fault_server: StartFaultServer, configure: Callable[..., None]
+) -> None:
+    configure(SMTP_TIMEOUT_SECONDS=str(DEADLINE))
+    server = fault_server(Fault.streaming(At.MAIL, "250 OK", DRIP))
+    create_plain_service(server.port)
+
+    started = time.monotonic()
+    answer = _send_api("Hi")
+    elapsed = time.monotonic() - started
+
+    assert (answer.status, answer.reason) == (504, "smtp_timeout"), answer.body
+    assert elapsed < DEADLINE + SLACK + 1.0  # the API's own work besides

@@ -42,10 +42,12 @@ that may have the message, the envelope goes alone, and BDAT after its replies, 
 server has said something unread when the transaction starts (one that closes in the instant
 between that look and the write is still held as unknown: held, never lost).
 
-Every reply is read within bounds (`core.transport.replies`: a line of 2 KiB, a reply of 256
-lines and 64 KiB), so a server streaming a reply without end costs no more memory than that.
-A reply over them is a protocol error, which drops the connection at once; before the final
-dot it is transient (nothing was taken), after it the outcome is unknown.
+Every reply is read within bounds and within the stage's deadline (`core.transport.replies`:
+a line of 2 KiB, a reply of 256 lines and 64 KiB, every read from the socket waiting no longer
+than the time left), so a server streaming a reply without end, or a line at a time, costs no
+more memory or time than that. A reply over the bounds is a protocol error, which drops the
+connection at once; before the final dot it is transient (nothing was taken), after it the
+outcome is unknown. No time left is a timeout, as silence is.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
 (`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
@@ -395,9 +397,11 @@ class _PinnedSMTP(FlightClient):
         *,
         local_hostname: str,
         timeout: float,
+        deadline: Deadline,
         log: SessionLog,
     ) -> None:
         self.addresses = addresses
+        self.deadline = deadline  # bounds the greeting already
         # The session's, not ours: it outlives a constructor that raises (a refused greeting).
         self.session_log = log
         super().__init__(host, port, local_hostname, timeout)
@@ -427,10 +431,12 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
         *,
         local_hostname: str,
         timeout: float,
+        deadline: Deadline,
         context: ssl.SSLContext,
         log: SessionLog,
     ) -> None:
         self.addresses = addresses
+        self.deadline = deadline
         self.session_log = log
         smtplib.SMTP_SSL.__init__(
             self, host, port, local_hostname, timeout=timeout, context=context
@@ -501,7 +507,7 @@ class _Session:
         """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`; `then`
         is announced behind it when the server takes that (see `_announce`)."""
         assert self._client is not None  # open() succeeded
-        self._deadline = deadline
+        self._deadline = self._client.deadline = deadline
         with self._as_api_errors():
             return self._transaction(self._client, message, envelope, then)
 
@@ -533,6 +539,7 @@ class _Session:
                     addresses,
                     local_hostname=self._ehlo_name,
                     timeout=timeout,
+                    deadline=self._deadline,
                     context=self._tls,
                     log=self.log,
                 )
@@ -543,6 +550,7 @@ class _Session:
                     addresses,
                     local_hostname=self._ehlo_name,
                     timeout=timeout,
+                    deadline=self._deadline,
                     log=self.log,
                 )
         except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ReplyTooLarge):
@@ -853,6 +861,7 @@ class _Session:
             wait = min(self._deadline.remaining(), _GOODBYE_SECONDS)
             if client.sock is None or wait <= 0:
                 return
+            client.deadline = Deadline.after(wait)
             client.sock.settimeout(wait)
             goodbye = "QUIT\r\n"
             if self._in_transaction:
