@@ -1,6 +1,6 @@
 """A hostile SMTP server (or anyone on the path while the session is still in clear text: the
 greeting and the first EHLO are, even for `tls`) against the transport, the send route and the
-connection test (issue 16).
+connection test (issue 16, findings 3, 4 and 7).
 
 - A reply is read within bounds: a line of at most `MAX_LINE` octets, a reply of at most
   `MAX_LINES` lines and `MAX_REPLY` octets. Past them the client stops reading, drops the
@@ -8,6 +8,10 @@ connection test (issue 16).
   server sends.
 - A stage's deadline holds across a multi-line reply: a line every moment does not keep the
   client waiting past it (`smtp_timeout` before the final dot, an unknown outcome after it).
+- A reply that is not the one its command is waiting for (one more `250` after a message, a
+  `250` where DATA's `354` is due, a `354` to MAIL) is a protocol error that drops the
+  connection; no message is settled on a reply not its own, and one that provably never left
+  goes again on a new connection.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from core.transport.replies import MAX_LINE, MAX_REPLY
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.tls import client_context
 from tests.support.api import ApiResponse, call_api, create_plain_service
+from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (
     LOOPBACK,
     At,
     Fault,
     FaultServer,
+    InTransaction,
     Stream,
 )
 
@@ -232,3 +238,93 @@ def test_the_send_route_answers_a_dripped_reply_with_a_timeout(
 
     assert (answer.status, answer.reason) == (504, "smtp_timeout"), answer.body
     assert elapsed < DEADLINE + SLACK + 1.0  # the API's own work besides
+
+
+# --- finding 7: a reply not its own settles no message ---------------------------------------
+
+STRAY = "250 2.0.0 OK: queued\r\n250 2.0.0 Ok"  # the verdict, and one more reply to nothing
+FLAVOURS = [
+    pytest.param((), id="lockstep"),
+    pytest.param(("PIPELINING",), id="pipelining"),
+    pytest.param(("PIPELINING", "CHUNKING"), id="pipelining+chunking"),
+]
+
+
+def _subjects(server: FaultServer) -> list[str]:
+    return [
+        arrival.data.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+        for arrival in server.delivered
+    ]
+
+
+@pytest.mark.parametrize("extensions", FLAVOURS)
+def test_a_stray_reply_on_a_kept_connection_fails_no_message(
+    fault_server: StartFaultServer, extensions: tuple[str, ...]
+) -> None:
+    """One `250` too many after a message: before, it shifted every reply of the next message
+    on the kept connection, which was then refused for good ("refused the message: 250 ...")
+    or, with CHUNKING, counted as sent on another command's reply. Now the next message finds
+    it waiting before writing a byte, drops the connection and goes on a new one, once."""
+    server = fault_server(
+        Fault.answer(At.END_OF_DATA, STRAY), faulty_sessions=1, extensions=extensions
+    )
+    create_plain_service(server.port)
+
+    answers = [_send_api(subject) for subject in ("one", "two", "three")]
+
+    assert [answer.status for answer in answers] == [200, 200, 200], answers[-1].body
+    assert _subjects(server) == ["one", "two", "three"]
+    first, second = server.sessions
+    assert first.transactions == 1  # the out-of-step connection carried nothing more
+    assert second.transactions == 2
+
+
+def test_a_stray_reply_before_an_announced_envelope_fails_no_message(
+    fault_server: StartFaultServer, send_queue: SendQueue
+) -> None:
+    """A worker's batch writes the next envelope behind a message's dot, so its replies are
+    rightly pending and cannot be checked for; one more `250` shifts them, and DATA then gets
+    a `250` where its `354` is due: a protocol error, the message's text never written, so it
+    goes again on a new connection and each message is delivered once."""
+    server = fault_server(
+        script=InTransaction(Fault.answer(At.END_OF_DATA, STRAY), number=1),
+        extensions=("PIPELINING",),
+    )
+    create_plain_service(server.port)
+    for subject in ("one", "two", "three"):
+        assert _send_api(subject, query="async=true").status == 202
+
+    assert send_queue.drain() >= 1
+
+    assert send_queue.receive() == []
+    assert _subjects(server) == ["one", "two", "three"]
+    assert len(server.sessions) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "stage"),
+    [
+        pytest.param(Fault.answer(At.MAIL, "354 Go ahead"), "mail", id="354-to-mail"),
+        pytest.param(Fault.answer(At.RCPT, "354 Go ahead"), "rcpt", id="354-to-rcpt"),
+        pytest.param(Fault.answer(At.DATA, "250 2.0.0 Ok"), "data", id="250-to-data"),
+        pytest.param(Fault.answer(At.EHLO, "354 Go ahead"), "ehlo", id="354-to-ehlo"),
+        pytest.param(Fault.answer(At.GREETING, "250 Hello"), "greeting", id="250-greeting"),
+    ],
+)
+def test_a_reply_that_cannot_answer_its_command_is_a_protocol_error(
+    fault_server: StartFaultServer, fault: Fault, stage: str
+) -> None:
+    """Before, a reply of a class that cannot answer the command counted as a refusal for
+    good (`smtp_rejected`): a message settled on what may be another command's reply. Before
+    the final dot nothing was taken, so it may go again."""
+    server = fault_server(fault)
+
+    error = _send_failing(server.port)
+
+    assert (type(error), error.reason, error.transient) == (
+        SmtpConnectFailed,
+        "smtp_protocol_error",
+        True,
+    ), error.message
+    assert error.context["stage"] == stage
+    assert not server.only_session.message_arrived

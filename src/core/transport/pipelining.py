@@ -93,8 +93,8 @@ def nothing_unread(client: smtplib.SMTP) -> bool:
 
 @dataclass
 class RecipientReplies:
-    """Each recipient's RCPT reply: accepted (2xx), refused for good (5xx, or a reply of an
-    unexpected class), or deferred (4xx). A 421 or a reply that is no SMTP reply ends the
+    """Each recipient's RCPT reply: accepted (2xx), refused for good (5xx), or deferred (4xx).
+    A 421, a reply that is no SMTP reply, or one of a class RCPT cannot have (a 354) ends the
     session instead: the caller never records one."""
 
     accepted: list[str] = field(default_factory=list)

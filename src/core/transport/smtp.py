@@ -23,8 +23,8 @@ that a failure is known by the stage it happened at, which decides whether tryin
 | no recipient accepted, every refusal a 5xx               | SmtpRejected       | no        |
 | no recipient accepted, at least one refusal a 4xx        | SmtpDeferred       | yes       |
 | refused, reset or closed before the final dot is written | SmtpConnectFailed  | yes       |
-| a reply over its bounds, before the final dot            | SmtpConnectFailed  | yes       |
-| (`smtp_protocol_error`)                                  |                    |           |
+| a reply over its bounds, out of turn, or not fitting its | SmtpConnectFailed  | yes       |
+| command, before the final dot (`smtp_protocol_error`)    |                    |           |
 | reset (RST) after the final dot was written              | SmtpConnectFailed  | yes       |
 | no answer in time before the final dot is written        | SmtpTimeout        | yes       |
 | closed (EOF) or no answer in time after the final dot    | SmtpOutcomeUnknown | no        |
@@ -38,16 +38,23 @@ while reading any of them leaves the outcome unknown, where the same fault witho
 comes before the dot and is safe to retry; a refusal of the sender (its RCPTs' and BDAT's 503s
 read and dropped), a 421, or no recipient accepted still say for sure that nobody got it. So
 that a connection the server gave up on while idle (a 421, or a close) is not taken for one
-that may have the message, the envelope goes alone, and BDAT after its replies, whenever the
-server has said something unread when the transaction starts (one that closes in the instant
-between that look and the write is still held as unknown: held, never lost).
+that may have the message, every transaction first looks, without waiting, for anything the
+server said unread (see below); one that closes in the instant between that look and the write
+is still held as unknown: held, never lost.
 
 Every reply is read within bounds and within the stage's deadline (`core.transport.replies`:
 a line of 2 KiB, a reply of 256 lines and 64 KiB, every read from the socket waiting no longer
 than the time left), so a server streaming a reply without end, or a line at a time, costs no
-more memory or time than that. A reply over the bounds is a protocol error, which drops the
-connection at once; before the final dot it is transient (nothing was taken), after it the
-outcome is unknown. No time left is a timeout, as silence is.
+more memory or time than that. And a kept connection is used only while it is in step: before
+a transaction whose envelope was not announced, whatever the server said unread is read (no
+round trip: only when something is there); a 421 or a close fails the transaction at MAIL, as
+a server closing an idle connection does, and anything else (one reply too many after the last
+message) is a protocol error. A reply that cannot answer its command (a 250 to DATA where a
+354 is due, a 354 to MAIL or RCPT, a 250 greeting: of a class the command does not have) is
+one too, not a refusal: it may be another command's. A protocol error drops the connection at
+once; before the final dot it is transient (nothing was taken, and the delivery goes again on
+a new connection: `core.delivery.deliver`), after it the outcome is unknown. No time left is a
+timeout, as silence is.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
 (`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
@@ -90,11 +97,10 @@ closes before the dot with nothing unread at that moment sends a FIN, and the RS
 next segment arrives; its close reads as an EOF whichever comes first, so that message is held
 as unknown although it was never taken: held when it could have been resent, never lost.
 
-A reply of an unexpected class (a 3xx where a 250 belongs) counts as a 5xx, except after the
-final dot, where it leaves the outcome unknown. A line with no SMTP reply code at all means the
-port is not an SMTP server's: that is reported (reason `not_smtp_server`) without repeating what
-it said, which could be anything an internal service answers. Errors carry `context["stage"]`
-(one of `Stage`) once the TCP connection stands, and `smtp_code` when the server replied.
+A line with no SMTP reply code at all means the port is not an SMTP server's: that is reported
+(reason `not_smtp_server`) without repeating what it said, which could be anything an internal
+service answers. Errors carry `context["stage"]` (one of `Stage`) once the TCP connection
+stands, and `smtp_code` when the server replied.
 
 Every session keeps a `SessionLog` of what it learnt on the way (the address, the greeting, each
 EHLO reply, the TLS it set up, the stages it passed and when). A send ignores it; `probe` (the
@@ -642,9 +648,11 @@ class _Session:
         self._stage = Stage.MAIL
         self._in_transaction = True
         announced, self._announced = self._announced, None
+        if announced is None:
+            self._in_step(client)
         options = _mail_options(client, message)
         pipelining, chunking = client.has_extn("pipelining"), client.has_extn("chunking")
-        if announced is None and pipelining and chunking and nothing_unread(client):
+        if announced is None and pipelining and chunking:
             return self._in_one_flight(client, message, envelope, options)
 
         if announced is not None:
@@ -685,6 +693,19 @@ class _Session:
             self._announce(client, then)
         return self._delivered(client, recipients)
 
+    def _in_step(self, client: _PinnedSMTP) -> None:
+        """Before a transaction (none announced), the server must have nothing unread to say:
+        every reply would otherwise be taken for the next command's. Looked at without waiting
+        (no round trip). What it said is read: a 421 or a close is a server giving up on an
+        idle connection; anything else answers no command of ours (one reply too many after
+        the last message): a protocol error. Either way before a byte of this message left."""
+        if nothing_unread(client):
+            return
+        code, reply = self._reply(client, handed_over=False)
+        if code == 421 or not _is_reply_code(code):
+            raise self._refusal(code, reply)
+        raise self._protocol_error(f"a {code} reply to no command, before the transaction")
+
     def _announce(self, client: _PinnedSMTP, then: Outgoing) -> None:
         """Write the next message's MAIL, RCPTs and DATA right behind this one's final dot,
         before its verdict is read: RFC 2920 lets a group begin with a message's text, and the
@@ -713,9 +734,9 @@ class _Session:
         Once that write is done the message's last byte is written, so from then on a lost
         connection or silence leaves the outcome unknown, whichever reply was awaited (see
         `_handed_over_reply`); a refusal of the sender or of every recipient still says for
-        sure that nobody gets it. Done only when nothing waits unread on the connection: a
-        server that closed it, or said 421, while it sat idle shows at MAIL (when it is safe
-        to try again) rather than once the message is written.
+        sure that nobody gets it. Done only once nothing waits unread on the connection
+        (`_in_step`): a server that closed it, or said 421, while it sat idle shows at MAIL
+        (when it is safe to try again) rather than once the message is written.
         """
         self._stage = Stage.DATA  # a failure while writing is one before the last byte left
         self._bound(client)
@@ -766,8 +787,9 @@ class _Session:
         return recipients
 
     def _recipient(self, recipients: RecipientReplies, rcpt: str, code: int, reply: bytes) -> None:
-        if code == 421 or not _is_reply_code(code):
-            # The server is closing, or is no SMTP server: no one gets it now.
+        if code == 421 or code // 100 not in (2, 4, 5):
+            # The server is closing, is no SMTP server, or answers another command (a 354):
+            # no one gets it now.
             raise self._refusal(code, reply)
         recipients.record(rcpt, code, _reply_text(code, reply))
 
@@ -905,6 +927,10 @@ class _Session:
         stage = self._stage or Stage.GREETING
         if not _is_reply_code(code):
             return self._not_smtp()
+        if code // 100 not in (4, 5):
+            # A 2xx or 3xx that is not the one wanted (a 250 where DATA's 354 is due, a 354 to
+            # MAIL): no answer to this command, but maybe another's.
+            return self._protocol_error(f"a {code} reply, of a class its command cannot have")
         reply = _reply_text(code, text)
         context = self._context(smtp_code=code)
         if code == 421 and self._client is not None:
@@ -920,9 +946,10 @@ class _Session:
         )
 
     def _protocol_error(self, detail: str) -> SmtpFailure:
-        """A reply that breaks the protocol (over a bound): the connection is out of step and
-        is dropped at once (part of the reply is unread); before the final dot nothing was
-        taken, so the message may go again, on another connection."""
+        """A reply that breaks the protocol: over a bound, out of turn, or of a class that
+        cannot answer the command. The connection is out of step and is dropped at once (what
+        it says next may be any command's reply); before the final dot nothing was taken, so
+        the message may go again, on another connection."""
         if self._client is not None:
             self._client.close()
         return SmtpConnectFailed(
