@@ -155,6 +155,23 @@ def test_a_reply_within_the_bounds_is_read_whole(fault_server: StartFaultServer)
     assert len(server.delivered) == 1
 
 
+@pytest.mark.parametrize(
+    ("extra", "taken"),
+    [pytest.param(0, True, id="at-the-bound"), pytest.param(1, False, id="over")],
+)
+def test_a_greeting_line_at_its_bound_is_taken_and_one_octet_more_is_not(
+    fault_server: StartFaultServer, extra: int, taken: bool
+) -> None:
+    """The bound counts the whole line, code and CRLF included, as RFC 5321 counts its 512."""
+    greeting = "220 " + "x" * (MAX_LINE - len("220 \r\n") + extra)
+    server = fault_server(Fault.answer(At.GREETING, greeting))
+
+    if taken:
+        assert _send(server.port).accepted == [JOHN]
+    else:
+        assert _send_failing(server.port).reason == "smtp_protocol_error"
+
+
 @pytest.mark.parametrize(("fault", "stage"), HUGE_REPLIES[:2])
 def test_the_send_route_refuses_a_huge_reply(
     fault_server: StartFaultServer, fault: Fault, stage: str
