@@ -1,7 +1,8 @@
 """A scripted SMTP server on 127.0.0.1, on a raw socket, that misbehaves on cue.
 
 It answers a chosen code, drops or resets the connection, or stalls, at a chosen point of the
-session (in the middle of a message too), and records every session: the commands, and each
+session (in the middle of a message too), or answers with a reply that never fits (megabytes of
+it, or a line at a time, slowly: `Stream`), and records every session: the commands, and each
 message whose final dot arrived with the answer it got. aiosmtpd cannot do this: it always
 reads a whole message before its handler is asked, and never closes mid-sentence.
 
@@ -66,6 +67,20 @@ class Act(StrEnum):
     DROP = "drop"
     RESET = "reset"  # abort the connection: SO_LINGER 0, so an RST whatever was read
     STALL = "stall"  # never answer; wait for the client to give up
+    STREAM = "stream"  # the scripted reply, after as much of a reply as `Fault.stream` says
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A reply that goes on: `size` octets (or a little more) of continuation lines of `line`
+    octets each (the code, a hyphen, filler, CRLF), one every `every` seconds (0: as fast as
+    the client reads), before the reply's last line; with `line=0`, one line of `size` octets
+    instead, the reply itself. What a hostile server (or anyone on the path, before TLS) can
+    send."""
+
+    size: int
+    line: int = 512
+    every: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class Fault:
     # At RCPT: the recipients it applies to (none listed: every recipient).
     recipients: frozenset[str] = frozenset()
     after_bytes: int | None = None
+    stream: Stream | None = None
 
     @classmethod
     def answer(cls, at: At, reply: str, *, recipients: Iterable[str] = ()) -> Fault:
@@ -107,6 +123,10 @@ class Fault:
         cls, at: At, *, recipients: Iterable[str] = (), after_bytes: int | None = None
     ) -> Fault:
         return cls(at, Act.STALL, recipients=frozenset(recipients), after_bytes=after_bytes)
+
+    @classmethod
+    def streaming(cls, at: At, reply: str, stream: Stream) -> Fault:
+        return cls(at, Act.STREAM, reply, stream=stream)
 
     def applies(self, at: At, recipient: str | None) -> bool:
         return self.at is at and (not self.recipients or recipient in self.recipients)
@@ -192,6 +212,8 @@ class FaultSession:
     heard: list[tuple[str, int]] = field(default_factory=list)
     # For each reply the server sent, how much of the client's byte stream had arrived by then.
     replies_at: list[int] = field(default_factory=list)
+    # Octets of a `Stream` the client's kernel took (the client stops reading: the rest never went).
+    streamed: int = 0
     _wire: _Wire | None = field(default=None, repr=False, compare=False)
     _over: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
@@ -450,6 +472,11 @@ class FaultServer:
             raise _Hangup
         if fault.act is Act.STALL:
             wire.wait_for_hangup()
+        if fault.act is Act.STREAM:
+            assert fault.stream is not None
+            wire.stream(fault.reply, fault.stream)
+            if not fault.stream.line:
+                return fault.reply  # the one long line was the reply
         wire.send(fault.reply)
         if fault.reply.startswith("421"):
             raise _Hangup
@@ -534,6 +561,38 @@ class _Wire:
             self._connection.sendall(reply.encode() + b"\r\n")
         except OSError as error:
             raise _Hangup from error
+
+    def stream(self, reply: str, stream: Stream) -> None:
+        """What `stream` says, before `reply`'s last line (or as that line, when `line` is 0):
+        written a chunk at a time, the same bytes over again, so the server's memory stays
+        flat however much it sends."""
+        self._session.replies_at.append(self._received + self._unread())
+        code = reply[:3].encode()
+        if not stream.line:
+            self._write(code + b" ")
+            self._repeat(b"x" * 65536, stream.size, every=0.0)
+            self._write(b"\r\n")
+            return
+        unit = code + b"-" + b"x" * max(stream.line - 6, 0) + b"\r\n"
+        if stream.every:
+            self._repeat(unit, stream.size, every=stream.every)
+        else:
+            self._repeat(unit * max(65536 // len(unit), 1), stream.size, every=0.0)
+
+    def _repeat(self, chunk: bytes, size: int, *, every: float) -> None:
+        sent = 0
+        while sent < size:
+            if every and self._stopping.wait(every):
+                raise _Hangup
+            self._write(chunk)  # whole, so that no line is cut: `size` is a floor
+            sent += len(chunk)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._connection.sendall(data)
+        except OSError as error:
+            raise _Hangup from error
+        self._session.streamed += len(data)
 
     def wait_for_hangup(self) -> None:
         """Read and ignore everything until the client closes (or the server stops)."""

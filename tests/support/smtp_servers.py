@@ -8,7 +8,8 @@
 - `ClosedPort` and `SilentServer`: raw sockets for the faults no real SMTP server would show.
 - `FaultServer` (from `local_stack.smtp.faults`, with `At`, `Act`, `Fault`): a scripted SMTP
   server that answers a chosen code, drops or resets the connection or stalls at a chosen point
-  of the session (in the middle of a message too), and records every session.
+  of the session (in the middle of a message too), or streams a reply that never fits
+  (`Stream`), and records every session.
 
 Every server is a context manager; leaving it stops its threads and closes its sockets.
 """
@@ -40,6 +41,7 @@ from local_stack.smtp.faults import (
     FaultServer,
     FaultSession,
     InTransaction,
+    Stream,
 )
 from local_stack.smtp.loopback import LoopbackSmtp, Security
 
@@ -63,6 +65,7 @@ __all__ = [
     "ScriptedServer",
     "Security",
     "SilentServer",
+    "Stream",
     "without_chunking",
 ]
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.transport.base import Envelope
+from core.transport.replies import BoundedReplies
 
 if TYPE_CHECKING:
     from collections.abc import Buffer  # Python 3.12+; an annotation only
 
 
-class FlightClient(smtplib.SMTP):
-    """smtplib's client, able to hold what it writes and hand it to the kernel in one write.
+class FlightClient(BoundedReplies):
+    """smtplib's client (reading replies within bounds), able to hold what it writes and hand
+    it to the kernel in one write.
 
     Inside `flight()` every command (`putcmd`, `send`) is kept back; leaving the block writes
     them all with one `sendall`, so a server sees the whole group before answering any of it.
@@ -91,8 +93,8 @@ def nothing_unread(client: smtplib.SMTP) -> bool:
 
 @dataclass
 class RecipientReplies:
-    """Each recipient's RCPT reply: accepted (2xx), refused for good (5xx, or a reply of an
-    unexpected class), or deferred (4xx). A 421 or a reply that is no SMTP reply ends the
+    """Each recipient's RCPT reply: accepted (2xx), refused for good (5xx), or deferred (4xx).
+    A 421, a reply that is no SMTP reply, or one of a class RCPT cannot have (a 354) ends the
     session instead: the caller never records one."""
 
     accepted: list[str] = field(default_factory=list)

@@ -23,10 +23,13 @@ that a failure is known by the stage it happened at, which decides whether tryin
 | no recipient accepted, every refusal a 5xx               | SmtpRejected       | no        |
 | no recipient accepted, at least one refusal a 4xx        | SmtpDeferred       | yes       |
 | refused, reset or closed before the final dot is written | SmtpConnectFailed  | yes       |
+| a reply over its bounds, out of turn, or not fitting its | SmtpConnectFailed  | yes       |
+| command, before the final dot (`smtp_protocol_error`)    |                    |           |
 | reset (RST) after the final dot was written              | SmtpConnectFailed  | yes       |
 | no answer in time before the final dot is written        | SmtpTimeout        | yes       |
 | closed (EOF) or no answer in time after the final dot    | SmtpOutcomeUnknown | no        |
-| no 2xx, 4xx or 5xx reply to the final dot                | SmtpOutcomeUnknown | no        |
+| no 2xx, 4xx or 5xx reply to the final dot, or one over   | SmtpOutcomeUnknown | no        |
+| its bounds                                               |                    |           |
 
 With CHUNKING the message's last byte plays the final dot's part throughout: once written, the
 outcome may be unknown (stage END_OF_DATA). Pipelined with MAIL and the RCPTs, it is written
@@ -35,9 +38,23 @@ while reading any of them leaves the outcome unknown, where the same fault witho
 comes before the dot and is safe to retry; a refusal of the sender (its RCPTs' and BDAT's 503s
 read and dropped), a 421, or no recipient accepted still say for sure that nobody got it. So
 that a connection the server gave up on while idle (a 421, or a close) is not taken for one
-that may have the message, the envelope goes alone, and BDAT after its replies, whenever the
-server has said something unread when the transaction starts (one that closes in the instant
-between that look and the write is still held as unknown: held, never lost).
+that may have the message, every transaction first looks, without waiting, for anything the
+server said unread (see below); one that closes in the instant between that look and the write
+is still held as unknown: held, never lost.
+
+Every reply is read within bounds and within the stage's deadline (`core.transport.replies`:
+a line of 2 KiB, a reply of 256 lines and 64 KiB, every read from the socket waiting no longer
+than the time left), so a server streaming a reply without end, or a line at a time, costs no
+more memory or time than that. And a kept connection is used only while it is in step: before
+a transaction whose envelope was not announced, whatever the server said unread is read (no
+round trip: only when something is there); a 421 or a close fails the transaction at MAIL, as
+a server closing an idle connection does, and anything else (one reply too many after the last
+message) is a protocol error. A reply that cannot answer its command (a 250 to DATA where a
+354 is due, a 354 to MAIL or RCPT, a 250 greeting: of a class the command does not have) is
+one too, not a refusal: it may be another command's. A protocol error drops the connection at
+once; before the final dot it is transient (nothing was taken, and the delivery goes again on
+a new connection: `core.delivery.deliver`), after it the outcome is unknown. No time left is a
+timeout, as silence is.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
 (`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
@@ -80,11 +97,10 @@ closes before the dot with nothing unread at that moment sends a FIN, and the RS
 next segment arrives; its close reads as an EOF whichever comes first, so that message is held
 as unknown although it was never taken: held when it could have been resent, never lost.
 
-A reply of an unexpected class (a 3xx where a 250 belongs) counts as a 5xx, except after the
-final dot, where it leaves the outcome unknown. A line with no SMTP reply code at all means the
-port is not an SMTP server's: that is reported (reason `not_smtp_server`) without repeating what
-it said, which could be anything an internal service answers. Errors carry `context["stage"]`
-(one of `Stage`) once the TCP connection stands, and `smtp_code` when the server replied.
+A line with no SMTP reply code at all means the port is not an SMTP server's: that is reported
+(reason `not_smtp_server`) without repeating what it said, which could be anything an internal
+service answers. Errors carry `context["stage"]` (one of `Stage`) once the TCP connection
+stands, and `smtp_code` when the server replied.
 
 Every session keeps a `SessionLog` of what it learnt on the way (the address, the greeting, each
 EHLO reply, the TLS it set up, the stages it passed and when). A send ignores it; `probe` (the
@@ -127,6 +143,7 @@ from core.transport.pipelining import (
     nothing_unread,
     write_envelope,
 )
+from core.transport.replies import ReplyTooLarge
 from core.transport.tls import client_context
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
@@ -386,9 +403,11 @@ class _PinnedSMTP(FlightClient):
         *,
         local_hostname: str,
         timeout: float,
+        deadline: Deadline,
         log: SessionLog,
     ) -> None:
         self.addresses = addresses
+        self.deadline = deadline  # bounds the greeting already
         # The session's, not ours: it outlives a constructor that raises (a refused greeting).
         self.session_log = log
         super().__init__(host, port, local_hostname, timeout)
@@ -418,10 +437,12 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
         *,
         local_hostname: str,
         timeout: float,
+        deadline: Deadline,
         context: ssl.SSLContext,
         log: SessionLog,
     ) -> None:
         self.addresses = addresses
+        self.deadline = deadline
         self.session_log = log
         smtplib.SMTP_SSL.__init__(
             self, host, port, local_hostname, timeout=timeout, context=context
@@ -492,7 +513,7 @@ class _Session:
         """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`; `then`
         is announced behind it when the server takes that (see `_announce`)."""
         assert self._client is not None  # open() succeeded
-        self._deadline = deadline
+        self._deadline = self._client.deadline = deadline
         with self._as_api_errors():
             return self._transaction(self._client, message, envelope, then)
 
@@ -524,6 +545,7 @@ class _Session:
                     addresses,
                     local_hostname=self._ehlo_name,
                     timeout=timeout,
+                    deadline=self._deadline,
                     context=self._tls,
                     log=self.log,
                 )
@@ -534,9 +556,10 @@ class _Session:
                     addresses,
                     local_hostname=self._ehlo_name,
                     timeout=timeout,
+                    deadline=self._deadline,
                     log=self.log,
                 )
-        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
+        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ReplyTooLarge):
             # smtplib's own errors, so the connection stood (TLS too): the greeting failed.
             self._stage = Stage.GREETING
             raise
@@ -625,9 +648,11 @@ class _Session:
         self._stage = Stage.MAIL
         self._in_transaction = True
         announced, self._announced = self._announced, None
+        if announced is None:
+            self._in_step(client)
         options = _mail_options(client, message)
         pipelining, chunking = client.has_extn("pipelining"), client.has_extn("chunking")
-        if announced is None and pipelining and chunking and nothing_unread(client):
+        if announced is None and pipelining and chunking:
             return self._in_one_flight(client, message, envelope, options)
 
         if announced is not None:
@@ -668,6 +693,19 @@ class _Session:
             self._announce(client, then)
         return self._delivered(client, recipients)
 
+    def _in_step(self, client: _PinnedSMTP) -> None:
+        """Before a transaction (none announced), the server must have nothing unread to say:
+        every reply would otherwise be taken for the next command's. Looked at without waiting
+        (no round trip). What it said is read: a 421 or a close is a server giving up on an
+        idle connection; anything else answers no command of ours (one reply too many after
+        the last message): a protocol error. Either way before a byte of this message left."""
+        if nothing_unread(client):
+            return
+        code, reply = self._reply(client, handed_over=False)
+        if code == 421 or not _is_reply_code(code):
+            raise self._refusal(code, reply)
+        raise self._protocol_error(f"a {code} reply to no command, before the transaction")
+
     def _announce(self, client: _PinnedSMTP, then: Outgoing) -> None:
         """Write the next message's MAIL, RCPTs and DATA right behind this one's final dot,
         before its verdict is read: RFC 2920 lets a group begin with a message's text, and the
@@ -696,9 +734,9 @@ class _Session:
         Once that write is done the message's last byte is written, so from then on a lost
         connection or silence leaves the outcome unknown, whichever reply was awaited (see
         `_handed_over_reply`); a refusal of the sender or of every recipient still says for
-        sure that nobody gets it. Done only when nothing waits unread on the connection: a
-        server that closed it, or said 421, while it sat idle shows at MAIL (when it is safe
-        to try again) rather than once the message is written.
+        sure that nobody gets it. Done only once nothing waits unread on the connection
+        (`_in_step`): a server that closed it, or said 421, while it sat idle shows at MAIL
+        (when it is safe to try again) rather than once the message is written.
         """
         self._stage = Stage.DATA  # a failure while writing is one before the last byte left
         self._bound(client)
@@ -749,8 +787,9 @@ class _Session:
         return recipients
 
     def _recipient(self, recipients: RecipientReplies, rcpt: str, code: int, reply: bytes) -> None:
-        if code == 421 or not _is_reply_code(code):
-            # The server is closing, or is no SMTP server: no one gets it now.
+        if code == 421 or code // 100 not in (2, 4, 5):
+            # The server is closing, is no SMTP server, or answers another command (a 354):
+            # no one gets it now.
             raise self._refusal(code, reply)
         recipients.record(rcpt, code, _reply_text(code, reply))
 
@@ -844,6 +883,7 @@ class _Session:
             wait = min(self._deadline.remaining(), _GOODBYE_SECONDS)
             if client.sock is None or wait <= 0:
                 return
+            client.deadline = Deadline.after(wait)
             client.sock.settimeout(wait)
             goodbye = "QUIT\r\n"
             if self._in_transaction:
@@ -887,6 +927,10 @@ class _Session:
         stage = self._stage or Stage.GREETING
         if not _is_reply_code(code):
             return self._not_smtp()
+        if code // 100 not in (4, 5):
+            # A 2xx or 3xx that is not the one wanted (a 250 where DATA's 354 is due, a 354 to
+            # MAIL): no answer to this command, but maybe another's.
+            return self._protocol_error(f"a {code} reply, of a class its command cannot have")
         reply = _reply_text(code, text)
         context = self._context(smtp_code=code)
         if code == 421 and self._client is not None:
@@ -899,6 +943,21 @@ class _Session:
         # Explicitly: a refused greeting is an SmtpConnectFailed, which is transient by default.
         return error(
             f"The SMTP server refused {_WHAT[stage]}: {reply}", context=context, transient=False
+        )
+
+    def _protocol_error(self, detail: str) -> SmtpFailure:
+        """A reply that breaks the protocol: over a bound, out of turn, or of a class that
+        cannot answer the command. The connection is out of step and is dropped at once (what
+        it says next may be any command's reply); before the final dot nothing was taken, so
+        the message may go again, on another connection."""
+        if self._client is not None:
+            self._client.close()
+        return SmtpConnectFailed(
+            f"The SMTP server broke the protocol at {self._stage or Stage.GREETING}: {detail}."
+            " The connection was dropped.",
+            reason="smtp_protocol_error",
+            context=self._context(),
+            transient=True,
         )
 
     def _not_smtp(self) -> SmtpFailure:
@@ -940,8 +999,10 @@ class _Session:
             yield
         except SmtpFailure:
             raise
+        except ReplyTooLarge as error:
+            raise self._protocol_error(str(error)) from error
         except smtplib.SMTPResponseException as error:
-            # A refusal smtplib checked itself: STARTTLS, AUTH, an over-long reply line.
+            # A refusal smtplib checked itself: STARTTLS, AUTH.
             raise self._refusal(error.smtp_code, error.smtp_error) from error
         except ssl.SSLError as error:  # a certificate failure is one too
             raise SmtpTlsError(

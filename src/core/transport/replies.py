@@ -1,0 +1,103 @@
+"""Reading an SMTP reply within bounds: its lines, its size, and the time left.
+
+smtplib's `getreply` keeps every line of a multi-line reply, however many, and gives each read
+the socket's whole timeout: a server, or anyone on the path while the session is in clear text
+(the greeting and the first EHLO are, even for 'tls'), could stream a greeting until the
+function ran out of memory, or keep a reply going a line at a time past any deadline.
+`BoundedReplies.getreply` replaces it for every reply the transport reads (greeting, EHLO,
+STARTTLS, AUTH, MAIL, RCPT, DATA, the verdict, pipelined replies, the connection test):
+
+- a line is at most `MAX_LINE` octets. RFC 5321 4.5.3.1.5 gives 512, CRLF included; we take
+  four times that, since servers do write longer diagnostics on one line and the RFC asks
+  for as few limits as possible (4.5.3.1), while smtplib allowed 8192;
+- a reply is at most `MAX_LINES` lines and `MAX_REPLY` octets: the RFC sets no number, and the
+  longest real replies (an EHLO with every extension, a rejection with its explanation) are a
+  few dozen lines and a few KiB;
+- every read from the socket waits no longer than what the deadline leaves, so a reply takes
+  no longer than the stage has, however its lines trickle in.
+
+Past a bound the reply is not read any further (`ReplyTooLarge`); past the deadline the read
+fails as a timeout does. Either way the connection is closed: part of a reply is unread.
+"""
+
+from __future__ import annotations
+
+import io
+import smtplib
+
+from core.transport.base import Deadline
+
+MAX_LINE = 2048
+MAX_LINES = 256
+MAX_REPLY = 64 * 1024
+
+
+class ReplyTooLarge(smtplib.SMTPException):
+    """The server's reply went past a bound: a line, or the whole reply, too long."""
+
+
+class BoundedReplies(smtplib.SMTP):
+    """smtplib's client, reading each reply within bounds and before `deadline`."""
+
+    # Until the session sets its own, as smtplib's: each read waits the socket's timeout.
+    deadline: Deadline | None = None
+
+    def getreply(self) -> tuple[int, bytes]:
+        """The next reply, as smtplib's `getreply` gives it: its code (-1 when the first line
+        has none) and its lines' text; or `ReplyTooLarge`, or `SMTPServerDisconnected` (a
+        close, a failed read, the deadline passed: its cause says which)."""
+        if self.sock is None:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        if self.file is None:
+            self.file = self.sock.makefile("rb")
+        file: io.BufferedReader = self.file
+        try:
+            return self._reply(file)
+        except (ReplyTooLarge, smtplib.SMTPServerDisconnected):
+            self.close()
+            raise
+        except OSError as error:  # the socket's own: a reset, a timeout, the deadline
+            self.close()
+            raise smtplib.SMTPServerDisconnected(
+                f"Connection unexpectedly closed: {error}"
+            ) from error
+
+    def _reply(self, file: io.BufferedReader) -> tuple[int, bytes]:
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self._line(file)
+            size += len(line)
+            if len(lines) == MAX_LINES or size > MAX_REPLY:
+                raise ReplyTooLarge(f"a reply over {MAX_LINES} lines or {MAX_REPLY // 1024} KiB")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                return -1, b"\n".join(lines)  # no SMTP reply: read no further
+            if line[3:4] != b"-":
+                return code, b"\n".join(lines)
+
+    def _line(self, file: io.BufferedReader) -> bytes:
+        """One line, CRLF included, each read from the socket within the time left."""
+        line = b""
+        while True:
+            self._wait_no_longer_than_the_deadline()
+            waiting = file.peek(1)  # what is buffered, or one read from the socket
+            if not waiting:
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            window = waiting[: MAX_LINE - len(line)]
+            end = window.find(b"\n")
+            line += file.read(len(window) if end < 0 else end + 1)
+            if end >= 0:
+                return line
+            if len(line) >= MAX_LINE:
+                raise ReplyTooLarge(f"a reply line over {MAX_LINE} octets")
+
+    def _wait_no_longer_than_the_deadline(self) -> None:
+        if self.deadline is None or self.sock is None:
+            return
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise TimeoutError("the deadline passed while the server was still replying")
+        self.sock.settimeout(remaining)
