@@ -22,6 +22,7 @@ from core.delivery.records import MessageRecord, Status, new_record_id
 from core.errors import SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
+from core.placeholder_limits import PlaceholderLimits
 from core.ports import (
     AttachmentSource,
     Clock,
@@ -60,6 +61,7 @@ class Mailer:
         clock: Clock,
         *,
         max_message_bytes: int,
+        placeholder_limits: PlaceholderLimits | None = None,
     ) -> None:
         self._services = services
         self._templates = templates
@@ -70,11 +72,14 @@ class Mailer:
         self._queue = queue
         self._clock = clock
         self._max_message_bytes = max_message_bytes
+        self._placeholder_limits = placeholder_limits or PlaceholderLimits()
 
     def admit(self, caller: Principal, service_name: str, request: SendRequest) -> Admitted:
         """Every check short of the network and the rate limits, cheapest first."""
         # Before the service is looked up, so a role cannot probe which names exist.
         policy.check_service(caller.role, service_name)
+        # Before any value is looked at again: their number and size bound all that follows.
+        self._placeholder_limits.check(request)
         service = self._services.get(service_name)
         check_active(service)
         template = self._template_of(request)
