@@ -33,9 +33,23 @@ def check_service(role: Role, service_name: str) -> None:
 
 def check_message(role: Role, service: Service, message: Message) -> None:
     """The sender and reply-to the message carries, and its number of recipients."""
-    senders = {"from_email": message.sender.email}
-    if message.reply_to is not None:
-        senders["reply_to_email"] = message.reply_to.email
+    check_addressing(
+        role,
+        service,
+        sender=message.sender.email,
+        reply_to=message.reply_to.email if message.reply_to is not None else None,
+        recipient_count=len(message.envelope_recipients()),
+    )
+
+
+def check_addressing(
+    role: Role, service: Service, *, sender: str, reply_to: str | None, recipient_count: int
+) -> None:
+    """The role may send as `sender` (and with `reply_to`) to that many recipients: known
+    before a message is composed, so a refused request does no work (issue 16)."""
+    senders = {"from_email": sender}
+    if reply_to is not None:
+        senders["reply_to_email"] = reply_to
     for field, address in senders.items():
         if not sender_allowed(role, service, field, address):
             raise Forbidden(
@@ -43,7 +57,6 @@ def check_message(role: Role, service: Service, message: Message) -> None:
                 reason="sender_forbidden",
                 context={"field": field, "address": address},
             )
-    recipient_count = len(message.envelope_recipients())
     if role.max_recipients is not None and recipient_count > role.max_recipients:
         raise Forbidden(
             f"{recipient_count} recipients is more than this API key's limit of"
