@@ -1,9 +1,16 @@
-"""Sending one message from the API: at once, or into the queue.
+"""Sending one message from the API: at once, or into the queue, or only previewed.
 
-Both ways open the same: `admit` checks everything a message must pass (the role may use the
-service, the recipient count, composition, the role's sender rules, size, the built bytes);
-then `send` takes both rate limits and delivers, `accept` takes the role's and queues the
-composed message for the worker. Both keep a status record.
+Every way goes in the same order, so that a request is refused before any work is done for it
+(issue 16): `authorize` (the role may use the service, the template, the sender and reply-to
+the message will have, its recipient count: all known without composing), then the caller's
+allowance (`send` takes the role's and the provider's rate limits, `accept` and `preview` the
+role's), then `admit`: fetch what the request names by URL, compose, check the size and the
+built bytes. `send` then delivers, `accept` queues the composed message for the worker; both
+keep a status record.
+
+What a request that fails after its allowance was taken (a 400 at composing, a failed fetch)
+leaves: the role's allowance stays used, since it bounds the work a key can cause and that work
+was done; the provider's is given back, since nothing reached the provider.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from aws_lambda_powertools import Logger
 from core.access import policy
 from core.access.authentication import Principal
 from core.admission import Admission, check_active
+from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import Job
@@ -38,6 +46,15 @@ from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """A request its caller's role allows, with the service and template it names."""
+
+    service: Service
+    template: EmailTemplate | None
+    request: SendRequest
 
 
 @dataclass(frozen=True)
@@ -74,8 +91,9 @@ class Mailer:
         self._max_message_bytes = max_message_bytes
         self._placeholder_limits = placeholder_limits or PlaceholderLimits()
 
-    def admit(self, caller: Principal, service_name: str, request: SendRequest) -> Admitted:
-        """Every check short of the network and the rate limits, cheapest first."""
+    def authorize(self, caller: Principal, service_name: str, request: SendRequest) -> Authorized:
+        """Everything the caller's role decides, cheapest first, before any work is done for
+        the request: nothing is fetched or rendered for a request its role refuses."""
         # Before the service is looked up, so a role cannot probe which names exist.
         policy.check_service(caller.role, service_name)
         # Before any value is looked at again: their number and size bound all that follows.
@@ -86,6 +104,15 @@ class Mailer:
         policy.check_template(caller.role, request, template)
         # The request's own recipients before any work on them; with the template's after.
         self._admission.check_recipient_count(service, len(request.envelope_recipients()))
+        addressing = compose_addressing(request, service, template)
+        self._admission.check_recipient_count(service, len(addressing.recipients))
+        self._admission.check_addressing(caller, service, addressing)
+        return Authorized(service, template, request)
+
+    def admit(self, caller: Principal, authorized: Authorized) -> Admitted:
+        """The work: fetch what the request names by URL, compose, check and seal. Only after
+        `authorize` and the caller's allowance."""
+        request, service, template = authorized.request, authorized.service, authorized.template
         references = attachment_references(request, template)
         inline = sum(len(attachment.content) for attachment in request.attachments)
         fetched = (
@@ -101,6 +128,7 @@ class Mailer:
             now=self._clock.now(),
             size_limit=self._max_message_bytes,
         )
+        # What `authorize` judged, judged again on the message itself.
         self._admission.check_recipient_count(service, len(message.envelope_recipients()))
         self._admission.check_message(caller, service, message)
         return Admitted(service, seal(message, max_bytes=self._max_message_bytes))
@@ -114,19 +142,27 @@ class Mailer:
         return None
 
     def preview(self, caller: Principal, service_name: str, request: SendRequest) -> Preview:
-        """Every check a send gets, and the message it would send; nothing is sent, no limit
-        is used and no record is kept."""
-        admitted = self.admit(caller, service_name, request)
+        """Every check a send gets, and the message it would send; nothing is sent and no
+        record is kept, but the work counts against the role's allowance as a send does."""
+        authorized = self.authorize(caller, service_name, request)
+        self._admission.take_role(caller)
+        admitted = self.admit(caller, authorized)
         return describe(admitted.service.name, admitted.sealed)
 
     def send(
         self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline
     ) -> Sent:
-        """Deliver now. Every check, and both rate limits, come before any connection; a
-        synchronous caller gets any SMTP error and decides: nothing is retried for it."""
-        admitted = self.admit(caller, service_name, request)
+        """Deliver now. Every check, and both rate limits, come before any work or connection;
+        a synchronous caller gets any SMTP error and decides: nothing is retried for it."""
+        authorized = self.authorize(caller, service_name, request)
+        allowance = self._admission.take(caller, authorized.service)
+        try:
+            admitted = self.admit(caller, authorized)
+        except BaseException:
+            # The work was done (it counts for the role), but nothing reached the provider.
+            allowance.release_provider()
+            raise
         message = admitted.sealed.message
-        allowance = self._admission.take(caller, admitted.service)
         try:
             record = self._new_record(caller, admitted, Status.SENDING, attempts=1)
         except BaseException:
@@ -158,8 +194,10 @@ class Mailer:
     def accept(self, caller: Principal, service_name: str, request: SendRequest) -> Queued:
         """Queue for the worker, after exactly the checks a synchronous send gets. The job
         carries the composed message, so the worker sends what was checked here."""
-        admitted = self.admit(caller, service_name, request)
+        authorized = self.authorize(caller, service_name, request)
         allowance = self._admission.take_role(caller)
+        # A failure from here on keeps the allowance: the work was done (see `send`).
+        admitted = self.admit(caller, authorized)
         send_at = request.send_at
         delay = 0
         if send_at is not None:

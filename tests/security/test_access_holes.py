@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.support.access import CreatedKey, create_key, create_role, send
 from tests.support.api import ADMIN_KEY, ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import LOOPBACK, CaptureServer
+from tests.support.web_servers import WebServer, serve_file
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -470,3 +471,120 @@ def test_a_cancelled_queued_message_leaves_the_providers_allowance(
     assert _settled(record_id) == ("cancelled", "key_revoked")
     assert after.status == 200, after.body
     assert len(server.messages) == 1
+
+
+# --- issue 16, 6: the checks that refuse a request come before the work it asks for ---------
+
+
+@pytest.fixture
+def web(configure: Callable[..., None]) -> Iterator[WebServer]:
+    """A plain HTTP file server on loopback that the operator's settings let fetches reach
+    (as the SSRF tests allow it); it records every request that arrives."""
+    configure(
+        ATTACHMENT_FETCH_ALLOW_LOOPBACK="true",
+        ATTACHMENT_FETCH_ALLOW_HTTP="true",
+        ATTACHMENT_FETCH_TIMEOUT_SECONDS="3",
+    )
+    with WebServer() as web:
+        web.routes["/internal/report.pdf"] = serve_file(b"%PDF internal", "application/pdf")
+        yield web
+
+
+# The same request three ways: each must be refused before anything is fetched.
+WAYS = {"send": "", "queue": "async=true", "preview": "preview=true"}
+
+
+@pytest.mark.parametrize("query", WAYS.values(), ids=WAYS.keys())
+def test_a_sender_the_role_refuses_fetches_nothing(
+    server: CaptureServer, web: WebServer, query: str
+) -> None:
+    """The role's sender rule refused the request only after its URL attachment was fetched:
+    a refused key could still make the function reach an internal address. Now the sender is
+    judged before any fetch, and the answer is the same whether the host resolves or not."""
+    key = _app_key().token
+    body = {**MESSAGE, "from_email": "ceo@example.com"}
+
+    reachable = call_api(
+        "POST",
+        "/api/v2/email",
+        {**body, "attachment": web.url("/internal/report.pdf")},
+        api_key=key,
+        query=query,
+    )
+    unresolvable = call_api(
+        "POST",
+        "/api/v2/email",
+        {**body, "attachment": "http://no-such-host.invalid/report.pdf"},
+        api_key=key,
+        query=query,
+    )
+
+    assert (reachable.status, reachable.reason) == (403, "sender_forbidden"), reachable.body
+    assert reachable.body == unresolvable.body
+    assert web.arrivals == []
+    assert server.sessions == 0
+
+
+def test_a_template_sender_the_role_refuses_fetches_nothing(
+    server: CaptureServer, web: WebServer
+) -> None:
+    """The sender a template brings is judged before the files the request names are fetched."""
+    template = {"name": "memo", "body_text": "Hi", "from_email": "ceo@example.com"}
+    assert call_api("POST", "/api/v2/system/email_template", template).status == 201
+    key = _app_key().token
+
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {
+            "template": "memo",
+            "to": "john@example.com",
+            "import_url": web.url("/internal/report.pdf"),
+        },
+        api_key=key,
+    )
+
+    assert (answer.status, answer.reason) == (403, "sender_forbidden"), answer.body
+    assert web.arrivals == []
+
+
+@pytest.mark.parametrize("query", WAYS.values(), ids=WAYS.keys())
+def test_a_rate_limited_key_fetches_nothing(
+    server: CaptureServer, web: WebServer, query: str
+) -> None:
+    """The role's allowance was taken after the fetch: a key out of it still made the function
+    fetch, as often as it liked. Now the allowance comes first."""
+    key = _app_key(rate_limits={"per_minute": 1}).token
+    while time.time() % 60 > 50:  # both requests in one minute of the role's window
+        time.sleep(0.05)
+    assert send(key, from_email=SENDER).status == 200
+
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {**MESSAGE, "from_email": SENDER, "attachment": web.url("/internal/report.pdf")},
+        api_key=key,
+        query=query,
+    )
+
+    assert (answer.status, answer.reason) == (429, "rate_limited"), answer.body
+    assert web.arrivals == []
+    assert len(server.messages) == 1
+
+
+def test_a_failed_fetch_counts_against_the_roles_allowance(
+    server: CaptureServer, web: WebServer
+) -> None:
+    """Work done counts: a request whose fetch fails after its allowance was taken keeps it
+    used (else a key could make the function fetch without limit), but the provider's limit
+    is given back, since nothing went to it."""
+    key = _app_key(rate_limits={"per_minute": 2}).token
+    while time.time() % 60 > 50:
+        time.sleep(0.05)
+
+    failed = send(key, from_email=SENDER, attachment=web.url("/missing.pdf"))
+    sent = send(key, from_email=SENDER)
+
+    assert (failed.status, failed.reason) == (400, "attachment_fetch_failed"), failed.body
+    assert (sent.status, sent.headers.get("X-RateLimit-Remaining")) == (200, "0"), sent.body
+    assert [arrival.target for arrival in web.arrivals] == ["/missing.pdf"]
