@@ -21,13 +21,14 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
+from core.access.model import Role
 from core.admission import Admission, check_active
 from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import Job
 from core.delivery.records import MessageRecord, Status, new_record_id
-from core.errors import SmtpFailure, SmtpOutcomeUnknown
+from core.errors import NotFound, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
 from core.placeholder_limits import PlaceholderLimits
@@ -100,8 +101,7 @@ class Mailer:
         self._placeholder_limits.check(request)
         service = self._services.get(service_name)
         check_active(service)
-        template = self._template_of(request)
-        policy.check_template(caller.role, request, template)
+        template = self._template_for(caller.role, request)
         # The request's own recipients before any work on them; with the template's after.
         self._admission.check_recipient_count(service, len(request.envelope_recipients()))
         addressing = compose_addressing(request, service, template)
@@ -132,6 +132,19 @@ class Mailer:
         self._admission.check_recipient_count(service, len(message.envelope_recipients()))
         self._admission.check_message(caller, service, message)
         return Admitted(service, seal(message, max_bytes=self._max_message_bytes))
+
+    def _template_for(self, role: Role, request: SendRequest) -> EmailTemplate | None:
+        """The template the request names, if the role may send with it and as it asks."""
+        policy.check_template_request(role, request)
+        try:
+            template = self._template_of(request)
+        except NotFound:
+            if policy.limited_to_templates(role):
+                raise policy.template_forbidden(request) from None
+            raise
+        if template is not None:
+            policy.check_template(role, request, template)
+        return template
 
     def _template_of(self, request: SendRequest) -> EmailTemplate | None:
         """The stored template the request names (by name, else by id), or None."""

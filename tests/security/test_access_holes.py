@@ -588,3 +588,124 @@ def test_a_failed_fetch_counts_against_the_roles_allowance(
     assert (failed.status, failed.reason) == (400, "attachment_fetch_failed"), failed.body
     assert (sent.status, sent.headers.get("X-RateLimit-Remaining")) == (200, "0"), sent.body
     assert [arrival.target for arrival in web.arrivals] == ["/missing.pdf"]
+
+
+# --- issue 16, 5: a key limited to templates sends only what they say -----------------------
+
+WELCOME = {
+    "name": "welcome",
+    "to": "team@example.com",
+    "subject": "Welcome, {first_name}",
+    "body_text": "Hello {first_name}",
+    "from_name": "Welcome Desk",
+    "from_email": SENDER,
+}
+OTHER = {"name": "other", "subject": "Other", "body_text": "Other", "from_email": SENDER}
+
+
+@pytest.fixture
+def templates(server: CaptureServer) -> dict[str, int]:
+    """The templates `welcome` and `other`, by name: their ids."""
+    ids: dict[str, int] = {}
+    for template in (WELCOME, OTHER):
+        created = call_api("POST", "/api/v2/system/email_template", template)
+        assert created.status == 201, created.body
+        ids[template["name"]] = created.body["id"]
+    return ids
+
+
+def _locked_key(*names: str) -> str:
+    return _app_key(templates=list(names) or ["welcome"]).token
+
+
+def _send_locked(key: str, *, query: str = "", **body: Any) -> ApiResponse:
+    return call_api(
+        "POST", "/api/v2/email", {"template": "welcome", **body}, api_key=key, query=query
+    )
+
+
+INLINE = [{"name": "x.txt", "content": "eA==", "content_type": "text/plain"}]
+CONTENT_AND_IDENTITY = {
+    "subject-blank": ("subject", ""),
+    "body_text-blank": ("body_text", ""),
+    "body_html": ("body_html", "<p>win</p>"),
+    "body_html-null": ("body_html", None),
+    "from_name": ("from_name", "Your Bank"),
+    "from_name-blank": ("from_name", ""),
+    "from_email": ("from_email", SENDER),
+    "reply_to_name": ("reply_to_name", "Support"),
+    "reply_to_email": ("reply_to_email", "help@example.com"),
+    "reply_to_email-null": ("reply_to_email", None),
+    "attachments": ("attachments", INLINE),
+    "attachments-empty": ("attachments", []),
+    "attachment": ("attachment", "https://files.example/x.pdf"),
+    "import_url": ("import_url", "https://files.example/x.pdf"),
+}
+
+
+@pytest.mark.parametrize("query", WAYS.values(), ids=WAYS.keys())
+@pytest.mark.parametrize(
+    ("field", "value"), CONTENT_AND_IDENTITY.values(), ids=CONTENT_AND_IDENTITY.keys()
+)
+@pytest.mark.usefixtures("send_queue")
+def test_a_template_locked_key_cannot_change_what_the_mail_says_or_who_sends_it(
+    server: CaptureServer, templates: dict[str, int], field: str, value: Any, query: str
+) -> None:
+    """The lock tested truthiness and three fields: `"subject": ""` blanked the subject, and the
+    sender's name, the reply-to and attachments (inline or by URL) could be set. Any field
+    that changes the content or identity of the mail, present at all, is a 403 naming it."""
+    key = _locked_key()
+
+    answer = _send_locked(key, query=query, to="john@example.com", **{field: value})
+
+    assert (answer.status, answer.reason) == (403, "template_content_locked"), answer.body
+    assert answer.body["error"]["context"] == {"fields": [field]}
+    assert f"'{field}'" in answer.body["error"]["message"]
+    assert server.sessions == 0
+
+
+def test_a_template_locked_key_gives_recipients_and_values(
+    server: CaptureServer, templates: dict[str, int]
+) -> None:
+    """What the lock leaves a key: recipients, `template_data` and other top-level values."""
+    key = _locked_key()
+
+    answer = _send_locked(
+        key,
+        to="john@example.com",
+        cc=["jane@example.com"],
+        bcc="audit@example.com",
+        first_name="John",
+        template_data={"unused": "x"},
+    )
+
+    assert answer.status == 200, answer.body
+    received = server.only_message
+    # The request's recipients replace the template's, as any field the request gives.
+    assert received.rcpt_tos == ["john@example.com", "jane@example.com", "audit@example.com"]
+    assert received.parsed()["Subject"] == "Welcome, John"
+
+
+def _without(answer: ApiResponse, name: str) -> str:
+    return json.dumps(answer.body).replace(name, "NAME")
+
+
+@pytest.mark.parametrize("path", ["/api/v2/email", "/api/v2/email/preview"])
+def test_a_forbidden_and_a_missing_template_answer_alike(
+    server: CaptureServer, templates: dict[str, int], path: str
+) -> None:
+    """A locked key told 403 for a template it may not use and 404 for one that does not
+    exist: it could list every template's name. Both are now the same 403."""
+    key = _locked_key()
+    body = {"to": "john@example.com"}
+
+    forbidden = call_api("POST", path, {**body, "template": "other"}, api_key=key)
+    missing = call_api("POST", path, {**body, "template": "nothing"}, api_key=key)
+    forbidden_id = call_api("POST", path, {**body, "template_id": templates["other"]}, api_key=key)
+    missing_id = call_api("POST", path, {**body, "template_id": 99_999}, api_key=key)
+
+    assert (forbidden.status, forbidden.reason) == (403, "template_forbidden"), forbidden.body
+    assert _without(forbidden, "other") == _without(missing, "nothing")
+    assert (forbidden_id.status, forbidden_id.reason) == (403, "template_forbidden")
+    assert _without(forbidden_id, str(templates["other"])) == _without(missing_id, "99999")
+    assert server.sessions == 0
