@@ -227,6 +227,7 @@ class Mailer:
                 service=service_name,
                 key_id=caller.key_id,
                 send_at=record.send_at,
+                template=authorized.template.name if authorized.template else None,
                 message=admitted.sealed.message,
             )
             self._queue.enqueue(job, delay_seconds=delay)

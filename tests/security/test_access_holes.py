@@ -709,3 +709,68 @@ def test_a_forbidden_and_a_missing_template_answer_alike(
     assert (forbidden_id.status, forbidden_id.reason) == (403, "template_forbidden")
     assert _without(forbidden_id, str(templates["other"])) == _without(missing_id, "99999")
     assert server.sessions == 0
+
+
+def test_a_queued_message_its_template_lock_now_forbids_is_not_sent(
+    server: CaptureServer, templates: dict[str, int], send_queue: SendQueue
+) -> None:
+    """Queued mail was checked again for revocation, services and senders, not for the lock:
+    a key moved off a template still had its queued mail sent. The job now carries its
+    template, and the worker checks it against the role as it is."""
+    key = _locked_key("welcome", "other")
+    answer = _send_locked(key, query="async=true", to="john@example.com")
+    assert answer.status == 202, answer.body
+    assert call_api("PATCH", "/api/v2/system/role/app", {"templates": ["other"]}).status == 200
+
+    send_queue.run_worker()
+
+    assert _settled(answer.body["id"]) == ("cancelled", "role_forbids")
+    assert server.sessions == 0
+
+
+def test_a_queued_free_text_message_of_a_role_since_locked_is_not_sent(
+    server: CaptureServer, send_queue: SendQueue
+) -> None:
+    key = _app_key()
+    record_id = _queue(key.token)
+    assert call_api("PATCH", "/api/v2/system/role/app", {"templates": ["*"]}).status == 200
+
+    send_queue.run_worker()
+
+    assert _settled(record_id) == ("cancelled", "role_forbids")
+    assert server.sessions == 0
+
+
+def test_a_queued_message_its_template_lock_still_allows_is_sent(
+    server: CaptureServer, templates: dict[str, int], send_queue: SendQueue
+) -> None:
+    key = _locked_key()
+    answer = _send_locked(key, query="async=true", to="john@example.com", first_name="Ann")
+    assert answer.status == 202, answer.body
+    assert (
+        call_api("PATCH", "/api/v2/system/role/app", {"templates": ["welcome", "x"]}).status == 200
+    )
+
+    send_queue.run_worker()
+
+    assert _settled(answer.body["id"]) == ("sent", None)
+    assert server.only_message.parsed()["Subject"] == "Welcome, Ann"
+
+
+def test_a_scheduled_message_its_template_lock_now_forbids_is_not_sent(
+    server: CaptureServer, templates: dict[str, int], send_queue: SendQueue
+) -> None:
+    key = _locked_key()
+    send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
+    answer = _send_locked(key, to="john@example.com", send_at=send_at)
+    assert answer.status == 202, answer.body
+    record_id = answer.body["id"]
+    assert call_api("PATCH", "/api/v2/system/role/app", {"templates": ["other"]}).status == 200
+
+    give_up = time.monotonic() + 10
+    while _settled(record_id)[0] == "scheduled" and time.monotonic() < give_up:
+        send_queue.run_worker()  # until its time comes
+        time.sleep(0.2)
+
+    assert _settled(record_id) == ("cancelled", "role_forbids")
+    assert server.sessions == 0

@@ -118,6 +118,19 @@ def check_template(role: Role, request: SendRequest, template: EmailTemplate) ->
         raise template_forbidden(request)
 
 
+def check_queued_template(role: Role, name: str | None) -> None:
+    """A queued message sent with the template `name` (None: with none) is one the role may
+    send now: a lock added or narrowed since it was accepted holds for it too."""
+    if not template_allowed(role, name):
+        raise Forbidden(
+            f"This API key may no longer send with template '{name}'."
+            if name
+            else "This API key may now send only through a stored template.",
+            reason="template_forbidden" if name else "template_required",
+            context={"template": name},
+        )
+
+
 def template_allowed(role: Role, name: str | None) -> bool:
     """Whether the role may send with the template named `name` (None: no template)."""
     allowed = role.templates
