@@ -146,3 +146,26 @@ def test_ten_thousand_values_over_a_body_of_open_braces_render_quickly() -> None
     assert rendered == text
     assert size == len(text)
     assert elapsed < 1, f"{elapsed:.1f} s"
+
+
+class _CountingValues(dict[str, str]):
+    """Values that count how often a name is looked up among them."""
+
+    lookups = 0
+
+    def __contains__(self, key: object) -> bool:
+        self.lookups += 1
+        return super().__contains__(key)
+
+
+def test_the_work_is_one_lookup_a_token_whatever_the_number_of_values() -> None:
+    """Counted, not timed: one look-up per `{name}` token of the text, none per value."""
+    values = _CountingValues({f"a{index}": "v" for index in range(10_000)})
+    text = "{a" * 150_000 + "{a7} {b}"
+
+    rendered = render(text, values)
+    size = rendered_size(text, values)
+
+    assert rendered == "{a" * 150_000 + "v {b}"
+    assert size == len(rendered)
+    assert values.lookups == 2 * 2  # `{a7}` and `{b}`, once for each of the two calls
