@@ -40,7 +40,7 @@ from core.ports import (
     ServiceStore,
     TemplateStore,
 )
-from core.preview import Preview, describe
+from core.preview import Previewed, describe
 from core.send_request import SendRequest
 from core.services.model import Service
 from core.templates.model import EmailTemplate
@@ -154,13 +154,13 @@ class Mailer:
             return self._templates.by_id(request.template_id)
         return None
 
-    def preview(self, caller: Principal, service_name: str, request: SendRequest) -> Preview:
+    def preview(self, caller: Principal, service_name: str, request: SendRequest) -> Previewed:
         """Every check a send gets, and the message it would send; nothing is sent and no
         record is kept, but the work counts against the role's allowance as a send does."""
         authorized = self.authorize(caller, service_name, request)
-        self._admission.take_role(caller)
+        allowance = self._admission.take_role(caller)
         admitted = self.admit(caller, authorized)
-        return describe(admitted.service.name, admitted.sealed)
+        return Previewed(describe(admitted.service.name, admitted.sealed), allowance.quota)
 
     def send(
         self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline

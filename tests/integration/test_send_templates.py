@@ -210,6 +210,7 @@ def test_a_preview_counts_against_the_roles_allowance(server: CaptureServer) -> 
     sent = _send({"template": "welcome"}, api_key=key)
 
     assert [answer.status for answer in previews] == [200, 200]
+    assert [answer.headers.get("X-RateLimit-Remaining") for answer in previews] == ["1", "0"]
     assert (sent.status, sent.reason) == (429, "rate_limited"), sent.body
     assert server.sessions == 0
 

@@ -111,8 +111,10 @@ def preview_email(
 
 
 def _preview(service: str, request: SendRequest) -> Response[str]:
-    described = runtime.mailer().preview(caller(router), service, request)
-    return json_response(200, described.model_dump(mode="json"))
+    previewed = runtime.mailer().preview(caller(router), service, request)
+    return json_response(
+        200, previewed.preview.model_dump(mode="json"), quota_headers(previewed.quota)
+    )
 
 
 def _wants_async(flag: str | None, prefer: str | None) -> bool:
