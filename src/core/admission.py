@@ -9,6 +9,7 @@ from core.access import policy
 from core.access.authentication import Principal
 from core.access.quota import Quota
 from core.access.rate_limit import Reservation
+from core.compose import Addressing
 from core.errors import Forbidden
 from core.message import Message
 from core.ports import Limiter
@@ -32,6 +33,11 @@ class Allowance:
         self.provider.release()
         self.role.release()
 
+    def release_provider(self) -> None:
+        """Give the provider's back, keeping the role's: the request did work (composing,
+        fetching) that counts against its caller, but nothing reached the provider."""
+        self.provider.release()
+
 
 def check_active(service: Service) -> None:
     """403 for a service its admin switched off (DreamFactory's `is_active: false`)."""
@@ -53,6 +59,17 @@ class Admission:
         limit = service.config.recipient_limit(self._max_recipients)
         if count > limit:
             raise too_many_recipients(count, limit)
+
+    @staticmethod
+    def check_addressing(caller: Principal, service: Service, addressing: Addressing) -> None:
+        """The caller's role may send as this sender, with this reply-to, to this many."""
+        policy.check_addressing(
+            caller.role,
+            service,
+            sender=addressing.sender,
+            reply_to=addressing.reply_to,
+            recipient_count=len(addressing.recipients),
+        )
 
     @staticmethod
     def check_message(caller: Principal, service: Service, message: Message) -> None:

@@ -12,6 +12,7 @@ message gets the Message-ID and Date it keeps on every attempt.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
 
@@ -43,18 +44,9 @@ def compose(
     `size_limit` is refused (413) before anything is rendered.
     """
     values = placeholder_values(request, service, template)
-    if template is not None:
-        request = with_template(request, template)
-    request.require_content()
+    request = complete(request, template)
     defaults = service.config
-    sender_email = request.from_email or defaults.from_email
-    if not sender_email:
-        raise InvalidRequest(
-            "No sender: give 'from_email' or set the service's default 'from_email'.",
-            reason="no_sender",
-            context={"field": "from_email"},
-        )
-    reply_to_email = request.reply_to_email or defaults.reply_to_email
+    sender_email, reply_to_email = _sender_and_reply_to(request, service)
     raw_html = not defaults.escape_html_values
     _refuse_oversized(request, values, size_limit, raw_html=raw_html, fetched=fetched)
     subject = render(request.subject, values)
@@ -87,6 +79,46 @@ def compose(
         message_id=new_message_id(sender_email),
         date=now.replace(microsecond=0),  # a Date header's precision
     )
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """Who a message is from and to, as `compose` will make it."""
+
+    sender: str
+    reply_to: str | None
+    recipients: list[str]
+
+
+def addressing(
+    request: SendRequest, service: Service, template: EmailTemplate | None
+) -> Addressing:
+    """The message's sender, reply-to and envelope recipients (request, then template, then
+    the service's defaults), without rendering or fetching anything: what a role's rules judge
+    before any work is done (400 if the message would have no recipient, body or sender)."""
+    request = complete(request, template)
+    sender, reply_to = _sender_and_reply_to(request, service)
+    return Addressing(sender, reply_to, request.envelope_recipients())
+
+
+def complete(request: SendRequest, template: EmailTemplate | None) -> SendRequest:
+    """The request with its template's fields, holding a recipient and a body, or a 400."""
+    if template is not None:
+        request = with_template(request, template)
+    request.require_content()
+    return request
+
+
+def _sender_and_reply_to(request: SendRequest, service: Service) -> tuple[str, str | None]:
+    defaults = service.config
+    sender_email = request.from_email or defaults.from_email
+    if not sender_email:
+        raise InvalidRequest(
+            "No sender: give 'from_email' or set the service's default 'from_email'.",
+            reason="no_sender",
+            context={"field": "from_email"},
+        )
+    return sender_email, request.reply_to_email or defaults.reply_to_email
 
 
 def placeholder_values(

@@ -7,12 +7,14 @@ there and in no header), the text and HTML parts, each attachment's name, type a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
 from pydantic import BaseModel, ConfigDict
 
+from core.access.quota import Quota
 from core.outbound import Sealed
 
 
@@ -61,6 +63,14 @@ class Preview(BaseModel):
     body_html: str | None
     attachments: list[AttachmentSummary]
     size: int  # the message's bytes on the wire
+
+
+@dataclass(frozen=True)
+class Previewed:
+    """A preview, and the caller's rate limit after it (a preview counts as a send does)."""
+
+    preview: Preview
+    quota: Quota | None
 
 
 def describe(service_name: str, sealed: Sealed) -> Preview:

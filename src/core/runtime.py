@@ -144,6 +144,7 @@ def deliverer() -> Deliverer:
 @lru_cache(maxsize=1)
 def mailer() -> Mailer:
     from core.clock import SystemClock
+    from core.placeholder_limits import PlaceholderLimits
     from core.sending import Mailer
 
     return Mailer(
@@ -156,6 +157,7 @@ def mailer() -> Mailer:
         message_queue(),
         SystemClock(),
         max_message_bytes=get_settings().max_message_bytes,
+        placeholder_limits=PlaceholderLimits.from_settings(get_settings()),
     )
 
 

@@ -1,9 +1,16 @@
-"""Sending one message from the API: at once, or into the queue.
+"""Sending one message from the API: at once, or into the queue, or only previewed.
 
-Both ways open the same: `admit` checks everything a message must pass (the role may use the
-service, the recipient count, composition, the role's sender rules, size, the built bytes);
-then `send` takes both rate limits and delivers, `accept` takes the role's and queues the
-composed message for the worker. Both keep a status record.
+Every way goes in the same order, so that a request is refused before any work is done for it
+(issue 16): `authorize` (the role may use the service, the template, the sender and reply-to
+the message will have, its recipient count: all known without composing), then the caller's
+allowance (`send` takes the role's and the provider's rate limits, `accept` and `preview` the
+role's), then `admit`: fetch what the request names by URL, compose, check the size and the
+built bytes. `send` then delivers, `accept` queues the composed message for the worker; both
+keep a status record.
+
+What a request that fails after its allowance was taken (a 400 at composing, a failed fetch)
+leaves: the role's allowance stays used, since it bounds the work a key can cause and that work
+was done; the provider's is given back, since nothing reached the provider.
 """
 
 from __future__ import annotations
@@ -14,14 +21,17 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
+from core.access.model import Role
 from core.admission import Admission, check_active
+from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import Job
 from core.delivery.records import MessageRecord, Status, new_record_id
-from core.errors import SmtpFailure, SmtpOutcomeUnknown
+from core.errors import NotFound, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
+from core.placeholder_limits import PlaceholderLimits
 from core.ports import (
     AttachmentSource,
     Clock,
@@ -30,13 +40,22 @@ from core.ports import (
     ServiceStore,
     TemplateStore,
 )
-from core.preview import Preview, describe
+from core.preview import Previewed, describe
 from core.send_request import SendRequest
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """A request its caller's role allows, with the service and template it names."""
+
+    service: Service
+    template: EmailTemplate | None
+    request: SendRequest
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ class Mailer:
         clock: Clock,
         *,
         max_message_bytes: int,
+        placeholder_limits: PlaceholderLimits | None = None,
     ) -> None:
         self._services = services
         self._templates = templates
@@ -70,17 +90,29 @@ class Mailer:
         self._queue = queue
         self._clock = clock
         self._max_message_bytes = max_message_bytes
+        self._placeholder_limits = placeholder_limits or PlaceholderLimits()
 
-    def admit(self, caller: Principal, service_name: str, request: SendRequest) -> Admitted:
-        """Every check short of the network and the rate limits, cheapest first."""
+    def authorize(self, caller: Principal, service_name: str, request: SendRequest) -> Authorized:
+        """Everything the caller's role decides, cheapest first, before any work is done for
+        the request: nothing is fetched or rendered for a request its role refuses."""
         # Before the service is looked up, so a role cannot probe which names exist.
         policy.check_service(caller.role, service_name)
+        # Before any value is looked at again: their number and size bound all that follows.
+        self._placeholder_limits.check(request)
         service = self._services.get(service_name)
         check_active(service)
-        template = self._template_of(request)
-        policy.check_template(caller.role, request, template)
+        template = self._template_for(caller.role, request)
         # The request's own recipients before any work on them; with the template's after.
         self._admission.check_recipient_count(service, len(request.envelope_recipients()))
+        addressing = compose_addressing(request, service, template)
+        self._admission.check_recipient_count(service, len(addressing.recipients))
+        self._admission.check_addressing(caller, service, addressing)
+        return Authorized(service, template, request)
+
+    def admit(self, caller: Principal, authorized: Authorized) -> Admitted:
+        """The work: fetch what the request names by URL, compose, check and seal. Only after
+        `authorize` and the caller's allowance."""
+        request, service, template = authorized.request, authorized.service, authorized.template
         references = attachment_references(request, template)
         inline = sum(len(attachment.content) for attachment in request.attachments)
         fetched = (
@@ -96,9 +128,23 @@ class Mailer:
             now=self._clock.now(),
             size_limit=self._max_message_bytes,
         )
+        # What `authorize` judged, judged again on the message itself.
         self._admission.check_recipient_count(service, len(message.envelope_recipients()))
         self._admission.check_message(caller, service, message)
         return Admitted(service, seal(message, max_bytes=self._max_message_bytes))
+
+    def _template_for(self, role: Role, request: SendRequest) -> EmailTemplate | None:
+        """The template the request names, if the role may send with it and as it asks."""
+        policy.check_template_request(role, request)
+        try:
+            template = self._template_of(request)
+        except NotFound:
+            if policy.limited_to_templates(role):
+                raise policy.template_forbidden(request) from None
+            raise
+        if template is not None:
+            policy.check_template(role, request, template)
+        return template
 
     def _template_of(self, request: SendRequest) -> EmailTemplate | None:
         """The stored template the request names (by name, else by id), or None."""
@@ -108,20 +154,28 @@ class Mailer:
             return self._templates.by_id(request.template_id)
         return None
 
-    def preview(self, caller: Principal, service_name: str, request: SendRequest) -> Preview:
-        """Every check a send gets, and the message it would send; nothing is sent, no limit
-        is used and no record is kept."""
-        admitted = self.admit(caller, service_name, request)
-        return describe(admitted.service.name, admitted.sealed)
+    def preview(self, caller: Principal, service_name: str, request: SendRequest) -> Previewed:
+        """Every check a send gets, and the message it would send; nothing is sent and no
+        record is kept, but the work counts against the role's allowance as a send does."""
+        authorized = self.authorize(caller, service_name, request)
+        allowance = self._admission.take_role(caller)
+        admitted = self.admit(caller, authorized)
+        return Previewed(describe(admitted.service.name, admitted.sealed), allowance.quota)
 
     def send(
         self, caller: Principal, service_name: str, request: SendRequest, deadline: Deadline
     ) -> Sent:
-        """Deliver now. Every check, and both rate limits, come before any connection; a
-        synchronous caller gets any SMTP error and decides: nothing is retried for it."""
-        admitted = self.admit(caller, service_name, request)
+        """Deliver now. Every check, and both rate limits, come before any work or connection;
+        a synchronous caller gets any SMTP error and decides: nothing is retried for it."""
+        authorized = self.authorize(caller, service_name, request)
+        allowance = self._admission.take(caller, authorized.service)
+        try:
+            admitted = self.admit(caller, authorized)
+        except BaseException:
+            # The work was done (it counts for the role), but nothing reached the provider.
+            allowance.release_provider()
+            raise
         message = admitted.sealed.message
-        allowance = self._admission.take(caller, admitted.service)
         try:
             record = self._new_record(caller, admitted, Status.SENDING, attempts=1)
         except BaseException:
@@ -153,8 +207,10 @@ class Mailer:
     def accept(self, caller: Principal, service_name: str, request: SendRequest) -> Queued:
         """Queue for the worker, after exactly the checks a synchronous send gets. The job
         carries the composed message, so the worker sends what was checked here."""
-        admitted = self.admit(caller, service_name, request)
+        authorized = self.authorize(caller, service_name, request)
         allowance = self._admission.take_role(caller)
+        # A failure from here on keeps the allowance: the work was done (see `send`).
+        admitted = self.admit(caller, authorized)
         send_at = request.send_at
         delay = 0
         if send_at is not None:
@@ -171,6 +227,7 @@ class Mailer:
                 service=service_name,
                 key_id=caller.key_id,
                 send_at=record.send_at,
+                template=authorized.template.name if authorized.template else None,
                 message=admitted.sealed.message,
             )
             self._queue.enqueue(job, delay_seconds=delay)

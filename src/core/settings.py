@@ -27,6 +27,9 @@ DEFAULT_MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 # SES takes 50 recipients a message; so does a service here unless the operator raises it.
 DEFAULT_MAX_RECIPIENTS = 50
 MAX_RECIPIENTS_LIMIT = 400
+# Placeholder values a request may bring, and their bytes (see core.placeholder_limits).
+DEFAULT_MAX_PLACEHOLDER_VALUES = 1_000
+DEFAULT_MAX_PLACEHOLDER_BYTES = 1024 * 1024
 
 
 # What a deployed function cannot work without: every function gets these from the template's
@@ -96,6 +99,14 @@ class Settings(BaseModel):
     )
     max_message_bytes: int = Field(
         default=DEFAULT_MAX_MESSAGE_BYTES, gt=0, validation_alias="MAX_MESSAGE_BYTES"
+    )
+    # Placeholder values a request may bring (`template_data` and other top-level values):
+    # how many, and their names and values' UTF-8 bytes together (core.placeholder_limits).
+    max_placeholder_values: int = Field(
+        default=DEFAULT_MAX_PLACEHOLDER_VALUES, ge=1, validation_alias="MAX_PLACEHOLDER_VALUES"
+    )
+    max_placeholder_bytes: int = Field(
+        default=DEFAULT_MAX_PLACEHOLDER_BYTES, ge=1, validation_alias="MAX_PLACEHOLDER_BYTES"
     )
     # Attachments by URL (core.attachments.fetch), judged by the same guard as SMTP hosts but
     # stricter: a service's host is set by an admin, a URL by every sending key, and what the

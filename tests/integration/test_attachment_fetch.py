@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -429,6 +430,60 @@ def test_a_server_that_never_answers_hits_the_time_limit(
 
     assert error.reason == "attachment_fetch_timeout"
     assert 0.9 < time.monotonic() - started < 2.5  # ATTACHMENT_FETCH_TIMEOUT_SECONDS=1
+
+
+@pytest.fixture
+def hanging_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A resolver that never answers for the name it returns (there is no DNS server here to
+    make slow): getaddrinfo blocks until the test ends, then fails as a resolver would. The
+    threads it held are joined before the test's thread check."""
+    name = "files.hanging-dns.example"
+    real_getaddrinfo = socket.getaddrinfo
+    release = threading.Event()
+    held: list[threading.Thread] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        held.append(threading.current_thread())
+        release.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield name
+    release.set()
+    for thread in held:
+        if thread is not threading.current_thread():
+            thread.join(5)
+
+
+def test_a_dns_lookup_that_hangs_ends_at_the_fetch_deadline(
+    hanging_dns: str, configure: Configure
+) -> None:
+    """getaddrinfo has no timeout: a lookup left to the resolver held the fetch past its own
+    deadline. It waits at most what the fetch has left, and says what timed out."""
+    configure(ATTACHMENT_FETCH_TIMEOUT_SECONDS="1")
+
+    started = time.monotonic()
+    error = refused(f"https://{hanging_dns}/file.pdf")
+
+    assert error.reason == "attachment_dns_timeout"
+    assert hanging_dns in error.message
+    assert 0.9 < time.monotonic() - started < 2
+
+
+def test_a_dns_lookup_has_a_deadline_of_its_own(hanging_dns: str) -> None:
+    """Within a longer fetch, a lookup still gives up after the policy's DNS timeout."""
+    [reference] = parse_references("attachment", f"https://{hanging_dns}/file.pdf")
+    assert isinstance(reference, Reference)
+    fetcher = AttachmentFetcher(FetchPolicy(timeout_seconds=30, dns_timeout_seconds=0.5))
+
+    started = time.monotonic()
+    with pytest.raises(InvalidRequest) as raised:
+        fetcher.fetch(reference, Deadline.after(30))
+
+    assert raised.value.reason == "attachment_dns_timeout"
+    assert time.monotonic() - started < 1.5
 
 
 def test_a_server_that_drips_its_body_hits_the_same_limit(

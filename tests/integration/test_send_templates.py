@@ -197,18 +197,22 @@ def test_a_preview_shows_what_would_be_sent_and_sends_nothing(
     assert server.sessions == 0
 
 
-def test_a_preview_uses_no_allowance(server: CaptureServer) -> None:
-    create_role("tight", services=["email"], senders=["*"], rate_limits={"per_minute": 1})
+def test_a_preview_counts_against_the_roles_allowance(server: CaptureServer) -> None:
+    """A preview does the work of a send short of SMTP (issue 16: unlimited previews held a
+    function busy), so it takes from the role's rate limit as a send does."""
+    create_role("tight", services=["email"], senders=["*"], rate_limits={"per_minute": 2})
     key = create_key("tight").token
 
     previews = [
         call_api("POST", "/api/v2/email/preview", {"template": "welcome"}, api_key=key)
-        for _ in range(3)
+        for _ in range(2)
     ]
     sent = _send({"template": "welcome"}, api_key=key)
 
-    assert [answer.status for answer in previews] == [200, 200, 200]
-    assert sent.status == 200, sent.body
+    assert [answer.status for answer in previews] == [200, 200]
+    assert [answer.headers.get("X-RateLimit-Remaining") for answer in previews] == ["1", "0"]
+    assert (sent.status, sent.reason) == (429, "rate_limited"), sent.body
+    assert server.sessions == 0
 
 
 def test_a_preview_runs_every_check(server: CaptureServer) -> None:

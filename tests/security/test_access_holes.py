@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.support.access import CreatedKey, create_key, create_role, send
 from tests.support.api import ADMIN_KEY, ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import LOOPBACK, CaptureServer
+from tests.support.web_servers import WebServer, serve_file
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -470,3 +471,306 @@ def test_a_cancelled_queued_message_leaves_the_providers_allowance(
     assert _settled(record_id) == ("cancelled", "key_revoked")
     assert after.status == 200, after.body
     assert len(server.messages) == 1
+
+
+# --- issue 16, 6: the checks that refuse a request come before the work it asks for ---------
+
+
+@pytest.fixture
+def web(configure: Callable[..., None]) -> Iterator[WebServer]:
+    """A plain HTTP file server on loopback that the operator's settings let fetches reach
+    (as the SSRF tests allow it); it records every request that arrives."""
+    configure(
+        ATTACHMENT_FETCH_ALLOW_LOOPBACK="true",
+        ATTACHMENT_FETCH_ALLOW_HTTP="true",
+        ATTACHMENT_FETCH_TIMEOUT_SECONDS="3",
+    )
+    with WebServer() as web:
+        web.routes["/internal/report.pdf"] = serve_file(b"%PDF internal", "application/pdf")
+        yield web
+
+
+# The same request three ways: each must be refused before anything is fetched.
+WAYS = {"send": "", "queue": "async=true", "preview": "preview=true"}
+
+
+@pytest.mark.parametrize("query", WAYS.values(), ids=WAYS.keys())
+def test_a_sender_the_role_refuses_fetches_nothing(
+    server: CaptureServer, web: WebServer, query: str
+) -> None:
+    """The role's sender rule refused the request only after its URL attachment was fetched:
+    a refused key could still make the function reach an internal address. Now the sender is
+    judged before any fetch, and the answer is the same whether the host resolves or not."""
+    key = _app_key().token
+    body = {**MESSAGE, "from_email": "ceo@example.com"}
+
+    reachable = call_api(
+        "POST",
+        "/api/v2/email",
+        {**body, "attachment": web.url("/internal/report.pdf")},
+        api_key=key,
+        query=query,
+    )
+    unresolvable = call_api(
+        "POST",
+        "/api/v2/email",
+        {**body, "attachment": "http://no-such-host.invalid/report.pdf"},
+        api_key=key,
+        query=query,
+    )
+
+    assert (reachable.status, reachable.reason) == (403, "sender_forbidden"), reachable.body
+    assert reachable.body == unresolvable.body
+    assert web.arrivals == []
+    assert server.sessions == 0
+
+
+def test_a_template_sender_the_role_refuses_fetches_nothing(
+    server: CaptureServer, web: WebServer
+) -> None:
+    """The sender a template brings is judged before the files the request names are fetched."""
+    template = {"name": "memo", "body_text": "Hi", "from_email": "ceo@example.com"}
+    assert call_api("POST", "/api/v2/system/email_template", template).status == 201
+    key = _app_key().token
+
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {
+            "template": "memo",
+            "to": "john@example.com",
+            "import_url": web.url("/internal/report.pdf"),
+        },
+        api_key=key,
+    )
+
+    assert (answer.status, answer.reason) == (403, "sender_forbidden"), answer.body
+    assert web.arrivals == []
+
+
+@pytest.mark.parametrize("query", WAYS.values(), ids=WAYS.keys())
+def test_a_rate_limited_key_fetches_nothing(
+    server: CaptureServer, web: WebServer, query: str
+) -> None:
+    """The role's allowance was taken after the fetch: a key out of it still made the function
+    fetch, as often as it liked. Now the allowance comes first."""
+    key = _app_key(rate_limits={"per_minute": 1}).token
+    while time.time() % 60 > 50:  # both requests in one minute of the role's window
+        time.sleep(0.05)
+    assert send(key, from_email=SENDER).status == 200
+
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {**MESSAGE, "from_email": SENDER, "attachment": web.url("/internal/report.pdf")},
+        api_key=key,
+        query=query,
+    )
+
+    assert (answer.status, answer.reason) == (429, "rate_limited"), answer.body
+    assert web.arrivals == []
+    assert len(server.messages) == 1
+
+
+def test_a_failed_fetch_counts_against_the_roles_allowance(
+    server: CaptureServer, web: WebServer
+) -> None:
+    """Work done counts: a request whose fetch fails after its allowance was taken keeps it
+    used (else a key could make the function fetch without limit), but the provider's limit
+    is given back, since nothing went to it."""
+    key = _app_key(rate_limits={"per_minute": 2}).token
+    while time.time() % 60 > 50:
+        time.sleep(0.05)
+
+    failed = send(key, from_email=SENDER, attachment=web.url("/missing.pdf"))
+    sent = send(key, from_email=SENDER)
+
+    assert (failed.status, failed.reason) == (400, "attachment_fetch_failed"), failed.body
+    assert (sent.status, sent.headers.get("X-RateLimit-Remaining")) == (200, "0"), sent.body
+    assert [arrival.target for arrival in web.arrivals] == ["/missing.pdf"]
+
+
+# --- issue 16, 5: a key limited to templates sends only what they say -----------------------
+
+WELCOME = {
+    "name": "welcome",
+    "to": "team@example.com",
+    "subject": "Welcome, {first_name}",
+    "body_text": "Hello {first_name}",
+    "from_name": "Welcome Desk",
+    "from_email": SENDER,
+}
+OTHER = {"name": "other", "subject": "Other", "body_text": "Other", "from_email": SENDER}
+
+
+@pytest.fixture
+def templates(server: CaptureServer) -> dict[str, int]:
+    """The templates `welcome` and `other`, by name: their ids."""
+    ids: dict[str, int] = {}
+    for template in (WELCOME, OTHER):
+        created = call_api("POST", "/api/v2/system/email_template", template)
+        assert created.status == 201, created.body
+        ids[template["name"]] = created.body["id"]
+    return ids
+
+
+def _locked_key(*names: str) -> str:
+    return _app_key(templates=list(names) or ["welcome"]).token
+
+
+def _send_locked(key: str, *, query: str = "", **body: Any) -> ApiResponse:
+    return call_api(
+        "POST", "/api/v2/email", {"template": "welcome", **body}, api_key=key, query=query
+    )
+
+
+INLINE = [{"name": "x.txt", "content": "eA==", "content_type": "text/plain"}]
+CONTENT_AND_IDENTITY = {
+    "subject-blank": ("subject", ""),
+    "body_text-blank": ("body_text", ""),
+    "body_html": ("body_html", "<p>win</p>"),
+    "body_html-null": ("body_html", None),
+    "from_name": ("from_name", "Your Bank"),
+    "from_name-blank": ("from_name", ""),
+    "from_email": ("from_email", SENDER),
+    "reply_to_name": ("reply_to_name", "Support"),
+    "reply_to_email": ("reply_to_email", "help@example.com"),
+    "reply_to_email-null": ("reply_to_email", None),
+    "attachments": ("attachments", INLINE),
+    "attachments-empty": ("attachments", []),
+    "attachment": ("attachment", "https://files.example/x.pdf"),
+    "import_url": ("import_url", "https://files.example/x.pdf"),
+}
+
+
+@pytest.mark.parametrize("query", WAYS.values(), ids=WAYS.keys())
+@pytest.mark.parametrize(
+    ("field", "value"), CONTENT_AND_IDENTITY.values(), ids=CONTENT_AND_IDENTITY.keys()
+)
+@pytest.mark.usefixtures("send_queue")
+def test_a_template_locked_key_cannot_change_what_the_mail_says_or_who_sends_it(
+    server: CaptureServer, templates: dict[str, int], field: str, value: Any, query: str
+) -> None:
+    """The lock tested truthiness and three fields: `"subject": ""` blanked the subject, and the
+    sender's name, the reply-to and attachments (inline or by URL) could be set. Any field
+    that changes the content or identity of the mail, present at all, is a 403 naming it."""
+    key = _locked_key()
+
+    answer = _send_locked(key, query=query, to="john@example.com", **{field: value})
+
+    assert (answer.status, answer.reason) == (403, "template_content_locked"), answer.body
+    assert answer.body["error"]["context"] == {"fields": [field]}
+    assert f"'{field}'" in answer.body["error"]["message"]
+    assert server.sessions == 0
+
+
+def test_a_template_locked_key_gives_recipients_and_values(
+    server: CaptureServer, templates: dict[str, int]
+) -> None:
+    """What the lock leaves a key: recipients, `template_data` and other top-level values."""
+    key = _locked_key()
+
+    answer = _send_locked(
+        key,
+        to="john@example.com",
+        cc=["jane@example.com"],
+        bcc="audit@example.com",
+        first_name="John",
+        template_data={"unused": "x"},
+    )
+
+    assert answer.status == 200, answer.body
+    received = server.only_message
+    # The request's recipients replace the template's, as any field the request gives.
+    assert received.rcpt_tos == ["john@example.com", "jane@example.com", "audit@example.com"]
+    assert received.parsed()["Subject"] == "Welcome, John"
+
+
+def _without(answer: ApiResponse, name: str) -> str:
+    return json.dumps(answer.body).replace(name, "NAME")
+
+
+@pytest.mark.parametrize("path", ["/api/v2/email", "/api/v2/email/preview"])
+def test_a_forbidden_and_a_missing_template_answer_alike(
+    server: CaptureServer, templates: dict[str, int], path: str
+) -> None:
+    """A locked key told 403 for a template it may not use and 404 for one that does not
+    exist: it could list every template's name. Both are now the same 403."""
+    key = _locked_key()
+    body = {"to": "john@example.com"}
+
+    forbidden = call_api("POST", path, {**body, "template": "other"}, api_key=key)
+    missing = call_api("POST", path, {**body, "template": "nothing"}, api_key=key)
+    forbidden_id = call_api("POST", path, {**body, "template_id": templates["other"]}, api_key=key)
+    missing_id = call_api("POST", path, {**body, "template_id": 99_999}, api_key=key)
+
+    assert (forbidden.status, forbidden.reason) == (403, "template_forbidden"), forbidden.body
+    assert _without(forbidden, "other") == _without(missing, "nothing")
+    assert (forbidden_id.status, forbidden_id.reason) == (403, "template_forbidden")
+    assert _without(forbidden_id, str(templates["other"])) == _without(missing_id, "99999")
+    assert server.sessions == 0
+
+
+def test_a_queued_message_its_template_lock_now_forbids_is_not_sent(
+    server: CaptureServer, templates: dict[str, int], send_queue: SendQueue
+) -> None:
+    """Queued mail was checked again for revocation, services and senders, not for the lock:
+    a key moved off a template still had its queued mail sent. The job now carries its
+    template, and the worker checks it against the role as it is."""
+    key = _locked_key("welcome", "other")
+    answer = _send_locked(key, query="async=true", to="john@example.com")
+    assert answer.status == 202, answer.body
+    assert call_api("PATCH", "/api/v2/system/role/app", {"templates": ["other"]}).status == 200
+
+    send_queue.run_worker()
+
+    assert _settled(answer.body["id"]) == ("cancelled", "role_forbids")
+    assert server.sessions == 0
+
+
+def test_a_queued_free_text_message_of_a_role_since_locked_is_not_sent(
+    server: CaptureServer, send_queue: SendQueue
+) -> None:
+    key = _app_key()
+    record_id = _queue(key.token)
+    assert call_api("PATCH", "/api/v2/system/role/app", {"templates": ["*"]}).status == 200
+
+    send_queue.run_worker()
+
+    assert _settled(record_id) == ("cancelled", "role_forbids")
+    assert server.sessions == 0
+
+
+def test_a_queued_message_its_template_lock_still_allows_is_sent(
+    server: CaptureServer, templates: dict[str, int], send_queue: SendQueue
+) -> None:
+    key = _locked_key()
+    answer = _send_locked(key, query="async=true", to="john@example.com", first_name="Ann")
+    assert answer.status == 202, answer.body
+    assert (
+        call_api("PATCH", "/api/v2/system/role/app", {"templates": ["welcome", "x"]}).status == 200
+    )
+
+    send_queue.run_worker()
+
+    assert _settled(answer.body["id"]) == ("sent", None)
+    assert server.only_message.parsed()["Subject"] == "Welcome, Ann"
+
+
+def test_a_scheduled_message_its_template_lock_now_forbids_is_not_sent(
+    server: CaptureServer, templates: dict[str, int], send_queue: SendQueue
+) -> None:
+    key = _locked_key()
+    send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
+    answer = _send_locked(key, to="john@example.com", send_at=send_at)
+    assert answer.status == 202, answer.body
+    record_id = answer.body["id"]
+    assert call_api("PATCH", "/api/v2/system/role/app", {"templates": ["other"]}).status == 200
+
+    give_up = time.monotonic() + 10
+    while _settled(record_id)[0] == "scheduled" and time.monotonic() < give_up:
+        send_queue.run_worker()  # until its time comes
+        time.sleep(0.2)
+
+    assert _settled(record_id) == ("cancelled", "role_forbids")
+    assert server.sessions == 0

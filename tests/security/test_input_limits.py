@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,6 +54,57 @@ def test_a_repeated_large_placeholder_is_refused_before_rendering(
     assert response.body["error"]["context"]["size"] >= 1_000_000_000
     assert rendered == []
     assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for a 1 MB request"
+
+
+def _many_values(count: int, *, value: str = "x") -> dict[str, Any]:
+    """Issue 16's request: `count` values and bodies of `{a` repeated (620 KB at 10,000)."""
+    return {
+        "to": "john@example.com",
+        "body_text": "{a" * 120_000,
+        "body_html": "{a" * 120_000,
+        "template_data": {f"a{index}": value for index in range(count)},
+    }
+
+
+@pytest.mark.parametrize("path", ["/api/v2/email", "/api/v2/email/preview"])
+def test_ten_thousand_placeholder_values_are_refused_before_rendering(
+    refused: CaptureServer, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Rendering cost body length x number of values, and the number had no cap: this request
+    held a function until its timeout. Now the count is capped, checked before any work."""
+    rendered: list[str] = []
+    monkeypatch.setattr("core.compose.render", lambda text, *_, **__: rendered.append(text))
+    body = _many_values(10_000)
+    assert 600_000 < len(json.dumps(body)) < 700_000
+
+    response = call_api("POST", path, body)
+
+    assert (response.status, response.reason) == (400, "too_many_placeholder_values")
+    assert response.body["error"]["context"] == {"values": 10_000, "limit": 1_000}
+    assert "1000" in response.body["error"]["message"]
+    assert rendered == []
+
+
+def test_placeholder_values_over_a_mebibyte_are_a_413(refused: CaptureServer) -> None:
+    """Few values, but large ones: their total is capped too (the message size limit bounds
+    what they render to, this bounds what must be held and looked up)."""
+    body = {**VALID, "template_data": {f"v{index}": "x" * 300_000 for index in range(4)}}
+
+    response = _send(body)
+
+    assert (response.status, response.reason) == (413, "placeholder_values_too_large")
+    assert response.body["error"]["context"]["limit"] == 1024 * 1024
+
+
+def test_a_thousand_values_over_open_braces_are_sent_at_once(server: CaptureServer) -> None:
+    """At the cap, the same bodies render in one pass: the send is answered well within a
+    second (it took minutes); the bound is loose, the work is linear."""
+    started = time.perf_counter()
+    response = _send(_many_values(1_000))
+    elapsed = time.perf_counter() - started
+
+    assert response.status == 200, response.body
+    assert elapsed < 5, f"{elapsed:.1f} s"
 
 
 @pytest.mark.parametrize(

@@ -133,12 +133,23 @@ def _role(templates: list[str] | None) -> Role:
 
 def _refusal(role: Role, request: SendRequest, template: EmailTemplate | None) -> str:
     with pytest.raises(Forbidden) as refused:
-        policy.check_template(role, request, template)
+        _check(role, request, template)
     return refused.value.reason
 
 
+def _check(role: Role, request: SendRequest, template: EmailTemplate | None) -> None:
+    """What the send path asks of the policy: the request first, then the stored template."""
+    policy.check_template_request(role, request)
+    if template is not None:
+        policy.check_template(role, request, template)
+
+
 def test_a_role_without_template_limits_sends_anything() -> None:
-    policy.check_template(_role(None), _request(subject="Hi"), None)
+    _check(
+        _role(None),
+        parse_send_request({"to": "a@example.com", "subject": "Hi", "body_text": "x"}),
+        None,
+    )
 
 
 def test_a_role_limited_to_templates_needs_one_of_them() -> None:
@@ -146,11 +157,65 @@ def test_a_role_limited_to_templates_needs_one_of_them() -> None:
 
     assert _refusal(_role(["welcome"]), plain, None) == "template_required"
     assert _refusal(_role(["receipt"]), _request(), WELCOME) == "template_forbidden"
-    policy.check_template(_role(["welcome"]), _request(first_name="John"), WELCOME)
-    policy.check_template(_role(["*"]), _request(to="ann@example.com"), WELCOME)
+    _check(_role(["welcome"]), _request(first_name="John"), WELCOME)
+    _check(_role(["*"]), _request(to="ann@example.com"), WELCOME)
 
 
-def test_a_role_limited_to_templates_may_not_change_what_they_say() -> None:
-    changed = _request(body_html="<a href='https://evil.example'>win</a>")
+def test_a_template_found_by_id_is_held_to_its_stored_name() -> None:
+    by_id = parse_send_request({"template_id": 7}, complete=False)
 
-    assert _refusal(_role(["welcome"]), changed, WELCOME) == "template_content_locked"
+    assert _refusal(_role(["receipt"]), by_id, WELCOME) == "template_forbidden"
+
+
+# Each locked field, empty (or null where the request takes null) and filled.
+_LOCKED_GIVEN: list[tuple[str, Any]] = [
+    ("subject", ""),
+    ("subject", "Hi"),
+    ("body_text", None),
+    ("body_text", ""),
+    ("body_html", None),
+    ("body_html", "<p>x</p>"),
+    ("from_name", None),
+    ("from_name", ""),
+    ("from_email", None),
+    ("from_email", ""),
+    ("from_email", "boss@example.com"),
+    ("reply_to_name", ""),
+    ("reply_to_email", None),
+    ("attachments", []),
+    ("attachment", ""),
+    ("attachment", "https://files.example/a.pdf"),
+    ("import_url", None),
+]
+
+
+def test_every_locked_field_is_tried() -> None:
+    assert {field for field, _ in _LOCKED_GIVEN} == set(policy.TEMPLATE_LOCKED_FIELDS)
+
+
+@pytest.mark.parametrize(("field", "value"), _LOCKED_GIVEN)
+def test_a_role_limited_to_templates_may_give_none_of_the_locked_fields(
+    field: str, value: Any
+) -> None:
+    """Present is enough: an empty or null field is refused as surely as a filled one."""
+    with pytest.raises(Forbidden) as refused:
+        policy.check_template_request(_role(["welcome"]), _request(**{field: value}))
+
+    assert (refused.value.reason, refused.value.context) == (
+        "template_content_locked",
+        {"fields": [field]},
+    )
+
+
+def test_a_forbidden_template_is_told_from_the_request_alone() -> None:
+    by_name = policy.template_forbidden(_request())
+    by_id = policy.template_forbidden(parse_send_request({"template_id": 7}, complete=False))
+
+    assert (by_name.message, by_name.context) == (
+        "This API key may not send with template 'welcome'.",
+        {"template": "welcome"},
+    )
+    assert (by_id.message, by_id.context) == (
+        "This API key may not send with template id 7.",
+        {"template_id": 7},
+    )

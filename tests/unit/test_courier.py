@@ -508,6 +508,7 @@ def test_a_revoked_key_cancels_the_message(path: SendPath) -> None:
         pytest.param({"services": ["bulk"]}, id="service"),
         pytest.param({"senders": ["billing@example.com"]}, id="sender"),
         pytest.param({"max_recipients": 1}, id="recipients"),
+        pytest.param({"templates": ["*"]}, id="now-limited-to-templates"),
     ],
 )
 def test_a_role_that_no_longer_allows_it_cancels_the_message(
@@ -526,6 +527,27 @@ def test_a_role_that_no_longer_allows_it_cancels_the_message(
     )
     _nothing_sent(path)
     _provider_given_back(path)
+
+
+@pytest.mark.parametrize(
+    ("sent_with", "allowed_now", "status"),
+    [
+        ("welcome", ["welcome"], Status.SENT),
+        ("welcome", ["*"], Status.SENT),
+        ("welcome", ["receipt"], Status.CANCELLED),
+        (None, ["welcome"], Status.CANCELLED),
+        (None, None, Status.SENT),
+    ],
+)
+def test_the_template_a_job_was_sent_with_is_held_to_the_role_now(
+    path: SendPath, sent_with: str | None, allowed_now: list[str] | None, status: Status
+) -> None:
+    """The job carries its template; the role's lock as it is at send time decides."""
+    job = _queued(path).model_copy(update={"template": sent_with})
+    path.keys[KEY] = Principal(KEY, ROLE.model_copy(update={"templates": allowed_now}))
+
+    assert _process(path, job) == Done(status)
+    assert _record(path, job).reason == (None if status is Status.SENT else "role_forbids")
 
 
 def test_a_deleted_service_fails_the_message(path: SendPath) -> None:

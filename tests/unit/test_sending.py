@@ -87,6 +87,17 @@ def _nothing_left(path: SendPath) -> None:
     assert all(path.limiter.held(subject) == 0 for subject in path.limiter.taken)
 
 
+def _worked_but_nothing_sent(path: SendPath) -> None:
+    """Refused after the work (composing) was done: nothing sent, no record kept; the role's
+    unit stays used (it bounds the work a key causes), the provider's is given back."""
+    assert path.outbox.services == []
+    assert path.outbox.handed == []
+    assert path.records.records == {}
+    assert path.queue.queued == []
+    assert path.limiter.held(APP.role.name) == 1
+    assert path.limiter.held("service:email") == 0
+
+
 # --- send: what reaches the server -----------------------------------------------------------
 
 
@@ -208,7 +219,7 @@ def test_placeholder_value_cannot_break_the_subject(
         _send(mailer, subject="Order {order}", template_data={"order": value})
 
     assert (raised.value.reason, raised.value.context) == ("header_injection", {"field": "subject"})
-    _nothing_left(path)
+    _worked_but_nothing_sent(path)
 
 
 def test_line_breaks_from_placeholders_are_fine_in_bodies(mailer: Mailer, path: SendPath) -> None:
@@ -299,14 +310,13 @@ def test_no_sender_anywhere(mailer: Mailer, path: SendPath) -> None:
     _nothing_left(path)
 
 
-def test_composing_comes_before_the_role_policy(mailer: Mailer, path: SendPath) -> None:
+def test_the_role_policy_comes_before_composing(path: SendPath) -> None:
+    """A request the role refuses does no work, not even the composing that would refuse it."""
     caller = Principal("key-2", Role(name="few", services=["email"], max_recipients=1))
     path.max_message_bytes = 1_000
 
-    with pytest.raises(MessageTooLarge):
-        _send(path.mailer(), caller=caller, cc="jane@example.com", body_text="x" * 2_000)
     with pytest.raises(Forbidden) as raised:
-        _send(mailer, caller=caller, cc="jane@example.com")
+        _send(path.mailer(), caller=caller, cc="jane@example.com", body_text="x" * 2_000)
 
     assert raised.value.reason == "too_many_recipients"
     _nothing_left(path)
@@ -321,7 +331,7 @@ def test_message_over_the_limit_never_reaches_a_transport(path: SendPath) -> Non
     assert raised.value.status == 413
     assert raised.value.context["limit"] == 1_000
     assert raised.value.context["size"] > 1_000
-    _nothing_left(path)
+    _worked_but_nothing_sent(path)
 
 
 def test_the_built_message_is_held_to_the_limit_too(path: SendPath) -> None:
@@ -333,7 +343,7 @@ def test_the_built_message_is_held_to_the_limit_too(path: SendPath) -> None:
 
     assert raised.value.context["limit"] == 1_000
     assert "at least" not in raised.value.message
-    _nothing_left(path)
+    _worked_but_nothing_sent(path)
 
 
 # --- send: rate limits and failures ---------------------------------------------------------

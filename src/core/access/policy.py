@@ -5,11 +5,13 @@ Every check runs before any SMTP connection, and each refusal has its own reason
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.errors import Forbidden
 from core.message import Message
-from core.send_request import SendRequest
+from core.send_request import ATTACHMENT_REFERENCES, SendRequest
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 
@@ -33,9 +35,23 @@ def check_service(role: Role, service_name: str) -> None:
 
 def check_message(role: Role, service: Service, message: Message) -> None:
     """The sender and reply-to the message carries, and its number of recipients."""
-    senders = {"from_email": message.sender.email}
-    if message.reply_to is not None:
-        senders["reply_to_email"] = message.reply_to.email
+    check_addressing(
+        role,
+        service,
+        sender=message.sender.email,
+        reply_to=message.reply_to.email if message.reply_to is not None else None,
+        recipient_count=len(message.envelope_recipients()),
+    )
+
+
+def check_addressing(
+    role: Role, service: Service, *, sender: str, reply_to: str | None, recipient_count: int
+) -> None:
+    """The role may send as `sender` (and with `reply_to`) to that many recipients: known
+    before a message is composed, so a refused request does no work (issue 16)."""
+    senders = {"from_email": sender}
+    if reply_to is not None:
+        senders["reply_to_email"] = reply_to
     for field, address in senders.items():
         if not sender_allowed(role, service, field, address):
             raise Forbidden(
@@ -43,7 +59,6 @@ def check_message(role: Role, service: Service, message: Message) -> None:
                 reason="sender_forbidden",
                 context={"field": field, "address": address},
             )
-    recipient_count = len(message.envelope_recipients())
     if role.max_recipients is not None and recipient_count > role.max_recipients:
         raise Forbidden(
             f"{recipient_count} recipients is more than this API key's limit of"
@@ -53,34 +68,88 @@ def check_message(role: Role, service: Service, message: Message) -> None:
         )
 
 
-# What a key limited to templates may not change in one: what the message says.
-TEMPLATE_CONTENT = ("subject", "body_text", "body_html")
+# What a key limited to templates may not give, even empty or null: every field that changes
+# what the mail says or who it is from. It gives recipients and placeholder values, nothing else.
+TEMPLATE_LOCKED_FIELDS = (
+    "subject",
+    "body_text",
+    "body_html",
+    "from_name",
+    "from_email",
+    "reply_to_name",
+    "reply_to_email",
+    "attachments",
+    *ATTACHMENT_REFERENCES,
+)
 
 
-def check_template(role: Role, request: SendRequest, template: EmailTemplate | None) -> None:
-    """A role limited to templates (`templates`) sends only through those, and only what they
-    say: the request brings recipients and placeholder values, not a subject or a body."""
+def limited_to_templates(role: Role) -> bool:
+    return role.templates is not None
+
+
+def check_template_request(role: Role, request: SendRequest) -> None:
+    """Before any template is looked up: a role limited to templates (`templates`) names one
+    it may use and gives nothing of what the mail says (`template_content_locked`, naming each
+    field given, whatever its value)."""
     allowed = role.templates
     if allowed is None:
         return
-    if template is None:
+    if not request.names_template:
         raise Forbidden(
             "This API key may send only through a stored template ('template' or 'template_id').",
             reason="template_required",
         )
-    if ANY not in allowed and template.name not in allowed:
+    given = request.model_fields_set | set(request.model_extra or {})
+    locked = [field for field in TEMPLATE_LOCKED_FIELDS if field in given]
+    if locked:
+        names = ", ".join(f"'{field}'" for field in locked)
         raise Forbidden(
-            f"This API key may not send with template '{template.name}'.",
-            reason="template_forbidden",
-            context={"template": template.name},
-        )
-    changed = [field for field in TEMPLATE_CONTENT if getattr(request, field)]
-    if changed:
-        raise Forbidden(
-            "This API key may not change a template's subject or bodies.",
+            f"This API key sends only what its templates say: it may not give {names}.",
             reason="template_content_locked",
-            context={"fields": changed},
+            context={"fields": locked},
         )
+    if request.template is not None and not template_allowed(role, request.template):
+        raise template_forbidden(request)
+
+
+def check_template(role: Role, request: SendRequest, template: EmailTemplate) -> None:
+    """The template `request` named, as stored, is one the role may use."""
+    if not template_allowed(role, template.name):
+        raise template_forbidden(request)
+
+
+def check_queued_template(role: Role, name: str | None) -> None:
+    """A queued message sent with the template `name` (None: with none) is one the role may
+    send now: a lock added or narrowed since it was accepted holds for it too."""
+    if not template_allowed(role, name):
+        raise Forbidden(
+            f"This API key may no longer send with template '{name}'."
+            if name
+            else "This API key may now send only through a stored template.",
+            reason="template_forbidden" if name else "template_required",
+            context={"template": name},
+        )
+
+
+def template_allowed(role: Role, name: str | None) -> bool:
+    """Whether the role may send with the template named `name` (None: no template)."""
+    allowed = role.templates
+    if allowed is None:
+        return True
+    return name is not None and (ANY in allowed or name in allowed)
+
+
+def template_forbidden(request: SendRequest) -> Forbidden:
+    """The one answer for a template a limited key may not use and for one that does not
+    exist, told from nothing but what the request gave: else it could list the names."""
+    context: dict[str, Any]
+    if request.template is not None:
+        named, context = f"template '{request.template}'", {"template": request.template}
+    else:
+        named, context = f"template id {request.template_id}", {"template_id": request.template_id}
+    return Forbidden(
+        f"This API key may not send with {named}.", reason="template_forbidden", context=context
+    )
 
 
 def sender_allowed(role: Role, service: Service, field: str, address: str) -> bool:

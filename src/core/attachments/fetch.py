@@ -15,8 +15,10 @@ that reads its answers back, unless it is held to what SMTP hosts are held to an
 - one deadline covers the whole fetch, redirects included: the send's own, or the per-fetch
   ATTACHMENT_FETCH_TIMEOUT_SECONDS if that comes first. It bounds every connect, the TLS
   handshake and each read of the answer, so a server that drips its answer a byte at a time
-  runs out of time as surely as one that says nothing (only the DNS lookup is left to the
-  resolver's own timeouts, as for SMTP);
+  runs out of time as surely as one that says nothing;
+- the DNS lookup, which has no timeout of its own (getaddrinfo blocks for as long as the
+  resolver tries), runs in a thread waited for at most `dns_timeout_seconds` or what the fetch
+  has left, whichever is less; a lookup that does not answer by then is a refusal of its own;
 - a declared length over the cap is refused before a byte of the body is read, and reading
   stops one byte past the cap; the cap is ATTACHMENT_FETCH_MAX_BYTES, or what the message's
   size limit leaves after the files fetched before;
@@ -28,6 +30,7 @@ that reads its answers back, unless it is held to what SMTP hosts are held to an
 | plain http, not allowed                                     | attachment_scheme_forbidden      |
 | a refused address (by name or after DNS), or a refused port | attachment_destination_forbidden |
 | the host name does not resolve; the connection fails        | attachment_fetch_failed          |
+| the DNS lookup does not answer in time                      | attachment_dns_timeout           |
 | TLS fails: a certificate untrusted or for another host      | attachment_tls_error             |
 | the answer is no HTTP, or is cut short                      | attachment_fetch_failed          |
 | a status other than 200 (context `status`)                  | attachment_fetch_failed          |
@@ -49,6 +52,7 @@ import io
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -99,6 +103,9 @@ class FetchPolicy:
     )
     allow_http: bool = False
     timeout_seconds: float = 10.0
+    # A lookup gets no longer than this (nor than the fetch has left): resolvers answer in
+    # milliseconds, and one that does not is not worth the rest of the fetch's time.
+    dns_timeout_seconds: float = 5.0
     max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # one file
     total_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # every file one message fetches
     ca_file: str = ""  # trusted on top of the system store
@@ -201,7 +208,7 @@ class AttachmentFetcher:
         self, reference: Reference, hop: Reference, deadline: Deadline
     ) -> Iterator[http.client.HTTPResponse]:
         """The answer's status and headers; its connection is closed on leaving."""
-        addresses = self._addresses(reference, hop)
+        addresses = self._addresses(reference, hop, deadline)
         connection: _PinnedConnection = (
             _PinnedTlsConnection(hop.host, hop.port, addresses, deadline, self._tls)
             if hop.scheme == "https"
@@ -224,7 +231,7 @@ class AttachmentFetcher:
         finally:
             connection.close()
 
-    def _addresses(self, reference: Reference, hop: Reference) -> list[str]:
+    def _addresses(self, reference: Reference, hop: Reference, deadline: Deadline) -> list[str]:
         """The checked addresses to connect to for `hop`, or a refusal."""
         if hop.scheme == "http" and not self._policy.allow_http:
             raise InvalidRequest(
@@ -232,8 +239,16 @@ class AttachmentFetcher:
                 reason="attachment_scheme_forbidden",
                 context=_context(reference),
             )
+        seconds = min(self._policy.dns_timeout_seconds, _remaining(deadline))
         try:
-            addresses = resolve(hop.host, hop.port, self._policy.destinations)
+            addresses = _resolve_within(seconds, hop.host, hop.port, self._policy.destinations)
+        except _LookupTimedOut:
+            raise InvalidRequest(
+                f"{_where(reference, hop)} has a host name whose DNS lookup did not answer in"
+                " time; it was not attached.",
+                reason="attachment_dns_timeout",
+                context=_context(reference),
+            ) from None
         except DestinationForbidden as error:
             raise _forbidden(reference, hop, error.kind, self._policy) from None
         except OSError as error:  # socket.gaierror: no such name, or no answer
@@ -294,6 +309,31 @@ class AttachmentFetcher:
             reason="attachment_too_large",
             context={**_context(reference), "limit": cap},
         )
+
+
+class _LookupTimedOut(Exception):
+    """The resolver did not answer within the time given."""
+
+
+def _resolve_within(seconds: float, host: str, port: int, policy: DestinationPolicy) -> list[str]:
+    """`resolve`, waited for at most `seconds`: getaddrinfo cannot be interrupted, so it runs
+    in a daemon thread left to end when the resolver gives up; the fetch does not wait."""
+    outcome: list[list[str] | BaseException] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(resolve(host, port, policy))
+        except BaseException as error:  # handed to the caller's thread, raised there
+            outcome.append(error)
+
+    thread = threading.Thread(target=lookup, name="attachment-dns", daemon=True)
+    thread.start()
+    thread.join(max(0.0, seconds))
+    if not outcome:
+        raise _LookupTimedOut
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def media_type(header: str | None) -> str:

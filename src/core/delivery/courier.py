@@ -11,7 +11,8 @@ does nothing: no copy of a job makes an attempt of its own.
 
 Each attempt sends as the job's key and role allow *now*: a message whose key was revoked or
 disabled since (or whose role was deleted) is settled `cancelled` with reason `key_revoked`,
-one its role no longer allows with `role_forbids`, and nothing goes out. An attempt that
+one its role no longer allows (the service, the sender, the number of recipients, the template
+it was sent with, which the job carries) with `role_forbids`, and nothing goes out. An attempt that
 hands nothing to the server gives the provider's allowance back.
 """
 
@@ -304,6 +305,7 @@ class Courier:
             return self._cancel(job, "key_revoked", f"API key '{job.key_id}' no longer acts.")
         try:
             policy.check_service(sender.role, job.service)
+            policy.check_queued_template(sender.role, job.template)
             if not isinstance(service, Service):
                 raise service  # gone since the message was accepted: settled as failed
             if not service.is_active:

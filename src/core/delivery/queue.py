@@ -31,6 +31,9 @@ class Job(BaseModel):
     service: str
     key_id: str
     send_at: str | None = None
+    # The stored template it was sent with: a role limited to templates is held to it again
+    # at send time, as the role is then.
+    template: str | None = None
     message: Message | None = None
     # Where the message waits when it did not fit in the SQS message.
     staged_message: str | None = None

@@ -93,11 +93,12 @@ def send_email(
     summary="Preview an email",
     description="Every check a send gets, then what it would send: the headers, the envelope "
     "(Bcc recipients included), the text and HTML parts, each attachment's name, type and "
-    "size, and the size on the wire. Nothing is sent, no rate limit is used, no record kept.",
+    "size, and the size on the wire. Nothing is sent and no record kept; the work counts "
+    "against the role's rate limits as a send does (the provider's limits are not used).",
     tags=["send"],
     responses={
         200: documented("What the send would hand to the SMTP server.", Preview),
-        **errors(400, 401, 403, 404, 413),
+        **errors(400, 401, 403, 404, 413, 429),
     },
 )
 def preview_email(
@@ -110,8 +111,10 @@ def preview_email(
 
 
 def _preview(service: str, request: SendRequest) -> Response[str]:
-    described = runtime.mailer().preview(caller(router), service, request)
-    return json_response(200, described.model_dump(mode="json"))
+    previewed = runtime.mailer().preview(caller(router), service, request)
+    return json_response(
+        200, previewed.preview.model_dump(mode="json"), quota_headers(previewed.quota)
+    )
 
 
 def _wants_async(flag: str | None, prefer: str | None) -> bool:
