@@ -8,6 +8,7 @@ local stack's API Gateway steps, so every test exercises the authorizer too.
 
 from __future__ import annotations
 
+import base64
 import json
 import traceback
 from collections.abc import Callable
@@ -50,6 +51,7 @@ def call_api(
     headers: dict[str, str] | None = None,
     query: str = "",
     raw_body: str | None = None,
+    body_bytes: bytes | None = None,
     timeout_seconds: float = 30.0,
     via_authorizer: bool = True,
 ) -> ApiResponse:
@@ -57,6 +59,7 @@ def call_api(
 
     With `via_authorizer=False` the API function gets the bare proxy event, as from
     `sam local invoke`: no route check, no authorizer, so it checks the key itself.
+    `body_bytes` goes as API Gateway passes a body that is not UTF-8: base64, so flagged.
     """
     from handlers import api  # imported late: the handler reads settings on first use
 
@@ -73,6 +76,9 @@ def call_api(
         body=raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
         route=route,
     )
+    if body_bytes is not None:
+        event["body"] = base64.b64encode(body_bytes).decode()
+        event["isBase64Encoded"] = True
 
     def api_function(event: dict[str, Any]) -> ProxyAnswer:
         context = LocalLambdaContext(
