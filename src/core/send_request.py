@@ -19,7 +19,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from core.addresses import Mailbox, check_header_text, parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
 from core.settings import get_settings
-from core.validation import check_json_text, parse_model
+from core.validation import JsonInt, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
@@ -186,7 +186,7 @@ class TemplateReference(BaseModel):
     (in the body, or in the query string)."""
 
     template: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    template_id: Annotated[int, Field(ge=1)] | None = None
+    template_id: Annotated[JsonInt, Field(ge=1)] | None = None
 
 
 class SendRequest(TemplateReference):
@@ -263,7 +263,9 @@ class SendRequest(TemplateReference):
         `template` / `template_id` win); complete, or a 400."""
         named = self
         if not self.names_template and (name or template_id):
-            given = {"template": name, "template_id": template_id}
+            # The query string's id is text: a number when it is all digits.
+            number = int(template_id) if template_id and template_id.isdigit() else template_id
+            given = {"template": name, "template_id": number}
             named = self.model_copy(update=parse_model(TemplateReference, given).model_dump())
         named.check_complete()
         return named

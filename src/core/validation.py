@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from core.errors import InvalidRequest
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def _only_true_or_false(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _only_a_number(value: Any) -> Any:
+    # DynamoDB gives stored numbers back as Decimal; a request's come as int or float.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+# JSON's own types, taken as nothing else: pydantic's lax mode would take 0 or "false" for a
+# boolean and "587" or true for a number, which the OpenAPI document says they are not.
+JsonBool = Annotated[bool, BeforeValidator(_only_true_or_false)]
+JsonInt = Annotated[int, BeforeValidator(_only_a_number)]
+JsonFloat = Annotated[float, BeforeValidator(_only_a_number)]
 
 
 def invalid_request_from(

@@ -8,6 +8,8 @@ field now, through the same handlers API Gateway calls, over moto.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support.access import create_key, create_role
@@ -63,3 +65,84 @@ def test_a_body_that_is_not_utf8_is_a_400_on_every_route(
     assert response.status == 400, response.body
     assert response.reason == "invalid_encoding"
     assert "UTF-8" in response.body["error"]["message"]
+
+
+@pytest.mark.parametrize("role", ["", "Not A Role", "x" * 65])
+def test_a_key_for_a_role_that_cannot_exist_is_a_400(records: dict[str, str], role: str) -> None:
+    """`"role": ""` reached DynamoDB as an empty key (a 500); a name no role can have is the
+    caller's mistake, on create and on change."""
+    created = call_api("POST", "/api/v2/system/api_key", {"role": role})
+    changed = call_api("PATCH", f"/api/v2/system/api_key/{records['key']}", {"role": role})
+
+    _refused_naming(created, "role")
+    _refused_naming(changed, "role")
+
+
+# (method, path, body, the field that must be named): a boolean or number given as another
+# JSON type. Each was accepted (or, `config: false`, ignored) before.
+LAX_VALUES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("PATCH", "/api/v2/system/api_key/{key}", {"enabled": 0}, "enabled"),
+    ("PATCH", "/api/v2/system/api_key/{key}", {"enabled": "false"}, "enabled"),
+    ("POST", "/api/v2/system/api_key/{key}/rotate", {"overlap_seconds": "60"}, "overlap_seconds"),
+    ("POST", "/api/v2/system/api_key/{key}/rotate", {"overlap_seconds": True}, "overlap_seconds"),
+    ("PATCH", "/api/v2/system/service/email", {"is_active": 0}, "is_active"),
+    ("PATCH", "/api/v2/system/service/email", {"config": False}, "config"),
+    # DreamFactory's export gives the port as digits ("587"): taken; a boolean is not.
+    ("PATCH", "/api/v2/system/service/email", {"config": {"port": True}}, "config.port"),
+    ("PATCH", "/api/v2/system/service/email", {"config": {"port": "25 "}}, "config.port"),
+    ("PATCH", "/api/v2/system/service/email", {"config": {"verify_tls": 1}}, "config.verify_tls"),
+    ("PATCH", "/api/v2/system/service/email", {"label": 5}, "label"),
+    (
+        "POST",
+        "/api/v2/system/service",
+        {"name": "other", "is_active": 1, "config": SERVICE},
+        "is_active",
+    ),
+    (
+        "POST",
+        "/api/v2/system/service",
+        {"name": "other", "config": {**SERVICE, "escape_html_values": "no"}},
+        "config.escape_html_values",
+    ),
+    (
+        "POST",
+        "/api/v2/system/service",
+        {"name": "other", "config": {**SERVICE, "max_recipients": True}},
+        "config.max_recipients",
+    ),
+    (
+        "POST",
+        "/api/v2/system/service",
+        {"name": "other", "config": {**SERVICE, "parameters": [{"name": "a", "active": "no"}]}},
+        "config.parameters.0.active",
+    ),
+    ("POST", "/api/v2/system/service/email/test", {"timeout_seconds": True}, "timeout_seconds"),
+    ("POST", "/api/v2/system/service/email/test", {"timeout_seconds": "5"}, "timeout_seconds"),
+    ("POST", "/api/v2/system/role", {"name": "other", "admin": 0}, "admin"),
+    ("POST", "/api/v2/system/role", {"name": "other", "max_recipients": "5"}, "max_recipients"),
+    (
+        "POST",
+        "/api/v2/system/role",
+        {"name": "other", "rate_limits": {"per_minute": True}},
+        "rate_limits.per_minute",
+    ),
+    ("PATCH", "/api/v2/system/role/billing", {"admin": 1}, "admin"),
+    ("PATCH", "/api/v2/system/role/billing", {"max_recipients": False}, "max_recipients"),
+    (
+        "POST",
+        "/api/v2/email",
+        {"to": "a@example.com", "body_text": "x", "template_id": True},
+        "template_id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), LAX_VALUES)
+def test_booleans_and_numbers_are_taken_only_as_themselves(
+    records: dict[str, str], method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    """`0` is no `false`, `"60"` no number, `true` no timeout: a 400 naming the field, and
+    nothing changed."""
+    response = call_api(method, path.format(**records), body)
+
+    _refused_naming(response, field)

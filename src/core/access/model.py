@@ -10,10 +10,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from core.addresses import parse_mailbox
 from core.errors import InvalidRequest
 from core.templates.model import valid_template_name
+from core.validation import JsonBool, JsonInt
 
 ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # The bootstrap admin key acts with this built-in role; no stored role may take its name.
 BOOTSTRAP_ROLE = "bootstrap-admin"
+# A role a key names: only a name a stored role can have reaches the table (an empty one is a
+# key DynamoDB refuses).
+RoleName = Annotated[str, Field(pattern=ROLE_NAME.pattern)]
 
 
 def _sender_rule(value: Any) -> Any:
@@ -43,9 +47,9 @@ def _template_rule(value: Any) -> Any:
 class RateLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    per_second: Annotated[int, Field(ge=1)] | None = None
-    per_minute: Annotated[int, Field(ge=1)] | None = None
-    per_day: Annotated[int, Field(ge=1)] | None = None
+    per_second: Annotated[JsonInt, Field(ge=1)] | None = None
+    per_minute: Annotated[JsonInt, Field(ge=1)] | None = None
+    per_day: Annotated[JsonInt, Field(ge=1)] | None = None
 
     def windows(self) -> list[tuple[str, int, int]]:
         """(name, length in seconds, limit) for each limit set."""
@@ -79,12 +83,12 @@ class Role(BaseModel):
 
     name: str
     description: str = ""
-    admin: bool = False
+    admin: JsonBool = False
     # Service names, or "*" for every service.
     services: list[str] = Field(default_factory=list)
     # Exact addresses and `*@domain` patterns; empty means: the service's default sender only.
     senders: list[Annotated[str, BeforeValidator(_sender_rule)]] = Field(default_factory=list)
-    max_recipients: Annotated[int, Field(ge=1)] | None = None
+    max_recipients: Annotated[JsonInt, Field(ge=1)] | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     templates: list[Annotated[str, BeforeValidator(_template_rule)]] | None = Field(
         default=None,
@@ -131,8 +135,8 @@ class ApiKey(BaseModel):
 
     id: str
     label: str = ""
-    role: str
-    enabled: bool = True
+    role: RoleName
+    enabled: JsonBool = True
     secret_hash: str
     # After a rotation with an overlap window, the old secret works until then.
     previous_secret_hash: str | None = None
@@ -154,7 +158,7 @@ class ApiKeyInput(BaseModel):
     )
 
     label: str = ""
-    role: str
+    role: RoleName
 
 
 class ApiKeyPatch(BaseModel):
@@ -165,8 +169,8 @@ class ApiKeyPatch(BaseModel):
     )
 
     label: str | None = None
-    role: str | None = None
-    enabled: bool | None = None
+    role: RoleName | None = None
+    enabled: JsonBool | None = None
 
 
 class Rotation(BaseModel):
@@ -177,4 +181,4 @@ class Rotation(BaseModel):
     )
 
     # How long the old secret keeps working, so clients can switch without downtime.
-    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)] = 0
+    overlap_seconds: Annotated[JsonInt, Field(ge=0, le=7 * 86_400)] = 0

@@ -15,6 +15,7 @@ from core.clock import SystemClock
 from core.services.connection_check import check_connection
 from core.transport.base import Deadline
 from core.transport.probe import ConnectionReport
+from core.validation import JsonFloat
 from handlers.answers import documented, errors
 from handlers.http import caller
 
@@ -104,7 +105,7 @@ class ServiceTestOptions(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"timeout_seconds": 5}]}
     )
 
-    timeout_seconds: float | None = Field(
+    timeout_seconds: JsonFloat | None = Field(
         default=None,
         gt=0,
         le=900,
