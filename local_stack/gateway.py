@@ -48,6 +48,7 @@ from local_stack.apigateway import (
     gateway_response,
     match_route,
     rest_api_event,
+    route_taken,
     routes_without_authorizer,
     through_authorizer,
     without_authorizer_context,
@@ -124,7 +125,8 @@ class Gateway:
 
     def run_api(self, event: dict[str, Any]) -> ProxyAnswer:
         """The answer to one API Gateway event: the authorizer's refusal, or the API function's."""
-        if self.authorizer is None or (event["httpMethod"], event["resource"]) in self.open_routes:
+        route = route_taken(self.api.routes, event["httpMethod"], event["resource"])
+        if self.authorizer is None or route in self.open_routes:
             return self._run_api_function(event)
         return through_authorizer(
             event, self._run_authorizer, self._run_api_function, self.api.gateway_responses

@@ -23,9 +23,12 @@ from local_stack.apigateway import (
     gateway_response,
     match_route,
     rest_api_event,
+    route_taken,
+    routes_without_authorizer,
     through_authorizer,
 )
 from local_stack.functions import LocalApi, template_api, template_functions
+from local_stack.template_tables import load_template
 
 ADMIN_KEY = "test-admin-key-0123456789"
 
@@ -91,6 +94,8 @@ def call_api(
         answer = api_function(event)
     elif route is None:
         answer = gateway_response(rest_api.gateway_responses, "MISSING_AUTHENTICATION_TOKEN")
+    elif route_taken(rest_api.routes, method, route.resource) in _open_routes():
+        answer = api_function(event)
     else:
         answer = through_authorizer(event, authorizer, api_function, rest_api.gateway_responses)
     text = answer.get("body") or ""
@@ -108,6 +113,12 @@ def _headers(answer: ProxyAnswer) -> dict[str, str]:
     for name, values in (answer.get("multiValueHeaders") or {}).items():
         headers[name] = ", ".join(str(value) for value in values)
     return headers
+
+
+@cache
+def _open_routes() -> frozenset[tuple[str, str]]:
+    """The routes API Gateway calls the function for without asking the authorizer."""
+    return routes_without_authorizer(load_template())
 
 
 @cache
