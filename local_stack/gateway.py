@@ -253,6 +253,13 @@ class _Request(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) is dispatched too, for the route's 405, not
+        # http.server's 501 (a 5xx for the client's mistake; schemathesis found it).
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
+
     def _dispatch(self) -> None:
         raise NotImplementedError
 
