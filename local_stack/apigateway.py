@@ -127,7 +127,9 @@ def rest_api_event(
         "requestContext": {
             "resourcePath": resource,
             "httpMethod": method.upper(),
-            "path": f"/{LOCAL_STAGE}{path}",
+            # The local gateway's URLs carry no stage, as behind a custom domain: a stage here
+            # would send Swagger UI's "Try it out" to /local/..., which nothing answers.
+            "path": path,
             "stage": LOCAL_STAGE,
             "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": "127.0.0.1"},
