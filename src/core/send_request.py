@@ -19,7 +19,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from core.addresses import Mailbox, check_header_text, parse_mailbox, reject_line_breaks
 from core.errors import InvalidRequest
 from core.settings import get_settings
-from core.validation import JsonInt, check_json_text, parse_model
+from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
@@ -186,7 +186,7 @@ class TemplateReference(BaseModel):
     (in the body, or in the query string)."""
 
     template: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    template_id: Annotated[JsonInt, Field(ge=1)] | None = None
+    template_id: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
 
 
 class SendRequest(TemplateReference):

@@ -28,9 +28,11 @@ def _only_a_number(value: Any) -> Any:
 
 # JSON's own types, taken as nothing else: pydantic's lax mode would take 0 or "false" for a
 # boolean and "587" or true for a number, which the OpenAPI document says they are not.
+NUMBER_ONLY = BeforeValidator(_only_a_number)
 JsonBool = Annotated[bool, BeforeValidator(_only_true_or_false)]
-JsonInt = Annotated[int, BeforeValidator(_only_a_number)]
-JsonFloat = Annotated[float, BeforeValidator(_only_a_number)]
+JsonInt = Annotated[int, NUMBER_ONLY]
+# With bounds, they go before NUMBER_ONLY (`Annotated[int, Field(ge=1), NUMBER_ONLY]`): after
+# it, pydantic can only check them apart from the type, and the document shows them as "ge".
 
 
 def invalid_request_from(

@@ -146,3 +146,22 @@ def test_booleans_and_numbers_are_taken_only_as_themselves(
     response = call_api(method, path.format(**records), body)
 
     _refused_naming(response, field)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v2/system/service", {"name": "email2\n", "config": SERVICE}),
+        ("/api/v2/system/role", {"name": "billing2\n"}),
+        ("/api/v2/system/email_template", {"name": "welcome2\n"}),
+    ],
+)
+def test_a_name_with_a_trailing_newline_is_refused(
+    records: dict[str, str], path: str, body: dict[str, Any]
+) -> None:
+    """The name rules ended in `$`, which Python's `match` lets a final newline through; the
+    document's patterns (ECMA `$`) do not. Both say the same now."""
+    response = call_api("POST", path, body)
+
+    assert response.status == 400, response.body
+    assert response.body["error"]["context"]["field"] == "name"

@@ -36,7 +36,7 @@ from core.transport.destination import (
     is_host_name,
     normalize_host,
 )
-from core.validation import JsonBool, JsonInt
+from core.validation import NUMBER_ONLY, JsonBool
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -65,8 +65,9 @@ def _dreamfactory_flag(value: Any) -> Any:
 
 
 Port = Annotated[
-    JsonInt,
+    int,
     Field(ge=1, le=65535),
+    NUMBER_ONLY,
     BeforeValidator(
         _dreamfactory_port,
         json_schema_input_type=Annotated[int, Field(ge=1, le=65535)]
@@ -295,10 +296,10 @@ class ServiceConfig(BaseModel):
     reply_to_email: Annotated[str | None, _optional_sender("config.reply_to_email")] = None
     # The provider's own limits (Gmail 500/day, Microsoft 365 10,000/day, SES per account):
     # queued mail is paced to stay within them, a synchronous send over them gets a 429.
-    max_send_rate: Annotated[JsonInt, Field(ge=1)] | None = None  # messages per second
-    daily_quota: Annotated[JsonInt, Field(ge=1)] | None = None
+    max_send_rate: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None  # messages per second
+    daily_quota: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     # Recipients a message may have; unset: the operator's ceiling (MAX_RECIPIENTS, 50).
-    max_recipients: Annotated[JsonInt, Field(ge=1)] | None = None
+    max_recipients: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     # After the final dot, a broken connection leaves the outcome unknown: 'hold' never
     # resends (no duplicate, maybe no delivery), 'retry' resends (maybe a duplicate).
     unknown_outcome: UnknownOutcome = UnknownOutcome.HOLD
@@ -366,7 +367,16 @@ class ServiceBase(BaseModel):
     def _unset_when_null(cls, data: Any) -> Any:
         return _nulls_as_unset(cls, data)
 
-    name: str
+    # Checked by `_valid_name` (its own reason); the document shows the same rule.
+    name: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                "pattern": SERVICE_NAME.pattern,
+                "not": {"enum": sorted(RESERVED_NAMES)},
+            }
+        ),
+    ]
     label: str = ""
     description: str = ""
     type: Annotated[
@@ -378,7 +388,8 @@ class ServiceBase(BaseModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if not SERVICE_NAME.match(name) or name in RESERVED_NAMES:
+        # fullmatch: `$` alone would let a trailing newline through ("email\n").
+        if not SERVICE_NAME.fullmatch(name) or name in RESERVED_NAMES:
             raise InvalidRequest(
                 f"Invalid service name '{name}': use 1-64 lower-case letters, digits, '-' or '_'"
                 " (and not 'system').",

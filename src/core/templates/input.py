@@ -9,11 +9,12 @@ the shape is checked; what a URL or path points at is fetched when a message is 
 from __future__ import annotations
 
 import math
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     ValidationError,
     create_model,
     field_validator,
@@ -23,7 +24,7 @@ from pydantic import (
 from core.addresses import check_header_text
 from core.errors import InvalidRequest, MessageTooLarge
 from core.send_request import Attachment, SendRequest
-from core.templates.model import EXAMPLE, TemplateFields, valid_template_name
+from core.templates.model import EXAMPLE, TEMPLATE_NAME, TemplateFields, valid_template_name
 from core.validation import check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
@@ -60,7 +61,11 @@ class TemplateInput(TemplateFields):
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
-    name: str
+    # Checked by `_valid_name` (its own reasons); the document shows the same rules.
+    name: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": TEMPLATE_NAME.pattern, "not": {"pattern": "^[0-9]+$"}}),
+    ]
 
     @model_validator(mode="before")
     @classmethod

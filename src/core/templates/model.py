@@ -116,7 +116,7 @@ class EmailTemplate(TemplateFields):
 
 
 def valid_template_name(name: str) -> str:
-    if not TEMPLATE_NAME.match(name):
+    if not TEMPLATE_NAME.fullmatch(name):
         raise InvalidRequest(
             f"Invalid template name '{name}': use 1-128 letters, digits, '.', '-' or '_'.",
             reason="invalid_template_name",
