@@ -35,6 +35,16 @@ JsonInt = Annotated[int, NUMBER_ONLY]
 # it, pydantic can only check them apart from the type, and the document shows them as "ge".
 
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def shown_as(documented: Any) -> BeforeValidator:
+    """Takes a value as it is; the document shows it as `documented` (for a field whose checks
+    run elsewhere, e.g. a template's, checked as a send body's)."""
+    return BeforeValidator(_unchanged, json_schema_input_type=documented)
+
+
 def invalid_request_from(
     error: ValidationError | Sequence[Any], *, prefix: str = ""
 ) -> InvalidRequest:

@@ -126,14 +126,17 @@ def patch_of(
     doc: str,
     example: dict[str, Any],
     nullable: frozenset[str] = frozenset(),
-    replaced: dict[str, Any] | None = None,
+    fixed: frozenset[str] = frozenset(),
     added: dict[str, Any] | None = None,
 ) -> type[BaseModel]:
     """`model`'s fields, none required, typed as `model` types them (`nullable` ones may also be
-    null: the repository takes null as "reset"), `replaced` or `added` as (type, Field); no
+    null: the repository takes null as "reset") but the `fixed` ones (a PATCH may repeat them,
+    never change them: no schema can say "as stored"), and `added` ones as (type, default); no
     other field (the repositories refuse unknown ones)."""
     fields: dict[str, Any] = {}
     for field, info in model.model_fields.items():
+        if field in fixed:
+            continue
         # The type with its constraints and validators (`metadata`), without its default.
         typed: Any = info.annotation
         if info.metadata:
@@ -143,7 +146,6 @@ def patch_of(
             default=None, description=info.description, json_schema_extra=info.json_schema_extra
         )
         fields[field] = (annotation, described)
-    fields.update(replaced or {})
     fields.update(added or {})
     patch: type[BaseModel] = create_model(
         name,
@@ -175,6 +177,7 @@ ServicePatch = patch_of(
     " password. `name` and `type` may be sent back as they are, never changed.",
     example={"label": "Mail (SES)", "config": {"port": 465}},
     nullable=_every_field(ServiceBase),
+    fixed=frozenset({"name", "type"}),
     added={"config": (ServiceConfigPatch | None, None)},
 )
 RolePatch = patch_of(
@@ -184,13 +187,14 @@ RolePatch = patch_of(
     " a whole); `name` may be sent back as it is, never changed.",
     example={"senders": ["*@example.com"], "rate_limits": {"per_minute": 60}},
     nullable=frozenset({"max_recipients", "templates"}),
+    fixed=frozenset({"name"}),
 )
 EmailTemplatePatch = patch_of(
     "EmailTemplatePatch",
     TemplateInput,
     doc="`PATCH /api/v2/system/email_template/{id_or_name}`: the fields given replace the stored"
     " ones, `null` clears one; `id`, `created_date` and `last_modified_date` may be sent back"
-    " as fetched, and are not changed.",
+    " as fetched, and are not changed (`id` only as it is).",
     example={
         "subject": TEMPLATE_EXAMPLE["subject"],
         "reply_to_email": None,
@@ -198,7 +202,6 @@ EmailTemplatePatch = patch_of(
     },
     nullable=_every_field(TemplateInput) - {"name"},
     added={
-        "id": (int | None, None),
         "created_date": (str | None, None),
         "last_modified_date": (str | None, None),
     },

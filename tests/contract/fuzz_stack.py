@@ -61,7 +61,8 @@ def main(workdir: Path) -> int:
             "--report-dir",
             str(workdir / "report"),
         ]
-        return subprocess.run(command, check=False).returncode  # noqa: S603  # our own CLI
+        # In the work folder: its crash cache is no file for the repository.
+        return subprocess.run(command, cwd=workdir, check=False).returncode  # noqa: S603
     finally:
         stack.stop()
 

@@ -165,3 +165,38 @@ def test_a_name_with_a_trailing_newline_is_refused(
 
     assert response.status == 400, response.body
     assert response.body["error"]["context"]["field"] == "name"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "t1", "defaults": {"": "x"}},
+        {"name": "t2", "to": {"email": "a@example.com", "": 1}},
+        {"name": "t3", "cc": [{"email": "a@example.com", "x": {"": 1}}]},
+    ],
+)
+def test_a_template_with_an_empty_object_key_is_refused_and_the_list_still_reads(
+    records: dict[str, str], body: dict[str, Any]
+) -> None:
+    """An empty key inside a template was stored (DynamoDB itself refuses such a name), and
+    from then on every GET of the templates was a 500 (schemathesis, stateful)."""
+    created = call_api("POST", "/api/v2/system/email_template", body)
+    listed = call_api("GET", "/api/v2/system/email_template")
+
+    assert created.status == 400, created.body
+    assert listed.status == 200, listed.body
+
+
+def test_a_role_patch_checks_the_dates_it_is_sent_back_and_keeps_its_own(
+    records: dict[str, str],
+) -> None:
+    """`updated_at` was replaced before the role was checked, so `{}` passed (schemathesis:
+    negative data accepted), and `created_at` was taken from the caller."""
+    before = call_api("GET", "/api/v2/system/role/billing").body
+
+    wrong_type = call_api("PATCH", "/api/v2/system/role/billing", {"updated_at": {}})
+    rewritten = call_api("PATCH", "/api/v2/system/role/billing", {"created_at": "1999-01-01"})
+
+    _refused_naming(wrong_type, "updated_at")
+    assert rewritten.status == 200, rewritten.body
+    assert rewritten.body["created_at"] == before["created_at"]

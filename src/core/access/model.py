@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from core.addresses import parse_mailbox
+from core.addresses import EmailAddress, parse_mailbox
 from core.errors import InvalidRequest
 from core.templates.model import TEMPLATE_NAME, valid_template_name
 from core.validation import NUMBER_ONLY, JsonBool
@@ -18,6 +18,10 @@ BOOTSTRAP_ROLE = "bootstrap-admin"
 # A role a key names: only a name a stored role can have reaches the table (an empty one is a
 # key DynamoDB refuses).
 RoleName = Annotated[str, Field(pattern=ROLE_NAME.pattern)]
+
+
+# What the document shows of a sender rule: an address, `*@domain`, or `*`.
+SenderRule = EmailAddress | Annotated[str, Field(pattern=r"^\*@[^@\s]+$")] | Literal["*"]
 
 
 def _sender_rule(value: Any) -> Any:
@@ -91,7 +95,9 @@ class Role(BaseModel):
     # Service names, or "*" for every service.
     services: list[str] = Field(default_factory=list)
     # Exact addresses and `*@domain` patterns; empty means: the service's default sender only.
-    senders: list[Annotated[str, BeforeValidator(_sender_rule)]] = Field(default_factory=list)
+    senders: list[
+        Annotated[str, BeforeValidator(_sender_rule, json_schema_input_type=SenderRule)]
+    ] = Field(default_factory=list)
     max_recipients: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     templates: (

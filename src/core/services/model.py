@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from core.access.model import RateLimits
-from core.addresses import check_header_text, parse_mailbox
+from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
 from core.errors import InvalidRequest
 from core.settings import get_settings
 from core.transport.destination import (
@@ -146,7 +146,7 @@ def _optional_sender(field: str) -> BeforeValidator:
             return None
         return parse_mailbox(str(value), None, field).email
 
-    return BeforeValidator(parse, json_schema_input_type=str | None)
+    return BeforeValidator(parse, json_schema_input_type=OptionalEmailAddress)
 
 
 def _header_text(field: str) -> BeforeValidator:
@@ -185,6 +185,23 @@ class ServiceParameter(BaseModel):
     name: str
     value: str | None = None  # null: no value, so `{name}` is left as it is
     active: DreamFactoryFlag = True
+
+
+class ParameterInput(BaseModel):
+    """A parameter as a request may give it (what `_parse_parameters` takes); DreamFactory's
+    other keys are dropped."""
+
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_PARAMETER_NAME_LENGTH,
+            pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$",
+        ),
+    ]
+    # Kept as text: DreamFactory's column is text.
+    value: str | int | float | bool | None = None
+    active: DreamFactoryFlag | None = True
 
 
 def _parameter_value(value: Any) -> str | None:
@@ -307,7 +324,11 @@ class ServiceConfig(BaseModel):
     # first (see `placeholder_parameters`).
     parameters: Annotated[
         list[ServiceParameter],
-        BeforeValidator(_parse_parameters, json_schema_input_type=list[ServiceParameter] | None),
+        BeforeValidator(
+            _parse_parameters,
+            json_schema_input_type=Annotated[list[ParameterInput], Field(max_length=MAX_PARAMETERS)]
+            | None,
+        ),
     ] = Field(default_factory=list)
     # DreamFactory puts placeholder values into `body_html` as they are. Here they are
     # HTML-escaped unless this is false: a value often comes from the request (a user's
@@ -380,7 +401,11 @@ class ServiceBase(BaseModel):
     label: str = ""
     description: str = ""
     type: Annotated[
-        ServiceType, BeforeValidator(parse_service_type, json_schema_input_type=str | None)
+        ServiceType,
+        BeforeValidator(
+            parse_service_type,
+            json_schema_input_type=Literal[ServiceType.SMTP_EMAIL, ServiceType.SMTP] | None,
+        ),
     ] = ServiceType.SMTP
     # An inactive service is kept, but sends through it are refused (`service_inactive`).
     is_active: JsonBool = True

@@ -72,6 +72,7 @@ class TemplateInput(TemplateFields):
     def _text_only(cls, data: Any) -> Any:
         # NUL, lone surrogates and absurd nesting: refused before any field is looked at.
         check_json_text(data)
+        check_storable_keys(data)
         return data
 
     @field_validator("name")
@@ -99,6 +100,23 @@ class TemplateInput(TemplateFields):
                 context={"size": size, "limit": MAX_TEMPLATE_BYTES},
             )
         return self
+
+
+def check_storable_keys(value: Any, field: str = "") -> None:
+    """400 for an object key DynamoDB cannot keep: an empty one (in `defaults`, or inside a
+    recipient object). Stored by moto, it made every later read of the templates a 500."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{field}.{key}" if field else str(key)
+            if key == "":
+                raise InvalidRequest(
+                    f"Invalid '{field or 'body'}': an object key may not be empty.",
+                    context={"field": field},
+                )
+            check_storable_keys(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable_keys(item, f"{field}.{index}")
 
 
 def check_send_fields(fields: TemplateFields) -> None:
