@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.support.stack_process import REPO_ROOT, start_stack
 
 DOCUMENT = REPO_ROOT / "openapi.json"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 ADMIN_KEY = "contract-fuzz-admin-key-0123456789"
 # Every check the issue names; `all` would add ones that judge API design rather than truth.
 CHECKS = (
@@ -37,6 +38,8 @@ def main(workdir: Path) -> int:
     try:
         command = [
             str(Path(sys.executable).parent / "st"),
+            "--config-file",
+            str(CONFIG),
             "run",
             str(DOCUMENT),
             "--url",

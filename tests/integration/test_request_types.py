@@ -173,13 +173,17 @@ def test_a_name_with_a_trailing_newline_is_refused(
         {"name": "t1", "defaults": {"": "x"}},
         {"name": "t2", "to": {"email": "a@example.com", "": 1}},
         {"name": "t3", "cc": [{"email": "a@example.com", "x": {"": 1}}]},
+        # A number DynamoDB cannot keep, outside `defaults` (where it was checked already).
+        {"name": "t4", "to": {"email": "a@example.com", "x": 1e-200}},
+        {"name": "t5", "cc": [{"email": "a@example.com", "x": [10**40]}]},
     ],
 )
-def test_a_template_with_an_empty_object_key_is_refused_and_the_list_still_reads(
+def test_a_template_dynamodb_cannot_keep_is_refused_and_the_list_still_reads(
     records: dict[str, str], body: dict[str, Any]
 ) -> None:
     """An empty key inside a template was stored (DynamoDB itself refuses such a name), and
-    from then on every GET of the templates was a 500 (schemathesis, stateful)."""
+    from then on every GET of the templates was a 500 (schemathesis, stateful); a number out of
+    DynamoDB's range inside a recipient object was a 500 on create (schemathesis)."""
     created = call_api("POST", "/api/v2/system/email_template", body)
     listed = call_api("GET", "/api/v2/system/email_template")
 
