@@ -21,7 +21,7 @@ RoleName = Annotated[str, Field(pattern=ROLE_NAME.pattern)]
 
 
 # What the document shows of a sender rule: an address, `*@domain`, or `*`.
-SenderRule = EmailAddress | Annotated[str, Field(pattern=r"^\*@[^@\s]+$")] | Literal["*"]
+SenderRule = EmailAddress | Annotated[str, Field(pattern=r"^\*@[^@\s]+\.[^@\s]+$")] | Literal["*"]
 
 
 def _sender_rule(value: Any) -> Any:
