@@ -45,6 +45,8 @@ validate: $(SAM_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --cached
 
+# tests/contract runs schemathesis (pinned in requirements-dev.txt) against a local stack of its
+# own, in a network namespace with loopback alone: about two minutes.
 pytest: $(VENV)/.installed browser postfix
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 

@@ -80,6 +80,13 @@ def match_route(routes: Iterable[Route], method: str, path: str) -> MatchedRoute
     return best[1] if best else None
 
 
+def route_taken(routes: Iterable[Route], method: str, resource: str) -> Route:
+    """Which of `resource`'s routes a `method` request took: the method's own if it has one,
+    else its `ANY` route (API Gateway's order)."""
+    own = (method.upper(), resource)
+    return own if own in set(routes) else ("ANY", resource)
+
+
 def routes_without_authorizer(template: Mapping[str, Any]) -> frozenset[Route]:
     """The API routes whose event says `Auth: {Authorizer: NONE}`: API Gateway calls their
     integration without asking the API's authorizer (here: the API's own documentation)."""
@@ -120,7 +127,9 @@ def rest_api_event(
         "requestContext": {
             "resourcePath": resource,
             "httpMethod": method.upper(),
-            "path": f"/{LOCAL_STAGE}{path}",
+            # The local gateway's URLs carry no stage, as behind a custom domain: a stage here
+            # would send Swagger UI's "Try it out" to /local/..., which nothing answers.
+            "path": path,
             "stage": LOCAL_STAGE,
             "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": "127.0.0.1"},

@@ -49,6 +49,7 @@ from local_stack.apigateway import (
     gateway_response,
     match_route,
     rest_api_event,
+    route_taken,
     routes_without_authorizer,
     through_authorizer,
     without_authorizer_context,
@@ -124,7 +125,8 @@ class Gateway:
 
     def run_api(self, event: dict[str, Any]) -> ProxyAnswer:
         """The answer to one API Gateway event: the authorizer's refusal, or the API function's."""
-        if self.authorizer is None or (event["httpMethod"], event["resource"]) in self.open_routes:
+        route = route_taken(self.api.routes, event["httpMethod"], event["resource"])
+        if self.authorizer is None or route in self.open_routes:
             return self._run_api_function(event)
         return through_authorizer(
             event, self._run_authorizer, self._run_api_function, self.api.gateway_responses
@@ -241,6 +243,13 @@ class _Request(BaseHTTPRequestHandler):
         self._dispatch()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) is dispatched too, for the route's 405, not
+        # http.server's 501 (a 5xx for the client's mistake; schemathesis found it).
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
 
     def _dispatch(self) -> None:
         raise NotImplementedError

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import Field
 
 from core.errors import InvalidRequest
 
 # CR and LF, and every other character `str.splitlines()` breaks at: the email package
 # refuses a header value containing any of them (a 500), so they are the caller's 400.
 _LINE_BREAKS = ("\r", "\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+# How the OpenAPI document shows an address that `parse_mailbox` checks: JSON Schema's "email"
+# (an ASCII mailbox, as without SMTPUTF8); an optional sender may also be "" or null (unset).
+EmailAddress = Annotated[str, Field(json_schema_extra={"format": "email"})]
+OptionalEmailAddress = EmailAddress | Literal[""] | None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from core.addresses import Mailbox, check_header_text, parse_mailbox, reject_line_breaks
+from core.addresses import (
+    EmailAddress,
+    Mailbox,
+    OptionalEmailAddress,
+    check_header_text,
+    parse_mailbox,
+    reject_line_breaks,
+)
 from core.errors import InvalidRequest
 from core.settings import get_settings
-from core.validation import check_json_text, parse_model
+from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
@@ -45,12 +52,12 @@ MAX_SCHEDULE_AHEAD = timedelta(days=30)
 class RecipientObject(BaseModel):
     """DreamFactory's object form of a recipient."""
 
-    email: str
+    email: EmailAddress
     name: str | None = None
 
 
 # DreamFactory accepts a string, an object, or a list of either.
-RecipientInput = str | RecipientObject | list[str | RecipientObject]
+RecipientInput = EmailAddress | RecipientObject | list[EmailAddress | RecipientObject]
 
 
 def _recipient_list(field: str) -> BeforeValidator:
@@ -88,7 +95,7 @@ def _optional_address(field: str) -> BeforeValidator:
             raise InvalidRequest(f"Invalid '{field}': must be a string.", context={"field": field})
         return parse_mailbox(value, None, field).email
 
-    return BeforeValidator(parse, json_schema_input_type=str | None)
+    return BeforeValidator(parse, json_schema_input_type=OptionalEmailAddress)
 
 
 def _header_text(field: str) -> BeforeValidator:
@@ -186,7 +193,21 @@ class TemplateReference(BaseModel):
     (in the body, or in the query string)."""
 
     template: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    template_id: Annotated[int, Field(ge=1)] | None = None
+    template_id: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
+
+
+# What `check_complete` asks, for the document: a template (which may bring the rest), or a
+# recipient and a body. (A template named in the query string completes a body too.)
+_COMPLETE: list[Any] = [
+    {"required": ["template"]},
+    {"required": ["template_id"]},
+    {
+        "allOf": [
+            {"anyOf": [{"required": [field]} for field in ("to", "cc", "bcc")]},
+            {"anyOf": [{"required": [field]} for field in ("body_text", "body_html")]},
+        ]
+    },
+]
 
 
 class SendRequest(TemplateReference):
@@ -195,6 +216,7 @@ class SendRequest(TemplateReference):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
+            "anyOf": _COMPLETE,
             "examples": [
                 {
                     "to": [{"email": "john@example.com", "name": "John Doe"}],
@@ -206,7 +228,7 @@ class SendRequest(TemplateReference):
                     "from_email": "shop@example.com",
                     "template_data": {"first_name": "John", "order_id": "A-1001"},
                 }
-            ]
+            ],
         },
     )
 
@@ -263,7 +285,9 @@ class SendRequest(TemplateReference):
         `template` / `template_id` win); complete, or a 400."""
         named = self
         if not self.names_template and (name or template_id):
-            given = {"template": name, "template_id": template_id}
+            # The query string's id is text: a number when it is all digits.
+            number = int(template_id) if template_id and template_id.isdigit() else template_id
+            given = {"template": name, "template_id": number}
             named = self.model_copy(update=parse_model(TemplateReference, given).model_dump())
         named.check_complete()
         return named

@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from core.errors import InvalidRequest
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def _only_true_or_false(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _only_a_number(value: Any) -> Any:
+    # DynamoDB gives stored numbers back as Decimal; a request's come as int or float.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+# JSON's own types, taken as nothing else: pydantic's lax mode would take 0 or "false" for a
+# boolean and "587" or true for a number, which the OpenAPI document says they are not.
+NUMBER_ONLY = BeforeValidator(_only_a_number)
+JsonBool = Annotated[bool, BeforeValidator(_only_true_or_false)]
+JsonInt = Annotated[int, NUMBER_ONLY]
+# With bounds, they go before NUMBER_ONLY (`Annotated[int, Field(ge=1), NUMBER_ONLY]`): after
+# it, pydantic can only check them apart from the type, and the document shows them as "ge".
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def shown_as(documented: Any) -> BeforeValidator:
+    """Takes a value as it is; the document shows it as `documented` (for a field whose checks
+    run elsewhere, e.g. a template's, checked as a send body's)."""
+    return BeforeValidator(_unchanged, json_schema_input_type=documented)
 
 
 def invalid_request_from(

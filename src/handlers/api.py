@@ -25,6 +25,7 @@ from core.settings import check_settings
 from core.validation import invalid_request_from
 from handlers import documentation
 from handlers.http import read_json
+from handlers.methods import MethodNotAllowed, allowed_methods
 from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import (
@@ -49,7 +50,7 @@ ADMIN_PATHS = "/api/v2/system/"
 def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Every route needs a principal, but the documentation's; `/api/v2/system/*` needs an
     admin one."""
-    if (app.request.method, app.request.route) in documentation.PUBLIC_ROUTES:
+    if documentation.is_public_path(app.current_event.path):
         return next_middleware(app)
     principal = _principal(app)
     app.append_context(principal=principal)
@@ -99,7 +100,11 @@ def _unexpected_error(error: Exception) -> Response[str]:
 
 @app.not_found
 def _no_route(_error: Exception) -> Response[str]:
-    return error_response(NotFound("No such resource.", reason="route_not_found"))
+    event = app.current_event
+    allowed = allowed_methods(app, event.path)
+    if not allowed:
+        return error_response(NotFound("No such resource.", reason="route_not_found"))
+    return error_response(MethodNotAllowed(event.http_method.upper(), allowed))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

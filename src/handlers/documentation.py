@@ -71,6 +71,13 @@ API_KEY_SCHEMES = {
 SECURITY: list[dict[str, list[str]]] = [{name: []} for name in API_KEY_SCHEMES]
 
 
+def is_public_path(path: str) -> bool:
+    """Whether a request to `path` needs no key: the documentation's routes, and any other
+    method on their paths (API Gateway skips the authorizer for those too; their 405 says no
+    more than the document does)."""
+    return path == SWAGGER_PATH or path.startswith(f"{SWAGGER_PATH}/")
+
+
 class DocumentOnly(BaseModel):
     """A model only the OpenAPI document reads (a body the route checks by other means, an
     answer written as a dict): built when the document is made, not at import, where every

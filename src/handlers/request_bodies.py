@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model
 from pydantic.config import JsonDict
 
-from core.access.model import ApiKeyInput, ApiKeyPatch, RateLimits, Role, Rotation
+from core.access.model import ApiKeyInput, ApiKeyPatch, Role, Rotation
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
-from core.services.model import ServiceInput
+from core.services.model import ServiceBase, ServiceConfigInput, ServiceInput
 from core.templates.input import TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
@@ -114,78 +114,98 @@ EmailTemplatesBody = Annotated[
 
 
 # --- PATCH bodies: only what is given changes ---------------------------------------------------
+#
+# Each is made from the model the repository validates the merged record with, so the document
+# cannot promise a type, a null or a field that the PATCH then refuses.
 
 
-class ServicePatch(DocumentOnly):
-    """`PATCH /api/v2/system/service/{name}`: the fields given change, down to single keys of
-    `config`; changing where mail goes (host, port, username, encryption) needs the password."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"label": "Mail (SES)", "config": {"port": 465}}]}
+def patch_of(
+    name: str,
+    model: type[BaseModel],
+    *,
+    doc: str,
+    example: dict[str, Any],
+    nullable: frozenset[str] = frozenset(),
+    fixed: frozenset[str] = frozenset(),
+    added: dict[str, Any] | None = None,
+) -> type[BaseModel]:
+    """`model`'s fields, none required, typed as `model` types them (`nullable` ones may also be
+    null: the repository takes null as "reset") but the `fixed` ones (a PATCH may repeat them,
+    never change them: no schema can say "as stored"), and `added` ones as (type, default); no
+    other field (the repositories refuse unknown ones)."""
+    fields: dict[str, Any] = {}
+    for field, info in model.model_fields.items():
+        if field in fixed:
+            continue
+        # The type with its constraints and validators (`metadata`), without its default.
+        typed: Any = info.annotation
+        if info.metadata:
+            typed = Annotated[typed, *info.metadata]
+        annotation = typed | None if field in nullable else typed
+        described = Field(
+            default=None, description=info.description, json_schema_extra=info.json_schema_extra
+        )
+        fields[field] = (annotation, described)
+    fields.update(added or {})
+    patch: type[BaseModel] = create_model(
+        name,
+        __base__=DocumentOnly,
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
+        __doc__=doc,
+        **fields,
     )
-
-    label: str | None = None
-    description: str | None = None
-    is_active: bool | None = Field(
-        default=None, description="`false` keeps the service but refuses sends through it."
-    )
-    config: dict[str, Any] | None = Field(
-        default=None, description="Any keys of a service's `config`, as in a create."
-    )
+    return patch
 
 
-class RolePatch(DocumentOnly):
-    """`PATCH /api/v2/system/role/{name}`: the fields given replace the stored ones (lists as a
-    whole)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"senders": ["*@example.com"], "rate_limits": {"per_minute": 60}}]
-        }
-    )
-
-    description: str | None = None
-    admin: bool | None = None
-    services: list[str] | None = None
-    senders: list[str] | None = None
-    max_recipients: int | None = None
-    rate_limits: RateLimits | None = None
-    templates: list[str] | None = Field(
-        default=None, description=Role.model_fields["templates"].description
-    )
+def _every_field(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
 
 
-class EmailTemplatePatch(DocumentOnly):
-    """`PATCH /api/v2/system/email_template/{id_or_name}`: the fields given replace the stored
-    ones, `null` clears one; `id`, `created_date` and `last_modified_date` may be sent back as
-    fetched, and are not changed."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "subject": TEMPLATE_EXAMPLE["subject"],
-                    "reply_to_email": None,
-                    "defaults": {"first_name": "there"},
-                }
-            ]
-        }
-    )
-
-    name: str | None = None
-    description: str | None = None
-    to: Any = None
-    cc: Any = None
-    bcc: Any = None
-    subject: str | None = None
-    body_text: str | None = None
-    body_html: str | None = None
-    from_name: str | None = None
-    from_email: str | None = None
-    reply_to_name: str | None = None
-    reply_to_email: str | None = None
-    defaults: dict[str, Any] | None = None
-    attachment: Any = None
+# A service's PATCH: a null takes the field's default, as in a create (`_nulls_as_unset`).
+ServiceConfigPatch = patch_of(
+    "ServiceConfigPatch",
+    ServiceConfigInput,
+    doc="Any keys of a service's `config`, as in a create; null resets one to its default.",
+    example={"port": 465, "encryption": "ssl"},
+    nullable=_every_field(ServiceConfigInput),
+)
+ServicePatch = patch_of(
+    "ServicePatch",
+    ServiceBase,
+    doc="`PATCH /api/v2/system/service/{name}`: the fields given change, down to single keys"
+    " of `config`; changing where mail goes (host, port, username, encryption) needs the"
+    " password. `name` and `type` may be sent back as they are, never changed.",
+    example={"label": "Mail (SES)", "config": {"port": 465}},
+    nullable=_every_field(ServiceBase),
+    fixed=frozenset({"name", "type"}),
+    added={"config": (ServiceConfigPatch | None, None)},
+)
+RolePatch = patch_of(
+    "RolePatch",
+    Role,
+    doc="`PATCH /api/v2/system/role/{name}`: the fields given replace the stored ones (lists as"
+    " a whole); `name` may be sent back as it is, never changed.",
+    example={"senders": ["*@example.com"], "rate_limits": {"per_minute": 60}},
+    nullable=frozenset({"max_recipients", "templates"}),
+    fixed=frozenset({"name"}),
+)
+EmailTemplatePatch = patch_of(
+    "EmailTemplatePatch",
+    TemplateInput,
+    doc="`PATCH /api/v2/system/email_template/{id_or_name}`: the fields given replace the stored"
+    " ones, `null` clears one; `id`, `created_date` and `last_modified_date` may be sent back"
+    " as fetched, and are not changed (`id` only as it is).",
+    example={
+        "subject": TEMPLATE_EXAMPLE["subject"],
+        "reply_to_email": None,
+        "defaults": {"first_name": "there"},
+    },
+    nullable=_every_field(TemplateInput) - {"name"},
+    added={
+        "created_date": (str | None, None),
+        "last_modified_date": (str | None, None),
+    },
+)
 
 
 ServicePatchBody = Annotated[dict[str, Any], checked_as(ServicePatch, _json_object)]

@@ -25,7 +25,14 @@ class ValidateRequest(OpenAPIRequestValidationMiddleware):
     """Validates path, query, header and body parameters against each route's signature."""
 
     def _get_body(self, app: EventHandlerInstance) -> Any:
-        body = self._parse_json_data(app)
+        try:
+            body = self._parse_json_data(app)
+        except UnicodeDecodeError:
+            # API Gateway passes such a body on base64-encoded; Powertools' decode of it fails.
+            raise InvalidRequest(
+                "The request body is not UTF-8 text, so it cannot be JSON.",
+                reason="invalid_encoding",
+            ) from None
         # Every body this API takes is a JSON object (DreamFactory's batch is one too). Refused
         # here, a list never meets Powertools' form handling, which takes its first item.
         if body is not None and not isinstance(body, dict):

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from core.access.quota import Quota
 from core.errors import EmailApiError, RateLimited
 from core.outcomes import Queued, SendOutcome, Sent
+from handlers.methods import MethodNotAllowed
 
 
 def error_body(error: EmailApiError) -> dict[str, Any]:
@@ -29,7 +30,10 @@ def error_body(error: EmailApiError) -> dict[str, Any]:
 
 
 def error_headers(error: EmailApiError) -> dict[str, str]:
-    """What the error tells a client beyond its body: when to come back after a 429."""
+    """What the error tells a client beyond its body: when to come back after a 429, which
+    methods to use after a 405."""
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.allowed)}
     if isinstance(error, RateLimited):
         return {"Retry-After": str(error.retry_after), **quota_headers(error.quota)}
     return {}

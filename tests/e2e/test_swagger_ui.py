@@ -101,3 +101,42 @@ def test_swagger_ui_renders_every_route_from_loopback_alone(
         and urlsplit(url).hostname not in ("127.0.0.1", "localhost")
     ]
     assert outside == []
+
+
+def test_try_it_out_calls_the_stack_with_the_key_and_shows_its_200(
+    stack: RunningStack, browser: Any
+) -> None:
+    """Authorize with the admin key, then "Try it out" and "Execute" on `GET
+    /api/v2/system/service`: the page shows the stack's 200. The served document named a
+    `/local` stage the local gateway does not have, so the request went to a 404."""
+    wait = WebDriverWait(browser, RENDER_TIMEOUT_SECONDS)
+    browser.get(f"{stack.api_url}/swagger")
+    wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".auth-wrapper .authorize"))
+
+    browser.find_element(By.CSS_SELECTOR, ".auth-wrapper .authorize").click()
+    key_field = wait.until(
+        lambda driver: driver.find_element(
+            By.CSS_SELECTOR, "div.modal-ux input[type=text], div.modal-ux input[type=password]"
+        )
+    )
+    key_field.send_keys(stack.admin_key)
+    browser.find_element(By.CSS_SELECTOR, "div.modal-ux button.authorize").click()
+    browser.find_element(By.CSS_SELECTOR, "div.modal-ux button.btn-done").click()
+
+    operation = browser.find_element(
+        By.ID, "operations-services-list_services_api_v2_system_service_get"
+    )
+    operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait.until(lambda _: operation.find_element(By.CSS_SELECTOR, ".try-out__btn")).click()
+    wait.until(lambda _: operation.find_element(By.CSS_SELECTOR, ".execute")).click()
+    status = wait.until(
+        lambda _: operation.find_element(
+            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
+        )
+    )
+
+    assert status.text.strip().startswith("200"), operation.find_element(
+        By.CSS_SELECTOR, ".live-responses-table"
+    ).text
+    request_url = operation.find_element(By.CSS_SELECTOR, ".request-url pre").text
+    assert request_url == f"{stack.api_url}/api/v2/system/service"

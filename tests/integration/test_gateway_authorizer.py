@@ -70,10 +70,10 @@ def test_refused_key_is_the_same_401_either_way(calls: _Calls, api_key: str | No
 
 
 def test_unknown_route_is_404_before_any_key_check(calls: _Calls) -> None:
-    answered = call_api("GET", "/api/v2/email", api_key=None)
+    answered = call_api("GET", "/api/v2/email/unknown", api_key=None)
     assert calls.authenticate == []
 
-    own = call_api("GET", "/api/v2/email", via_authorizer=False)
+    own = call_api("GET", "/api/v2/email/unknown", via_authorizer=False)
 
     assert (answered.status, answered.reason) == (404, "route_not_found")
     assert answered.body == own.body

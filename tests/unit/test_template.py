@@ -12,7 +12,7 @@ import pytest
 
 from core.settings import Settings
 from handlers.api import app
-from handlers.documentation import PUBLIC_ROUTES
+from handlers.documentation import PUBLIC_ROUTES, is_public_path
 from local_stack.template_tables import TEMPLATE, load_template, table_schemas
 from tests.support.api import call_api
 
@@ -171,12 +171,12 @@ def test_the_authorizer_guards_every_route_but_the_documentation() -> None:
     open_routes = set()
     for event in _function(API_HANDLER)["Events"].values():
         route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
-        if route in PUBLIC_ROUTES:
+        if is_public_path(route[1]):  # its own routes, and any other method (a 405)
             assert event["Properties"]["Auth"] == {"Authorizer": "NONE"}, event
             open_routes.add(route)
         else:
             assert "Auth" not in event["Properties"], event
-    assert open_routes == PUBLIC_ROUTES
+    assert open_routes == PUBLIC_ROUTES | {("ANY", path) for _, path in PUBLIC_ROUTES}
 
 
 def test_api_gateway_does_not_cache_the_authorizer() -> None:
@@ -214,7 +214,13 @@ def test_api_routes_are_exactly_the_resolvers_routes() -> None:
     }
 
     # The documentation's own routes (/swagger and its assets) are not in the document.
-    assert template_routes == documented_routes | PUBLIC_ROUTES
+    assert {route for route in template_routes if route[0] != "ANY"} == (
+        documented_routes | PUBLIC_ROUTES
+    )
+    # Every path takes any other method too, for the function's 405 (not API Gateway's 404).
+    assert {path for method, path in template_routes if method == "ANY"} == {
+        path for _, path in template_routes
+    }
 
 
 def test_authorizer_may_only_read_keys_and_roles_and_record_key_use() -> None:

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from core.addresses import parse_mailbox
+from core.addresses import EmailAddress, parse_mailbox
 from core.errors import InvalidRequest
-from core.templates.model import valid_template_name
+from core.templates.model import TEMPLATE_NAME, valid_template_name
+from core.validation import NUMBER_ONLY, JsonBool
 
 ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # The bootstrap admin key acts with this built-in role; no stored role may take its name.
 BOOTSTRAP_ROLE = "bootstrap-admin"
+# A role a key names: only a name a stored role can have reaches the table (an empty one is a
+# key DynamoDB refuses).
+RoleName = Annotated[str, Field(pattern=ROLE_NAME.pattern)]
+
+
+# What the document shows of a sender rule: an address, `*@domain`, or `*`.
+SenderRule = EmailAddress | Annotated[str, Field(pattern=r"^\*@[^@\s]+\.[^@\s]+$")] | Literal["*"]
 
 
 def _sender_rule(value: Any) -> Any:
@@ -43,9 +51,9 @@ def _template_rule(value: Any) -> Any:
 class RateLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    per_second: Annotated[int, Field(ge=1)] | None = None
-    per_minute: Annotated[int, Field(ge=1)] | None = None
-    per_day: Annotated[int, Field(ge=1)] | None = None
+    per_second: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
+    per_minute: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
+    per_day: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
 
     def windows(self) -> list[tuple[str, int, int]]:
         """(name, length in seconds, limit) for each limit set."""
@@ -77,16 +85,31 @@ class Role(BaseModel):
         },
     )
 
-    name: str
+    # Checked by `_valid_name` (its own reason); the document shows the same rule.
+    name: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": ROLE_NAME.pattern, "not": {"const": BOOTSTRAP_ROLE}}),
+    ]
     description: str = ""
-    admin: bool = False
+    admin: JsonBool = False
     # Service names, or "*" for every service.
     services: list[str] = Field(default_factory=list)
     # Exact addresses and `*@domain` patterns; empty means: the service's default sender only.
-    senders: list[Annotated[str, BeforeValidator(_sender_rule)]] = Field(default_factory=list)
-    max_recipients: Annotated[int, Field(ge=1)] | None = None
+    senders: list[
+        Annotated[str, BeforeValidator(_sender_rule, json_schema_input_type=SenderRule)]
+    ] = Field(default_factory=list)
+    max_recipients: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
-    templates: list[Annotated[str, BeforeValidator(_template_rule)]] | None = Field(
+    templates: (
+        list[
+            Annotated[
+                str,
+                Field(json_schema_extra={"pattern": f"^(?:\\*|{TEMPLATE_NAME.pattern[1:-1]})$"}),
+                BeforeValidator(_template_rule),
+            ]
+        ]
+        | None
+    ) = Field(
         default=None,
         description="Stored templates (names in `/api/v2/system/email_template`) this role's"
         ' keys must send through, or `"*"` for any template: a send that names no template, or'
@@ -98,7 +121,7 @@ class Role(BaseModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if not ROLE_NAME.match(name) or name == BOOTSTRAP_ROLE:
+        if not ROLE_NAME.fullmatch(name) or name == BOOTSTRAP_ROLE:
             raise InvalidRequest(
                 f"Invalid role name '{name}': use 1-64 lower-case letters, digits, '-' or '_'"
                 f" (and not '{BOOTSTRAP_ROLE}').",
@@ -131,8 +154,8 @@ class ApiKey(BaseModel):
 
     id: str
     label: str = ""
-    role: str
-    enabled: bool = True
+    role: RoleName
+    enabled: JsonBool = True
     secret_hash: str
     # After a rotation with an overlap window, the old secret works until then.
     previous_secret_hash: str | None = None
@@ -154,7 +177,7 @@ class ApiKeyInput(BaseModel):
     )
 
     label: str = ""
-    role: str
+    role: RoleName
 
 
 class ApiKeyPatch(BaseModel):
@@ -165,8 +188,8 @@ class ApiKeyPatch(BaseModel):
     )
 
     label: str | None = None
-    role: str | None = None
-    enabled: bool | None = None
+    role: RoleName | None = None
+    enabled: JsonBool | None = None
 
 
 class Rotation(BaseModel):
@@ -177,4 +200,4 @@ class Rotation(BaseModel):
     )
 
     # How long the old secret keeps working, so clients can switch without downtime.
-    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)] = 0
+    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86_400), NUMBER_ONLY] = 0

@@ -48,11 +48,14 @@ class RoleRepository:
         if patch.get("name", name) != name:
             raise InvalidRequest("A role cannot be renamed.", context={"field": "name"})
         try:
-            updated = Role.model_validate(
-                {**current.model_dump(), **patch, "name": name, "updated_at": now_iso()}
-            )
+            # Dates sent back as fetched are checked as text, and kept as they were: the
+            # caller's `updated_at` replaced ours only after validation, so anything passed.
+            updated = Role.model_validate({**current.model_dump(), **patch, "name": name})
         except ValidationError as error:
             raise invalid_request_from(error) from error
+        updated = updated.model_copy(
+            update={"created_at": current.created_at, "updated_at": now_iso()}
+        )
         self._table.put(updated.model_dump(mode="json", exclude_none=True))
         return updated
 

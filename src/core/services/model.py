@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from core.access.model import RateLimits
-from core.addresses import check_header_text, parse_mailbox
+from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
 from core.errors import InvalidRequest
 from core.settings import get_settings
 from core.transport.destination import (
@@ -36,6 +36,7 @@ from core.transport.destination import (
     is_host_name,
     normalize_host,
 )
+from core.validation import NUMBER_ONLY, JsonBool
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -47,6 +48,38 @@ MAX_PARAMETERS = 100
 MAX_PARAMETER_NAME_LENGTH = 255  # DreamFactory's column: VARCHAR(255)
 MAX_PARAMETERS_BYTES = 64 * 1024  # names and values together, UTF-8
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _dreamfactory_port(value: Any) -> Any:
+    # DreamFactory exports a service's port as text ("587"); any other text is no port.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
+def _dreamfactory_flag(value: Any) -> Any:
+    # DreamFactory exports a parameter's `active` as its column's 1 or 0.
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    return value
+
+
+Port = Annotated[
+    int,
+    Field(ge=1, le=65535),
+    NUMBER_ONLY,
+    BeforeValidator(
+        _dreamfactory_port,
+        json_schema_input_type=Annotated[int, Field(ge=1, le=65535)]
+        | Annotated[str, Field(pattern=r"^[0-9]{1,5}$")],
+    ),
+]
+DreamFactoryFlag = Annotated[
+    JsonBool,
+    BeforeValidator(
+        _dreamfactory_flag, json_schema_input_type=bool | Annotated[int, Field(ge=0, le=1)]
+    ),
+]
 
 
 class ServiceType(StrEnum):
@@ -113,7 +146,7 @@ def _optional_sender(field: str) -> BeforeValidator:
             return None
         return parse_mailbox(str(value), None, field).email
 
-    return BeforeValidator(parse, json_schema_input_type=str | None)
+    return BeforeValidator(parse, json_schema_input_type=OptionalEmailAddress)
 
 
 def _header_text(field: str) -> BeforeValidator:
@@ -151,7 +184,24 @@ class ServiceParameter(BaseModel):
 
     name: str
     value: str | None = None  # null: no value, so `{name}` is left as it is
-    active: bool = True
+    active: DreamFactoryFlag = True
+
+
+class ParameterInput(BaseModel):
+    """A parameter as a request may give it (what `_parse_parameters` takes); DreamFactory's
+    other keys are dropped."""
+
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_PARAMETER_NAME_LENGTH,
+            pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$",
+        ),
+    ]
+    # Kept as text: DreamFactory's column is text.
+    value: str | int | float | bool | None = None
+    active: DreamFactoryFlag | None = True
 
 
 def _parameter_value(value: Any) -> str | None:
@@ -249,13 +299,13 @@ class ServiceConfig(BaseModel):
         Field(min_length=1, max_length=253, pattern=r"^[^\s]+$"),
         AfterValidator(normalize_host),
     ]
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    port: Port = 587
     # DreamFactory's default: STARTTLS when the server offers it (and never credentials in
     # clear text unless 'none' is chosen explicitly).
     encryption: Annotated[
         Encryption, BeforeValidator(_parse_encryption, json_schema_input_type=str | None)
     ] = Encryption.OPPORTUNISTIC
-    verify_tls: bool = True
+    verify_tls: JsonBool = True
     username: str | None = None
     from_name: Annotated[str | None, _header_text("config.from_name")] = None
     from_email: Annotated[str | None, _optional_sender("config.from_email")] = None
@@ -263,10 +313,10 @@ class ServiceConfig(BaseModel):
     reply_to_email: Annotated[str | None, _optional_sender("config.reply_to_email")] = None
     # The provider's own limits (Gmail 500/day, Microsoft 365 10,000/day, SES per account):
     # queued mail is paced to stay within them, a synchronous send over them gets a 429.
-    max_send_rate: Annotated[int, Field(ge=1)] | None = None  # messages per second
-    daily_quota: Annotated[int, Field(ge=1)] | None = None
+    max_send_rate: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None  # messages per second
+    daily_quota: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     # Recipients a message may have; unset: the operator's ceiling (MAX_RECIPIENTS, 50).
-    max_recipients: Annotated[int, Field(ge=1)] | None = None
+    max_recipients: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     # After the final dot, a broken connection leaves the outcome unknown: 'hold' never
     # resends (no duplicate, maybe no delivery), 'retry' resends (maybe a duplicate).
     unknown_outcome: UnknownOutcome = UnknownOutcome.HOLD
@@ -274,13 +324,17 @@ class ServiceConfig(BaseModel):
     # first (see `placeholder_parameters`).
     parameters: Annotated[
         list[ServiceParameter],
-        BeforeValidator(_parse_parameters, json_schema_input_type=list[dict[str, Any]] | None),
+        BeforeValidator(
+            _parse_parameters,
+            json_schema_input_type=Annotated[list[ParameterInput], Field(max_length=MAX_PARAMETERS)]
+            | None,
+        ),
     ] = Field(default_factory=list)
     # DreamFactory puts placeholder values into `body_html` as they are. Here they are
     # HTML-escaped unless this is false: a value often comes from the request (a user's
     # name, say), and escaped it cannot add markup, links or scripts to what recipients see.
     # `false` is for clients that pass HTML fragments as values, as DreamFactory allows.
-    escape_html_values: bool = True
+    escape_html_values: JsonBool = True
 
     def placeholder_parameters(self) -> dict[str, str]:
         """Name -> value of the active parameters that have a value: the lowest-priority
@@ -334,19 +388,33 @@ class ServiceBase(BaseModel):
     def _unset_when_null(cls, data: Any) -> Any:
         return _nulls_as_unset(cls, data)
 
-    name: str
+    # Checked by `_valid_name` (its own reason); the document shows the same rule.
+    name: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                "pattern": SERVICE_NAME.pattern,
+                "not": {"enum": sorted(RESERVED_NAMES)},
+            }
+        ),
+    ]
     label: str = ""
     description: str = ""
     type: Annotated[
-        ServiceType, BeforeValidator(parse_service_type, json_schema_input_type=str | None)
+        ServiceType,
+        BeforeValidator(
+            parse_service_type,
+            json_schema_input_type=Literal[ServiceType.SMTP_EMAIL, ServiceType.SMTP] | None,
+        ),
     ] = ServiceType.SMTP
     # An inactive service is kept, but sends through it are refused (`service_inactive`).
-    is_active: bool = True
+    is_active: JsonBool = True
 
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if not SERVICE_NAME.match(name) or name in RESERVED_NAMES:
+        # fullmatch: `$` alone would let a trailing newline through ("email\n").
+        if not SERVICE_NAME.fullmatch(name) or name in RESERVED_NAMES:
             raise InvalidRequest(
                 f"Invalid service name '{name}': use 1-64 lower-case letters, digits, '-' or '_'"
                 " (and not 'system').",

@@ -94,7 +94,8 @@ class ServiceRepository:
         """Apply a PATCH: only the fields given change, down to single keys of `config`."""
         current = self._stored(name)
         _check_patch_fields(current, patch)
-        config_patch = patch.get("config") or {}
+        # Null changes nothing; `false`, a list or text is no config.
+        config_patch = {} if patch.get("config") is None else patch["config"]
         if not isinstance(config_patch, dict):
             raise InvalidRequest("'config' must be an object.", context={"field": "config"})
         # The merged service is validated as a whole, as a POST would be: a bad value stored

@@ -9,11 +9,12 @@ the shape is checked; what a URL or path points at is fetched when a message is 
 from __future__ import annotations
 
 import math
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     ValidationError,
     create_model,
     field_validator,
@@ -23,7 +24,7 @@ from pydantic import (
 from core.addresses import check_header_text
 from core.errors import InvalidRequest, MessageTooLarge
 from core.send_request import Attachment, SendRequest
-from core.templates.model import EXAMPLE, TemplateFields, valid_template_name
+from core.templates.model import EXAMPLE, TEMPLATE_NAME, TemplateFields, valid_template_name
 from core.validation import check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
@@ -60,13 +61,18 @@ class TemplateInput(TemplateFields):
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
-    name: str
+    # Checked by `_valid_name` (its own reasons); the document shows the same rules.
+    name: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": TEMPLATE_NAME.pattern, "not": {"pattern": "^[0-9]+$"}}),
+    ]
 
     @model_validator(mode="before")
     @classmethod
     def _text_only(cls, data: Any) -> Any:
         # NUL, lone surrogates and absurd nesting: refused before any field is looked at.
         check_json_text(data)
+        check_storable(data)
         return data
 
     @field_validator("name")
@@ -85,7 +91,6 @@ class TemplateInput(TemplateFields):
     def _sendable(self) -> Self:
         check_send_fields(self)
         check_attachment(self.attachment)
-        check_defaults(self.defaults)
         size = len(self.model_dump_json().encode())
         if size > MAX_TEMPLATE_BYTES:
             raise MessageTooLarge(
@@ -94,6 +99,40 @@ class TemplateInput(TemplateFields):
                 context={"size": size, "limit": MAX_TEMPLATE_BYTES},
             )
         return self
+
+
+def check_storable(value: Any, field: str = "") -> None:
+    """400 for what DynamoDB cannot keep, anywhere in a template: an empty object key (stored by
+    moto, it made every later read of the templates a 500), or a number out of its range."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "":
+                raise InvalidRequest(
+                    f"Invalid '{field or 'body'}': an object key may not be empty.",
+                    context={"field": field},
+                )
+            check_storable(item, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{field}.{index}")
+    elif _is_number(value) and not _keepable_number(value):
+        raise InvalidRequest(
+            f"Invalid '{field}': a number must be finite, with at most {_MOST_DIGITS}"
+            " digits, between 1e-130 and 1e125; give others as text.",
+            context={"field": field},
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _keepable_number(value: float) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value) and (
+            value == 0 or _SMALLEST_NUMBER <= abs(value) < _LARGEST_NUMBER
+        )
+    return len(str(abs(value))) <= _MOST_DIGITS
 
 
 def check_send_fields(fields: TemplateFields) -> None:
@@ -156,22 +195,3 @@ def _check_entry(entry: dict[str, Any], field: str) -> None:
         raise InvalidRequest(
             error.message, reason=error.reason, context={**error.context, "field": field}
         ) from error
-
-
-def check_defaults(defaults: dict[str, Any]) -> None:
-    """Placeholder values DynamoDB can keep exactly: finite numbers within its range."""
-    for key, value in defaults.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if isinstance(value, float):
-            keepable = math.isfinite(value) and (
-                value == 0 or _SMALLEST_NUMBER <= abs(value) < _LARGEST_NUMBER
-            )
-        else:
-            keepable = len(str(abs(value))) <= _MOST_DIGITS
-        if not keepable:
-            raise InvalidRequest(
-                f"Invalid 'defaults.{key}': a number must be finite, with at most"
-                f" {_MOST_DIGITS} digits, between 1e-130 and 1e125; give others as text.",
-                context={"field": f"defaults.{key}"},
-            )

@@ -8,11 +8,14 @@ override (see `core.compose.merged_body` for the order).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.addresses import OptionalEmailAddress
 from core.errors import InvalidRequest
+from core.send_request import RecipientInput
+from core.validation import shown_as
 
 # As a service name, but a template's name may also carry dots and upper case, as
 # DreamFactory's do ("Welcome.v2").
@@ -35,6 +38,21 @@ MESSAGE_FIELDS = (
 PlaceholderDefault = str | int | float | bool | None
 
 
+class AttachmentEntry(BaseModel):
+    """DreamFactory's inline attachment: a file's name and its content in base64."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1)]
+    content: Annotated[str, Field(json_schema_extra={"contentEncoding": "base64"})]
+    content_type: str | None = None
+
+
+# DreamFactory's `attachment`: a URL or path (several separated by commas), an inline entry,
+# or a list of either; checked by `core.templates.input.check_attachment`.
+AttachmentInput = str | AttachmentEntry | list[str | AttachmentEntry]
+
+
 class TemplateFields(BaseModel):
     """What a template holds besides its identity; every field optional, as in DreamFactory.
     Recipients and attachments are kept in the send body's own forms and checked when a
@@ -43,20 +61,23 @@ class TemplateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = None
-    to: Any = None
-    cc: Any = None
-    bcc: Any = None
+    # Recipients and addresses are checked as a send body's (`core.templates.input`).
+    to: Annotated[Any, shown_as(RecipientInput | None)] = None
+    cc: Annotated[Any, shown_as(RecipientInput | None)] = None
+    bcc: Annotated[Any, shown_as(RecipientInput | None)] = None
     subject: str | None = None
     body_text: str | None = None
     body_html: str | None = None
     from_name: str | None = None
-    from_email: str | None = None
+    from_email: Annotated[str | None, shown_as(OptionalEmailAddress)] = None
     reply_to_name: str | None = None
-    reply_to_email: str | None = None
+    reply_to_email: Annotated[str | None, shown_as(OptionalEmailAddress)] = None
     # Placeholder values the request may override.
-    defaults: dict[str, PlaceholderDefault] = Field(default_factory=dict)
+    defaults: dict[Annotated[str, Field(min_length=1)], PlaceholderDefault] = Field(
+        default_factory=dict
+    )
     # DreamFactory's `attachment`: used when the request brings none.
-    attachment: Any = None
+    attachment: Annotated[Any, shown_as(AttachmentInput | None)] = None
 
     def message_fields(self) -> dict[str, Any]:
         """The template's contribution to a send body: the fields it sets."""
@@ -116,7 +137,7 @@ class EmailTemplate(TemplateFields):
 
 
 def valid_template_name(name: str) -> str:
-    if not TEMPLATE_NAME.match(name):
+    if not TEMPLATE_NAME.fullmatch(name):
         raise InvalidRequest(
             f"Invalid template name '{name}': use 1-128 letters, digits, '.', '-' or '_'.",
             reason="invalid_template_name",

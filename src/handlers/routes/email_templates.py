@@ -51,7 +51,10 @@ def list_templates() -> dict[str, Any]:
     "Each gets the next id; names are unique.",
     tags=TAGS,
     responses={
-        201: documented('Created (a batch answers `{"resource": [...]}`).', EmailTemplate),
+        201: documented(
+            'Created (a batch answers `{"resource": [...]}`).',
+            EmailTemplate | EmailTemplateList,
+        ),
         **errors(400, 401, 403, 409),
         **TOO_LARGE,
     },

@@ -37,7 +37,7 @@ def list_roles() -> dict[str, Any]:
     description='One role, or several as `{"resource": [...]}` (answered in that form).',
     tags=TAGS,
     responses={
-        201: documented('Created (a batch answers `{"resource": [...]}`).', Role),
+        201: documented('Created (a batch answers `{"resource": [...]}`).', Role | RoleList),
         **errors(400, 401, 403, 409),
     },
 )

@@ -20,6 +20,9 @@ from handlers.responses import json_response, quota_headers, send_answer
 
 router = Router()
 
+# A template's id in the query string: digits naming a number from 1 (empty: none).
+TEMPLATE_ID = r"^(0*[1-9][0-9]*)?$"
+
 
 @router.post(
     "/api/v2/<service>",
@@ -64,7 +67,10 @@ def send_email(
     ] = None,
     template_id: Annotated[
         str | None,
-        Query(description="A stored template's id to start from (as `template_id` in the body)."),
+        Query(
+            pattern=TEMPLATE_ID,
+            description="A stored template's id to start from (as `template_id` in the body).",
+        ),
     ] = None,
 ) -> Response[str]:
     request = request.with_template_named(template, template_id)
@@ -105,7 +111,9 @@ def preview_email(
     service: str,
     request: Annotated[SendBody, Body(description="The body a send would take.")],
     template: Annotated[str | None, Query(description="As for a send.")] = None,
-    template_id: Annotated[str | None, Query(description="As for a send.")] = None,
+    template_id: Annotated[
+        str | None, Query(pattern=TEMPLATE_ID, description="As for a send.")
+    ] = None,
 ) -> Response[str]:
     return _preview(service, request.with_template_named(template, template_id))
 

@@ -15,6 +15,7 @@ from core.clock import SystemClock
 from core.services.connection_check import check_connection
 from core.transport.base import Deadline
 from core.transport.probe import ConnectionReport
+from core.validation import NUMBER_ONLY
 from handlers.answers import documented, errors
 from handlers.http import caller
 
@@ -104,10 +105,8 @@ class ServiceTestOptions(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"timeout_seconds": 5}]}
     )
 
-    timeout_seconds: float | None = Field(
+    timeout_seconds: Annotated[float, Field(gt=0, le=900), NUMBER_ONLY] | None = Field(
         default=None,
-        gt=0,
-        le=900,
         description="Give up sooner than a send would (it never waits longer than a send: "
         "SMTP_TIMEOUT_SECONDS, within what the function has left).",
     )

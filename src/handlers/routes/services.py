@@ -39,7 +39,9 @@ def list_services() -> dict[str, Any]:
     "The password goes to Secrets Manager and is never shown again.",
     tags=TAGS,
     responses={
-        201: documented('Created (a batch answers `{"resource": [...]}`).', ServiceView),
+        201: documented(
+            'Created (a batch answers `{"resource": [...]}`).', ServiceView | ServiceList
+        ),
         **errors(400, 401, 403, 409),
     },
 )
