@@ -21,7 +21,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # Lambda runs 3.12 (the main venv); the code must also run on these.
 OTHER_PYTHONS := 3.11 3.13
 
-.PHONY: dev dev-reset test lint typecheck validate build pytest browser postfix other-pythons test-smtp-extensions bench soak clean
+.PHONY: dev dev-reset test lint typecheck validate build pytest browser postfix netns-tools other-pythons test-smtp-extensions bench soak clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
@@ -47,7 +47,7 @@ build: $(SAM_VENV)/.installed
 
 # tests/contract runs schemathesis (pinned in requirements-dev.txt) against a local stack of its
 # own, in a network namespace with loopback alone: about two minutes.
-pytest: $(VENV)/.installed browser postfix
+pytest: $(VENV)/.installed browser postfix netns-tools
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 
 # Debian's Chromium and its driver, for the Swagger UI test in a real headless browser.
@@ -89,6 +89,11 @@ test-smtp-extensions: $(VENV)/.installed browser postfix
 # The round-trip, CPU and memory benchmark (bench/run.py): a table on stdout, JSON in .local/bench/.
 bench: $(VENV)/.installed postfix
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# util-linux's unshare and iproute2's ip: the contract fuzzer's network namespace (loopback alone).
+netns-tools:
+	@command -v unshare >/dev/null && command -v ip >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq util-linux iproute2; }
 
 # Debian's Postfix (smtp-sink, smtpd) for the benchmark and the pipelining tests, without
 # configuring a system mailer.
