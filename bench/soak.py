@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,9 @@ class Client:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
-        except OSError as error:  # a reset or a refused connection: the client's view
+        except (OSError, HTTPException, ValueError) as error:
+            # A reset, a refused connection, an answer cut short (the kill phase): the
+            # client's view.
             return 0, {"error": str(error)}
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,10 @@ class Flood:
                     ),
                     headers=_headers(),
                 )
-            except OSError:
-                return  # the stack was killed under this request: not accepted
+            except (OSError, HTTPException, ValueError):
+                # The stack was killed under this request (before or while it answered): not
+                # accepted.
+                return
             if answer.status == 202:
                 with self._lock:
                     self.accepted.append(answer.body["id"])
