@@ -6,13 +6,20 @@ It starts `python -m local_stack` on free loopback ports in a temporary director
 1. `sync`: synchronous sends from many clients to the stack's capture server;
 2. `queued`: the same with `?async=true`, waited for until every message has settled;
 3. `faults`: queued sends to a misbehaving server (`bench/fault_smtp.py`) that defers
-   recipients, resets connections mid-DATA and drops them after the final dot.
+   recipients, resets connections mid-DATA and drops them after the final dot;
+4. `kill`: queued sends to the capture server while the whole stack is killed (SIGKILL to its
+   process group) `--kills` times and restarted: mid-flood, and once the last is queued while
+   the worker drains.
 
 For each phase it prints what was accepted, what the servers received (delivered, duplicated,
 lost), the final statuses the API reports, latency percentiles and throughput; and checks that
-every `unknown` is a true unknown (the server did get the message's final dot). The exit code
-is 0 only when nothing was lost or duplicated and every `unknown` was true. Everything talks to
-127.0.0.1 only; the run is bounded by `--deadline` seconds.
+every `unknown` is a true unknown (the server did get the message's final dot). The kill phase
+also counts the `stuck`: messages still queued, deferred or sending `--stuck-after` seconds
+after the last restart (a message a dead poller held, or a dead worker's lease, would wait
+minutes). Its false unknowns are shown but accepted: a worker killed between claiming a message
+and its final dot leaves it `unknown` (README, "What survives a restart"). The exit code is 0
+only when nothing was lost, duplicated or stuck and every other `unknown` was true. Everything
+talks to 127.0.0.1 only; the run is bounded by `--deadline` seconds.
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
 from bench.fault_smtp import SOAK_ID, Faults, FaultSmtpServer
-from tests.support.stack_process import RunningStack, start_stack
+from tests.support.stack_process import RunningStack, restart_stack, start_stack
 
 FINAL = {"sent", "failed", "unknown", "cancelled"}
 POLLERS = 4
@@ -54,6 +62,10 @@ class Phase:
     true_unknowns: set[str] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    # Not final `--stuck-after` seconds after the last restart (None: no restart measured).
+    stuck: int | None = None
+    # Killed workers leave `unknown` where the server may never have had the message.
+    false_unknowns_accepted: bool = False
 
     @property
     def delivered(self) -> int:
@@ -65,8 +77,10 @@ class Phase:
 
     @property
     def lost(self) -> int:
-        # Accepted, never received, and not reported as failed to whoever asks.
-        return sum(1 for soak_id in self.accepted if self.received[soak_id] == 0) - (
+        # Accepted, never received, and not reported as failed to whoever asks; one reported
+        # `unknown` is told as it is, and counted as a false unknown instead.
+        never = {soak_id for soak_id in self.accepted if self.received[soak_id] == 0}
+        return len(never - self.unknown_ids) - (
             self.statuses["failed"] + self.statuses["cancelled"]
         )
 
@@ -76,7 +90,12 @@ class Phase:
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.false_unknowns == 0
+        return (
+            self.lost == 0
+            and self.duplicated == 0
+            and not self.stuck
+            and (self.false_unknowns == 0 or self.false_unknowns_accepted)
+        )
 
 
 class Client:
@@ -98,7 +117,9 @@ class Client:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
-        except OSError as error:  # a reset or a refused connection: the client's view
+        except (OSError, HTTPException, ValueError) as error:
+            # A reset, a refused connection, an answer cut short (the kill phase): the
+            # client's view.
             return 0, {"error": str(error)}
 
 
@@ -107,15 +128,23 @@ def _message(soak_id: str) -> dict[str, Any]:
 
 
 def _send_all(
-    client: Client, phase: Phase, path: str, count: int, clients: int, accepted_status: int
+    client: Client,
+    phase: Phase,
+    path: str,
+    count: int,
+    clients: int,
+    accepted_status: int,
+    *,
+    keep: bool = False,
 ) -> dict[str, str]:
-    """Send `count` messages from `clients` threads; returns soak id -> record id."""
+    """Send `count` messages from `clients` threads; returns soak id -> record id. With
+    `keep`, `phase.seconds` is left for the caller to set."""
     run = secrets.token_hex(3)
     records: dict[str, str] = {}
     lock = threading.Lock()
 
     def one(index: int) -> None:
-        soak_id = f"{phase.name}-{run}-{index:05d}"
+        soak_id = f"{phase.name}-{run}-{index:05d}"  # runs differ: rounds of a phase too
         started = time.monotonic()
         status, body = client.call("POST", path, _message(soak_id))
         with lock:
@@ -129,7 +158,8 @@ def _send_all(
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, range(count)))
-    phase.seconds = time.monotonic() - started
+    if not keep:
+        phase.seconds = time.monotonic() - started
     return records
 
 
@@ -221,6 +251,53 @@ def run_faults(
     return phase
 
 
+def run_kill(
+    client: Client,
+    stacks: list[RunningStack],
+    count: int,
+    clients: int,
+    kills: int,
+    stuck_after: float,
+    deadline: float,
+) -> Phase:
+    """Queue `count` messages in `kills` rounds; each round ends with SIGKILL to the stack's
+    process group (mid-round, or for the last once all is queued) and a restart."""
+    phase = Phase("kill", false_unknowns_accepted=True)
+    records: dict[str, str] = {}
+    started = time.monotonic()
+    per_round = max(1, count // kills)
+    for round_number in range(kills):
+        last = round_number == kills - 1
+        accepted_before = len(phase.accepted)
+        sending = threading.Thread(
+            target=lambda: records.update(
+                _send_all(
+                    client, phase, "/api/v2/email?async=true", per_round, clients, 202, keep=True
+                )
+            )
+        )
+        sending.start()
+        if last:
+            sending.join()
+        else:
+            while sending.is_alive() and len(phase.accepted) - accepted_before < per_round // 2:
+                time.sleep(0.01)
+        stacks[-1].kill_group()
+        sending.join()  # what was still to send is refused (status 0): the stack is gone
+        stacks.append(restart_stack(stacks[-1]))
+    restarted = time.monotonic()
+    statuses = _settle(client, "email", records, clients, min(deadline, restarted + stuck_after))
+    phase.stuck = sum(1 for status in statuses.values() if status not in FINAL)
+    if phase.stuck:
+        statuses = _settle(client, "email", records, clients, deadline)
+    phase.seconds = time.monotonic() - started
+    phase.statuses.update(statuses.values())
+    phase.unknown_ids = {i for i, status in statuses.items() if status == "unknown"}
+    phase.received = _captured(stacks[-1].mail_dir)
+    phase.true_unknowns = {i for i in phase.unknown_ids if phase.received[i] > 0}
+    return phase
+
+
 def _percentile(values: list[float], share: int) -> str:
     if len(values) < 2:
         return "-"
@@ -229,7 +306,7 @@ def _percentile(values: list[float], share: int) -> str:
 
 def report(phases: Iterable[Phase], faults: Counter[str]) -> str:
     rows = [
-        "phase    accepted refused delivered duplicated lost false-unknown"
+        "phase    accepted refused delivered duplicated lost false-unknown stuck"
         "  p50 ms  p95 ms  p99 ms   msg/s  statuses"
     ]
     for phase in phases:
@@ -239,6 +316,7 @@ def report(phases: Iterable[Phase], faults: Counter[str]) -> str:
         rows.append(
             f"{phase.name:<8} {len(phase.accepted):>8} {refused:>7} {phase.delivered:>9}"
             f" {phase.duplicated:>10} {phase.lost:>4} {phase.false_unknowns:>13}"
+            f" {'-' if phase.stuck is None else phase.stuck:>5}"
             f" {_percentile(phase.latencies, 50):>7} {_percentile(phase.latencies, 95):>7}"
             f" {_percentile(phase.latencies, 99):>7} {rate:>7.1f}  {statuses}"
         )
@@ -251,6 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync", type=int, default=1000, help="synchronous sends")
     parser.add_argument("--queued", type=int, default=1000, help="queued sends")
     parser.add_argument("--faulty", type=int, default=300, help="queued sends to the fault server")
+    parser.add_argument(
+        "--killed", type=int, default=300, help="queued sends while the stack is killed"
+    )
+    parser.add_argument("--kills", type=int, default=3, help="kills of the stack (0: no phase)")
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=30,
+        help="seconds after the last restart by which every killed-phase message is settled",
+    )
     parser.add_argument("--clients", type=int, default=20, help="parallel clients")
     parser.add_argument("--deadline", type=float, default=900, help="seconds for the whole run")
     parser.add_argument("--reset-mid-data", type=float, default=0.05)
@@ -275,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="soak-") as workdir,
         FaultSmtpServer(faults, extensions=extensions) as server,
     ):
-        stack = start_stack(Path(workdir), admin_key=secrets.token_urlsafe(24))
+        stack = start_stack(
+            Path(workdir), admin_key=secrets.token_urlsafe(24), own_process_group=True
+        )
+        # The kill phase restarts it: the last of these is the one running.
+        stacks = [stack]
         try:
             client = Client(stack)
             steps: list[Callable[[], Phase]] = [
@@ -283,12 +375,27 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: run_queued(client, stack, args.queued, args.clients, deadline),
                 lambda: run_faults(client, server, args.faulty, args.clients, deadline),
             ]
+            if args.kills > 0:
+                steps.append(
+                    lambda: run_kill(
+                        client,
+                        stacks,
+                        args.killed,
+                        args.clients,
+                        args.kills,
+                        args.stuck_after,
+                        deadline,
+                    )
+                )
             phases = []
             for step in steps:
                 phases.append(step())
                 print(f"{phases[-1].name}: done", file=sys.stderr, flush=True)
         finally:
-            stack.stop()
+            for running in stacks[:-1]:
+                if running.process.poll() is None:
+                    running.kill_group()
+            stacks[-1].stop()
     print(report(phases, server.truth.faults))
     return 0 if all(phase.ok for phase in phases) else 1
 

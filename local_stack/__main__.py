@@ -21,6 +21,7 @@ from local_stack.config import LocalConfig
 from local_stack.environment import point_handlers_at, queue_arn, queue_url
 from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
+from local_stack.leases import give_back_leases
 from local_stack.mail_capture import MailCapture
 from local_stack.moto_server import MotoServer
 from local_stack.resources import provision, state_summary
@@ -88,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             config = dataclasses.replace(config, admin_key=admin_key, admin_key_kept=True)
         # Counted before the bootstrap below adds anything.
         summary = state_summary(config.state_dir, moto.restored, reset=arguments.reset)
+        # Before any poller runs: no worker of the last run is left to finish what it claimed.
+        leases = give_back_leases()
+        if leases:
+            summary += f"; {leases} left sending by the last run's workers, their leases given back"
         capture = MailCapture(config.smtp_port, config.mail_dir)
         running.callback(capture.stop)
         gateway = start_gateway(config)

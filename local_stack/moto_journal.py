@@ -24,12 +24,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from moto.backends import get_backend
 from werkzeug.test import Client
@@ -40,6 +43,8 @@ from local_stack.private_files import open_private
 # WSGI's callables, spelled out once.
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+# A finished request: status line, headers, body.
+Answer = tuple[str, list[tuple[str, str]], list[bytes]]
 
 # (account, region, queue name)
 QueueKey = tuple[str, str, str]
@@ -86,6 +91,12 @@ SQS_QUEUE_ACTIONS = frozenset(
         "UntagQueue",
     }
 )
+# How often a ReceiveMessage waiting for messages looks again for one that became visible
+# with time (its delay or a visibility timeout over); a queue call wakes it at once. moto's own
+# long poll looked once a second.
+RECEIVE_POLL_SECONDS = 0.2
+# What SQS takes as a ReceiveMessage's WaitTimeSeconds.
+MAX_WAIT_SECONDS = 20
 # Headers a replay does without: recomputed, or about the connection.
 _DROPPED_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "user-agent"})
 
@@ -185,12 +196,14 @@ class SqsTracker:
             now = _fingerprints(queue)
             by_id = {message.id: message for message in list(queue._messages)}
             for message_id, fingerprint in now.items():
-                if before.get(message_id) == fingerprint:
+                previous = before.get(message_id)
+                if previous == fingerprint:
                     continue
-                if action == "ReceiveMessage":
-                    self.received.add(message_id)
-                else:
+                if action != "ReceiveMessage":
                     self.received.discard(message_id)
+                elif previous is not None and fingerprint[3] > previous[3]:
+                    # Received (its receive count rose), not moved to a dead-letter queue.
+                    self.received.add(message_id)
                 changes.append(
                     {
                         "queue": list(key),
@@ -245,40 +258,86 @@ class Journal:
 class JournalingApp:
     """moto's WSGI app, with each request's changes journaled before its answer is sent.
 
-    Requests run one at a time, but for SQS's long polls: DynamoDB applies a conditional
+    Requests run one at a time, each with its journal entry: DynamoDB applies a conditional
     write atomically, moto's in-memory backends do not (they read, check and write in Python),
-    and the functions now call it side by side from several container processes. Serialising
-    also keeps the journal in the order the changes were made.
+    and the functions call it side by side from several container processes. Serialising also
+    keeps the journal in the order the changes were made, and makes each entry the work of
+    the request that wrote it: a receive is journaled as such (`SqsTracker.received`), never
+    by another request that happened to look at the queue before it did.
+
+    A ReceiveMessage that may wait for messages (a long poll) does not hold the others up: it
+    runs as receives that wait for nothing, one at a time like every request, and between
+    them waits here, outside the lock, until the queue changes or `RECEIVE_POLL_SECONDS` pass.
     """
 
     def __init__(self, app: WsgiApp, journal: Journal) -> None:
         self._app = app
         self._journal = journal
         self._one_at_a_time = threading.Lock()
+        # Counts the queue calls that may have made a message available, and wakes waiting
+        # receives when it moves.
+        self._queue_changed = threading.Condition()
+        self._queue_changes = 0
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         body = _take_body(environ)
         call = classify(environ, body)
-        waits = call is not None and call.service == "sqs" and call.action == "ReceiveMessage"
-        serial = contextlib.nullcontext() if waits else self._one_at_a_time
-        with self._journal.lock.shared(), serial:
-            status: list[int] = []
+        if call is not None and call.service == "sqs" and call.action == "ReceiveMessage":
+            line, headers, content = self._receive(environ, body, call)
+        else:
+            line, headers, content = self._serially(environ, body, call)
+            if call is not None and call.service == "sqs":
+                with self._queue_changed:
+                    self._queue_changes += 1
+                    self._queue_changed.notify_all()
+        start_response(line, headers)
+        return content
 
-            def remember_status(line: str, headers: Any, exc_info: Any = None) -> Any:
-                status.append(int(line.split()[0]))
-                return start_response(line, headers, exc_info)
+    def _serially(self, environ: dict[str, Any], body: bytes, call: Call | None) -> Answer:
+        """Run one request and journal what it changed, with no other request in between."""
+        with self._journal.lock.shared(), self._one_at_a_time:
+            started: list[tuple[str, list[tuple[str, str]]]] = []
+            written: list[bytes] = []
 
-            answer = self._app(environ, remember_status)
+            def remember(line: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], Any]:
+                started[:] = [(line, list(headers))]
+                return written.append
+
+            answer = self._app(environ, remember)
             try:
                 # Nothing reaches the client before the body is returned from here.
-                content = list(answer)
+                content = written + list(answer)
             finally:
                 close = getattr(answer, "close", None)
                 if close is not None:
                     close()
-            if call is not None and status:
-                self._journal.record(call, environ, body, status[0])
-        return content
+            if not started:
+                raise RuntimeError("moto answered without a status line")
+            line, headers = started[0]
+            if call is not None:
+                self._journal.record(call, environ, body, int(line.split()[0]))
+        return line, headers, content
+
+    def _receive(self, environ: dict[str, Any], body: bytes, call: Call) -> Answer:
+        """A ReceiveMessage, its wait for messages spent outside the lock."""
+        polled = _receive_without_wait(environ, body)
+        if polled is None:  # parameters moto refuses: let it say so
+            return self._serially(environ, body, call)
+        wait_seconds, once = polled
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            with self._queue_changed:
+                seen = self._queue_changes
+            attempt = {**environ, "wsgi.input": io.BytesIO(once), "CONTENT_LENGTH": str(len(once))}
+            line, headers, content = self._serially(attempt, once, call)
+            left = deadline - time.monotonic()
+            if not line.startswith("200") or _has_messages(content) or left <= 0:
+                return line, headers, content
+            self._wait_for_queue_change(seen, min(RECEIVE_POLL_SECONDS, left))
+
+    def _wait_for_queue_change(self, seen: int, timeout: float) -> None:
+        with self._queue_changed:
+            self._queue_changed.wait_for(lambda: self._queue_changes != seen, timeout)
 
 
 @dataclass
@@ -368,6 +427,53 @@ def _fingerprints(queue: Any) -> dict[str, Fingerprint]:
         m.id: (m.receipt_handle, m.visible_at, m.delayed_until, m.approximate_receive_count)
         for m in list(queue._messages)
     }
+
+
+def _receive_without_wait(environ: dict[str, Any], body: bytes) -> tuple[int, bytes] | None:
+    """How long a ReceiveMessage may wait for messages, and the same request waiting for none;
+    None when its parameters are not ones to change (moto then refuses or answers it)."""
+    json_protocol = environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json")
+    try:
+        params: dict[str, Any] = (
+            json.loads(body) if json_protocol else dict(parse_qsl(body.decode(), True))
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(params, dict):
+        return None
+    wait = params.get("WaitTimeSeconds")
+    if wait is None:
+        wait = _queue_default_wait(str(params.get("QueueUrl") or environ.get("PATH_INFO", "")))
+    try:
+        seconds = int(wait)
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        return None
+    params["WaitTimeSeconds"] = 0 if json_protocol else "0"
+    once = json.dumps(params).encode() if json_protocol else urlencode(params).encode()
+    return seconds, once
+
+
+def _queue_default_wait(queue_url: str) -> int:
+    """The queue's ReceiveMessageWaitTimeSeconds (0 when there is no such queue: moto says so)."""
+    account, _, name = queue_url.rstrip("/").rpartition("/")
+    account = account.rpartition("/")[2]
+    for (queue_account, _region, queue_name), queue in _queues():
+        if (queue_account, queue_name) == (account, name):
+            return int(queue.receive_message_wait_time_seconds or 0)
+    return 0
+
+
+def _has_messages(content: list[bytes]) -> bool:
+    """Whether a ReceiveMessage's answer (JSON, or the query protocol's XML) holds a message."""
+    text = b"".join(content)
+    if text.startswith(b"{"):
+        try:
+            return bool(json.loads(text).get("Messages"))
+        except (ValueError, AttributeError):
+            return False
+    return b"<Message>" in text
 
 
 def _take_body(environ: dict[str, Any]) -> bytes:

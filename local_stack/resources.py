@@ -125,6 +125,8 @@ def state_summary(directory: Path, restored: Restored, *, reset: bool) -> str:
         f" {_count('ApiKeysTable')} API keys, {_count('MessagesTable')} messages"
         f" ({queued} still queued)"
     )
+    if restored.released:
+        line += f"; {restored.released} the last run's poller held, visible again"
     if restored.refused:
         line += f"; {len(restored.refused)} journal entries did not apply (see above)"
         for refusal in restored.refused:

@@ -44,6 +44,8 @@ class RunningStack:
     log_path: Path
     # Settings of this run beyond the ports and the key (e.g. RETRY_BASE_SECONDS).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Whether it leads a process group of its own (`kill_group`).
+    own_process_group: bool = False
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -133,6 +135,16 @@ class RunningStack:
         self.process.kill()
         self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
+    def kill_group(self) -> None:
+        """SIGKILL to its process group, as `kill -9 -<pgid>` in a shell: the stack and every
+        thread of it at once. Its Lambda containers (process groups of their own) end when
+        their socket closes, once the invocation in hand is over."""
+        if not self.own_process_group:
+            raise RuntimeError("start_stack(own_process_group=True) first: its group is ours")
+        self._stopped = True
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Signal it and wait for it; returns its exit code (killing it if it hangs)."""
         if not self._stopped:
@@ -183,10 +195,11 @@ def start_stack(
     ports: tuple[int, int, int, int] | None = None,
     arguments: tuple[str, ...] = (),
     extra_env: dict[str, str] | None = None,
+    own_process_group: bool = False,
 ) -> RunningStack:
     """Start the local stack on free loopback ports (or `ports`: api, invoke, smtp, moto),
     mail and state into `workdir`, and wait until ready. An empty `admin_key` lets the stack
-    generate (or keep) its own."""
+    generate (or keep) its own; `own_process_group` puts it in a process group of its own."""
     api_port, invoke_port, smtp_port, moto_port = ports or tuple(free_port() for _ in range(4))
     mail_dir = workdir / "mail"
     runs = len(list(workdir.glob("stack*.log")))
@@ -209,6 +222,7 @@ def start_stack(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            process_group=0 if own_process_group else None,
         )
     stack = RunningStack(
         process,
@@ -220,6 +234,7 @@ def start_stack(
         admin_key,
         log_path,
         extra_env=dict(extra_env or {}),
+        own_process_group=own_process_group,
     )
     _wait_until_ready(stack)
     return stack
@@ -240,6 +255,7 @@ def restart_stack(
         ports=(stack.api_port, stack.invoke_port, smtp_port or stack.smtp_port, stack.moto_port),
         arguments=arguments,
         extra_env=stack.extra_env,
+        own_process_group=stack.own_process_group,
     )
 
 

@@ -1,0 +1,52 @@
+"""The leases of the run before, given back when the local stack starts.
+
+A worker that claims a message moves its record to `sending` with a lease (3 x the SMTP timeout
++ 60 s, `core.delivery.records`); a job that comes back while the lease runs can only wait for
+it. When the stack starts, every worker of its previous run is known to be gone (their
+containers died with it): their leases are made to lapse before the pollers start, so each
+redelivered job settles its record at once, as `unknown` (`worker_interrupted`), since the
+message may have reached the server. In AWS no such moment exists, and the lease is what tells.
+"""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+
+from local_stack.environment import table_names
+
+MESSAGES_TABLE = "MessagesTable"
+
+
+def give_back_leases() -> int:
+    """Make the lease of every `sending` record lapse; returns how many. boto3 must point at
+    moto (a scan: the local table only)."""
+    dynamodb = boto3.client("dynamodb")
+    table = table_names()[MESSAGES_TABLE]
+    lapsed = int(time.time()) - 1
+    sending = {":sending": {"S": "sending"}}
+    given = 0
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ConsistentRead=True,
+        ProjectionExpression="id",
+        FilterExpression="#status = :sending",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=sending,
+    )
+    for page in pages:
+        for item in page["Items"]:
+            try:
+                dynamodb.update_item(
+                    TableName=table,
+                    Key={"id": item["id"]},
+                    UpdateExpression="SET lease_until = :lapsed",
+                    ConditionExpression="#status = :sending AND lease_until > :lapsed",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={**sending, ":lapsed": {"N": str(lapsed)}},
+                )
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                continue  # settled meanwhile, or its lease had lapsed already
+            given += 1
+    return given
