@@ -22,13 +22,14 @@ from aws_lambda_powertools import Logger
 from core.access import policy
 from core.access.authentication import Principal
 from core.access.model import Role
+from core.access.rate_limit import Reservation
 from core.admission import Admission, check_active
 from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import Job
 from core.delivery.records import MessageRecord, Status, new_record_id
-from core.errors import NotFound, SmtpFailure, SmtpOutcomeUnknown
+from core.errors import NotFound, QueueUnavailable, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
 from core.placeholder_limits import PlaceholderLimits
@@ -222,18 +223,18 @@ class Mailer:
                 Status.SCHEDULED if delay else Status.QUEUED,
                 send_at=send_at.isoformat(timespec="seconds") if send_at else None,
             )
-            job = Job(
-                id=record.id,
-                service=service_name,
-                key_id=caller.key_id,
-                send_at=record.send_at,
-                template=authorized.template.name if authorized.template else None,
-                message=admitted.sealed.message,
-            )
-            self._queue.enqueue(job, delay_seconds=delay)
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
             raise
+        job = Job(
+            id=record.id,
+            service=service_name,
+            key_id=caller.key_id,
+            send_at=record.send_at,
+            template=authorized.template.name if authorized.template else None,
+            message=admitted.sealed.message,
+        )
+        self._enqueue(job, delay, allowance)
         return Queued(
             id=record.id,
             message_id=record.message_id,
@@ -241,6 +242,24 @@ class Mailer:
             send_at=record.send_at,
             quota=allowance.quota,
         )
+
+    def _enqueue(self, job: Job, delay: int, allowance: Reservation) -> None:
+        """Queue `job`, whose record is written; if the queue refuses it (the SQS client has
+        already retried a throttle or a 5xx), settle the record `failed` so that none stays
+        `queued` with no job, and tell the caller to send again (503)."""
+        try:
+            self._queue.enqueue(job, delay_seconds=delay)
+        except Exception as error:
+            if self._records.abandon(job.id, "enqueue_failed") is None:
+                # A worker claimed it: SQS took the job and only its answer was lost.
+                logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
+                return
+            allowance.release()  # nothing was queued: the request used nothing
+            logger.exception("message not queued", extra={"record_id": job.id})
+            raise QueueUnavailable(
+                "The send queue did not take the message; nothing will be sent. Try again.",
+                context={"id": job.id},
+            ) from error
 
     def _new_record(
         self,

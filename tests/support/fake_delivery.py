@@ -84,6 +84,11 @@ class FakeMessageRepository:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
         return self._update(record_id, status=status, **_bounded(dict(changes)))
 
+    def abandon(self, record_id: str, reason: str) -> MessageRecord | None:
+        if self.get(record_id).status not in (Status.SCHEDULED, Status.QUEUED):
+            return None
+        return self._update(record_id, status=Status.FAILED, reason=reason)
+
     def cancel(self, record_id: str) -> MessageRecord:
         current = self.get(record_id)
         if current.status not in (Status.SCHEDULED, Status.QUEUED):
@@ -130,14 +135,19 @@ class Enqueued:
 class FakeMessageQueue:
     """Keeps what was enqueued. A job may name a message in `staged` (as one too big for
     SQS names its S3 copy), or, as an earlier version queued it, a request body in
-    `staged_requests`; `discarded` lists the staged copies dropped, by key."""
+    `staged_requests`; `discarded` lists the staged copies dropped, by key. With `refuse`
+    set, it takes nothing (the SQS client's fault hook: the enqueue is not under test)."""
 
     queued: list[Enqueued] = field(default_factory=list)
     staged: dict[str, Message] = field(default_factory=dict)
     staged_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     discarded: list[str] = field(default_factory=list)
+    # Raised by every `enqueue` while set, nothing queued: SQS throttling or down.
+    refuse: Exception | None = None
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+        if self.refuse is not None:
+            raise self.refuse
         self.queued.append(Enqueued(job, delay_seconds))
 
     @property

@@ -17,6 +17,7 @@ from core.errors import (
     InvalidRequest,
     MessageTooLarge,
     NotFound,
+    QueueUnavailable,
     RateLimited,
     SmtpAuthFailed,
     SmtpOutcomeUnknown,
@@ -543,8 +544,44 @@ def test_a_job_that_cannot_be_queued_gives_the_roles_unit_back(path: SendPath) -
 
     path.queue = Unavailable()
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(QueueUnavailable) as raised:
         _accept(path.mailer())
 
     assert path.limiter.released["app"] == 1
     assert path.limiter.held("app") == 0
+    assert raised.value.status == 503
+
+
+def test_a_job_that_cannot_be_queued_leaves_no_queued_record(path: SendPath) -> None:
+    """A failed SendMessage (an SQS throttle or outage) settles the record it wrote as
+    `failed` (`enqueue_failed`): no status lookup says `queued` for a message no job carries,
+    and the caller gets a 503 naming the record, to send again."""
+    path.queue = FakeMessageQueue(refuse=RuntimeError("queue unavailable"))
+
+    with pytest.raises(QueueUnavailable) as raised:
+        _accept(path.mailer())
+
+    (record,) = path.records.records.values()
+    assert (record.status, record.reason) == (Status.FAILED, "enqueue_failed")
+    assert raised.value.reason == "enqueue_failed"
+    assert raised.value.context == {"id": record.id}
+    assert path.queue.queued == []
+
+
+def test_a_job_queued_though_sendmessage_failed_is_answered_as_queued(path: SendPath) -> None:
+    """SendMessage can fail after SQS took the job (a lost answer): when the worker claimed
+    the record meanwhile, the message is on its way, and the caller is told so, not to
+    send it again."""
+
+    class LostAnswer(FakeMessageQueue):
+        def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+            super().enqueue(job, delay_seconds=delay_seconds)
+            path.records.claim(job.id, 60)  # the worker was quicker than the answer
+            raise RuntimeError("read timeout")
+
+    path.queue = LostAnswer()
+
+    queued = _accept(path.mailer())
+
+    assert path.records.get(queued.id).status is Status.SENDING
+    assert path.limiter.held("app") == 1

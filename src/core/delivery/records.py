@@ -8,6 +8,7 @@ deliveries and racing workers agree on one outcome:
     deferred ──┘      ├─────> deferred (a retry is coming)
                       └─────> cancelled (its key was revoked, or its role now forbids it)
     scheduled / queued ─> cancelled (by the caller)
+    scheduled / queued ─> failed (enqueue_failed: its job never reached the queue)
 """
 
 from __future__ import annotations
@@ -156,6 +157,15 @@ class MessageRepository:
         if record is None:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
         return record
+
+    def abandon(self, record_id: str, reason: str) -> MessageRecord | None:
+        """Settle a message no job carries (the queue refused it) as `failed`; None when a
+        worker already took it: its job was queued after all."""
+        return self._transition(
+            record_id,
+            allowed={Status.SCHEDULED, Status.QUEUED},
+            changes={"status": Status.FAILED, "reason": reason},
+        )
 
     def cancel(self, record_id: str) -> MessageRecord:
         record = self._transition(
