@@ -60,6 +60,10 @@ class RecordStore(Protocol):
 
 
 class JobQueue(Protocol):
+    def stage(self, job: Job) -> Job:
+        """`job` as the queue will carry it (a message too big for it put aside)."""
+        ...
+
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None: ...
 
     def message_of(self, job: Job) -> Message:

@@ -145,6 +145,9 @@ class FakeMessageQueue:
     # Raised by every `enqueue` while set, nothing queued: SQS throttling or down.
     refuse: Exception | None = None
 
+    def stage(self, job: Job) -> Job:
+        return job
+
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
         if self.refuse is not None:
             raise self.refuse

@@ -44,6 +44,11 @@ class Job(BaseModel):
     message_id: str | None = None
 
 
+def body_of(job: Job) -> str:
+    """The SQS message body that carries `job`."""
+    return job.model_dump_json(exclude_none=True)
+
+
 class MessageQueue:
     def __init__(
         self,
@@ -70,17 +75,21 @@ class MessageQueue:
             self._s3 = boto3.client("s3")
         return self._s3
 
-    def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
-        """Queue `job`, staging its message in S3 when it is too big for SQS."""
+    def stage(self, job: Job) -> Job:
+        """`job` as SQS will carry it: its message moved to S3 when it is too big for SQS."""
         if job.message is not None:
             message = job.message.model_dump_json().encode()
             if len(message) > INLINE_LIMIT_BYTES:
                 key = f"staged/{job.id}.json"
                 self.s3.put_object(Bucket=self._bucket, Key=key, Body=message)
-                job = job.model_copy(update={"message": None, "staged_message": key})
+                return job.model_copy(update={"message": None, "staged_message": key})
+        return job
+
+    def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+        """Queue `job`, staged first (see `stage`) unless it already is."""
         self.sqs.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=job.model_dump_json(exclude_none=True),
+            MessageBody=body_of(self.stage(job)),
             DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
         )
 
