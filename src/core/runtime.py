@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from core.delivery.deliver import Deliverer
     from core.delivery.queue import MessageQueue
     from core.delivery.records import MessageRepository
+    from core.delivery.repair import OutboxRepair
     from core.message import Attachment
     from core.secrets import CredentialStore
     from core.sending import Mailer
@@ -186,6 +187,19 @@ def courier() -> Courier:
 
 
 @lru_cache(maxsize=1)
+def outbox_repair() -> OutboxRepair:
+    from core.clock import SystemClock
+    from core.delivery.repair import OutboxRepair
+
+    return OutboxRepair(
+        message_repository(),
+        message_queue(),
+        SystemClock(),
+        grace_seconds=get_settings().outbox_grace_seconds,
+    )
+
+
+@lru_cache(maxsize=1)
 def idempotency_store() -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -269,6 +283,7 @@ def reset() -> None:
         deliverer,
         mailer,
         courier,
+        outbox_repair,
         idempotency_store,
         authenticator,
     ):

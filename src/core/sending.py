@@ -27,7 +27,7 @@ from core.admission import Admission, check_active
 from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
-from core.delivery.queue import Job
+from core.delivery.queue import Job, body_of
 from core.delivery.records import MessageRecord, Status, new_record_id
 from core.errors import NotFound, QueueUnavailable, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
@@ -216,24 +216,31 @@ class Mailer:
         delay = 0
         if send_at is not None:
             delay = max(0, round((send_at - self._clock.now()).total_seconds()))
+        scheduled = send_at.isoformat(timespec="seconds") if send_at else None
+        job = Job(
+            id=new_record_id(),
+            service=service_name,
+            key_id=caller.key_id,
+            send_at=scheduled,
+            template=authorized.template.name if authorized.template else None,
+            message=admitted.sealed.message,
+        )
         try:
+            # Staged before the record is written, so the record can hold the job exactly as
+            # SQS will get it (its outbox), for the repair to queue if this request dies.
+            job = self._queue.stage(job)
+            due = int(self._clock.now().timestamp()) + delay
             record = self._new_record(
                 caller,
                 admitted,
                 Status.SCHEDULED if delay else Status.QUEUED,
-                send_at=send_at.isoformat(timespec="seconds") if send_at else None,
+                record_id=job.id,
+                send_at=scheduled,
+                outbox=(body_of(job), due),
             )
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
             raise
-        job = Job(
-            id=record.id,
-            service=service_name,
-            key_id=caller.key_id,
-            send_at=record.send_at,
-            template=authorized.template.name if authorized.template else None,
-            message=admitted.sealed.message,
-        )
         self._enqueue(job, delay, allowance)
         return Queued(
             id=record.id,
@@ -255,6 +262,7 @@ class Mailer:
                 logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
                 return
             allowance.release()  # nothing was queued: the request used nothing
+            self._queue.discard_staged(job)
             logger.exception("message not queued", extra={"record_id": job.id})
             raise QueueUnavailable(
                 "The send queue did not take the message; nothing will be sent. Try again.",
@@ -267,23 +275,25 @@ class Mailer:
         admitted: Admitted,
         status: Status,
         *,
+        record_id: str | None = None,
         attempts: int = 0,
         send_at: str | None = None,
+        outbox: tuple[str, int] | None = None,
     ) -> MessageRecord:
+        """A new record; with `outbox` (the job's body, when it is due) holding its job."""
         message = admitted.sealed.message
-        return self._records.create(
-            MessageRecord(
-                id=new_record_id(),
-                service=admitted.service.name,
-                key_id=caller.key_id,
-                role=caller.role.name,
-                message_id=message.message_id,
-                status=status,
-                recipients=message.envelope_recipients(),
-                attempts=attempts,
-                send_at=send_at,
-            )
+        record = MessageRecord(
+            id=record_id or new_record_id(),
+            service=admitted.service.name,
+            key_id=caller.key_id,
+            role=caller.role.name,
+            message_id=message.message_id,
+            status=status,
+            recipients=message.envelope_recipients(),
+            attempts=attempts,
+            send_at=send_at,
         )
+        return self._records.create(record.with_outbox(*outbox) if outbox else record)
 
     def _settle_sent(self, record: MessageRecord, delivery: Delivery) -> None:
         """Record the success. The message is out: a failure here must not turn into an error

@@ -69,6 +69,12 @@ class Settings(BaseModel):
     # Queued delivery: how often a transient failure is retried, and how far apart.
     max_attempts: int = Field(default=8, ge=1, validation_alias="MAX_ATTEMPTS")
     retry_base_seconds: float = Field(default=30, gt=0, validation_alias="RETRY_BASE_SECONDS")
+    # How long past its due time a queued job may take to reach a worker before the repair
+    # takes it for lost and queues it again (core.delivery.repair): well past a request's
+    # longest life (API Gateway's 29 s), and a normal backlog.
+    outbox_grace_seconds: int = Field(
+        default=300, ge=1, le=86_400, validation_alias="OUTBOX_GRACE_SECONDS"
+    )
     # How long an Idempotency-Key is remembered.
     idempotency_seconds: int = Field(default=86_400, ge=1, validation_alias="IDEMPOTENCY_SECONDS")
     secret_prefix: str = Field(default="email-api", validation_alias="SECRET_PREFIX")

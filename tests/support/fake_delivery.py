@@ -14,15 +14,20 @@ from core.clock import SystemClock
 from core.delivery.queue import Job
 from core.delivery.records import (
     MAX_REPLY_CHARS,
+    OUTBOX_FIELDS,
     RETENTION_SECONDS,
     WAITING,
     MessageRecord,
     RecordChanges,
     Status,
 )
+from core.delivery.repair import OutboxStore
 from core.errors import Conflict, NotFound
 from core.message import Message
 from core.ports import Clock, JobQueue, RecordStore
+
+# What a worker's claim (or a settling without one) removes from a record.
+NO_OUTBOX: dict[str, Any] = dict.fromkeys(OUTBOX_FIELDS)
 
 
 @dataclass
@@ -63,7 +68,11 @@ class FakeMessageRepository:
             status=Status.SENDING,
             attempts=current.attempts + 1,
             lease_until=self._epoch() + lease_seconds,
+            **NO_OUTBOX,
         )
+
+    def release_outbox(self, record_id: str) -> None:
+        self._update(record_id, **NO_OUTBOX)
 
     def expire_lease(self, record_id: str) -> MessageRecord | None:
         current = self.get(record_id)
@@ -84,10 +93,25 @@ class FakeMessageRepository:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
         return self._update(record_id, status=status, **_bounded(dict(changes)))
 
+    def due_outboxes(self, shard: str, due_by: int, *, limit: int) -> list[MessageRecord]:
+        held = [
+            record
+            for record in self.records.values()
+            if record.outbox_shard == shard and (record.outbox_due or 0) <= due_by
+        ]
+        return sorted(held, key=lambda record: record.outbox_due or 0)[:limit]
+
+    def postpone_outbox(self, record: MessageRecord, due: int) -> bool:
+        current = self.get(record.id)
+        if current.outbox_due is None or current.outbox_due != record.outbox_due:
+            return False
+        self._update(record.id, outbox_due=due)
+        return True
+
     def abandon(self, record_id: str, reason: str) -> MessageRecord | None:
         if self.get(record_id).status not in (Status.SCHEDULED, Status.QUEUED):
             return None
-        return self._update(record_id, status=Status.FAILED, reason=reason)
+        return self._update(record_id, status=Status.FAILED, reason=reason, **NO_OUTBOX)
 
     def cancel(self, record_id: str) -> MessageRecord:
         current = self.get(record_id)
@@ -98,7 +122,7 @@ class FakeMessageRepository:
                 reason="not_cancellable",
                 context={"status": current.status.value},
             )
-        return self._update(record_id, status=Status.CANCELLED)
+        return self._update(record_id, status=Status.CANCELLED, **NO_OUTBOX)
 
     def _update(self, record_id: str, **changes: Any) -> MessageRecord:
         # Validated as the real repository validates what DynamoDB returns.
@@ -181,4 +205,5 @@ class FakeMessageQueue:
 
 
 _records: RecordStore = FakeMessageRepository()
+_outboxes: OutboxStore = FakeMessageRepository()
 _queue: JobQueue = FakeMessageQueue()

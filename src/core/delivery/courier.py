@@ -239,7 +239,7 @@ class Courier:
         if deadline.remaining() < self._min_seconds_to_start:
             # Earlier messages of the batch used up this invocation: a fresh copy goes to the
             # next one, rather than an attempt doomed to time out.
-            return Hop(0)
+            return self._hop(current, 0)
         # Read once per attempt: the pace, the checks and the transport all use this copy.
         service: Service | EmailApiError
         try:
@@ -253,7 +253,7 @@ class Courier:
                 # and a fresh copy (not a redelivery) keeps it from counting as a dead letter.
                 allowance = self._admission.take_provider(service)
             except RateLimited as limited:
-                return Hop(min(limited.retry_after, MAX_DELAY_SECONDS))
+                return self._hop(current, limited.retry_after)
         record = self._records.claim(job.id, self._lease_seconds)
         if record is None:
             if allowance is not None:
@@ -268,6 +268,14 @@ class Courier:
                 allowance.release()  # nothing goes to the provider
             return ready
         return Ready(job, record, *ready, allowance)
+
+    def _hop(self, current: MessageRecord, seconds: int) -> Hop:
+        """Queue a fresh copy of the job: from now on that copy is the message's job, so the
+        record no longer holds it (a repair would add a copy every time it looked, each one
+        hopping on while the provider's pace holds it back)."""
+        if current.outbox_shard is not None:
+            self._records.release_outbox(current.id)
+        return Hop(min(seconds, MAX_DELAY_SECONDS))
 
     def attempt(self, ready: Ready, deadline: Deadline, *, then: Outgoing | None = None) -> Outcome:
         """The SMTP exchange for a prepared job, and its outcome settled; `then` is the next

@@ -42,6 +42,18 @@ class Status(StrEnum):
 FINAL = frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.CANCELLED})
 WAITING = frozenset({Status.SCHEDULED, Status.QUEUED, Status.DEFERRED})
 
+# The outbox: a record written for the queue holds its job (the SQS body) until a worker
+# claims it, so that a job lost between the record and SQS can be queued again (see
+# `core.delivery.repair`). Only such records carry `outbox_shard` and `outbox_due`, the keys
+# of the table's sparse index OUTBOX_INDEX: the repair reads that index, never the table.
+OUTBOX_INDEX = "outbox"
+OUTBOX_FIELDS = ("outbox", "outbox_shard", "outbox_due")
+# The index's partitions, by a record id's first hex digit: one partition would take every
+# accepted message's write, and DynamoDB throttles a hot partition (and the table with it).
+OUTBOX_SHARDS = tuple("0123456789abcdef")
+# Never shown, nor in the API's answers.
+PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS})
+
 
 def new_record_id() -> str:
     """The id a message is known by in this API (its status record, `/messages/{id}`)."""
@@ -78,13 +90,26 @@ class MessageRecord(BaseModel):
     # A worker that claims the message holds it until then; past it, a crash is assumed.
     lease_until: int | None = None
     expires_at: int = 0
+    # The job as SQS gets it, until a worker claims the message (see OUTBOX_INDEX); a job's
+    # message is at most the queue's INLINE_LIMIT_BYTES (bigger ones wait in S3), so with
+    # MAX_RECIPIENTS_LIMIT recipients the record still fits DynamoDB's 400 KB item.
+    outbox: str | None = None
+    outbox_shard: str | None = None
+    # When the job should have reached a worker (epoch seconds): the index's sort key.
+    outbox_due: int | None = None
 
     def pending_recipients(self) -> list[str]:
         """Who still has to get it: not accepted yet and not refused for good."""
         return [r for r in self.recipients if r not in self.accepted and r not in self.refused]
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"lease_until", "expires_at"})
+        return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+
+    def with_outbox(self, job_body: str, due: int) -> MessageRecord:
+        """This record holding its job until a worker claims it."""
+        return self.model_copy(
+            update={"outbox": job_body, "outbox_shard": self.id[:1], "outbox_due": due}
+        )
 
 
 class RecordChanges(TypedDict, total=False):
@@ -132,7 +157,14 @@ class MessageRepository:
             allowed=WAITING,
             changes={"status": Status.SENDING, "lease_until": int(time.time()) + lease_seconds},
             increment_attempts=True,
+            # The job reached a worker: no copy of the message stays in the record.
+            remove=OUTBOX_FIELDS,
         )
+
+    def release_outbox(self, record_id: str) -> None:
+        """The job reached a worker, which queues it on itself (a `Hop`): the record need
+        not hold it, nor the repair queue it again."""
+        self._table.update(record_id, remove=OUTBOX_FIELDS, only_if=Attr("outbox_shard").exists())
 
     def expire_lease(self, record_id: str) -> MessageRecord | None:
         """A `sending` record whose lease ran out: the worker died mid-send, so nobody knows
@@ -165,13 +197,29 @@ class MessageRepository:
             record_id,
             allowed={Status.SCHEDULED, Status.QUEUED},
             changes={"status": Status.FAILED, "reason": reason},
+            remove=OUTBOX_FIELDS,
         )
+
+    def due_outboxes(self, shard: str, due_by: int, *, limit: int) -> list[MessageRecord]:
+        """Records of `shard` still holding their job that should have reached a worker by
+        `due_by` (epoch seconds), the longest overdue first."""
+        items = self._table.query_below(
+            OUTBOX_INDEX, ("outbox_shard", shard), ("outbox_due", due_by), limit=limit
+        )
+        return [MessageRecord.model_validate(item) for item in items]
+
+    def postpone_outbox(self, record: MessageRecord, due: int) -> bool:
+        """Move a held job's due time on to `due`, unless someone did first (another repair)
+        or a worker claimed it: True when this caller is the one to queue it again."""
+        condition = Attr("outbox_due").eq(record.outbox_due)
+        return self._table.update(record.id, set={"outbox_due": due}, only_if=condition) is not None
 
     def cancel(self, record_id: str) -> MessageRecord:
         record = self._transition(
             record_id,
             allowed={Status.SCHEDULED, Status.QUEUED},
             changes={"status": Status.CANCELLED},
+            remove=OUTBOX_FIELDS,
         )
         if record is None:
             current = self.get(record_id)
@@ -190,11 +238,13 @@ class MessageRepository:
         allowed: frozenset[Status] | set[Status],
         changes: dict[str, Any],
         increment_attempts: bool = False,
+        remove: tuple[str, ...] = (),
     ) -> MessageRecord | None:
         item = self._table.update(
             record_id,
             set={**changes, "updated_at": now_iso()},
             add={"attempts": 1} if increment_attempts else None,
+            remove=remove,
             only_if=Attr("status").is_in([status.value for status in allowed]),
         )
         return None if item is None else MessageRecord.model_validate(item)
