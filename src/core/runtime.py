@@ -177,7 +177,11 @@ def courier() -> Courier:
         SystemClock(),
         # Queued mail is sent as its key and role allow at send time, not when accepted.
         sender_now=authenticator().principal_of,
-        retries=RetryPolicy(settings.max_attempts, settings.retry_base_seconds),
+        retries=RetryPolicy(
+            settings.max_attempts,
+            settings.retry_base_seconds,
+            window_seconds=settings.retry_window_minutes * 60,
+        ),
         # A worker's claim outlives any single SMTP session it can run.
         lease_seconds=round(settings.smtp_timeout_seconds * 3) + 60,
         max_message_bytes=settings.max_message_bytes,

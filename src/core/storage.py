@@ -107,28 +107,34 @@ class ItemTable:
         *,
         set: Item | None = None,  # after DynamoDB's SET clause; shadows the builtin only here
         add: dict[str, int] | None = None,
+        set_once: Item | None = None,
         remove: Sequence[str] = (),
         only_if: ConditionBase | None = None,
     ) -> Item | None:
         """In one atomic write, if `only_if` holds: `set` these attributes (enums as their value),
-        `add` to these numbers (a missing one counts from 0), `remove` these. The item as it now
+        `add` to these numbers (a missing one counts from 0), `set_once` those not set yet,
+        `remove` these. The item as it now
         is, or None when the condition failed. With no condition, a missing item is created."""
-        if not set and not add and not remove:
+        if not set and not add and not set_once and not remove:
             raise ValueError("An update must set, add or remove at least one attribute.")
         names: dict[str, str] = {}
         values: Item = {}
         clauses = []
         # Placeholders of our own (#s0, :a0): boto3 builds `only_if` into #n0, :v0 and merges
         # those with these.
-        for clause, prefix, fields in (("SET", "s", set), ("ADD", "a", add)):
-            parts = []
+        assignments = []
+        for prefix, fields in (("s", set), ("o", set_once), ("a", add)):
             for index, (name, value) in enumerate((fields or {}).items()):
                 names[f"#{prefix}{index}"] = name
                 values[f":{prefix}{index}"] = _stored(value)
-                operator = " = " if clause == "SET" else " "
-                parts.append(f"#{prefix}{index}{operator}:{prefix}{index}")
-            if parts:
-                clauses.append(f"{clause} {', '.join(parts)}")
+                if prefix == "s":
+                    assignments.append(f"#s{index} = :s{index}")
+                elif prefix == "o":
+                    assignments.append(f"#o{index} = if_not_exists(#o{index}, :o{index})")
+        if assignments:
+            clauses.append(f"SET {', '.join(assignments)}")
+        if add:
+            clauses.append("ADD " + ", ".join(f"#a{index} :a{index}" for index in range(len(add))))
         if remove:
             names.update({f"#r{index}": name for index, name in enumerate(remove)})
             clauses.append("REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove))))

@@ -8,6 +8,7 @@ does), so a unit test sees the same outcomes the DynamoDB-backed one gives.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Unpack
 
 from core.clock import SystemClock
@@ -59,15 +60,20 @@ class FakeMessageRepository:
                 f"Message '{record_id}' not found.", reason="message_not_found"
             ) from None
 
-    def claim(self, record_id: str, lease_seconds: int) -> MessageRecord | None:
+    def claim(
+        self, record_id: str, lease_seconds: int, *, at: datetime | None = None
+    ) -> MessageRecord | None:
         current = self.get(record_id)
         if current.status not in WAITING:
             return None
+        tried = (at or self.clock.now()).isoformat(timespec="seconds")
         return self._update(
             record_id,
             status=Status.SENDING,
             attempts=current.attempts + 1,
             lease_until=self._epoch() + lease_seconds,
+            first_tried_at=current.first_tried_at or tried,
+            last_tried_at=tried,
             **NO_OUTBOX,
         )
 

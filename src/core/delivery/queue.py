@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 INLINE_LIMIT_BYTES = 200 * 1024
 # SQS delays a message by at most 15 minutes.
 MAX_DELAY_SECONDS = 900
+# A message returned this many times for retries is retried as a fresh copy (handlers.worker):
+# half the send queue's maxReceiveCount (template.yaml), room for redeliveries of its own (a
+# worker that crashed) before the dead-letter queue.
+FRESH_COPY_AFTER_RECEIVES = 10
 
 
 class Job(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypedDict, Unpack
 
@@ -85,6 +86,10 @@ class MessageRecord(BaseModel):
     # retry`): the message may be out already, so no later failure can make it `failed`.
     may_have_gone: bool = False
     send_at: str | None = None
+    # When a worker first and last took it for an attempt: its retry window runs from the
+    # first, and a message that ran out of it says when it gave up.
+    first_tried_at: str | None = None
+    last_tried_at: str | None = None
     created_at: str = ""
     updated_at: str = ""
     # A worker that claims the message holds it until then; past it, a crash is assumed.
@@ -148,14 +153,22 @@ class MessageRepository:
             raise NotFound(f"Message '{record_id}' not found.", reason="message_not_found")
         return MessageRecord.model_validate(item)
 
-    def claim(self, record_id: str, lease_seconds: int) -> MessageRecord | None:
-        """Move a waiting message to `sending` for one worker; None if someone else has it
-        or it is already settled. A lapsed lease (a crashed worker) is not taken over here:
-        see `expire_lease`."""
+    def claim(
+        self, record_id: str, lease_seconds: int, *, at: datetime | None = None
+    ) -> MessageRecord | None:
+        """Move a waiting message to `sending` for one worker, tried `at` (the worker's clock;
+        now by default); None if someone else has it or it is already settled. A lapsed lease
+        (a crashed worker) is not taken over here: see `expire_lease`."""
+        tried = (at or datetime.now(UTC)).isoformat(timespec="seconds")
         return self._transition(
             record_id,
             allowed=WAITING,
-            changes={"status": Status.SENDING, "lease_until": int(time.time()) + lease_seconds},
+            changes={
+                "status": Status.SENDING,
+                "lease_until": int(time.time()) + lease_seconds,
+                "last_tried_at": tried,
+            },
+            set_once={"first_tried_at": tried},
             increment_attempts=True,
             # The job reached a worker: no copy of the message stays in the record.
             remove=OUTBOX_FIELDS,
@@ -238,11 +251,13 @@ class MessageRepository:
         allowed: frozenset[Status] | set[Status],
         changes: dict[str, Any],
         increment_attempts: bool = False,
+        set_once: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
     ) -> MessageRecord | None:
         item = self._table.update(
             record_id,
             set={**changes, "updated_at": now_iso()},
+            set_once=set_once,
             add={"attempts": 1} if increment_attempts else None,
             remove=remove,
             only_if=Attr("status").is_in([status.value for status in allowed]),
