@@ -28,7 +28,7 @@ from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import Job, body_of
-from core.delivery.records import MessageRecord, Status, new_record_id
+from core.delivery.records import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
 from core.errors import NotFound, QueueUnavailable, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
@@ -205,9 +205,20 @@ class Mailer:
             quota=allowance.quota,
         )
 
-    def accept(self, caller: Principal, service_name: str, request: SendRequest) -> Queued:
+    def accept(
+        self,
+        caller: Principal,
+        service_name: str,
+        request: SendRequest,
+        *,
+        record_id: str | None = None,
+    ) -> Queued:
         """Queue for the worker, after exactly the checks a synchronous send gets. The job
-        carries the composed message, so the worker sends what was checked here."""
+        carries the composed message, so the worker sends what was checked here. A
+        `record_id` (an Idempotency-Key's) that is already taken answers that message
+        instead, unless the queue refused it: then it is queued anew under that id."""
+        if record_id is not None and (earlier := self._earlier(record_id)) is not None:
+            return earlier
         authorized = self.authorize(caller, service_name, request)
         allowance = self._admission.take_role(caller)
         # A failure from here on keeps the allowance: the work was done (see `send`).
@@ -218,7 +229,7 @@ class Mailer:
             delay = max(0, round((send_at - self._clock.now()).total_seconds()))
         scheduled = send_at.isoformat(timespec="seconds") if send_at else None
         job = Job(
-            id=new_record_id(),
+            id=record_id or new_record_id(),
             service=service_name,
             key_id=caller.key_id,
             send_at=scheduled,
@@ -237,6 +248,7 @@ class Mailer:
                 record_id=job.id,
                 send_at=scheduled,
                 outbox=(body_of(job), due),
+                over_abandoned=record_id is not None,
             )
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
@@ -257,7 +269,7 @@ class Mailer:
         try:
             self._queue.enqueue(job, delay_seconds=delay)
         except Exception as error:
-            if self._records.abandon(job.id, "enqueue_failed") is None:
+            if self._records.abandon(job.id, ENQUEUE_FAILED) is None:
                 # A worker claimed it: SQS took the job and only its answer was lost.
                 logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
                 return
@@ -269,6 +281,22 @@ class Mailer:
                 context={"id": job.id},
             ) from error
 
+    def _earlier(self, record_id: str) -> Queued | None:
+        """The answer for a message already accepted under this id; None if there is none,
+        or the queue refused it (sending it again is what its 503 asked for)."""
+        try:
+            record = self._records.get(record_id)
+        except NotFound:
+            return None
+        if (record.status, record.reason) == (Status.FAILED, ENQUEUE_FAILED):
+            return None
+        return Queued(
+            id=record.id,
+            message_id=record.message_id,
+            status=record.status.value,
+            send_at=record.send_at,
+        )
+
     def _new_record(
         self,
         caller: Principal,
@@ -279,6 +307,7 @@ class Mailer:
         attempts: int = 0,
         send_at: str | None = None,
         outbox: tuple[str, int] | None = None,
+        over_abandoned: bool = False,
     ) -> MessageRecord:
         """A new record; with `outbox` (the job's body, when it is due) holding its job."""
         message = admitted.sealed.message
@@ -293,7 +322,9 @@ class Mailer:
             attempts=attempts,
             send_at=send_at,
         )
-        return self._records.create(record.with_outbox(*outbox) if outbox else record)
+        return self._records.create(
+            record.with_outbox(*outbox) if outbox else record, over_abandoned=over_abandoned
+        )
 
     def _settle_sent(self, record: MessageRecord, delivery: Delivery) -> None:
         """Record the success. The message is out: a failure here must not turn into an error

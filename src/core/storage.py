@@ -74,10 +74,14 @@ class ItemTable:
         )
         return list(answer.get("Items", []))
 
-    def create(self, item: Item) -> bool:
-        """Write `item` unless its key is taken; says whether it was written."""
+    def create(self, item: Item, *, or_if: ConditionBase | None = None) -> bool:
+        """Write `item` unless its key is taken (by an item for which `or_if` does not hold);
+        says whether it was written."""
+        condition = Attr(self.key).not_exists()
         try:
-            self.table.put_item(Item=item, ConditionExpression=Attr(self.key).not_exists())
+            self.table.put_item(
+                Item=item, ConditionExpression=condition if or_if is None else condition | or_if
+            )
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
             return False
         return True

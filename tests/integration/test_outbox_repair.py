@@ -131,3 +131,59 @@ def test_a_late_original_and_its_repaired_copy_send_once(
 
     assert len(server.messages) == 1
     assert _item(answer.body["id"])["status"] == "sent"
+
+
+def test_an_idempotency_key_retry_after_the_request_died_sends_once(
+    server: ScriptedServer, send_queue: SendQueue
+) -> None:
+    """The request with an Idempotency-Key died before SQS: Powertools' record stays
+    INPROGRESS (a 409 to a retry) until the dead Lambda's time is up. A retry after that runs
+    the send again: its record id is derived from the key and caller, so it finds the first
+    record and answers it (202, the same id) rather than queue a second message; the repair
+    queues the first one's job, and the message goes out once."""
+    _die_before_sendmessage()
+    key = {"headers": {"Idempotency-Key": "order-7"}}
+    with pytest.raises(Killed):
+        _send(**key)
+    runtime.reset()
+
+    in_progress = _send(**key)
+    assert (in_progress.status, in_progress.reason) == (409, "idempotency_in_progress")
+
+    idempotency = boto3.resource("dynamodb").Table(get_settings().idempotency_table)
+    (entry,) = idempotency.scan()["Items"]
+    idempotency.update_item(
+        Key={"id": entry["id"]},
+        UpdateExpression="SET in_progress_expiration = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
+    retried = _send(**key)
+    assert retried.status == 202, retried.body
+
+    (item,) = boto3.resource("dynamodb").Table(get_settings().messages_table).scan()["Items"]
+    assert retried.body["id"] == item["id"]
+    _time_passes(str(item["id"]), get_settings().outbox_grace_seconds + 1)
+    _repair()
+    send_queue.drain()
+    assert len(server.messages) == 1
+    assert _item(str(item["id"]))["status"] == "sent"
+
+
+def test_an_idempotency_key_retry_after_a_503_queues_the_message(
+    server: ScriptedServer, send_queue: SendQueue, configure: Any
+) -> None:
+    """A 503 (the queue refused the job) settles the record `failed`; the caller sends again
+    with the same key, as told, and the message is queued under the same id and sent once."""
+    configure(SEND_QUEUE_URL=send_queue.url.replace("email-api-send", "no-such-queue"))
+    key = {"headers": {"Idempotency-Key": "order-8"}}
+    refused = _send(**key)
+    assert (refused.status, refused.reason) == (503, "enqueue_failed")
+
+    configure(SEND_QUEUE_URL=send_queue.url)
+    retried = _send(**key)
+
+    assert retried.status == 202, retried.body
+    assert retried.body["id"] == refused.body["error"]["context"]["id"]
+    send_queue.drain()
+    assert len(server.messages) == 1
+    assert _item(retried.body["id"])["status"] == "sent"

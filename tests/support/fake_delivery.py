@@ -14,6 +14,7 @@ from typing import Any, Unpack
 from core.clock import SystemClock
 from core.delivery.queue import Job
 from core.delivery.records import (
+    ENQUEUE_FAILED,
     MAX_REPLY_CHARS,
     OUTBOX_FIELDS,
     RETENTION_SECONDS,
@@ -38,9 +39,12 @@ class FakeMessageRepository:
     clock: Clock = field(default_factory=SystemClock)
     records: dict[str, MessageRecord] = field(default_factory=dict)
 
-    def create(self, record: MessageRecord) -> MessageRecord:
+    def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
         if record.id in self.records:
-            raise Conflict("Message id clash.", reason="message_exists")
+            there = self.records[record.id]
+            abandoned = (there.status, there.reason) == (Status.FAILED, ENQUEUE_FAILED)
+            if not (over_abandoned and abandoned):
+                raise Conflict("Message id clash.", reason="message_exists")
         now = self._now_iso()
         record = record.model_copy(
             update={

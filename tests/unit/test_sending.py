@@ -374,7 +374,7 @@ def test_a_provider_refusal_gives_the_roles_unit_back(mailer: Mailer, path: Send
 
 def test_a_record_that_cannot_be_written_gives_the_allowance_back(path: SendPath) -> None:
     class Unwritable(FakeMessageRepository):
-        def create(self, record: MessageRecord) -> MessageRecord:
+        def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
             raise RuntimeError("table unavailable")
 
     path.records = Unwritable(clock=path.clock)
@@ -585,3 +585,30 @@ def test_a_job_queued_though_sendmessage_failed_is_answered_as_queued(path: Send
 
     assert path.records.get(queued.id).status is Status.SENDING
     assert path.limiter.held("app") == 1
+
+
+def test_a_keyed_accept_answers_the_message_already_under_its_id(path: SendPath) -> None:
+    """An Idempotency-Key's retry that runs again (its first request died) finds the first
+    record under the key's id and answers it: no second record, job or allowance."""
+    first = path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+
+    again = path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+
+    assert (again.id, again.message_id, again.status) == (first.id, first.message_id, "queued")
+    assert len(path.records.records) == 1
+    assert len(path.queue.queued) == 1
+    assert path.limiter.taken["app"] == 1
+
+
+def test_a_keyed_accept_queues_anew_what_the_queue_refused(path: SendPath) -> None:
+    """After a 503 (`enqueue_failed`) the same key queues the message under the same id."""
+    path.queue.refuse = RuntimeError("SQS down")
+    with pytest.raises(QueueUnavailable):
+        path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+    path.queue.refuse = None
+
+    queued = path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+
+    assert (queued.id, queued.status) == ("k" * 32, "queued")
+    assert path.records.get(queued.id).status is Status.QUEUED
+    assert path.queue.only_job.job.id == queued.id

@@ -40,6 +40,9 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+# The reason of a record whose job the queue refused (see `abandon`): nothing was sent.
+ENQUEUE_FAILED = "enqueue_failed"
+
 FINAL = frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.CANCELLED})
 WAITING = frozenset({Status.SCHEDULED, Status.QUEUED, Status.DEFERRED})
 
@@ -134,7 +137,9 @@ class MessageRepository:
     def __init__(self, table: ItemTable) -> None:
         self._table = table
 
-    def create(self, record: MessageRecord) -> MessageRecord:
+    def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
+        """Write a new record; `Conflict` if its id is taken, unless `over_abandoned` and the
+        one there is a message the queue refused (`enqueue_failed`): it is sent anew."""
         now = now_iso()
         record = record.model_copy(
             update={
@@ -143,7 +148,9 @@ class MessageRepository:
                 "expires_at": int(time.time()) + RETENTION_SECONDS,
             }
         )
-        if not self._table.create(record.model_dump(mode="json", exclude_none=True)):
+        abandoned = Attr("status").eq(Status.FAILED.value) & Attr("reason").eq(ENQUEUE_FAILED)
+        item = record.model_dump(mode="json", exclude_none=True)
+        if not self._table.create(item, or_if=abandoned if over_abandoned else None):
             raise Conflict("Message id clash.", reason="message_exists")
         return record
 
