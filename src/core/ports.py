@@ -13,7 +13,7 @@ from typing import Any, Protocol, Self, Unpack
 from core.access.model import RateLimits
 from core.access.rate_limit import Reservation
 from core.attachments.references import InlineAttachment, Reference
-from core.delivery.queue import Job
+from core.delivery.queue import INLINE_LIMIT_BYTES, Job
 from core.delivery.records import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
@@ -64,8 +64,8 @@ class RecordStore(Protocol):
 
 
 class JobQueue(Protocol):
-    def stage(self, job: Job) -> Job:
-        """`job` as the queue will carry it (a message too big for it put aside)."""
+    def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:
+        """`job` as the queue will carry it: a message over `inline_limit` put aside."""
         ...
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None: ...

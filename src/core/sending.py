@@ -27,7 +27,7 @@ from core.admission import Admission, check_active
 from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
-from core.delivery.queue import Job, body_of
+from core.delivery.queue import OUTBOX_INLINE_BYTES, Job, body_of
 from core.delivery.records import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
 from core.errors import NotFound, QueueUnavailable, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
@@ -238,8 +238,9 @@ class Mailer:
         )
         try:
             # Staged before the record is written, so the record can hold the job exactly as
-            # SQS will get it (its outbox), for the repair to queue if this request dies.
-            job = self._queue.stage(job)
+            # SQS will get it (its outbox), for the repair to queue if this request dies; a
+            # record is billed by the KB, so only a small message stays in the job.
+            job = self._queue.stage(job, inline_limit=OUTBOX_INLINE_BYTES)
             due = int(self._clock.now().timestamp()) + delay
             record = self._new_record(
                 caller,

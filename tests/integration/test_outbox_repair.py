@@ -4,6 +4,7 @@ the repair function, which queues it again once, and the message is delivered on
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -187,3 +188,28 @@ def test_an_idempotency_key_retry_after_a_503_queues_the_message(
     send_queue.drain()
     assert len(server.messages) == 1
     assert _item(retried.body["id"])["status"] == "sent"
+
+
+def test_a_message_of_some_size_waits_in_s3_and_the_record_holds_a_pointer(
+    server: ScriptedServer, send_queue: SendQueue
+) -> None:
+    """A 60 KB attachment fits SQS but not a cheap record: it is staged in S3 before the
+    record is written, the record's outbox is the small job naming it, and once sent the
+    staged copy is gone."""
+    content = base64.b64encode(b"\x00" * 60_000).decode()
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {**MESSAGE, "attachments": [{"name": "a.bin", "content": content}]},
+        query="async=true",
+    )
+    assert answer.status == 202, answer.body
+    held = _item(answer.body["id"])
+    assert len(str(held["outbox"])) < 1_000
+    assert json.loads(str(held["outbox"]))["staged_message"] in send_queue.staged()
+
+    send_queue.drain()
+
+    assert _item(answer.body["id"])["status"] == "sent"
+    assert len(server.messages) == 1
+    assert send_queue.staged() == []

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from core.clock import SystemClock
-from core.delivery.queue import Job
+from core.delivery.queue import INLINE_LIMIT_BYTES, Job
 from core.delivery.records import (
     ENQUEUE_FAILED,
     MAX_REPLY_CHARS,
@@ -179,8 +179,12 @@ class FakeMessageQueue:
     # Raised by every `enqueue` while set, nothing queued: SQS throttling or down.
     refuse: Exception | None = None
 
-    def stage(self, job: Job) -> Job:
-        return job
+    def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:
+        if job.message is None or len(job.message.model_dump_json().encode()) <= inline_limit:
+            return job
+        key = f"staged/{job.id}.json"
+        self.staged[key] = job.message
+        return job.model_copy(update={"message": None, "staged_message": key})
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
         if self.refuse is not None:

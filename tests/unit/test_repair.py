@@ -4,6 +4,8 @@ record and SendMessage) is queued again after the grace period and delivered onc
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,10 +13,11 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Done, Hop
-from core.delivery.queue import Job, body_of
-from core.delivery.records import Status
+from core.delivery.queue import OUTBOX_INLINE_BYTES, Job, body_of
+from core.delivery.records import MessageRecord, Status
 from core.delivery.repair import OutboxRepair
 from core.send_request import parse_send_request
+from core.settings import MAX_RECIPIENTS_LIMIT
 from core.transport.base import Deadline
 from tests.support.fake_delivery import FakeMessageQueue
 from tests.support.fake_services import smtp_service
@@ -48,7 +51,9 @@ def path() -> SendPath:
 
 
 def _accept(path: SendPath, **body: object) -> str:
-    request = parse_send_request({"to": "john@example.com", "body_text": "Hi", **body})
+    request = parse_send_request(
+        {"to": "john@example.com", "body_text": "Hi", **body}, max_recipients=path.max_recipients
+    )
     return path.mailer().accept(path.keys[KEY], "email", request).id
 
 
@@ -188,3 +193,31 @@ def test_a_cancelled_or_abandoned_record_holds_no_job(path: SendPath) -> None:
     with pytest.raises(Exception, match="send queue"):
         _accept(path)
     assert all(record.outbox is None for record in path.records.records.values())
+
+
+def _item_bytes(record: MessageRecord) -> int:
+    """DynamoDB's size of the stored item: each attribute's name and value, UTF-8."""
+    item = record.model_dump(mode="json", exclude_none=True)
+    return sum(len(name.encode()) + len(json.dumps(value).encode()) for name, value in item.items())
+
+
+def test_a_record_holding_its_job_stays_small(path: SendPath) -> None:
+    """A message over OUTBOX_INLINE_BYTES (here 130 KB, which SQS would carry) waits in S3
+    from the start: the record holds a pointer, so it costs a few write units (twice:
+    created, claimed) and, with the most recipients a message may have, stays far below
+    DynamoDB's 400 KB item."""
+    path.max_recipients = MAX_RECIPIENTS_LIMIT
+    recipients = [f"{'r' * 54}{n:03d}@{'d' * 60}.example.com" for n in range(MAX_RECIPIENTS_LIMIT)]
+    attachment = {"name": "a.bin", "content": base64.b64encode(b"x" * 100_000).decode()}
+    path.max_message_bytes = 1_000_000
+    big = _accept(path, to=recipients, attachments=[attachment])
+    small = _accept(path, body_text="Hi " * 1000)
+
+    big_record, small_record = path.records.get(big), path.records.get(small)
+    assert big_record.outbox is not None
+    assert len(big_record.outbox) < 2_000
+    assert Job.model_validate_json(big_record.outbox).staged_message is not None
+    assert _item_bytes(big_record) < 200_000
+    assert small_record.outbox is not None
+    assert Job.model_validate_json(small_record.outbox).message is not None
+    assert _item_bytes(small_record) < OUTBOX_INLINE_BYTES + 4_000

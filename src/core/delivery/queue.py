@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 # SQS takes 256 KiB per message; leave room for the job's own fields and attributes.
 INLINE_LIMIT_BYTES = 200 * 1024
+# A queued job is written into its message record too (the outbox, see core.delivery.repair),
+# and DynamoDB bills a write by the KB, twice here (the record's creation, and the claim that
+# removes the job): a message bigger than this waits in S3 from the start, so that a record
+# costs a few write units rather than two hundred, and an S3 PUT, GET and DELETE (far cheaper
+# than 400 KB of writes) are paid only by messages with attachments of some size.
+OUTBOX_INLINE_BYTES = 16 * 1024
 # SQS delays a message by at most 15 minutes.
 MAX_DELAY_SECONDS = 900
 # A message returned this many times for retries is retried as a fresh copy (handlers.worker):
@@ -79,11 +85,12 @@ class MessageQueue:
             self._s3 = boto3.client("s3")
         return self._s3
 
-    def stage(self, job: Job) -> Job:
-        """`job` as SQS will carry it: its message moved to S3 when it is too big for SQS."""
+    def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:
+        """`job` as SQS will carry it: its message moved to S3 when it is bigger than
+        `inline_limit` (by default, than SQS takes)."""
         if job.message is not None:
             message = job.message.model_dump_json().encode()
-            if len(message) > INLINE_LIMIT_BYTES:
+            if len(message) > inline_limit:
                 key = f"staged/{job.id}.json"
                 self.s3.put_object(Bucket=self._bucket, Key=key, Body=message)
                 return job.model_copy(update={"message": None, "staged_message": key})

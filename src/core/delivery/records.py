@@ -99,8 +99,8 @@ class MessageRecord(BaseModel):
     lease_until: int | None = None
     expires_at: int = 0
     # The job as SQS gets it, until a worker claims the message (see OUTBOX_INDEX); a job's
-    # message is at most the queue's INLINE_LIMIT_BYTES (bigger ones wait in S3), so with
-    # MAX_RECIPIENTS_LIMIT recipients the record still fits DynamoDB's 400 KB item.
+    # message is at most the queue's OUTBOX_INLINE_BYTES (bigger ones wait in S3), so with
+    # MAX_RECIPIENTS_LIMIT recipients the record stays far below DynamoDB's 400 KB item.
     outbox: str | None = None
     outbox_shard: str | None = None
     # When the job should have reached a worker (epoch seconds): the index's sort key.
