@@ -18,4 +18,7 @@ logger = Logger()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     repaired = runtime.outbox_repair().run()
+    if repaired.failed:
+        # A failed invocation, for the function's error metric and alarms; the rest was done.
+        raise RuntimeError(f"{len(repaired.failed)} lost job(s) could not be queued again")
     return {"requeued": len(repaired.requeued)}

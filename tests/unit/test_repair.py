@@ -221,3 +221,20 @@ def test_a_record_holding_its_job_stays_small(path: SendPath) -> None:
     assert small_record.outbox is not None
     assert Job.model_validate_json(small_record.outbox).message is not None
     assert _item_bytes(small_record) < OUTBOX_INLINE_BYTES + 4_000
+
+
+def test_a_job_that_cannot_be_queued_holds_up_no_other(path: SendPath) -> None:
+    """One record's job unreadable (or SQS refusing it): the others are queued all the same,
+    and it is tried again after another grace period."""
+    broken = _died_in_accept(path)
+    path.records.records[broken] = path.records.get(broken).model_copy(update={"outbox": "{"})
+    path.queue = FakeMessageQueue()
+    fine = _accept(path)
+    path.queue.queued.clear()  # its job lost too
+    path.clock.advance(GRACE + 1)
+
+    repaired = OutboxRepair(path.records, path.queue, path.clock, grace_seconds=GRACE).run()
+
+    assert (repaired.requeued, repaired.failed) == ([fine], [broken])
+    path.clock.advance(GRACE + 1)
+    assert _repair(path) == [fine]  # still unclaimed: queued once more; the broken one fails

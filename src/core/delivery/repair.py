@@ -36,9 +36,11 @@ class OutboxStore(Protocol):
 
 @dataclass
 class Repaired:
-    """What one run did: the records whose jobs were queued again."""
+    """What one run did: the records whose jobs were queued again, and those it could not
+    queue (each tried again a grace period later)."""
 
     requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 class OutboxRepair:
@@ -49,7 +51,9 @@ class OutboxRepair:
         clock: Clock,
         *,
         grace_seconds: int,
-        per_shard: int = 100,
+        # At most 16 x 25 jobs a run, each a SendMessage: well within the function's timeout;
+        # more wait for the next run, a minute later.
+        per_shard: int = 25,
     ) -> None:
         self._records = records
         self._queue = queue
@@ -70,8 +74,15 @@ class OutboxRepair:
                 # Due again now: queued once more only if a grace period passes unclaimed.
                 if not self._records.postpone_outbox(record, now):
                     continue  # claimed meanwhile, or another repair has it
-                # Its delay, if any, was served: a job due long ago goes at once.
-                self._queue.enqueue(Job.model_validate_json(record.outbox))
+                try:
+                    # Its delay, if any, was served: a job due long ago goes at once.
+                    self._queue.enqueue(Job.model_validate_json(record.outbox))
+                except Exception:
+                    # One that cannot be queued (SQS refusing, a job unreadable) holds up
+                    # no other; it is due again after the grace.
+                    logger.exception("lost job not queued", extra={"record_id": record.id})
+                    repaired.failed.append(record.id)
+                    continue
                 logger.warning("lost job queued again", extra={"record_id": record.id})
                 repaired.requeued.append(record.id)
         return repaired
