@@ -275,12 +275,20 @@ class Mailer:
                 logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
                 return
             allowance.release()  # nothing was queued: the request used nothing
-            self._queue.discard_staged(job)
             logger.exception("message not queued", extra={"record_id": job.id})
+            self._discard_staged(job)
             raise QueueUnavailable(
                 "The send queue did not take the message; nothing will be sent. Try again.",
                 context={"id": job.id},
             ) from error
+
+    def _discard_staged(self, job: Job) -> None:
+        """Best effort: the staging bucket's lifecycle removes what is left, and the caller
+        is owed its 503, not whatever the delete raised."""
+        try:
+            self._queue.discard_staged(job)
+        except Exception:
+            logger.warning("staged message left to expire", extra={"record_id": job.id})
 
     def _earlier(self, record_id: str) -> Queued | None:
         """The answer for a message already accepted under this id; None if there is none,

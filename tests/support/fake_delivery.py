@@ -78,6 +78,7 @@ class FakeMessageRepository:
             lease_until=self._epoch() + lease_seconds,
             first_tried_at=current.first_tried_at or tried,
             last_tried_at=tried,
+            expires_at=self._epoch() + RETENTION_SECONDS,
             **NO_OUTBOX,
         )
 

@@ -160,3 +160,15 @@ def test_the_backoff_is_capped_at_sqs_longest_delay(attempt: int) -> None:
 def test_a_services_window_is_bounded(minutes: int) -> None:
     with pytest.raises(ValueError, match="retry_window_minutes"):
         ServiceConfig.model_validate({"host": "smtp.example.com", "retry_window_minutes": minutes})
+
+
+def test_a_record_is_kept_30_days_from_its_last_attempt(path: SendPath) -> None:
+    """A message scheduled weeks ahead does not expire (DynamoDB's TTL) inside its window."""
+    job = _queued(path)
+    accepted = path.records.get(job.id).expires_at
+    path.clock.advance(20 * 86_400)
+    path.outbox.fail_next(SmtpDeferred("421 4.7.0 Try again later"))
+
+    _courier(path).process(job, Deadline.after(30))
+
+    assert path.records.get(job.id).expires_at == accepted + 20 * 86_400

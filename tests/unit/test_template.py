@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES
+from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
+from core.send_request import MAX_SCHEDULE_AHEAD
 from core.settings import Settings
 from handlers.api import app
 from handlers.documentation import PUBLIC_ROUTES
@@ -287,6 +290,9 @@ def test_the_staging_bucket_is_private_and_forgets_staged_requests() -> None:
     (rule,) = bucket["LifecycleConfiguration"]["Rules"]
     assert rule["Prefix"] == "staged/"
     assert rule["Status"] == "Enabled"
+    # A staged message outlives its longest wait: a schedule, then a whole retry window.
+    longest = MAX_SCHEDULE_AHEAD + timedelta(minutes=MAX_RETRY_WINDOW_MINUTES)
+    assert timedelta(days=rule["ExpirationInDays"]) > longest
 
 
 def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> None:

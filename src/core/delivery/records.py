@@ -174,6 +174,9 @@ class MessageRepository:
                 "status": Status.SENDING,
                 "lease_until": int(time.time()) + lease_seconds,
                 "last_tried_at": tried,
+                # Kept 30 days from its last attempt, not only from its acceptance: a message
+                # scheduled weeks ahead must not expire in the middle of its retry window.
+                "expires_at": int(time.time()) + RETENTION_SECONDS,
             },
             set_once={"first_tried_at": tried},
             increment_attempts=True,
