@@ -612,3 +612,17 @@ def test_a_keyed_accept_queues_anew_what_the_queue_refused(path: SendPath) -> No
     assert (queued.id, queued.status) == ("k" * 32, "queued")
     assert path.records.get(queued.id).status is Status.QUEUED
     assert path.queue.only_job.job.id == queued.id
+
+
+def test_a_503_stays_a_503_when_its_staged_copy_cannot_be_deleted(path: SendPath) -> None:
+    """The API function may not delete staged messages (the bucket's lifecycle does): the
+    caller still gets its 503, not the delete's AccessDenied."""
+
+    class NoDelete(FakeMessageQueue):
+        def discard_staged(self, job: Job) -> None:
+            raise PermissionError("AccessDenied")
+
+    path.queue = NoDelete(refuse=RuntimeError("SQS down"))
+
+    with pytest.raises(QueueUnavailable):
+        _accept(path.mailer())
