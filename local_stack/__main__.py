@@ -25,6 +25,7 @@ from local_stack.leases import give_back_leases
 from local_stack.mail_capture import MailCapture
 from local_stack.moto_server import MotoServer
 from local_stack.resources import provision, state_summary
+from local_stack.scheduler import Scheduler, template_schedules
 from local_stack.state_store import StateStore
 from local_stack.worker_poller import WorkerPoller, template_queue_sources
 
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         pollers = start_pollers(gateway, moto.endpoint_url)
         for poller in pollers:
             running.callback(poller.stop)
+        # The scheduled functions (the repair of lost jobs), as EventBridge runs them.
+        scheduler = Scheduler(template_schedules(), gateway.functions, gateway.run_invoke)
+        running.callback(scheduler.stop)
 
         functions = list(gateway.functions.values())
         print(

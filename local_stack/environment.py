@@ -82,6 +82,10 @@ def point_handlers_at(endpoint_url: str) -> None:
             "SEND_QUEUE_URL": queue_url(endpoint_url, SEND_QUEUE),
             "STAGING_BUCKET": STAGING_BUCKET,
             "MAX_ATTEMPTS": os.environ.get("MAX_ATTEMPTS") or _parameter_default("MaxAttempts"),
+            "RETRY_WINDOW_MINUTES": os.environ.get("RETRY_WINDOW_MINUTES")
+            or _parameter_default("RetryWindowMinutes"),
+            "OUTBOX_GRACE_SECONDS": os.environ.get("OUTBOX_GRACE_SECONDS")
+            or _parameter_default("OutboxGraceSeconds"),
             "RETRY_BASE_SECONDS": os.environ.get("RETRY_BASE_SECONDS") or LOCAL_RETRY_BASE_SECONDS,
             # The capture server is on 127.0.0.1:1025, and developers point services at test
             # servers on loopback; deployed, both are refused (SmtpAllowLoopback, SmtpAllowedPorts).

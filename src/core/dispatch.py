@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core import runtime
 from core.access.authentication import Principal
-from core.delivery.idempotency import at_most_once
+from core.delivery.idempotency import at_most_once, keyed_record_id
 from core.errors import SmtpOutcomeUnknown
 from core.outcomes import SendOutcome, Unconfirmed
 from core.send_request import SendRequest
@@ -30,16 +30,18 @@ def dispatch(
     (`Queued`; also whenever it has a `send_at`). The entry point validated it (with
     `parse_send_request`); `body`, the JSON it came as, is what an idempotency key is held to."""
     queued = asynchronous or request.send_at is not None
+    scope = f"{caller.key_id}#{service}"
 
     def operation() -> SendOutcome:
         if queued:
-            return runtime.mailer().accept(caller, service, request)
+            record_id = keyed_record_id(scope, idempotency_key) if idempotency_key else None
+            return runtime.mailer().accept(caller, service, request, record_id=record_id)
         return _send_now(caller, service, request, lambda_context)
 
     return at_most_once(
         runtime.idempotency_store,
         key=idempotency_key,
-        scope=f"{caller.key_id}#{service}",
+        scope=scope,
         body=body,
         expires_after_seconds=get_settings().idempotency_seconds,
         lambda_context=lambda_context,

@@ -98,6 +98,14 @@ class UnsafeMessage(EmailApiError):
     default_reason = "unsafe_message"
 
 
+class QueueUnavailable(EmailApiError):
+    """503: the send queue did not take the message (SQS throttling or down); its record is
+    settled `failed`, so sending again is safe."""
+
+    status = 503
+    default_reason = "enqueue_failed"
+
+
 # --- the SMTP server's answer (5xx) -------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol, Self, Unpack
 from core.access.model import RateLimits
 from core.access.rate_limit import Reservation
 from core.attachments.references import InlineAttachment, Reference
-from core.delivery.queue import Job
+from core.delivery.queue import INLINE_LIMIT_BYTES, Job
 from core.delivery.records import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
@@ -44,13 +44,19 @@ class CredentialSource(Protocol):
 
 
 class RecordStore(Protocol):
-    def create(self, record: MessageRecord) -> MessageRecord: ...
+    def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord: ...
 
     def get(self, record_id: str) -> MessageRecord: ...
 
-    def claim(self, record_id: str, lease_seconds: int) -> MessageRecord | None: ...
+    def claim(
+        self, record_id: str, lease_seconds: int, *, at: datetime | None = None
+    ) -> MessageRecord | None: ...
 
     def expire_lease(self, record_id: str) -> MessageRecord | None: ...
+
+    def abandon(self, record_id: str, reason: str) -> MessageRecord | None: ...
+
+    def release_outbox(self, record_id: str) -> None: ...
 
     def settle(
         self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
@@ -58,6 +64,10 @@ class RecordStore(Protocol):
 
 
 class JobQueue(Protocol):
+    def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:
+        """`job` as the queue will carry it: a message over `inline_limit` put aside."""
+        ...
+
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None: ...
 
     def message_of(self, job: Job) -> Message:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from core.delivery.deliver import Deliverer
     from core.delivery.queue import MessageQueue
     from core.delivery.records import MessageRepository
+    from core.delivery.repair import OutboxRepair
     from core.message import Attachment
     from core.secrets import CredentialStore
     from core.sending import Mailer
@@ -176,12 +177,29 @@ def courier() -> Courier:
         SystemClock(),
         # Queued mail is sent as its key and role allow at send time, not when accepted.
         sender_now=authenticator().principal_of,
-        retries=RetryPolicy(settings.max_attempts, settings.retry_base_seconds),
+        retries=RetryPolicy(
+            settings.max_attempts,
+            settings.retry_base_seconds,
+            window_seconds=settings.retry_window_minutes * 60,
+        ),
         # A worker's claim outlives any single SMTP session it can run.
         lease_seconds=round(settings.smtp_timeout_seconds * 3) + 60,
         max_message_bytes=settings.max_message_bytes,
         # Less than half an SMTP budget left: hand the message to the next invocation.
         min_seconds_to_start=settings.smtp_timeout_seconds / 2,
+    )
+
+
+@lru_cache(maxsize=1)
+def outbox_repair() -> OutboxRepair:
+    from core.clock import SystemClock
+    from core.delivery.repair import OutboxRepair
+
+    return OutboxRepair(
+        message_repository(),
+        message_queue(),
+        SystemClock(),
+        grace_seconds=get_settings().outbox_grace_seconds,
     )
 
 
@@ -269,6 +287,7 @@ def reset() -> None:
         deliverer,
         mailer,
         courier,
+        outbox_repair,
         idempotency_store,
         authenticator,
     ):

@@ -22,13 +22,14 @@ from aws_lambda_powertools import Logger
 from core.access import policy
 from core.access.authentication import Principal
 from core.access.model import Role
+from core.access.rate_limit import Reservation
 from core.admission import Admission, check_active
 from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
-from core.delivery.queue import Job
-from core.delivery.records import MessageRecord, Status, new_record_id
-from core.errors import NotFound, SmtpFailure, SmtpOutcomeUnknown
+from core.delivery.queue import OUTBOX_INLINE_BYTES, Job, body_of
+from core.delivery.records import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
+from core.errors import NotFound, QueueUnavailable, SmtpFailure, SmtpOutcomeUnknown
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
 from core.placeholder_limits import PlaceholderLimits
@@ -204,9 +205,20 @@ class Mailer:
             quota=allowance.quota,
         )
 
-    def accept(self, caller: Principal, service_name: str, request: SendRequest) -> Queued:
+    def accept(
+        self,
+        caller: Principal,
+        service_name: str,
+        request: SendRequest,
+        *,
+        record_id: str | None = None,
+    ) -> Queued:
         """Queue for the worker, after exactly the checks a synchronous send gets. The job
-        carries the composed message, so the worker sends what was checked here."""
+        carries the composed message, so the worker sends what was checked here. A
+        `record_id` (an Idempotency-Key's) that is already taken answers that message
+        instead, unless the queue refused it: then it is queued anew under that id."""
+        if record_id is not None and (earlier := self._earlier(record_id)) is not None:
+            return earlier
         authorized = self.authorize(caller, service_name, request)
         allowance = self._admission.take_role(caller)
         # A failure from here on keeps the allowance: the work was done (see `send`).
@@ -215,25 +227,34 @@ class Mailer:
         delay = 0
         if send_at is not None:
             delay = max(0, round((send_at - self._clock.now()).total_seconds()))
+        scheduled = send_at.isoformat(timespec="seconds") if send_at else None
+        job = Job(
+            id=record_id or new_record_id(),
+            service=service_name,
+            key_id=caller.key_id,
+            send_at=scheduled,
+            template=authorized.template.name if authorized.template else None,
+            message=admitted.sealed.message,
+        )
         try:
+            # Staged before the record is written, so the record can hold the job exactly as
+            # SQS will get it (its outbox), for the repair to queue if this request dies; a
+            # record is billed by the KB, so only a small message stays in the job.
+            job = self._queue.stage(job, inline_limit=OUTBOX_INLINE_BYTES)
+            due = int(self._clock.now().timestamp()) + delay
             record = self._new_record(
                 caller,
                 admitted,
                 Status.SCHEDULED if delay else Status.QUEUED,
-                send_at=send_at.isoformat(timespec="seconds") if send_at else None,
+                record_id=job.id,
+                send_at=scheduled,
+                outbox=(body_of(job), due),
+                over_abandoned=record_id is not None,
             )
-            job = Job(
-                id=record.id,
-                service=service_name,
-                key_id=caller.key_id,
-                send_at=record.send_at,
-                template=authorized.template.name if authorized.template else None,
-                message=admitted.sealed.message,
-            )
-            self._queue.enqueue(job, delay_seconds=delay)
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
             raise
+        self._enqueue(job, delay, allowance)
         return Queued(
             id=record.id,
             message_id=record.message_id,
@@ -242,28 +263,76 @@ class Mailer:
             quota=allowance.quota,
         )
 
+    def _enqueue(self, job: Job, delay: int, allowance: Reservation) -> None:
+        """Queue `job`, whose record is written; if the queue refuses it (the SQS client has
+        already retried a throttle or a 5xx), settle the record `failed` so that none stays
+        `queued` with no job, and tell the caller to send again (503)."""
+        try:
+            self._queue.enqueue(job, delay_seconds=delay)
+        except Exception as error:
+            if self._records.abandon(job.id, ENQUEUE_FAILED) is None:
+                # A worker claimed it: SQS took the job and only its answer was lost.
+                logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
+                return
+            allowance.release()  # nothing was queued: the request used nothing
+            logger.exception("message not queued", extra={"record_id": job.id})
+            self._discard_staged(job)
+            raise QueueUnavailable(
+                "The send queue did not take the message; nothing will be sent. Try again.",
+                context={"id": job.id},
+            ) from error
+
+    def _discard_staged(self, job: Job) -> None:
+        """Best effort: the staging bucket's lifecycle removes what is left, and the caller
+        is owed its 503, not whatever the delete raised."""
+        try:
+            self._queue.discard_staged(job)
+        except Exception:
+            logger.warning("staged message left to expire", extra={"record_id": job.id})
+
+    def _earlier(self, record_id: str) -> Queued | None:
+        """The answer for a message already accepted under this id; None if there is none,
+        or the queue refused it (sending it again is what its 503 asked for)."""
+        try:
+            record = self._records.get(record_id)
+        except NotFound:
+            return None
+        if (record.status, record.reason) == (Status.FAILED, ENQUEUE_FAILED):
+            return None
+        return Queued(
+            id=record.id,
+            message_id=record.message_id,
+            status=record.status.value,
+            send_at=record.send_at,
+        )
+
     def _new_record(
         self,
         caller: Principal,
         admitted: Admitted,
         status: Status,
         *,
+        record_id: str | None = None,
         attempts: int = 0,
         send_at: str | None = None,
+        outbox: tuple[str, int] | None = None,
+        over_abandoned: bool = False,
     ) -> MessageRecord:
+        """A new record; with `outbox` (the job's body, when it is due) holding its job."""
         message = admitted.sealed.message
+        record = MessageRecord(
+            id=record_id or new_record_id(),
+            service=admitted.service.name,
+            key_id=caller.key_id,
+            role=caller.role.name,
+            message_id=message.message_id,
+            status=status,
+            recipients=message.envelope_recipients(),
+            attempts=attempts,
+            send_at=send_at,
+        )
         return self._records.create(
-            MessageRecord(
-                id=new_record_id(),
-                service=admitted.service.name,
-                key_id=caller.key_id,
-                role=caller.role.name,
-                message_id=message.message_id,
-                status=status,
-                recipients=message.envelope_recipients(),
-                attempts=attempts,
-                send_at=send_at,
-            )
+            record.with_outbox(*outbox) if outbox else record, over_abandoned=over_abandoned
         )
 
     def _settle_sent(self, record: MessageRecord, delivery: Delivery) -> None:

@@ -20,6 +20,8 @@ from pydantic import (
     ValidationError,
 )
 
+from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, MAX_RETRY_WINDOW_MINUTES
+
 # A synchronous Lambda takes at most 6 MB of request payload and API Gateway 10 MB; base64
 # attachments grow by a third on the way in and again in MIME, so 5 MiB of built message
 # is what reliably fits. Raise it for direct invocations that carry less JSON overhead.
@@ -66,9 +68,25 @@ class Settings(BaseModel):
     send_queue_url: Required = Field(validation_alias="SEND_QUEUE_URL")
     staging_bucket: Required = Field(validation_alias="STAGING_BUCKET")
 
-    # Queued delivery: how often a transient failure is retried, and how far apart.
-    max_attempts: int = Field(default=8, ge=1, validation_alias="MAX_ATTEMPTS")
+    # Queued delivery: how long a transient failure is retried (a service's own
+    # `retry_window_minutes` first), how far apart, and an optional cap on attempts
+    # (0 or empty: none, the window alone decides).
+    retry_window_minutes: int = Field(
+        default=DEFAULT_RETRY_WINDOW_MINUTES,
+        ge=1,
+        le=MAX_RETRY_WINDOW_MINUTES,
+        validation_alias="RETRY_WINDOW_MINUTES",
+    )
+    max_attempts: Annotated[
+        int | None, BeforeValidator(lambda value: None if value in ("", "0", 0) else value)
+    ] = Field(default=None, ge=1, validation_alias="MAX_ATTEMPTS")
     retry_base_seconds: float = Field(default=30, gt=0, validation_alias="RETRY_BASE_SECONDS")
+    # How long past its due time a queued job may take to reach a worker before the repair
+    # takes it for lost and queues it again (core.delivery.repair): well past a request's
+    # longest life (API Gateway's 29 s), and a normal backlog.
+    outbox_grace_seconds: int = Field(
+        default=300, ge=1, le=86_400, validation_alias="OUTBOX_GRACE_SECONDS"
+    )
     # How long an Idempotency-Key is remembered.
     idempotency_seconds: int = Field(default=86_400, ge=1, validation_alias="IDEMPOTENCY_SECONDS")
     secret_prefix: str = Field(default="email-api", validation_alias="SECRET_PREFIX")

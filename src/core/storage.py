@@ -3,12 +3,13 @@ changed by conditional updates. The one module that writes DynamoDB expressions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from boto3.dynamodb.conditions import Attr, ConditionBase
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -59,10 +60,28 @@ class ItemTable:
                 return items
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def create(self, item: Item) -> bool:
-        """Write `item` unless its key is taken; says whether it was written."""
+    def query_below(
+        self, index: str, key: tuple[str, str], below: tuple[str, int], *, limit: int
+    ) -> list[Item]:
+        """Up to `limit` items of the index `index` whose partition `key` is (name, value)
+        and whose sort key `below` (name, bound) is at most the bound, lowest first. An index
+        is read eventually consistent: what is done with an item must be conditional."""
+        (key_name, key_value), (sort_name, bound) = key, below
+        answer = self.table.query(
+            IndexName=index,
+            KeyConditionExpression=Key(key_name).eq(key_value) & Key(sort_name).lte(bound),
+            Limit=limit,
+        )
+        return list(answer.get("Items", []))
+
+    def create(self, item: Item, *, or_if: ConditionBase | None = None) -> bool:
+        """Write `item` unless its key is taken (by an item for which `or_if` does not hold);
+        says whether it was written."""
+        condition = Attr(self.key).not_exists()
         try:
-            self.table.put_item(Item=item, ConditionExpression=Attr(self.key).not_exists())
+            self.table.put_item(
+                Item=item, ConditionExpression=condition if or_if is None else condition | or_if
+            )
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -92,34 +111,45 @@ class ItemTable:
         *,
         set: Item | None = None,  # after DynamoDB's SET clause; shadows the builtin only here
         add: dict[str, int] | None = None,
+        set_once: Item | None = None,
+        remove: Sequence[str] = (),
         only_if: ConditionBase | None = None,
     ) -> Item | None:
-        """In one atomic write, if `only_if` holds: `set` these attributes (enums as their value)
-        and `add` to these numbers (a missing one counts from 0). The item as it now is, or None
-        when the condition failed. With no condition, a missing item is created."""
-        if not set and not add:
-            raise ValueError("An update must set or add at least one attribute.")
+        """In one atomic write, if `only_if` holds: `set` these attributes (enums as their value),
+        `add` to these numbers (a missing one counts from 0), `set_once` those not set yet,
+        `remove` these. The item as it now
+        is, or None when the condition failed. With no condition, a missing item is created."""
+        if not set and not add and not set_once and not remove:
+            raise ValueError("An update must set, add or remove at least one attribute.")
         names: dict[str, str] = {}
         values: Item = {}
         clauses = []
         # Placeholders of our own (#s0, :a0): boto3 builds `only_if` into #n0, :v0 and merges
         # those with these.
-        for clause, prefix, fields in (("SET", "s", set), ("ADD", "a", add)):
-            parts = []
+        assignments = []
+        for prefix, fields in (("s", set), ("o", set_once), ("a", add)):
             for index, (name, value) in enumerate((fields or {}).items()):
                 names[f"#{prefix}{index}"] = name
                 values[f":{prefix}{index}"] = _stored(value)
-                operator = " = " if clause == "SET" else " "
-                parts.append(f"#{prefix}{index}{operator}:{prefix}{index}")
-            if parts:
-                clauses.append(f"{clause} {', '.join(parts)}")
+                if prefix == "s":
+                    assignments.append(f"#s{index} = :s{index}")
+                elif prefix == "o":
+                    assignments.append(f"#o{index} = if_not_exists(#o{index}, :o{index})")
+        if assignments:
+            clauses.append(f"SET {', '.join(assignments)}")
+        if add:
+            clauses.append("ADD " + ", ".join(f"#a{index} :a{index}" for index in range(len(add))))
+        if remove:
+            names.update({f"#r{index}": name for index, name in enumerate(remove)})
+            clauses.append("REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove))))
         request: UpdateItemInputTableUpdateItemTypeDef = {
             "Key": {self.key: key_value},
             "UpdateExpression": " ".join(clauses),
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
             "ReturnValues": "ALL_NEW",
         }
+        if values:  # DynamoDB refuses an empty map of values
+            request["ExpressionAttributeValues"] = values
         if only_if is not None:
             request["ConditionExpression"] = only_if
         try:

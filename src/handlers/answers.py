@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from core.access.model import ApiKey, Role
-from core.delivery.records import MessageRecord
+from core.delivery.records import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 from handlers.documentation import DocumentOnly
@@ -190,7 +190,7 @@ NewApiKey = public_view(
 MessageView = public_view(
     "MessageView",
     MessageRecord,
-    {"lease_until", "expires_at"},
+    set(PRIVATE_FIELDS),
     {
         "id": "9b2f6c1e4d8a4f0e9c3b7a1d2e5f6a7b",
         "service": "email",
@@ -258,6 +258,7 @@ ERROR_WHEN = {
     413: "The message is over the size limit.",
     429: "A rate limit was hit; `Retry-After` says when to come back.",
     502: "The SMTP server refused us (authentication, TLS, the message), or its fate is unknown.",
+    503: "The queue did not take the message (`enqueue_failed`): nothing will be sent; retry.",
     504: "The SMTP server did not answer in time.",
 }
 

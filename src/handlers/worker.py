@@ -1,8 +1,12 @@
 """SQS worker: delivers queued messages, a batch at a time, with partial batch responses.
 
-A message that should come back later (a transient failure, the provider's pace) is reported
-as a batch item failure after its visibility is set to the wait; SQS redelivers it then, and
-its dead-letter queue catches whatever keeps failing for reasons of its own.
+A message that should come back later (a transient failure) is reported as a batch item
+failure after its visibility is set to the wait; SQS redelivers it then, and its dead-letter
+queue catches whatever keeps failing for reasons of its own. Every such return is a receive,
+and a retry window of hours takes many: once a message has been received
+FRESH_COPY_AFTER_RECEIVES times, its retry is a fresh copy of the job, delayed by the wait
+(at most SQS's 15 minutes, as the backoff is), and this one is deleted, so a long outage never
+walks it into the dead-letter queue (maxReceiveCount 20) nor past SQS's 14-day retention.
 
 The batch goes through the courier as one run (`Courier.process_each`): consecutive messages
 for one service go over one connection, each one's envelope written behind the previous
@@ -27,7 +31,7 @@ from pydantic import ValidationError
 
 from core import runtime
 from core.delivery.courier import Crashed, Hop, RetryIn
-from core.delivery.queue import Job
+from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES, Job
 from core.settings import check_settings
 from core.transport.base import Deadline
 
@@ -62,6 +66,9 @@ class Batch:
         if isinstance(outcome, Crashed):
             raise outcome.error  # this record alone comes back
         if isinstance(outcome, RetryIn):
+            if _receives(record) >= FRESH_COPY_AFTER_RECEIVES:
+                runtime.message_queue().enqueue(job, delay_seconds=outcome.seconds)
+                return  # this copy is deleted; the fresh one starts at no receives
             runtime.message_queue().retry_later(record.receipt_handle, outcome.seconds)
             raise ComeBackLater(f"message {job.id}: again in {outcome.seconds}s")
         if isinstance(outcome, Hop):
@@ -70,6 +77,11 @@ class Batch:
     def _deadline(self) -> Deadline:
         remaining = self._context.get_remaining_time_in_millis() if self._context else None
         return runtime.send_deadline(remaining)
+
+
+def _receives(record: SQSRecord) -> int:
+    """How often SQS has handed this message out, this time included."""
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 def _job_of(record: dict[str, Any]) -> Job | ValidationError:

@@ -137,6 +137,7 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
         "daily_quota": None,
         "max_recipients": None,
         "unknown_outcome": "hold",
+        "retry_window_minutes": None,
         "parameters": [],
         "escape_html_values": True,
     }

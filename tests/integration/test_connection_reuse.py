@@ -307,10 +307,10 @@ def test_a_job_of_the_batch_whose_store_fails_comes_back_alone(
     records = runtime.message_repository()
     claim = records.claim
 
-    def claim_but_two(record_id: str, lease_seconds: int) -> Any:
+    def claim_but_two(record_id: str, lease_seconds: int, *, at: Any = None) -> Any:
         if record_id == ids["two"]:
             raise ConnectionError("DynamoDB did not answer")
-        return claim(record_id, lease_seconds)
+        return claim(record_id, lease_seconds, at=at)
 
     monkeypatch.setattr(records, "claim", claim_but_two)
     run = send_queue.run_worker()

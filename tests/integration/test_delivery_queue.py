@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -266,3 +266,29 @@ def test_a_message_reached_too_late_in_a_batch_goes_to_the_next_invocation(
     assert server.transactions == []
     record = _status(answer.body["id"]).body
     assert (record["status"], record["attempts"]) == ("queued", 0)
+
+
+# --- the queue refusing ----------------------------------------------------------------------
+
+
+def test_a_job_sqs_refuses_leaves_no_queued_record(
+    server: ScriptedServer, send_queue: SendQueue, configure: Callable[..., None]
+) -> None:
+    """moto's SQS refuses SendMessage (the queue is gone) after the record is written: the
+    caller gets a 503 naming the record, which is settled `failed` (`enqueue_failed`), not
+    left `queued` for 30 days; sending again once the queue is back delivers it once."""
+    configure(SEND_QUEUE_URL=send_queue.url.replace("email-api-send", "no-such-queue"))
+
+    refused = _send(query="async=true")
+
+    assert refused.status == 503, refused.body
+    assert refused.body["error"]["reason"] == "enqueue_failed"
+    record = _status(refused.body["error"]["context"]["id"]).body
+    assert (record["status"], record["reason"]) == ("failed", "enqueue_failed")
+
+    configure(SEND_QUEUE_URL=send_queue.url)
+    again = _send(query="async=true")
+    assert again.status == 202, again.body
+    send_queue.drain()
+    assert len(server.messages) == 1
+    assert _status(again.body["id"]).body["status"] == "sent"

@@ -4,11 +4,16 @@ SQS redelivery makes a second SMTP transaction."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
+from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES
+from core.settings import get_settings
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (
@@ -280,3 +285,101 @@ def test_a_drop_after_the_final_dot_is_unknown_and_never_resent(
     assert server.transactions == 1  # the server may have it: resending could deliver twice
     assert server.only_session.message_arrived
     assert send_queue.waiting() == 0
+
+
+# --- the retry window (issue 17, finding 3) -----------------------------------------------------
+
+
+def _until_settled(send_queue: SendQueue, record_id: str, *, max_runs: int = 60) -> int:
+    """Run the worker until the record is settled, waiting out a fresh copy's short delay
+    (SQS hides a delayed message; a second at most with the tiny base here)."""
+    for runs in range(1, max_runs + 1):
+        if not send_queue.run_worker().received:
+            time.sleep(0.25)
+        if _record(record_id)["status"] not in ("queued", "deferred", "sending"):
+            return runs
+    raise AssertionError(f"not settled after {max_runs} runs: {_record(record_id)}")
+
+
+def test_an_outage_past_the_old_budget_loses_nothing(
+    scripted: Callable[..., ScriptedServer], send_queue: SendQueue, configure: Callable[..., None]
+) -> None:
+    """Twelve 421s in a row: more than the 8 attempts that used to fail a message for good,
+    and more receives than FRESH_COPY_AFTER_RECEIVES, so the retries go on as a fresh SQS
+    message (never near the dead-letter queue's 20 receives). After the outage, the message
+    is delivered once."""
+    configure(MAX_ATTEMPTS="0", RETRY_BASE_SECONDS="0.001", RETRY_WINDOW_MINUTES="60")
+    server = scripted(*[Replies(mail_from="421 4.7.0 Try again later")] * 12)
+    record_id = _queue()
+
+    _until_settled(send_queue, record_id)
+
+    sent = _record(record_id)
+    assert (sent["status"], sent["attempts"]) == ("sent", 13)
+    assert len(server.transactions) == 13
+    assert len(server.messages) == 1
+    assert send_queue.waiting() == 0
+
+
+def test_an_outage_past_the_window_fails_with_its_reason_and_times(
+    scripted: Callable[..., ScriptedServer], send_queue: SendQueue, configure: Callable[..., None]
+) -> None:
+    """The service's retry window is an hour; its first attempt was (made to look) two hours
+    ago: the next deferral ends it `failed`, `retries_exhausted`, saying when it first and
+    last tried, and nothing more is queued."""
+    configure(MAX_ATTEMPTS="0", RETRY_BASE_SECONDS="0.001")
+    server = scripted(
+        *[Replies(mail_from="421 4.7.0 Try again later")] * 5, retry_window_minutes=60
+    )
+    record_id = _queue()
+    send_queue.run_worker()
+    first = _record(record_id)
+    assert (first["status"], first["first_tried_at"]) == ("deferred", first["last_tried_at"])
+    two_hours_ago = (
+        datetime.fromisoformat(first["first_tried_at"]) - timedelta(hours=2)
+    ).isoformat()
+    _messages_table().update_item(
+        Key={"id": record_id},
+        UpdateExpression="SET first_tried_at = :t",
+        ExpressionAttributeValues={":t": two_hours_ago},
+    )
+
+    _until_settled(send_queue, record_id)
+
+    failed = _record(record_id)
+    assert (failed["status"], failed["reason"], failed["attempts"]) == (
+        "failed",
+        "retries_exhausted",
+        2,
+    )
+    assert failed["first_tried_at"] == two_hours_ago
+    assert failed["last_tried_at"] >= first["last_tried_at"]
+    assert "421 4.7.0" in failed["smtp_reply"]
+    assert len(server.transactions) == 2
+    assert send_queue.waiting() == 0
+
+
+def _messages_table() -> Any:
+    return boto3.resource("dynamodb").Table(get_settings().messages_table)
+
+
+def test_a_retry_after_many_receives_is_a_fresh_message(
+    scripted: Callable[..., ScriptedServer], send_queue: SendQueue
+) -> None:
+    """A message SQS has handed out FRESH_COPY_AFTER_RECEIVES times is not returned once more
+    (a receive nearer the dead-letter queue's 20) but re-sent as a fresh message with the
+    retry's delay, and this copy deleted: a window of hours never dead-letters it."""
+    scripted(Replies(mail_from="421 4.7.0 Try again later"))
+    record_id = _queue()
+    (message,) = send_queue.receive()
+    message["Attributes"]["ApproximateReceiveCount"] = str(FRESH_COPY_AFTER_RECEIVES)
+
+    run = send_queue.run_worker([message])
+
+    assert run.failed == set()  # nothing to return: the batch deletes this copy
+    assert _record(record_id)["status"] == "deferred"
+    assert send_queue.waiting() == 1  # the fresh copy, delayed
+    time.sleep(1.2)  # the first wait here: 1 s (a base of 0.5 s, rounded up to a second)
+    (fresh,) = send_queue.receive()
+    assert fresh["MessageId"] != message["MessageId"]
+    assert fresh["Attributes"]["ApproximateReceiveCount"] == "1"

@@ -93,5 +93,16 @@ def test_set_fields_changes_an_existing_item_only(table: ItemTable) -> None:
 
 
 def test_an_update_that_changes_nothing_is_refused(table: ItemTable) -> None:
-    with pytest.raises(ValueError, match="set or add"):
+    with pytest.raises(ValueError, match="set, add or remove"):
         table.update("m1", set={}, only_if=Attr("status").exists())
+
+
+def test_an_update_removes_attributes_with_no_value_to_set(table: ItemTable) -> None:
+    """A REMOVE alone (DynamoDB refuses an empty map of values) drops exactly those."""
+    table.update("m1", set={"outbox": "{}", "outbox_due": 5})
+
+    item = table.update("m1", remove=("outbox", "outbox_due"), only_if=Attr("id").exists())
+
+    assert item is not None
+    assert {"outbox", "outbox_due"}.isdisjoint(item)
+    assert item["id"] == "m1"

@@ -32,6 +32,11 @@ def is_api_event(event: dict[str, Any]) -> bool:
     return "httpMethod" in event
 
 
+def is_scheduled_event(event: dict[str, Any]) -> bool:
+    """A Schedule event source's tick (EventBridge), as the repair function gets it."""
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
 def is_sqs_event(event: dict[str, Any]) -> bool:
     """A batch from the send queue, as Lambda's SQS event source hands it to the worker."""
     records = event.get("Records")

@@ -8,21 +8,28 @@ does), so a unit test sees the same outcomes the DynamoDB-backed one gives.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Unpack
 
 from core.clock import SystemClock
-from core.delivery.queue import Job
+from core.delivery.queue import INLINE_LIMIT_BYTES, Job
 from core.delivery.records import (
+    ENQUEUE_FAILED,
     MAX_REPLY_CHARS,
+    OUTBOX_FIELDS,
     RETENTION_SECONDS,
     WAITING,
     MessageRecord,
     RecordChanges,
     Status,
 )
+from core.delivery.repair import OutboxStore
 from core.errors import Conflict, NotFound
 from core.message import Message
 from core.ports import Clock, JobQueue, RecordStore
+
+# What a worker's claim (or a settling without one) removes from a record.
+NO_OUTBOX: dict[str, Any] = dict.fromkeys(OUTBOX_FIELDS)
 
 
 @dataclass
@@ -32,9 +39,12 @@ class FakeMessageRepository:
     clock: Clock = field(default_factory=SystemClock)
     records: dict[str, MessageRecord] = field(default_factory=dict)
 
-    def create(self, record: MessageRecord) -> MessageRecord:
+    def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
         if record.id in self.records:
-            raise Conflict("Message id clash.", reason="message_exists")
+            there = self.records[record.id]
+            abandoned = (there.status, there.reason) == (Status.FAILED, ENQUEUE_FAILED)
+            if not (over_abandoned and abandoned):
+                raise Conflict("Message id clash.", reason="message_exists")
         now = self._now_iso()
         record = record.model_copy(
             update={
@@ -54,16 +64,26 @@ class FakeMessageRepository:
                 f"Message '{record_id}' not found.", reason="message_not_found"
             ) from None
 
-    def claim(self, record_id: str, lease_seconds: int) -> MessageRecord | None:
+    def claim(
+        self, record_id: str, lease_seconds: int, *, at: datetime | None = None
+    ) -> MessageRecord | None:
         current = self.get(record_id)
         if current.status not in WAITING:
             return None
+        tried = (at or self.clock.now()).isoformat(timespec="seconds")
         return self._update(
             record_id,
             status=Status.SENDING,
             attempts=current.attempts + 1,
             lease_until=self._epoch() + lease_seconds,
+            first_tried_at=current.first_tried_at or tried,
+            last_tried_at=tried,
+            expires_at=self._epoch() + RETENTION_SECONDS,
+            **NO_OUTBOX,
         )
+
+    def release_outbox(self, record_id: str) -> None:
+        self._update(record_id, **NO_OUTBOX)
 
     def expire_lease(self, record_id: str) -> MessageRecord | None:
         current = self.get(record_id)
@@ -84,6 +104,26 @@ class FakeMessageRepository:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
         return self._update(record_id, status=status, **_bounded(dict(changes)))
 
+    def due_outboxes(self, shard: str, due_by: int, *, limit: int) -> list[MessageRecord]:
+        held = [
+            record
+            for record in self.records.values()
+            if record.outbox_shard == shard and (record.outbox_due or 0) <= due_by
+        ]
+        return sorted(held, key=lambda record: record.outbox_due or 0)[:limit]
+
+    def postpone_outbox(self, record: MessageRecord, due: int) -> bool:
+        current = self.get(record.id)
+        if current.outbox_due is None or current.outbox_due != record.outbox_due:
+            return False
+        self._update(record.id, outbox_due=due)
+        return True
+
+    def abandon(self, record_id: str, reason: str) -> MessageRecord | None:
+        if self.get(record_id).status not in (Status.SCHEDULED, Status.QUEUED):
+            return None
+        return self._update(record_id, status=Status.FAILED, reason=reason, **NO_OUTBOX)
+
     def cancel(self, record_id: str) -> MessageRecord:
         current = self.get(record_id)
         if current.status not in (Status.SCHEDULED, Status.QUEUED):
@@ -93,7 +133,7 @@ class FakeMessageRepository:
                 reason="not_cancellable",
                 context={"status": current.status.value},
             )
-        return self._update(record_id, status=Status.CANCELLED)
+        return self._update(record_id, status=Status.CANCELLED, **NO_OUTBOX)
 
     def _update(self, record_id: str, **changes: Any) -> MessageRecord:
         # Validated as the real repository validates what DynamoDB returns.
@@ -130,14 +170,26 @@ class Enqueued:
 class FakeMessageQueue:
     """Keeps what was enqueued. A job may name a message in `staged` (as one too big for
     SQS names its S3 copy), or, as an earlier version queued it, a request body in
-    `staged_requests`; `discarded` lists the staged copies dropped, by key."""
+    `staged_requests`; `discarded` lists the staged copies dropped, by key. With `refuse`
+    set, it takes nothing (the SQS client's fault hook: the enqueue is not under test)."""
 
     queued: list[Enqueued] = field(default_factory=list)
     staged: dict[str, Message] = field(default_factory=dict)
     staged_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     discarded: list[str] = field(default_factory=list)
+    # Raised by every `enqueue` while set, nothing queued: SQS throttling or down.
+    refuse: Exception | None = None
+
+    def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:
+        if job.message is None or len(job.message.model_dump_json().encode()) <= inline_limit:
+            return job
+        key = f"staged/{job.id}.json"
+        self.staged[key] = job.message
+        return job.model_copy(update={"message": None, "staged_message": key})
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+        if self.refuse is not None:
+            raise self.refuse
         self.queued.append(Enqueued(job, delay_seconds))
 
     @property
@@ -168,4 +220,5 @@ class FakeMessageQueue:
 
 
 _records: RecordStore = FakeMessageRepository()
+_outboxes: OutboxStore = FakeMessageRepository()
 _queue: JobQueue = FakeMessageQueue()

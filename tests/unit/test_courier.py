@@ -6,7 +6,7 @@ provider's allowance."""
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -784,10 +784,12 @@ def test_a_job_whose_store_fails_comes_back_alone(
     claim = path.records.claim
     outage = ConnectionError("DynamoDB did not answer")
 
-    def claim_but_the_second(record_id: str, lease_seconds: int) -> MessageRecord | None:
+    def claim_but_the_second(
+        record_id: str, lease_seconds: int, *, at: datetime | None = None
+    ) -> MessageRecord | None:
         if record_id == jobs[1].id:
             raise outage
-        return claim(record_id, lease_seconds)
+        return claim(record_id, lease_seconds, at=at)
 
     monkeypatch.setattr(path.records, "claim", claim_but_the_second)
 

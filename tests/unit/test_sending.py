@@ -17,6 +17,7 @@ from core.errors import (
     InvalidRequest,
     MessageTooLarge,
     NotFound,
+    QueueUnavailable,
     RateLimited,
     SmtpAuthFailed,
     SmtpOutcomeUnknown,
@@ -373,7 +374,7 @@ def test_a_provider_refusal_gives_the_roles_unit_back(mailer: Mailer, path: Send
 
 def test_a_record_that_cannot_be_written_gives_the_allowance_back(path: SendPath) -> None:
     class Unwritable(FakeMessageRepository):
-        def create(self, record: MessageRecord) -> MessageRecord:
+        def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
             raise RuntimeError("table unavailable")
 
     path.records = Unwritable(clock=path.clock)
@@ -543,8 +544,85 @@ def test_a_job_that_cannot_be_queued_gives_the_roles_unit_back(path: SendPath) -
 
     path.queue = Unavailable()
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(QueueUnavailable) as raised:
         _accept(path.mailer())
 
     assert path.limiter.released["app"] == 1
     assert path.limiter.held("app") == 0
+    assert raised.value.status == 503
+
+
+def test_a_job_that_cannot_be_queued_leaves_no_queued_record(path: SendPath) -> None:
+    """A failed SendMessage (an SQS throttle or outage) settles the record it wrote as
+    `failed` (`enqueue_failed`): no status lookup says `queued` for a message no job carries,
+    and the caller gets a 503 naming the record, to send again."""
+    path.queue = FakeMessageQueue(refuse=RuntimeError("queue unavailable"))
+
+    with pytest.raises(QueueUnavailable) as raised:
+        _accept(path.mailer())
+
+    (record,) = path.records.records.values()
+    assert (record.status, record.reason) == (Status.FAILED, "enqueue_failed")
+    assert raised.value.reason == "enqueue_failed"
+    assert raised.value.context == {"id": record.id}
+    assert path.queue.queued == []
+
+
+def test_a_job_queued_though_sendmessage_failed_is_answered_as_queued(path: SendPath) -> None:
+    """SendMessage can fail after SQS took the job (a lost answer): when the worker claimed
+    the record meanwhile, the message is on its way, and the caller is told so, not to
+    send it again."""
+
+    class LostAnswer(FakeMessageQueue):
+        def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+            super().enqueue(job, delay_seconds=delay_seconds)
+            path.records.claim(job.id, 60)  # the worker was quicker than the answer
+            raise RuntimeError("read timeout")
+
+    path.queue = LostAnswer()
+
+    queued = _accept(path.mailer())
+
+    assert path.records.get(queued.id).status is Status.SENDING
+    assert path.limiter.held("app") == 1
+
+
+def test_a_keyed_accept_answers_the_message_already_under_its_id(path: SendPath) -> None:
+    """An Idempotency-Key's retry that runs again (its first request died) finds the first
+    record under the key's id and answers it: no second record, job or allowance."""
+    first = path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+
+    again = path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+
+    assert (again.id, again.message_id, again.status) == (first.id, first.message_id, "queued")
+    assert len(path.records.records) == 1
+    assert len(path.queue.queued) == 1
+    assert path.limiter.taken["app"] == 1
+
+
+def test_a_keyed_accept_queues_anew_what_the_queue_refused(path: SendPath) -> None:
+    """After a 503 (`enqueue_failed`) the same key queues the message under the same id."""
+    path.queue.refuse = RuntimeError("SQS down")
+    with pytest.raises(QueueUnavailable):
+        path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+    path.queue.refuse = None
+
+    queued = path.mailer().accept(APP, "email", _request(), record_id="k" * 32)
+
+    assert (queued.id, queued.status) == ("k" * 32, "queued")
+    assert path.records.get(queued.id).status is Status.QUEUED
+    assert path.queue.only_job.job.id == queued.id
+
+
+def test_a_503_stays_a_503_when_its_staged_copy_cannot_be_deleted(path: SendPath) -> None:
+    """The API function may not delete staged messages (the bucket's lifecycle does): the
+    caller still gets its 503, not the delete's AccessDenied."""
+
+    class NoDelete(FakeMessageQueue):
+        def discard_staged(self, job: Job) -> None:
+            raise PermissionError("AccessDenied")
+
+    path.queue = NoDelete(refuse=RuntimeError("SQS down"))
+
+    with pytest.raises(QueueUnavailable):
+        _accept(path.mailer())

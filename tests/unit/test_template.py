@@ -5,11 +5,15 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES
+from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
+from core.send_request import MAX_SCHEDULE_AHEAD
 from core.settings import Settings
 from handlers.api import app
 from handlers.documentation import PUBLIC_ROUTES, is_public_path
@@ -271,14 +275,14 @@ def test_the_worker_consumes_the_send_queue_with_partial_batch_responses() -> No
 def test_the_send_queue_outlives_the_worker_and_retries_before_its_dead_letter_queue() -> None:
     resources = load_template()["Resources"]
     queue = resources["SendQueue"]["Properties"]
-    max_attempts = load_template()["Parameters"]["MaxAttempts"]
 
     # Lambda's advice: at least six times the function's timeout, or batches are redelivered
     # while a worker still holds them.
     assert queue["VisibilityTimeout"] >= 6 * _function(WORKER_HANDLER)["Timeout"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == "SendDeadLetterQueue.Arn"
-    # Retries are counted by the courier; the dead-letter queue must not cut them short.
-    assert queue["RedrivePolicy"]["maxReceiveCount"] > max_attempts["MaxValue"]
+    # Retries are timed by the courier; the dead-letter queue must not cut them short: a
+    # retry after FRESH_COPY_AFTER_RECEIVES receives is a fresh message, well before it.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 2 * FRESH_COPY_AFTER_RECEIVES
     assert queue["SqsManagedSseEnabled"] is True
     dead_letters = resources["SendDeadLetterQueue"]["Properties"]
     assert dead_letters["MessageRetentionPeriod"] == 14 * 86_400
@@ -292,6 +296,9 @@ def test_the_staging_bucket_is_private_and_forgets_staged_requests() -> None:
     (rule,) = bucket["LifecycleConfiguration"]["Rules"]
     assert rule["Prefix"] == "staged/"
     assert rule["Status"] == "Enabled"
+    # A staged message outlives its longest wait: a schedule, then a whole retry window.
+    longest = MAX_SCHEDULE_AHEAD + timedelta(minutes=MAX_RETRY_WINDOW_MINUTES)
+    assert timedelta(days=rule["ExpirationInDays"]) > longest
 
 
 def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> None:

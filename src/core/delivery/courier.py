@@ -1,11 +1,15 @@
 """The worker's side of a queued message: one attempt, and what to do after it.
 
-Transient failures come back later with exponential backoff (as SQS redeliveries); permanent
-ones are settled as `failed` with the server's reply. A connection that closes or goes quiet
-after the final `.` of DATA leaves the outcome unknown, and the service says what then: with
-`unknown_outcome: hold` (the default, at most once) the message is settled as `unknown` and
-never resent; with `retry` (at least once, as MTAs do) it comes back like a transient failure,
-a duplicate being the price, and is settled `unknown` if its last attempt ends that way too.
+Transient failures come back later with exponential backoff (at most 15 minutes apart), for
+as long as the service's retry window lasts from the message's first attempt (a day unless
+it says otherwise): an outage shorter than the window loses nothing, and a message still
+deferred at its end is `failed` with `retries_exhausted` (its record says when it first and
+last tried). Permanent failures are settled as `failed` with the server's reply. A
+connection that closes or goes quiet after the final `.` of DATA leaves the outcome unknown,
+and the service says what then: with `unknown_outcome: hold` (the default, at most once)
+the message is settled as `unknown` and never resent; with `retry` (at least once, as MTAs
+do) it comes back like a transient failure, a duplicate being the price, and is settled
+`unknown`, never `failed`, however its window ends.
 A duplicate SQS delivery of the same job finds the record already claimed or settled and
 does nothing: no copy of a job makes an attempt of its own.
 
@@ -33,7 +37,7 @@ from core.compose import compose
 from core.delivery.deliver import Deliverer, outgoing
 from core.delivery.queue import MAX_DELAY_SECONDS, Job
 from core.delivery.records import FINAL, WAITING, MessageRecord, RecordChanges, Status
-from core.delivery.retry import backoff_seconds
+from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
 from core.errors import (
     EmailApiError,
     Forbidden,
@@ -113,10 +117,26 @@ SenderResolver = Callable[[str], Principal]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often a transient failure is tried again, and how far apart."""
+    """How long a transient failure is tried again (a service's own window, else
+    `window_seconds`), how far apart, and at most how many times (None: no cap)."""
 
-    max_attempts: int
+    max_attempts: int | None
     base_seconds: float
+    window_seconds: int = DEFAULT_RETRY_WINDOW_MINUTES * 60
+
+    def wait(self, record: MessageRecord, service: Service | None, now: datetime) -> int | None:
+        """Seconds until `record`'s next attempt, or None when there is to be none: its
+        attempts are used up, or the next one would start past its retry window."""
+        if self.max_attempts is not None and record.attempts >= self.max_attempts:
+            return None
+        wait = backoff_seconds(record.attempts, self.base_seconds)
+        window = self.window_seconds
+        if service is not None and service.config.retry_window_minutes is not None:
+            window = service.config.retry_window_minutes * 60
+        first = datetime.fromisoformat(record.first_tried_at) if record.first_tried_at else now
+        if (now - first).total_seconds() + wait > window:
+            return None
+        return wait
 
 
 class Courier:
@@ -239,7 +259,7 @@ class Courier:
         if deadline.remaining() < self._min_seconds_to_start:
             # Earlier messages of the batch used up this invocation: a fresh copy goes to the
             # next one, rather than an attempt doomed to time out.
-            return Hop(0)
+            return self._hop(current, 0)
         # Read once per attempt: the pace, the checks and the transport all use this copy.
         service: Service | EmailApiError
         try:
@@ -253,8 +273,8 @@ class Courier:
                 # and a fresh copy (not a redelivery) keeps it from counting as a dead letter.
                 allowance = self._admission.take_provider(service)
             except RateLimited as limited:
-                return Hop(min(limited.retry_after, MAX_DELAY_SECONDS))
-        record = self._records.claim(job.id, self._lease_seconds)
+                return self._hop(current, limited.retry_after)
+        record = self._records.claim(job.id, self._lease_seconds, at=now)
         if record is None:
             if allowance is not None:
                 allowance.release()  # someone else has (or had) it: this copy sends nothing
@@ -262,12 +282,21 @@ class Courier:
         try:
             ready = self._ready(job, record, service, ahead.sealed if ahead else None)
         except Exception:
-            return self._interrupted(job, record, allowance)
+            known = service if isinstance(service, Service) else None
+            return self._interrupted(job, record, allowance, known)
         if not isinstance(ready, tuple):
             if allowance is not None:
                 allowance.release()  # nothing goes to the provider
             return ready
         return Ready(job, record, *ready, allowance)
+
+    def _hop(self, current: MessageRecord, seconds: int) -> Hop:
+        """Queue a fresh copy of the job: from now on that copy is the message's job, so the
+        record no longer holds it (a repair would add a copy every time it looked, each one
+        hopping on while the provider's pace holds it back)."""
+        if current.outbox_shard is not None:
+            self._records.release_outbox(current.id)
+        return Hop(min(seconds, MAX_DELAY_SECONDS))
 
     def attempt(self, ready: Ready, deadline: Deadline, *, then: Outgoing | None = None) -> Outcome:
         """The SMTP exchange for a prepared job, and its outcome settled; `then` is the next
@@ -275,10 +304,14 @@ class Courier:
         try:
             return self._attempt(ready, deadline, then)
         except Exception:
-            return self._interrupted(ready.job, ready.record, ready.allowance)
+            return self._interrupted(ready.job, ready.record, ready.allowance, ready.service)
 
     def _interrupted(
-        self, job: Job, record: MessageRecord, allowance: Reservation | None
+        self,
+        job: Job,
+        record: MessageRecord,
+        allowance: Reservation | None,
+        service: Service | None,
     ) -> Outcome:
         """An attempt that failed for no reason of the server's: the credentials or the
         staged message could not be read, say. The transport turns every failure of the
@@ -287,8 +320,8 @@ class Courier:
         logger.exception("attempt failed before the SMTP exchange", extra={"record_id": job.id})
         if allowance is not None:
             allowance.release()
-        if record.attempts < self._retries.max_attempts:
-            return self._defer(job, record, reason="internal_error")
+        if (wait := self._retries.wait(record, service, self._clock.now())) is not None:
+            return self._defer(job, wait, reason="internal_error")
         return self._settle(job, self._failed_unless_out(record), reason="internal_error")
 
     def _ready(
@@ -344,15 +377,15 @@ class Courier:
             )
         except SmtpOutcomeUnknown as error:
             resend = service.config.unknown_outcome is UnknownOutcome.RETRY
-            if resend and record.attempts < self._retries.max_attempts:
+            if resend and (wait := self._wait(record, service)) is not None:
                 return self._defer(
-                    job, record, reason=error.reason, smtp_reply=error.message, may_have_gone=True
+                    job, wait, reason=error.reason, smtp_reply=error.message, may_have_gone=True
                 )
-            # Held, or out of attempts: the last one may have gone, so it is not `failed`.
+            # Held, or out of time: the last attempt may have gone, so it is not `failed`.
             return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
         except SmtpFailure as error:
-            if error.transient and record.attempts < self._retries.max_attempts:
-                return self._defer(job, record, reason=error.reason, smtp_reply=error.message)
+            if error.transient and (wait := self._wait(record, service)) is not None:
+                return self._defer(job, wait, reason=error.reason, smtp_reply=error.message)
             reason = error.reason if not error.transient else "retries_exhausted"
             return self._settle(
                 job, self._failed_unless_out(record), reason=reason, smtp_reply=error.message
@@ -360,7 +393,7 @@ class Courier:
 
         accepted = [*record.accepted, *delivery.accepted]
         refused = {**record.refused, **delivery.refused}
-        if delivery.deferred and record.attempts < self._retries.max_attempts:
+        if delivery.deferred and (wait := self._wait(record, service)) is not None:
             # 452 for some recipients: the next attempt goes only to them.
             self._records.settle(
                 job.id,
@@ -370,8 +403,8 @@ class Courier:
                 deferred=delivery.deferred,
                 smtp_reply=next(iter(delivery.deferred.values())),
             )
-            return RetryIn(backoff_seconds(record.attempts, self._retries.base_seconds))
-        refused.update(delivery.deferred)  # out of attempts: they will not get it
+            return RetryIn(wait)
+        refused.update(delivery.deferred)  # out of time: they will not get it
         status = Status.SENT if accepted else self._failed_unless_out(record)
         return self._settle(
             job,
@@ -393,9 +426,13 @@ class Courier:
         logger.info("message cancelled", extra={"record_id": job.id, "reason": reason, "why": why})
         return self._settle(job, Status.CANCELLED, reason=reason)
 
-    def _defer(self, job: Job, record: MessageRecord, **changes: Unpack[RecordChanges]) -> Outcome:
+    def _wait(self, record: MessageRecord, service: Service) -> int | None:
+        """Seconds until the next attempt; None when the message is out of time (or tries)."""
+        return self._retries.wait(record, service, self._clock.now())
+
+    def _defer(self, job: Job, wait: int, **changes: Unpack[RecordChanges]) -> Outcome:
         self._records.settle(job.id, Status.DEFERRED, **changes)
-        return RetryIn(backoff_seconds(record.attempts, self._retries.base_seconds))
+        return RetryIn(wait)
 
     def _settle(self, job: Job, status: Status, **changes: Unpack[RecordChanges]) -> Outcome:
         record = self._records.settle(job.id, status, **changes)

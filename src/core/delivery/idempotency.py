@@ -8,6 +8,7 @@ retry never sends blindly.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,15 @@ from core.outcomes import SendOutcome
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+def keyed_record_id(scope: str, key: str) -> str:
+    """The record id of a queued send under an Idempotency-Key: the same for every retry of
+    it, so that a retry after the first request died (its Powertools record INPROGRESS until
+    the dead Lambda's time is up, then run again) finds the first message's record and
+    answers it, where a fresh id would queue a second message beside the repaired first."""
+    return hashlib.sha256(f"{scope}#{key}".encode()).hexdigest()[:32]
+
 
 # The outcome as the idempotency store keeps it (JSON), and back.
 _STORED: TypeAdapter[SendOutcome] = TypeAdapter(SendOutcome)

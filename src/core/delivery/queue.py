@@ -17,8 +17,18 @@ if TYPE_CHECKING:
 
 # SQS takes 256 KiB per message; leave room for the job's own fields and attributes.
 INLINE_LIMIT_BYTES = 200 * 1024
+# A queued job is written into its message record too (the outbox, see core.delivery.repair),
+# and DynamoDB bills a write by the KB, twice here (the record's creation, and the claim that
+# removes the job): a message bigger than this waits in S3 from the start, so that a record
+# costs a few write units rather than two hundred, and an S3 PUT, GET and DELETE (far cheaper
+# than 400 KB of writes) are paid only by messages with attachments of some size.
+OUTBOX_INLINE_BYTES = 16 * 1024
 # SQS delays a message by at most 15 minutes.
 MAX_DELAY_SECONDS = 900
+# A message returned this many times for retries is retried as a fresh copy (handlers.worker):
+# half the send queue's maxReceiveCount (template.yaml), room for redeliveries of its own (a
+# worker that crashed) before the dead-letter queue.
+FRESH_COPY_AFTER_RECEIVES = 10
 
 
 class Job(BaseModel):
@@ -42,6 +52,11 @@ class Job(BaseModel):
     request: dict[str, Any] | None = None
     staged_request: str | None = None
     message_id: str | None = None
+
+
+def body_of(job: Job) -> str:
+    """The SQS message body that carries `job`."""
+    return job.model_dump_json(exclude_none=True)
 
 
 class MessageQueue:
@@ -70,17 +85,22 @@ class MessageQueue:
             self._s3 = boto3.client("s3")
         return self._s3
 
-    def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
-        """Queue `job`, staging its message in S3 when it is too big for SQS."""
+    def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:
+        """`job` as SQS will carry it: its message moved to S3 when it is bigger than
+        `inline_limit` (by default, than SQS takes)."""
         if job.message is not None:
             message = job.message.model_dump_json().encode()
-            if len(message) > INLINE_LIMIT_BYTES:
+            if len(message) > inline_limit:
                 key = f"staged/{job.id}.json"
                 self.s3.put_object(Bucket=self._bucket, Key=key, Body=message)
-                job = job.model_copy(update={"message": None, "staged_message": key})
+                return job.model_copy(update={"message": None, "staged_message": key})
+        return job
+
+    def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+        """Queue `job`, staged first (see `stage`) unless it already is."""
         self.sqs.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=job.model_dump_json(exclude_none=True),
+            MessageBody=body_of(self.stage(job)),
             DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
         )
 

@@ -8,12 +8,14 @@ deliveries and racing workers agree on one outcome:
     deferred ──┘      ├─────> deferred (a retry is coming)
                       └─────> cancelled (its key was revoked, or its role now forbids it)
     scheduled / queued ─> cancelled (by the caller)
+    scheduled / queued ─> failed (enqueue_failed: its job never reached the queue)
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypedDict, Unpack
 
@@ -38,8 +40,23 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+# The reason of a record whose job the queue refused (see `abandon`): nothing was sent.
+ENQUEUE_FAILED = "enqueue_failed"
+
 FINAL = frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.CANCELLED})
 WAITING = frozenset({Status.SCHEDULED, Status.QUEUED, Status.DEFERRED})
+
+# The outbox: a record written for the queue holds its job (the SQS body) until a worker
+# claims it, so that a job lost between the record and SQS can be queued again (see
+# `core.delivery.repair`). Only such records carry `outbox_shard` and `outbox_due`, the keys
+# of the table's sparse index OUTBOX_INDEX: the repair reads that index, never the table.
+OUTBOX_INDEX = "outbox"
+OUTBOX_FIELDS = ("outbox", "outbox_shard", "outbox_due")
+# The index's partitions, by a record id's first hex digit: one partition would take every
+# accepted message's write, and DynamoDB throttles a hot partition (and the table with it).
+OUTBOX_SHARDS = tuple("0123456789abcdef")
+# Never shown, nor in the API's answers.
+PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS})
 
 
 def new_record_id() -> str:
@@ -72,18 +89,35 @@ class MessageRecord(BaseModel):
     # retry`): the message may be out already, so no later failure can make it `failed`.
     may_have_gone: bool = False
     send_at: str | None = None
+    # When a worker first and last took it for an attempt: its retry window runs from the
+    # first, and a message that ran out of it says when it gave up.
+    first_tried_at: str | None = None
+    last_tried_at: str | None = None
     created_at: str = ""
     updated_at: str = ""
     # A worker that claims the message holds it until then; past it, a crash is assumed.
     lease_until: int | None = None
     expires_at: int = 0
+    # The job as SQS gets it, until a worker claims the message (see OUTBOX_INDEX); a job's
+    # message is at most the queue's OUTBOX_INLINE_BYTES (bigger ones wait in S3), so with
+    # MAX_RECIPIENTS_LIMIT recipients the record stays far below DynamoDB's 400 KB item.
+    outbox: str | None = None
+    outbox_shard: str | None = None
+    # When the job should have reached a worker (epoch seconds): the index's sort key.
+    outbox_due: int | None = None
 
     def pending_recipients(self) -> list[str]:
         """Who still has to get it: not accepted yet and not refused for good."""
         return [r for r in self.recipients if r not in self.accepted and r not in self.refused]
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"lease_until", "expires_at"})
+        return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+
+    def with_outbox(self, job_body: str, due: int) -> MessageRecord:
+        """This record holding its job until a worker claims it."""
+        return self.model_copy(
+            update={"outbox": job_body, "outbox_shard": self.id[:1], "outbox_due": due}
+        )
 
 
 class RecordChanges(TypedDict, total=False):
@@ -103,7 +137,9 @@ class MessageRepository:
     def __init__(self, table: ItemTable) -> None:
         self._table = table
 
-    def create(self, record: MessageRecord) -> MessageRecord:
+    def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
+        """Write a new record; `Conflict` if its id is taken, unless `over_abandoned` and the
+        one there is a message the queue refused (`enqueue_failed`): it is sent anew."""
         now = now_iso()
         record = record.model_copy(
             update={
@@ -112,7 +148,9 @@ class MessageRepository:
                 "expires_at": int(time.time()) + RETENTION_SECONDS,
             }
         )
-        if not self._table.create(record.model_dump(mode="json", exclude_none=True)):
+        abandoned = Attr("status").eq(Status.FAILED.value) & Attr("reason").eq(ENQUEUE_FAILED)
+        item = record.model_dump(mode="json", exclude_none=True)
+        if not self._table.create(item, or_if=abandoned if over_abandoned else None):
             raise Conflict("Message id clash.", reason="message_exists")
         return record
 
@@ -122,16 +160,34 @@ class MessageRepository:
             raise NotFound(f"Message '{record_id}' not found.", reason="message_not_found")
         return MessageRecord.model_validate(item)
 
-    def claim(self, record_id: str, lease_seconds: int) -> MessageRecord | None:
-        """Move a waiting message to `sending` for one worker; None if someone else has it
-        or it is already settled. A lapsed lease (a crashed worker) is not taken over here:
-        see `expire_lease`."""
+    def claim(
+        self, record_id: str, lease_seconds: int, *, at: datetime | None = None
+    ) -> MessageRecord | None:
+        """Move a waiting message to `sending` for one worker, tried `at` (the worker's clock;
+        now by default); None if someone else has it or it is already settled. A lapsed lease
+        (a crashed worker) is not taken over here: see `expire_lease`."""
+        tried = (at or datetime.now(UTC)).isoformat(timespec="seconds")
         return self._transition(
             record_id,
             allowed=WAITING,
-            changes={"status": Status.SENDING, "lease_until": int(time.time()) + lease_seconds},
+            changes={
+                "status": Status.SENDING,
+                "lease_until": int(time.time()) + lease_seconds,
+                "last_tried_at": tried,
+                # Kept 30 days from its last attempt, not only from its acceptance: a message
+                # scheduled weeks ahead must not expire in the middle of its retry window.
+                "expires_at": int(time.time()) + RETENTION_SECONDS,
+            },
+            set_once={"first_tried_at": tried},
             increment_attempts=True,
+            # The job reached a worker: no copy of the message stays in the record.
+            remove=OUTBOX_FIELDS,
         )
+
+    def release_outbox(self, record_id: str) -> None:
+        """The job reached a worker, which queues it on itself (a `Hop`): the record need
+        not hold it, nor the repair queue it again."""
+        self._table.update(record_id, remove=OUTBOX_FIELDS, only_if=Attr("outbox_shard").exists())
 
     def expire_lease(self, record_id: str) -> MessageRecord | None:
         """A `sending` record whose lease ran out: the worker died mid-send, so nobody knows
@@ -157,11 +213,36 @@ class MessageRepository:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
         return record
 
+    def abandon(self, record_id: str, reason: str) -> MessageRecord | None:
+        """Settle a message no job carries (the queue refused it) as `failed`; None when a
+        worker already took it: its job was queued after all."""
+        return self._transition(
+            record_id,
+            allowed={Status.SCHEDULED, Status.QUEUED},
+            changes={"status": Status.FAILED, "reason": reason},
+            remove=OUTBOX_FIELDS,
+        )
+
+    def due_outboxes(self, shard: str, due_by: int, *, limit: int) -> list[MessageRecord]:
+        """Records of `shard` still holding their job that should have reached a worker by
+        `due_by` (epoch seconds), the longest overdue first."""
+        items = self._table.query_below(
+            OUTBOX_INDEX, ("outbox_shard", shard), ("outbox_due", due_by), limit=limit
+        )
+        return [MessageRecord.model_validate(item) for item in items]
+
+    def postpone_outbox(self, record: MessageRecord, due: int) -> bool:
+        """Move a held job's due time on to `due`, unless someone did first (another repair)
+        or a worker claimed it: True when this caller is the one to queue it again."""
+        condition = Attr("outbox_due").eq(record.outbox_due)
+        return self._table.update(record.id, set={"outbox_due": due}, only_if=condition) is not None
+
     def cancel(self, record_id: str) -> MessageRecord:
         record = self._transition(
             record_id,
             allowed={Status.SCHEDULED, Status.QUEUED},
             changes={"status": Status.CANCELLED},
+            remove=OUTBOX_FIELDS,
         )
         if record is None:
             current = self.get(record_id)
@@ -180,11 +261,15 @@ class MessageRepository:
         allowed: frozenset[Status] | set[Status],
         changes: dict[str, Any],
         increment_attempts: bool = False,
+        set_once: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
     ) -> MessageRecord | None:
         item = self._table.update(
             record_id,
             set={**changes, "updated_at": now_iso()},
+            set_once=set_once,
             add={"attempts": 1} if increment_attempts else None,
+            remove=remove,
             only_if=Attr("status").is_in([status.value for status in allowed]),
         )
         return None if item is None else MessageRecord.model_validate(item)

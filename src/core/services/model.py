@@ -26,6 +26,7 @@ from pydantic import (
 
 from core.access.model import RateLimits
 from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
+from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
 from core.errors import InvalidRequest
 from core.settings import get_settings
 from core.transport.destination import (
@@ -320,6 +321,11 @@ class ServiceConfig(BaseModel):
     # After the final dot, a broken connection leaves the outcome unknown: 'hold' never
     # resends (no duplicate, maybe no delivery), 'retry' resends (maybe a duplicate).
     unknown_outcome: UnknownOutcome = UnknownOutcome.HOLD
+    # How long queued mail keeps trying through transient failures (a provider's outage),
+    # from its first attempt; unset: the operator's RETRY_WINDOW_MINUTES (24 hours). Past
+    # it, a message still deferred is `failed` (`retries_exhausted`). At most 5 days, as
+    # Postfix keeps trying, well within a record's 30 days.
+    retry_window_minutes: Annotated[int, Field(ge=1, le=MAX_RETRY_WINDOW_MINUTES)] | None = None
     # DreamFactory's placeholder values for every send through this service, lowest priority
     # first (see `placeholder_parameters`).
     parameters: Annotated[

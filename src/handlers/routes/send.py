@@ -36,7 +36,7 @@ TEMPLATE_ID = r"^(0*[1-9][0-9]*)?$"
     responses={
         200: documented("Sent: the SMTP server accepted `count` recipients.", SentAnswer),
         202: documented("Queued for the worker, or scheduled for `send_at`.", QueuedAnswer),
-        **errors(400, 401, 403, 404, 409, 413, 429, 502, 504),
+        **errors(400, 401, 403, 404, 409, 413, 429, 502, 503, 504),
     },
 )
 def send_email(
