@@ -30,9 +30,9 @@ from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
 
-# The declared fields whose text is a placeholder value too (DreamFactory substitutes every
-# top-level string of the request).
-_DECLARED_TEXT = (
+# The declared fields that say what the mail says and who it is from; their text is a
+# placeholder value too (DreamFactory substitutes every top-level string of the request).
+MESSAGE_TEXT_FIELDS = (
     "subject",
     "body_text",
     "body_html",
@@ -298,7 +298,7 @@ class SendRequest(TemplateReference):
         `template_data`, which wins."""
         values: dict[str, str] = {
             name: value
-            for name in _DECLARED_TEXT
+            for name in MESSAGE_TEXT_FIELDS
             if name in self.model_fields_set and isinstance(value := getattr(self, name), str)
         }
         for key, value in (self.model_extra or {}).items():

@@ -11,7 +11,7 @@ from core.access.authentication import Principal
 from core.access.model import Role
 from core.errors import Forbidden
 from core.message import Message
-from core.send_request import ATTACHMENT_REFERENCES, SendRequest
+from core.send_request import ATTACHMENT_REFERENCES, MESSAGE_TEXT_FIELDS, SendRequest
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 
@@ -70,17 +70,7 @@ def check_addressing(
 
 # What a key limited to templates may not give, even empty or null: every field that changes
 # what the mail says or who it is from. It gives recipients and placeholder values, nothing else.
-TEMPLATE_LOCKED_FIELDS = (
-    "subject",
-    "body_text",
-    "body_html",
-    "from_name",
-    "from_email",
-    "reply_to_name",
-    "reply_to_email",
-    "attachments",
-    *ATTACHMENT_REFERENCES,
-)
+TEMPLATE_LOCKED_FIELDS = (*MESSAGE_TEXT_FIELDS, "attachments", *ATTACHMENT_REFERENCES)
 
 
 def limited_to_templates(role: Role) -> bool:
