@@ -16,6 +16,7 @@ import pytest
 
 from core import runtime
 from tests.support.api import create_plain_service
+from tests.support.local_moto import forget_moto
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (
     Authorities,
@@ -87,6 +88,15 @@ def smtp_extensions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     )
     monkeypatch.setattr(CaptureServer, "default_extensions", extensions)
     monkeypatch.setattr(FaultServer, "default_extensions", extensions)
+
+
+@pytest.fixture
+def fresh_moto() -> Iterator[None]:
+    """The local stack's moto backends, empty before and after the test (they live in this
+    process); for the modules that run the stack's moto server here."""
+    forget_moto()
+    yield
+    forget_moto()
 
 
 @pytest.fixture(scope="session")

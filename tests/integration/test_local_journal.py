@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto.backends import get_backend
 from moto.sqs.models import Message
 
 from local_stack.environment import LOCAL_ACCESS_KEY_ID, REGION
 from local_stack.moto_server import MotoServer
-from local_stack.moto_state import SERVICES
 from local_stack.state_store import StateStore
+from tests.support.local_moto import forget_moto
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -37,17 +35,8 @@ VISIBILITY_TIMEOUT = "720"
 OTHER_CALL_SECONDS = 1.0
 
 
-@pytest.fixture(autouse=True)
-def fresh_moto() -> Iterator[None]:
-    """moto's backends live in this process: each test starts from none, as a new stack does."""
-    _forget_moto()
-    yield
-    _forget_moto()
-
-
-def _forget_moto() -> None:
-    for service in SERVICES:
-        get_backend(service).reset()
+# moto's backends live in this process: each test starts from none, as a new stack does.
+pytestmark = pytest.mark.usefixtures("fresh_moto")
 
 
 def _sqs(endpoint: str) -> SQSClient:
@@ -70,7 +59,7 @@ def _as_killed(state_dir: Path, copy: Path) -> Path:
 
 
 def _restart(state_dir: Path) -> tuple[StateStore, MotoServer]:
-    _forget_moto()
+    forget_moto()
     state = StateStore(state_dir)
     return state, MotoServer(0, state)
 

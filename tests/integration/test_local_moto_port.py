@@ -19,12 +19,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.backends import get_backend
 
 from local_stack.environment import LOCAL_ACCESS_KEY_ID, REGION
 from local_stack.moto_server import MotoServer
-from local_stack.moto_state import SERVICES
 from local_stack.state_store import StateStore
+from tests.support.local_moto import forget_moto
 
 SECRET_ID = "email-api/admin-key"
 SECRET_VALUE = "the-admin-key-a-page-must-never-read"
@@ -46,8 +45,7 @@ GET_SECRET = {
 @pytest.fixture
 def moto(tmp_path: Path) -> Iterator[MotoServer]:
     """The stack's moto server, holding the admin key's secret (and nothing of earlier tests)."""
-    for service in SERVICES:
-        get_backend(service).reset()
+    forget_moto()
     state = StateStore(tmp_path)
     server = MotoServer(0, state)
     try:

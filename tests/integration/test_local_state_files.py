@@ -16,7 +16,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +28,17 @@ from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 from local_stack.environment import LOCAL_ACCESS_KEY_ID, REGION
 from local_stack.moto_server import MotoServer
-from local_stack.moto_state import SERVICES, dump_resources
+from local_stack.moto_state import dump_resources
 from local_stack.state_store import StateStore
+from tests.support.local_moto import forget_moto
 
 SECRET_ID = "email-api/admin-key"
 SECRET_VALUE = "admin-key-kept-private"
 ANOTHER_USER = 4242
 
 
-@pytest.fixture(autouse=True)
-def fresh_moto() -> Iterator[None]:
-    """moto's backends live in this process: each test starts from none, as a new stack does."""
-    _forget_moto()
-    yield
-    _forget_moto()
-
-
-def _forget_moto() -> None:
-    for service in SERVICES:
-        get_backend(service).reset()
+# moto's backends live in this process: each test starts from none, as a new stack does.
+pytestmark = pytest.mark.usefixtures("fresh_moto")
 
 
 def _aws(endpoint: str) -> dict[str, Any]:
@@ -403,7 +394,7 @@ def test_every_resource_kind_survives_a_stop_and_start(tmp_path: Path) -> None:
     finally:
         server.stop()
         state.close()
-    _forget_moto()
+    forget_moto()
 
     state = StateStore(tmp_path)
     server = MotoServer(0, state)
@@ -460,7 +451,7 @@ def test_a_kill_loses_nothing_that_was_answered(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
-    _forget_moto()
+    forget_moto()
 
     state = StateStore(tmp_path)
     server = MotoServer(0, state)
@@ -502,7 +493,7 @@ def test_a_pickled_message_in_an_old_journal_is_never_loaded(tmp_path: Path) -> 
     entry = {"sqs": [{"queue": ["123456789012", REGION, "work"], "message": message}]}
     with journal.open("a") as file:
         file.write(json.dumps(entry) + "\n")
-    _forget_moto()
+    forget_moto()
 
     state = StateStore(tmp_path)
     server = MotoServer(0, state)
