@@ -106,21 +106,28 @@ class QueueUnavailable(EmailApiError):
     default_reason = "enqueue_failed"
 
 
-# --- the SMTP server's answer (5xx) -------------------------------------------------------
+# --- the provider's answer (5xx) ----------------------------------------------------------
 
 
-class SmtpFailure(EmailApiError):
-    """502: the SMTP server refused us, or we could not talk to it safely.
+class DeliveryFailure(EmailApiError):
+    """502: the service's server (or API) refused the message, or could not be talked to
+    safely. Every transport raises its own specialisations of this one; delivery, the queue
+    and the API read only what it says here:
 
-    `transient` says whether trying again later may succeed (a 4xx reply, a dropped or timed
-    out connection before the message was handed over, a connection the server reset before
-    reading it all); permanent failures (5xx, bad credentials, a bad certificate) are not
-    retried.
+    - `transient`: whether trying again later may succeed (a 4xx reply, throttling, a dropped
+      or timed-out connection before the message was handed over); permanent failures (a
+      rejection, bad credentials, a bad certificate) are not retried;
+    - `maybe_handed_over`: the message may have reached the provider (the connection broke
+      after SMTP's final dot, say), so the outcome is unknown and resending could deliver it
+      twice (see `DeliveryOutcomeUnknown`);
+    - `stale_connection`: a kept connection was found dead before the message was handed
+      over (closed by the server while idle): the send may go once more, on a fresh one.
     """
 
     status = 502
-    default_reason = "smtp_error"
+    default_reason = "delivery_failed"
     transient_by_default: ClassVar[bool] = False
+    maybe_handed_over: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -129,9 +136,37 @@ class SmtpFailure(EmailApiError):
         reason: str | None = None,
         context: dict[str, Any] | None = None,
         transient: bool | None = None,
+        stale_connection: bool = False,
     ) -> None:
         super().__init__(message, reason=reason, context=context)
         self.transient = self.transient_by_default if transient is None else transient
+        self.stale_connection = stale_connection
+
+
+class DeliveryOutcomeUnknown(DeliveryFailure):
+    """The message may or may not be on its way (the connection closed or went quiet after it
+    was handed over). Not transient: the queue resends it only for a service that asked for
+    that (`unknown_outcome: retry`)."""
+
+    default_reason = "outcome_unknown"
+    maybe_handed_over = True
+
+
+class DeliveryTimeout(DeliveryFailure):
+    """504: the provider did not answer within our time budget, before the handover."""
+
+    status = 504
+    default_reason = "delivery_timeout"
+    transient_by_default = True
+
+
+# --- the SMTP server's answer: `DeliveryFailure`s of the SMTP transport -------------------
+
+
+class SmtpFailure(DeliveryFailure):
+    """502: the SMTP server refused us, or we could not talk to it safely."""
+
+    default_reason = "smtp_error"
 
 
 class SmtpConnectFailed(SmtpFailure):
@@ -160,17 +195,14 @@ class SmtpDeferred(SmtpFailure):
     transient_by_default = True
 
 
-class SmtpOutcomeUnknown(SmtpFailure):
+class SmtpOutcomeUnknown(SmtpFailure, DeliveryOutcomeUnknown):
     """The connection closed or went quiet after the final `.` of DATA: the message may or
-    may not be on its way. Resending could deliver it twice, so it is not transient: the queue
-    resends it only for a service that asked for that (`unknown_outcome: retry`)."""
+    may not be on its way."""
 
     default_reason = "smtp_outcome_unknown"
 
 
-class SmtpTimeout(SmtpFailure):
+class SmtpTimeout(SmtpFailure, DeliveryTimeout):
     """504: the SMTP server did not answer within our time budget."""
 
-    status = 504
     default_reason = "smtp_timeout"
-    transient_by_default = True
