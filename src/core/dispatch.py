@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core import runtime
 from core.access.authentication import Principal
 from core.delivery.idempotency import at_most_once, keyed_record_id
-from core.errors import SmtpOutcomeUnknown
+from core.errors import DeliveryOutcomeUnknown
 from core.outcomes import SendOutcome, Unconfirmed
 from core.send_request import SendRequest
 from core.settings import get_settings
@@ -55,6 +55,6 @@ def _send_now(
     remaining = lambda_context.get_remaining_time_in_millis() if lambda_context else None
     try:
         return runtime.mailer().send(caller, service, request, runtime.send_deadline(remaining))
-    except SmtpOutcomeUnknown as error:
+    except DeliveryOutcomeUnknown as error:
         # Remembered under the idempotency key like a success: a retry must not resend.
         return Unconfirmed.of(error)

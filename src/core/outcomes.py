@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.access.quota import Quota
-from core.errors import SmtpOutcomeUnknown
+from core.errors import DeliveryOutcomeUnknown
 
 
 class _Outcome(BaseModel):
@@ -53,11 +53,11 @@ class Unconfirmed(_Outcome):
     context: dict[str, object] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, error: SmtpOutcomeUnknown) -> Unconfirmed:
+    def of(cls, error: DeliveryOutcomeUnknown) -> Unconfirmed:
         return cls(message=error.message, reason=error.reason, context=error.context)
 
-    def error(self) -> SmtpOutcomeUnknown:
-        return SmtpOutcomeUnknown(self.message, reason=self.reason, context=self.context)
+    def error(self) -> DeliveryOutcomeUnknown:
+        return DeliveryOutcomeUnknown(self.message, reason=self.reason, context=self.context)
 
 
 SendOutcome = Annotated[Sent | Queued | Unconfirmed, Field(discriminator="kind")]

@@ -29,7 +29,7 @@ from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
 from core.delivery.queue import OUTBOX_INLINE_BYTES, Job, body_of
 from core.delivery.records import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
-from core.errors import NotFound, QueueUnavailable, SmtpFailure, SmtpOutcomeUnknown
+from core.errors import DeliveryFailure, DeliveryOutcomeUnknown, NotFound, QueueUnavailable
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
 from core.placeholder_limits import PlaceholderLimits
@@ -186,8 +186,8 @@ class Mailer:
             delivery = self._deliverer.deliver(
                 admitted.service, admitted.sealed, message.envelope_recipients(), deadline
             )
-        except SmtpFailure as error:
-            outcome = Status.UNKNOWN if isinstance(error, SmtpOutcomeUnknown) else Status.FAILED
+        except DeliveryFailure as error:
+            outcome = Status.UNKNOWN if isinstance(error, DeliveryOutcomeUnknown) else Status.FAILED
             self._records.settle(record.id, outcome, reason=error.reason, smtp_reply=error.message)
             raise
         except Exception:

@@ -39,12 +39,12 @@ from core.delivery.queue import MAX_DELAY_SECONDS, Job
 from core.delivery.records import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
 from core.errors import (
+    DeliveryFailure,
+    DeliveryOutcomeUnknown,
     EmailApiError,
     Forbidden,
     NotFound,
     RateLimited,
-    SmtpFailure,
-    SmtpOutcomeUnknown,
     Unauthorized,
 )
 from core.message import Message
@@ -315,7 +315,7 @@ class Courier:
     ) -> Outcome:
         """An attempt that failed for no reason of the server's: the credentials or the
         staged message could not be read, say. The transport turns every failure of the
-        conversation into an `SmtpFailure`, so nothing was handed over: the message comes
+        conversation into a `DeliveryFailure`, so nothing was handed over: the message comes
         back, rather than wait out its lease and be taken for one that may have gone."""
         logger.exception("attempt failed before the SMTP exchange", extra={"record_id": job.id})
         if allowance is not None:
@@ -375,7 +375,7 @@ class Courier:
             delivery = self._deliverer.deliver(
                 service, ready.sealed, record.pending_recipients(), deadline, then=then
             )
-        except SmtpOutcomeUnknown as error:
+        except DeliveryOutcomeUnknown as error:
             resend = service.config.unknown_outcome is UnknownOutcome.RETRY
             if resend and (wait := self._wait(record, service)) is not None:
                 return self._defer(
@@ -383,7 +383,7 @@ class Courier:
                 )
             # Held, or out of time: the last attempt may have gone, so it is not `failed`.
             return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
-        except SmtpFailure as error:
+        except DeliveryFailure as error:
             if error.transient and (wait := self._wait(record, service)) is not None:
                 return self._defer(job, wait, reason=error.reason, smtp_reply=error.message)
             reason = error.reason if not error.transient else "retries_exhausted"

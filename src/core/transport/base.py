@@ -28,8 +28,10 @@ class Delivery:
     accepted: list[str]
     refused: dict[str, str] = field(default_factory=dict)
     deferred: dict[str, str] = field(default_factory=dict)
-    # The server's answer to the message itself (often naming its own queue id).
+    # The provider's answer to the message itself (often naming its own queue id), and the
+    # id it gave the message when it said one (SMTP's `250 ... queued as <id>`, SES's id).
     reply: str | None = None
+    provider_message_id: str | None = None
 
 
 @dataclass(frozen=True)
