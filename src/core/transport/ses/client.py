@@ -1,0 +1,60 @@
+"""The boto3 SES v2 client a transport sends with: built once, with botocore's retries off and
+its timeouts cut to the send's time budget.
+
+botocore keeps the HTTPS connection of a client alive between calls (urllib3's pool), so a
+transport keeps one client for as long as it lives: each message then costs one request on a
+warm connection. Its own retries are off (one attempt a call): a throttled or failed send goes
+back to the queue, which spaces its retries and honours the service's retry window, instead of
+botocore sleeping inside the function.
+
+botocore fixes its timeouts when the client is built and bounds each wait with them (the
+connect, and each read), not the call as a whole; so the budget is split between the two, and a
+client is built again when a send has less time left than its client was built for (the end of
+an invocation) or much more (the next one, after a short budget).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+# The smallest budget a client is built for: below it, sending is not worth starting.
+MIN_BUDGET_SECONDS = 0.05
+
+
+class SesApi(Protocol):
+    """The part of botocore's `sesv2` client the transport and its probe call."""
+
+    def send_email(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def get_account(self) -> dict[str, Any]: ...
+
+    def get_email_identity(self, *, EmailIdentity: str) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def budget_of(remaining: float) -> float:
+    """The time budget a client is built for, given the seconds a send has left: whole seconds
+    (so the sends of one invocation share a client), the exact time under one."""
+    return float(math.floor(remaining)) if remaining >= 1 else remaining
+
+
+def build_client(region: str, budget: float, *, endpoint_url: str | None = None) -> SesApi:
+    """An `sesv2` client for `region` whose connect and read together fit in `budget` seconds.
+
+    `endpoint_url` is for tests and the benchmark; otherwise boto3 finds the endpoint (and
+    honours AWS_ENDPOINT_URL, as the local stack sets it)."""
+    import boto3  # here, not at import: only an SES service's first send pays for it
+    from botocore.config import Config
+
+    config = Config(
+        region_name=region,
+        connect_timeout=budget / 2,
+        read_timeout=budget / 2,
+        retries={"total_max_attempts": 1},
+        # One connection: a transport is lent to one sender at a time.
+        max_pool_connections=1,
+    )
+    client: SesApi = boto3.client("sesv2", config=config, endpoint_url=endpoint_url)
+    return client

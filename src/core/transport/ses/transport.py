@@ -1,0 +1,103 @@
+"""Delivering a message through the SES v2 API (`SendEmail` with raw content), as the
+function's IAM role.
+
+The message goes exactly as the composer sealed it (`Content.Raw.Data`): attachments,
+templates and headers work as they do over SMTP. SES takes the envelope from the request, not
+from the headers: `FromEmailAddress` is the envelope sender (the identity SES checks, and where
+bounces go), and every envelope recipient is listed in `Destination`. For raw content SES
+writes no header from `Destination`; the recipients go in `BccAddresses`, the list that by its
+name never shows, so a Bcc recipient gets the message and appears nowhere in it. SES answers
+with its message id, which the delivery carries (`provider_message_id`). SES accepts or refuses
+a message as a whole: every recipient is accepted, or the send fails (`core.transport.ses.errors`).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_of, build_client
+from core.transport.ses.errors import SesTimeout, failure_of
+
+
+class SesTransport:
+    """Sends through SES v2 in `region`, tagged with `configuration_set` when one is named.
+
+    `open` builds the client (no request is made: SES needs no handshake of its own); `close`
+    closes its connection. `send` on a transport not opened opens it for that one message."""
+
+    def __init__(
+        self,
+        region: str,
+        configuration_set: str | None = None,
+        *,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self.region = region
+        self.configuration_set = configuration_set
+        self._endpoint_url = endpoint_url
+        self._client: SesApi | None = None
+        self._budget = 0.0
+
+    def open(self, deadline: Deadline) -> None:
+        self._client_for(deadline)
+
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        """Hand the message to SES, or raise an `SesFailure`."""
+        if self._client is None:
+            try:
+                return self._send(message, envelope, deadline)
+            finally:
+                self.close()
+        return self._send(message, envelope, deadline)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        client = self._client_for(deadline)
+        request: dict[str, Any] = {
+            "FromEmailAddress": envelope.sender,
+            "Destination": {"BccAddresses": list(envelope.recipients)},
+            "Content": {"Raw": {"Data": message}},
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        try:
+            answer = client.send_email(**request)
+        except Exception as error:  # botocore's, read into the taxonomy (or a TypeError)
+            raise failure_of(error, configuration_set=self.configuration_set) from error
+        message_id = str(answer["MessageId"])
+        return Delivery(
+            accepted=list(envelope.recipients),
+            reply=f"SES accepted {message_id}",
+            provider_message_id=message_id,
+        )
+
+    def _client_for(self, deadline: Deadline) -> SesApi:
+        """The kept client, or one built for this deadline (see `core.transport.ses.client`)."""
+        remaining = deadline.remaining()
+        if remaining < MIN_BUDGET_SECONDS:
+            raise SesTimeout("No time was left to send through SES.")
+        budget = budget_of(remaining)
+        if self._client is None or self._budget != budget:
+            self.close()
+            self._client = build_client(self.region, budget, endpoint_url=self._endpoint_url)
+            self._budget = budget
+        return self._client
