@@ -22,10 +22,11 @@ from local_stack.environment import point_handlers_at, queue_arn, queue_url
 from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
 from local_stack.leases import give_back_leases
-from local_stack.mail_capture import MailCapture
+from local_stack.mail_capture import MailCapture, MailFolder
 from local_stack.moto_server import MotoServer
 from local_stack.resources import provision, state_summary
 from local_stack.scheduler import Scheduler, template_schedules
+from local_stack.ses import verify_identities
 from local_stack.state_store import StateStore
 from local_stack.worker_poller import WorkerPoller, template_queue_sources
 
@@ -82,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             state.reset()
         # Runs last: the final snapshot is taken once nothing talks to moto any more.
         running.callback(state.close)
-        moto = MotoServer(config.moto_port, state)
+        moto = MotoServer(config.moto_port, state, ses_mail=MailFolder(config.mail_dir))
         running.callback(moto.stop)
         point_handlers_at(moto.endpoint_url)
+        verify_identities(config.ses_identities)
         admin_key = provision(config.admin_key, keep_existing_key=not config.admin_key_given)
         if admin_key != config.admin_key:
             config = dataclasses.replace(config, admin_key=admin_key, admin_key_kept=True)

@@ -54,6 +54,7 @@ def banner(
         for poller in pollers
     )
     limits = ", ".join(f"{f.name} {f.concurrency}" for f in functions)
+    ses_identities = ", ".join(config.ses_identities) or "nobody"
     concurrency = textwrap.fill(
         f"at most at once: {limits} ({CONCURRENCY_SETTING}={default_concurrency()} where the"
         " template sets no limit)",
@@ -72,6 +73,8 @@ Local email API: no AWS account, no Docker.
                  (default sender {DEFAULT_FROM_EMAIL})
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
+  SES (moto)     services of type ses send as {ses_identities} (LOCAL_SES_IDENTITIES);
+                 what they send lands in the mail folder too
   AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}
                  (for SDKs signing with key id '{LOCAL_ACCESS_KEY_ID}'; never browsers)
   State          {state or config.state_dir}

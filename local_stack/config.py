@@ -23,6 +23,8 @@ DEFAULT_MOTO_PORT = 5005
 DEFAULT_MAIL_DIR = REPO_ROOT / ".local" / "mail"
 # What moto was told (services, keys, records, the queue), kept across restarts.
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "state"
+# What moto's SES may send as: the domain of the local `email` service's default sender.
+DEFAULT_SES_IDENTITIES = ("example.com",)
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,13 @@ class LocalConfig:
     state_dir: Path = DEFAULT_STATE_DIR
     # A generated key found in the state of an earlier run, and used again.
     admin_key_kept: bool = False
+    # The domains and addresses moto's SES has verified (LOCAL_SES_IDENTITIES).
+    ses_identities: tuple[str, ...] = DEFAULT_SES_IDENTITIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
         """LOCAL_API_PORT, LOCAL_INVOKE_PORT, LOCAL_SMTP_PORT, LOCAL_MOTO_PORT, LOCAL_MAIL_DIR,
-        LOCAL_STATE_DIR, BOOTSTRAP_ADMIN_KEY."""
+        LOCAL_STATE_DIR, LOCAL_SES_IDENTITIES, BOOTSTRAP_ADMIN_KEY."""
         given_key = environ.get("BOOTSTRAP_ADMIN_KEY", "").strip()
         return cls(
             api_port=_port(environ, "LOCAL_API_PORT", DEFAULT_API_PORT),
@@ -53,6 +57,7 @@ class LocalConfig:
             admin_key=given_key or secrets.token_urlsafe(32),
             admin_key_given=bool(given_key),
             state_dir=Path(environ.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR).resolve(),
+            ses_identities=_identities(environ.get("LOCAL_SES_IDENTITIES")),
         )
 
     @property
@@ -99,6 +104,13 @@ class LocalConfig:
                     raise SystemExit(
                         f"Port {port} on {HOST} is in use: set {setting} to a free port."
                     ) from None
+
+
+def _identities(raw: str | None) -> tuple[str, ...]:
+    """Comma-separated domains and addresses; unset means the default, empty means none."""
+    if raw is None:
+        return DEFAULT_SES_IDENTITIES
+    return tuple(identity.strip() for identity in raw.split(",") if identity.strip())
 
 
 def _port(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -2,7 +2,8 @@
 delivering it.
 
 Each message becomes `<stamp>.eml`, the bytes exactly as the client sent them after DATA,
-and `<stamp>.json`, the SMTP envelope: Bcc recipients appear only there. The `.json` is
+and `<stamp>.json`, the SMTP envelope: Bcc recipients appear only there. Messages sent through
+moto's SES API land in the same folder the same way (`local_stack.ses`). The `.json` is
 written last, so a message whose sidecar exists is complete. Mail may hold password-reset
 links: the folder is 0700 and each file 0600 (`local_stack.private_files`). The server is
 the toolkit's (`local_stack.smtp`): its capture handler, keeping into a `MailFolder`.
@@ -64,18 +65,22 @@ def read_captured(mail_dir: Path) -> list[CapturedMail]:
     return captured
 
 
+# Names sort in arrival order, even for messages within the same microsecond, whichever of the
+# stack's servers (SMTP capture, moto's SES) wrote them.
+_SEQUENCE = itertools.count(1)
+
+
 class MailFolder:
     """Where captured messages go: one `.eml` and one `.json` each, and a line on stdout."""
 
     def __init__(self, mail_dir: Path) -> None:
         self._mail_dir = mail_dir
-        # Names sort in arrival order, even for messages within the same microsecond.
-        self._sequence = itertools.count(1)
 
-    def keep(self, message: Received) -> None:
-        """Write `message` down (called on the server's thread, before it answers)."""
+    def keep(self, message: Received, *, provider_message_id: str | None = None) -> None:
+        """Write `message` down (called on the server's thread, before it answers); a message
+        moto's SES took carries the id SES gave it (`provider_message_id`)."""
         received = datetime.fromtimestamp(message.arrived_at, UTC)
-        stem = f"{received:%Y%m%dT%H%M%S.%fZ}-{next(self._sequence):04d}"
+        stem = f"{received:%Y%m%dT%H%M%S.%fZ}-{next(_SEQUENCE):04d}"
         headers = BytesHeaderParser(policy=default).parsebytes(message.data)
         sidecar = {
             "mail_from": message.mail_from,
@@ -83,13 +88,17 @@ class MailFolder:
             "message_id": str(headers.get("Message-ID", "")),
             "received_at": received.isoformat(),
         }
+        if provider_message_id is not None:
+            sidecar["provider_message_id"] = provider_message_id
         private_directory(self._mail_dir)  # someone may have cleared it
         eml_path = self._mail_dir / f"{stem}.eml"
         write_private(eml_path, message.data, durable=False)
         sidecar_path = eml_path.with_suffix(".json")
         write_private(sidecar_path, json.dumps(sidecar, indent=2).encode(), durable=False)
+        via = "" if provider_message_id is None else f" (SES {provider_message_id})"
         print(
             f"mail: {eml_path} from <{message.mail_from}> to "
-            + ", ".join(f"<{rcpt}>" for rcpt in message.rcpt_tos),
+            + ", ".join(f"<{rcpt}>" for rcpt in message.rcpt_tos)
+            + via,
             flush=True,
         )

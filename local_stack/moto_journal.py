@@ -280,7 +280,7 @@ class JournalingApp:
         self._queue_changes = 0
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        body = _take_body(environ)
+        body = take_body(environ)
         call = classify(environ, body)
         if call is not None and call.service == "sqs" and call.action == "ReceiveMessage":
             line, headers, content = self._receive(environ, body, call)
@@ -476,7 +476,7 @@ def _has_messages(content: list[bytes]) -> bool:
     return b"<Message>" in text
 
 
-def _take_body(environ: dict[str, Any]) -> bytes:
+def take_body(environ: dict[str, Any]) -> bytes:
     """Read the request body, leaving an unread copy for the app."""
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH") or ""

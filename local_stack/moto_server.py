@@ -1,5 +1,6 @@
 """moto in server mode: DynamoDB, Secrets Manager, SQS and S3 over HTTP on loopback, in this
-process, with what it is told kept in a state directory (`local_stack.state_store`).
+process, with what it is told kept in a state directory (`local_stack.state_store`); and SES,
+whose sent mail is kept in the mail folder (`local_stack.ses`).
 
 moto checks no signature and, through flask-cors, grants CORS to any origin: as it comes, a
 page open in the developer's browser could list and read every secret (the admin key, SMTP
@@ -29,7 +30,9 @@ from werkzeug.serving import ThreadedWSGIServer
 from local_stack.browser_guard import browser_refusal, sigv4_access_key_id
 from local_stack.config import HOST
 from local_stack.environment import LOCAL_ACCESS_KEY_ID
+from local_stack.mail_capture import MailFolder
 from local_stack.moto_journal import JournalingApp, StartResponse, WsgiApp
+from local_stack.ses import SesCapture
 from local_stack.state_store import Restored, StateStore
 
 
@@ -37,9 +40,10 @@ class MotoServer:
     """A running moto server; `endpoint_url` is what boto3 gets pointed at.
 
     moto's own `ThreadedMotoServer`, but with its app behind the journal and closed to
-    browsers, and its state restored before the first request."""
+    browsers, and its state restored before the first request; with `ses_mail`, what its SES
+    sends is kept there."""
 
-    def __init__(self, port: int, state: StateStore) -> None:
+    def __init__(self, port: int, state: StateStore, *, ses_mail: MailFolder | None = None) -> None:
         # werkzeug logs every request at INFO on a handler of its own unless told otherwise.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = DomainDispatcherApplication(create_backend_app)
@@ -47,10 +51,12 @@ class MotoServer:
         journal = state.journal
         if journal is None:
             raise RuntimeError("The state store has no journal after restoring.")
+        journaled: WsgiApp = JournalingApp(app, journal)
+        served = journaled if ses_mail is None else SesCapture(journaled, ses_mail)
         self._server = _Server(
             HOST,
             port,
-            LocalSdksOnly(JournalingApp(app, journal), LOCAL_ACCESS_KEY_ID),
+            LocalSdksOnly(served, LOCAL_ACCESS_KEY_ID),
             handler=MotoRequestHandler,
         )
         # A short poll keeps `stop()` quick; werkzeug's default half second is felt at each stop.

@@ -11,3 +11,6 @@ def forget_moto() -> None:
     """Empty the backends the stack uses, as a new stack process starts (or a restart finds)."""
     for service in SERVICES:
         get_backend(service).reset()
+    # SES too (not kept in the state directory: the stack verifies its identities at start).
+    get_backend("ses").reset()
+    get_backend("sesv2").reset()

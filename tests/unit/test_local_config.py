@@ -42,3 +42,19 @@ def test_the_invoke_api_never_shares_the_api_s_port() -> None:
 
     with pytest.raises(SystemExit, match="LOCAL_API_PORT and LOCAL_INVOKE_PORT are both 3000"):
         config.require_free_ports()
+
+
+@pytest.mark.parametrize(
+    ("raw", "identities"),
+    [
+        (None, ("example.com",)),  # the local `email` service's sender's domain
+        ("example.org, dev@example.net", ("example.org", "dev@example.net")),
+        ("", ()),
+    ],
+)
+def test_moto_s_ses_verifies_the_identities_named(
+    raw: str | None, identities: tuple[str, ...]
+) -> None:
+    environ = {} if raw is None else {"LOCAL_SES_IDENTITIES": raw}
+
+    assert LocalConfig.from_env(environ).ses_identities == identities
