@@ -3,9 +3,11 @@ memory, this project's beside the naive smtplib baseline measured in the same ru
 
 The network figures go through `bench.delay_proxy` (one-way delay d each way, RTT = 2d) to
 Postfix's smtp-sink (PIPELINING), a private Postfix smtpd (STARTTLS, PIPELINING, CHUNKING)
-and aiosmtpd (STARTTLS + AUTH, no PIPELINING), and are wall time / RTT: the median of several
-repetitions. "Cold" is a new connection: open, send, close; "warm" a second send on an open
-one. Prints a table and writes it as JSON. Speed is measured here, never asserted in a test.
+and aiosmtpd (STARTTLS + AUTH, no PIPELINING: as SES's SMTP endpoint), and are wall time /
+RTT: the median of several repetitions. "Cold" is a new connection: open, send, close; "warm" a
+second send on an open one. Beside the last, the SES API transport to moto's SES through the
+same proxy (`bench.ses_api`): one request a message on a kept-alive connection. Prints a table
+and writes it as JSON. Speed is measured here, never asserted in a test.
 
 Two rows go through the product's entry points rather than its transport: a batch of queued
 messages through the worker Lambda's handler over moto (`bench.worker_batch`), and a send on a
@@ -188,6 +190,47 @@ def memory_row(sink_port: int) -> Row:
     )
 
 
+# --- the SES API -------------------------------------------------------------------------------
+
+SES_FIGURE = "warm send, SES API (SendEmail on a kept-alive connection; per message)"
+SES_SENDS = 10
+
+
+def ses_api_row(delay: float, repeats: int, lockstep_warm: float | None) -> Row:
+    """Warm sends through the SES API transport to moto's SES behind the delay proxy (see
+    `bench.ses_api`), beside the warm lockstep SMTP send: what SES's SMTP endpoint costs."""
+    from bench.ses_api import measure
+
+    row = Row(
+        SES_FIGURE,
+        "RTT",
+        "≤ 1.2",
+        "1",
+        baseline_name="this project over SMTP in lockstep (the aiosmtpd row: SES SMTP offers"
+        " neither PIPELINING nor CHUNKING)",
+    )
+    row.method = (
+        "SesTransport (SES v2 SendEmail, the sealed message as raw content) to moto's SES"
+        " server on loopback through the delay proxy, plain HTTP. A transport sends one message"
+        f" untimed, then {SES_SENDS} timed; the same runs through an undelayed proxy, and RTT a"
+        f" message = (wall(d) - median wall(0)) / (2d) / {SES_SENDS}. The baseline is the warm"
+        " lockstep SMTP send measured above."
+    )
+    try:
+        found = measure(delay, repeats, SES_SENDS)
+    except (RuntimeError, OSError) as error:
+        row.note = f"{NOT_MEASURED}: {error}"
+        return row
+    row.product, row.baseline = found.warm_rtt_per_message, lockstep_warm
+    row.samples = {"warm_s_per_message": found.warm_samples, "cold_s": found.cold_samples}
+    row.details = {"cold_rtt": round(found.cold_rtt, 2), "connections": found.connections}
+    row.note = (
+        f"{found.connections} connection(s) for {SES_SENDS + 1} messages; a cold transport's"
+        f" first: {found.cold_rtt:.1f} RTT (plain HTTP; SES's TLS adds 1 with TLS 1.3)"
+    )
+    return row
+
+
 # --- through the product's entry points --------------------------------------------------------
 
 BATCH_FIGURE = "batch of 50 queued messages through the worker, PIPELINING (per message)"
@@ -331,7 +374,13 @@ SINK = Target("PIPELINING (smtp-sink)", "smtp-sink", starttls=False, login=False
 POSTFIX = Target(
     "STARTTLS+PIPELINING+CHUNKING (Postfix smtpd)", "Postfix", starttls=True, login=True
 )
-AUTH = Target("STARTTLS+AUTH, no PIPELINING (aiosmtpd)", "aiosmtpd", starttls=True, login=True)
+# SES's SMTP endpoint offers neither PIPELINING nor CHUNKING: this row is what it costs.
+AUTH = Target(
+    "STARTTLS+AUTH, no PIPELINING (aiosmtpd; lockstep, as SES SMTP)",
+    "aiosmtpd",
+    starttls=True,
+    login=True,
+)
 
 
 @contextmanager
@@ -365,7 +414,9 @@ def run(delay: float, repeats: int, workdir: Path) -> list[Row]:
                 rows += network_rows(target, proxy.port, ca_file, rtt, repeats, POSTFIX_FIGURES)
         auth = servers.enter_context(AuthServer(certificates))
         with proxied(auth.port, delay) as proxy:
-            rows += network_rows(AUTH, proxy.port, ca_file, rtt, repeats, AUTH_FIGURES)
+            lockstep = network_rows(AUTH, proxy.port, ca_file, rtt, repeats, AUTH_FIGURES)
+        rows += lockstep
+        rows.append(ses_api_row(delay, repeats, lockstep_warm=lockstep[0].product))
         rows.append(batch_row(sink.port, ca_file, delay, naive_sessions=50 if repeats > 3 else 10))
         rows.append(cold_path_row(workdir / "stack", repeats=min(repeats, 5)))
         rows.append(cpu_row(sink.port, ca_file, sends=200 if repeats > 3 else 50))
