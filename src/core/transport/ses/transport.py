@@ -19,23 +19,28 @@ from typing import Any, Self
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_of, build_client
 from core.transport.ses.errors import SesTimeout, failure_of
+from core.transport.ses.probe import SesProbeLog, probe_ses
 
 
 class SesTransport:
     """Sends through SES v2 in `region`, tagged with `configuration_set` when one is named.
 
     `open` builds the client (no request is made: SES needs no handshake of its own); `close`
-    closes its connection. `send` on a transport not opened opens it for that one message."""
+    closes its connection. `send` on a transport not opened opens it for that one message.
+    `probe` asks SES what a send would meet (the account, and `sender`'s identity: the
+    service's default sender)."""
 
     def __init__(
         self,
         region: str,
         configuration_set: str | None = None,
         *,
+        sender: str | None = None,
         endpoint_url: str | None = None,
     ) -> None:
         self.region = region
         self.configuration_set = configuration_set
+        self.sender = sender
         self._endpoint_url = endpoint_url
         self._client: SesApi | None = None
         self._budget = 0.0
@@ -51,6 +56,19 @@ class SesTransport:
             finally:
                 self.close()
         return self._send(message, envelope, deadline)
+
+    def probe(self, deadline: Deadline) -> SesProbeLog:
+        """What SES says of the account and the sender's identity; sends nothing."""
+        log = SesProbeLog(self.region, self.configuration_set)
+        try:
+            client = self._client_for(deadline)
+        except SesTimeout as late:
+            log.failure, log.failed_stage, log.ended = late, "account", log.started
+            return log
+        try:
+            return probe_ses(client, log, self.sender, deadline)
+        finally:
+            self.close()
 
     def close(self) -> None:
         client, self._client = self._client, None
