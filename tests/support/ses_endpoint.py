@@ -123,6 +123,8 @@ def _handler_for(endpoint: SesEndpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.1: the connection stays open between requests, as SES's does.
         protocol_version = "HTTP/1.1"
+        # The answer's head and body go without waiting for an ACK in between.
+        disable_nagle_algorithm = True
 
         def setup(self) -> None:
             super().setup()
