@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 
-from core.errors import (
+from core.network.tls import client_context
+from core.services.model import Encryption
+from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
+from core.transport.smtp.errors import (
     SmtpAuthFailed,
     SmtpConnectFailed,
     SmtpDeferred,
@@ -27,10 +31,6 @@ from core.errors import (
     SmtpTimeout,
     SmtpTlsError,
 )
-from core.services.model import Encryption
-from core.transport.base import Deadline, Delivery, Envelope
-from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import (
     LOOPBACK,

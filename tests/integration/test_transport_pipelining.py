@@ -3,7 +3,7 @@
 Round trips are counted, not timed: the fault server records how many replies it had sent
 when each of the client's words arrived (`FaultSession.flights`), so a group of commands
 written at once shows as one flight. Replies are matched to their commands, and every failure
-classified as `core.transport.smtp`'s table says, the message's last BDAT byte counting as its
+classified as `core.transport.smtp.session`'s table says, the message's last BDAT byte counting as its
 final dot. Postfix's smtp-sink, where installed, is the real-server check.
 """
 
@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 
 from core.compose import compose
-from core.errors import (
+from core.network.tls import client_context
+from core.outbound import seal
+from core.send_request import parse_send_request
+from core.services.model import Encryption
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
+from core.transport.smtp.errors import (
     SmtpConnectFailed,
     SmtpDeferred,
     SmtpFailure,
@@ -30,12 +36,6 @@ from core.errors import (
     SmtpRejected,
     SmtpTimeout,
 )
-from core.outbound import seal
-from core.send_request import parse_send_request
-from core.services.model import Encryption
-from core.transport.base import Deadline, Delivery, Envelope, Outgoing
-from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
 from local_stack.smtp.faults import MESSAGE_DATA
 from tests.support.fake_clock import START
 from tests.support.fake_services import smtp_service
@@ -633,7 +633,7 @@ def test_a_reset_after_the_dot_is_safe_to_retry_only_when_nothing_followed_the_d
     transient: bool,
 ) -> None:
     # The server reads the message, then aborts. With nothing written after the dot, its
-    # receive buffer was empty... unless the abort was deliberate (see core.transport.smtp);
+    # receive buffer was empty... unless the abort was deliberate (see core.transport.smtp.classification);
     # with the next envelope written, the RST may come from that alone, after it took the message.
     server = fault_server(
         script=InTransaction(Fault.reset(At.END_OF_DATA), number=1), extensions=PIPELINING

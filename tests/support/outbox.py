@@ -19,10 +19,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from core.errors import SmtpDeferred, SmtpFailure, SmtpRejected
 from core.ports import Transport, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.smtp.errors import SmtpDeferred, SmtpFailure, SmtpRejected
 
 REPLY = "250 2.0.0 Ok: queued as OUTBOX"
 

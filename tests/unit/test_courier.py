@@ -16,7 +16,12 @@ from core.access.model import Role
 from core.delivery.courier import Crashed, Done, Hop, RetryIn
 from core.delivery.queue import MAX_DELAY_SECONDS, Job
 from core.delivery.records import MessageRecord, Status
-from core.errors import (
+from core.message import Message
+from core.ports import Transport, TransportFactory
+from core.send_request import parse_send_request
+from core.services.model import Service
+from core.transport.base import Deadline, Outgoing
+from core.transport.smtp.errors import (
     SmtpConnectFailed,
     SmtpDeferred,
     SmtpFailure,
@@ -24,11 +29,6 @@ from core.errors import (
     SmtpRejected,
     SmtpTimeout,
 )
-from core.message import Message
-from core.ports import Transport, TransportFactory
-from core.send_request import parse_send_request
-from core.services.model import Service
-from core.transport.base import Deadline, Outgoing
 from tests.support.fake_delivery import FakeMessageQueue
 from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import smtp_service

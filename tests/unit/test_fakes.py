@@ -9,8 +9,9 @@ import pytest
 
 from core.access.model import RateLimits
 from core.delivery.records import MessageRecord, Status
-from core.errors import Conflict, NotFound, RateLimited, SmtpDeferred, SmtpRejected
+from core.errors import Conflict, NotFound, RateLimited
 from core.transport.base import Deadline, Envelope
+from core.transport.smtp.errors import SmtpDeferred, SmtpRejected
 from tests.support.fake_clock import FakeClock
 from tests.support.fake_delivery import FakeMessageRepository
 from tests.support.fake_limiter import FakeLimiter

@@ -17,10 +17,10 @@ from core.delivery.courier import Courier, Done, RetryIn
 from core.delivery.queue import Job
 from core.delivery.records import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds
-from core.errors import SmtpDeferred, SmtpOutcomeUnknown
 from core.send_request import parse_send_request
 from core.services.model import ServiceConfig
 from core.transport.base import Deadline
+from core.transport.smtp.errors import SmtpDeferred, SmtpOutcomeUnknown
 from tests.support.fake_services import smtp_service
 from tests.support.send_path import SendPath
 

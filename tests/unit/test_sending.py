@@ -19,9 +19,6 @@ from core.errors import (
     NotFound,
     QueueUnavailable,
     RateLimited,
-    SmtpAuthFailed,
-    SmtpOutcomeUnknown,
-    SmtpRejected,
 )
 from core.outcomes import Queued, Sent
 from core.ports import Transport
@@ -29,6 +26,7 @@ from core.send_request import SendRequest, parse_send_request
 from core.sending import Mailer
 from core.services.model import Service
 from core.transport.base import Deadline
+from core.transport.smtp.errors import SmtpAuthFailed, SmtpOutcomeUnknown, SmtpRejected
 from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_limiter import RESET_AT
 from tests.support.fake_services import smtp_service

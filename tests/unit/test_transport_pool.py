@@ -10,7 +10,12 @@ import pytest
 
 from core.compose import compose
 from core.delivery.deliver import Deliverer, found_dead
-from core.errors import (
+from core.outbound import Sealed, seal
+from core.send_request import parse_send_request
+from core.services.model import Service
+from core.transport.base import Deadline
+from core.transport.pool import TransportPool
+from core.transport.smtp.errors import (
     SmtpAuthFailed,
     SmtpConnectFailed,
     SmtpDeferred,
@@ -20,11 +25,6 @@ from core.errors import (
     SmtpTimeout,
     SmtpTlsError,
 )
-from core.outbound import Sealed, seal
-from core.send_request import parse_send_request
-from core.services.model import Service
-from core.transport.base import Deadline
-from core.transport.pool import TransportPool
 from tests.support.fake_clock import START
 from tests.support.fake_services import smtp_service
 from tests.support.outbox import Outbox

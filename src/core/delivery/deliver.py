@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from core.errors import SmtpConnectFailed, SmtpFailure, SmtpOutcomeUnknown, SmtpTlsError
 from core.outbound import Sealed
 from core.ports import TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.pool import Lease, TransportPool
 from core.transport.smtp import Stage
+from core.transport.smtp.errors import (
+    SmtpConnectFailed,
+    SmtpFailure,
+    SmtpOutcomeUnknown,
+    SmtpTlsError,
+)
 
 logger = Logger(child=True)
 

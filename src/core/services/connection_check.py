@@ -8,8 +8,8 @@ from __future__ import annotations
 from core.errors import InvalidRequest
 from core.ports import Clock, ServiceStore, TransportFactory
 from core.transport.base import Deadline
-from core.transport.probe import ConnectionReport, describe
 from core.transport.smtp import SmtpTransport
+from core.transport.smtp.probe import ConnectionReport, describe
 
 
 def check_connection(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.network.destination import DestinationForbidden, DestinationPolicy, check_destination
 from core.services.model import Service, ServiceConfig, forbidden_destination
 from core.settings import Settings
-from core.transport.destination import DestinationForbidden, DestinationPolicy, check_destination
 
 
 def service_from_settings(settings: Settings) -> Service | None:

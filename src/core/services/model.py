@@ -28,8 +28,7 @@ from core.access.model import RateLimits
 from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
 from core.errors import InvalidRequest
-from core.settings import get_settings
-from core.transport.destination import (
+from core.network.destination import (
     DestinationForbidden,
     DestinationPolicy,
     check_destination,
@@ -37,6 +36,7 @@ from core.transport.destination import (
     is_host_name,
     normalize_host,
 )
+from core.settings import get_settings
 from core.validation import NUMBER_ONLY, JsonBool
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).

@@ -3,10 +3,10 @@ knows which transport class serves which kind of service."""
 
 from __future__ import annotations
 
+from core.network.tls import client_context
 from core.ports import CredentialSource, Transport
 from core.services.model import Service
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
 
 
 class Transports:

@@ -14,7 +14,7 @@ from core.access.audit import audit
 from core.clock import SystemClock
 from core.services.connection_check import check_connection
 from core.transport.base import Deadline
-from core.transport.probe import ConnectionReport
+from core.transport.smtp.probe import ConnectionReport
 from core.validation import NUMBER_ONLY
 from handlers.answers import documented, errors
 from handlers.http import caller

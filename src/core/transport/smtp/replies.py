@@ -101,3 +101,15 @@ class BoundedReplies(smtplib.SMTP):
         if remaining <= 0:
             raise TimeoutError("the deadline passed while the server was still replying")
         self.sock.settimeout(remaining)
+
+
+def is_reply_code(code: int) -> bool:
+    """Whether smtplib read an SMTP reply code: three digits, 2 to 5 first. smtplib gives -1
+    for a line not starting with a number; a code outside 200-599 is no SMTP reply either."""
+    return 200 <= code <= 599
+
+
+def reply_text(code: int, text: bytes | str) -> str:
+    """A reply as people read it: its code, then its text."""
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {decoded}".strip()

@@ -1,6 +1,6 @@
 """The report of a connection test: what `SmtpTransport.probe` learnt, as the API shows it.
 
-The probe itself is the SMTP transport's own session (`core.transport.smtp`), stopped before
+The probe itself is the SMTP transport's own session (`core.transport.smtp.session`), stopped before
 MAIL FROM; this module only describes its `SessionLog`: the stages passed and how long each
 took, the address, the greeting, each EHLO's capabilities, the TLS and its certificate, AUTH,
 and the error a send would have got. The certificate is read from its DER bytes here (a small
@@ -17,9 +17,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import SmtpFailure
 from core.services.model import Encryption
-from core.transport.smtp import Hello, SessionLog, SmtpEndpoint, TlsFacts
+from core.transport.smtp.endpoint import SmtpEndpoint
+from core.transport.smtp.errors import SmtpFailure
+from core.transport.smtp.session_log import Hello, SessionLog, TlsFacts
 
 # --- the report -------------------------------------------------------------------------------
 
