@@ -3,8 +3,8 @@
 Round trips are counted, not timed: the fault server records how many replies it had sent
 when each of the client's words arrived (`FaultSession.flights`), so a group of commands
 written at once shows as one flight. Replies are matched to their commands, and every failure
-classified as `core.transport.smtp.session`'s table says, the message's last BDAT byte counting as its
-final dot. Postfix's smtp-sink, where installed, is the real-server check.
+classified as `core.transport.smtp.session`'s table says, the message's last BDAT byte counting
+as its final dot. Postfix's smtp-sink, where installed, is the real-server check.
 """
 
 from __future__ import annotations
@@ -462,6 +462,7 @@ def test_an_abort_in_the_middle_of_the_chunk_is_safe_to_retry(
 
     assert (type(error), error.transient) == (SmtpConnectFailed, True)
     assert error.context["stage"] == "data"
+    assert not error.stale_connection  # the connection's first message: none was kept
     assert not server.only_session.message_arrived
 
 
@@ -482,6 +483,7 @@ def test_a_connection_the_server_gave_up_on_while_idle_is_noticed_before_the_mes
             transport.send(MESSAGE, envelope, Deadline.after(5))
 
     assert (raised.value.context["stage"], raised.value.context["smtp_code"]) == ("mail", 421)
+    assert raised.value.stale_connection  # a kept connection, dead before the handover
     assert server.only_session.verbs.count("BDAT") == 1  # the second message never left
 
 
@@ -633,7 +635,8 @@ def test_a_reset_after_the_dot_is_safe_to_retry_only_when_nothing_followed_the_d
     transient: bool,
 ) -> None:
     # The server reads the message, then aborts. With nothing written after the dot, its
-    # receive buffer was empty... unless the abort was deliberate (see core.transport.smtp.classification);
+    # receive buffer was empty... unless the abort was deliberate (see
+    # core.transport.smtp.classification);
     # with the next envelope written, the RST may come from that alone, after it took the message.
     server = fault_server(
         script=InTransaction(Fault.reset(At.END_OF_DATA), number=1), extensions=PIPELINING

@@ -90,6 +90,41 @@ class Where:
         return {**context, **extra}
 
 
+# Stages where a failure leaves the message untaken (the final dot never left, or a reset said
+# the server did not read it all); absent, the failure came while connecting.
+_BEFORE_HANDOVER = frozenset(
+    {
+        Stage.GREETING,
+        Stage.EHLO,
+        Stage.STARTTLS,
+        Stage.AUTH,
+        Stage.MAIL,
+        Stage.RCPT,
+        Stage.DATA,
+    }
+)
+# 421: the server is closing the channel, which is what one does to a connection idle too long.
+_CLOSING = 421
+
+
+def found_dead(failure: SmtpFailure) -> bool:
+    """Whether `failure` says the connection was gone before the message was handed over,
+    rather than what a live server thinks of the message: lost with no reply (or its TLS
+    broken), or a 421, at a stage before the final dot. A timeout is not counted: it used up
+    the time a second try would need. After the dot (`SmtpOutcomeUnknown`) nothing counts.
+    On a kept connection that is one the server closed while idle: the session marks the
+    failure `stale_connection`, and delivery sends the message once more on a new one."""
+    if isinstance(failure, SmtpOutcomeUnknown):
+        return False
+    stage = failure.context.get("stage")
+    if stage is not None and stage not in _BEFORE_HANDOVER:
+        return False
+    code = failure.context.get("smtp_code")
+    if code == _CLOSING:
+        return True
+    return isinstance(failure, SmtpConnectFailed | SmtpTlsError) and code is None
+
+
 def drops_connection(code: int) -> bool:
     """Whether a reply other than the one wanted leaves the connection unusable: a 421 (the
     server is closing the channel; no RSET, no QUIT) or an SMTP reply of a class its command

@@ -53,7 +53,7 @@ message) is a protocol error. A reply that cannot answer its command (a 250 to D
 354 is due, a 354 to MAIL or RCPT, a 250 greeting: of a class the command does not have) is
 one too, not a refusal: it may be another command's. A protocol error drops the connection at
 once; before the final dot it is transient (nothing was taken, and the delivery goes again on
-a new connection: `core.delivery.deliver`), after it the outcome is unknown. No time left is a
+a new connection: see `found_dead`), after it the outcome is unknown. No time left is a
 timeout, as silence is.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
@@ -89,6 +89,7 @@ from core.transport.smtp.authentication import log_in
 from core.transport.smtp.classification import (
     Where,
     drops_connection,
+    found_dead,
     lost,
     nobody_accepted,
     outcome_unknown,
@@ -143,6 +144,7 @@ class Session:
         # also says something was written after that message's dot: a reset then no longer
         # says the server did not take it.
         self._announced: Outgoing | None = None
+        self._carried = False  # a message went on this connection: it is a kept one now
         self.log = SessionLog()
 
     def open(self, destinations: DestinationPolicy) -> None:
@@ -164,11 +166,22 @@ class Session:
         self, message: bytes, envelope: Envelope, deadline: Deadline, *, then: Outgoing | None
     ) -> Delivery:
         """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`; `then`
-        is announced behind it when the server takes that (see `_announce`)."""
+        is announced behind it when the server takes that (see `_announce`).
+
+        A failure says `stale_connection` when this session carried a message before and
+        `found_dead` holds: the server dropped a connection it let sit idle, before a byte of
+        this message could be taken, so the caller may send it once more on a new one.
+        """
         assert self._client is not None  # open() succeeded
         self._deadline = self._client.deadline = deadline
-        with self._as_api_errors():
-            return self._transaction(self._client, message, envelope, then)
+        try:
+            with self._as_api_errors():
+                delivery = self._transaction(self._client, message, envelope, then)
+        except SmtpFailure as failure:
+            failure.stale_connection = self._carried and found_dead(failure)
+            raise
+        self._carried = True
+        return delivery
 
     def expects(self, outgoing: Outgoing) -> bool:
         """Whether `outgoing` may be the session's next transaction: nothing else was announced."""
