@@ -507,9 +507,9 @@ def _batch(
         deadline = Deadline.after(seconds)
         try:
             transport.open(deadline)
-            results.append(
-                transport.send(current.message, current.envelope, deadline, then=following)
-            )
+            if following is not None:
+                transport.announce(following)
+            results.append(transport.send(current.message, current.envelope, deadline))
         except SmtpFailure as failure:
             results.append(failure)
     return results
@@ -646,8 +646,10 @@ def test_a_reset_after_the_dot_is_safe_to_retry_only_when_nothing_followed_the_d
 
     with _transport(server.port) as transport:
         transport.open(deadline)
+        if then is not None:
+            transport.announce(then)
         with pytest.raises(SmtpFailure) as raised:
-            transport.send(ONE, Envelope(SENDER, [JOHN]), deadline, then=then)
+            transport.send(ONE, Envelope(SENDER, [JOHN]), deadline)
 
     assert (type(raised.value), raised.value.transient) == (expected, transient)
 
@@ -670,7 +672,8 @@ def test_421_to_the_announced_envelope(fault_server: StartFaultServer) -> None:
 def _send_one_announcing_two(transport: SmtpTransport) -> None:
     envelope = Envelope(SENDER, [JOHN])
     transport.open(Deadline.after(5))
-    transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
+    transport.announce(Outgoing(TWO, envelope))
+    transport.send(ONE, envelope, Deadline.after(5))
 
 
 def test_a_send_of_another_message_than_the_announced_one_goes_on_a_new_connection(

@@ -116,6 +116,7 @@ class OutboxTransport(Transport):
         self._outbox = outbox
         self._service = service
         self._open = False
+        self._following: Outgoing | None = None
         self.number = 0  # set when opened: the outbox's count of connections so far
 
     def open(self, deadline: Deadline) -> None:
@@ -131,14 +132,12 @@ class OutboxTransport(Transport):
             self._open = False
             self._outbox.closed += 1
 
-    def send(
-        self,
-        message: bytes,
-        envelope: Envelope,
-        deadline: Deadline,
-        *,
-        then: Outgoing | None = None,
-    ) -> Delivery:
+    def announce(self, following: Outgoing) -> None:
+        """`AnnouncesNext`, as SMTP has it: kept for the next send only (`SentMessage.then`)."""
+        self._following = following
+
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        then, self._following = self._following, None
         self.open(deadline)
         sent = SentMessage(self._service, envelope, message, deadline, self.number, then)
         self._outbox.handed.append(sent)

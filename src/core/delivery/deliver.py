@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 
 from core.errors import DeliveryFailure
 from core.outbound import Sealed
-from core.ports import TransportFactory
+from core.ports import AnnouncesNext, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.pool import Lease, TransportPool
@@ -46,7 +46,7 @@ class Deliverer:
         `DeliveryFailure`. The connection is kept for the service's next message after a success,
         closed after any failure; a reused one found dead before the handover is replaced, and
         the message sent on the new one, once. `then`: the service's next message, when the
-        caller has it already (see `Transport.send`)."""
+        caller has it already: announced to a transport that `AnnouncesNext`."""
         sending = outgoing(sealed, recipients)
         lease = self._pool.take(service, deadline)
         try:
@@ -88,7 +88,9 @@ class Deliverer:
     ) -> Delivery:
         """Send on the lease; give it back after a success, discard it after any failure."""
         try:
-            delivery = lease.transport.send(sending.message, sending.envelope, deadline, then=then)
+            if then is not None and isinstance(lease.transport, AnnouncesNext):
+                lease.transport.announce(then)
+            delivery = lease.transport.send(sending.message, sending.envelope, deadline)
         except BaseException:
             self._pool.discard(lease)
             raise

@@ -7,12 +7,13 @@ import time
 
 from core.network.destination import DestinationPolicy
 from core.network.tls import client_context
-from core.ports import Transport
+from core.ports import Clock, Transport
 from core.settings import get_settings
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.smtp.classification import certificate_refused
 from core.transport.smtp.endpoint import SmtpEndpoint
 from core.transport.smtp.errors import SmtpFailure
+from core.transport.smtp.probe import SmtpConnectionReport, describe
 from core.transport.smtp.session import Session
 from core.transport.smtp.session_log import SessionLog, TlsFacts
 
@@ -40,6 +41,7 @@ class SmtpTransport(Transport):
         self._ehlo_name = ehlo_name or "localhost"
         self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
         self._session: Session | None = None
+        self._following: Outgoing | None = None  # announced for the next send's end
 
     def open(self, deadline: Deadline) -> None:
         """Connect, greet, secure and authenticate (once), or raise an `SmtpFailure`."""
@@ -53,14 +55,17 @@ class SmtpTransport(Transport):
             raise
         self._session = session
 
-    def send(
-        self,
-        message: bytes,
-        envelope: Envelope,
-        deadline: Deadline,
-        *,
-        then: Outgoing | None = None,
-    ) -> Delivery:
+    def announce(self, following: Outgoing) -> None:
+        """`AnnouncesNext`: `following` is what the send after the next one will carry.
+
+        On an open session whose server takes PIPELINING (and not CHUNKING, where a send is
+        one round trip already), its envelope and DATA go out right behind the next message's
+        final dot, so its replies are on their way when it comes (one round trip a message,
+        not two). A later `send` of anything else gets a new connection: the announced one
+        never had a byte of its message written."""
+        self._following = following
+
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
 
         A `Delivery` comes back only when the server took the message for at least one
@@ -71,13 +76,9 @@ class SmtpTransport(Transport):
         safe: nothing was sent, and the 5xx ones are refused again). So a synchronous caller
         always gets an error when nobody got the message, and a queue worker needs no
         "accepted nobody" case: it retries transient errors and settles the rest.
-
-        `then`, on an open session whose server takes PIPELINING (and not CHUNKING, where a
-        send is one round trip already), is the message the next `send` will carry: its
-        envelope and DATA go out right behind this message's final dot, so its replies are on
-        their way when it comes (one round trip a message, not two). A next `send` of anything
-        else gets a new connection: the announced one never had a byte of its message written.
+        What was `announce`d goes behind this message (see there).
         """
+        then, self._following = self._following, None
         if self._session is not None and not self._session.expects(Outgoing(message, envelope)):
             # The last send announced another message, whose DATA may be answered with a 354
             # and wait for text that is not coming: only closing ends that without sending it.
@@ -103,7 +104,12 @@ class SmtpTransport(Transport):
         if session is not None:
             session.finish()
 
-    def probe(self, deadline: Deadline) -> SessionLog:
+    def probe(self, deadline: Deadline, *, service: str, clock: Clock) -> SmtpConnectionReport:
+        """`Probes`: the report of `session_log_of_probe`, for the service named `service`."""
+        log = self.session_log_of_probe(deadline)
+        return describe(log, self.endpoint, service=service, now=clock.now())
+
+    def session_log_of_probe(self, deadline: Deadline) -> SessionLog:
         """Open a session of its own as `open` does (connect, greet, secure, authenticate),
         send no mail, QUIT; what it learnt, with the `SmtpFailure` a send would have met in
         `failure`. A certificate that fails verification is then looked at over a second
