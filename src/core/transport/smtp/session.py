@@ -85,7 +85,7 @@ from typing import Any
 from core.network.destination import DestinationForbidden, DestinationPolicy, resolve
 from core.services.model import Encryption
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
-from core.transport.smtp.authentication import log_in
+from core.transport.smtp.authentication import Login
 from core.transport.smtp.classification import (
     Where,
     drops_connection,
@@ -130,9 +130,15 @@ class Session:
     """One connection, and the stage it has reached: what a failure means depends on it."""
 
     def __init__(
-        self, endpoint: SmtpEndpoint, tls: ssl.SSLContext, ehlo_name: str, deadline: Deadline
+        self,
+        endpoint: SmtpEndpoint,
+        tls: ssl.SSLContext,
+        ehlo_name: str,
+        deadline: Deadline,
+        login: Login | None,
     ) -> None:
         self._endpoint = endpoint
+        self._login = login  # None: no AUTH
         self._tls = tls
         self._ehlo_name = ehlo_name
         self._deadline = deadline
@@ -265,7 +271,7 @@ class Session:
                     " (use encryption 'ssl' for port 465, or 'none' only on a trusted network).",
                     context=self._context(),
                 )
-            if self._endpoint.username or self._endpoint.password:
+            if self._login is not None and self._login.needs_tls:
                 raise SmtpTlsError(
                     "The SMTP server does not offer STARTTLS, and the service's credentials are"
                     " never sent in clear text unless its encryption is explicitly 'none'. Use"
@@ -281,7 +287,7 @@ class Session:
         self._hello(client)
 
     def _authenticate(self, client: smtplib.SMTP) -> None:
-        if not self._endpoint.username:
+        if self._login is None:
             return
         if not client.has_extn("auth"):
             raise SmtpAuthFailed(
@@ -290,12 +296,7 @@ class Session:
             )
         self._stage = Stage.AUTH
         self._bound(client)
-        log_in(
-            client,
-            self._endpoint.username,
-            self._endpoint.password or "",
-            tls=isinstance(client.sock, ssl.SSLSocket),
-        )
+        self._login.authenticate(client, tls=isinstance(client.sock, ssl.SSLSocket))
         self.log.mark(Stage.AUTH)
 
     def _transaction(

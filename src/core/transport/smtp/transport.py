@@ -10,6 +10,7 @@ from core.network.tls import client_context
 from core.ports import Clock, Transport
 from core.settings import get_settings
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.smtp.authentication import Login, password_login
 from core.transport.smtp.classification import certificate_refused
 from core.transport.smtp.endpoint import SmtpEndpoint
 from core.transport.smtp.errors import SmtpFailure
@@ -34,9 +35,12 @@ class SmtpTransport(Transport):
         *,
         tls: ssl.SSLContext,
         ehlo_name: str,
+        login: Login | None = None,
         destinations: DestinationPolicy | None = None,
     ) -> None:
         self.endpoint = endpoint
+        # How sessions authenticate: by default the endpoint's username and password.
+        self._login = login if login is not None else password_login(endpoint)
         self._tls = tls
         self._ehlo_name = ehlo_name or "localhost"
         self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
@@ -47,7 +51,7 @@ class SmtpTransport(Transport):
         """Connect, greet, secure and authenticate (once), or raise an `SmtpFailure`."""
         if self._session is not None:
             return
-        session = Session(self.endpoint, self._tls, self._ehlo_name, deadline)
+        session = Session(self.endpoint, self._tls, self._ehlo_name, deadline, self._login)
         try:
             session.open(self._destinations)
         except BaseException:
@@ -115,7 +119,7 @@ class SmtpTransport(Transport):
         `failure`. A certificate that fails verification is then looked at over a second
         connection that checks nothing and stops after TLS (`unverified`), as
         `openssl s_client` would show it; nothing secret crosses that one."""
-        session = Session(self.endpoint, self._tls, self._ehlo_name, deadline)
+        session = Session(self.endpoint, self._tls, self._ehlo_name, deadline, self._login)
         try:
             session.open(self._destinations)
         except SmtpFailure as failure:
@@ -128,7 +132,9 @@ class SmtpTransport(Transport):
         return session.log
 
     def _unchecked_certificate(self, deadline: Deadline) -> TlsFacts | None:
-        session = Session(self.endpoint, client_context(False), self._ehlo_name, deadline)
+        session = Session(
+            self.endpoint, client_context(False), self._ehlo_name, deadline, self._login
+        )
         try:
             session.handshake(self._destinations)
         except SmtpFailure:
