@@ -114,7 +114,12 @@ from core.transport.smtp.pipelining import (
     nothing_unread,
     write_envelope,
 )
-from core.transport.smtp.replies import ReplyTooLarge, is_reply_code, reply_text
+from core.transport.smtp.replies import (
+    ReplyTooLarge,
+    is_reply_code,
+    provider_message_id,
+    reply_text,
+)
 from core.transport.smtp.session_log import SessionLog
 from core.transport.smtp.stages import Stage
 
@@ -465,11 +470,13 @@ class Session:
         self._in_transaction = False
         if not 200 <= code <= 299:
             raise self._refusal(code, reply)
+        verdict = reply_text(code, reply)
         return Delivery(
             accepted=recipients.accepted,
             refused=recipients.refused,
             deferred=recipients.deferred,
-            reply=reply_text(code, reply),
+            reply=verdict,
+            provider_message_id=provider_message_id(verdict),
         )
 
     def _reply(self, client: PinnedSMTP, handed_over: bool) -> tuple[int, bytes]:
