@@ -5,7 +5,7 @@ plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, Unpack, runtime_checkable
@@ -162,4 +162,9 @@ class Probes(Protocol):
 class TransportFactory(Protocol):
     def __call__(self, service: Service) -> Transport:
         """A transport for `service`, of the kind its type names, with its credentials."""
+        ...
+
+    def identity(self, service: Service) -> Hashable:
+        """What a transport for `service` connects with, as its kind sees it (SMTP: server,
+        encryption, TLS checks, username): a kept one built for another identity is stale."""
         ...

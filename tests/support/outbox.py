@@ -16,6 +16,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -23,6 +24,7 @@ from core.ports import Transport, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.smtp.errors import SmtpDeferred, SmtpFailure, SmtpRejected
+from core.transport.smtp.kind import smtp_identity
 
 REPLY = "250 2.0.0 Ok: queued as OUTBOX"
 
@@ -70,6 +72,10 @@ class Outbox:
     defer: dict[str, str] = field(default_factory=dict)  # recipient -> the server's 4xx
     opened: int = 0
     closed: int = 0
+
+    def identity(self, service: Service) -> Hashable:
+        """As the real factory has it for an SMTP service."""
+        return smtp_identity(service)
 
     def __call__(self, service: Service) -> OutboxTransport:
         self.services.append(service)
@@ -177,3 +183,20 @@ class OutboxTransport(Transport):
 
 
 _factory: TransportFactory = Outbox()
+
+
+@dataclass(frozen=True)
+class UnbuildableTransports:
+    """A `TransportFactory` that cannot build a transport (its credentials unreadable, say):
+    each call raises `RuntimeError(why)` before any connection."""
+
+    why: str
+
+    def identity(self, service: Service) -> Hashable:
+        return smtp_identity(service)
+
+    def __call__(self, service: Service) -> Transport:
+        raise RuntimeError(self.why)
+
+
+_unbuildable: TransportFactory = UnbuildableTransports("checked by mypy")

@@ -17,9 +17,8 @@ from core.delivery.courier import Crashed, Done, Hop, RetryIn
 from core.delivery.queue import MAX_DELAY_SECONDS, Job
 from core.delivery.records import MessageRecord, Status
 from core.message import Message
-from core.ports import Transport, TransportFactory
+from core.ports import TransportFactory
 from core.send_request import parse_send_request
-from core.services.model import Service
 from core.transport.base import Deadline, Outgoing
 from core.transport.smtp.errors import (
     SmtpConnectFailed,
@@ -32,7 +31,7 @@ from core.transport.smtp.errors import (
 from tests.support.fake_delivery import FakeMessageQueue
 from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import smtp_service
-from tests.support.outbox import REPLY, SentMessage
+from tests.support.outbox import REPLY, SentMessage, UnbuildableTransports
 from tests.support.send_path import SendPath
 
 KEY = "key-1"
@@ -659,8 +658,7 @@ class _UnreachableStore(FakeMessageQueue):
         raise RuntimeError("S3 unavailable")
 
 
-def _secret_unreadable(service: Service) -> Transport:
-    raise RuntimeError("Secrets Manager throttled the request")
+_secret_unreadable = UnbuildableTransports("Secrets Manager throttled the request")
 
 
 @pytest.mark.parametrize("broken", ["credentials", "staged-message"])

@@ -21,15 +21,14 @@ from core.errors import (
     RateLimited,
 )
 from core.outcomes import Queued, Sent
-from core.ports import Transport
 from core.send_request import SendRequest, parse_send_request
 from core.sending import Mailer
-from core.services.model import Service
 from core.transport.base import Deadline
 from core.transport.smtp.errors import SmtpAuthFailed, SmtpOutcomeUnknown, SmtpRejected
 from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_limiter import RESET_AT
 from tests.support.fake_services import smtp_service
+from tests.support.outbox import UnbuildableTransports
 from tests.support.send_path import SendPath
 
 SECRET_ID = "email-api/services/email"
@@ -422,22 +421,16 @@ def test_an_unknown_outcome_is_recorded_as_unknown(mailer: Mailer, path: SendPat
 
 
 def test_a_failure_before_any_smtp_exchange_settles_the_record_failed(path: SendPath) -> None:
-    def unreadable_credentials(service: Service) -> Transport:
-        raise RuntimeError("secret unreadable")
-
     with pytest.raises(RuntimeError):
-        _send(path.mailer(unreadable_credentials))
+        _send(path.mailer(UnbuildableTransports("secret unreadable")))
 
     (record,) = path.records.records.values()
     assert (record.status, record.reason) == (Status.FAILED, "internal_error")
 
 
 def test_a_failure_before_any_smtp_exchange_gives_the_allowance_back(path: SendPath) -> None:
-    def unreadable_credentials(service: Service) -> Transport:
-        raise RuntimeError("secret unreadable")
-
     with pytest.raises(RuntimeError):
-        _send(path.mailer(unreadable_credentials))
+        _send(path.mailer(UnbuildableTransports("secret unreadable")))
 
     # Nothing went out (the record says so): neither the caller nor the provider used a unit.
     assert (path.limiter.released["app"], path.limiter.released[PROVIDER]) == (1, 1)
