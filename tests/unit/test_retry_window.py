@@ -18,7 +18,7 @@ from core.delivery.queue import Job
 from core.delivery.records import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds
 from core.send_request import parse_send_request
-from core.services.model import ServiceConfig
+from core.services.model import SmtpConfig
 from core.transport.base import Deadline
 from core.transport.smtp.errors import SmtpDeferred, SmtpOutcomeUnknown
 from tests.support.fake_services import smtp_service
@@ -159,7 +159,7 @@ def test_the_backoff_is_capped_at_sqs_longest_delay(attempt: int) -> None:
 @pytest.mark.parametrize("minutes", [0, 5 * 24 * 60 + 1])
 def test_a_services_window_is_bounded(minutes: int) -> None:
     with pytest.raises(ValueError, match="retry_window_minutes"):
-        ServiceConfig.model_validate({"host": "smtp.example.com", "retry_window_minutes": minutes})
+        SmtpConfig.model_validate({"host": "smtp.example.com", "retry_window_minutes": minutes})
 
 
 def test_a_record_is_kept_30_days_from_its_last_attempt(path: SendPath) -> None:

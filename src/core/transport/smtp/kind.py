@@ -15,7 +15,7 @@ from core.transport.smtp.transport import SmtpTransport
 
 def smtp_endpoint(service: Service, credentials: CredentialSource) -> SmtpEndpoint:
     """Where and how to reach the service's server; the password only for that host."""
-    config = service.config
+    config = service.smtp
     password = (
         credentials.password(service.secret_id, service.secret_version)
         if service.secret_id
@@ -35,12 +35,12 @@ def build_smtp(service: Service, supplies: Supplies) -> SmtpTransport:
     """A closed SMTP transport for `service`, with its credentials."""
     return SmtpTransport(
         smtp_endpoint(service, supplies.credentials),
-        tls=client_context(service.config.verify_tls, supplies.ca_file),
+        tls=client_context(service.smtp.verify_tls, supplies.ca_file),
         ehlo_name=supplies.ehlo_name,
     )
 
 
 def smtp_identity(service: Service) -> Hashable:
     """What an SMTP connection was opened with: server, encryption, TLS checks, username."""
-    config = service.config
+    config = service.smtp
     return (config.host, config.port, str(config.encryption), config.verify_tls, config.username)
