@@ -57,10 +57,10 @@ a new connection: see `found_dead`), after it the outcome is unknown. No time le
 timeout, as silence is.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
-(`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
-this message's final dot (RFC 2920 lets a group begin with a message's text), so its replies
-come right after this one's verdict and each message costs one round trip instead of two
-(behind a message of up to 64 KiB: see `_ANNOUNCE_AFTER`).
+(`SmtpTransport.announce`; the session's `then`). With PIPELINING and no CHUNKING, its MAIL,
+RCPTs and DATA are written right behind this message's final dot (RFC 2920 lets a group begin
+with a message's text), so its replies come right after this one's verdict and each message
+costs one round trip instead of two (behind a message of up to 64 KiB: see `_ANNOUNCE_AFTER`).
 Anything written after the dot takes away what a reset says (below): the server may have read
 the dot, taken the message, and closed (or died) before answering, with the commands after it
 unread, which makes its kernel reset. So once the next envelope is written, a reset before the
