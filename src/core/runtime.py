@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from core.delivery.courier import Courier
     from core.delivery.deliver import Deliverer
     from core.delivery.queue import MessageQueue
-    from core.delivery.records import MessageRepository
+    from core.delivery.record_store import MessageRepository
     from core.delivery.repair import OutboxRepair
     from core.message import Attachment
     from core.secrets import CredentialStore
@@ -86,7 +86,7 @@ def template_repository() -> TemplateRepository:
 
 @lru_cache(maxsize=1)
 def message_repository() -> MessageRepository:
-    from core.delivery.records import MessageRepository
+    from core.delivery.record_store import MessageRepository
 
     return MessageRepository(ItemTable(get_settings().messages_table, "id"))
 

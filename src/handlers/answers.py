@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from core.access.model import ApiKey, Role
-from core.delivery.records import PRIVATE_FIELDS, MessageRecord
+from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 from handlers.documentation import DocumentOnly

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES
+from core.delivery.job import FRESH_COPY_AFTER_RECEIVES
 from core.settings import get_settings
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue

@@ -1,7 +1,7 @@
 """In-memory stand-ins for the message records and the send queue (unit tests).
 
 They follow the real ones' state rules (a record moves forward only, from the statuses
-`records.py` allows; `settle` takes only `RecordChanges` and cuts replies as the real one
+`message_record.py` allows; `settle` takes only `RecordChanges` and cuts replies as the real one
 does), so a unit test sees the same outcomes the DynamoDB-backed one gives.
 """
 
@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from core.clock import SystemClock
-from core.delivery.queue import INLINE_LIMIT_BYTES, Job
-from core.delivery.records import (
+from core.delivery.job import INLINE_LIMIT_BYTES, Job
+from core.delivery.message_record import (
     ENQUEUE_FAILED,
     MAX_REPLY_CHARS,
     OUTBOX_FIELDS,

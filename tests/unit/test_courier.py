@@ -14,8 +14,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Crashed, Done, Hop, RetryIn
-from core.delivery.queue import MAX_DELAY_SECONDS, Job
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import MAX_DELAY_SECONDS, Job
+from core.delivery.message_record import MessageRecord, Status
 from core.errors import (
     SmtpConnectFailed,
     SmtpDeferred,

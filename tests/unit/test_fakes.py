@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.access.model import RateLimits
-from core.delivery.records import MessageRecord, Status
+from core.delivery.message_record import MessageRecord, Status
 from core.errors import Conflict, NotFound, RateLimited, SmtpDeferred, SmtpRejected
 from core.transport.base import Deadline, Envelope
 from tests.support.fake_clock import FakeClock

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.delivery.records import MessageRecord, MessageRepository, RecordChanges, Status
+from core.delivery.message_record import MessageRecord, RecordChanges, Status
+from core.delivery.record_store import MessageRepository
 from core.storage import ItemTable
 
 

@@ -14,8 +14,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Courier, Done, RetryIn
-from core.delivery.queue import Job
-from core.delivery.records import Status
+from core.delivery.job import Job
+from core.delivery.message_record import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds
 from core.errors import SmtpDeferred, SmtpOutcomeUnknown
 from core.send_request import parse_send_request

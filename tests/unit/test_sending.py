@@ -10,8 +10,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.access.quota import Quota
-from core.delivery.queue import Job
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import Job
+from core.delivery.message_record import MessageRecord, Status
 from core.errors import (
     Forbidden,
     InvalidRequest,

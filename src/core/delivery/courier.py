@@ -31,12 +31,12 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.admission import Admission
 from core.compose import compose
 from core.delivery.deliver import Deliverer, outgoing
-from core.delivery.queue import MAX_DELAY_SECONDS, Job
-from core.delivery.records import FINAL, WAITING, MessageRecord, RecordChanges, Status
+from core.delivery.job import MAX_DELAY_SECONDS, Job
+from core.delivery.message_record import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
 from core.errors import (
     DeliveryFailure,

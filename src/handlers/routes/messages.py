@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core import runtime
 from core.access import policy
-from core.delivery.records import MessageRecord
+from core.delivery.message_record import MessageRecord
 from core.errors import NotFound
 from handlers.answers import MessageView, documented, errors
 from handlers.http import caller
