@@ -1,8 +1,10 @@
 """The layers the design promises, checked from the code (issue 18, the seam): the ports name
-domain types only, so `core.ports` loads no AWS SDK."""
+domain types only, so `core.ports` loads no AWS SDK; core is handed its collaborators and never
+reaches for the composition root (`core.runtime`)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -32,3 +34,25 @@ def test_the_ports_load_no_aws_adapter() -> None:
         if name.split(".")[0] in ("boto3", "botocore") or name == "core.storage"
     ]
     assert adapters == []
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports (at the top, in a function or under TYPE_CHECKING)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_core_never_imports_the_composition_root() -> None:
+    reaching = sorted(
+        str(path.relative_to(SRC))
+        for path in (SRC / "core").rglob("*.py")
+        if path.name != "runtime.py" and "core.runtime" in _imports(path)
+    )
+
+    assert reaching == []
