@@ -188,7 +188,7 @@ class Mailer:
             )
         except DeliveryFailure as error:
             outcome = Status.UNKNOWN if isinstance(error, DeliveryOutcomeUnknown) else Status.FAILED
-            self._records.settle(record.id, outcome, reason=error.reason, smtp_reply=error.message)
+            self._records.settle(record.id, outcome, reason=error.reason, reply=error.message)
             raise
         except Exception:
             # Before any SMTP exchange (credentials unreadable, say): nothing went out, so
@@ -342,7 +342,8 @@ class Mailer:
             self._records.settle(
                 record.id,
                 Status.SENT,
-                smtp_reply=delivery.reply,
+                reply=delivery.reply,
+                provider_message_id=delivery.provider_message_id,
                 accepted=delivery.accepted,
                 refused={**delivery.refused, **delivery.deferred},
             )

@@ -98,10 +98,10 @@ def test_replies_are_cut_as_the_real_store_cuts_them() -> None:
     records.claim("m1", 60)
 
     settled = records.settle(
-        "m1", Status.DEFERRED, smtp_reply="4" * 400, deferred={"a@example.com": "4" * 400}
+        "m1", Status.DEFERRED, reply="4" * 400, deferred={"a@example.com": "4" * 400}
     )
 
-    assert settled.smtp_reply == "4" * 300
+    assert settled.reply == "4" * 300
     assert settled.deferred == {"a@example.com": "4" * 300}
 
 

@@ -20,7 +20,7 @@ import uuid
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Kept 30 days from acceptance and from each attempt, then DynamoDB's TTL removes them.
 RETENTION_SECONDS = 30 * 86_400
@@ -56,8 +56,13 @@ OUTBOX_SHARDS = tuple("0123456789abcdef")
 PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS})
 
 # A server's reply is kept for the reader, not the archive: long multi-line replies, one per
-# refused recipient, must not push a record past DynamoDB's 400 KB item limit.
+# refused recipient, must not push a record past DynamoDB's 400 KB item limit. A provider's
+# message id is the server's word too, cut the same way.
 MAX_REPLY_CHARS = 300
+
+
+# Where records written by earlier versions keep `reply`; settling one removes it.
+LEGACY_REPLY_FIELD = "smtp_reply"
 
 
 def new_record_id() -> str:
@@ -84,7 +89,16 @@ class MessageRecord(BaseModel):
     accepted: list[str] = Field(default_factory=list)
     refused: dict[str, str] = Field(default_factory=dict)
     deferred: dict[str, str] = Field(default_factory=dict)
-    smtp_reply: str | None = None
+    reply: str | None = Field(
+        default=None,
+        description="The provider's last answer about the message: the SMTP server's reply"
+        " to it (or to a recipient, when one was deferred), or the error that ended the attempt.",
+    )
+    provider_message_id: str | None = Field(
+        default=None,
+        description="The id the provider gave the message when it took it, if it said one:"
+        " an SMTP server's `250 ... queued as <id>`, SES's `250 Ok <id>`.",
+    )
     reason: str | None = None
     # An earlier attempt ended with its outcome unknown (resent under `unknown_outcome:
     # retry`): the message may be out already, so no later failure can make it `failed`.
@@ -107,6 +121,18 @@ class MessageRecord(BaseModel):
     # When the job should have reached a worker (epoch seconds): the index's sort key.
     outbox_due: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reply_as_earlier_versions_kept_it(cls, data: Any) -> Any:
+        """Records written before the reply was renamed hold it as `smtp_reply` (records are
+        kept 30 days): it reads into `reply`, unless a later attempt set that."""
+        if isinstance(data, dict) and LEGACY_REPLY_FIELD in data:
+            data = dict(data)
+            earlier = data.pop(LEGACY_REPLY_FIELD)
+            if data.get("reply") is None:
+                data["reply"] = earlier
+        return data
+
     def pending_recipients(self) -> list[str]:
         """Who still has to get it: not accepted yet and not refused for good."""
         return [r for r in self.recipients if r not in self.accepted and r not in self.refused]
@@ -125,7 +151,8 @@ class RecordChanges(TypedDict, total=False):
     """What settling an attempt may change in a record, besides its status."""
 
     reason: str | None
-    smtp_reply: str | None
+    reply: str | None
+    provider_message_id: str | None
     accepted: list[str]
     refused: dict[str, str]
     deferred: dict[str, str]
@@ -143,10 +170,13 @@ def check_changes(changes: RecordChanges) -> None:
 
 
 def bounded(changes: RecordChanges) -> RecordChanges:
-    """`changes` with every SMTP reply in it cut to `MAX_REPLY_CHARS`."""
+    """`changes` with every server reply in it (and the provider's id) cut to
+    `MAX_REPLY_CHARS`."""
     bounded = changes.copy()
-    if (reply := bounded.get("smtp_reply")) is not None:
-        bounded["smtp_reply"] = reply[:MAX_REPLY_CHARS]
+    if (reply := bounded.get("reply")) is not None:
+        bounded["reply"] = reply[:MAX_REPLY_CHARS]
+    if (provider_id := bounded.get("provider_message_id")) is not None:
+        bounded["provider_message_id"] = provider_id[:MAX_REPLY_CHARS]
     for field in ("refused", "deferred"):
         if field in bounded:
             bounded[field] = {

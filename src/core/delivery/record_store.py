@@ -13,6 +13,7 @@ from boto3.dynamodb.conditions import Attr
 from core.clock import now_iso
 from core.delivery.message_record import (
     ENQUEUE_FAILED,
+    LEGACY_REPLY_FIELD,
     OUTBOX_FIELDS,
     RETENTION_SECONDS,
     WAITING,
@@ -106,7 +107,11 @@ class MessageRepository:
         a change that is not in `RecordChanges` is a `TypeError`."""
         check_changes(changes)
         record = self._transition(
-            record_id, allowed={Status.SENDING}, changes={"status": status, **bounded(changes)}
+            record_id,
+            allowed={Status.SENDING},
+            changes={"status": status, **bounded(changes)},
+            # An earlier version's reply must not outlive this attempt's (nor shadow its none).
+            remove=(LEGACY_REPLY_FIELD,),
         )
         if record is None:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
