@@ -11,10 +11,10 @@ from types import TracebackType
 from typing import Any, Protocol, Self, Unpack, runtime_checkable
 
 from core.access.model import RateLimits
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.attachments.references import InlineAttachment, Reference
-from core.delivery.queue import INLINE_LIMIT_BYTES, Job
-from core.delivery.records import MessageRecord, RecordChanges, Status
+from core.delivery.job import INLINE_LIMIT_BYTES, Job
+from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
 from core.templates.model import EmailTemplate

@@ -27,6 +27,8 @@ from core.transport.smtp.errors import SmtpDeferred, SmtpFailure, SmtpRejected
 from core.transport.smtp.kind import smtp_identity
 
 REPLY = "250 2.0.0 Ok: queued as OUTBOX"
+# The id REPLY names, as a server's `queued as <id>` does: what `Delivery` says of a sent one.
+PROVIDER_MESSAGE_ID = "OUTBOX"
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,13 @@ class OutboxTransport(Transport):
                 context=replies,
             )
         self._outbox.messages.append(sent)
-        return Delivery(accepted=accepted, refused=refused, deferred=deferred, reply=REPLY)
+        return Delivery(
+            accepted=accepted,
+            refused=refused,
+            deferred=deferred,
+            reply=REPLY,
+            provider_message_id=PROVIDER_MESSAGE_ID,
+        )
 
 
 _factory: TransportFactory = Outbox()

@@ -14,8 +14,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Courier, Done, RetryIn
-from core.delivery.queue import Job
-from core.delivery.records import Status
+from core.delivery.job import Job
+from core.delivery.message_record import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds
 from core.send_request import parse_send_request
 from core.services.model import SmtpConfig
@@ -101,7 +101,7 @@ def test_an_outage_past_the_window_fails_with_its_reason_and_times(path: SendPat
     assert outcome == Done(Status.FAILED)
     record = path.records.get(job.id)
     assert (record.status, record.reason) == (Status.FAILED, "retries_exhausted")
-    assert record.smtp_reply == "421 4.7.0 Try again later"
+    assert record.reply == "421 4.7.0 Try again later"
     assert record.first_tried_at == start.isoformat(timespec="seconds")
     assert record.last_tried_at == tried[-1].isoformat(timespec="seconds")
     assert timedelta(hours=2) - timedelta(seconds=MAX_BACKOFF_SECONDS) <= tried[-1] - start

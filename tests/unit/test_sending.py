@@ -10,8 +10,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.access.quota import Quota
-from core.delivery.queue import Job
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import Job
+from core.delivery.message_record import MessageRecord, Status
 from core.errors import (
     Forbidden,
     InvalidRequest,
@@ -28,7 +28,7 @@ from core.transport.smtp.errors import SmtpAuthFailed, SmtpOutcomeUnknown, SmtpR
 from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_limiter import RESET_AT
 from tests.support.fake_services import smtp_service
-from tests.support.outbox import UnbuildableTransports
+from tests.support.outbox import PROVIDER_MESSAGE_ID, REPLY, UnbuildableTransports
 from tests.support.send_path import SendPath
 
 SECRET_ID = "email-api/services/email"
@@ -112,13 +112,26 @@ def test_send_hands_one_message_to_the_transport(mailer: Mailer, path: SendPath)
         ["john@example.com"],
         result.message_id,
     )
-    assert record.smtp_reply == "250 2.0.0 Ok: queued as OUTBOX"
+    assert record.reply == "250 2.0.0 Ok: queued as OUTBOX"
     assert (record.service, record.key_id, record.role) == ("email", "key-1", "app")
     assert sent.service.name == "email"
     assert sent.envelope.sender == "noreply@example.com"
     assert sent.envelope.recipients == ["john@example.com"]
     assert sent.parsed()["Subject"] == "Hello"
     assert (path.outbox.opened, path.outbox.closed) == (1, 1)
+
+
+def test_a_sent_messages_record_keeps_the_providers_reply_and_id(
+    mailer: Mailer, path: SendPath
+) -> None:
+    result = _send(mailer)
+
+    record = path.records.get(result.id)
+    assert (record.status, record.reply, record.provider_message_id) == (
+        Status.SENT,
+        REPLY,
+        PROVIDER_MESSAGE_ID,
+    )
 
 
 def test_send_takes_both_limits_and_reports_the_callers_quota(
@@ -394,7 +407,7 @@ def test_transport_failure_reaches_the_caller_unchanged(mailer: Mailer, path: Se
     assert path.outbox.messages == []
     assert (path.outbox.opened, path.outbox.closed) == (1, 1)
     (record,) = path.records.records.values()
-    assert (record.status, record.reason, record.smtp_reply, record.attempts) == (
+    assert (record.status, record.reason, record.reply, record.attempts) == (
         Status.FAILED,
         "smtp_auth_failed",
         failure.message,
@@ -413,7 +426,7 @@ def test_an_unknown_outcome_is_recorded_as_unknown(mailer: Mailer, path: SendPat
 
     assert raised.value is unknown
     (record,) = path.records.records.values()
-    assert (record.status, record.reason, record.smtp_reply) == (
+    assert (record.status, record.reason, record.reply) == (
         Status.UNKNOWN,
         "smtp_outcome_unknown",
         unknown.message,
@@ -455,7 +468,7 @@ def test_a_long_server_reply_is_cut_in_the_record(mailer: Mailer, path: SendPath
         _send(mailer)
 
     (record,) = path.records.records.values()
-    assert record.smtp_reply == ("554 " + "x" * 1_000)[:300]
+    assert record.reply == ("554 " + "x" * 1_000)[:300]
 
 
 # --- accept: into the queue -------------------------------------------------------------------
