@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from core.ports import CredentialSource
 
 
 @dataclass(frozen=True)
@@ -50,13 +46,3 @@ class Deadline:
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
-
-
-@dataclass(frozen=True)
-class Supplies:
-    """What the factory hands every kind of transport it builds (`core.transport.factory`):
-    where secrets come from, and the process's settings a transport may need."""
-
-    credentials: CredentialSource
-    ehlo_name: str  # the name SMTP's EHLO gives
-    ca_file: str  # a private CA bundle trusted on top of the system's ("" for none)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from core.ports import CredentialSource, Transport
 from core.services.model import Service, ServiceType
-from core.transport.base import Supplies
 from core.transport.smtp.kind import build_smtp, smtp_identity
+from core.transport.supplies import Supplies
 
 
 @dataclass(frozen=True)

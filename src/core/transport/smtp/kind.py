@@ -8,9 +8,9 @@ from collections.abc import Hashable
 from core.network.tls import client_context
 from core.ports import CredentialSource
 from core.services.model import Service
-from core.transport.base import Supplies
 from core.transport.smtp.endpoint import SmtpEndpoint
 from core.transport.smtp.transport import SmtpTransport
+from core.transport.supplies import Supplies
 
 
 def smtp_endpoint(service: Service, credentials: CredentialSource) -> SmtpEndpoint:
