@@ -31,7 +31,7 @@ import trustme
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from local_stack.config import HOST
-from local_stack.smtp.capture import AuthAttempt, CaptureHandler, Received, Replies
+from local_stack.smtp.capture import ACCEPTED, AuthAttempt, CaptureHandler, Received, Replies
 from local_stack.smtp.faults import (
     MESSAGE_DATA,
     Act,
@@ -76,7 +76,7 @@ def without_chunking() -> tuple[str, ...]:
     """What this test run's servers offer (`FaultServer.default_extensions`) less CHUNKING, for
     a test whose premise is a failure before the message is written: with CHUNKING, pipelined,
     the message goes with the envelope, and the same failure leaves its outcome unknown (see
-    core.transport.smtp and tests/integration/conftest.py)."""
+    core.transport.smtp.session and tests/integration/conftest.py)."""
     return tuple(word for word in FaultServer.default_extensions if word != "CHUNKING")
 
 
@@ -150,7 +150,7 @@ class CaptureServer:
 
     It always offers AUTH (see `LoopbackSmtp`); with `credentials`, a client must use exactly
     those before MAIL FROM. `replies` scripts refusals for every transaction, `script` for the
-    n-th one (see `local_stack.smtp.capture`).
+    n-th one (see `local_stack.smtp.capture`); `accepted` is its answer to a message it took.
 
     `extensions` are offered on top: PIPELINING, which aiosmtpd takes as it comes (it reads one
     command at a time, whatever arrived at once); not CHUNKING, since it knows no BDAT. None:
@@ -171,6 +171,7 @@ class CaptureServer:
         replies: Replies | None = None,
         script: Sequence[Replies] = (),
         extensions: Sequence[str] | None = None,
+        accepted: str = ACCEPTED,
     ) -> None:
         if security is not Security.PLAIN and authority is None:
             raise ValueError(f"a {security} server needs an Authority for its certificate")
@@ -187,6 +188,7 @@ class CaptureServer:
             credentials=credentials,
             replies=replies,
             script=script,
+            accepted=accepted,
         )
         self._server = LoopbackSmtp(
             self._handler,
