@@ -1,4 +1,4 @@
-"""`mailer test-service NAME`: have the API test a service's SMTP connection (no mail is sent),
+"""`mailer test-service NAME`: have the API test a service's connection (no mail is sent),
 and print its report for a person, or as the API's JSON with `--json`.
 
 The exit status is 0 when every stage passed, 1 when the test ran and failed (as for an API
@@ -15,7 +15,10 @@ from typing import Any, TextIO
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.output import print_answer
 
-HELP = "test a service's SMTP connection (TLS, certificate, EHLO, AUTH); sends no mail"
+HELP = (
+    "test a service's connection (SMTP: TLS, certificate, EHLO, AUTH; SES: account, sender);"
+    " sends no mail"
+)
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 
@@ -60,14 +63,14 @@ def run(client: ApiClient, args: argparse.Namespace) -> ConnectionReport:
 
 def readable(report: dict[str, Any]) -> list[str]:
     """The report as lines for a terminal: the stages, then what each one learnt."""
+    if "region" in report:
+        return _ses(report)
     lines = [
         f"service {report.get('service')}: {report.get('host')}:{report.get('port')}"
         f" (encryption {report.get('encryption') or 'opportunistic'},"
         f" verify_tls {'on' if report.get('verify_tls') else 'off'})"
     ]
-    for stage in report.get("stages") or []:
-        mark = "ok  " if stage.get("ok") else "FAIL"
-        lines.append(f"  {mark} {stage.get('stage', '?'):<9} {stage.get('ms', 0):>8.1f} ms")
+    lines += _stages(report)
     connection = report.get("connection")
     if connection:
         lines.append(
@@ -91,6 +94,47 @@ def readable(report: dict[str, Any]) -> list[str]:
         )
     elif report.get("ok"):
         lines.append("ok: the server can be reached and accepts the service's settings")
+    lines.append("no mail was sent")
+    return lines
+
+
+def _stages(report: dict[str, Any]) -> list[str]:
+    return [
+        f"  {'ok  ' if stage.get('ok') else 'FAIL'} {stage.get('stage', '?'):<9}"
+        f" {stage.get('ms', 0):>8.1f} ms"
+        for stage in report.get("stages") or []
+    ]
+
+
+def _ses(report: dict[str, Any]) -> list[str]:
+    """An SES service's report (`type: ses`): the account, and the sender's identity."""
+    configuration_set = report.get("configuration_set")
+    lines = [
+        f"service {report.get('service')}: Amazon SES API in {report.get('region')}"
+        + (f" (configuration set {configuration_set})" if configuration_set else "")
+    ]
+    lines += _stages(report)
+    account = report.get("account")
+    if account:
+        sandbox = "production access" if account.get("production_access") else "SANDBOX"
+        lines.append(
+            f"account: sending {'enabled' if account.get('sending_enabled') else 'DISABLED'},"
+            f" {sandbox}, {account.get('enforcement_status') or '?'};"
+            f" quota {account.get('max_24_hour_send')} a day"
+            f" ({account.get('sent_last_24_hours')} sent), {account.get('max_send_rate')} a second"
+        )
+    identity = report.get("identity")
+    if identity:
+        verified = "verified" if identity.get("verified_for_sending") else "NOT verified"
+        known = identity.get("identity") or "no identity"
+        lines.append(f"sender {identity.get('sender')}: {known}, {verified} for sending")
+    error = report.get("error")
+    if error:
+        lines.append(
+            f"FAILED at {error.get('stage')} ({error.get('reason')}): {error.get('message')}"
+        )
+    elif report.get("ok"):
+        lines.append("ok: SES lets the account send, as the service's sender")
     lines.append("no mail was sent")
     return lines
 

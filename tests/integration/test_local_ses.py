@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from core.transport.base import Deadline, Envelope
@@ -41,6 +42,8 @@ def local_ses(
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_ACCESS_KEY)
+    # boto3's default session keeps the credentials it first found: start a fresh one.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     try:
         verify_identities(["example.com"])
         yield server

@@ -40,15 +40,15 @@ def endpoint() -> Iterator[SesEndpoint]:
         yield running
 
 
-def probe(endpoint: SesEndpoint, sender: str | None = SENDER) -> Any:
+def inspect(endpoint: SesEndpoint, sender: str | None = SENDER) -> Any:
     transport = SesTransport(REGION, "events", sender=sender, endpoint_url=endpoint.url)
-    return transport.probe(Deadline.after(5))
+    return transport.inspect(Deadline.after(5))
 
 
 def test_a_healthy_account_and_a_verified_sender_pass_both_stages(endpoint: SesEndpoint) -> None:
     endpoint.answer(Accept(body=ACCOUNT), identity("EMAIL_ADDRESS"))
 
-    log = probe(endpoint)
+    log = inspect(endpoint)
 
     assert log.failure is None
     assert [stage for stage, _ in log.marks] == ["account", "identity"]
@@ -65,7 +65,7 @@ def test_a_healthy_account_and_a_verified_sender_pass_both_stages(endpoint: SesE
 def test_a_sender_of_a_verified_domain_passes_through_the_domain(endpoint: SesEndpoint) -> None:
     endpoint.answer(Accept(body=ACCOUNT), NOT_FOUND, identity("DOMAIN"))
 
-    log = probe(endpoint)
+    log = inspect(endpoint)
 
     assert log.failure is None
     assert log.identity.identity == "example.com"
@@ -75,7 +75,7 @@ def test_a_sender_of_a_verified_domain_passes_through_the_domain(endpoint: SesEn
 def test_the_sandbox_is_reported_but_passes(endpoint: SesEndpoint) -> None:
     endpoint.answer(Accept(body={**ACCOUNT, "ProductionAccessEnabled": False}), identity())
 
-    log = probe(endpoint)
+    log = inspect(endpoint)
 
     assert log.failure is None
     assert not log.account.production_access
@@ -84,7 +84,7 @@ def test_the_sandbox_is_reported_but_passes(endpoint: SesEndpoint) -> None:
 def test_an_account_that_may_not_send_fails_as_a_send_would(endpoint: SesEndpoint) -> None:
     endpoint.answer(Accept(body={**ACCOUNT, "SendingEnabled": False}))
 
-    log = probe(endpoint)
+    log = inspect(endpoint)
 
     assert log.failed_stage == "account"
     assert log.failure.reason == "ses_sending_paused"
@@ -101,7 +101,7 @@ def test_an_unverified_sender_fails_as_a_send_would(
 ) -> None:
     endpoint.answer(Accept(body=ACCOUNT), *answers)
 
-    log = probe(endpoint)
+    log = inspect(endpoint)
 
     assert log.failed_stage == "identity"
     assert log.failure.reason == "ses_identity_not_verified"
@@ -113,7 +113,7 @@ def test_a_role_without_the_permission_is_told_so(endpoint: SesEndpoint) -> None
         Refuse(403, "AccessDeniedException", "not authorized to perform ses:GetAccount")
     )
 
-    log = probe(endpoint)
+    log = inspect(endpoint)
 
     assert log.failed_stage == "account"
     assert log.failure.reason == "ses_access_denied"
@@ -124,7 +124,7 @@ def test_a_service_without_a_default_sender_checks_the_account_only(
 ) -> None:
     endpoint.answer(Accept(body=ACCOUNT))
 
-    log = probe(endpoint, sender=None)
+    log = inspect(endpoint, sender=None)
 
     assert log.failure is None
     assert [stage for stage, _ in log.marks] == ["account"]

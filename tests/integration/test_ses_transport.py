@@ -19,7 +19,7 @@ from core.compose import compose
 from core.errors import DeliveryFailure
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request
-from core.services.model import Service, ServiceConfig
+from core.services.model import Service, SmtpConfig
 from core.transport.base import Deadline, Envelope
 from core.transport.ses import (
     SesAccessDenied,
@@ -42,7 +42,7 @@ LIMIT = 10 * 1024 * 1024
 
 def sealed(body: dict[str, object]) -> Sealed:
     """A message as the API builds it, for a service whose default sender is SENDER."""
-    service = Service(name="email", config=ServiceConfig(host="unused", from_email=SENDER))
+    service = Service(name="email", config=SmtpConfig(host="unused", from_email=SENDER))
     request = parse_send_request(body)
     return seal(compose(request, service, now=datetime.now(UTC), size_limit=LIMIT), max_bytes=LIMIT)
 

@@ -37,19 +37,27 @@ def test_every_smtp_spelling_gets_an_smtp_config(given: dict[str, Any]) -> None:
     assert isinstance(sent.config, SmtpConfigInput)
 
 
-def test_the_api_refuses_ses_until_its_transport_is_served() -> None:
+def test_the_api_takes_ses_now_its_transport_is_served() -> None:
+    service = ServiceInput.model_validate(
+        {"name": "email", "type": "ses", "config": {"region": "eu-west-1"}}
+    )
+
+    assert service.type is ServiceType.SES
+    assert isinstance(service.config, SesConfig)
+
+
+def test_another_type_is_refused_naming_the_accepted_ones() -> None:
     with pytest.raises(InvalidRequest) as raised:
         ServiceInput.model_validate(
-            {"name": "email", "type": "ses", "config": {"region": "eu-west-1"}}
+            {"name": "email", "type": "mailgun_email", "config": {"region": "eu-west-1"}}
         )
 
     assert raised.value.reason == "unsupported_service_type"
-    assert raised.value.context["accepted"] == ["smtp_email", "smtp"]
+    assert raised.value.context["accepted"] == ["smtp_email", "smtp", "ses"]
 
 
 def test_the_accepted_types_are_those_the_factory_serves() -> None:
     assert set(ACCEPTED_SERVICE_TYPES) == set(KINDS)
-    assert ServiceType.SES not in ACCEPTED_SERVICE_TYPES
 
 
 def test_an_ses_config_has_a_region_and_maybe_a_configuration_set() -> None:

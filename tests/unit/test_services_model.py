@@ -255,7 +255,7 @@ def test_an_unsupported_type_names_the_accepted_ones() -> None:
     error = _refused({"name": "email", "type": "mailgun_email", "config": CONFIG})
 
     assert (error.status, error.reason) == (400, "unsupported_service_type")
-    assert error.context == {"field": "type", "accepted": ["smtp_email", "smtp"]}
+    assert error.context == {"field": "type", "accepted": ["smtp_email", "smtp", "ses"]}
     assert "'mailgun_email'" in error.message
 
 

@@ -98,8 +98,8 @@ class ServiceType(StrEnum):
 
 
 # The types the API takes: those a transport serves (`core.transport.factory.KINDS`; a unit
-# test keeps the two equal). `ses` joins when its transport does.
-ACCEPTED_SERVICE_TYPES = (ServiceType.SMTP_EMAIL, ServiceType.SMTP)
+# test keeps the two equal).
+ACCEPTED_SERVICE_TYPES = (ServiceType.SMTP_EMAIL, ServiceType.SMTP, ServiceType.SES)
 SMTP_TYPES = frozenset({ServiceType.SMTP_EMAIL, ServiceType.SMTP})
 
 
@@ -140,10 +140,9 @@ def parse_service_type(value: Any) -> ServiceType:
     accepted = [kind.value for kind in ACCEPTED_SERVICE_TYPES]
     if isinstance(value, str) and value in accepted:
         return ServiceType(value)
-    # Anything else; `ses` too, until its transport is served.
     raise InvalidRequest(
-        f"Service type '{value}' is not supported: this API sends through SMTP only, as"
-        f" type {' or '.join(repr(kind) for kind in accepted)}.",
+        f"Service type '{value}' is not supported: this API sends through SMTP (type"
+        " 'smtp_email' or 'smtp') or Amazon SES's API (type 'ses').",
         reason="unsupported_service_type",
         context={"field": "type", "accepted": accepted},
     )
@@ -572,6 +571,14 @@ class Service(ServiceBase):
         ask only for a service of an SMTP type)."""
         if not isinstance(self.config, SmtpConfig):
             raise TypeError(f"service '{self.name}' is of type '{self.type}', not SMTP")
+        return self.config
+
+    @property
+    def ses(self) -> SesConfig:
+        """Its `config` as an SES service's; a `TypeError` for another type (a bug: callers
+        ask only for a service of type `ses`)."""
+        if not isinstance(self.config, SesConfig):
+            raise TypeError(f"service '{self.name}' is of type '{self.type}', not SES")
         return self.config
 
     def public(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.ports import CredentialSource, Transport
 from core.services.model import Service, ServiceType
+from core.transport.ses.kind import build_ses, ses_identity
 from core.transport.smtp.kind import build_smtp, smtp_identity
 from core.transport.supplies import Supplies
 
@@ -25,10 +26,12 @@ class TransportKind:
 
 
 SMTP = TransportKind(build=build_smtp, identity=smtp_identity)
+SES = TransportKind(build=build_ses, identity=ses_identity)
 
 KINDS: Mapping[ServiceType, TransportKind] = {
     ServiceType.SMTP_EMAIL: SMTP,  # DreamFactory's name for it
     ServiceType.SMTP: SMTP,
+    ServiceType.SES: SES,  # Amazon SES's v2 API, as the function's IAM role
 }
 
 

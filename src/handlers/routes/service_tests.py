@@ -14,6 +14,7 @@ from core.access.audit import audit
 from core.clock import SystemClock
 from core.services.connection_check import check_connection
 from core.transport.base import Deadline
+from core.transport.ses.report import SesConnectionReport
 from core.transport.smtp.probe import SmtpConnectionReport
 from core.validation import NUMBER_ONLY
 from handlers.answers import documented, errors
@@ -98,6 +99,41 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+_SES_EXAMPLE: dict[str, Any] = {
+    "ok": False,
+    "service": "ses",
+    "stages": [
+        {"stage": "account", "ok": True, "ms": 38.2},
+        {"stage": "identity", "ok": False, "ms": 21.7},
+    ],
+    "error": {
+        "reason": "ses_identity_not_verified",
+        "message": "SES has not verified example.com for sending (verification PENDING).",
+        "stage": "identity",
+        "smtp_code": None,
+        "transient": False,
+    },
+    "elapsed_ms": 60.1,
+    "region": "eu-west-1",
+    "configuration_set": "events",
+    "account": {
+        "sending_enabled": True,
+        "production_access": False,
+        "enforcement_status": "HEALTHY",
+        "max_24_hour_send": 200.0,
+        "max_send_rate": 1.0,
+        "sent_last_24_hours": 3.0,
+    },
+    "identity": {
+        "sender": "noreply@example.com",
+        "identity": "example.com",
+        "verified_for_sending": False,
+        "identity_type": "DOMAIN",
+        "verification_status": "PENDING",
+    },
+}
+
+
 class ServiceTestOptions(BaseModel):
     """How the test runs; every field optional."""
 
@@ -112,19 +148,32 @@ class ServiceTestOptions(BaseModel):
     )
 
 
-# Every testable service is SMTP today; another transport's report joins here as a union.
-class ServiceTestAnswer(SmtpConnectionReport):
-    """What a connection test found: every stage passed (`ok`), or where and why not."""
+class SmtpTestAnswer(SmtpConnectionReport):
+    """What an SMTP service's connection test found: every stage passed (`ok`), or where and
+    why not."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+
+class SesTestAnswer(SesConnectionReport):
+    """What an SES service's connection test found (`type: ses`): the account may send in the
+    region, and the default sender's identity is verified (`ok`), or where and why not."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SES_EXAMPLE]})
+
+
+# Each transport's report: the service's type says which.
+ServiceTestAnswer = SmtpTestAnswer | SesTestAnswer
 
 
 @router.post(
     "/api/v2/system/service/<name>/test",
     summary="Test a service's connection",
-    description="Connects to the service's SMTP server with its settings and credentials, as a "
-    "send would (the same SSRF guard, TLS checks and errors), and reports the address, TLS and "
-    "certificate, the greeting, EHLO capabilities and AUTH; then QUIT: no mail is sent. A "
+    description="An SMTP service: connects to its server with its settings and credentials, as "
+    "a send would (the same SSRF guard, TLS checks and errors), and reports the address, TLS "
+    "and certificate, the greeting, EHLO capabilities and AUTH; then QUIT. An SES service "
+    "(`type: ses`): asks SES whether the account may send in the region (and whether it is in "
+    "the sandbox) and whether the default sender's identity is verified. No mail is sent. A "
     "failed test is still a 200, with `ok: false` and the `error` (reason, message, stage) a "
     "send would have got.",
     tags=["services"],

@@ -13,16 +13,18 @@ a message as a whole: every recipient is accepted, or the send fails (`core.tran
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from core.ports import Clock, Transport
 from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.report import ConnectionReport
 from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_of, build_client
 from core.transport.ses.errors import SesTimeout, failure_of
 from core.transport.ses.probe import SesProbeLog, probe_ses
+from core.transport.ses.report import describe_ses
 
 
-class SesTransport:
+class SesTransport(Transport):
     """Sends through SES v2 in `region`, tagged with `configuration_set` when one is named.
 
     `open` builds the client (no request is made: SES needs no handshake of its own); `close`
@@ -57,8 +59,13 @@ class SesTransport:
                 self.close()
         return self._send(message, envelope, deadline)
 
-    def probe(self, deadline: Deadline) -> SesProbeLog:
-        """What SES says of the account and the sender's identity; sends nothing."""
+    def probe(self, deadline: Deadline, *, service: str, clock: Clock) -> ConnectionReport:
+        """The `Probes` ability: the connection test's report for the service named `service`
+        (SES's account, and the sender's identity); sends nothing."""
+        return describe_ses(self.inspect(deadline), service=service)
+
+    def inspect(self, deadline: Deadline) -> SesProbeLog:
+        """What SES says of the account and the sender's identity, as the probe learnt it."""
         log = SesProbeLog(self.region, self.configuration_set)
         try:
             client = self._client_for(deadline)
@@ -74,17 +81,6 @@ class SesTransport:
         client, self._client = self._client, None
         if client is not None:
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- internals ------------------------------------------------------------------------
 
