@@ -1,6 +1,7 @@
 """What a connection test reports, whatever the transport: whether it passed, its stages in
 order with their times, and the error a send would have met. Each transport's report adds what
-it learnt (SMTP's: `core.transport.smtp.probe.SmtpConnectionReport`)."""
+it learnt (SMTP's: `core.transport.smtp.probe.SmtpConnectionReport`; SES's:
+`core.transport.ses.report.SesConnectionReport`)."""
 
 from __future__ import annotations
 
