@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import (
+    BotoCoreError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     ReadTimeoutError,
 )
@@ -44,7 +46,9 @@ def test_an_endpoint_that_cannot_be_reached_is_tried_again_later() -> None:
     [ReadTimeoutError(endpoint_url=URL), ConnectionClosedError(endpoint_url=URL)],
     ids=["read timeout", "closed"],
 )
-def test_silence_or_a_close_after_sending_leaves_the_outcome_unknown(error: Exception) -> None:
+def test_silence_or_a_close_after_sending_leaves_the_outcome_unknown(
+    error: BotoCoreError,
+) -> None:
     failure = failure_of(error)
 
     assert isinstance(failure, SesOutcomeUnknown)
@@ -60,9 +64,11 @@ def test_missing_credentials_are_an_access_problem() -> None:
     assert not failure.transient
 
 
-def test_anything_else_is_not_read_as_an_ses_failure() -> None:
-    with pytest.raises(TypeError):
-        failure_of(ValueError("not botocore's"))
+def test_any_other_client_failure_may_have_sent_the_message() -> None:
+    failure = failure_of(HTTPClientError(error=OSError("broken")))
+
+    assert isinstance(failure, SesOutcomeUnknown)
+    assert not failure.transient
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,9 @@ _DENIAL = re.compile(
 )
 
 
-def failure_of(error: Exception, *, configuration_set: str | None = None) -> SesFailure:
+def failure_of(
+    error: ClientError | BotoCoreError, *, configuration_set: str | None = None
+) -> SesFailure:
     """The failure `error` (raised by a botocore SES v2 call) stands for."""
     if isinstance(error, ClientError):
         return _refusal(error, configuration_set)
@@ -170,10 +172,8 @@ def failure_of(error: Exception, *, configuration_set: str | None = None) -> Ses
         )
     if isinstance(error, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
         return SesAccessDenied("No AWS credentials to call SES with (the function's IAM role).")
-    if isinstance(error, BotoCoreError):
-        # Something went wrong in the client, on the way out or back: assume it may have gone.
-        return SesOutcomeUnknown(f"The SES call failed: {_kind(error)}; the outcome is unknown.")
-    raise TypeError(f"not an SES call's error: {type(error).__name__}") from error
+    # Something else went wrong in the client, on the way out or back: it may have gone.
+    return SesOutcomeUnknown(f"The SES call failed: {_kind(error)}; the outcome is unknown.")
 
 
 def _refusal(error: ClientError, configuration_set: str | None) -> SesFailure:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.transport.base import Deadline
 from core.transport.ses.client import SesApi
@@ -99,7 +99,7 @@ def probe_ses(
             log.mark(stage)
     except SesFailure as failure:
         log.failure, log.failed_stage = failure, stage
-    except Exception as error:  # botocore's, read as a send would read it
+    except (ClientError, BotoCoreError) as error:  # read as a send would read it
         log.failure, log.failed_stage = failure_of(error), stage
     finally:
         log.ended = time.monotonic()

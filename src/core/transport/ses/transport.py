@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from core.ports import Clock, Transport
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.report import ConnectionReport
@@ -95,7 +97,7 @@ class SesTransport(Transport):
             request["ConfigurationSetName"] = self.configuration_set
         try:
             answer = client.send_email(**request)
-        except Exception as error:  # botocore's, read into the taxonomy (or a TypeError)
+        except (ClientError, BotoCoreError) as error:
             raise failure_of(error, configuration_set=self.configuration_set) from error
         message_id = str(answer["MessageId"])
         return Delivery(
