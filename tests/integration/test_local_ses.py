@@ -80,3 +80,15 @@ def test_a_sender_outside_the_verified_identities_is_refused_and_nothing_lands(
 
     assert refused.value.reason == "ses_rejected"
     assert not mail_dir.exists() or read_captured(mail_dir) == []
+
+
+@pytest.mark.usefixtures("local_ses")
+def test_a_local_ses_service_s_connection_test_passes_for_a_verified_domain() -> None:
+    log = SesTransport(REGION, sender="noreply@example.com").inspect(Deadline.after(10))
+
+    assert log.failure is None
+    assert [stage for stage, _ in log.marks] == ["account", "identity"]
+    assert log.account is not None
+    assert log.account.production_access
+    assert log.identity is not None
+    assert log.identity.identity == "example.com"

@@ -29,7 +29,7 @@ from core.transport.ses import (
     SesTimeout,
     SesTransport,
 )
-from tests.support.ses_endpoint import HangUp, Refuse, SesEndpoint, Silence
+from tests.support.ses_endpoint import HangUp, Page, Refuse, SesEndpoint, Silence
 from tests.support.smtp_servers import ClosedPort
 
 REGION = "us-east-1"
@@ -226,6 +226,17 @@ def test_an_access_denial_names_the_resource_but_not_the_functions_role(
     assert "SesSendingIdentities" in denied.value.message
     signature = endpoint.requests[0].headers["Authorization"]
     assert signature.split("Signature=")[1] not in denied.value.message
+
+
+def test_a_page_that_is_not_ses_s_answer_is_not_quoted(endpoint: SesEndpoint) -> None:
+    endpoint.answer(Page(404, "<html><title>404 Not Found</title>internal.example</html>"))
+
+    with pytest.raises(SesFailure) as refused:
+        SesTransport(REGION, endpoint_url=endpoint.url).send(MESSAGE.raw, ENVELOPE, deadline())
+
+    assert refused.value.reason == "ses_rejected"
+    assert "<html>" not in refused.value.message
+    assert "internal.example" not in refused.value.message
 
 
 def test_ses_going_quiet_after_the_request_leaves_the_outcome_unknown(

@@ -43,6 +43,14 @@ class Refuse:
 
 
 @dataclass(frozen=True)
+class Page:
+    """An answer without AWS's error shape: a proxy's or another server's HTML page."""
+
+    status: int
+    html: str
+
+
+@dataclass(frozen=True)
 class Silence:
     """Read the request, then never answer (until the endpoint stops)."""
 
@@ -52,7 +60,7 @@ class HangUp:
     """Read the request, then close the connection without a word."""
 
 
-Answer = Accept | Refuse | Silence | HangUp
+Answer = Accept | Refuse | Page | Silence | HangUp
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,9 @@ def _handler_for(endpoint: SesEndpoint) -> type[BaseHTTPRequestHandler]:
             if isinstance(answer, HangUp):
                 self.close_connection = True
                 return
+            if isinstance(answer, Page):
+                self._page(answer)
+                return
             if isinstance(answer, Refuse):
                 self._reply(
                     answer.status,
@@ -175,6 +186,14 @@ def _handler_for(endpoint: SesEndpoint) -> type[BaseHTTPRequestHandler]:
             if self.path == "/v2/email/outbound-emails":
                 return {"MessageId": answer.message_id or endpoint._message_id()}
             return {}
+
+        def _page(self, answer: Page) -> None:
+            data = answer.html.encode()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _reply(
             self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None

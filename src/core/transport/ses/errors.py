@@ -180,7 +180,9 @@ def _refusal(error: ClientError, configuration_set: str | None) -> SesFailure:
     response: dict[str, Any] = dict(error.response)
     details = response.get("Error", {})
     code = str(details.get("Code") or "")
-    said = _quoted(str(details.get("Message") or ""))
+    # An answer without AWS's error shape (its code is just the status) is no word of SES's
+    # (a proxy's page, a wrong endpoint): its body is not quoted.
+    said = "" if code.isdigit() else _quoted(str(details.get("Message") or ""))
     metadata = response.get("ResponseMetadata", {})
     status = int(metadata.get("HTTPStatusCode") or 0)
     context = {"ses_error_code": code or None, "http_status": status or None}
