@@ -14,7 +14,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from core.transport.ses.client import budget_of
+from core.transport.ses.client import budget_for, fits
 from core.transport.ses.errors import (
     SesAccessDenied,
     SesConnectFailed,
@@ -72,9 +72,25 @@ def test_any_other_client_failure_may_have_sent_the_message() -> None:
 
 
 @pytest.mark.parametrize(
-    ("remaining", "budget"), [(9.97, 9.0), (10.0, 10.0), (1.2, 1.0), (0.4, 0.4)]
+    ("remaining", "budget"), [(60.0, 10.0), (19.0, 9.5), (9.97, 4.985), (0.4, 0.2)]
 )
-def test_a_client_is_built_for_whole_seconds_of_the_time_left(
+def test_a_client_is_built_for_half_the_time_left_at_most_ten_seconds(
     remaining: float, budget: float
 ) -> None:
-    assert budget_of(remaining) == budget
+    assert budget_for(remaining) == budget
+
+
+def test_a_client_is_kept_as_the_time_left_shrinks_until_it_no_longer_fits() -> None:
+    # An invocation of 28 s: one client until 10 s are left, then a few as the end nears.
+    budget, rebuilt = budget_for(28.0), 0
+    for tenth in range(280, 1, -1):
+        remaining = tenth / 10
+        if not fits(budget, remaining):
+            budget, rebuilt = budget_for(remaining), rebuilt + 1
+        assert budget <= remaining
+    assert rebuilt <= 8
+
+
+def test_a_client_built_near_an_invocations_end_is_not_kept_for_the_next() -> None:
+    assert not fits(budget_for(0.8), 28.0)
+    assert fits(budget_for(28.0), 27.0)

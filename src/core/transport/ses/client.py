@@ -8,18 +8,22 @@ back to the queue, which spaces its retries and honours the service's retry wind
 botocore sleeping inside the function.
 
 botocore fixes its timeouts when the client is built and bounds each wait with them (the
-connect, and each read), not the call as a whole; so the budget is split between the two, and a
-client is built again when a send has less time left than its client was built for (the end of
-an invocation) or much more (the next one, after a short budget).
+connect, and each read), not the call as a whole; so a client's budget is split between the
+two. A client is built for half the time a send has left (at most `MAX_BUDGET_SECONDS`) and
+kept while it `fits`: until the time left is less than its budget (near an invocation's end:
+the next client gets half of what is left, so the last seconds cost a few rebuilds, not one a
+second), or much more than it (the next invocation, after a short one's end).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Protocol
 
 # The smallest budget a client is built for: below it, sending is not worth starting.
 MIN_BUDGET_SECONDS = 0.05
+# The longest a client waits for SES, connect and read together: SES answers a SendEmail well
+# within a second, so a wait this long means a broken connection, not a slow one.
+MAX_BUDGET_SECONDS = 10.0
 
 
 class SesApi(Protocol):
@@ -34,10 +38,15 @@ class SesApi(Protocol):
     def close(self) -> None: ...
 
 
-def budget_of(remaining: float) -> float:
-    """The time budget a client is built for, given the seconds a send has left: whole seconds
-    (so the sends of one invocation share a client), the exact time under one."""
-    return float(math.floor(remaining)) if remaining >= 1 else remaining
+def budget_for(remaining: float) -> float:
+    """The budget a new client is built for when a send has `remaining` seconds left."""
+    return min(MAX_BUDGET_SECONDS, remaining / 2)
+
+
+def fits(budget: float, remaining: float) -> bool:
+    """Whether a client built for `budget` may send with `remaining` seconds left: its waits
+    end in time, and it was not built for far less time than there is now."""
+    return budget <= remaining and budget >= min(MAX_BUDGET_SECONDS, remaining / 4)
 
 
 def build_client(region: str, budget: float, *, endpoint_url: str | None = None) -> SesApi:

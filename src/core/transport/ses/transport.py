@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.ports import Clock, Transport
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.report import ConnectionReport
-from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_of, build_client
+from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_for, build_client, fits
 from core.transport.ses.errors import SesTimeout, failure_of
 from core.transport.ses.probe import SesProbeLog, probe_ses
 from core.transport.ses.report import describe_ses
@@ -111,9 +111,8 @@ class SesTransport(Transport):
         remaining = deadline.remaining()
         if remaining < MIN_BUDGET_SECONDS:
             raise SesTimeout("No time was left to send through SES.")
-        budget = budget_of(remaining)
-        if self._client is None or self._budget != budget:
+        if self._client is None or not fits(self._budget, remaining):
             self.close()
-            self._client = build_client(self.region, budget, endpoint_url=self._endpoint_url)
-            self._budget = budget
+            self._budget = budget_for(remaining)
+            self._client = build_client(self.region, self._budget, endpoint_url=self._endpoint_url)
         return self._client
