@@ -18,7 +18,7 @@ from core.compose import compose
 from core.delivery.deliver import Deliverer
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request
-from core.services.model import Encryption, Service, ServiceConfig
+from core.services.model import Encryption, Service, SmtpConfig
 from core.transport.base import Deadline, Envelope
 from core.transport.factory import Transports
 from core.transport.pool import TransportPool
@@ -49,7 +49,7 @@ class Server:
 
 
 def service_for(server: Server) -> Service:
-    config = ServiceConfig(
+    config = SmtpConfig(
         host=HOST,
         port=server.port,
         encryption=Encryption.TLS if server.starttls else Encryption.NONE,

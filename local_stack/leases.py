@@ -1,7 +1,7 @@
 """The leases of the run before, given back when the local stack starts.
 
 A worker that claims a message moves its record to `sending` with a lease (3 x the SMTP timeout
-+ 60 s, `core.delivery.records`); a job that comes back while the lease runs can only wait for
++ 60 s, `core.delivery.record_store`); a job that comes back while the lease runs can only wait for
 it. When the stack starts, every worker of its previous run is known to be gone (their
 containers died with it): their leases are made to lapse before the pollers start, so each
 redelivered job settles its record at once, as `unknown` (`worker_interrupted`), since the

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core.access import policy
 from core.access.authentication import Principal
 from core.access.quota import Quota
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.compose import Addressing
 from core.errors import Forbidden
 from core.message import Message

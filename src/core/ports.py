@@ -5,20 +5,21 @@ plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, Unpack
+from typing import Any, Protocol, Self, Unpack, runtime_checkable
 
 from core.access.model import RateLimits
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.attachments.references import InlineAttachment, Reference
-from core.delivery.queue import INLINE_LIMIT_BYTES, Job
-from core.delivery.records import MessageRecord, RecordChanges, Status
+from core.delivery.job import INLINE_LIMIT_BYTES, Job
+from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.report import ConnectionReport
 
 
 class ServiceStore(Protocol):
@@ -107,24 +108,18 @@ class Clock(Protocol):
 
 
 class Transport(Protocol):
-    """A connection to one service's server, with a life cycle: `open` it (connect, secure,
+    """A connection to one service's provider, with a life cycle: `open` it (connect, secure,
     authenticate), `send` one message or many on it, `close` it. As a context manager it
     closes however the block ends. `send` on a transport not opened is a session of its
-    own: opened, one message, closed."""
+    own: opened, one message, closed. What more a transport can do, it says by also meeting
+    an ability below (`AnnouncesNext`, `Probes`); callers ask with `isinstance`."""
 
     def open(self, deadline: Deadline) -> None: ...
 
-    def send(
-        self,
-        message: bytes,
-        envelope: Envelope,
-        deadline: Deadline,
-        *,
-        then: Outgoing | None = None,
-    ) -> Delivery:
-        """Hand one message over, or raise an `SmtpFailure`. `then` is the message the next
-        `send` will carry: a transport may start on it in the same round trip as this one's
-        end (SMTP PIPELINING), or ignore it. Whatever the next `send` carries is sent right."""
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        """Hand one message over, or raise a `DeliveryFailure` (with `stale_connection` when a
+        kept connection was found dead before the handover: the caller may send once more on
+        a fresh one)."""
         ...
 
     def close(self) -> None: ...
@@ -142,7 +137,34 @@ class Transport(Protocol):
         self.close()
 
 
+@runtime_checkable
+class AnnouncesNext(Protocol):
+    """An ability: told in advance what the send after the coming one will carry, a transport
+    may start on it in the same round trip as the coming one's end (SMTP does, with
+    PIPELINING). Whatever that send carries in the end is sent right."""
+
+    def announce(self, following: Outgoing) -> None:
+        """`following` is what the send after the next `send` will carry; it holds for the
+        next `send` only."""
+        ...
+
+
+@runtime_checkable
+class Probes(Protocol):
+    """An ability: a connection test, the steps a send would take stopped before any mail."""
+
+    def probe(self, deadline: Deadline, *, service: str, clock: Clock) -> ConnectionReport:
+        """The report of the test for the service named `service`; a failed step is in the
+        report (`ok` false), not raised."""
+        ...
+
+
 class TransportFactory(Protocol):
     def __call__(self, service: Service) -> Transport:
         """A transport for `service`, of the kind its type names, with its credentials."""
+        ...
+
+    def identity(self, service: Service) -> Hashable:
+        """What a transport for `service` connects with, as its kind sees it (SMTP: server,
+        encryption, TLS checks, username): a kept one built for another identity is stale."""
         ...

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from core.delivery.courier import Courier
     from core.delivery.deliver import Deliverer
     from core.delivery.queue import MessageQueue
-    from core.delivery.records import MessageRepository
+    from core.delivery.record_store import MessageRepository
     from core.delivery.repair import OutboxRepair
+    from core.dispatch import Dispatcher
     from core.message import Attachment
     from core.secrets import CredentialStore
     from core.sending import Mailer
@@ -86,7 +87,7 @@ def template_repository() -> TemplateRepository:
 
 @lru_cache(maxsize=1)
 def message_repository() -> MessageRepository:
-    from core.delivery.records import MessageRepository
+    from core.delivery.record_store import MessageRepository
 
     return MessageRepository(ItemTable(get_settings().messages_table, "id"))
 
@@ -163,6 +164,19 @@ def mailer() -> Mailer:
 
 
 @lru_cache(maxsize=1)
+def dispatcher() -> Dispatcher:
+    """A send request's way in (HTTP or direct invocation): the mailer, and idempotency."""
+    from core.dispatch import Dispatcher
+
+    return Dispatcher(
+        mailer(),
+        idempotency_store,
+        idempotency_seconds=get_settings().idempotency_seconds,
+        send_deadline=send_deadline,
+    )
+
+
+@lru_cache(maxsize=1)
 def courier() -> Courier:
     from core.clock import SystemClock
     from core.delivery.courier import Courier, RetryPolicy
@@ -208,7 +222,7 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     # Not Powertools' default client, of a new boto3 session: that one loads every AWS data
-    # file again, about 100 ms of the first send (with or without a key: dispatch asks for it).
+    # file again, about 100 ms of the first send with a key.
     return DynamoDBPersistenceLayer(
         table_name=get_settings().idempotency_table, boto3_client=dynamodb_client()
     )
@@ -286,6 +300,7 @@ def reset() -> None:
         transport_pool,
         deliverer,
         mailer,
+        dispatcher,
         courier,
         outbox_repair,
         idempotency_store,

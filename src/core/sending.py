@@ -22,13 +22,13 @@ from aws_lambda_powertools import Logger
 from core.access import policy
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.admission import Admission, check_active
 from core.compose import addressing as compose_addressing
 from core.compose import attachment_references, compose
 from core.delivery.deliver import Deliverer
-from core.delivery.queue import OUTBOX_INLINE_BYTES, Job, body_of
-from core.delivery.records import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
+from core.delivery.job import OUTBOX_INLINE_BYTES, Job, body_of
+from core.delivery.message_record import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
 from core.errors import DeliveryFailure, DeliveryOutcomeUnknown, NotFound, QueueUnavailable
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
@@ -188,7 +188,7 @@ class Mailer:
             )
         except DeliveryFailure as error:
             outcome = Status.UNKNOWN if isinstance(error, DeliveryOutcomeUnknown) else Status.FAILED
-            self._records.settle(record.id, outcome, reason=error.reason, smtp_reply=error.message)
+            self._records.settle(record.id, outcome, reason=error.reason, reply=error.message)
             raise
         except Exception:
             # Before any SMTP exchange (credentials unreadable, say): nothing went out, so
@@ -342,7 +342,8 @@ class Mailer:
             self._records.settle(
                 record.id,
                 Status.SENT,
-                smtp_reply=delivery.reply,
+                reply=delivery.reply,
+                provider_message_id=delivery.provider_message_id,
                 accepted=delivery.accepted,
                 refused={**delivery.refused, **delivery.deferred},
             )

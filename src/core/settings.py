@@ -108,7 +108,7 @@ class Settings(BaseModel):
         default=100, ge=1, validation_alias="SMTP_MAX_MESSAGES_PER_CONNECTION"
     )
     smtp_ca_file: str = Field(default="", validation_alias="SMTP_CA_FILE")
-    # Where services may point (core.transport.destination, the guard against SSRF): loopback
+    # Where services may point (core.network.destination, the guard against SSRF): loopback
     # only when allowed, private ranges unless forbidden, SMTP ports only ("*" = any port).
     smtp_allow_loopback: bool = Field(default=False, validation_alias="SMTP_ALLOW_LOOPBACK")
     smtp_allow_private: bool = Field(default=True, validation_alias="SMTP_ALLOW_PRIVATE")

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from core.access.model import ApiKey, Role
-from core.delivery.records import PRIVATE_FIELDS, MessageRecord
+from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 from handlers.documentation import DocumentOnly
@@ -201,10 +201,18 @@ MessageView = public_view(
         "attempts": 1,
         "recipients": ["john@example.com"],
         "accepted": ["john@example.com"],
-        "smtp_reply": "250 2.0.0 Ok: queued",
+        "reply": "250 2.0.0 Ok: queued as 4Xk2Lp0Yz7",
+        "provider_message_id": "4Xk2Lp0Yz7",
+        "smtp_reply": "250 2.0.0 Ok: queued as 4Xk2Lp0Yz7",
         "created_at": "2026-11-30T12:00:00+00:00",
         "updated_at": "2026-11-30T12:00:01+00:00",
     },
+    smtp_reply=(
+        str | None,
+        Field(
+            description="The same as `reply`, under its earlier name: kept for existing clients."
+        ),
+    ),
 )
 
 

@@ -13,7 +13,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core import runtime
-from core.dispatch import dispatch
 from core.errors import EmailApiError, InvalidRequest
 from core.send_request import parse_send_request
 from core.settings import check_settings
@@ -33,7 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             )
         key = event.get("idempotency_key")
         message = event.get("message")
-        outcome = dispatch(
+        outcome = runtime.dispatcher().dispatch(
             runtime.invoke_principal(),
             event["service"],
             parse_send_request(message),

@@ -18,7 +18,7 @@ from pydantic.config import JsonDict
 from core.access.model import ApiKeyInput, ApiKeyPatch, Role, Rotation
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
-from core.services.model import ServiceBase, ServiceConfigInput, ServiceInput
+from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
 from core.templates.input import TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
@@ -164,10 +164,10 @@ def _every_field(model: type[BaseModel]) -> frozenset[str]:
 # A service's PATCH: a null takes the field's default, as in a create (`_nulls_as_unset`).
 ServiceConfigPatch = patch_of(
     "ServiceConfigPatch",
-    ServiceConfigInput,
+    SmtpConfigInput,
     doc="Any keys of a service's `config`, as in a create; null resets one to its default.",
     example={"port": 465, "encryption": "ssl"},
-    nullable=_every_field(ServiceConfigInput),
+    nullable=_every_field(SmtpConfigInput),
 )
 ServicePatch = patch_of(
     "ServicePatch",

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from core import runtime
 from core.delivery.courier import Crashed, Hop, RetryIn
-from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES, Job
+from core.delivery.job import FRESH_COPY_AFTER_RECEIVES, Job
 from core.settings import check_settings
 from core.transport.base import Deadline
 

@@ -57,7 +57,7 @@ _VARIANTS_BY_MODULE = {
 # Tests whose premise is a failure before the message is written: with CHUNKING it leaves with
 # BDAT, in the same write as MAIL and RCPT when pipelined, so a server that then drops or stalls
 # at MAIL, RCPT or DATA has been handed the whole message and the outcome is unknown, by design
-# (see core.transport.smtp; test_transport_pipelining covers those cases).
+# (see core.transport.smtp.session; test_transport_pipelining covers those cases).
 _BEFORE_THE_MESSAGE = {
     "test_a_connection_dropped_before_the_dot_is_retried",
     "test_a_server_that_stalls_before_the_dot_is_retried",

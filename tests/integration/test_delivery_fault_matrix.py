@@ -81,7 +81,7 @@ def test_a_server_that_keeps_deferring_uses_every_attempt(
 
     assert (record["status"], record["reason"]) == ("failed", "retries_exhausted"), record
     assert record["attempts"] == MAX_ATTEMPTS
-    assert code in record["smtp_reply"]
+    assert code in record["reply"]
     assert len(server.sessions) == MAX_ATTEMPTS
     assert server.transactions == (0 if stage is At.GREETING else MAX_ATTEMPTS)
     assert server.delivered == []
@@ -115,7 +115,7 @@ def test_a_permanent_refusal_fails_at_once_with_the_servers_reply(
 
     assert (record["status"], record["attempts"]) == ("failed", 1), record
     assert record["reason"] != "retries_exhausted"
-    assert code in record["smtp_reply"]
+    assert code in record["reply"]
     assert len(server.sessions) == 1
     assert server.transactions == (0 if stage is At.GREETING else 1)
 
@@ -240,4 +240,4 @@ def test_a_sent_message_keeps_the_servers_answer(
     with FaultServer() as server:
         record = deliver_through(server)
 
-    assert (record["status"], record["smtp_reply"]) == ("sent", "250 2.0.0 OK: queued")
+    assert (record["status"], record["reply"]) == ("sent", "250 2.0.0 OK: queued")

@@ -14,8 +14,8 @@ import pytest
 from core import runtime
 from core.compose import compose
 from core.delivery.courier import Done, Hop
-from core.delivery.queue import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job
-from core.delivery.records import Status
+from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job
+from core.delivery.message_record import Status
 from core.send_request import parse_send_request
 from core.transport.base import Deadline
 from tests.support.access import create_key, create_role

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES
+from core.delivery.job import FRESH_COPY_AFTER_RECEIVES
 from core.settings import get_settings
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.queue_worker import SendQueue
@@ -88,7 +88,7 @@ def test_a_transient_failure_is_deferred_then_sent(
     assert len(first.failed) == 1  # left in the queue, to come back
     deferred = _record(record_id)
     assert (deferred["status"], deferred["attempts"]) == ("deferred", 1)
-    assert (failure.mail_from or failure.data or "?") in deferred["smtp_reply"]
+    assert (failure.mail_from or failure.data or "?") in deferred["reply"]
 
     send_queue.run_worker()
 
@@ -111,7 +111,7 @@ def test_a_permanent_refusal_fails_with_the_servers_reply(
     failed = _record(record_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
     assert failed["reason"] == "smtp_rejected"
-    assert "550 5.7.1 Sender not allowed" in failed["smtp_reply"]
+    assert "550 5.7.1 Sender not allowed" in failed["reply"]
     assert len(server.transactions) == 1
 
 
@@ -136,7 +136,7 @@ def test_bad_credentials_fail_at_once(
     failed = _record(record_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
     assert failed["reason"] == "smtp_auth_failed"
-    assert "535" in failed["smtp_reply"]
+    assert "535" in failed["reply"]
     assert server.sessions == 1  # smtplib tries each AUTH mechanism, in one session
     assert not any(attempt.success for attempt in server.auth_attempts)
     assert server.messages == []
@@ -152,7 +152,7 @@ def test_retries_run_out(scripted: Callable[..., ScriptedServer], send_queue: Se
     failed = _record(record_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 3)
     assert failed["reason"] == "retries_exhausted"
-    assert "421 4.7.0 Try again later" in failed["smtp_reply"]
+    assert "421 4.7.0 Try again later" in failed["reply"]
     assert len(server.transactions) == 3
     assert server.messages == []
 
@@ -354,7 +354,7 @@ def test_an_outage_past_the_window_fails_with_its_reason_and_times(
     )
     assert failed["first_tried_at"] == two_hours_ago
     assert failed["last_tried_at"] >= first["last_tried_at"]
-    assert "421 4.7.0" in failed["smtp_reply"]
+    assert "421 4.7.0" in failed["reply"]
     assert len(server.transactions) == 2
     assert send_queue.waiting() == 0
 

@@ -16,8 +16,8 @@ import boto3
 import pytest
 
 from core import runtime
-from core.delivery.queue import Job
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import Job
+from core.delivery.message_record import MessageRecord, Status
 from local_stack.apigateway import LocalLambdaContext, rest_api_event
 from local_stack.bootstrap import service_definition
 from local_stack.mail_capture import MailCapture, read_captured

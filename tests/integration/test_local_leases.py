@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.delivery.records import MessageRecord, MessageRepository, Status
+from core.delivery.message_record import MessageRecord, Status
+from core.delivery.record_store import MessageRepository
 from core.storage import ItemTable
 from local_stack.leases import give_back_leases
 from tests.conftest import TABLE_NAMES

@@ -8,8 +8,8 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from core import runtime
-from core.delivery.queue import Job
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import Job
+from core.delivery.message_record import MessageRecord, Status
 from tests.support.api import call_api, create_plain_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import At, CaptureServer, Fault, FaultServer

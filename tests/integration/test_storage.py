@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from boto3.dynamodb.conditions import Attr
 
-from core.delivery.records import Status
+from core.delivery.message_record import Status
 from core.storage import ItemTable
 from tests.conftest import TABLE_NAMES
 

@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 
-from core.errors import (
+from core.network.tls import client_context
+from core.services.model import Encryption
+from core.transport.base import Deadline, Delivery, Envelope
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
+from core.transport.smtp.errors import (
     SmtpAuthFailed,
     SmtpConnectFailed,
     SmtpDeferred,
@@ -27,10 +31,6 @@ from core.errors import (
     SmtpTimeout,
     SmtpTlsError,
 )
-from core.services.model import Encryption
-from core.transport.base import Deadline, Delivery, Envelope
-from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
 from tests.support.api import call_api, create_service
 from tests.support.smtp_servers import (
     LOOPBACK,
@@ -531,3 +531,12 @@ def test_the_api_counts_only_accepted_recipients(fault_server: StartFaultServer)
 
     assert (status, body["count"]) == (200, 1), body
     assert server.delivered[0].rcpt_tos == [JOHN]
+
+
+def test_the_id_the_server_gave_the_message_is_kept(fault_server: StartFaultServer) -> None:
+    server = fault_server(Fault.answer(At.END_OF_DATA, "250 2.0.0 Ok: queued as 4ZxYz1AbcDz"))
+
+    delivery = _send(server.port)
+
+    assert delivery.reply == "250 2.0.0 Ok: queued as 4ZxYz1AbcDz"
+    assert delivery.provider_message_id == "4ZxYz1AbcDz"

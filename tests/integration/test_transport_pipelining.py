@@ -3,8 +3,8 @@
 Round trips are counted, not timed: the fault server records how many replies it had sent
 when each of the client's words arrived (`FaultSession.flights`), so a group of commands
 written at once shows as one flight. Replies are matched to their commands, and every failure
-classified as `core.transport.smtp`'s table says, the message's last BDAT byte counting as its
-final dot. Postfix's smtp-sink, where installed, is the real-server check.
+classified as `core.transport.smtp.session`'s table says, the message's last BDAT byte counting
+as its final dot. Postfix's smtp-sink, where installed, is the real-server check.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 
 from core.compose import compose
-from core.errors import (
+from core.network.tls import client_context
+from core.outbound import seal
+from core.send_request import parse_send_request
+from core.services.model import Encryption
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.smtp import SmtpEndpoint, SmtpTransport
+from core.transport.smtp.errors import (
     SmtpConnectFailed,
     SmtpDeferred,
     SmtpFailure,
@@ -30,12 +36,6 @@ from core.errors import (
     SmtpRejected,
     SmtpTimeout,
 )
-from core.outbound import seal
-from core.send_request import parse_send_request
-from core.services.model import Encryption
-from core.transport.base import Deadline, Delivery, Envelope, Outgoing
-from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
 from local_stack.smtp.faults import MESSAGE_DATA
 from tests.support.fake_clock import START
 from tests.support.fake_services import smtp_service
@@ -462,6 +462,7 @@ def test_an_abort_in_the_middle_of_the_chunk_is_safe_to_retry(
 
     assert (type(error), error.transient) == (SmtpConnectFailed, True)
     assert error.context["stage"] == "data"
+    assert not error.stale_connection  # the connection's first message: none was kept
     assert not server.only_session.message_arrived
 
 
@@ -482,6 +483,7 @@ def test_a_connection_the_server_gave_up_on_while_idle_is_noticed_before_the_mes
             transport.send(MESSAGE, envelope, Deadline.after(5))
 
     assert (raised.value.context["stage"], raised.value.context["smtp_code"]) == ("mail", 421)
+    assert raised.value.stale_connection  # a kept connection, dead before the handover
     assert server.only_session.verbs.count("BDAT") == 1  # the second message never left
 
 
@@ -505,9 +507,9 @@ def _batch(
         deadline = Deadline.after(seconds)
         try:
             transport.open(deadline)
-            results.append(
-                transport.send(current.message, current.envelope, deadline, then=following)
-            )
+            if following is not None:
+                transport.announce(following)
+            results.append(transport.send(current.message, current.envelope, deadline))
         except SmtpFailure as failure:
             results.append(failure)
     return results
@@ -633,7 +635,8 @@ def test_a_reset_after_the_dot_is_safe_to_retry_only_when_nothing_followed_the_d
     transient: bool,
 ) -> None:
     # The server reads the message, then aborts. With nothing written after the dot, its
-    # receive buffer was empty... unless the abort was deliberate (see core.transport.smtp);
+    # receive buffer was empty... unless the abort was deliberate (see
+    # core.transport.smtp.classification);
     # with the next envelope written, the RST may come from that alone, after it took the message.
     server = fault_server(
         script=InTransaction(Fault.reset(At.END_OF_DATA), number=1), extensions=PIPELINING
@@ -643,8 +646,10 @@ def test_a_reset_after_the_dot_is_safe_to_retry_only_when_nothing_followed_the_d
 
     with _transport(server.port) as transport:
         transport.open(deadline)
+        if then is not None:
+            transport.announce(then)
         with pytest.raises(SmtpFailure) as raised:
-            transport.send(ONE, Envelope(SENDER, [JOHN]), deadline, then=then)
+            transport.send(ONE, Envelope(SENDER, [JOHN]), deadline)
 
     assert (type(raised.value), raised.value.transient) == (expected, transient)
 
@@ -667,7 +672,8 @@ def test_421_to_the_announced_envelope(fault_server: StartFaultServer) -> None:
 def _send_one_announcing_two(transport: SmtpTransport) -> None:
     envelope = Envelope(SENDER, [JOHN])
     transport.open(Deadline.after(5))
-    transport.send(ONE, envelope, Deadline.after(5), then=Outgoing(TWO, envelope))
+    transport.announce(Outgoing(TWO, envelope))
+    transport.send(ONE, envelope, Deadline.after(5))
 
 
 def test_a_send_of_another_message_than_the_announced_one_goes_on_a_new_connection(

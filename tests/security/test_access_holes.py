@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from core.delivery.records import MessageRecord, Status
+from core.delivery.message_record import MessageRecord, Status
 from local_stack.apigateway import LocalLambdaContext
 from tests.conftest import TABLE_NAMES
 from tests.support.access import CreatedKey, create_key, create_role, send

@@ -25,12 +25,17 @@ from typing import Any
 import pytest
 
 from core import runtime
-from core.errors import SmtpConnectFailed, SmtpFailure, SmtpOutcomeUnknown, SmtpTimeout
+from core.network.tls import client_context
 from core.services.model import Encryption
 from core.transport.base import Deadline, Delivery, Envelope
-from core.transport.replies import MAX_LINE, MAX_REPLY
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
+from core.transport.smtp.errors import (
+    SmtpConnectFailed,
+    SmtpFailure,
+    SmtpOutcomeUnknown,
+    SmtpTimeout,
+)
+from core.transport.smtp.replies import MAX_LINE, MAX_REPLY
 from tests.support.api import ApiResponse, call_api, create_plain_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import (

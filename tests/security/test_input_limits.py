@@ -207,7 +207,7 @@ def test_a_sent_message_is_a_success_even_if_its_record_cannot_be_updated(
     function_logs: Callable[[], str],
 ) -> None:
     """Once the server has the message, a 500 would make a retrying client send it again."""
-    from core.delivery.records import MessageRepository
+    from core.delivery.record_store import MessageRepository
 
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("ValidationException: Item size has exceeded the maximum allowed size")

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from core.errors import SmtpConnectFailed, SmtpFailure
+from core.network.destination import DestinationPolicy
+from core.network.tls import client_context
 from core.services.model import Encryption
 from core.transport.base import Deadline, Envelope
-from core.transport.destination import DestinationPolicy
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
+from core.transport.smtp.errors import SmtpConnectFailed, SmtpFailure
 from tests.support.api import ApiResponse, call_api
 from tests.support.smtp_servers import (
     LOOPBACK,

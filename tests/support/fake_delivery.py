@@ -1,7 +1,7 @@
 """In-memory stand-ins for the message records and the send queue (unit tests).
 
 They follow the real ones' state rules (a record moves forward only, from the statuses
-`records.py` allows; `settle` takes only `RecordChanges` and cuts replies as the real one
+`message_record.py` allows; `settle` takes only `RecordChanges` and cuts replies as the real one
 does), so a unit test sees the same outcomes the DynamoDB-backed one gives.
 """
 
@@ -12,16 +12,17 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from core.clock import SystemClock
-from core.delivery.queue import INLINE_LIMIT_BYTES, Job
-from core.delivery.records import (
+from core.delivery.job import INLINE_LIMIT_BYTES, Job
+from core.delivery.message_record import (
     ENQUEUE_FAILED,
-    MAX_REPLY_CHARS,
     OUTBOX_FIELDS,
     RETENTION_SECONDS,
     WAITING,
     MessageRecord,
     RecordChanges,
     Status,
+    bounded,
+    check_changes,
 )
 from core.delivery.repair import OutboxStore
 from core.errors import Conflict, NotFound
@@ -94,15 +95,11 @@ class FakeMessageRepository:
     def settle(
         self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
     ) -> MessageRecord:
-        for name in changes:
-            # As the real one: a `**dict` splat can smuggle in what the type checker missed.
-            if name not in MessageRecord.model_fields:
-                raise TypeError(f"MessageRecord has no field {name!r}.")
-            if name not in RecordChanges.__optional_keys__:
-                raise TypeError(f"Settling a message cannot change its {name!r}.")
+        # The real one's rules: a `**dict` splat can smuggle in what the type checker missed.
+        check_changes(changes)
         if self.get(record_id).status is not Status.SENDING:
             raise Conflict(f"Message '{record_id}' is not being sent.", reason="message_state")
-        return self._update(record_id, status=status, **_bounded(dict(changes)))
+        return self._update(record_id, status=status, **bounded(changes))
 
     def due_outboxes(self, shard: str, due_by: int, *, limit: int) -> list[MessageRecord]:
         held = [
@@ -148,16 +145,6 @@ class FakeMessageRepository:
 
     def _now_iso(self) -> str:
         return self.clock.now().isoformat(timespec="seconds")
-
-
-def _bounded(changes: dict[str, Any]) -> dict[str, Any]:
-    """Every SMTP reply cut to `MAX_REPLY_CHARS`, as the real repository stores it."""
-    if isinstance(reply := changes.get("smtp_reply"), str):
-        changes["smtp_reply"] = reply[:MAX_REPLY_CHARS]
-    for name in ("refused", "deferred"):
-        if name in changes:
-            changes[name] = {rcpt: text[:MAX_REPLY_CHARS] for rcpt, text in changes[name].items()}
-    return changes
 
 
 @dataclass(frozen=True)

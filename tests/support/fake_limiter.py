@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from core.access.model import RateLimits
 from core.access.quota import Quota
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.errors import RateLimited
 from core.ports import Limiter
 

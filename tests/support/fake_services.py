@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from core.errors import NotFound
 from core.ports import CredentialSource, ServiceStore
-from core.services.model import Service, ServiceConfig
+from core.services.model import Service, SmtpConfig
 
 
 def smtp_service(name: str = "email", *, secret_id: str | None = None, **config: object) -> Service:
@@ -19,7 +19,7 @@ def smtp_service(name: str = "email", *, secret_id: str | None = None, **config:
     }
     return Service(
         name=name,
-        config=ServiceConfig.model_validate({**defaults, **config}),
+        config=SmtpConfig.model_validate({**defaults, **config}),
         secret_id=secret_id,
         secret_version="v1" if secret_id else None,
     )

@@ -16,15 +16,19 @@ from __future__ import annotations
 import email
 import email.policy
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from core.errors import SmtpDeferred, SmtpFailure, SmtpRejected
 from core.ports import Transport, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.smtp.errors import SmtpDeferred, SmtpFailure, SmtpRejected
+from core.transport.smtp.kind import smtp_identity
 
 REPLY = "250 2.0.0 Ok: queued as OUTBOX"
+# The id REPLY names, as a server's `queued as <id>` does: what `Delivery` says of a sent one.
+PROVIDER_MESSAGE_ID = "OUTBOX"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class Outbox:
     opened: int = 0
     closed: int = 0
 
+    def identity(self, service: Service) -> Hashable:
+        """As the real factory has it for an SMTP service."""
+        return smtp_identity(service)
+
     def __call__(self, service: Service) -> OutboxTransport:
         self.services.append(service)
         return OutboxTransport(self, service)
@@ -116,6 +124,7 @@ class OutboxTransport(Transport):
         self._outbox = outbox
         self._service = service
         self._open = False
+        self._following: Outgoing | None = None
         self.number = 0  # set when opened: the outbox's count of connections so far
 
     def open(self, deadline: Deadline) -> None:
@@ -131,14 +140,12 @@ class OutboxTransport(Transport):
             self._open = False
             self._outbox.closed += 1
 
-    def send(
-        self,
-        message: bytes,
-        envelope: Envelope,
-        deadline: Deadline,
-        *,
-        then: Outgoing | None = None,
-    ) -> Delivery:
+    def announce(self, following: Outgoing) -> None:
+        """`AnnouncesNext`, as SMTP has it: kept for the next send only (`SentMessage.then`)."""
+        self._following = following
+
+    def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
+        then, self._following = self._following, None
         self.open(deadline)
         sent = SentMessage(self._service, envelope, message, deadline, self.number, then)
         self._outbox.handed.append(sent)
@@ -174,7 +181,30 @@ class OutboxTransport(Transport):
                 context=replies,
             )
         self._outbox.messages.append(sent)
-        return Delivery(accepted=accepted, refused=refused, deferred=deferred, reply=REPLY)
+        return Delivery(
+            accepted=accepted,
+            refused=refused,
+            deferred=deferred,
+            reply=REPLY,
+            provider_message_id=PROVIDER_MESSAGE_ID,
+        )
 
 
 _factory: TransportFactory = Outbox()
+
+
+@dataclass(frozen=True)
+class UnbuildableTransports:
+    """A `TransportFactory` that cannot build a transport (its credentials unreadable, say):
+    each call raises `RuntimeError(why)` before any connection."""
+
+    why: str
+
+    def identity(self, service: Service) -> Hashable:
+        return smtp_identity(service)
+
+    def __call__(self, service: Service) -> Transport:
+        raise RuntimeError(self.why)
+
+
+_unbuildable: TransportFactory = UnbuildableTransports("checked by mypy")

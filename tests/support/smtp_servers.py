@@ -86,7 +86,7 @@ def without_chunking() -> tuple[str, ...]:
     """What this test run's servers offer (`FaultServer.default_extensions`) less CHUNKING, for
     a test whose premise is a failure before the message is written: with CHUNKING, pipelined,
     the message goes with the envelope, and the same failure leaves its outcome unknown (see
-    core.transport.smtp and tests/integration/conftest.py)."""
+    core.transport.smtp.session and tests/integration/conftest.py)."""
     return tuple(word for word in FaultServer.default_extensions if word != "CHUNKING")
 
 

@@ -19,9 +19,9 @@ from core.attachments.references import (
     parse_url,
 )
 from core.errors import InvalidRequest
+from core.network.destination import DestinationPolicy
 from core.send_request import Attachment
 from core.settings import get_settings
-from core.transport.destination import DestinationPolicy
 
 PDF = base64.b64encode(b"%PDF-1.7 ...").decode()
 

@@ -14,9 +14,13 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Crashed, Done, Hop, RetryIn
-from core.delivery.queue import MAX_DELAY_SECONDS, Job
-from core.delivery.records import MessageRecord, Status
-from core.errors import (
+from core.delivery.job import MAX_DELAY_SECONDS, Job
+from core.delivery.message_record import MessageRecord, Status
+from core.message import Message
+from core.ports import TransportFactory
+from core.send_request import parse_send_request
+from core.transport.base import Deadline, Outgoing
+from core.transport.smtp.errors import (
     SmtpConnectFailed,
     SmtpDeferred,
     SmtpFailure,
@@ -24,15 +28,10 @@ from core.errors import (
     SmtpRejected,
     SmtpTimeout,
 )
-from core.message import Message
-from core.ports import Transport, TransportFactory
-from core.send_request import parse_send_request
-from core.services.model import Service
-from core.transport.base import Deadline, Outgoing
 from tests.support.fake_delivery import FakeMessageQueue
 from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import smtp_service
-from tests.support.outbox import REPLY, SentMessage
+from tests.support.outbox import PROVIDER_MESSAGE_ID, REPLY, SentMessage, UnbuildableTransports
 from tests.support.send_path import SendPath
 
 KEY = "key-1"
@@ -110,11 +109,20 @@ def test_a_queued_message_is_delivered(path: SendPath) -> None:
         [JOHN, JANE],
         {},
     )
-    assert (record.smtp_reply, record.reason, record.deferred) == (REPLY, None, {})
+    assert (record.reply, record.reason, record.deferred) == (REPLY, None, {})
     assert (path.outbox.opened, path.outbox.closed) == (1, 1)
     assert path.limiter.calls == [("sliding", PROVIDER)]
     _provider_kept(path)
     assert path.services.lookups == ["email"]
+
+
+def test_a_delivered_messages_record_keeps_the_providers_reply_and_id(path: SendPath) -> None:
+    job = _queued(path)
+
+    assert _process(path, job) == Done(Status.SENT)
+
+    record = _record(path, job)
+    assert (record.reply, record.provider_message_id) == (REPLY, PROVIDER_MESSAGE_ID)
 
 
 def test_the_third_attempt_carries_the_same_message_as_the_first(path: SendPath) -> None:
@@ -142,7 +150,7 @@ def test_the_third_attempt_carries_the_same_message_as_the_first(path: SendPath)
     assert first.raw == second.raw == third.raw
     record = _record(path, job)
     assert (record.status, record.attempts, record.accepted) == (Status.SENT, 3, [JOHN])
-    assert (record.reason, record.smtp_reply, record.may_have_gone) == (None, REPLY, False)
+    assert (record.reason, record.reply, record.may_have_gone) == (None, REPLY, False)
     assert path.services.lookups == ["email"] * 3  # once per attempt
     assert (path.outbox.opened, path.outbox.closed) == (3, 3)
     _provider_kept(path, attempts=3)
@@ -203,7 +211,7 @@ def test_a_transient_failure_is_retried_with_backoff(path: SendPath, failure: Sm
 
     _backoff(outcome, 1)
     record = _record(path, job)
-    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+    assert (record.status, record.attempts, record.reason, record.reply) == (
         Status.DEFERRED,
         1,
         failure.reason,
@@ -227,7 +235,7 @@ def test_a_transient_failure_on_the_last_attempt_fails_it(path: SendPath) -> Non
     _backoff(first, 1)
     assert last == Done(Status.FAILED)
     record = _record(path, job)
-    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+    assert (record.status, record.attempts, record.reason, record.reply) == (
         Status.FAILED,
         2,
         "retries_exhausted",
@@ -245,7 +253,7 @@ def test_a_permanent_failure_fails_it_at_once(path: SendPath) -> None:
     assert _process(path, job) == Done(Status.FAILED)
 
     record = _record(path, job)
-    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+    assert (record.status, record.attempts, record.reason, record.reply) == (
         Status.FAILED,
         1,
         "smtp_rejected",
@@ -264,8 +272,8 @@ def test_every_recipient_refused_fails_it(path: SendPath) -> None:
 
     record = _record(path, job)
     assert (record.status, record.reason) == (Status.FAILED, "smtp_rejected")
-    assert record.smtp_reply is not None
-    assert "550 5.1.1 No such user" in record.smtp_reply
+    assert record.reply is not None
+    assert "550 5.1.1 No such user" in record.reply
     assert path.outbox.messages == []
 
 
@@ -291,7 +299,7 @@ def test_an_unknown_outcome_is_held_by_default(path: SendPath) -> None:
     assert _process(path, job) == Done(Status.UNKNOWN)
 
     record = _record(path, job)
-    assert (record.status, record.attempts, record.reason, record.smtp_reply) == (
+    assert (record.status, record.attempts, record.reason, record.reply) == (
         Status.UNKNOWN,
         1,
         "smtp_outcome_unknown",
@@ -381,7 +389,7 @@ def test_a_partial_deferral_retries_only_the_deferred_recipients(path: SendPath)
         {GONE: "550 5.1.1 No such user"},
         {JANE: "452 4.2.2 Mailbox full"},
     )
-    assert deferred.smtp_reply == "452 4.2.2 Mailbox full"
+    assert deferred.reply == "452 4.2.2 Mailbox full"
     assert last == Done(Status.SENT)
     assert path.outbox.recipients() == [[JOHN, JANE, GONE], [JANE]]
     record = _record(path, job)
@@ -562,7 +570,7 @@ def test_a_deleted_service_fails_the_message(path: SendPath) -> None:
         "service_not_found",
         1,
     )
-    assert record.smtp_reply == "Service 'email' not found."
+    assert record.reply == "Service 'email' not found."
     _nothing_sent(path)
     assert path.limiter.calls == []  # no service, no provider to pace to
     assert path.services.lookups == ["email"]
@@ -659,8 +667,7 @@ class _UnreachableStore(FakeMessageQueue):
         raise RuntimeError("S3 unavailable")
 
 
-def _secret_unreadable(service: Service) -> Transport:
-    raise RuntimeError("Secrets Manager throttled the request")
+_secret_unreadable = UnbuildableTransports("Secrets Manager throttled the request")
 
 
 @pytest.mark.parametrize("broken", ["credentials", "staged-message"])

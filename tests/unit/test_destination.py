@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.transport.destination import (
+from core.network.destination import (
     DEFAULT_PORTS,
     DestinationForbidden,
     DestinationPolicy,

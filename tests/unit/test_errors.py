@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core import errors
-from core.errors import EmailApiError, InvalidRequest, SmtpRejected
+from core.errors import EmailApiError, InvalidRequest
+from core.transport.smtp import errors as smtp_errors
+from core.transport.smtp.errors import SmtpRejected
 from handlers.responses import error_body
 
 
@@ -18,12 +20,12 @@ from handlers.responses import error_body
         (errors.NotFound, 404, "not_found"),
         (errors.Conflict, 409, "conflict"),
         (errors.MessageTooLarge, 413, "message_too_large"),
-        (errors.SmtpFailure, 502, "smtp_error"),
-        (errors.SmtpConnectFailed, 502, "smtp_connect_failed"),
-        (errors.SmtpAuthFailed, 502, "smtp_auth_failed"),
-        (errors.SmtpTlsError, 502, "smtp_tls_error"),
-        (errors.SmtpRejected, 502, "smtp_rejected"),
-        (errors.SmtpTimeout, 504, "smtp_timeout"),
+        (smtp_errors.SmtpFailure, 502, "smtp_error"),
+        (smtp_errors.SmtpConnectFailed, 502, "smtp_connect_failed"),
+        (smtp_errors.SmtpAuthFailed, 502, "smtp_auth_failed"),
+        (smtp_errors.SmtpTlsError, 502, "smtp_tls_error"),
+        (smtp_errors.SmtpRejected, 502, "smtp_rejected"),
+        (smtp_errors.SmtpTimeout, 504, "smtp_timeout"),
         (errors.EmailApiError, 500, "internal_error"),
     ],
 )
@@ -55,5 +57,5 @@ def test_envelope_carries_reason_and_context() -> None:
 def test_smtp_errors_are_smtp_failures() -> None:
     error = SmtpRejected("550 No such user", context={"refused": {"a@example.com": "550"}})
 
-    assert isinstance(error, errors.SmtpFailure)
+    assert isinstance(error, smtp_errors.SmtpFailure)
     assert error_body(error)["error"]["context"] == {"refused": {"a@example.com": "550"}}

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from core.access.model import RateLimits
-from core.delivery.records import MessageRecord, Status
-from core.errors import Conflict, NotFound, RateLimited, SmtpDeferred, SmtpRejected
+from core.delivery.message_record import MessageRecord, Status
+from core.errors import Conflict, NotFound, RateLimited
 from core.transport.base import Deadline, Envelope
+from core.transport.smtp.errors import SmtpDeferred, SmtpRejected
 from tests.support.fake_clock import FakeClock
 from tests.support.fake_delivery import FakeMessageRepository
 from tests.support.fake_limiter import FakeLimiter
@@ -98,10 +99,10 @@ def test_replies_are_cut_as_the_real_store_cuts_them() -> None:
     records.claim("m1", 60)
 
     settled = records.settle(
-        "m1", Status.DEFERRED, smtp_reply="4" * 400, deferred={"a@example.com": "4" * 400}
+        "m1", Status.DEFERRED, reply="4" * 400, deferred={"a@example.com": "4" * 400}
     )
 
-    assert settled.smtp_reply == "4" * 300
+    assert settled.reply == "4" * 300
     assert settled.deferred == {"a@example.com": "4" * 300}
 
 

@@ -13,8 +13,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Done, Hop
-from core.delivery.queue import OUTBOX_INLINE_BYTES, Job, body_of
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import OUTBOX_INLINE_BYTES, Job, body_of
+from core.delivery.message_record import MessageRecord, Status
 from core.delivery.repair import OutboxRepair
 from core.send_request import parse_send_request
 from core.settings import MAX_RECIPIENTS_LIMIT

@@ -14,13 +14,13 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.delivery.courier import Courier, Done, RetryIn
-from core.delivery.queue import Job
-from core.delivery.records import Status
+from core.delivery.job import Job
+from core.delivery.message_record import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds
-from core.errors import SmtpDeferred, SmtpOutcomeUnknown
 from core.send_request import parse_send_request
-from core.services.model import ServiceConfig
+from core.services.model import SmtpConfig
 from core.transport.base import Deadline
+from core.transport.smtp.errors import SmtpDeferred, SmtpOutcomeUnknown
 from tests.support.fake_services import smtp_service
 from tests.support.send_path import SendPath
 
@@ -101,7 +101,7 @@ def test_an_outage_past_the_window_fails_with_its_reason_and_times(path: SendPat
     assert outcome == Done(Status.FAILED)
     record = path.records.get(job.id)
     assert (record.status, record.reason) == (Status.FAILED, "retries_exhausted")
-    assert record.smtp_reply == "421 4.7.0 Try again later"
+    assert record.reply == "421 4.7.0 Try again later"
     assert record.first_tried_at == start.isoformat(timespec="seconds")
     assert record.last_tried_at == tried[-1].isoformat(timespec="seconds")
     assert timedelta(hours=2) - timedelta(seconds=MAX_BACKOFF_SECONDS) <= tried[-1] - start
@@ -159,7 +159,7 @@ def test_the_backoff_is_capped_at_sqs_longest_delay(attempt: int) -> None:
 @pytest.mark.parametrize("minutes", [0, 5 * 24 * 60 + 1])
 def test_a_services_window_is_bounded(minutes: int) -> None:
     with pytest.raises(ValueError, match="retry_window_minutes"):
-        ServiceConfig.model_validate({"host": "smtp.example.com", "retry_window_minutes": minutes})
+        SmtpConfig.model_validate({"host": "smtp.example.com", "retry_window_minutes": minutes})
 
 
 def test_a_record_is_kept_30_days_from_its_last_attempt(path: SendPath) -> None:

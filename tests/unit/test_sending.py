@@ -10,8 +10,8 @@ import pytest
 from core.access.authentication import Principal
 from core.access.model import Role
 from core.access.quota import Quota
-from core.delivery.queue import Job
-from core.delivery.records import MessageRecord, Status
+from core.delivery.job import Job
+from core.delivery.message_record import MessageRecord, Status
 from core.errors import (
     Forbidden,
     InvalidRequest,
@@ -19,19 +19,16 @@ from core.errors import (
     NotFound,
     QueueUnavailable,
     RateLimited,
-    SmtpAuthFailed,
-    SmtpOutcomeUnknown,
-    SmtpRejected,
 )
 from core.outcomes import Queued, Sent
-from core.ports import Transport
 from core.send_request import SendRequest, parse_send_request
 from core.sending import Mailer
-from core.services.model import Service
 from core.transport.base import Deadline
+from core.transport.smtp.errors import SmtpAuthFailed, SmtpOutcomeUnknown, SmtpRejected
 from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_limiter import RESET_AT
 from tests.support.fake_services import smtp_service
+from tests.support.outbox import PROVIDER_MESSAGE_ID, REPLY, UnbuildableTransports
 from tests.support.send_path import SendPath
 
 SECRET_ID = "email-api/services/email"
@@ -115,13 +112,26 @@ def test_send_hands_one_message_to_the_transport(mailer: Mailer, path: SendPath)
         ["john@example.com"],
         result.message_id,
     )
-    assert record.smtp_reply == "250 2.0.0 Ok: queued as OUTBOX"
+    assert record.reply == "250 2.0.0 Ok: queued as OUTBOX"
     assert (record.service, record.key_id, record.role) == ("email", "key-1", "app")
     assert sent.service.name == "email"
     assert sent.envelope.sender == "noreply@example.com"
     assert sent.envelope.recipients == ["john@example.com"]
     assert sent.parsed()["Subject"] == "Hello"
     assert (path.outbox.opened, path.outbox.closed) == (1, 1)
+
+
+def test_a_sent_messages_record_keeps_the_providers_reply_and_id(
+    mailer: Mailer, path: SendPath
+) -> None:
+    result = _send(mailer)
+
+    record = path.records.get(result.id)
+    assert (record.status, record.reply, record.provider_message_id) == (
+        Status.SENT,
+        REPLY,
+        PROVIDER_MESSAGE_ID,
+    )
 
 
 def test_send_takes_both_limits_and_reports_the_callers_quota(
@@ -397,7 +407,7 @@ def test_transport_failure_reaches_the_caller_unchanged(mailer: Mailer, path: Se
     assert path.outbox.messages == []
     assert (path.outbox.opened, path.outbox.closed) == (1, 1)
     (record,) = path.records.records.values()
-    assert (record.status, record.reason, record.smtp_reply, record.attempts) == (
+    assert (record.status, record.reason, record.reply, record.attempts) == (
         Status.FAILED,
         "smtp_auth_failed",
         failure.message,
@@ -416,7 +426,7 @@ def test_an_unknown_outcome_is_recorded_as_unknown(mailer: Mailer, path: SendPat
 
     assert raised.value is unknown
     (record,) = path.records.records.values()
-    assert (record.status, record.reason, record.smtp_reply) == (
+    assert (record.status, record.reason, record.reply) == (
         Status.UNKNOWN,
         "smtp_outcome_unknown",
         unknown.message,
@@ -424,22 +434,16 @@ def test_an_unknown_outcome_is_recorded_as_unknown(mailer: Mailer, path: SendPat
 
 
 def test_a_failure_before_any_smtp_exchange_settles_the_record_failed(path: SendPath) -> None:
-    def unreadable_credentials(service: Service) -> Transport:
-        raise RuntimeError("secret unreadable")
-
     with pytest.raises(RuntimeError):
-        _send(path.mailer(unreadable_credentials))
+        _send(path.mailer(UnbuildableTransports("secret unreadable")))
 
     (record,) = path.records.records.values()
     assert (record.status, record.reason) == (Status.FAILED, "internal_error")
 
 
 def test_a_failure_before_any_smtp_exchange_gives_the_allowance_back(path: SendPath) -> None:
-    def unreadable_credentials(service: Service) -> Transport:
-        raise RuntimeError("secret unreadable")
-
     with pytest.raises(RuntimeError):
-        _send(path.mailer(unreadable_credentials))
+        _send(path.mailer(UnbuildableTransports("secret unreadable")))
 
     # Nothing went out (the record says so): neither the caller nor the provider used a unit.
     assert (path.limiter.released["app"], path.limiter.released[PROVIDER]) == (1, 1)
@@ -464,7 +468,7 @@ def test_a_long_server_reply_is_cut_in_the_record(mailer: Mailer, path: SendPath
         _send(mailer)
 
     (record,) = path.records.records.values()
-    assert record.smtp_reply == ("554 " + "x" * 1_000)[:300]
+    assert record.reply == ("554 " + "x" * 1_000)[:300]
 
 
 # --- accept: into the queue -------------------------------------------------------------------

@@ -10,9 +10,11 @@ from core.errors import InvalidRequest
 from core.services.model import (
     Encryption,
     Service,
-    ServiceConfig,
     ServiceInput,
     ServiceType,
+    SmtpConfig,
+    SmtpConfigInput,
+    password_of,
 )
 from core.settings import get_settings
 from core.validation import parse_records
@@ -22,6 +24,12 @@ CONFIG = {"host": "smtp.example.com"}
 
 def _service(**fields: Any) -> ServiceInput:
     return ServiceInput.model_validate({"name": "email", "config": CONFIG, **fields})
+
+
+def _smtp_config(**fields: Any) -> SmtpConfigInput:
+    config = _service(**fields).config
+    assert isinstance(config, SmtpConfigInput)
+    return config
 
 
 def _refused(body: Any) -> InvalidRequest:
@@ -44,13 +52,13 @@ def _refused(body: Any) -> InvalidRequest:
     ],
 )
 def test_encryption_values(given: str | None, expected: Encryption) -> None:
-    config = ServiceConfig.model_validate({"host": "h", "encryption": given})
+    config = SmtpConfig.model_validate({"host": "h", "encryption": given})
 
     assert config.encryption is expected
 
 
 def test_encryption_defaults_to_starttls_when_offered_on_587() -> None:
-    config = ServiceConfig.model_validate(CONFIG)
+    config = SmtpConfig.model_validate(CONFIG)
 
     assert (config.encryption, config.port, config.verify_tls) == (
         Encryption.OPPORTUNISTIC,
@@ -62,7 +70,7 @@ def test_encryption_defaults_to_starttls_when_offered_on_587() -> None:
 def test_a_stored_service_keeps_its_encryption() -> None:
     stored = {"name": "email", "config": {**CONFIG, "encryption": "tls"}}
 
-    assert Service.model_validate(stored).config.encryption is Encryption.TLS
+    assert Service.model_validate(stored).smtp.encryption is Encryption.TLS
 
 
 @pytest.mark.parametrize("given", ["starttls", "SSL/TLS", "yes", 1])
@@ -145,7 +153,7 @@ def test_batch_errors_name_the_record() -> None:
 def test_password_is_kept_out_of_the_stored_config_and_reprs() -> None:
     service = _service(config={**CONFIG, "username": "u", "password": "hunter2-secret"})
 
-    assert service.config.password == "hunter2-secret"
+    assert password_of(service.config) == "hunter2-secret"
     assert "hunter2-secret" not in repr(service)
     assert "password" not in service.config.stored().model_dump()
 
@@ -153,7 +161,7 @@ def test_password_is_kept_out_of_the_stored_config_and_reprs() -> None:
 def test_public_view_hides_where_the_secret_lives() -> None:
     service = Service(
         name="email",
-        config=ServiceConfig.model_validate(CONFIG),
+        config=SmtpConfig.model_validate(CONFIG),
         secret_id="email-api/services/email",
         secret_version="v1",
     )
@@ -178,7 +186,7 @@ def test_public_view_hides_where_the_secret_lives() -> None:
     ],
 )
 def test_an_ip_literal_is_stored_in_its_canonical_form(host: str, stored: str) -> None:
-    assert _service(config={"host": host}).config.stored().host == stored
+    assert _smtp_config(config={"host": host}).stored().host == stored
 
 
 @pytest.mark.parametrize(
@@ -205,7 +213,7 @@ def test_a_forbidden_destination_is_refused(
 
 
 def test_the_settings_are_read_when_validating(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _service(config={"host": "127.0.0.1"}).config.host == "127.0.0.1"  # tests allow it
+    assert _smtp_config(config={"host": "127.0.0.1"}).host == "127.0.0.1"  # tests allow it
 
     monkeypatch.setenv("SMTP_ALLOW_LOOPBACK", "false")
     get_settings.cache_clear()
@@ -252,7 +260,7 @@ def test_an_unsupported_type_names_the_accepted_ones() -> None:
 
 
 def test_placeholder_parameters_are_the_active_ones_with_a_value() -> None:
-    config = ServiceConfig.model_validate(
+    config = SmtpConfig.model_validate(
         {
             **CONFIG,
             "parameters": [
@@ -283,7 +291,7 @@ def test_placeholder_parameters_are_the_active_ones_with_a_value() -> None:
     ],
 )
 def test_parameter_values_are_kept_as_text(value: Any, text: str | None) -> None:
-    config = ServiceConfig.model_validate({**CONFIG, "parameters": [{"name": "v", "value": value}]})
+    config = SmtpConfig.model_validate({**CONFIG, "parameters": [{"name": "v", "value": value}]})
 
     assert config.parameters[0].value == text
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.delivery.queue import FRESH_COPY_AFTER_RECEIVES
+from core.delivery.job import FRESH_COPY_AFTER_RECEIVES
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
 from core.send_request import MAX_SCHEDULE_AHEAD
 from core.settings import Settings

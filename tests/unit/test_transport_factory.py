@@ -3,9 +3,10 @@ and, only when it has a secret, its password."""
 
 from __future__ import annotations
 
-from core.services.model import Encryption
-from core.transport.factory import Transports
+from core.services.model import Encryption, ServiceType
+from core.transport.factory import KINDS, SMTP, Transports
 from core.transport.smtp import SmtpTransport
+from core.transport.smtp.kind import smtp_endpoint
 from tests.support.fake_services import FakeCredentials, smtp_service
 
 SECRET_ID = "email-api/services/email"
@@ -19,7 +20,7 @@ def test_endpoint_comes_from_the_service_and_its_secret() -> None:
     credentials = FakeCredentials(passwords={SECRET_ID: "s3cret"})
     service = smtp_service(secret_id=SECRET_ID, username="mailer")
 
-    endpoint = _transports(credentials).smtp_endpoint(service)
+    endpoint = smtp_endpoint(service, credentials)
 
     assert (endpoint.host, endpoint.port, endpoint.encryption) == (
         "smtp.example.com",
@@ -35,7 +36,7 @@ def test_service_without_a_secret_has_no_password() -> None:
     credentials = FakeCredentials(passwords={SECRET_ID: "s3cret"})
     service = smtp_service("open", encryption="none", port=25, verify_tls=False)
 
-    endpoint = _transports(credentials).smtp_endpoint(service)
+    endpoint = smtp_endpoint(service, credentials)
 
     assert (endpoint.port, endpoint.encryption, endpoint.verify_tls) == (25, Encryption.NONE, False)
     assert (endpoint.username, endpoint.password) == (None, None)
@@ -50,5 +51,24 @@ def test_an_smtp_service_gets_a_closed_smtp_transport_for_its_endpoint() -> None
     transport = transports(service)
 
     assert isinstance(transport, SmtpTransport)
-    assert transport.endpoint == transports.smtp_endpoint(service)
+    assert transport.endpoint == smtp_endpoint(service, credentials)
     transport.close()  # never opened: nothing to end, and no socket was made
+
+
+def test_both_smtp_type_names_map_to_the_smtp_kind() -> None:
+    assert KINDS[ServiceType.SMTP] is KINDS[ServiceType.SMTP_EMAIL] is SMTP
+
+
+def test_the_identity_of_an_smtp_connection_is_its_server_tls_and_username() -> None:
+    transports = _transports(FakeCredentials())
+    service = smtp_service(username="mailer")
+    same_but_for_the_sender = smtp_service(username="mailer", from_email="other@example.com")
+
+    assert transports.identity(service) == transports.identity(same_but_for_the_sender)
+    for changed in (
+        smtp_service(username="other"),
+        smtp_service(username="mailer", port=465, encryption="ssl"),
+        smtp_service(username="mailer", host="smtp2.example.com"),
+        smtp_service(username="mailer", verify_tls=False),
+    ):
+        assert transports.identity(changed) != transports.identity(service)

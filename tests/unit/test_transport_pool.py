@@ -9,9 +9,13 @@ from dataclasses import dataclass
 import pytest
 
 from core.compose import compose
-from core.delivery.deliver import Deliverer, found_dead
-from core.errors import (
-    SmtpAuthFailed,
+from core.delivery.deliver import Deliverer
+from core.outbound import Sealed, seal
+from core.send_request import parse_send_request
+from core.services.model import Service
+from core.transport.base import Deadline
+from core.transport.pool import TransportPool
+from core.transport.smtp.errors import (
     SmtpConnectFailed,
     SmtpDeferred,
     SmtpFailure,
@@ -20,11 +24,6 @@ from core.errors import (
     SmtpTimeout,
     SmtpTlsError,
 )
-from core.outbound import Sealed, seal
-from core.send_request import parse_send_request
-from core.services.model import Service
-from core.transport.base import Deadline
-from core.transport.pool import TransportPool
 from tests.support.fake_clock import START
 from tests.support.fake_services import smtp_service
 from tests.support.outbox import Outbox
@@ -87,6 +86,16 @@ def _at(
     stage: str, failure: type[SmtpFailure] = SmtpConnectFailed, **context: object
 ) -> SmtpFailure:
     return failure("lost", context={"host": "smtp.example.com", "stage": stage, **context})
+
+
+def _dead(
+    stage: str, failure: type[SmtpFailure] = SmtpConnectFailed, **context: object
+) -> SmtpFailure:
+    """A failure as the transport raises it for a kept connection found dead before the
+    handover (which failures those are: tests/unit/test_smtp_classification.py)."""
+    error = _at(stage, failure, **context)
+    error.stale_connection = True
+    return error
 
 
 # --- reuse -----------------------------------------------------------------------------------
@@ -275,11 +284,11 @@ def test_a_failure_closes_the_connection_and_goes_to_the_caller(
 @pytest.mark.parametrize(
     "failure",
     [
-        pytest.param(_at("mail"), id="closed-at-mail"),
-        pytest.param(_at("rcpt"), id="closed-at-rcpt"),
-        pytest.param(_at("data"), id="reset-before-the-dot"),
-        pytest.param(_at("mail", SmtpDeferred, smtp_code=421), id="421-at-mail"),
-        pytest.param(_at("mail", SmtpTlsError), id="tls-broken"),
+        pytest.param(_dead("mail"), id="closed-at-mail"),
+        pytest.param(_dead("rcpt"), id="closed-at-rcpt"),
+        pytest.param(_dead("data"), id="reset-before-the-dot"),
+        pytest.param(_dead("mail", SmtpDeferred, smtp_code=421), id="421-at-mail"),
+        pytest.param(_dead("mail", SmtpTlsError), id="tls-broken"),
     ],
 )
 def test_a_reused_connection_found_dead_is_replaced_and_the_message_sent_once(
@@ -299,7 +308,7 @@ def test_a_reused_connection_found_dead_is_replaced_and_the_message_sent_once(
 
 
 def test_a_fresh_connection_is_not_tried_twice(rig: Rig) -> None:
-    rig.outbox.fail_next(_at("mail"))
+    rig.outbox.fail_next(_dead("mail"))
 
     with pytest.raises(SmtpConnectFailed):
         _deliver(rig)
@@ -310,7 +319,7 @@ def test_a_fresh_connection_is_not_tried_twice(rig: Rig) -> None:
 
 def test_the_replacement_is_tried_once_only(rig: Rig) -> None:
     _deliver(rig, subject="one")
-    rig.outbox.fail_next(_at("mail"), _at("mail", SmtpDeferred, smtp_code=421))
+    rig.outbox.fail_next(_dead("mail"), _dead("mail", SmtpDeferred, smtp_code=421))
 
     with pytest.raises(SmtpDeferred):
         _deliver(rig, subject="two")
@@ -332,23 +341,13 @@ def test_an_unknown_outcome_on_a_reused_connection_is_not_resent(rig: Rig) -> No
     assert (rig.outbox.opened, rig.outbox.closed) == (1, 1)
 
 
-@pytest.mark.parametrize(
-    ("failure", "dead"),
-    [
-        (_at("mail"), True),
-        (SmtpConnectFailed("refused"), True),  # no stage: while connecting
-        (_at("data"), True),
-        (_at("end_of_data"), False),
-        (_at("end_of_data", SmtpOutcomeUnknown), False),
-        (SmtpOutcomeUnknown("no stage"), False),
-        (_at("rcpt", SmtpDeferred, smtp_code=421), True),
-        (_at("end_of_data", SmtpDeferred, smtp_code=421), False),
-        (_at("rcpt", SmtpDeferred, smtp_code=452), False),
-        (_at("mail", SmtpRejected, smtp_code=550), False),
-        (_at("auth", SmtpAuthFailed, smtp_code=535), False),
-        (_at("mail", SmtpTimeout), False),
-        (_at("some_new_stage"), False),
-    ],
-)
-def test_found_dead_only_before_the_final_dot(failure: SmtpFailure, dead: bool) -> None:
-    assert found_dead(failure) is dead
+def test_only_a_failure_the_transport_calls_stale_is_sent_again(rig: Rig) -> None:
+    # Delivery reads the transport's verdict, not SMTP's stages: the same lost connection,
+    # not called stale, goes to the caller.
+    _deliver(rig, subject="one")
+    rig.outbox.fail_next(_at("mail"))
+
+    with pytest.raises(SmtpConnectFailed):
+        _deliver(rig, subject="two")
+
+    assert len(rig.outbox.handed) == 2

@@ -51,7 +51,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
@@ -60,6 +60,7 @@ from boto3.dynamodb.conditions import Attr
 
 from core.access.model import RateLimits
 from core.access.quota import Quota
+from core.access.reservation import Reservation
 from core.errors import RateLimited
 from core.storage import Item, ItemTable
 
@@ -79,24 +80,6 @@ _BACKOFF_SECONDS = 0.004
 _jitter = random.SystemRandom()
 
 Counts = dict[int, int]  # slice number -> admissions counted in it
-
-
-@dataclass
-class Reservation:
-    """What one `consume` took: the counters to give back if the request is refused later."""
-
-    quota: Quota | None
-    counters: tuple[str, ...]
-    _give_back: Callable[[str], None] = field(repr=False)
-    _released: bool = field(default=False, repr=False)
-
-    def release(self) -> None:
-        """Give back what was taken (once, however often called): the request used nothing."""
-        if self._released:
-            return
-        self._released = True
-        for counter in self.counters:
-            self._give_back(counter)
 
 
 class RateLimiter:

@@ -6,7 +6,7 @@ answers there is mailed to recipients of the sender's choosing: a server-side re
 that reads its answers back, unless it is held to what SMTP hosts are held to and more:
 
 - the host is resolved once and every address is judged by the SMTP hosts' guard
-  (`core.transport.destination`) under the fetch policy (ATTACHMENT_FETCH_*: no loopback, no
+  (`core.network.destination`) under the fetch policy (ATTACHMENT_FETCH_*: no loopback, no
   private ranges, ports 443, and 80 when plain http is allowed); the connection goes to an
   address it checked, never to the name again, and TLS verifies the certificate for the name
   (which is also the SNI);
@@ -66,9 +66,8 @@ from aws_lambda_powertools import Logger
 from core.attachments.references import InlineAttachment, Reference, parse_url
 from core.errors import EmailApiError, InvalidRequest, MessageTooLarge
 from core.message import Attachment
-from core.settings import DEFAULT_MAX_MESSAGE_BYTES, Settings, get_settings
-from core.transport.base import Deadline
-from core.transport.destination import (
+from core.network.connect import connect_first
+from core.network.destination import (
     DestinationForbidden,
     DestinationPolicy,
     Kind,
@@ -76,7 +75,9 @@ from core.transport.destination import (
     ip_literal,
     resolve,
 )
-from core.transport.tls import client_context
+from core.network.tls import client_context
+from core.settings import DEFAULT_MAX_MESSAGE_BYTES, Settings, get_settings
+from core.transport.base import Deadline
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -359,7 +360,7 @@ class _PinnedConnection(http.client.HTTPConnection):
         self.response_class = _bounded_response(deadline)
 
     def connect(self) -> None:
-        sock = _connect_first(self._addresses, self.port, self._deadline)
+        sock = connect_first(self._addresses, self.port, lambda: _remaining(self._deadline))
         try:
             self.sock = self._secure(sock)
         except BaseException:
@@ -391,20 +392,6 @@ class _PinnedTlsConnection(_PinnedConnection):
         # The handshake as a whole is bounded by the socket's timeout (one deadline in _ssl).
         sock.settimeout(_remaining(self._deadline))
         return self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
-def _connect_first(addresses: Sequence[str], port: int, deadline: Deadline) -> socket.socket:
-    """A TCP connection to the first of `addresses` that answers; each is an IP literal, so
-    nothing is looked up here."""
-    failure: OSError = OSError("the host resolved to no address")
-    for address in addresses:
-        try:
-            return socket.create_connection((address, port), _remaining(deadline))
-        except TimeoutError:
-            raise
-        except OSError as error:
-            failure = error
-    raise failure
 
 
 def _bounded_response(deadline: Deadline) -> type[http.client.HTTPResponse]:

@@ -31,9 +31,9 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import ValidationError
 
 from core.errors import InvalidRequest
+from core.network.destination import ip_literal, is_host_name, normalize_host
 from core.send_request import Attachment, safe_filename
 from core.settings import get_settings
-from core.transport.destination import ip_literal, is_host_name, normalize_host
 from core.validation import invalid_request_from
 
 ReferenceField = Literal["attachment", "import_url"]

@@ -31,12 +31,12 @@ from aws_lambda_powertools import Logger
 
 from core.access import policy
 from core.access.authentication import Principal
-from core.access.rate_limit import Reservation
+from core.access.reservation import Reservation
 from core.admission import Admission
 from core.compose import compose
 from core.delivery.deliver import Deliverer, outgoing
-from core.delivery.queue import MAX_DELAY_SECONDS, Job
-from core.delivery.records import FINAL, WAITING, MessageRecord, RecordChanges, Status
+from core.delivery.job import MAX_DELAY_SECONDS, Job
+from core.delivery.message_record import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
 from core.errors import (
     DeliveryFailure,
@@ -351,7 +351,7 @@ class Courier:
             return self._cancel(job, "role_forbids", error.message)
         except EmailApiError as error:
             # Valid when accepted, not now (the service was deleted, say): nothing to retry.
-            return self._settle(job, Status.FAILED, reason=error.reason, smtp_reply=error.message)
+            return self._settle(job, Status.FAILED, reason=error.reason, reply=error.message)
 
     def _message_of(self, job: Job, record: MessageRecord, service: Service) -> Message:
         """The composed message the job carries; a job queued by an earlier version carries
@@ -379,16 +379,16 @@ class Courier:
             resend = service.config.unknown_outcome is UnknownOutcome.RETRY
             if resend and (wait := self._wait(record, service)) is not None:
                 return self._defer(
-                    job, wait, reason=error.reason, smtp_reply=error.message, may_have_gone=True
+                    job, wait, reason=error.reason, reply=error.message, may_have_gone=True
                 )
             # Held, or out of time: the last attempt may have gone, so it is not `failed`.
-            return self._settle(job, Status.UNKNOWN, reason=error.reason, smtp_reply=error.message)
+            return self._settle(job, Status.UNKNOWN, reason=error.reason, reply=error.message)
         except DeliveryFailure as error:
             if error.transient and (wait := self._wait(record, service)) is not None:
-                return self._defer(job, wait, reason=error.reason, smtp_reply=error.message)
+                return self._defer(job, wait, reason=error.reason, reply=error.message)
             reason = error.reason if not error.transient else "retries_exhausted"
             return self._settle(
-                job, self._failed_unless_out(record), reason=reason, smtp_reply=error.message
+                job, self._failed_unless_out(record), reason=reason, reply=error.message
             )
 
         accepted = [*record.accepted, *delivery.accepted]
@@ -401,7 +401,7 @@ class Courier:
                 accepted=accepted,
                 refused=refused,
                 deferred=delivery.deferred,
-                smtp_reply=next(iter(delivery.deferred.values())),
+                reply=next(iter(delivery.deferred.values())),
             )
             return RetryIn(wait)
         refused.update(delivery.deferred)  # out of time: they will not get it
@@ -412,7 +412,8 @@ class Courier:
             accepted=accepted,
             refused=refused,
             deferred={},
-            smtp_reply=delivery.reply,
+            reply=delivery.reply,
+            provider_message_id=delivery.provider_message_id,
             reason=None if accepted else "all_recipients_refused",
         )
 

@@ -1,42 +1,25 @@
 """Handing a sealed message to its service's transport: one transaction, logged.
 
 The transport comes from a `TransportPool`, so consecutive messages of a service share one
-authenticated connection. A kept connection may have died while idle (the server closed it, or
-said 421 as it did): that shows on the next send as a lost connection or a 421 before the
-message's final dot. Then, and only then, the send goes once more on a new connection: before
-the dot the server cannot have the message (see `core.transport.smtp`). Once the dot is written
-nothing is resent here; the caller gets the `SmtpOutcomeUnknown`, as from any connection.
+authenticated connection. A kept connection may have died while idle (the server closed it);
+the transport says so on the next send (`DeliveryFailure.stale_connection`: found dead before
+the message was handed over, so the server cannot have it). Then, and only then, the send goes
+once more on a new connection. Once the message may have been handed over nothing is resent
+here; the caller gets the `DeliveryOutcomeUnknown`, as from any connection.
 """
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from core.errors import SmtpConnectFailed, SmtpFailure, SmtpOutcomeUnknown, SmtpTlsError
+from core.errors import DeliveryFailure
 from core.outbound import Sealed
-from core.ports import TransportFactory
+from core.ports import AnnouncesNext, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.pool import Lease, TransportPool
-from core.transport.smtp import Stage
 
 logger = Logger(child=True)
-
-# Stages where a failure leaves the message untaken (the final dot never left, or a reset said
-# the server did not read it all); absent, the failure came while connecting.
-_BEFORE_HANDOVER = frozenset(
-    {
-        Stage.GREETING,
-        Stage.EHLO,
-        Stage.STARTTLS,
-        Stage.AUTH,
-        Stage.MAIL,
-        Stage.RCPT,
-        Stage.DATA,
-    }
-)
-# 421: the server is closing the channel, which is what one does to a connection idle too long.
-_CLOSING = 421
 
 
 class Deliverer:
@@ -59,17 +42,17 @@ class Deliverer:
         *,
         then: Outgoing | None = None,
     ) -> Delivery:
-        """One transaction to `recipients` (on a retry, only those still pending), or an
-        `SmtpFailure`. The connection is kept for the service's next message after a success,
+        """One transaction to `recipients` (on a retry, only those still pending), or a
+        `DeliveryFailure`. The connection is kept for the service's next message after a success,
         closed after any failure; a reused one found dead before the handover is replaced, and
         the message sent on the new one, once. `then`: the service's next message, when the
-        caller has it already (see `Transport.send`)."""
+        caller has it already: announced to a transport that `AnnouncesNext`."""
         sending = outgoing(sealed, recipients)
         lease = self._pool.take(service, deadline)
         try:
             delivery = self._send(lease, sending, deadline, then)
-        except SmtpFailure as failure:
-            if not (lease.reused and found_dead(failure)):
+        except DeliveryFailure as failure:
+            if not (lease.reused and failure.stale_connection):
                 raise
             logger.info(
                 "reused connection was closed by the server; sending on a new one",
@@ -77,7 +60,7 @@ class Deliverer:
                     "email_service": service.name,
                     "message_id": sealed.message.message_id,
                     "stage": failure.context.get("stage"),
-                    "smtp_code": failure.context.get("smtp_code"),
+                    "smtp_code": failure.context.get("smtp_code"),  # SMTP's, when it replied
                 },
             )
             lease = self._pool.take(service, deadline, fresh=True)
@@ -105,7 +88,9 @@ class Deliverer:
     ) -> Delivery:
         """Send on the lease; give it back after a success, discard it after any failure."""
         try:
-            delivery = lease.transport.send(sending.message, sending.envelope, deadline, then=then)
+            if then is not None and isinstance(lease.transport, AnnouncesNext):
+                lease.transport.announce(then)
+            delivery = lease.transport.send(sending.message, sending.envelope, deadline)
         except BaseException:
             self._pool.discard(lease)
             raise
@@ -116,19 +101,3 @@ class Deliverer:
 def outgoing(sealed: Sealed, recipients: list[str]) -> Outgoing:
     """What goes to the server for `sealed`: its bytes, from its sender to `recipients`."""
     return Outgoing(sealed.raw, Envelope(sealed.message.sender.email, recipients))
-
-
-def found_dead(failure: SmtpFailure) -> bool:
-    """Whether `failure` says the connection was gone before the message was handed over,
-    rather than what a live server thinks of the message: lost with no reply (or its TLS
-    broken), or a 421, at a stage before the final dot. A timeout is not counted: it used up
-    the time a second try would need. After the dot (`SmtpOutcomeUnknown`) nothing counts."""
-    if isinstance(failure, SmtpOutcomeUnknown):
-        return False
-    stage = failure.context.get("stage")
-    if stage is not None and stage not in _BEFORE_HANDOVER:
-        return False
-    code = failure.context.get("smtp_code")
-    if code == _CLOSING:
-        return True
-    return isinstance(failure, SmtpConnectFailed | SmtpTlsError) and code is None

@@ -1,5 +1,5 @@
-"""The send queue: SQS carries a job per message, the composed message in it; a message too
-big for SQS waits in S3."""
+"""The send queue: SQS carries a job per message (`core.delivery.job`), the composed message
+in it; a message too big for SQS waits in S3."""
 
 from __future__ import annotations
 
@@ -7,56 +7,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from pydantic import BaseModel, ConfigDict
 
+from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job, body_of
 from core.message import Message
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
-
-# SQS takes 256 KiB per message; leave room for the job's own fields and attributes.
-INLINE_LIMIT_BYTES = 200 * 1024
-# A queued job is written into its message record too (the outbox, see core.delivery.repair),
-# and DynamoDB bills a write by the KB, twice here (the record's creation, and the claim that
-# removes the job): a message bigger than this waits in S3 from the start, so that a record
-# costs a few write units rather than two hundred, and an S3 PUT, GET and DELETE (far cheaper
-# than 400 KB of writes) are paid only by messages with attachments of some size.
-OUTBOX_INLINE_BYTES = 16 * 1024
-# SQS delays a message by at most 15 minutes.
-MAX_DELAY_SECONDS = 900
-# A message returned this many times for retries is retried as a fresh copy (handlers.worker):
-# half the send queue's maxReceiveCount (template.yaml), room for redeliveries of its own (a
-# worker that crashed) before the dead-letter queue.
-FRESH_COPY_AFTER_RECEIVES = 10
-
-
-class Job(BaseModel):
-    """One queued message: its record's id, who sent it through which service, and the
-    message exactly as the API checked it."""
-
-    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
-
-    id: str
-    service: str
-    key_id: str
-    send_at: str | None = None
-    # The stored template it was sent with: a role limited to templates is held to it again
-    # at send time, as the role is then.
-    template: str | None = None
-    message: Message | None = None
-    # Where the message waits when it did not fit in the SQS message.
-    staged_message: str | None = None
-    # Jobs queued by earlier versions carry the request body (inline or staged) and the
-    # Message-ID instead: an upgrade must not strand them, so the worker still composes them.
-    request: dict[str, Any] | None = None
-    staged_request: str | None = None
-    message_id: str | None = None
-
-
-def body_of(job: Job) -> str:
-    """The SQS message body that carries `job`."""
-    return job.model_dump_json(exclude_none=True)
 
 
 class MessageQueue:

@@ -21,8 +21,8 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from core.delivery.queue import Job
-from core.delivery.records import OUTBOX_SHARDS, MessageRecord
+from core.delivery.job import Job
+from core.delivery.message_record import OUTBOX_SHARDS, MessageRecord
 from core.ports import Clock, JobQueue
 
 logger = Logger(child=True)

@@ -1,4 +1,4 @@
-"""Testing a service's connection: a session as a send would open it, stopped before MAIL FROM.
+"""Testing a service's connection: the steps a send would take, stopped before any mail goes.
 
 (Not `connection_test.py`: pytest would take a `*_test.py` module for a test file.)
 """
@@ -6,10 +6,9 @@
 from __future__ import annotations
 
 from core.errors import InvalidRequest
-from core.ports import Clock, ServiceStore, TransportFactory
+from core.ports import Clock, Probes, ServiceStore, TransportFactory
 from core.transport.base import Deadline
-from core.transport.probe import ConnectionReport, describe
-from core.transport.smtp import SmtpTransport
+from core.transport.report import ConnectionReport
 
 
 def check_connection(
@@ -24,10 +23,8 @@ def check_connection(
     (`ok` false, with the error a send would get), not an error: the test ran."""
     service = services.get(name)
     transport = transports(service)  # the transport, TLS context and password a send gets
-    if not isinstance(transport, SmtpTransport):
+    if not isinstance(transport, Probes):
         raise InvalidRequest(
-            f"Service '{name}' is not an SMTP service: only SMTP connections can be tested.",
-            reason="not_testable",
+            f"Service '{name}' has no connection test for its type.", reason="not_testable"
         )
-    log = transport.probe(deadline)
-    return describe(log, transport.endpoint, service=name, now=clock.now())
+    return transport.probe(deadline, service=name, clock=clock)

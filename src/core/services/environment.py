@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.services.model import Service, ServiceConfig, forbidden_destination
+from core.network.destination import DestinationForbidden, DestinationPolicy, check_destination
+from core.services.model import Service, SmtpConfig, forbidden_destination
 from core.settings import Settings
-from core.transport.destination import DestinationForbidden, DestinationPolicy, check_destination
 
 
 def service_from_settings(settings: Settings) -> Service | None:
@@ -16,7 +16,7 @@ def service_from_settings(settings: Settings) -> Service | None:
     """
     if not (settings.mail_service_name and settings.mail_host):
         return None
-    config = ServiceConfig.model_validate(
+    config = SmtpConfig.model_validate(
         {
             "host": settings.mail_host,
             "port": settings.mail_port,

@@ -1,7 +1,10 @@
-"""An email service definition: where and how to reach the SMTP server, and sender defaults.
+"""An email service definition: its type, where and how its provider is reached, and sender
+defaults.
 
-The password is never part of these models: it goes to Secrets Manager on the way in
-(`ServiceInput.config.password`) and only its secret's version is kept here.
+`config` is of the class `type` names: `SmtpConfig` (types `smtp_email`, `smtp`, and a missing
+or null type) or `SesConfig` (`ses`), both sharing `ServiceConfigBase`. The password is never
+part of these models: it goes to Secrets Manager on the way in (`SmtpConfigInput.password`)
+and only its secret's version is kept here.
 
 A record as DreamFactory exports it is taken as it is: `type` `smtp_email`, `is_active`,
 `config.parameters`, and `null` for any field left unset.
@@ -20,6 +23,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -28,8 +33,7 @@ from core.access.model import RateLimits
 from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
 from core.errors import InvalidRequest
-from core.settings import get_settings
-from core.transport.destination import (
+from core.network.destination import (
     DestinationForbidden,
     DestinationPolicy,
     check_destination,
@@ -37,6 +41,7 @@ from core.transport.destination import (
     is_host_name,
     normalize_host,
 )
+from core.settings import get_settings
 from core.validation import NUMBER_ONLY, JsonBool
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
@@ -84,10 +89,18 @@ DreamFactoryFlag = Annotated[
 
 
 class ServiceType(StrEnum):
-    """Both mean SMTP; the type is kept as it was given, since DreamFactory clients read it."""
+    """How a service sends. `smtp_email` and `smtp` both mean SMTP; the type is kept as it was
+    given, since DreamFactory clients read it."""
 
     SMTP_EMAIL = "smtp_email"  # DreamFactory's name
     SMTP = "smtp"
+    SES = "ses"  # Amazon SES's API, with the function's own IAM role
+
+
+# The types the API takes: those a transport serves (`core.transport.factory.KINDS`; a unit
+# test keeps the two equal). `ses` joins when its transport does.
+ACCEPTED_SERVICE_TYPES = (ServiceType.SMTP_EMAIL, ServiceType.SMTP)
+SMTP_TYPES = frozenset({ServiceType.SMTP_EMAIL, ServiceType.SMTP})
 
 
 class Encryption(StrEnum):
@@ -124,16 +137,16 @@ def parse_service_type(value: Any) -> ServiceType:
     """A service's `type` (null: `smtp`), or a 400 naming it and the accepted ones."""
     if value is None:
         return ServiceType.SMTP
-    try:
+    accepted = [kind.value for kind in ACCEPTED_SERVICE_TYPES]
+    if isinstance(value, str) and value in accepted:
         return ServiceType(value)
-    except ValueError:
-        accepted = [kind.value for kind in ServiceType]
-        raise InvalidRequest(
-            f"Service type '{value}' is not supported: this API sends through SMTP only, as"
-            f" type {' or '.join(repr(kind) for kind in accepted)}.",
-            reason="unsupported_service_type",
-            context={"field": "type", "accepted": accepted},
-        ) from None
+    # Anything else; `ses` too, until its transport is served.
+    raise InvalidRequest(
+        f"Service type '{value}' is not supported: this API sends through SMTP only, as"
+        f" type {' or '.join(repr(kind) for kind in accepted)}.",
+        reason="unsupported_service_type",
+        context={"field": "type", "accepted": accepted},
+    )
 
 
 def forbidden_destination(error: DestinationForbidden, field: str) -> InvalidRequest:
@@ -284,8 +297,10 @@ def _parse_parameters(value: Any) -> Any:
     return entries
 
 
-class ServiceConfig(BaseModel):
-    """What is stored in DynamoDB and shown by GET: never the password."""
+class ServiceConfigBase(BaseModel):
+    """What every service's `config` has, whatever its type: sender defaults, the provider's
+    limits, what to do with an unknown outcome, and DreamFactory's parameters. Stored in
+    DynamoDB and shown by GET: never a secret."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -294,20 +309,6 @@ class ServiceConfig(BaseModel):
     def _unset_when_null(cls, data: Any) -> Any:
         return _nulls_as_unset(cls, data)
 
-    # An IP literal is kept in its one canonical spelling (`127.1` is stored as 127.0.0.1).
-    host: Annotated[
-        str,
-        Field(min_length=1, max_length=253, pattern=r"^[^\s]+$"),
-        AfterValidator(normalize_host),
-    ]
-    port: Port = 587
-    # DreamFactory's default: STARTTLS when the server offers it (and never credentials in
-    # clear text unless 'none' is chosen explicitly).
-    encryption: Annotated[
-        Encryption, BeforeValidator(_parse_encryption, json_schema_input_type=str | None)
-    ] = Encryption.OPPORTUNISTIC
-    verify_tls: JsonBool = True
-    username: str | None = None
     from_name: Annotated[str | None, _header_text("config.from_name")] = None
     from_email: Annotated[str | None, _optional_sender("config.from_email")] = None
     reply_to_name: Annotated[str | None, _header_text("config.reply_to_name")] = None
@@ -360,8 +361,48 @@ class ServiceConfig(BaseModel):
         return RateLimits(per_second=self.max_send_rate, per_day=self.daily_quota)
 
 
-class ServiceConfigInput(ServiceConfig):
-    """What an admin sends: the stored config plus the password, which goes to Secrets Manager."""
+class SmtpConfig(ServiceConfigBase):
+    """An SMTP service's `config` (types `smtp_email` and `smtp`): where its server is, how
+    to reach it, and who to log in as (the password: `SmtpConfigInput`, then Secrets Manager)."""
+
+    # An IP literal is kept in its one canonical spelling (`127.1` is stored as 127.0.0.1).
+    host: Annotated[
+        str,
+        Field(min_length=1, max_length=253, pattern=r"^[^\s]+$"),
+        AfterValidator(normalize_host),
+    ]
+    port: Port = 587
+    # DreamFactory's default: STARTTLS when the server offers it (and never credentials in
+    # clear text unless 'none' is chosen explicitly).
+    encryption: Annotated[
+        Encryption, BeforeValidator(_parse_encryption, json_schema_input_type=str | None)
+    ] = Encryption.OPPORTUNISTIC
+    verify_tls: JsonBool = True
+    username: str | None = None
+
+
+# An AWS region's name (us-east-1, eu-central-2, us-gov-west-1, ...).
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# SES's rule for a configuration set's name.
+SES_CONFIGURATION_SET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SesConfig(ServiceConfigBase):
+    """An Amazon SES API service's `config` (type `ses`): the region to send in, and the
+    configuration set every message names, if any. No host and no secret: the function's own
+    IAM role sends."""
+
+    region: Annotated[str, Field(pattern=AWS_REGION.pattern)]
+    configuration_set: Annotated[str, Field(pattern=SES_CONFIGURATION_SET.pattern)] | None = None
+
+
+# A service's `config`, of the class its `type` names (`config_class`).
+ServiceConfig = SmtpConfig | SesConfig
+
+
+class SmtpConfigInput(SmtpConfig):
+    """What an admin sends for an SMTP service: the stored config plus the password, which
+    goes to Secrets Manager."""
 
     password: str | None = Field(default=None, repr=False)
 
@@ -382,8 +423,48 @@ class ServiceConfigInput(ServiceConfig):
             raise forbidden_destination(error, f"config.{error.field}") from None
         return self
 
-    def stored(self) -> ServiceConfig:
-        return ServiceConfig.model_validate(self.model_dump(exclude={"password"}))
+    def stored(self) -> SmtpConfig:
+        return SmtpConfig.model_validate(self.model_dump(exclude={"password"}))
+
+
+class SesConfigInput(SesConfig):
+    """What an admin sends for an SES service: as stored (it has no secret)."""
+
+    def stored(self) -> SesConfig:
+        return SesConfig.model_validate(self.model_dump())
+
+
+ServiceConfigInput = SmtpConfigInput | SesConfigInput
+
+
+def config_class(service_type: ServiceType | None) -> type[SmtpConfig] | type[SesConfig]:
+    """The class of a stored `config` for a service of `service_type` (None: SMTP, as a
+    missing or null `type` means)."""
+    return SesConfig if service_type is ServiceType.SES else SmtpConfig
+
+
+def config_input_class(
+    service_type: ServiceType | None,
+) -> type[SmtpConfigInput] | type[SesConfigInput]:
+    """The class of a `config` as an admin sends it, for a service of `service_type`."""
+    return SesConfigInput if service_type is ServiceType.SES else SmtpConfigInput
+
+
+def password_of(config: ServiceConfigInput) -> str | None:
+    """The password an admin sent with `config` (SMTP's only), bound for Secrets Manager."""
+    return config.password if isinstance(config, SmtpConfigInput) else None
+
+
+def _config_by_type(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo, *, given: bool
+) -> Any:
+    """`config` validated as the class the service's `type` names (validated before it; a
+    type that failed is taken as SMTP's, whose errors are the familiar ones)."""
+    kind = info.data.get("type")
+    chosen = config_input_class(kind) if given else config_class(kind)
+    if isinstance(value, chosen):
+        return value
+    return chosen.model_validate(value.model_dump() if isinstance(value, BaseModel) else value)
 
 
 class ServiceBase(BaseModel):
@@ -459,6 +540,13 @@ class ServiceInput(ServiceBase):
 
     config: ServiceConfigInput
 
+    @field_validator("config", mode="wrap")
+    @classmethod
+    def _config_of_its_type(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        return _config_by_type(value, handler, info, given=True)
+
 
 class Service(ServiceBase):
     """A stored service definition."""
@@ -470,6 +558,21 @@ class Service(ServiceBase):
     secret_version: str | None = None
     created_at: str = ""
     updated_at: str = ""
+
+    @field_validator("config", mode="wrap")
+    @classmethod
+    def _config_of_its_type(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        return _config_by_type(value, handler, info, given=False)
+
+    @property
+    def smtp(self) -> SmtpConfig:
+        """Its `config` as an SMTP service's; a `TypeError` for another type (a bug: callers
+        ask only for a service of an SMTP type)."""
+        if not isinstance(self.config, SmtpConfig):
+            raise TypeError(f"service '{self.name}' is of type '{self.type}', not SMTP")
+        return self.config
 
     def public(self) -> dict[str, Any]:
         """The view any GET returns: no secret material, not even where it lives."""

@@ -14,7 +14,9 @@ from core.services.model import (
     Service,
     ServiceConfig,
     ServiceInput,
+    SmtpConfig,
     parse_service_type,
+    password_of,
 )
 from core.storage import ItemTable
 from core.validation import invalid_request_from
@@ -79,10 +81,11 @@ class ServiceRepository:
         # Claim the name first: a losing concurrent create must never touch the winner's secret.
         if not self._table.create(self._item(service)):
             raise Conflict(f"Service '{new.name}' already exists.", reason="service_exists")
-        if not new.config.password:
+        password = password_of(new.config)
+        if not password:
             return service
         try:
-            service = self._with_password(service, new.config.password)
+            service = self._with_password(service, password)
             self._table.put(self._item(service))
         except Exception:
             # No half-made service: without its password it would fail every send.
@@ -126,7 +129,7 @@ class ServiceRepository:
             }
         )
         if "password" in config_patch:
-            updated = self._with_password(updated, merged.config.password)
+            updated = self._with_password(updated, password_of(merged.config))
         self._table.put(self._item(updated))
         return updated
 
@@ -192,7 +195,10 @@ def _quoted(fields: tuple[str, ...] | list[str]) -> str:
 
 def _exposing_changes(current: ServiceConfig, new: ServiceConfig) -> list[str]:
     """The changes that would send the stored password elsewhere, or less protected: another
-    server or account, weaker encryption, or an unverified certificate."""
+    server or account, weaker encryption, or an unverified certificate. (Only an SMTP service
+    has a password; a PATCH never changes a service's type.)"""
+    if not (isinstance(current, SmtpConfig) and isinstance(new, SmtpConfig)):
+        return []
     changes = []
     if new.host.lower() != current.host.lower():
         changes.append("host")

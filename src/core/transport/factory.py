@@ -1,43 +1,45 @@
-"""The transport for a service, as its type says, with its credentials: the one place that
-knows which transport class serves which kind of service."""
+"""The transport for a service, as its type says, with its credentials: the one table that
+knows which kind of transport serves which type of service.
+
+A kind is two functions: `build` (a closed transport for the service, with its credentials)
+and `identity` (what its connection is made with: a kept connection whose identity differs
+from the service's now is stale). Adding a transport is one module with its kind, and one
+entry per service type in `KINDS`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+
 from core.ports import CredentialSource, Transport
-from core.services.model import Service
-from core.transport.smtp import SmtpEndpoint, SmtpTransport
-from core.transport.tls import client_context
+from core.services.model import Service, ServiceType
+from core.transport.smtp.kind import build_smtp, smtp_identity
+from core.transport.supplies import Supplies
+
+
+@dataclass(frozen=True)
+class TransportKind:
+    build: Callable[[Service, Supplies], Transport]
+    identity: Callable[[Service], Hashable]
+
+
+SMTP = TransportKind(build=build_smtp, identity=smtp_identity)
+
+KINDS: Mapping[ServiceType, TransportKind] = {
+    ServiceType.SMTP_EMAIL: SMTP,  # DreamFactory's name for it
+    ServiceType.SMTP: SMTP,
+}
 
 
 class Transports:
     """A `TransportFactory`: `transports(service)` gives a closed transport for it."""
 
     def __init__(self, credentials: CredentialSource, *, ehlo_name: str, ca_file: str) -> None:
-        self._credentials = credentials
-        self._ehlo_name = ehlo_name
-        self._ca_file = ca_file
+        self._supplies = Supplies(credentials, ehlo_name=ehlo_name, ca_file=ca_file)
 
     def __call__(self, service: Service) -> Transport:
-        # Every service is SMTP today (`type: smtp`); an SES API transport joins here.
-        return SmtpTransport(
-            self.smtp_endpoint(service),
-            tls=client_context(service.config.verify_tls, self._ca_file),
-            ehlo_name=self._ehlo_name,
-        )
+        return KINDS[service.type].build(service, self._supplies)
 
-    def smtp_endpoint(self, service: Service) -> SmtpEndpoint:
-        """Where and how to reach the service's server; the password only for that host."""
-        config = service.config
-        password = (
-            self._credentials.password(service.secret_id, service.secret_version)
-            if service.secret_id
-            else None
-        )
-        return SmtpEndpoint(
-            host=config.host,
-            port=config.port,
-            encryption=config.encryption,
-            verify_tls=config.verify_tls,
-            username=config.username,
-            password=password,
-        )
+    def identity(self, service: Service) -> Hashable:
+        return KINDS[service.type].identity(service)

@@ -6,8 +6,9 @@ the last message used. The pool keeps one per service and lends it to one sender
 second sender meanwhile gets a one-off connection, closed after its message. A kept connection
 is closed instead of lent again when:
 
-- the service's connection identity changed (host, port, encryption, TLS checks, username, the
-  password's secret version, `updated_at`): it was opened with settings no longer in force;
+- the service's connection identity changed (what its transport's kind connects with, for SMTP
+  host, port, encryption, TLS checks and username; the secret's version, `updated_at`): it was
+  opened with settings no longer in force;
 - it has been idle longer than `idle_seconds`: servers close idle channels (SES after about
   10 s), and one found closed costs a round trip. Idle time is measured on the monotonic clock
   and the wall clock both, the larger counting: a Lambda frozen between invocations comes back
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
@@ -44,28 +45,21 @@ Reading = Callable[[], float]
 
 @dataclass(frozen=True)
 class ConnectionIdentity:
-    """What an open connection was made with: a service whose identity differs needs another."""
+    """What an open connection was made with: a service whose identity differs needs another.
+    `transport` is what the transport's kind says it connects with (the factory's `identity`);
+    the rest is every service's."""
 
     type: str
-    host: str
-    port: int
-    encryption: str
-    verify_tls: bool
-    username: str | None
+    transport: Hashable
     secret_id: str | None
     secret_version: str | None
     updated_at: str
 
     @classmethod
-    def of(cls, service: Service) -> ConnectionIdentity:
-        config = service.config
+    def of(cls, service: Service, transports: TransportFactory) -> ConnectionIdentity:
         return cls(
             type=str(service.type),
-            host=config.host,
-            port=config.port,
-            encryption=str(config.encryption),
-            verify_tls=config.verify_tls,
-            username=config.username,
+            transport=transports.identity(service),
             secret_id=service.secret_id,
             secret_version=service.secret_version,
             updated_at=service.updated_at,
@@ -137,8 +131,8 @@ class TransportPool:
 
     def take(self, service: Service, deadline: Deadline, *, fresh: bool = False) -> Lease:
         """The service's kept transport if it is still good for it (unless `fresh`), else a
-        newly opened one; raises the `SmtpFailure` of opening it. Busy: a one-off."""
-        identity = ConnectionIdentity.of(service)
+        newly opened one; raises the `DeliveryFailure` of opening it. Busy: a one-off."""
+        identity = ConnectionIdentity.of(service, self._transports)
         name = service.name
         with self._lock:
             generation = self._generation

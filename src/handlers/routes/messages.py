@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core import runtime
 from core.access import policy
-from core.delivery.records import MessageRecord
+from core.delivery.message_record import MessageRecord
 from core.errors import NotFound
 from handlers.answers import MessageView, documented, errors
 from handlers.http import caller
@@ -30,7 +30,7 @@ TAGS = ["messages"]
     responses={200: documented("The message's record.", MessageView), **errors(401, 403, 404)},
 )
 def get_message(service: str, message_id: str) -> dict[str, Any]:
-    return _record(service, message_id).public()
+    return _shown(_record(service, message_id))
 
 
 @router.delete(
@@ -45,7 +45,7 @@ def get_message(service: str, message_id: str) -> dict[str, Any]:
 )
 def cancel_message(service: str, message_id: str) -> dict[str, Any]:
     _record(service, message_id)
-    return runtime.message_repository().cancel(message_id).public()
+    return _shown(runtime.message_repository().cancel(message_id))
 
 
 def _record(service: str, message_id: str) -> MessageRecord:
@@ -57,3 +57,9 @@ def _record(service: str, message_id: str) -> MessageRecord:
     if record.service != service or not (role.admin or record.role == role.name):
         raise NotFound(f"Message '{message_id}' not found.", reason="message_not_found")
     return record
+
+
+def _shown(record: MessageRecord) -> dict[str, Any]:
+    """The record as clients see it: `reply` is also `smtp_reply`, its name before providers
+    other than SMTP servers, kept for existing clients."""
+    return {**record.public(), "smtp_reply": record.reply}

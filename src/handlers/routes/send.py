@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
 from core import runtime
-from core.dispatch import dispatch
 from core.preview import Preview
 from core.send_request import SendRequest
 from handlers.answers import QueuedAnswer, SentAnswer, documented, errors
@@ -81,7 +80,7 @@ def send_email(
     body = router.current_event.json_body
     if request.names_template:
         body = {**body, "template": request.template, "template_id": request.template_id}
-    outcome = dispatch(
+    outcome = runtime.dispatcher().dispatch(
         caller(router),
         service,
         request,

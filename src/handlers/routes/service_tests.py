@@ -14,7 +14,7 @@ from core.access.audit import audit
 from core.clock import SystemClock
 from core.services.connection_check import check_connection
 from core.transport.base import Deadline
-from core.transport.probe import ConnectionReport
+from core.transport.smtp.probe import SmtpConnectionReport
 from core.validation import NUMBER_ONLY
 from handlers.answers import documented, errors
 from handlers.http import caller
@@ -112,7 +112,8 @@ class ServiceTestOptions(BaseModel):
     )
 
 
-class ServiceTestAnswer(ConnectionReport):
+# Every testable service is SMTP today; another transport's report joins here as a union.
+class ServiceTestAnswer(SmtpConnectionReport):
     """What a connection test found: every stage passed (`ok`), or where and why not."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})

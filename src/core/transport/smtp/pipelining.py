@@ -3,8 +3,8 @@
 PIPELINING (RFC 2920) lets a client write MAIL FROM, every RCPT TO and DATA (or BDAT) in one
 go and read the replies afterwards, in order; CHUNKING (RFC 3030) sends the message as
 `BDAT <size> LAST` and its bytes as they are, with no 354 to wait for and no dot-stuffing.
-What each reply means, and what a failure means at each point, is `core.transport.smtp`'s
-business; this module writes the commands and keeps the per-recipient tally.
+What each reply means, and what a failure means at each point, is the session's business
+(`core.transport.smtp.session`); this module writes the commands and keeps the per-recipient tally.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.transport.base import Envelope
-from core.transport.replies import BoundedReplies
+from core.transport.smtp.replies import BoundedReplies
 
 if TYPE_CHECKING:
     from collections.abc import Buffer  # Python 3.12+; an annotation only

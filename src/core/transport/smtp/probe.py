@@ -1,6 +1,6 @@
 """The report of a connection test: what `SmtpTransport.probe` learnt, as the API shows it.
 
-The probe itself is the SMTP transport's own session (`core.transport.smtp`), stopped before
+The probe itself is the SMTP transport's own session (`core.transport.smtp.session`), stopped before
 MAIL FROM; this module only describes its `SessionLog`: the stages passed and how long each
 took, the address, the greeting, each EHLO's capabilities, the TLS and its certificate, AUTH,
 and the error a send would have got. The certificate is read from its DER bytes here (a small
@@ -15,35 +15,24 @@ import ssl
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from core.errors import SmtpFailure
 from core.services.model import Encryption
-from core.transport.smtp import Hello, SessionLog, SmtpEndpoint, TlsFacts
+from core.transport.report import ConnectionReport, ErrorReport, Report, StageResult
+from core.transport.smtp.endpoint import SmtpEndpoint
+from core.transport.smtp.errors import SmtpFailure
+from core.transport.smtp.session_log import Hello, SessionLog, TlsFacts
 
 # --- the report -------------------------------------------------------------------------------
 
 
-class _Report(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StageResult(_Report):
-    """One stage of the session, in order: `connect` (DNS, the destination guard, TCP), `tls`
-    (implicit TLS's handshake), `greeting`, `ehlo`, `starttls`, `ehlo` again over TLS, `auth`."""
-
-    stage: str
-    ok: bool
-    ms: float = Field(description="How long the stage took, in milliseconds.")
-
-
-class ConnectionFacts(_Report):
+class ConnectionFacts(Report):
     address: str = Field(description="The IP address connected to (after the SSRF guard).")
     port: int
     connect_ms: float = Field(description="DNS, the destination guard and the TCP handshake.")
 
 
-class CertificateReport(_Report):
+class CertificateReport(Report):
     subject: str = Field(description="Most specific part first, e.g. `CN=smtp.example.com, O=…`.")
     issuer: str
     not_before: datetime
@@ -52,7 +41,7 @@ class CertificateReport(_Report):
     subject_alt_names: list[str] = Field(description="`DNS:name`, `IP:address`, ...")
 
 
-class TlsReport(_Report):
+class TlsReport(Report):
     mode: Literal["starttls", "implicit", "none"] = Field(
         description="STARTTLS, implicit TLS ('ssl'), or none: the session stayed in clear text."
     )
@@ -69,7 +58,7 @@ class TlsReport(_Report):
     certificate: CertificateReport | None = None
 
 
-class Capabilities(_Report):
+class Capabilities(Report):
     """An EHLO reply's extensions, and the ones that matter pulled out."""
 
     extensions: dict[str, str] = Field(description="Each keyword (upper case) and its parameters.")
@@ -84,54 +73,42 @@ class Capabilities(_Report):
     auth: list[str] = Field(description="The AUTH mechanisms offered.")
 
 
-class HelloReport(_Report):
+class HelloReport(Report):
     command: Literal["EHLO", "HELO"]
     tls: bool = Field(description="Whether it was sent over TLS (after STARTTLS, or implicit).")
     server: str = Field(description="The reply's first line: how the server names itself.")
     capabilities: Capabilities
 
 
-class AuthReport(_Report):
+class AuthReport(Report):
     username: str
     succeeded: bool | None = Field(description="null: the session stopped before AUTH.")
     mechanisms: list[str] = Field(description="What the server offered (never the password).")
 
 
-class ErrorReport(_Report):
-    reason: str = Field(description="What a send would have failed with, e.g. `smtp_auth_failed`.")
-    message: str
-    stage: str = Field(description="The stage it failed at (see `stages`).")
-    smtp_code: int | None = None
-    transient: bool = Field(description="Whether a send would have been tried again later.")
+class SmtpConnectionReport(ConnectionReport):
+    """An SMTP connection test: a session as a send would open it, stopped before MAIL FROM.
+    (`ok`, `service`, `stages`, `error` and `elapsed_ms`: `ConnectionReport`.)"""
 
-
-class ConnectionReport(_Report):
-    """A connection test: a session as a send would open it, stopped before MAIL FROM."""
-
-    ok: bool = Field(description="Every stage passed; false with `error` saying where not.")
-    service: str
     host: str
     port: int
     encryption: str
     verify_tls: bool
-    stages: list[StageResult]
     connection: ConnectionFacts | None = Field(description="null: no TCP connection was made.")
     greeting: str | None
     tls: TlsReport
     ehlo: list[HelloReport] = Field(description="Each EHLO reply: before STARTTLS, then after.")
     auth: AuthReport | None = Field(description="null: the service has no credentials.")
-    error: ErrorReport | None = None
-    elapsed_ms: float
 
 
 def describe(
     log: SessionLog, endpoint: SmtpEndpoint, *, service: str, now: datetime
-) -> ConnectionReport:
+) -> SmtpConnectionReport:
     """The report of a probe's `log`, for the service named `service` reaching `endpoint`."""
     stages = _stages(log, endpoint)
     connect_ms = next((s.ms for s in stages if s.stage == "connect" and s.ok), None)
     hellos = [_hello(hello) for hello in log.hellos]
-    return ConnectionReport(
+    return SmtpConnectionReport(
         ok=log.failure is None,
         service=service,
         host=endpoint.host,

@@ -23,6 +23,7 @@ fails as a timeout does. Either way the connection is closed: part of a reply is
 from __future__ import annotations
 
 import io
+import re
 import smtplib
 
 from core.transport.base import Deadline
@@ -101,3 +102,41 @@ class BoundedReplies(smtplib.SMTP):
         if remaining <= 0:
             raise TimeoutError("the deadline passed while the server was still replying")
         self.sock.settimeout(remaining)
+
+
+def is_reply_code(code: int) -> bool:
+    """Whether smtplib read an SMTP reply code: three digits, 2 to 5 first. smtplib gives -1
+    for a line not starting with a number; a code outside 200-599 is no SMTP reply either."""
+    return 200 <= code <= 599
+
+
+def reply_text(code: int, text: bytes | str) -> str:
+    """A reply as people read it: its code, then its text."""
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {decoded}".strip()
+
+
+# The id a server gives the message it took, in its final reply, by the servers' own shapes
+# (the first that fits wins; anything else names none):
+_QUEUE_IDS = (
+    # Postfix, Sendmail, Exim and kin: "250 2.0.0 Ok: queued as 4ZxYz1AbcDz".
+    re.compile(r"^250 .*\bqueued as ([A-Za-z0-9._-]+)"),
+    # Amazon SES's SMTP endpoint: "250 Ok 0100018c5a7e...-000000".
+    re.compile(r"^250 Ok ([0-9a-f]{16}-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-[0-9a-f]{6})$"),
+    # Microsoft Exchange: "250 2.0.0 OK <id@host> [Hostname=...]": the angle-bracket id.
+    re.compile(r"^250 2\.0\.0 OK <([^<>\s]+@[^<>\s]+)>"),
+    # Gmail: "250 2.0.0 OK  1701234567 a1-20020a...si123.45 - gsmtp": the token after the
+    # timestamp.
+    re.compile(r"^(?=.*gsmtp$)250 2\.0\.0 OK\s+\d{9,11} (\S+?)(?: - gsmtp)?$"),
+)
+
+
+def provider_message_id(reply: str) -> str | None:
+    """The id the server gave the message in its final reply (as `reply_text` gives it: the
+    code, then the text), when it names one in a shape we know; None otherwise."""
+    first = reply.split("\n", 1)[0].strip()
+    for shape in _QUEUE_IDS:
+        found = shape.search(first)
+        if found:
+            return found.group(1)
+    return None

@@ -1,4 +1,4 @@
-"""Delivering a message over SMTP with smtplib, one stage at a time.
+"""An SMTP session with smtplib, one stage at a time.
 
 A session is: connect (to an address the destination guard checked, with implicit TLS for
 'ssl'), greeting, EHLO, STARTTLS (required for 'tls', whenever offered for the empty default),
@@ -42,7 +42,7 @@ that may have the message, every transaction first looks, without waiting, for a
 server said unread (see below); one that closes in the instant between that look and the write
 is still held as unknown: held, never lost.
 
-Every reply is read within bounds and within the stage's deadline (`core.transport.replies`:
+Every reply is read within bounds and within the stage's deadline (`core.transport.smtp.replies`:
 a line of 2 KiB, a reply of 256 lines and 64 KiB, every read from the socket waiting no longer
 than the time left), so a server streaming a reply without end, or a line at a time, costs no
 more memory or time than that. And a kept connection is used only while it is in step: before
@@ -53,14 +53,14 @@ message) is a protocol error. A reply that cannot answer its command (a 250 to D
 354 is due, a 354 to MAIL or RCPT, a 250 greeting: of a class the command does not have) is
 one too, not a refusal: it may be another command's. A protocol error drops the connection at
 once; before the final dot it is transient (nothing was taken, and the delivery goes again on
-a new connection: `core.delivery.deliver`), after it the outcome is unknown. No time left is a
+a new connection: see `found_dead`), after it the outcome is unknown. No time left is a
 timeout, as silence is.
 
 A sender with more messages for the same server (the queue worker's batch) names the next one
-(`then`). With PIPELINING and no CHUNKING, its MAIL, RCPTs and DATA are written right behind
-this message's final dot (RFC 2920 lets a group begin with a message's text), so its replies
-come right after this one's verdict and each message costs one round trip instead of two
-(behind a message of up to 64 KiB: see `_ANNOUNCE_AFTER`).
+(`SmtpTransport.announce`; the session's `then`). With PIPELINING and no CHUNKING, its MAIL,
+RCPTs and DATA are written right behind this message's final dot (RFC 2920 lets a group begin
+with a message's text), so its replies come right after this one's verdict and each message
+costs one round trip instead of two (behind a message of up to 64 KiB: see `_ANNOUNCE_AFTER`).
 Anything written after the dot takes away what a reset says (below): the server may have read
 the dot, taken the message, and closed (or died) before answering, with the commands after it
 unread, which makes its kernel reset. So once the next envelope is written, a reset before the
@@ -69,82 +69,59 @@ middle of such a message, which would otherwise be sent again, holds it as unkno
 again only under `unknown_outcome: retry`). A server that answers and then resets is heard
 (its 250 is read first), and the next message then finds the connection dead before its text.
 
-"Written" means handed to our kernel: `sendall` returns once the final dot is in the socket's
-send buffer, not once the server has read it. smtplib writes the whole message before reading
-anything, so a server that gives up in the middle of a message (too big, a crash, a dropped
-connection) while part of it is still in flight, or unread in its receive buffer, looks at
-first like one that broke off after the dot. TCP tells the two apart. A socket closed while its
-receive buffer still holds data the application never read is aborted by the kernel with an
-RST instead of a FIN (RFC 1122 4.2.2.13; Linux, the BSDs and Windows all do it), and so is one
-that gets data after the application closed it; a socket closed after reading everything sends
-an orderly FIN. A server takes a message only once it has read the final dot, and we write
-nothing after the dot until a reply comes (unless the next message was announced: see above),
-so an RST (ECONNRESET; or EPIPE, when the server's FIN came first) means the server closed
-before reading the whole message: it did not take it, and trying again is safe. A failure
-while writing (`sendall` raising) is as clear: the dot never left. An orderly close (EOF) or
-silence once the dot is written says nothing of the kind: the server may have the message, so
-the outcome is unknown, and it is not resent unless the service asked for at-least-once
-delivery (`unknown_outcome: retry`, honoured by the queue worker).
-
-What stays ambiguous: an RST sent on purpose. A server that sets SO_LINGER to 0 aborts with an
-RST even when it has read everything; so a server that took the message and then aborted
-without answering would be sent it again, under either `unknown_outcome`. (One that answered
-first is heard: Linux hands over what arrived before an RST, then reports the reset, as
-measured on Linux 6; unless that 250 is lost on the way, or overtaken.) So would one behind a
-TCP proxy or load balancer that resets the client's side on its own account. MTAs
-close in an orderly way, so this takes a deliberate abort. The other way round, a server that
-closes before the dot with nothing unread at that moment sends a FIN, and the RST only when our
-next segment arrives; its close reads as an EOF whichever comes first, so that message is held
-as unknown although it was never taken: held when it could have been resent, never lost.
-
-A line with no SMTP reply code at all means the port is not an SMTP server's: that is reported
-(reason `not_smtp_server`) without repeating what it said, which could be anything an internal
-service answers. Errors carry `context["stage"]` (one of `Stage`) once the TCP connection
-stands, and `smtp_code` when the server replied.
-
-Every session keeps a `SessionLog` of what it learnt on the way (the address, the greeting, each
-EHLO reply, the TLS it set up, the stages it passed and when). A send ignores it; `probe` (the
-API's "test connection") runs the same steps, guard, TLS context and error classification as a
-send, stops before MAIL FROM, and hands the log back with the failure a send would have met.
+Why a reset after the final dot differs from a close, and what stays ambiguous:
+`core.transport.smtp.classification`. What a session learns on the way: `session_log`.
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from core.errors import (
+from core.network.destination import DestinationForbidden, DestinationPolicy, resolve
+from core.services.model import Encryption
+from core.transport.base import Deadline, Delivery, Envelope, Outgoing
+from core.transport.smtp.authentication import Login
+from core.transport.smtp.classification import (
+    Where,
+    drops_connection,
+    found_dead,
+    lost,
+    nobody_accepted,
+    outcome_unknown,
+    protocol_error,
+    refusal,
+    reset_by_peer,
+    socket_cause,
+)
+from core.transport.smtp.connection import PinnedSMTP, PinnedSMTPSSL
+from core.transport.smtp.endpoint import SmtpEndpoint
+from core.transport.smtp.errors import (
     SmtpAuthFailed,
     SmtpConnectFailed,
-    SmtpDeferred,
     SmtpFailure,
     SmtpOutcomeUnknown,
-    SmtpRejected,
     SmtpTimeout,
     SmtpTlsError,
 )
-from core.ports import Transport
-from core.services.model import Encryption
-from core.settings import get_settings
-from core.transport.base import Deadline, Delivery, Envelope, Outgoing
-from core.transport.destination import DestinationForbidden, DestinationPolicy, resolve
-from core.transport.pipelining import (
-    FlightClient,
+from core.transport.smtp.pipelining import (
     RecipientReplies,
     bdat_last,
     nothing_unread,
     write_envelope,
 )
-from core.transport.replies import ReplyTooLarge
-from core.transport.tls import client_context
+from core.transport.smtp.replies import (
+    ReplyTooLarge,
+    is_reply_code,
+    provider_message_id,
+    reply_text,
+)
+from core.transport.smtp.session_log import SessionLog
+from core.transport.smtp.stages import Stage
 
 # The outcome is decided by the time we say goodbye: a slow RSET or QUIT must not hold the caller.
 _GOODBYE_SECONDS = 1.0
@@ -154,335 +131,23 @@ _GOODBYE_SECONDS = 1.0
 _ANNOUNCE_AFTER = 64 * 1024
 
 
-class Stage(StrEnum):
-    """Where in the session a failure happened."""
-
-    GREETING = "greeting"
-    EHLO = "ehlo"
-    STARTTLS = "starttls"
-    AUTH = "auth"
-    MAIL = "mail"
-    RCPT = "rcpt"
-    DATA = "data"  # the DATA command, its 354, and the message until its final dot is read
-    END_OF_DATA = "end_of_data"  # the final dot is written: waiting for the verdict
-
-
-# A 5xx is SmtpRejected unless the stage says more precisely what went wrong.
-_PERMANENT: dict[Stage, type[SmtpFailure]] = {
-    Stage.GREETING: SmtpConnectFailed,
-    Stage.STARTTLS: SmtpTlsError,
-    Stage.AUTH: SmtpAuthFailed,
-}
-_WHAT: dict[Stage, str] = {
-    Stage.GREETING: "the session",
-    Stage.EHLO: "our EHLO",
-    Stage.STARTTLS: "STARTTLS",
-    Stage.AUTH: "our credentials",
-    Stage.MAIL: "the sender",
-    Stage.RCPT: "the recipients",
-    Stage.DATA: "the message",
-    Stage.END_OF_DATA: "the message",
-}
-
-
-@dataclass(frozen=True)
-class SmtpEndpoint:
-    """Where to deliver and how; the password is kept out of reprs and logs."""
-
-    host: str
-    port: int
-    encryption: Encryption
-    verify_tls: bool = True
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Hello:
-    """The server's answer to our EHLO (or HELO, for a server that knows no EHLO)."""
-
-    command: str  # "EHLO" or "HELO"
-    reply: str  # its lines' text, joined by newlines, without the codes
-    features: dict[str, str]  # smtplib's `esmtp_features`: lower-case keyword -> parameters
-    tls: bool  # whether it came over TLS
-
-
-@dataclass(frozen=True)
-class TlsFacts:
-    """The TLS a session set up: `implicit` ('ssl') or by `starttls`."""
-
-    mode: str
-    version: str | None
-    cipher: str | None
-    certificate: bytes | None  # DER, as the server presented it (checked or not: see `tls`)
-
-
-@dataclass
-class SessionLog:
-    """What a session learnt, stage by stage; recording it changes nothing in how a send goes.
-
-    `marks` are the stages passed (`connect`, `tls` for implicit TLS, `greeting`, `ehlo`,
-    `starttls`, `ehlo` again, `auth`), each with the `time.monotonic()` it ended at. A reply
-    that is no SMTP reply is never kept (see `_not_smtp`).
-    """
-
-    started: float = field(default_factory=time.monotonic)
-    marks: list[tuple[str, float]] = field(default_factory=list)
-    address: str | None = None  # the checked address the TCP connection went to
-    greeting: str | None = None
-    hellos: list[Hello] = field(default_factory=list)
-    tls: TlsFacts | None = None
-    # Set by `probe`: when the session stopped, what stopped it, and the certificate that
-    # failed verification as a second connection, checking nothing, saw it.
-    ended: float | None = None
-    failure: SmtpFailure | None = None
-    unverified: TlsFacts | None = None
-
-    def mark(self, stage: str) -> None:
-        self.marks.append((stage, time.monotonic()))
-
-    def connected(self, sock: socket.socket) -> None:
-        self.address = str(sock.getpeername()[0])
-        self.mark("connect")
-
-    def greeted(self, code: int, reply: bytes) -> None:
-        if _is_reply_code(code):
-            self.greeting = _reply_text(code, reply)
-        if code == 220:
-            self.mark(Stage.GREETING)
-
-    def secured(self, mode: str, sock: socket.socket | None) -> None:
-        if not isinstance(sock, ssl.SSLSocket):
-            return
-        cipher = sock.cipher()
-        self.tls = TlsFacts(
-            mode=mode,
-            version=sock.version(),
-            cipher=cipher[0] if cipher else None,
-            certificate=sock.getpeercert(binary_form=True),
-        )
-        self.mark("tls" if mode == "implicit" else Stage.STARTTLS)
-
-    def hello(self, client: smtplib.SMTP) -> None:
-        reply = client.ehlo_resp if client.does_esmtp else client.helo_resp
-        self.hellos.append(
-            Hello(
-                command="EHLO" if client.does_esmtp else "HELO",
-                reply=(reply or b"").decode("utf-8", "replace"),
-                features=dict(client.esmtp_features),
-                tls=isinstance(client.sock, ssl.SSLSocket),
-            )
-        )
-        self.mark(Stage.EHLO)
-
-
-class SmtpTransport(Transport):
-    """One endpoint, one TLS context, one connection at a time.
-
-    `open` connects, secures and authenticates; each `send` is one transaction on that
-    connection; `close` ends the session (RSET if a transaction was left open, then QUIT).
-    A `send` without `open` is a session of its own: opened, one transaction, closed. A
-    failed send closes the connection too: what state it is in is anybody's guess.
-    `destinations` is what the SSRF guard allows; by default, what the settings say.
-    """
+class Session:
+    """One connection, and the stage it has reached: what a failure means depends on it."""
 
     def __init__(
         self,
         endpoint: SmtpEndpoint,
-        *,
         tls: ssl.SSLContext,
         ehlo_name: str,
-        destinations: DestinationPolicy | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self._tls = tls
-        self._ehlo_name = ehlo_name or "localhost"
-        self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
-        self._session: _Session | None = None
-
-    def open(self, deadline: Deadline) -> None:
-        """Connect, greet, secure and authenticate (once), or raise an `SmtpFailure`."""
-        if self._session is not None:
-            return
-        session = _Session(self.endpoint, self._tls, self._ehlo_name, deadline)
-        try:
-            session.open(self._destinations)
-        except BaseException:
-            session.finish()
-            raise
-        self._session = session
-
-    def send(
-        self,
-        message: bytes,
-        envelope: Envelope,
         deadline: Deadline,
-        *,
-        then: Outgoing | None = None,
-    ) -> Delivery:
-        """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
-
-        A `Delivery` comes back only when the server took the message for at least one
-        recipient; it lists those refused (5xx) and deferred (4xx) at RCPT, so a retry can go
-        to the deferred ones alone. When no recipient is accepted no DATA is sent and the send
-        raises, with the per-recipient replies in `context["refused"]` / `context["deferred"]`:
-        `SmtpRejected` if every refusal was a 5xx, else `SmtpDeferred` (retrying them all is
-        safe: nothing was sent, and the 5xx ones are refused again). So a synchronous caller
-        always gets an error when nobody got the message, and a queue worker needs no
-        "accepted nobody" case: it retries transient errors and settles the rest.
-
-        `then`, on an open session whose server takes PIPELINING (and not CHUNKING, where a
-        send is one round trip already), is the message the next `send` will carry: its
-        envelope and DATA go out right behind this message's final dot, so its replies are on
-        their way when it comes (one round trip a message, not two). A next `send` of anything
-        else gets a new connection: the announced one never had a byte of its message written.
-        """
-        if self._session is not None and not self._session.expects(Outgoing(message, envelope)):
-            # The last send announced another message, whose DATA may be answered with a 354
-            # and wait for text that is not coming: only closing ends that without sending it.
-            self.close()
-            self.open(deadline)
-        one_shot = self._session is None  # opened here, for this message alone
-        self.open(deadline)
-        assert self._session is not None  # open() either opened it or raised
-        try:
-            delivery = self._session.transact(
-                message, envelope, deadline, then=None if one_shot else then
-            )
-        except BaseException:
-            self.close()
-            raise
-        if one_shot:
-            self.close()
-        return delivery
-
-    def close(self) -> None:
-        """End the session, if one is open; never raises."""
-        session, self._session = self._session, None
-        if session is not None:
-            session.finish()
-
-    def probe(self, deadline: Deadline) -> SessionLog:
-        """Open a session of its own as `open` does (connect, greet, secure, authenticate),
-        send no mail, QUIT; what it learnt, with the `SmtpFailure` a send would have met in
-        `failure`. A certificate that fails verification is then looked at over a second
-        connection that checks nothing and stops after TLS (`unverified`), as
-        `openssl s_client` would show it; nothing secret crosses that one."""
-        session = _Session(self.endpoint, self._tls, self._ehlo_name, deadline)
-        try:
-            session.open(self._destinations)
-        except SmtpFailure as failure:
-            session.log.failure = failure
-        finally:
-            session.log.ended = time.monotonic()
-            session.finish()
-        if _certificate_refused(session.log.failure):
-            session.log.unverified = self._unchecked_certificate(deadline)
-        return session.log
-
-    def _unchecked_certificate(self, deadline: Deadline) -> TlsFacts | None:
-        session = _Session(self.endpoint, client_context(False), self._ehlo_name, deadline)
-        try:
-            session.handshake(self._destinations)
-        except SmtpFailure:
-            pass  # whatever it saw before failing is in its log
-        finally:
-            session.finish()
-        return session.log.tls
-
-
-class _PinnedSMTP(FlightClient):
-    """smtplib's client, connecting to addresses checked beforehand instead of looking the
-    name up again; the name stays `host`, so STARTTLS verifies the certificate against it."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        addresses: Sequence[str],
-        *,
-        local_hostname: str,
-        timeout: float,
-        deadline: Deadline,
-        log: SessionLog,
-    ) -> None:
-        self.addresses = addresses
-        self.deadline = deadline  # bounds the greeting already
-        # The session's, not ours: it outlives a constructor that raises (a refused greeting).
-        self.session_log = log
-        super().__init__(host, port, local_hostname, timeout)
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = _connect_first(self.addresses, port, timeout)
-        self.session_log.connected(sock)
-        return sock
-
-    def connect(
-        self, host: str = "localhost", port: int = 0, source_address: Any = None
-    ) -> tuple[int, bytes]:
-        code, reply = super().connect(host, port, source_address)
-        self.session_log.greeted(code, reply)
-        return code, reply
-
-
-class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
-    """Implicit TLS on a checked address: SMTP_SSL's `_get_socket` wraps the socket that
-    `_PinnedSMTP._get_socket` (next in the MRO) opens, verifying the certificate for `host`."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        addresses: Sequence[str],
-        *,
-        local_hostname: str,
-        timeout: float,
-        deadline: Deadline,
-        context: ssl.SSLContext,
-        log: SessionLog,
-    ) -> None:
-        self.addresses = addresses
-        self.deadline = deadline
-        self.session_log = log
-        smtplib.SMTP_SSL.__init__(
-            self, host, port, local_hostname, timeout=timeout, context=context
-        )
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = super()._get_socket(host, port, timeout)  # TCP, then the TLS handshake
-        self.session_log.secured("implicit", sock)
-        return sock
-
-
-def _connect_first(addresses: Sequence[str], port: int, timeout: float) -> socket.socket:
-    """A TCP connection to the first of `addresses` that answers (as `create_connection` tries
-    each address a name resolves to); each is an IP literal, so nothing is looked up here."""
-    failure: OSError = OSError("the SMTP host resolved to no address")
-    for address in addresses:
-        try:
-            sock = socket.create_connection((address, port), timeout)
-        except OSError as error:
-            failure = error
-            continue
-        # Each write goes out at once, not held back for the last one's acknowledgement
-        # (Nagle's algorithm): a pipelined group written in two parts (a message, then the
-        # next one's envelope) must reach the server together, not a round trip apart.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-    raise failure
-
-
-class _Session:
-    """One connection, and the stage it has reached: what a failure means depends on it."""
-
-    def __init__(
-        self, endpoint: SmtpEndpoint, tls: ssl.SSLContext, ehlo_name: str, deadline: Deadline
+        login: Login | None,
     ) -> None:
         self._endpoint = endpoint
+        self._login = login  # None: no AUTH
         self._tls = tls
         self._ehlo_name = ehlo_name
         self._deadline = deadline
-        self._client: _PinnedSMTP | None = None
+        self._client: PinnedSMTP | None = None
         self._stage: Stage | None = None  # None while connecting (TCP, and TLS for 'ssl')
         self._in_transaction = False  # MAIL sent and no verdict yet: RSET before QUIT
         # The next message, whose MAIL, RCPTs and DATA were written behind the last one's dot
@@ -490,6 +155,7 @@ class _Session:
         # also says something was written after that message's dot: a reset then no longer
         # says the server did not take it.
         self._announced: Outgoing | None = None
+        self._carried = False  # a message went on this connection: it is a kept one now
         self.log = SessionLog()
 
     def open(self, destinations: DestinationPolicy) -> None:
@@ -511,11 +177,22 @@ class _Session:
         self, message: bytes, envelope: Envelope, deadline: Deadline, *, then: Outgoing | None
     ) -> Delivery:
         """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`; `then`
-        is announced behind it when the server takes that (see `_announce`)."""
+        is announced behind it when the server takes that (see `_announce`).
+
+        A failure says `stale_connection` when this session carried a message before and
+        `found_dead` holds: the server dropped a connection it let sit idle, before a byte of
+        this message could be taken, so the caller may send it once more on a new one.
+        """
         assert self._client is not None  # open() succeeded
         self._deadline = self._client.deadline = deadline
-        with self._as_api_errors():
-            return self._transaction(self._client, message, envelope, then)
+        try:
+            with self._as_api_errors():
+                delivery = self._transaction(self._client, message, envelope, then)
+        except SmtpFailure as failure:
+            failure.stale_connection = self._carried and found_dead(failure)
+            raise
+        self._carried = True
+        return delivery
 
     def expects(self, outgoing: Outgoing) -> bool:
         """Whether `outgoing` may be the session's next transaction: nothing else was announced."""
@@ -523,7 +200,7 @@ class _Session:
 
     # --- the steps of a session -----------------------------------------------------------
 
-    def _connect(self, destinations: DestinationPolicy) -> _PinnedSMTP:
+    def _connect(self, destinations: DestinationPolicy) -> PinnedSMTP:
         host, port = self._endpoint.host, self._endpoint.port
         try:
             # Checked again here, after DNS, whatever was checked when the service was saved:
@@ -539,7 +216,7 @@ class _Session:
         timeout = self._remaining()
         try:
             if self._endpoint.encryption is Encryption.SSL:
-                self._client = _PinnedSMTPSSL(
+                self._client = PinnedSMTPSSL(
                     host,
                     port,
                     addresses,
@@ -550,7 +227,7 @@ class _Session:
                     log=self.log,
                 )
             else:
-                self._client = _PinnedSMTP(
+                self._client = PinnedSMTP(
                     host,
                     port,
                     addresses,
@@ -599,7 +276,7 @@ class _Session:
                     " (use encryption 'ssl' for port 465, or 'none' only on a trusted network).",
                     context=self._context(),
                 )
-            if self._endpoint.username or self._endpoint.password:
+            if self._login is not None and self._login.needs_tls:
                 raise SmtpTlsError(
                     "The SMTP server does not offer STARTTLS, and the service's credentials are"
                     " never sent in clear text unless its encryption is explicitly 'none'. Use"
@@ -615,7 +292,7 @@ class _Session:
         self._hello(client)
 
     def _authenticate(self, client: smtplib.SMTP) -> None:
-        if not self._endpoint.username:
+        if self._login is None:
             return
         if not client.has_extn("auth"):
             raise SmtpAuthFailed(
@@ -624,16 +301,11 @@ class _Session:
             )
         self._stage = Stage.AUTH
         self._bound(client)
-        _log_in(
-            client,
-            self._endpoint.username,
-            self._endpoint.password or "",
-            tls=isinstance(client.sock, ssl.SSLSocket),
-        )
+        self._login.authenticate(client, tls=isinstance(client.sock, ssl.SSLSocket))
         self.log.mark(Stage.AUTH)
 
     def _transaction(
-        self, client: _PinnedSMTP, message: bytes, envelope: Envelope, then: Outgoing | None
+        self, client: PinnedSMTP, message: bytes, envelope: Envelope, then: Outgoing | None
     ) -> Delivery:
         """MAIL, RCPT..., then the message, in as few round trips as the server allows:
 
@@ -693,7 +365,7 @@ class _Session:
             self._announce(client, then)
         return self._delivered(client, recipients)
 
-    def _in_step(self, client: _PinnedSMTP) -> None:
+    def _in_step(self, client: PinnedSMTP) -> None:
         """Before a transaction (none announced), the server must have nothing unread to say:
         every reply would otherwise be taken for the next command's. Looked at without waiting
         (no round trip). What it said is read: a 421 or a close is a server giving up on an
@@ -702,11 +374,11 @@ class _Session:
         if nothing_unread(client):
             return
         code, reply = self._reply(client, handed_over=False)
-        if code == 421 or not _is_reply_code(code):
+        if code == 421 or not is_reply_code(code):
             raise self._refusal(code, reply)
         raise self._protocol_error(f"a {code} reply to no command, before the transaction")
 
-    def _announce(self, client: _PinnedSMTP, then: Outgoing) -> None:
+    def _announce(self, client: PinnedSMTP, then: Outgoing) -> None:
         """Write the next message's MAIL, RCPTs and DATA right behind this one's final dot,
         before its verdict is read: RFC 2920 lets a group begin with a message's text, and the
         server answers this message first, then them. The next `send` finds their replies on
@@ -727,7 +399,7 @@ class _Session:
         self._announced = then
 
     def _in_one_flight(
-        self, client: _PinnedSMTP, message: bytes, envelope: Envelope, options: list[str]
+        self, client: PinnedSMTP, message: bytes, envelope: Envelope, options: list[str]
     ) -> Delivery:
         """The whole transaction in one write: MAIL, RCPTs, `BDAT <size> LAST` and the message.
 
@@ -751,7 +423,7 @@ class _Session:
         return self._delivered(client, recipients)
 
     def _envelope_in_turn(
-        self, client: _PinnedSMTP, envelope: Envelope, options: list[str]
+        self, client: PinnedSMTP, envelope: Envelope, options: list[str]
     ) -> RecipientReplies:
         """MAIL, then each RCPT, each waiting for its reply."""
         self._bound(client)
@@ -767,7 +439,7 @@ class _Session:
         return recipients
 
     def _envelope_replies(
-        self, client: _PinnedSMTP, envelope: Envelope, *, owed: int, handed_over: bool = False
+        self, client: PinnedSMTP, envelope: Envelope, *, owed: int, handed_over: bool = False
     ) -> RecipientReplies:
         """The replies to MAIL and to each RCPT, written together, read in order. `owed`
         more replies follow in the same group (DATA's or BDAT's). A refused sender makes the
@@ -791,21 +463,23 @@ class _Session:
             # The server is closing, is no SMTP server, or answers another command (a 354):
             # no one gets it now.
             raise self._refusal(code, reply)
-        recipients.record(rcpt, code, _reply_text(code, reply))
+        recipients.record(rcpt, code, reply_text(code, reply))
 
-    def _delivered(self, client: _PinnedSMTP, recipients: RecipientReplies) -> Delivery:
+    def _delivered(self, client: PinnedSMTP, recipients: RecipientReplies) -> Delivery:
         code, reply = self._verdict(client)
         self._in_transaction = False
         if not 200 <= code <= 299:
             raise self._refusal(code, reply)
+        verdict = reply_text(code, reply)
         return Delivery(
             accepted=recipients.accepted,
             refused=recipients.refused,
             deferred=recipients.deferred,
-            reply=_reply_text(code, reply),
+            reply=verdict,
+            provider_message_id=provider_message_id(verdict),
         )
 
-    def _reply(self, client: _PinnedSMTP, handed_over: bool) -> tuple[int, bytes]:
+    def _reply(self, client: PinnedSMTP, handed_over: bool) -> tuple[int, bytes]:
         """The next reply. Once the message is written (`handed_over`), one that is no SMTP
         reply, or of no class a reply can have (2xx, 4xx, 5xx), leaves its outcome unknown
         whatever command it answers: the server may be taking the message all the same."""
@@ -813,13 +487,13 @@ class _Session:
             self._bound(client)
             return client.getreply()
         code, reply = self._handed_over_reply(client)
-        if not _is_reply_code(code):
+        if not is_reply_code(code):
             raise self._unknown("a reply that is no SMTP reply")
         if code // 100 not in (2, 4, 5):
-            raise self._unknown(f"unexpected reply {_reply_text(code, reply)!r}")
+            raise self._unknown(f"unexpected reply {reply_text(code, reply)!r}")
         return code, reply
 
-    def _discard(self, client: _PinnedSMTP, count: int) -> None:
+    def _discard(self, client: PinnedSMTP, count: int) -> None:
         """Read and drop the `count` replies still to come of a group whose outcome is
         decided, so that the goodbye is not taken for part of it. Whatever keeps it from
         going on (a 421, a 354 to a DATA we will not follow with a message, a failure or no
@@ -830,19 +504,19 @@ class _Session:
                     return
                 self._bound(client)
                 code, _ = client.getreply()
-                if code in (354, 421) or not _is_reply_code(code):
+                if code in (354, 421) or not is_reply_code(code):
                     client.close()
         except (SmtpFailure, smtplib.SMTPException, OSError):
             client.close()
 
-    def _verdict(self, client: _PinnedSMTP) -> tuple[int, bytes]:
+    def _verdict(self, client: PinnedSMTP) -> tuple[int, bytes]:
         """The reply to the final dot (or to `BDAT ... LAST`). From the moment the message's
         last byte is written the server may have it, so nothing short of a 2xx, 4xx or 5xx
         tells us whether it will go out, and a resend could deliver it twice; except a reset,
         which says the server never read it all (see the module's docstring)."""
         return self._reply(client, handed_over=True)
 
-    def _handed_over_reply(self, client: _PinnedSMTP) -> tuple[int, bytes]:
+    def _handed_over_reply(self, client: PinnedSMTP) -> tuple[int, bytes]:
         """A reply read once the message's last byte is written: a reset is a connection the
         server broke before reading it all (safe to try again); an orderly close, silence or
         no time left, an unknown outcome."""
@@ -850,11 +524,11 @@ class _Session:
             self._bound(client)
             return client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
-            if _reset_by_peer(error) and self._announced is None:
+            if reset_by_peer(error) and self._announced is None:
                 self._stage = Stage.DATA
                 raise SmtpConnectFailed(
                     "The SMTP server reset the connection before reading the whole message"
-                    f" ({_socket_cause(error)}); it did not take it, so trying again is safe.",
+                    f" ({socket_cause(error)}); it did not take it, so trying again is safe.",
                     context=self._context(),
                 ) from error
             self._stage = Stage.END_OF_DATA
@@ -914,83 +588,32 @@ class _Session:
         if client.sock is not None:
             client.sock.settimeout(remaining)
 
-    # --- failures -------------------------------------------------------------------------
+    # --- failures: what went wrong, by `classification`; dropping what cannot go on ------
+
+    def _where(self) -> Where:
+        return Where(self._endpoint.host, self._endpoint.port, self._stage)
 
     def _context(self, **extra: Any) -> dict[str, Any]:
-        context: dict[str, Any] = {"host": self._endpoint.host, "port": self._endpoint.port}
-        if self._stage is not None:
-            context["stage"] = self._stage.value
-        return {**context, **extra}
+        return self._where().context(**extra)
 
     def _refusal(self, code: int, text: bytes | str) -> SmtpFailure:
         """The error for a reply other than the one wanted, by its class and the stage."""
-        stage = self._stage or Stage.GREETING
-        if not _is_reply_code(code):
-            return self._not_smtp()
-        if code // 100 not in (4, 5):
-            # A 2xx or 3xx that is not the one wanted (a 250 where DATA's 354 is due, a 354 to
-            # MAIL): no answer to this command, but maybe another's.
-            return self._protocol_error(f"a {code} reply, of a class its command cannot have")
-        reply = _reply_text(code, text)
-        context = self._context(smtp_code=code)
-        if code == 421 and self._client is not None:
-            self._client.close()  # 421: the server is closing the channel; no RSET, no QUIT
-        if 400 <= code <= 499:
-            return SmtpDeferred(
-                f"The SMTP server turned {_WHAT[stage]} away for now: {reply}", context=context
-            )
-        error = _PERMANENT.get(stage, SmtpRejected)
-        # Explicitly: a refused greeting is an SmtpConnectFailed, which is transient by default.
-        return error(
-            f"The SMTP server refused {_WHAT[stage]}: {reply}", context=context, transient=False
-        )
+        if drops_connection(code) and self._client is not None:
+            self._client.close()
+        return refusal(code, text, self._where())
 
     def _protocol_error(self, detail: str) -> SmtpFailure:
-        """A reply that breaks the protocol: over a bound, out of turn, or of a class that
-        cannot answer the command. The connection is out of step and is dropped at once (what
-        it says next may be any command's reply); before the final dot nothing was taken, so
-        the message may go again, on another connection."""
+        """A reply that breaks the protocol; the connection is dropped at once."""
         if self._client is not None:
             self._client.close()
-        return SmtpConnectFailed(
-            f"The SMTP server broke the protocol at {self._stage or Stage.GREETING}: {detail}."
-            " The connection was dropped.",
-            reason="smtp_protocol_error",
-            context=self._context(),
-            transient=True,
-        )
-
-    def _not_smtp(self) -> SmtpFailure:
-        # What it said is not repeated: it may be an internal service's banner or data.
-        return SmtpConnectFailed(
-            f"The server at {self._endpoint.host}:{self._endpoint.port} is not an SMTP server:"
-            " its reply had no SMTP reply code. Check the service's host and port.",
-            reason="not_smtp_server",
-            context=self._context(),
-            transient=False,
-        )
+        return protocol_error(detail, self._where())
 
     def _nobody_accepted(self, recipients: RecipientReplies) -> SmtpFailure:
-        refused, deferred = recipients.refused, recipients.deferred
-        replies = {"refused": refused} if refused else {}
-        if deferred:
-            return SmtpDeferred(
-                "The SMTP server accepted no recipient and asked to try again later: "
-                + next(iter(deferred.values())),
-                context=self._context(**replies, deferred=deferred),
-            )
-        return SmtpRejected(
-            "The SMTP server refused every recipient: " + next(iter(refused.values())),
-            context=self._context(**replies),
-        )
+        return nobody_accepted(recipients, self._where())
 
     def _unknown(self, detail: str) -> SmtpOutcomeUnknown:
         self._stage = Stage.END_OF_DATA
-        return SmtpOutcomeUnknown(
-            "The message was handed over but the SMTP server never confirmed it"
-            f" ({detail}); it may or may not be delivered.",
-            context=self._context(),
-        )
+        return outcome_unknown(detail, self._where())
 
     @contextmanager
     def _as_api_errors(self) -> Iterator[None]:
@@ -1004,71 +627,8 @@ class _Session:
         except smtplib.SMTPResponseException as error:
             # A refusal smtplib checked itself: STARTTLS, AUTH.
             raise self._refusal(error.smtp_code, error.smtp_error) from error
-        except ssl.SSLError as error:  # a certificate failure is one too
-            raise SmtpTlsError(
-                f"TLS with the SMTP server failed: {error}", context=self._context()
-            ) from error
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
-            # smtplib turns a socket error into "disconnected"; the cause tells which.
-            cause = _socket_cause(error)
-            if isinstance(cause, TimeoutError):
-                waiting = (
-                    "stopped reading the message before its final dot"
-                    if self._stage is Stage.DATA
-                    else "did not answer in time"
-                )
-                raise SmtpTimeout(f"The SMTP server {waiting}.", context=self._context()) from error
-            if self._stage is None:
-                failed = "Could not connect to the SMTP server"
-            elif self._stage is Stage.DATA:
-                failed = "Lost the connection to the SMTP server before the message's final dot"
-            else:
-                failed = f"Lost the connection to the SMTP server at {self._stage}"
-            raise SmtpConnectFailed(f"{failed}: {cause}", context=self._context()) from error
-        except smtplib.SMTPException as error:
-            # smtplib gave up without a reply (no AUTH mechanism in common, say).
-            stage = self._stage or Stage.GREETING
-            raise _PERMANENT.get(stage, SmtpRejected)(
-                f"SMTP failed at {stage}: {error}", context=self._context(), transient=False
-            ) from error
-
-
-# The mechanisms smtplib speaks, in the order tried (each failing one with a 535 passes on to
-# the next, as smtplib's `login()` does). PLAIN sends the credentials with the command itself
-# (RFC 4954's initial response): one round trip, where CRAM-MD5 and LOGIN take two. In clear
-# text (encryption 'none', chosen explicitly) CRAM-MD5 goes first, as `login()` orders them:
-# it never puts the password itself on the wire.
-_MECHANISMS_OVER_TLS = ("PLAIN", "CRAM-MD5", "LOGIN")
-_MECHANISMS_IN_CLEAR = ("CRAM-MD5", "PLAIN", "LOGIN")
-
-
-def _log_in(client: smtplib.SMTP, username: str, password: str, *, tls: bool) -> None:
-    """AUTH with the first mechanism both sides know that takes the credentials, or raise
-    smtplib's `SMTPAuthenticationError` (the last refusal) or `SMTPException` (none in common)."""
-    advertised = client.esmtp_features["auth"].upper().split()
-    order = _MECHANISMS_OVER_TLS if tls else _MECHANISMS_IN_CLEAR
-    mechanisms = [mechanism for mechanism in order if mechanism in advertised]
-    if not mechanisms:
-        raise smtplib.SMTPException("No suitable authentication method found.")
-    client.user, client.password = username, password
-    refusal: smtplib.SMTPAuthenticationError | None = None
-    for mechanism in mechanisms:
-        respond = getattr(client, "auth_" + mechanism.lower().replace("-", "_"))
-        try:
-            client.auth(mechanism, respond)  # returns on 235 (or 503, already authenticated)
-        except smtplib.SMTPAuthenticationError as error:
-            refusal = error
-        else:
-            return
-    assert refusal is not None  # every mechanism tried, each refused
-    raise refusal
-
-
-def _certificate_refused(failure: SmtpFailure | None) -> bool:
-    """Whether TLS failed because the server's certificate did not verify."""
-    return isinstance(failure, SmtpTlsError) and isinstance(
-        failure.__cause__, ssl.SSLCertVerificationError
-    )
+        except OSError as error:  # smtplib's own errors are OSErrors too
+            raise lost(error, self._where()) from error
 
 
 def _mail_options(client: smtplib.SMTP, message: bytes) -> list[str]:
@@ -1082,28 +642,3 @@ def _data_section(message: bytes) -> bytes:
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"
-
-
-def _socket_cause(error: BaseException) -> BaseException:
-    """The socket's own error behind smtplib's `SMTPServerDisconnected`, which wraps it (as
-    the exception being handled) when a read or write fails; `error` itself otherwise."""
-    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(error.__context__, OSError):
-        return error.__context__
-    return error
-
-
-def _reset_by_peer(error: BaseException) -> bool:
-    """Whether the peer aborted the connection with an RST: ECONNRESET, or EPIPE once its FIN
-    had come first. An EOF, a timeout or a TLS error without either is no reset."""
-    return isinstance(_socket_cause(error), ConnectionResetError | BrokenPipeError)
-
-
-def _is_reply_code(code: int) -> bool:
-    """Whether smtplib read an SMTP reply code: three digits, 2 to 5 first. smtplib gives -1
-    for a line not starting with a number; a code outside 200-599 is no SMTP reply either."""
-    return 200 <= code <= 599
-
-
-def _reply_text(code: int, text: bytes | str) -> str:
-    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return f"{code} {decoded}".strip()
