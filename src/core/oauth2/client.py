@@ -43,6 +43,8 @@ from core.attachments.fetch import (
     _PinnedTlsConnection,
     _resolve_within,
 )
+from core.network.destination import DestinationForbidden, DestinationPolicy
+from core.network.tls import client_context
 from core.oauth2.config import Grant, OAuth2Settings, TokenEndpoint, destination_policy, refusal
 from core.oauth2.errors import (
     TRANSIENT_CODES,
@@ -53,8 +55,6 @@ from core.oauth2.errors import (
 )
 from core.settings import Settings
 from core.transport.base import Deadline
-from core.transport.destination import DestinationForbidden, DestinationPolicy
-from core.transport.tls import client_context
 
 logger = Logger(child=True)
 

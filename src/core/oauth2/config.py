@@ -32,8 +32,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from core.errors import InvalidRequest
-from core.settings import Settings, get_settings
-from core.transport.destination import (
+from core.network.destination import (
     DestinationForbidden,
     DestinationPolicy,
     Kind,
@@ -42,6 +41,7 @@ from core.transport.destination import (
     is_host_name,
     normalize_host,
 )
+from core.settings import Settings, get_settings
 
 FIELD = "config.oauth2"
 
