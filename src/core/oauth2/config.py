@@ -274,24 +274,18 @@ class OAuth2Settings(BaseModel):
     token_url: TokenUrl
     client_id: ClientId
     scope: Scope = None
-    grant: Annotated[Grant, BeforeValidator(lambda value: _parse_grant(value) or value)]
+    grant: Annotated[Grant, BeforeValidator(_parse_grant, json_schema_input_type=Grant | None)] = (
+        Field(description="Shown by GET; on input, optional (see the secrets given).")
+    )
 
 
-class OAuth2Input(BaseModel):
+class OAuth2Input(OAuth2Settings):
     """What an admin sends: the settings and the secrets, which go to Secrets Manager.
 
     `grant` may be left out (see the module's table). The destination is checked here, on the
     way in only: a stored service is read as it is, and judged again when a token is fetched.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    token_url: TokenUrl
-    client_id: ClientId
-    scope: Scope = None
-    grant: Annotated[
-        Grant | None, BeforeValidator(_parse_grant, json_schema_input_type=str | None)
-    ] = None
     client_secret: Annotated[str | None, _printable("client_secret", MAX_CLIENT_SECRET_LENGTH)] = (
         Field(default=None, repr=False)
     )
@@ -299,9 +293,19 @@ class OAuth2Input(BaseModel):
         Field(default=None, repr=False)
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _grant_from_the_secrets(cls, data: Any) -> Any:
+        """No `grant` given: the refresh-token grant when a refresh token is, else client
+        credentials."""
+        if isinstance(data, dict) and data.get("grant") in (None, ""):
+            given = data.get("refresh_token") not in (None, "")
+            return {**data, "grant": Grant.REFRESH_TOKEN if given else Grant.CLIENT_CREDENTIALS}
+        return data
+
     @model_validator(mode="after")
     def _valid_combination(self) -> Self:
-        self.grant = resolve_grant(
+        resolve_grant(
             self.grant,
             client_secret=self.client_secret is not None,
             refresh_token=self.refresh_token is not None,
@@ -311,13 +315,6 @@ class OAuth2Input(BaseModel):
 
     def stored(self) -> OAuth2Settings:
         """The part that is kept in DynamoDB and shown."""
-        return OAuth2Settings(
-            token_url=self.token_url,
-            client_id=self.client_id,
-            scope=self.scope,
-            grant=resolve_grant(
-                self.grant,
-                client_secret=self.client_secret is not None,
-                refresh_token=self.refresh_token is not None,
-            ),
+        return OAuth2Settings.model_validate(
+            self.model_dump(exclude={"client_secret", "refresh_token"})
         )
