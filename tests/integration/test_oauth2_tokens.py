@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from core.oauth2.cache import TokenCache
-from core.oauth2.client import DEFAULT_LIFETIME_SECONDS, TokenClient, TokenRequest
+from core.oauth2.client import DEFAULT_LIFETIME_SECONDS, TokenClient
 from core.oauth2.config import Grant, OAuth2Settings
 from core.oauth2.errors import OAuth2TokenFailed, OAuth2TokenTimeout
+from core.oauth2.tokens import TokenRequest
 from core.settings import get_settings
 from core.transport.base import Deadline
 from tests.support.smtp_servers import Authorities, ClosedPort

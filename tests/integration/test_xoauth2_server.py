@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from core.oauth2.client import TokenClient, TokenRequest
+from core.oauth2.client import TokenClient
 from core.oauth2.config import Grant, OAuth2Settings
+from core.oauth2.tokens import TokenRequest
 from core.settings import get_settings
 from core.transport.base import Deadline
 from tests.support.smtp_servers import LOOPBACK, Authorities, CaptureServer, Security

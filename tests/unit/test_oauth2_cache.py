@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from core.oauth2.cache import TokenCache, TokenSource
-from core.oauth2.client import AccessToken, TokenRequest
+from core.oauth2.cache import ClientOnFirstUse, TokenCache, TokenSource
 from core.oauth2.config import Grant, OAuth2Settings
 from core.oauth2.errors import OAuth2TokenFailed, OAuth2TokenTimeout
+from core.oauth2.tokens import AccessToken, TokenRequest
 from core.transport.base import Deadline
 
 SETTINGS = OAuth2Settings(
@@ -229,3 +229,30 @@ def test_other_identities_are_not_held_up_by_a_fetch() -> None:
         slow.release.set()
         first.join(5)
         other.join(5)
+
+
+def test_a_lease_says_whether_its_token_was_fetched_for_it() -> None:
+    cache = _cache(FakeTokenSource())
+
+    first = cache.lease(REQUEST, _deadline())
+    second = cache.lease(REQUEST, _deadline())
+
+    assert (first.value, first.fetched) == ("token-1", True)
+    assert (second.value, second.fetched) == ("token-1", False)
+
+
+def test_the_real_source_is_built_on_the_first_request_only() -> None:
+    built: list[FakeTokenSource] = []
+
+    def build() -> FakeTokenSource:
+        built.append(FakeTokenSource())
+        return built[-1]
+
+    cache = TokenCache(ClientOnFirstUse(build), clocks=(FakeClock(),))
+    assert built == []
+
+    cache.token(REQUEST, _deadline())
+    cache.token(replace(REQUEST, secret_version="v2"), _deadline())
+
+    assert len(built) == 1
+    assert len(built[0].requests) == 2

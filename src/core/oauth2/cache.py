@@ -23,12 +23,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.oauth2.client import AccessToken, TokenRequest
 from core.oauth2.config import Grant
 from core.oauth2.errors import OAuth2TokenTimeout
+from core.oauth2.tokens import AccessToken, TokenRequest
 from core.transport.base import Deadline
 
 DEFAULT_MARGIN_SECONDS = 60.0
@@ -68,6 +68,31 @@ class TokenKey:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A token handed out, and whether it was fetched for this very request."""
+
+    value: str = field(repr=False)
+    fetched: bool
+
+
+class ClientOnFirstUse:
+    """A `TokenSource` that builds the real one when the first token is asked for: a process
+    whose services log in with passwords never loads the HTTP client."""
+
+    def __init__(self, build: Callable[[], TokenSource]) -> None:
+        self._build = build
+        self._source: TokenSource | None = None
+        self._lock = threading.Lock()
+
+    def fetch(self, request: TokenRequest, deadline: Deadline) -> AccessToken:
+        with self._lock:
+            if self._source is None:
+                self._source = self._build()
+            source = self._source
+        return source.fetch(request, deadline)
+
+
+@dataclass(frozen=True)
 class _Kept:
     token: AccessToken
     # What each clock read when the token was asked for (a little before it was issued).
@@ -94,11 +119,16 @@ class TokenCache:
 
     def token(self, request: TokenRequest, deadline: Deadline) -> str:
         """A fresh access token for `request`: the kept one, or one fetched by `deadline`."""
+        return self.lease(request, deadline).value
+
+    def lease(self, request: TokenRequest, deadline: Deadline) -> Lease:
+        """`token`, saying whether it was fetched just now for this caller: a kept token the
+        server refuses may be stale, a token fetched a moment ago is not."""
         key = TokenKey.of(request)
         with self._lock:
             kept = self._fresh(key)
             if kept is not None:
-                return kept
+                return Lease(kept, fetched=False)
             fetching = self._fetching.setdefault(key, threading.Lock())
         # One caller fetches; the others wait here and find its token.
         if not fetching.acquire(timeout=max(0.0, deadline.remaining())):
@@ -109,7 +139,7 @@ class TokenCache:
             with self._lock:
                 kept = self._fresh(key)
             if kept is not None:
-                return kept
+                return Lease(kept, fetched=False)
             asked_at = self._read()
             token = self._source.fetch(request, deadline)
             fresh_for = token.lifetime_seconds - min(
@@ -118,7 +148,7 @@ class TokenCache:
             with self._lock:
                 self._forget_expired()
                 self._kept[key] = _Kept(token, asked_at, fresh_for)
-            return token.value
+            return Lease(token.value, fetched=True)
         finally:
             fetching.release()
 

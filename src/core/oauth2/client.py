@@ -29,7 +29,6 @@ import json
 import re
 import ssl
 import time
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
@@ -45,7 +44,7 @@ from core.attachments.fetch import (
 )
 from core.network.destination import DestinationForbidden, DestinationPolicy
 from core.network.tls import client_context
-from core.oauth2.config import Grant, OAuth2Settings, TokenEndpoint, destination_policy, refusal
+from core.oauth2.config import TokenEndpoint, destination_policy, refusal
 from core.oauth2.errors import (
     TRANSIENT_CODES,
     OAuth2TokenFailed,
@@ -53,6 +52,7 @@ from core.oauth2.errors import (
     error_code,
     scrubbed,
 )
+from core.oauth2.tokens import AccessToken, TokenRequest
 from core.settings import Settings
 from core.transport.base import Deadline
 
@@ -76,42 +76,6 @@ _HINTS = {
     "invalid_scope": "the provider does not grant this scope to the app",
     "unsupported_grant_type": "the endpoint does not offer this grant",
 }
-
-
-@dataclass(frozen=True)
-class TokenRequest:
-    """Everything one token request needs. `secret_id` and `secret_version` name the secret
-    the client secret and refresh token came from: part of what a cached token is kept by."""
-
-    settings: OAuth2Settings
-    client_secret: str | None = field(default=None, repr=False)
-    refresh_token: str | None = field(default=None, repr=False)
-    secret_id: str | None = None
-    secret_version: str | None = None
-
-    def form(self) -> dict[str, str]:
-        """The POST body's fields (RFC 6749 §4.4.2 or §6)."""
-        grant = self.settings.grant
-        fields = {"grant_type": str(grant), "client_id": self.settings.client_id}
-        if grant is Grant.REFRESH_TOKEN and self.refresh_token:
-            fields["refresh_token"] = self.refresh_token
-        if self.client_secret:
-            fields["client_secret"] = self.client_secret
-        if self.settings.scope:
-            fields["scope"] = self.settings.scope
-        return fields
-
-    @property
-    def secrets(self) -> tuple[str | None, ...]:
-        return (self.client_secret, self.refresh_token)
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A bearer token and how long it lives from when it was issued."""
-
-    value: str = field(repr=False)
-    lifetime_seconds: float
 
 
 class TokenClient:
