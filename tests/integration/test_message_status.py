@@ -4,6 +4,7 @@ earlier version wrote, with `smtp_reply` only, still shown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from core import runtime
 from core.delivery.message_record import MessageRecord, Status
 from core.settings import get_settings
 from core.storage import dynamodb
-from tests.support.api import call_api
+from tests.support.api import call_api, create_plain_service
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import CaptureServer
 
@@ -61,6 +62,26 @@ def test_a_queued_message_shows_the_servers_reply(
     )
     assert shown["provider_message_id"] is None
     assert server.only_message.rcpt_tos == ["john@example.com"]
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["at-once", "queued"])
+def test_a_message_a_server_named_shows_the_servers_id(
+    smtp_server: Callable[..., CaptureServer], send_queue: SendQueue, queued: bool
+) -> None:
+    # Postfix's way of naming the id it queued the message under.
+    reply = "250 2.0.0 Ok: queued as 4ZxYz1AbcDz"
+    create_plain_service(smtp_server(accepted=reply).port)
+
+    answer = call_api("POST", "/api/v2/email", MESSAGE, query="async=true" if queued else "")
+    assert answer.status == (202 if queued else 200), answer.body
+    send_queue.drain()
+
+    shown = _status(answer.body["id"])
+    assert (shown["status"], shown["reply"], shown["provider_message_id"]) == (
+        "sent",
+        reply,
+        "4ZxYz1AbcDz",
+    )
 
 
 def test_a_record_an_earlier_version_wrote_still_shows_its_reply(server: CaptureServer) -> None:

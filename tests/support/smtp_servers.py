@@ -40,7 +40,7 @@ import trustme
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from local_stack.config import HOST
-from local_stack.smtp.capture import AuthAttempt, CaptureHandler, Received, Replies
+from local_stack.smtp.capture import ACCEPTED, AuthAttempt, CaptureHandler, Received, Replies
 from local_stack.smtp.faults import (
     MESSAGE_DATA,
     Act,
@@ -249,7 +249,7 @@ class CaptureServer:
 
     It always offers AUTH (see `LoopbackSmtp`); with `credentials`, a client must use exactly
     those before MAIL FROM. `replies` scripts refusals for every transaction, `script` for the
-    n-th one (see `local_stack.smtp.capture`).
+    n-th one (see `local_stack.smtp.capture`); `accepted` is its answer to a message it took.
 
     `extensions` are offered on top: PIPELINING, which aiosmtpd takes as it comes (it reads one
     command at a time, whatever arrived at once); not CHUNKING, since it knows no BDAT. None:
@@ -270,6 +270,7 @@ class CaptureServer:
         replies: Replies | None = None,
         script: Sequence[Replies] = (),
         extensions: Sequence[str] | None = None,
+        accepted: str = ACCEPTED,
         oauth2: BearerTokens | None = None,
         oauth2_style: OAuth2Style = "google",
     ) -> None:
@@ -287,6 +288,7 @@ class CaptureServer:
             "credentials": credentials,
             "replies": replies,
             "script": script,
+            "accepted": accepted,
         }
         self._handler = (
             _XOAuth2Handler(self.messages.append, tokens=oauth2, style=oauth2_style, **options)
