@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.compose import compose
+from core.credentials import ServiceCredentials
 from core.delivery.deliver import Deliverer
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request
@@ -37,6 +38,9 @@ class FixedPassword:
 
     def password(self, secret_id: str, version: str | None) -> str | None:
         return PASSWORD
+
+    def credentials(self, secret_id: str, version: str | None) -> ServiceCredentials:
+        return ServiceCredentials(password=PASSWORD)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self, Unpack, runtime_checkable
 from core.access.model import RateLimits
 from core.access.reservation import Reservation
 from core.attachments.references import InlineAttachment, Reference
+from core.credentials import ServiceCredentials
 from core.delivery.job import INLINE_LIMIT_BYTES, Job
 from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
@@ -41,6 +42,10 @@ class TemplateStore(Protocol):
 class CredentialSource(Protocol):
     def password(self, secret_id: str, version: str | None) -> str | None:
         """The password kept under `secret_id` (at `version`, when pinned)."""
+        ...
+
+    def credentials(self, secret_id: str, version: str | None) -> ServiceCredentials:
+        """Everything kept under `secret_id`: the password and the OAuth2 secrets."""
         ...
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from core.delivery.repair import OutboxRepair
     from core.dispatch import Dispatcher
     from core.message import Attachment
+    from core.oauth2.cache import TokenCache, TokenSource
     from core.secrets import CredentialStore
     from core.sending import Mailer
     from core.services.repository import ServiceRepository
@@ -113,12 +114,29 @@ def admission() -> Admission:
 
 
 @lru_cache(maxsize=1)
+def token_cache() -> TokenCache:
+    """The process's OAuth2 access tokens: one cache, so one token serves every send of a
+    service until it nears its end. The HTTP client is built when a token is first needed."""
+    from core.oauth2.cache import ClientOnFirstUse, TokenCache
+
+    def client() -> TokenSource:
+        from core.oauth2.client import TokenClient
+
+        return TokenClient.from_settings(get_settings())
+
+    return TokenCache(ClientOnFirstUse(client))
+
+
+@lru_cache(maxsize=1)
 def transports() -> Transports:
     from core.transport.factory import Transports
 
     settings = get_settings()
     return Transports(
-        credential_store(), ehlo_name=settings.smtp_ehlo_name, ca_file=settings.smtp_ca_file
+        credential_store(),
+        tokens=token_cache(),
+        ehlo_name=settings.smtp_ehlo_name,
+        ca_file=settings.smtp_ca_file,
     )
 
 
@@ -296,6 +314,7 @@ def reset() -> None:
         message_repository,
         message_queue,
         admission,
+        token_cache,
         transports,
         transport_pool,
         deliverer,

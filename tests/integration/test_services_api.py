@@ -10,6 +10,7 @@ from unittest.mock import ANY
 import boto3
 import pytest
 
+from core.credentials import ServiceCredentials
 from core.secrets import CredentialStore
 from core.services.model import ServiceInput
 from core.services.repository import ServiceRepository
@@ -247,7 +248,9 @@ def test_batch_create_and_list(smtp_server: StartServer) -> None:
 
 
 class _SecretsManagerDown(CredentialStore):
-    def put_password(self, service_name: str, password: str) -> tuple[str, str]:
+    def put_credentials(
+        self, service_name: str, credentials: ServiceCredentials
+    ) -> tuple[str, str]:
         raise RuntimeError("Secrets Manager is unavailable")
 
 

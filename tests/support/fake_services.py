@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.credentials import ServiceCredentials
 from core.errors import NotFound
 from core.ports import CredentialSource, ServiceStore
 from core.services.model import Service, SmtpConfig
@@ -57,6 +58,9 @@ class FakeCredentials:
     def password(self, secret_id: str, version: str | None) -> str | None:
         self.lookups.append((secret_id, version))
         return self.passwords.get(secret_id)
+
+    def credentials(self, secret_id: str, version: str | None) -> ServiceCredentials:
+        return ServiceCredentials(password=self.password(secret_id, version))
 
 
 _services: ServiceStore = FakeServiceRepository()

@@ -11,12 +11,21 @@
   of the session (in the middle of a message too), or streams a reply that never fits
   (`Stream`), and records every session.
 
+XOAUTH2: `CaptureServer(oauth2=tokens)` offers AUTH XOAUTH2 as Gmail and Exchange Online do,
+checking the bearer token against `tokens` (a `tests.support.token_server.TokenServer`): 235 for a
+live one; for a stale or unknown one, Gmail's `334 <base64 JSON error>` and, after the client's
+empty line, `535 5.7.8`, or (`oauth2_style="microsoft"`) Exchange Online's `535 5.7.3` at once.
+Every attempt is recorded, the whole decoded XOAUTH2 string included (`xoauth2_attempts`).
+
 Every server is a context manager; leaving it stops its threads and closes its sockets.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import json
 import select
 import socket
 import ssl
@@ -25,10 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import trustme
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from local_stack.config import HOST
 from local_stack.smtp.capture import ACCEPTED, AuthAttempt, CaptureHandler, Received, Replies
@@ -43,7 +52,7 @@ from local_stack.smtp.faults import (
     InTransaction,
     Stream,
 )
-from local_stack.smtp.loopback import LoopbackSmtp, Security
+from local_stack.smtp.loopback import LoopbackSmtp, Security, is_tls
 
 __all__ = [
     "LOOPBACK",
@@ -66,6 +75,7 @@ __all__ = [
     "Security",
     "SilentServer",
     "Stream",
+    "XOAuth2Attempt",
     "without_chunking",
 ]
 
@@ -145,6 +155,95 @@ class _OfferingHandler(CaptureHandler):
         return [*lines, *(f"250-{keyword}" for keyword in self._extensions), last]
 
 
+class BearerTokens(Protocol):
+    """What the XOAUTH2 server asks of the token endpoint: whether a token is live."""
+
+    def is_live(self, token: str) -> bool: ...
+
+
+OAuth2Style = Literal["google", "microsoft"]
+# What Gmail sends back (base64) when a token is stale, before its 535 (Google's XOAUTH2 doc).
+GOOGLE_STALE_TOKEN = {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+GOOGLE_535 = (
+    "535 5.7.8 Username and Password not accepted. Learn more at"
+    " https://support.google.com/mail/?p=BadCredentials"
+)
+MICROSOFT_535 = "535 5.7.3 Authentication unsuccessful"
+
+
+@dataclass(frozen=True)
+class XOAuth2Attempt:
+    """One AUTH XOAUTH2: the decoded initial response as it arrived, and its parts."""
+
+    string: str  # `user=<user>\x01auth=Bearer <token>\x01\x01`, as the client sent it
+    user: str
+    token: str
+    success: bool
+    tls: bool
+
+
+class _XOAuth2Handler(_OfferingHandler):
+    """The capture handler with AUTH XOAUTH2 (aiosmtpd offers each `auth_<name>` method of a
+    handler as a mechanism), checking bearer tokens against `tokens`."""
+
+    def __init__(
+        self,
+        keep: Callable[[Received], None],
+        *,
+        tokens: BearerTokens,
+        style: OAuth2Style,
+        **options: Any,
+    ) -> None:
+        super().__init__(keep, **options)
+        self._tokens = tokens
+        self._style = style
+        self.xoauth2_attempts: list[XOAuth2Attempt] = []
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        if len(args) == 2:
+            try:
+                response = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Cannot decode base64")
+                return AuthResult(success=False, handled=True)
+        else:  # no initial response: an empty challenge asks for it (RFC 4954)
+            challenged = await server.challenge_auth("")
+            if challenged is MISSING:
+                return AuthResult(success=False, handled=True)
+            response = bytes(challenged)
+        string = response.decode("utf-8", errors="replace")
+        user, token = _xoauth2_parts(string)
+        live = token is not None and self._tokens.is_live(token)
+        self.xoauth2_attempts.append(
+            XOAuth2Attempt(string, user or "", token or "", live, is_tls(server))
+        )
+        self.logins.append(AuthAttempt("XOAUTH2", user or "", live, is_tls(server)))
+        if live:
+            return AuthResult(success=True, handled=False, auth_data=user)
+        if token is None:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Malformed XOAUTH2")
+        if self._style == "microsoft":
+            return AuthResult(success=False, handled=False, message=MICROSOFT_535)
+        # Gmail: the error as a challenge; whatever the client answers (an empty line), 535.
+        error = json.dumps(GOOGLE_STALE_TOKEN, separators=(",", ":"))
+        if await server.challenge_auth(error) is MISSING:  # "*" or bad base64: answered
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False, message=GOOGLE_535)
+
+
+def _xoauth2_parts(string: str) -> tuple[str | None, str | None]:
+    """The user and the bearer token of `user=...^Aauth=Bearer ...^A^A` (^A: 0x01); None for
+    a part missing or malformed."""
+    fields = string.split("\x01")
+    if len(fields) != 4 or fields[2:] != ["", ""]:
+        return None, None
+    user = fields[0].removeprefix("user=") if fields[0].startswith("user=") else None
+    scheme, _, token = fields[1].removeprefix("auth=").partition(" ")
+    if not fields[1].startswith("auth=") or scheme != "Bearer" or not token:
+        return user, None
+    return user, token
+
+
 class CaptureServer:
     """An SMTP server on 127.0.0.1 that records every message it accepts.
 
@@ -172,6 +271,8 @@ class CaptureServer:
         script: Sequence[Replies] = (),
         extensions: Sequence[str] | None = None,
         accepted: str = ACCEPTED,
+        oauth2: BearerTokens | None = None,
+        oauth2_style: OAuth2Style = "google",
     ) -> None:
         if security is not Security.PLAIN and authority is None:
             raise ValueError(f"a {security} server needs an Authority for its certificate")
@@ -182,13 +283,17 @@ class CaptureServer:
         self.security = security
         self.extensions = tuple(extensions)
         self.messages: list[Received] = []
-        self._handler = _OfferingHandler(
-            self.messages.append,
-            extensions=self.extensions,
-            credentials=credentials,
-            replies=replies,
-            script=script,
-            accepted=accepted,
+        options: dict[str, Any] = {
+            "extensions": self.extensions,
+            "credentials": credentials,
+            "replies": replies,
+            "script": script,
+            "accepted": accepted,
+        }
+        self._handler = (
+            _XOAuth2Handler(self.messages.append, tokens=oauth2, style=oauth2_style, **options)
+            if oauth2 is not None
+            else _OfferingHandler(self.messages.append, **options)
         )
         self._server = LoopbackSmtp(
             self._handler,
@@ -202,6 +307,13 @@ class CaptureServer:
     @property
     def auth_attempts(self) -> list[AuthAttempt]:
         return self._handler.logins
+
+    @property
+    def xoauth2_attempts(self) -> list[XOAuth2Attempt]:
+        """Every AUTH XOAUTH2 (a server made with `oauth2=` only)."""
+        if not isinstance(self._handler, _XOAuth2Handler):
+            raise AssertionError("this server offers no XOAUTH2: start it with oauth2=...")
+        return self._handler.xoauth2_attempts
 
     @property
     def sessions(self) -> int:

@@ -1,5 +1,6 @@
-"""A web server on loopback for the attachment fetcher's tests: HTTP or HTTPS (with a test
-`Authority`'s certificate), answering each path from a table of routes, recording what arrived.
+"""A web server on loopback for the attachment fetcher's tests (and the OAuth2 token endpoint's,
+`tests.support.token_server`): HTTP or HTTPS (with a test `Authority`'s certificate), answering
+each path from a table of routes (GET or POST alike), recording what arrived.
 
 Routes are small functions of the request handler (`serve_file`, `answer`, `redirect`, and the
 misbehaving ones: `endless`, `declare_length`, `stall`, `drip`). A route that waits does so on
@@ -22,14 +23,17 @@ from tests.support.smtp_servers import LOOPBACK, Authority
 Route = Callable[["_Handler"], None]
 
 _CHUNK = 64 * 1024
+_MAX_POST_BYTES = 1024 * 1024
 
 
 @dataclass
 class Arrival:
-    """One request: its target (path and query) and its headers."""
+    """One request: its target (path and query), its headers, and a POST's method and body."""
 
     target: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 @dataclass
@@ -99,11 +103,20 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    body = b""  # a POST's, read before its route answers
 
     def do_GET(self) -> None:
+        self._route(Arrival(self.path, dict(self.headers.items())))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body = self.rfile.read(min(length, _MAX_POST_BYTES))
+        self._route(Arrival(self.path, dict(self.headers.items()), "POST", self.body))
+
+    def _route(self, arrival: Arrival) -> None:
         web = self.server.web
         path = self.path.partition("?")[0]
-        web.arrivals.append(Arrival(self.path, dict(self.headers.items())))
+        web.arrivals.append(arrival)
         route = web.routes.get(path)
         if route is None:
             answer(404, b"no such file")(self)
@@ -112,6 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+# What a route is handed: the request, its `body` (a POST's), and the means to answer.
+RequestHandler = _Handler
 
 
 # --- routes ---------------------------------------------------------------------------------------
@@ -213,6 +230,7 @@ def not_http(handler: _Handler) -> None:
 
 __all__ = [
     "Arrival",
+    "RequestHandler",
     "Route",
     "Stream",
     "WebServer",

@@ -4,7 +4,8 @@ defaults.
 `config` is of the class `type` names: `SmtpConfig` (types `smtp_email`, `smtp`, and a missing
 or null type) or `SesConfig` (`ses`), both sharing `ServiceConfigBase`. The password is never
 part of these models: it goes to Secrets Manager on the way in (`SmtpConfigInput.password`)
-and only its secret's version is kept here.
+and only its secret's version is kept here. So do an SMTP service's OAuth2 client secret and
+refresh token (`config.oauth2`, with `config.auth: "oauth2"`; see `core.oauth2.config`).
 
 A record as DreamFactory exports it is taken as it is: `type` `smtp_email`, `is_active`,
 `config.parameters`, and `null` for any field left unset.
@@ -31,6 +32,7 @@ from pydantic import (
 
 from core.access.model import RateLimits
 from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
+from core.credentials import ServiceCredentials
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
 from core.errors import InvalidRequest
 from core.network.destination import (
@@ -41,6 +43,7 @@ from core.network.destination import (
     is_host_name,
     normalize_host,
 )
+from core.oauth2.config import OAuth2Input, OAuth2Settings
 from core.settings import get_settings
 from core.validation import NUMBER_ONLY, JsonBool
 
@@ -109,6 +112,27 @@ class Encryption(StrEnum):
     TLS = "tls"  # STARTTLS, required; usually port 587
     SSL = "ssl"  # implicit TLS, usually port 465
     NONE = "none"  # plain text, by explicit choice
+
+
+class AuthMethod(StrEnum):
+    """How an SMTP service logs in, when it has a `username`."""
+
+    # AUTH PLAIN, CRAM-MD5 or LOGIN with the stored password. (A method's name, not one.)
+    PASSWORD = "password"  # noqa: S105
+    OAUTH2 = "oauth2"  # AUTH XOAUTH2 with a token from `config.oauth2`'s token endpoint
+
+
+def _parse_auth(value: Any) -> AuthMethod:
+    if value is None or value == "":
+        return AuthMethod.PASSWORD
+    try:
+        return AuthMethod(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"Invalid auth '{value}': use 'password' (the default) or 'oauth2'.",
+            reason="invalid_auth",
+            context={"field": "config.auth"},
+        ) from None
 
 
 class UnknownOutcome(StrEnum):
@@ -378,6 +402,11 @@ class SmtpConfig(ServiceConfigBase):
     ] = Encryption.OPPORTUNISTIC
     verify_tls: JsonBool = True
     username: str | None = None
+    # 'oauth2': AUTH XOAUTH2 as `username`, with a token got as `oauth2` says.
+    auth: Annotated[
+        AuthMethod, BeforeValidator(_parse_auth, json_schema_input_type=AuthMethod | None)
+    ] = AuthMethod.PASSWORD
+    oauth2: OAuth2Settings | None = None
 
 
 # An AWS region's name (us-east-1, eu-central-2, us-gov-west-1, ...).
@@ -404,6 +433,8 @@ class SmtpConfigInput(SmtpConfig):
     goes to Secrets Manager."""
 
     password: str | None = Field(default=None, repr=False)
+    # The settings with the client secret and refresh token (input only, as the password).
+    oauth2: OAuth2Input | None = None
 
     # Checked on the way in only (create, and PATCH, which validates the merged service): a
     # stored service is read as it is, and checked again when connecting, after DNS.
@@ -422,8 +453,37 @@ class SmtpConfigInput(SmtpConfig):
             raise forbidden_destination(error, f"config.{error.field}") from None
         return self
 
+    @model_validator(mode="after")
+    def _oauth2_when_chosen(self) -> Self:
+        """`auth: oauth2` needs its settings and the mailbox to log in as; the settings of an
+        unchosen method are refused rather than kept unused."""
+        if self.auth is AuthMethod.OAUTH2 and self.oauth2 is None:
+            raise InvalidRequest(
+                "'config.auth' is 'oauth2', so 'config.oauth2' must say where tokens come from"
+                " (token_url, client_id, and client_secret or refresh_token).",
+                reason="oauth2_settings_missing",
+                context={"field": "config.oauth2"},
+            )
+        if self.auth is AuthMethod.OAUTH2 and not self.username:
+            raise InvalidRequest(
+                "'config.auth' is 'oauth2', so 'config.username' must name the mailbox that"
+                " sends (XOAUTH2 logs in as it).",
+                reason="username_required",
+                context={"field": "config.username"},
+            )
+        if self.auth is AuthMethod.PASSWORD and self.oauth2 is not None:
+            raise InvalidRequest(
+                "'config.oauth2' is given, but 'config.auth' is 'password': set 'auth' to"
+                " 'oauth2' to use it, or leave 'oauth2' out.",
+                reason="oauth2_not_used",
+                context={"field": "config.oauth2"},
+            )
+        return self
+
     def stored(self) -> SmtpConfig:
-        return SmtpConfig.model_validate(self.model_dump(exclude={"password"}))
+        kept = self.model_dump(exclude={"password", "oauth2"})
+        oauth2 = self.oauth2.stored() if self.oauth2 is not None else None
+        return SmtpConfig.model_validate({**kept, "oauth2": oauth2})
 
 
 class SesConfigInput(SesConfig):
@@ -452,6 +512,18 @@ def config_input_class(
 def password_of(config: ServiceConfigInput) -> str | None:
     """The password an admin sent with `config` (SMTP's only), bound for Secrets Manager."""
     return config.password if isinstance(config, SmtpConfigInput) else None
+
+
+def credentials_of(config: ServiceConfigInput) -> ServiceCredentials:
+    """Every secret an admin sent with `config` (SMTP's only), bound for Secrets Manager."""
+    if not isinstance(config, SmtpConfigInput):
+        return ServiceCredentials()
+    oauth2 = config.oauth2
+    return ServiceCredentials(
+        password=config.password,
+        oauth2_client_secret=oauth2.client_secret if oauth2 is not None else None,
+        oauth2_refresh_token=oauth2.refresh_token if oauth2 is not None else None,
+    )
 
 
 def _config_by_type(
@@ -582,5 +654,11 @@ class Service(ServiceBase):
         return self.config
 
     def public(self) -> dict[str, Any]:
-        """The view any GET returns: no secret material, not even where it lives."""
-        return self.model_dump(mode="json", exclude={"secret_id", "secret_version"})
+        """The view any GET returns: no secret material, not even where it lives. A service
+        logging in with a password shows no `auth` or `oauth2`: its record keeps the shape
+        DreamFactory clients know."""
+        shown = self.model_dump(mode="json", exclude={"secret_id", "secret_version"})
+        if isinstance(self.config, SmtpConfig) and self.config.auth is AuthMethod.PASSWORD:
+            for key in ("auth", "oauth2"):
+                shown["config"].pop(key, None)
+        return shown

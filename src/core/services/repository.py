@@ -7,17 +7,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.clock import now_iso
+from core.credentials import ServiceCredentials
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.secrets import CredentialStore
 from core.services.model import (
+    AuthMethod,
     Encryption,
     Service,
     ServiceConfig,
     ServiceInput,
     SmtpConfig,
+    SmtpConfigInput,
+    credentials_of,
     parse_service_type,
-    password_of,
 )
+from core.services.oauth2_patch import credentials_after, merged_config, require_secrets_for
 from core.storage import ItemTable
 from core.validation import invalid_request_from
 
@@ -81,14 +85,14 @@ class ServiceRepository:
         # Claim the name first: a losing concurrent create must never touch the winner's secret.
         if not self._table.create(self._item(service)):
             raise Conflict(f"Service '{new.name}' already exists.", reason="service_exists")
-        password = password_of(new.config)
-        if not password:
+        credentials = credentials_of(new.config)
+        if credentials.empty:
             return service
         try:
-            service = self._with_password(service, password)
+            service = self._with_credentials(service, credentials)
             self._table.put(self._item(service))
         except Exception:
-            # No half-made service: without its password it would fail every send.
+            # No half-made service: without its secrets it would fail every send.
             self._table.delete(new.name)
             raise
         return service
@@ -103,7 +107,11 @@ class ServiceRepository:
             raise InvalidRequest("'config' must be an object.", context={"field": "config"})
         # The merged service is validated as a whole, as a POST would be: a bad value stored
         # here would break every later read of it. A null takes the field's default, as in
-        # a create.
+        # a create. Stored OAuth2 secrets stand in for those the PATCH leaves out.
+        stored = self._stored_credentials(current, config_patch)
+        config = {**current.config.model_dump(), **config_patch}
+        if isinstance(current.config, SmtpConfig):
+            config = merged_config(current.config, config_patch, stored)
         try:
             merged = ServiceInput.model_validate(
                 {
@@ -112,13 +120,18 @@ class ServiceRepository:
                     "label": patch.get("label", current.label),
                     "description": patch.get("description", current.description),
                     "is_active": patch.get("is_active", current.is_active),
-                    "config": {**current.config.model_dump(), **config_patch},
+                    "config": config,
                 }
             )
         except ValidationError as error:
             raise invalid_request_from(error) from error
+        oauth2 = isinstance(merged.config, SmtpConfig) and merged.config.auth is AuthMethod.OAUTH2
         if current.secret_id and "password" not in config_patch:
-            _require_password_for(_exposing_changes(current.config, merged.config))
+            changes = _exposing_changes(current.config, merged.config)
+            if oauth2:
+                require_secrets_for(changes, config_patch)
+            else:
+                _require_password_for(changes)
         updated = current.model_copy(
             update={
                 "label": merged.label,
@@ -128,8 +141,10 @@ class ServiceRepository:
                 "updated_at": now_iso(),
             }
         )
-        if "password" in config_patch:
-            updated = self._with_password(updated, password_of(merged.config))
+        if isinstance(merged.config, SmtpConfigInput):
+            credentials = credentials_after(stored, merged.config, config_patch)
+            if credentials != stored:
+                updated = self._with_credentials(updated, credentials)
         self._table.put(self._item(updated))
         return updated
 
@@ -153,9 +168,16 @@ class ServiceRepository:
             raise NotFound(f"Service '{name}' not found{hint}.", reason="service_not_found")
         return Service.model_validate(item)
 
-    def _with_password(self, service: Service, password: str | None) -> Service:
-        if password:
-            secret_id, version = self._credentials.put_password(service.name, password)
+    def _stored_credentials(self, current: Service, patch: dict[str, Any]) -> ServiceCredentials:
+        """The service's secret as stored (read only when a PATCH may need it: to keep its
+        OAuth2 secrets, or to rewrite it)."""
+        if not current.secret_id:
+            return ServiceCredentials()
+        return self._credentials.credentials(current.secret_id, current.secret_version)
+
+    def _with_credentials(self, service: Service, credentials: ServiceCredentials) -> Service:
+        if not credentials.empty:
+            secret_id, version = self._credentials.put_credentials(service.name, credentials)
             return service.model_copy(update={"secret_id": secret_id, "secret_version": version})
         if service.secret_id:
             self._credentials.delete(service.secret_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
+from core.oauth2.cache import TokenCache
 from core.ports import CredentialSource, Transport
 from core.services.model import Service, ServiceType
 from core.transport.ses.kind import build_ses, ses_identity
@@ -38,8 +39,15 @@ KINDS: Mapping[ServiceType, TransportKind] = {
 class Transports:
     """A `TransportFactory`: `transports(service)` gives a closed transport for it."""
 
-    def __init__(self, credentials: CredentialSource, *, ehlo_name: str, ca_file: str) -> None:
-        self._supplies = Supplies(credentials, ehlo_name=ehlo_name, ca_file=ca_file)
+    def __init__(
+        self,
+        credentials: CredentialSource,
+        *,
+        ehlo_name: str,
+        ca_file: str,
+        tokens: TokenCache | None = None,
+    ) -> None:
+        self._supplies = Supplies(credentials, ehlo_name=ehlo_name, ca_file=ca_file, tokens=tokens)
 
     def __call__(self, service: Service) -> Transport:
         return KINDS[service.type].build(service, self._supplies)

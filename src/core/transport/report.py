@@ -27,6 +27,11 @@ class ErrorReport(Report):
     message: str
     stage: str = Field(description="The stage it failed at (see `stages`).")
     smtp_code: int | None = None  # the SMTP server's reply code, when it gave one
+    provider_error: str | None = Field(
+        default=None,
+        description="The provider's own error code, when it gave one: an OAuth2 token"
+        " endpoint's `invalid_client`, `invalid_grant`, ...",
+    )
     transient: bool = Field(description="Whether a send would have been tried again later.")
 
 

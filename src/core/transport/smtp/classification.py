@@ -42,6 +42,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import DeliveryFailure
 from core.transport.smtp.errors import (
     SmtpAuthFailed,
     SmtpConnectFailed,
@@ -240,7 +241,7 @@ def reset_by_peer(error: BaseException) -> bool:
     return isinstance(socket_cause(error), ConnectionResetError | BrokenPipeError)
 
 
-def certificate_refused(failure: SmtpFailure | None) -> bool:
+def certificate_refused(failure: DeliveryFailure | None) -> bool:
     """Whether TLS failed because the server's certificate did not verify."""
     return isinstance(failure, SmtpTlsError) and isinstance(
         failure.__cause__, ssl.SSLCertVerificationError

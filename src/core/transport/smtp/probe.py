@@ -17,11 +17,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from core.oauth2.errors import OAuth2TokenFailed
 from core.services.model import Encryption
 from core.transport.report import ConnectionReport, ErrorReport, Report, StageResult
 from core.transport.smtp.endpoint import SmtpEndpoint
-from core.transport.smtp.errors import SmtpFailure
 from core.transport.smtp.session_log import Hello, SessionLog, TlsFacts
+from core.transport.smtp.stages import Stage
 
 # --- the report -------------------------------------------------------------------------------
 
@@ -155,6 +156,8 @@ def _failed_stage(log: SessionLog, endpoint: SmtpEndpoint) -> str:
     """The session's own stage when it had one; while connecting (no stage yet), which part
     of connecting failed: the guard, DNS or TCP; implicit TLS's handshake; the greeting."""
     assert log.failure is not None
+    if isinstance(log.failure, OAuth2TokenFailed):
+        return Stage.OAUTH2_TOKEN
     stage = log.failure.context.get("stage")
     if isinstance(stage, str):
         return stage
@@ -176,7 +179,7 @@ def _auth_outcome(log: SessionLog, endpoint: SmtpEndpoint) -> bool | None:
 
 
 def _error(log: SessionLog, endpoint: SmtpEndpoint) -> ErrorReport:
-    failure: SmtpFailure | None = log.failure
+    failure = log.failure
     assert failure is not None
     code = failure.context.get("smtp_code")
     return ErrorReport(
@@ -184,6 +187,7 @@ def _error(log: SessionLog, endpoint: SmtpEndpoint) -> ErrorReport:
         message=failure.message,
         stage=_failed_stage(log, endpoint),
         smtp_code=code if isinstance(code, int) else None,
+        provider_error=failure.error if isinstance(failure, OAuth2TokenFailed) else None,
         transient=failure.transient,
     )
 

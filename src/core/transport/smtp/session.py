@@ -85,7 +85,7 @@ from typing import Any
 from core.network.destination import DestinationForbidden, DestinationPolicy, resolve
 from core.services.model import Encryption
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
-from core.transport.smtp.authentication import Login
+from core.transport.smtp.authentication import FetchesToken, Login
 from core.transport.smtp.classification import (
     Where,
     drops_connection,
@@ -299,6 +299,10 @@ class Session:
                 "The SMTP server does not offer AUTH, but the service has credentials.",
                 context=self._context(),
             )
+        if isinstance(self._login, FetchesToken):
+            self._stage = Stage.OAUTH2_TOKEN
+            self._login.fetch_token(self._deadline)  # its failures are OAuth2's, not SMTP's
+            self.log.mark(Stage.OAUTH2_TOKEN)
         self._stage = Stage.AUTH
         self._bound(client)
         self._login.authenticate(client, tls=isinstance(client.sock, ssl.SSLSocket))

@@ -14,7 +14,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from core.transport.smtp.errors import SmtpFailure
+from core.errors import DeliveryFailure
 from core.transport.smtp.replies import is_reply_code, reply_text
 from core.transport.smtp.stages import Stage
 
@@ -57,7 +57,7 @@ class SessionLog:
     # Set by `probe`: when the session stopped, what stopped it, and the certificate that
     # failed verification as a second connection, checking nothing, saw it.
     ended: float | None = None
-    failure: SmtpFailure | None = None
+    failure: DeliveryFailure | None = None  # an SMTP failure, or OAuth2's token step's
     unverified: TlsFacts | None = None
 
     def mark(self, stage: str) -> None:

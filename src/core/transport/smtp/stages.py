@@ -11,6 +11,8 @@ class Stage(StrEnum):
     GREETING = "greeting"
     EHLO = "ehlo"
     STARTTLS = "starttls"
+    # An XOAUTH2 login getting its token, before AUTH. (A stage's name, not a token.)
+    OAUTH2_TOKEN = "oauth2_token"  # noqa: S105
     AUTH = "auth"
     MAIL = "mail"
     RCPT = "rcpt"

@@ -7,6 +7,7 @@ import time
 
 from core.network.destination import DestinationPolicy
 from core.network.tls import client_context
+from core.oauth2.errors import OAuth2TokenFailed
 from core.ports import Clock, Transport
 from core.settings import get_settings
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
@@ -122,7 +123,7 @@ class SmtpTransport(Transport):
         session = Session(self.endpoint, self._tls, self._ehlo_name, deadline, self._login)
         try:
             session.open(self._destinations)
-        except SmtpFailure as failure:
+        except (SmtpFailure, OAuth2TokenFailed) as failure:
             session.log.failure = failure
         finally:
             session.log.ended = time.monotonic()
