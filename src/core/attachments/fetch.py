@@ -48,17 +48,14 @@ context holds the field and the URL without its query (`Reference.redacted`).
 from __future__ import annotations
 
 import http.client
-import io
 import re
-import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
 from aws_lambda_powertools import Logger
@@ -66,21 +63,16 @@ from aws_lambda_powertools import Logger
 from core.attachments.references import InlineAttachment, Reference, parse_url
 from core.errors import EmailApiError, InvalidRequest, MessageTooLarge
 from core.message import Attachment
-from core.network.connect import connect_first
 from core.network.destination import (
     DestinationForbidden,
     DestinationPolicy,
     Kind,
-    classify_address,
-    ip_literal,
-    resolve,
 )
+from core.network.lookup import LookupTimedOut, is_loopback, resolve_within
+from core.network.pinned_http import PinnedConnection, PinnedTlsConnection, remaining_of
 from core.network.tls import client_context
 from core.settings import DEFAULT_MAX_MESSAGE_BYTES, Settings, get_settings
 from core.transport.base import Deadline
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
 
 logger = Logger(child=True)
 
@@ -210,10 +202,10 @@ class AttachmentFetcher:
     ) -> Iterator[http.client.HTTPResponse]:
         """The answer's status and headers; its connection is closed on leaving."""
         addresses = self._addresses(reference, hop, deadline)
-        connection: _PinnedConnection = (
-            _PinnedTlsConnection(hop.host, hop.port, addresses, deadline, self._tls)
+        connection: PinnedConnection = (
+            PinnedTlsConnection(hop.host, hop.port, addresses, deadline, self._tls)
             if hop.scheme == "https"
-            else _PinnedConnection(hop.host, hop.port, addresses, deadline)
+            else PinnedConnection(hop.host, hop.port, addresses, deadline)
         )
         try:
             connection.connect()
@@ -240,10 +232,10 @@ class AttachmentFetcher:
                 reason="attachment_scheme_forbidden",
                 context=_context(reference),
             )
-        seconds = min(self._policy.dns_timeout_seconds, _remaining(deadline))
+        seconds = min(self._policy.dns_timeout_seconds, remaining_of(deadline))
         try:
-            addresses = _resolve_within(seconds, hop.host, hop.port, self._policy.destinations)
-        except _LookupTimedOut:
+            addresses = resolve_within(seconds, hop.host, hop.port, self._policy.destinations)
+        except LookupTimedOut:
             raise InvalidRequest(
                 f"{_where(reference, hop)} has a host name whose DNS lookup did not answer in"
                 " time; it was not attached.",
@@ -254,7 +246,7 @@ class AttachmentFetcher:
             raise _forbidden(reference, hop, error.kind, self._policy) from None
         except OSError as error:  # socket.gaierror: no such name, or no answer
             raise _failed(reference, hop, "has a host name that does not resolve") from error
-        if hop.port not in self._policy.web_ports and not all(map(_is_loopback, addresses)):
+        if hop.port not in self._policy.web_ports and not all(map(is_loopback, addresses)):
             raise _forbidden(reference, hop, None, self._policy)
         return addresses
 
@@ -312,31 +304,6 @@ class AttachmentFetcher:
         )
 
 
-class _LookupTimedOut(Exception):
-    """The resolver did not answer within the time given."""
-
-
-def _resolve_within(seconds: float, host: str, port: int, policy: DestinationPolicy) -> list[str]:
-    """`resolve`, waited for at most `seconds`: getaddrinfo cannot be interrupted, so it runs
-    in a daemon thread left to end when the resolver gives up; the fetch does not wait."""
-    outcome: list[list[str] | BaseException] = []
-
-    def lookup() -> None:
-        try:
-            outcome.append(resolve(host, port, policy))
-        except BaseException as error:  # handed to the caller's thread, raised there
-            outcome.append(error)
-
-    thread = threading.Thread(target=lookup, name="attachment-dns", daemon=True)
-    thread.start()
-    thread.join(max(0.0, seconds))
-    if not outcome:
-        raise _LookupTimedOut
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
-
-
 def media_type(header: str | None) -> str:
     """A Content-Type header's bare media type, lower-cased; else application/octet-stream
     (no parameters, and no multipart or message type: the MIME structure is ours to write)."""
@@ -344,104 +311,6 @@ def media_type(header: str | None) -> str:
     if _MEDIA_TYPE.fullmatch(bare) and not bare.startswith(("multipart/", "message/")):
         return bare
     return _OCTET_STREAM
-
-
-# --- connections bounded by a deadline -------------------------------------------------------
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """http.client's connection, made to addresses the guard checked instead of looking the
-    name up again; the name stays for the Host header. Every wait ends by `deadline`."""
-
-    def __init__(self, host: str, port: int, addresses: Sequence[str], deadline: Deadline) -> None:
-        super().__init__(host, port)
-        self._addresses = addresses
-        self._deadline = deadline
-        self.response_class = _bounded_response(deadline)
-
-    def connect(self) -> None:
-        sock = connect_first(self._addresses, self.port, lambda: _remaining(self._deadline))
-        try:
-            self.sock = self._secure(sock)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock.settimeout(_remaining(self._deadline))
-
-    def _secure(self, sock: socket.socket) -> socket.socket:
-        return sock
-
-
-class _PinnedTlsConnection(_PinnedConnection):
-    """The same over TLS: the certificate is verified for the host name, sent as the SNI."""
-
-    default_port = 443
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        addresses: Sequence[str],
-        deadline: Deadline,
-        tls: ssl.SSLContext,
-    ) -> None:
-        super().__init__(host, port, addresses, deadline)
-        self._tls = tls
-
-    def _secure(self, sock: socket.socket) -> socket.socket:
-        # The handshake as a whole is bounded by the socket's timeout (one deadline in _ssl).
-        sock.settimeout(_remaining(self._deadline))
-        return self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
-def _bounded_response(deadline: Deadline) -> type[http.client.HTTPResponse]:
-    """http.client's response, reading through `_DeadlineReader`."""
-
-    class BoundedResponse(http.client.HTTPResponse):
-        def __init__(
-            self,
-            sock: socket.socket,
-            debuglevel: int = 0,
-            method: str | None = None,
-            url: str | None = None,
-        ) -> None:
-            super().__init__(sock, debuglevel, method, url)
-            unbounded = self.fp
-            self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
-            unbounded.close()  # after the reader took its own reference to the socket
-
-    return BoundedResponse
-
-
-class _DeadlineReader(io.RawIOBase):
-    """A socket's bytes, each read given only what is left of the deadline: the status line,
-    the headers and the body together end by it, however slowly the server drips them."""
-
-    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
-        super().__init__()
-        self._sock = sock
-        # Its own file object keeps the socket open after http.client's connection lets go
-        # of it, as the response's file object does (an answer with `Connection: close`).
-        self._raw = sock.makefile("rb", buffering=0)
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        self._sock.settimeout(_remaining(self._deadline))
-        return self._raw.readinto(buffer) or 0
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-def _remaining(deadline: Deadline) -> float:
-    remaining = deadline.remaining()
-    if remaining <= 0:
-        raise TimeoutError("the time for fetching the attachment ran out")
-    return remaining
 
 
 # --- failures -----------------------------------------------------------------------------------
@@ -516,8 +385,3 @@ def _phrase(status: int) -> str:
         return f" {HTTPStatus(status).phrase}"
     except ValueError:
         return ""
-
-
-def _is_loopback(address: str) -> bool:
-    parsed = ip_literal(address)
-    return parsed is not None and classify_address(parsed) is Kind.LOOPBACK

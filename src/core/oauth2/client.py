@@ -2,7 +2,7 @@
 client credentials, §6 for a refresh token) and its JSON answer read into an `AccessToken`.
 
 The request goes out as attachment URLs are fetched (`core.attachments.fetch`), through the
-same guard and the same pinned connection:
+same guard and the same pinned connection (`core.network.lookup`, `core.network.pinned_http`):
 
 - the host is resolved once, in a thread waited for no longer than the DNS allowance or what
   the send has left, and every address is judged by the destinations guard under the attachment
@@ -34,15 +34,9 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 
-# The attachment fetcher's pinned, deadline-bound connection and bounded DNS lookup. They are
-# private there; imported rather than copied, until both move where each can import them.
-from core.attachments.fetch import (
-    _is_loopback,
-    _LookupTimedOut,
-    _PinnedTlsConnection,
-    _resolve_within,
-)
 from core.network.destination import DestinationForbidden, DestinationPolicy
+from core.network.lookup import LookupTimedOut, is_loopback, resolve_within
+from core.network.pinned_http import PinnedTlsConnection
 from core.network.tls import client_context
 from core.oauth2.config import TokenEndpoint, destination_policy, refusal
 from core.oauth2.errors import (
@@ -140,7 +134,7 @@ class TokenClient:
     ) -> tuple[int, bytes]:
         """The answer's status and (bounded) body."""
         addresses = self._addresses(endpoint, deadline)
-        connection = _PinnedTlsConnection(
+        connection = PinnedTlsConnection(
             endpoint.host, endpoint.port, addresses, deadline, self._tls
         )
         try:
@@ -168,8 +162,8 @@ class TokenClient:
         """The checked addresses to connect to, or a refusal."""
         seconds = min(self._dns_timeout_seconds, deadline.remaining())
         try:
-            addresses = _resolve_within(seconds, endpoint.host, endpoint.port, self._destinations)
-        except _LookupTimedOut:
+            addresses = resolve_within(seconds, endpoint.host, endpoint.port, self._destinations)
+        except LookupTimedOut:
             raise OAuth2TokenTimeout(
                 f"The DNS lookup of the OAuth2 token endpoint {endpoint.url} did not answer"
                 " in time."
@@ -177,7 +171,7 @@ class TokenClient:
         except DestinationForbidden as error:
             _refuse(endpoint, refusal(error.kind, endpoint.port))
         # As for attachment URLs: another port than 443 only on loopback (a local stack).
-        if endpoint.port != 443 and not all(map(_is_loopback, addresses)):
+        if endpoint.port != 443 and not all(map(is_loopback, addresses)):
             _refuse(endpoint, refusal(None, endpoint.port))
         return addresses
 
