@@ -28,7 +28,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,10 @@ from werkzeug.test import Client
 
 from local_stack.moto_state import dumps, loads, message_from_json, message_json
 from local_stack.private_files import open_private
+from local_stack.wsgi import Answer, StartResponse, WsgiApp, answer_of, take_body
 
 # WSGI's callables, spelled out once.
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # A finished request: status line, headers, body.
-Answer = tuple[str, list[tuple[str, str]], list[bytes]]
 
 # (account, region, queue name)
 QueueKey = tuple[str, str, str]
@@ -296,24 +294,8 @@ class JournalingApp:
     def _serially(self, environ: dict[str, Any], body: bytes, call: Call | None) -> Answer:
         """Run one request and journal what it changed, with no other request in between."""
         with self._journal.lock.shared(), self._one_at_a_time:
-            started: list[tuple[str, list[tuple[str, str]]]] = []
-            written: list[bytes] = []
-
-            def remember(line: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], Any]:
-                started[:] = [(line, list(headers))]
-                return written.append
-
-            answer = self._app(environ, remember)
-            try:
-                # Nothing reaches the client before the body is returned from here.
-                content = written + list(answer)
-            finally:
-                close = getattr(answer, "close", None)
-                if close is not None:
-                    close()
-            if not started:
-                raise RuntimeError("moto answered without a status line")
-            line, headers = started[0]
+            # Nothing reaches the client before the body is returned from here.
+            line, headers, content = answer_of(self._app, environ)
             if call is not None:
                 self._journal.record(call, environ, body, int(line.split()[0]))
         return line, headers, content
@@ -474,22 +456,6 @@ def _has_messages(content: list[bytes]) -> bool:
         except (ValueError, AttributeError):
             return False
     return b"<Message>" in text
-
-
-def take_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body, leaving an unread copy for the app."""
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH") or ""
-    if length.isdigit():
-        body: bytes = stream.read(int(length))
-    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug's stream ends with the body
-        body = stream.read()
-    else:
-        body = b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
-    return body
 
 
 def _request_entry(environ: dict[str, Any], body: bytes) -> dict[str, Any]:

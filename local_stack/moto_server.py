@@ -31,9 +31,10 @@ from local_stack.browser_guard import browser_refusal, sigv4_access_key_id
 from local_stack.config import HOST
 from local_stack.environment import LOCAL_ACCESS_KEY_ID
 from local_stack.mail_capture import MailFolder
-from local_stack.moto_journal import JournalingApp, StartResponse, WsgiApp
+from local_stack.moto_journal import JournalingApp
 from local_stack.ses import SesCapture
 from local_stack.state_store import Restored, StateStore
+from local_stack.wsgi import StartResponse, WsgiApp
 
 
 class MotoServer:

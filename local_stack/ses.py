@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import boto3
@@ -24,8 +24,8 @@ from moto.backends import get_backend
 
 from local_stack.environment import MOTO_ACCOUNT, REGION
 from local_stack.mail_capture import MailFolder
-from local_stack.moto_journal import StartResponse, WsgiApp, take_body
 from local_stack.smtp.capture import Received
+from local_stack.wsgi import StartResponse, WsgiApp, answer_of, take_body
 
 SEND_EMAIL_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -67,21 +67,7 @@ class SesCapture:
         if method != "POST" or path != SEND_EMAIL_PATH:
             return self._app(environ, start_response)
         body = take_body(environ)
-        started: list[tuple[str, list[tuple[str, str]]]] = []
-        written: list[bytes] = []
-
-        def remember(line: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], Any]:
-            started[:] = [(line, list(headers))]
-            return written.append
-
-        answer = self._app(environ, remember)
-        try:
-            content = written + list(answer)
-        finally:
-            close = getattr(answer, "close", None)
-            if close is not None:
-                close()
-        line, headers = started[0]
+        line, headers, content = answer_of(self._app, environ)
         if line.startswith("200"):
             self._keep(body, b"".join(content))
         start_response(line, headers)

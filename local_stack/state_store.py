@@ -34,13 +34,7 @@ from pathlib import Path
 
 import moto
 
-from local_stack.moto_journal import (
-    Journal,
-    SqsTracker,
-    WsgiApp,
-    release_received,
-    replay,
-)
+from local_stack.moto_journal import Journal, SqsTracker, release_received, replay
 from local_stack.moto_state import dump_resources, dumps, load_resources, loads
 from local_stack.private_files import (
     open_private,
@@ -48,6 +42,7 @@ from local_stack.private_files import (
     require_private_file,
     write_private,
 )
+from local_stack.wsgi import WsgiApp
 
 SNAPSHOT = "snapshot.json"
 # What earlier versions wrote: refused, never read.

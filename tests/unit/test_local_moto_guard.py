@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from local_stack.moto_journal import StartResponse
 from local_stack.moto_server import LocalSdksOnly
+from local_stack.wsgi import StartResponse
 
 SIGNED = "AWS4-HMAC-SHA256 Credential=local/20261204/us-east-1/sqs/aws4_request, Signature=0"
 
