@@ -42,6 +42,11 @@ class SentAnswer(DocumentOnly):
     refused: dict[str, str] | None = Field(
         default=None, description="Recipients the server refused, with its reply; absent if none."
     )
+    suppressed: list[str] | None = Field(
+        default=None,
+        description="Recipients left out of the envelope: on the suppression list (the"
+        " headers still show them). Not counted in `count`; absent if none.",
+    )
 
 
 class QueuedAnswer(DocumentOnly):
@@ -65,6 +70,11 @@ class QueuedAnswer(DocumentOnly):
     status: str = Field(description="`queued`, or `scheduled` when it has a `send_at`.")
     message_id: str
     send_at: str | None = None
+    suppressed: list[str] | None = Field(
+        default=None,
+        description="Recipients on the suppression list, left out; absent if none. The worker"
+        " reads the list again when it sends.",
+    )
 
 
 class ErrorDetail(DocumentOnly):
@@ -264,6 +274,8 @@ ERROR_WHEN = {
     404: "No such service, message, role or key.",
     409: "It exists already, or the Idempotency-Key was used with another body or is in use.",
     413: "The message is over the size limit.",
+    422: "Every recipient is on the suppression list (`all_recipients_suppressed`): nothing"
+    " was sent.",
     429: "A rate limit was hit; `Retry-After` says when to come back.",
     502: "The SMTP server refused us (authentication, TLS, the message), or its fate is unknown.",
     503: "The queue did not take the message (`enqueue_failed`): nothing will be sent; retry.",
