@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from core.access.model import ApiKey, Role
 from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
+from core.suppression.model import Suppression
 from core.templates.model import EmailTemplate
 from handlers.documentation import DocumentOnly
 
@@ -238,6 +239,49 @@ ServiceList = resource_list("ServiceList", ServiceView)
 RoleList = resource_list("RoleList", Role)
 ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
 EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
+
+
+class SuppressionListMeta(DocumentOnly):
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last one."
+    )
+
+
+class SuppressionList(DocumentOnly):
+    """A page of the suppression list: `{"resource": [...], "meta": {"next_cursor": ...}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": [
+                        {
+                            "email": "gone@example.com",
+                            "scope": "*",
+                            "reason": "manual",
+                            "added_at": "2026-11-30T12:00:00+00:00",
+                            "source": {"key_id": "3f9a2b7c1d4e5f60"},
+                        }
+                    ],
+                    "meta": {"next_cursor": None},
+                }
+            ]
+        }
+    )
+
+    resource: list[Suppression]
+    meta: SuppressionListMeta
+
+
+class DeletedSuppression(DocumentOnly):
+    """What removing an address answers: the entry's address and scope."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "gone@example.com", "scope": "*"}]}
+    )
+
+    email: str
+    scope: str
 
 
 class Deleted(DocumentOnly):

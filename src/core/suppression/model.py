@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.addresses import EmailAddress
+from core.services.model import SERVICE_NAME
+
 # The scope of an entry that holds for every service; any other scope is one service's name.
 ACCOUNT_WIDE = "*"
 
@@ -30,7 +33,21 @@ class Source(BaseModel):
 class Suppression(BaseModel):
     """One entry: `email` is not sent to by the services `scope` covers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "gone@example.com",
+                    "scope": "*",
+                    "reason": "bounce",
+                    "added_at": "2026-11-30T12:00:00+00:00",
+                    "source": {"message_id": "9b2f6c1e4d8a4f0e9c3b7a1d2e5f6a7b", "event": "Bounce"},
+                }
+            ]
+        },
+    )
 
     email: str
     scope: str = Field(
@@ -40,6 +57,24 @@ class Suppression(BaseModel):
     reason: Reason
     added_at: str = ""
     source: Source = Field(default_factory=Source)
+
+
+class SuppressionInput(BaseModel):
+    """An admin's addition: the address, why (`manual` unless said), and the one service it
+    holds for (every service when absent)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "gone@example.com", "reason": "manual"}]},
+    )
+
+    email: EmailAddress
+    reason: Reason = Reason.MANUAL
+    service: str | None = Field(
+        default=None,
+        pattern=SERVICE_NAME.pattern,
+        description="Suppress it for this service only; absent: for every service.",
+    )
 
 
 class SuppressionPage(BaseModel):
