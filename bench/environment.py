@@ -24,6 +24,7 @@ BENCH_SETTINGS = {
     "MESSAGES_TABLE": "bench-messages",
     "IDEMPOTENCY_TABLE": "bench-idempotency",
     "TEMPLATES_TABLE": "bench-templates",
+    "SUPPRESSIONS_TABLE": "bench-suppressions",
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
     "STAGING_BUCKET": "bench-staging",
 }

@@ -12,6 +12,7 @@ import os
 import sys
 from argparse import Namespace
 from typing import Any, TextIO
+from urllib.parse import urlencode
 
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.errors import UsageError
@@ -21,6 +22,7 @@ from mailer_cli.message import send_body
 KEYS = ("system", "api_key")
 ROLES = ("system", "role")
 SERVICES = ("system", "service")
+SUPPRESSION = ("system", "suppression")
 
 # --- API keys -----------------------------------------------------------------------------
 
@@ -159,6 +161,39 @@ def password(args: Namespace, stdin: TextIO | None = None) -> str | None:
     if not value:
         raise UsageError("--password-stdin: no password on standard input")
     return value
+
+
+# --- the suppression list -------------------------------------------------------------------
+
+
+def suppression_list(client: ApiClient, args: Namespace) -> Any:
+    """One page; its `meta.next_cursor` goes to `--cursor` for the next."""
+    query = {
+        name: value
+        for name, value in (
+            ("limit", args.limit),
+            ("cursor", args.cursor),
+            ("service", args.service),
+            ("reason", args.reason),
+        )
+        if value is not None
+    }
+    path = resource_path(*SUPPRESSION)
+    return client.get(f"{path}?{urlencode(query)}" if query else path)
+
+
+def suppression_add(client: ApiClient, args: Namespace) -> Any:
+    body = {"email": args.email, "reason": args.reason}
+    if args.service is not None:
+        body["service"] = args.service
+    return client.post(resource_path(*SUPPRESSION), body)
+
+
+def suppression_remove(client: ApiClient, args: Namespace) -> Any:
+    path = resource_path(*SUPPRESSION, args.email)
+    if args.service is not None:
+        path += "?" + urlencode({"service": args.service})
+    return client.delete(path)
 
 
 # --- import -------------------------------------------------------------------------------

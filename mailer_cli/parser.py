@@ -12,18 +12,22 @@ from mailer_cli import commands, connection_report
 from mailer_cli.client import ApiClient
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# The suppression list's reasons, and its largest page, as the API takes them.
+REASONS = ("bounce", "complaint", "manual")
+MAX_PAGE_SIZE = 100
 
 DESCRIPTION = """\
-Administer the email API (API keys, roles, services), import DreamFactory's services and
-email templates, and send a test mail, against a deployed API (the stack's ApiUrl output)
-or the local stack (make dev).
+Administer the email API (API keys, roles, services, the suppression list), import
+DreamFactory's services and email templates, and send a test mail, against a deployed API
+(the stack's ApiUrl output) or the local stack (make dev).
 
 Answers are the API's JSON, pretty-printed on standard output."""
 
 EPILOG = """\
 environment:
   MAILER_URL       the API's base URL, for --url (with or without /api/v2/)
-  MAILER_API_KEY   the API key, for --api-key (keys, roles and services need an admin key)
+  MAILER_API_KEY   the API key, for --api-key (keys, roles, services and the suppression
+                   list need an admin key)
 
 exit status:
   0  success: the API's answer is on standard output
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _keys(top.group("keys", "create, list, rotate, disable and revoke API keys"))
     _roles(top.group("roles", "create, list and delete roles"))
     _services(top.group("services", "create, list and delete SMTP services, set passwords"))
+    _suppression(top.group("suppression", "list, add and remove suppressed addresses"))
     _send_options(top.command("send", "send a test mail", commands.send))
     _import_options(
         top.command(
@@ -211,6 +216,34 @@ def _services(services: _Commands) -> None:
         services.command(name, help_text, run).add_argument("name")
 
 
+def _suppression(suppression: _Commands) -> None:
+    scope_help = "one service's entries only ('*': the account-wide ones)"
+    listing = suppression.command(
+        "list", "list suppressed addresses, a page at a time", commands.suppression_list
+    )
+    listing.add_argument(
+        "--limit", metavar="N", type=_page_size, help="entries per page, 1 to 100 (default: 100)"
+    )
+    listing.add_argument("--cursor", metavar="CURSOR", help="the page before's meta.next_cursor")
+    listing.add_argument("--service", metavar="SERVICE", help=scope_help)
+    listing.add_argument("--reason", choices=REASONS, help="only entries added for it")
+    add = suppression.command(
+        "add", "suppress an address: sends leave it out", commands.suppression_add
+    )
+    add.add_argument("email", help="the address")
+    add.add_argument("--reason", choices=REASONS, default="manual", help="(default: manual)")
+    add.add_argument(
+        "--service", metavar="SERVICE", help="for this service only (default: every service)"
+    )
+    remove = suppression.command(
+        "remove", "stop suppressing an address", commands.suppression_remove
+    )
+    remove.add_argument("email", help="the address")
+    remove.add_argument(
+        "--service", metavar="SERVICE", help="from this service's scope (default: account-wide)"
+    )
+
+
 def _password_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     # Never the password itself as an argument: it would be in shell history and in `ps`.
     secret = parser.add_mutually_exclusive_group()
@@ -288,6 +321,13 @@ def _send_options(send: argparse.ArgumentParser) -> None:
 
 def _positive_int(text: str) -> int:
     return _int_at_least(text, 1)
+
+
+def _page_size(text: str) -> int:
+    size = _positive_int(text)
+    if size > MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PAGE_SIZE}")
+    return size
 
 
 def _non_negative_int(text: str) -> int:

@@ -20,6 +20,7 @@ TABLE_NAMES = {
     "MessagesTable": "email-api-messages",
     "IdempotencyTable": "email-api-idempotency",
     "TemplatesTable": "email-api-templates",
+    "SuppressionsTable": "email-api-suppressions",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
 # What template.yaml's Globals give every function, and core.settings requires. The queue and
@@ -32,6 +33,7 @@ REQUIRED_SETTINGS = {
     "MESSAGES_TABLE": TABLE_NAMES["MessagesTable"],
     "IDEMPOTENCY_TABLE": TABLE_NAMES["IdempotencyTable"],
     "TEMPLATES_TABLE": TABLE_NAMES["TemplatesTable"],
+    "SUPPRESSIONS_TABLE": TABLE_NAMES["SuppressionsTable"],
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-send-queue",
     "STAGING_BUCKET": "email-api-staging",
 }

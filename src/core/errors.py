@@ -88,6 +88,13 @@ class MessageTooLarge(EmailApiError):
     default_reason = "message_too_large"
 
 
+class AllRecipientsSuppressed(EmailApiError):
+    """422: every recipient of the message is on the suppression list; nothing was sent."""
+
+    status = 422
+    default_reason = "all_recipients_suppressed"
+
+
 # --- our own fault (500) -----------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ class Sent(_Outcome):
     message_id: str
     accepted: list[str]
     refused: dict[str, str] = Field(default_factory=dict)
+    # Left out of the envelope: on the suppression list.
+    suppressed: list[str] = Field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -41,6 +43,7 @@ class Queued(_Outcome):
     message_id: str
     status: str
     send_at: str | None = None
+    suppressed: list[str] = Field(default_factory=list)
 
 
 class Unconfirmed(_Outcome):

@@ -5,7 +5,7 @@ plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks ag
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, Unpack, runtime_checkable
@@ -18,6 +18,7 @@ from core.delivery.job import INLINE_LIMIT_BYTES, Job
 from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
+from core.suppression.model import Reason, Suppression, SuppressionPage
 from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.report import ConnectionReport
@@ -85,6 +86,28 @@ class JobQueue(Protocol):
         ...
 
     def discard_staged(self, job: Job) -> None: ...
+
+
+class SuppressionStore(Protocol):
+    def put(self, entry: Suppression) -> None:
+        """Keep `entry`, over any of the same scope and address."""
+        ...
+
+    def get(self, scope: str, email: str) -> Suppression | None: ...
+
+    def delete(self, scope: str, email: str) -> bool:
+        """Remove the entry; False if there was none."""
+        ...
+
+    def among(self, scopes: Iterable[str], emails: Iterable[str]) -> list[Suppression]:
+        """The entries of any of `scopes` for any of `emails` (normalized), in one read."""
+        ...
+
+    def page(
+        self, *, scope: str | None, reason: Reason | None, limit: int, cursor: str | None
+    ) -> SuppressionPage:
+        """Up to `limit` entries after the opaque `cursor` (`InvalidRequest` if it is bad)."""
+        ...
 
 
 class Limiter(Protocol):

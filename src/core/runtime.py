@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from core.secrets import CredentialStore
     from core.sending import Mailer
     from core.services.repository import ServiceRepository
+    from core.suppression.suppressions import Suppressions
     from core.templates.repository import TemplateRepository
     from core.transport.factory import Transports
     from core.transport.pool import TransportPool
@@ -91,6 +92,16 @@ def message_repository() -> MessageRepository:
     from core.delivery.record_store import MessageRepository
 
     return MessageRepository(ItemTable(get_settings().messages_table, "id"))
+
+
+@lru_cache(maxsize=1)
+def suppressions() -> Suppressions:
+    """The suppression list: sends consult it, admins and provider events change it."""
+    from core.clock import SystemClock
+    from core.suppression.store import SuppressionRepository
+    from core.suppression.suppressions import Suppressions
+
+    return Suppressions(SuppressionRepository(get_settings().suppressions_table), SystemClock())
 
 
 @lru_cache(maxsize=1)
@@ -176,6 +187,7 @@ def mailer() -> Mailer:
         message_repository(),
         message_queue(),
         SystemClock(),
+        suppressions=suppressions(),
         max_message_bytes=get_settings().max_message_bytes,
         placeholder_limits=PlaceholderLimits.from_settings(get_settings()),
     )
@@ -209,6 +221,7 @@ def courier() -> Courier:
         SystemClock(),
         # Queued mail is sent as its key and role allow at send time, not when accepted.
         sender_now=authenticator().principal_of,
+        suppressions=suppressions(),
         retries=RetryPolicy(
             settings.max_attempts,
             settings.retry_base_seconds,
@@ -312,6 +325,7 @@ def reset() -> None:
         api_key_repository,
         template_repository,
         message_repository,
+        suppressions,
         message_queue,
         admission,
         token_cache,

@@ -5,7 +5,8 @@ Every way goes in the same order, so that a request is refused before any work i
 the message will have, its recipient count: all known without composing), then the caller's
 allowance (`send` takes the role's and the provider's rate limits, `accept` and `preview` the
 role's), then `admit`: fetch what the request names by URL, compose, check the size and the
-built bytes. `send` then delivers, `accept` queues the composed message for the worker; both
+built bytes, and the suppression list (recipients on it leave the envelope; with nobody left,
+a 422). `send` then delivers, `accept` queues the composed message for the worker; both
 keep a status record.
 
 What a request that fails after its allowance was taken (a 400 at composing, a failed fetch)
@@ -44,6 +45,7 @@ from core.ports import (
 from core.preview import Previewed, describe
 from core.send_request import SendRequest
 from core.services.model import Service
+from core.suppression.suppressions import Screened, Suppressions
 from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery
 
@@ -65,6 +67,8 @@ class Admitted:
 
     service: Service
     sealed: Sealed
+    # The envelope's recipients as the suppression list leaves them.
+    screened: Screened
 
 
 class Mailer:
@@ -79,6 +83,7 @@ class Mailer:
         queue: JobQueue,
         clock: Clock,
         *,
+        suppressions: Suppressions,
         max_message_bytes: int,
         placeholder_limits: PlaceholderLimits | None = None,
     ) -> None:
@@ -90,6 +95,7 @@ class Mailer:
         self._records = records
         self._queue = queue
         self._clock = clock
+        self._suppressions = suppressions
         self._max_message_bytes = max_message_bytes
         self._placeholder_limits = placeholder_limits or PlaceholderLimits()
 
@@ -132,7 +138,13 @@ class Mailer:
         # What `authorize` judged, judged again on the message itself.
         self._admission.check_recipient_count(service, len(message.envelope_recipients()))
         self._admission.check_message(caller, service, message)
-        return Admitted(service, seal(message, max_bytes=self._max_message_bytes))
+        sealed = seal(message, max_bytes=self._max_message_bytes)
+        # Suppressed recipients leave the envelope only: the headers keep them as the sender
+        # wrote them, as SES and Postmark do, so the message the others get is the one sent
+        # (a Cc list that silently lost a name would tell them something false).
+        screened = self._suppressions.screen(service.name, message.envelope_recipients())
+        self._suppressions.check_any_left(screened)
+        return Admitted(service, sealed, screened)
 
     def _template_for(self, role: Role, request: SendRequest) -> EmailTemplate | None:
         """The template the request names, if the role may send with it and as it asks."""
@@ -184,7 +196,7 @@ class Mailer:
             raise
         try:
             delivery = self._deliverer.deliver(
-                admitted.service, admitted.sealed, message.envelope_recipients(), deadline
+                admitted.service, admitted.sealed, admitted.screened.kept, deadline
             )
         except DeliveryFailure as error:
             outcome = Status.UNKNOWN if isinstance(error, DeliveryOutcomeUnknown) else Status.FAILED
@@ -202,6 +214,7 @@ class Mailer:
             message_id=message.message_id,
             accepted=delivery.accepted,
             refused={**delivery.refused, **delivery.deferred},
+            suppressed=admitted.screened.suppressed,
             quota=allowance.quota,
         )
 
@@ -260,6 +273,7 @@ class Mailer:
             message_id=record.message_id,
             status=record.status.value,
             send_at=record.send_at,
+            suppressed=record.suppressed,
             quota=allowance.quota,
         )
 
@@ -304,6 +318,7 @@ class Mailer:
             message_id=record.message_id,
             status=record.status.value,
             send_at=record.send_at,
+            suppressed=record.suppressed,
         )
 
     def _new_record(
@@ -327,7 +342,8 @@ class Mailer:
             role=caller.role.name,
             message_id=message.message_id,
             status=status,
-            recipients=message.envelope_recipients(),
+            recipients=admitted.screened.kept,
+            suppressed=admitted.screened.suppressed,
             attempts=attempts,
             send_at=send_at,
         )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from core.access.model import ApiKey, Role
 from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
+from core.suppression.model import Suppression
 from core.templates.model import EmailTemplate
 from handlers.documentation import DocumentOnly
 
@@ -42,6 +43,11 @@ class SentAnswer(DocumentOnly):
     refused: dict[str, str] | None = Field(
         default=None, description="Recipients the server refused, with its reply; absent if none."
     )
+    suppressed: list[str] | None = Field(
+        default=None,
+        description="Recipients left out of the envelope: on the suppression list (the"
+        " headers still show them). Not counted in `count`; absent if none.",
+    )
 
 
 class QueuedAnswer(DocumentOnly):
@@ -65,6 +71,11 @@ class QueuedAnswer(DocumentOnly):
     status: str = Field(description="`queued`, or `scheduled` when it has a `send_at`.")
     message_id: str
     send_at: str | None = None
+    suppressed: list[str] | None = Field(
+        default=None,
+        description="Recipients on the suppression list, left out; absent if none. The worker"
+        " reads the list again when it sends.",
+    )
 
 
 class ErrorDetail(DocumentOnly):
@@ -230,6 +241,49 @@ ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
 EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
 
 
+class SuppressionListMeta(DocumentOnly):
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last one."
+    )
+
+
+class SuppressionList(DocumentOnly):
+    """A page of the suppression list: `{"resource": [...], "meta": {"next_cursor": ...}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": [
+                        {
+                            "email": "gone@example.com",
+                            "scope": "*",
+                            "reason": "manual",
+                            "added_at": "2026-11-30T12:00:00+00:00",
+                            "source": {"key_id": "3f9a2b7c1d4e5f60"},
+                        }
+                    ],
+                    "meta": {"next_cursor": None},
+                }
+            ]
+        }
+    )
+
+    resource: list[Suppression]
+    meta: SuppressionListMeta
+
+
+class DeletedSuppression(DocumentOnly):
+    """What removing an address answers: the entry's address and scope."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "gone@example.com", "scope": "*"}]}
+    )
+
+    email: str
+    scope: str
+
+
 class Deleted(DocumentOnly):
     """What a DELETE answers: the name of what is gone."""
 
@@ -264,6 +318,8 @@ ERROR_WHEN = {
     404: "No such service, message, role or key.",
     409: "It exists already, or the Idempotency-Key was used with another body or is in use.",
     413: "The message is over the size limit.",
+    422: "Every recipient is on the suppression list (`all_recipients_suppressed`): nothing"
+    " was sent.",
     429: "A rate limit was hit; `Retry-After` says when to come back.",
     502: "The SMTP server refused us (authentication, TLS, the message), or its fate is unknown.",
     503: "The queue did not take the message (`enqueue_failed`): nothing will be sent; retry.",

@@ -36,6 +36,7 @@ from handlers.routes import (
     send,
     service_tests,
     services,
+    suppression,
 )
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
@@ -71,7 +72,16 @@ def _principal(app: APIGatewayRestResolver) -> Principal:
 
 
 app.use(middlewares=[authenticate, ValidateRequest()])
-for routes in (send, messages, services, service_tests, email_templates, roles, api_keys):
+for routes in (
+    send,
+    messages,
+    services,
+    service_tests,
+    email_templates,
+    roles,
+    api_keys,
+    suppression,
+):
     app.include_router(routes.router)
 documentation.describe(app)
 

@@ -19,6 +19,7 @@ from core.access.model import ApiKeyInput, ApiKeyPatch, Role, Rotation
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
 from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
+from core.suppression.model import SuppressionInput
 from core.templates.input import TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
@@ -218,3 +219,6 @@ EmailTemplatePatchBody = Annotated[dict[str, Any], checked_as(EmailTemplatePatch
 ApiKeyBody = Annotated[ApiKeyInput, checked_as(ApiKeyInput, _model(ApiKeyInput))]
 ApiKeyPatchBody = Annotated[ApiKeyPatch, checked_as(ApiKeyPatch, _model(ApiKeyPatch))]
 RotationBody = Annotated[Rotation, checked_as(Rotation, _model(Rotation))]
+SuppressionBody = Annotated[
+    SuppressionInput, checked_as(SuppressionInput, _model(SuppressionInput))
+]

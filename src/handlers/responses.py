@@ -77,11 +77,15 @@ def send_answer(outcome: SendOutcome) -> tuple[int, dict[str, Any]]:
         }
         if outcome.refused:
             body["refused"] = outcome.refused
+        if outcome.suppressed:
+            body["suppressed"] = outcome.suppressed
         return 200, body
     if isinstance(outcome, Queued):
         body = {"id": outcome.id, "status": outcome.status, "message_id": outcome.message_id}
         if outcome.send_at:
             body["send_at"] = outcome.send_at
+        if outcome.suppressed:
+            body["suppressed"] = outcome.suppressed
         return 202, body
     error = outcome.error()
     return error.status, error_body(error)

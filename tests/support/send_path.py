@@ -12,11 +12,13 @@ from core.delivery.deliver import Deliverer
 from core.errors import Unauthorized
 from core.ports import TransportFactory
 from core.sending import Mailer
+from core.suppression.suppressions import Suppressions
 from tests.support.fake_attachments import FakeAttachments
 from tests.support.fake_clock import FakeClock
 from tests.support.fake_delivery import FakeMessageQueue, FakeMessageRepository
 from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import FakeServiceRepository
+from tests.support.fake_suppressions import FakeSuppressionStore
 from tests.support.fake_templates import FakeTemplates
 from tests.support.outbox import Outbox
 
@@ -30,6 +32,7 @@ class SendPath:
     limiter: FakeLimiter = field(default_factory=FakeLimiter)
     outbox: Outbox = field(default_factory=Outbox)
     queue: FakeMessageQueue = field(default_factory=FakeMessageQueue)
+    suppression_store: FakeSuppressionStore = field(default_factory=FakeSuppressionStore)
     # Who each key acts as now (the courier's `sender_now`); a key missing here is revoked.
     keys: dict[str, Principal] = field(default_factory=dict)
     max_recipients: int = 50
@@ -39,6 +42,9 @@ class SendPath:
 
     def __post_init__(self) -> None:
         self.records = FakeMessageRepository(clock=self.clock)
+
+    def suppressions(self) -> Suppressions:
+        return Suppressions(self.suppression_store, self.clock)
 
     def admission(self) -> Admission:
         return Admission(self.limiter, max_recipients=self.max_recipients)
@@ -53,6 +59,7 @@ class SendPath:
             self.records,
             self.queue,
             self.clock,
+            suppressions=self.suppressions(),
             max_message_bytes=self.max_message_bytes,
         )
 
@@ -74,6 +81,7 @@ class SendPath:
             self.queue,
             self.clock,
             sender_now=self.sender_now,
+            suppressions=self.suppressions(),
             retries=RetryPolicy(max_attempts, base_seconds, window_seconds),
             lease_seconds=lease_seconds,
             max_message_bytes=self.max_message_bytes,

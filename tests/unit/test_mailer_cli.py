@@ -166,6 +166,43 @@ ROOT = f"{URL}/api/v2"
         (["services", "list"], "GET", "system/service", None),
         (["services", "show", "relay"], "GET", "system/service/relay", None),
         (["services", "delete", "relay"], "DELETE", "system/service/relay", None),
+        (["suppression", "list"], "GET", "system/suppression", None),
+        (
+            ["suppression", "list", "--limit", "10", "--cursor", "abc=", "--service", "*"],
+            "GET",
+            "system/suppression?limit=10&cursor=abc%3D&service=%2A",
+            None,
+        ),
+        (
+            ["suppression", "list", "--reason", "bounce"],
+            "GET",
+            "system/suppression?reason=bounce",
+            None,
+        ),
+        (
+            ["suppression", "add", "gone@example.com"],
+            "POST",
+            "system/suppression",
+            {"email": "gone@example.com", "reason": "manual"},
+        ),
+        (
+            ["suppression", "add", "gone@example.com", "--reason", "bounce", "--service", "email"],
+            "POST",
+            "system/suppression",
+            {"email": "gone@example.com", "reason": "bounce", "service": "email"},
+        ),
+        (
+            ["suppression", "remove", "gone@example.com"],
+            "DELETE",
+            "system/suppression/gone%40example.com",
+            None,
+        ),
+        (
+            ["suppression", "remove", "gone@example.com", "--service", "email"],
+            "DELETE",
+            "system/suppression/gone%40example.com?service=email",
+            None,
+        ),
     ],
 )
 def test_each_command_makes_its_request(argv: list[str], method: str, url: str, body: Any) -> None:
@@ -541,3 +578,16 @@ def test_unreachable_api_exits_3(failure: Exception) -> None:
     assert result.status == 3
     assert result.stdout == ""
     assert result.stderr.startswith(f"mailer: could not reach {URL}/api/v2/: ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["suppression", "list", "--limit", "0"],
+        ["suppression", "list", "--limit", "101"],
+        ["suppression", "add", "gone@example.com", "--reason", "because"],
+        ["suppression", "remove"],
+    ],
+)
+def test_suppression_usage_errors(argv: list[str]) -> None:
+    assert usage_error(*argv)

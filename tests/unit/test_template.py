@@ -247,6 +247,7 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
         ("dynamodb:GetItem", "ServicesTable"),
         ("dynamodb:GetItem", "RolesTable"),
         ("dynamodb:GetItem", "TemplatesTable"),
+        ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
     }
 
@@ -314,6 +315,7 @@ def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> Non
         ("dynamodb:UpdateItem", "MessagesTable"),
         ("dynamodb:GetItem", "ServicesTable"),
         ("dynamodb:GetItem", "TemplatesTable"),
+        ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
         ("sqs:SendMessage", "SendQueue"),
         ("sqs:ChangeMessageVisibility", "SendQueue"),

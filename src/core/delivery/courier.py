@@ -18,6 +18,11 @@ disabled since (or whose role was deleted) is settled `cancelled` with reason `k
 one its role no longer allows (the service, the sender, the number of recipients, the template
 it was sent with, which the job carries) with `role_forbids`, and nothing goes out. An attempt that
 hands nothing to the server gives the provider's allowance back.
+
+Each attempt also reads the suppression list again: a recipient suppressed since the message
+was accepted (it bounced elsewhere meanwhile) is left out and recorded in `suppressed`; with
+nobody left, the message is settled `failed` with `all_recipients_suppressed` (`sent` when an
+earlier attempt reached someone).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from core.outbound import Sealed, seal
 from core.ports import Clock, JobQueue, RecordStore, ServiceStore
 from core.send_request import parse_send_request
 from core.services.model import Service, UnknownOutcome
+from core.suppression.suppressions import Suppressions
 from core.transport.base import Deadline, Outgoing
 
 logger = Logger(child=True)
@@ -150,6 +156,7 @@ class Courier:
         clock: Clock,
         *,
         sender_now: SenderResolver,
+        suppressions: Suppressions,
         retries: RetryPolicy,
         lease_seconds: int,
         max_message_bytes: int,
@@ -162,6 +169,7 @@ class Courier:
         self._queue = queue
         self._clock = clock
         self._sender_now = sender_now
+        self._suppressions = suppressions
         self._retries = retries
         self._lease_seconds = lease_seconds
         self._max_message_bytes = max_message_bytes
@@ -371,24 +379,49 @@ class Courier:
 
     def _attempt(self, ready: Ready, deadline: Deadline, then: Outgoing | None) -> Outcome:
         job, record, service = ready.job, ready.record, ready.service
+        screened = self._suppressions.screen(service.name, record.pending_recipients())
+        # Every settle below keeps them: those of earlier attempts, and any found now.
+        suppressed = [*record.suppressed, *screened.suppressed]
+        if not screened.kept:
+            if ready.allowance is not None:
+                ready.allowance.release()  # nothing goes to the provider
+            if record.accepted:
+                return self._settle(job, Status.SENT, suppressed=suppressed)
+            status = self._failed_unless_out(record)
+            return self._settle(
+                job, status, reason="all_recipients_suppressed", suppressed=suppressed
+            )
         try:
             delivery = self._deliverer.deliver(
-                service, ready.sealed, record.pending_recipients(), deadline, then=then
+                service, ready.sealed, screened.kept, deadline, then=then
             )
         except DeliveryOutcomeUnknown as error:
             resend = service.config.unknown_outcome is UnknownOutcome.RETRY
             if resend and (wait := self._wait(record, service)) is not None:
                 return self._defer(
-                    job, wait, reason=error.reason, reply=error.message, may_have_gone=True
+                    job,
+                    wait,
+                    reason=error.reason,
+                    reply=error.message,
+                    may_have_gone=True,
+                    suppressed=suppressed,
                 )
             # Held, or out of time: the last attempt may have gone, so it is not `failed`.
-            return self._settle(job, Status.UNKNOWN, reason=error.reason, reply=error.message)
+            return self._settle(
+                job, Status.UNKNOWN, reason=error.reason, reply=error.message, suppressed=suppressed
+            )
         except DeliveryFailure as error:
             if error.transient and (wait := self._wait(record, service)) is not None:
-                return self._defer(job, wait, reason=error.reason, reply=error.message)
+                return self._defer(
+                    job, wait, reason=error.reason, reply=error.message, suppressed=suppressed
+                )
             reason = error.reason if not error.transient else "retries_exhausted"
             return self._settle(
-                job, self._failed_unless_out(record), reason=reason, reply=error.message
+                job,
+                self._failed_unless_out(record),
+                reason=reason,
+                reply=error.message,
+                suppressed=suppressed,
             )
 
         accepted = [*record.accepted, *delivery.accepted]
@@ -402,6 +435,7 @@ class Courier:
                 refused=refused,
                 deferred=delivery.deferred,
                 reply=next(iter(delivery.deferred.values())),
+                suppressed=suppressed,
             )
             return RetryIn(wait)
         refused.update(delivery.deferred)  # out of time: they will not get it
@@ -415,6 +449,7 @@ class Courier:
             reply=delivery.reply,
             provider_message_id=delivery.provider_message_id,
             reason=None if accepted else "all_recipients_refused",
+            suppressed=suppressed,
         )
 
     @staticmethod

@@ -89,6 +89,11 @@ class MessageRecord(BaseModel):
     accepted: list[str] = Field(default_factory=list)
     refused: dict[str, str] = Field(default_factory=dict)
     deferred: dict[str, str] = Field(default_factory=dict)
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="Recipients on the suppression list when the message was accepted or"
+        " sent: left out of the envelope (the headers show them as the sender wrote them).",
+    )
     reply: str | None = Field(
         default=None,
         description="The provider's last answer about the message: the SMTP server's reply"
@@ -134,8 +139,9 @@ class MessageRecord(BaseModel):
         return data
 
     def pending_recipients(self) -> list[str]:
-        """Who still has to get it: not accepted yet and not refused for good."""
-        return [r for r in self.recipients if r not in self.accepted and r not in self.refused]
+        """Who still has to get it: not accepted yet, not refused for good, not suppressed."""
+        done = {*self.accepted, *self.refused, *self.suppressed}
+        return [r for r in self.recipients if r not in done]
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
@@ -156,6 +162,7 @@ class RecordChanges(TypedDict, total=False):
     accepted: list[str]
     refused: dict[str, str]
     deferred: dict[str, str]
+    suppressed: list[str]
     may_have_gone: bool
 
 

@@ -35,7 +35,7 @@ TEMPLATE_ID = r"^(0*[1-9][0-9]*)?$"
     responses={
         200: documented("Sent: the SMTP server accepted `count` recipients.", SentAnswer),
         202: documented("Queued for the worker, or scheduled for `send_at`.", QueuedAnswer),
-        **errors(400, 401, 403, 404, 409, 413, 429, 502, 503, 504),
+        **errors(400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504),
     },
 )
 def send_email(
@@ -103,7 +103,7 @@ def send_email(
     tags=["send"],
     responses={
         200: documented("What the send would hand to the SMTP server.", Preview),
-        **errors(400, 401, 403, 404, 413, 429),
+        **errors(400, 401, 403, 404, 413, 422, 429),
     },
 )
 def preview_email(
