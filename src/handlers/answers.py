@@ -200,6 +200,7 @@ MessageView = public_view(
         "status": "sent",
         "attempts": 1,
         "recipients": ["john@example.com"],
+        "tags": ["invoice", "customer:1042"],
         "accepted": ["john@example.com"],
         "reply": "250 2.0.0 Ok: queued as 4Xk2Lp0Yz7",
         "provider_message_id": "4Xk2Lp0Yz7",
@@ -228,6 +229,21 @@ ServiceList = resource_list("ServiceList", ServiceView)
 RoleList = resource_list("RoleList", Role)
 ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
 EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
+
+
+class PageMeta(DocumentOnly):
+    next_cursor: str | None = Field(
+        description="Pass it as `cursor` (with the same filters) for the next page; null on "
+        "the last."
+    )
+
+
+# A page of message records, newest first: `{"resource": [...], "meta": {"next_cursor"}}`.
+MessagePageAnswer: type[BaseModel] = create_model(
+    "MessagePage",
+    __base__=resource_list("MessageList", MessageView),
+    meta=(PageMeta, ...),
+)
 
 
 class Deleted(DocumentOnly):

@@ -55,7 +55,7 @@ class FakeMessageRepository:
                 "updated_at": now,
                 "expires_at": self._epoch() + RETENTION_SECONDS,
             }
-        ).listed()
+        ).listed(self.clock.now())
         self.records[record.id] = record
         return record
 

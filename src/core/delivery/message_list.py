@@ -4,7 +4,7 @@ The rules, up front:
 
 - A list reads one index partition after another: a service's (`by service`), or, across
   services, each month's from the newest (`by month`), within `since` / `until`. Both sort by
-  `created_at#id`, so the newest come first and a page can end on any record.
+  creation time and id, so the newest come first and a page can end on any record.
 - What no index key covers (status, recipient, tag, and the caller's role for a key that is
   not an admin's) is a filter the store applies while it reads; a page keeps reading until it
   has `limit` records or runs out, but reads at most `MAX_READS` times per request: then it
@@ -171,9 +171,10 @@ def _criteria(query: MessageQuery) -> Criteria:
         raise InvalidRequest(
             "'since' must not be after 'until'.", reason="invalid_range", context={"field": "since"}
         )
-    # Sort keys are `created_at#id`: every key of a second `s` is above `s` and below `s#~`.
-    lowest = _iso(since) if since is not None else ""
-    highest = (_iso(until) if until is not None else "9999") + "#~"
+    # Sort keys are `<time to the microsecond>#id`: every key of a second `s` is above `s`
+    # and below `s~`. (DynamoDB refuses an empty key value: "0" is below every year.)
+    lowest = _second(since) if since is not None else "0"
+    highest = (_second(until) if until is not None else "9999") + "~"
     recipient = _normalized_address(query.recipient) if query.recipient else None
     return Criteria(
         lowest=lowest,
@@ -191,8 +192,9 @@ def _normalized_address(address: str) -> str:
     return f"{local}@{domain.lower()}" if at else address.strip()
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+def _second(moment: datetime) -> str:
+    """`moment`'s second as a listing sort key begins (see `message_record.list_key`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _partitions(query: MessageQuery, now: datetime) -> list[Partition]:
@@ -239,7 +241,7 @@ def _read_cursor(
         raise _bad_cursor()
     if checksum != _checksum(scope, position) or position.partition not in partitions:
         raise _bad_cursor()
-    # A key names a record (`created_at#id`) within the list's range, or is "" (the top).
+    # A key names a record (`<time>#id`) within the list's range, or is "" (the top).
     if position.key and not (
         criteria.lowest <= position.key <= criteria.highest and position_id(position.key)
     ):
@@ -248,7 +250,7 @@ def _read_cursor(
 
 
 def position_id(key: str) -> str:
-    """The record id a listing sort key ends with (`created_at#id`)."""
+    """The record id a listing sort key ends with (`<time>#id`)."""
     return key.rpartition("#")[2] if "#" in key else ""
 
 

@@ -17,6 +17,7 @@ DynamoDB (the `RecordStore` port of `core.ports`).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypedDict
 
@@ -55,6 +56,8 @@ OUTBOX_SHARDS = tuple("0123456789abcdef")
 # The keys of the table's listing indexes (see `core.delivery.message_list`): every record
 # written since lists were added has them, set once when it is created.
 LISTING_FIELDS = ("list_month", "list_key")
+# The time in a listing sort key: fixed width, UTC, so that keys sort as times do.
+LIST_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Never shown, nor in the API's answers.
 PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS, *LISTING_FIELDS})
 
@@ -73,9 +76,10 @@ def new_record_id() -> str:
     return uuid.uuid4().hex
 
 
-def list_key(created_at: str, record_id: str) -> str:
-    """The listing indexes' sort key of a record: by creation time, then id."""
-    return f"{created_at}#{record_id}"
+def list_key(created: datetime, record_id: str) -> str:
+    """The listing indexes' sort key of a record: when it was created, to the microsecond
+    (`created_at` shows whole seconds, too coarse to order a burst of sends), then its id."""
+    return f"{created.astimezone(UTC).strftime(LIST_TIME_FORMAT)}#{record_id}"
 
 
 class MessageRecord(BaseModel):
@@ -133,8 +137,8 @@ class MessageRecord(BaseModel):
     # When the job should have reached a worker (epoch seconds): the index's sort key.
     outbox_due: int | None = None
     # The listing indexes' keys: the month it was created (`YYYY-MM`, the partition of the
-    # index across services) and `created_at#id` (both indexes' sort key: newest first, and
-    # unique, so a page can end on any record).
+    # index across services) and its creation time and id (both indexes' sort key, see
+    # `list_key`: newest first, and unique, so a page can end on any record).
     list_month: str | None = None
     list_key: str | None = None
 
@@ -157,14 +161,10 @@ class MessageRecord(BaseModel):
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
 
-    def listed(self) -> MessageRecord:
-        """This record with its listing keys, from its `created_at` and id."""
-        return self.model_copy(
-            update={
-                "list_month": self.created_at[:7],
-                "list_key": list_key(self.created_at, self.id),
-            }
-        )
+    def listed(self, created: datetime) -> MessageRecord:
+        """This record, created at `created`, with its listing keys."""
+        month = created.astimezone(UTC).strftime("%Y-%m")
+        return self.model_copy(update={"list_month": month, "list_key": list_key(created, self.id)})
 
     def with_outbox(self, job_body: str, due: int) -> MessageRecord:
         """This record holding its job until a worker claims it."""

@@ -43,14 +43,15 @@ class MessageRepository:
     def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
         """Write a new record; `Conflict` if its id is taken, unless `over_abandoned` and the
         one there is a message the queue refused (`enqueue_failed`): it is sent anew."""
-        now = now_iso()
+        created = datetime.now(UTC)
+        now = created.isoformat(timespec="seconds")
         record = record.model_copy(
             update={
                 "created_at": now,
                 "updated_at": now,
                 "expires_at": int(time.time()) + RETENTION_SECONDS,
             }
-        ).listed()
+        ).listed(created)
         abandoned = Attr("status").eq(Status.FAILED.value) & Attr("reason").eq(ENQUEUE_FAILED)
         item = record.model_dump(mode="json", exclude_none=True)
         if not self._table.create(item, or_if=abandoned if over_abandoned else None):
