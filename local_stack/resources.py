@@ -2,7 +2,8 @@
 dead-letter queue, the staging bucket, and the admin key secret.
 
 On a restart the state directory has brought most of it back: what exists is left as it is
-(its contents are the user's), and only what is missing is created."""
+(its contents are the user's), and only what is missing is created, a table's indexes too (a
+state kept by an earlier version lacks those added since)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from local_stack.state_store import Restored
 from local_stack.template_tables import load_template, table_schemas
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
@@ -45,6 +47,8 @@ def provision(admin_key: str, *, keep_existing_key: bool) -> str:
     for logical_id, schema in table_schemas().items():
         if names[logical_id] not in existing:
             dynamodb.create_table(TableName=names[logical_id], **schema)
+        else:
+            add_missing_indexes(dynamodb, names[logical_id], schema)
     # CreateQueue with the same attributes is a no-op, as in SQS, and so is CreateBucket
     # for a bucket of one's own in us-east-1.
     create_queues(boto3.client("sqs"))
@@ -52,6 +56,29 @@ def provision(admin_key: str, *, keep_existing_key: bool) -> str:
     if STAGING_BUCKET not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=STAGING_BUCKET)
     return store_admin_key(admin_key, keep_existing=keep_existing_key)
+
+
+def add_missing_indexes(dynamodb: DynamoDBClient, table: str, schema: dict[str, Any]) -> None:
+    """Create each global secondary index of `schema` that `table` lacks (one an update, as
+    DynamoDB asks); items written before have none of its keys, so it starts empty."""
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    present = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    for index in schema.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in present:
+            continue
+        dynamodb.update_table(
+            TableName=table,
+            AttributeDefinitions=schema["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["IndexName"],
+                        "KeySchema": index["KeySchema"],
+                        "Projection": index["Projection"],
+                    }
+                }
+            ],
+        )
 
 
 def store_admin_key(admin_key: str, *, keep_existing: bool) -> str:

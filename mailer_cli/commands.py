@@ -20,6 +20,9 @@ from mailer_cli.importing import ImportRun, import_records, read_export
 from mailer_cli.message import send_body
 
 KEYS = ("system", "api_key")
+MESSAGES = ("system", "message")
+# The message lists' query parameters, as `messages list` takes them.
+MESSAGE_FILTERS = ("status", "recipient", "tag", "since", "until", "limit", "cursor")
 ROLES = ("system", "role")
 SERVICES = ("system", "service")
 SUPPRESSION = ("system", "suppression")
@@ -223,3 +226,21 @@ def send(client: ApiClient, args: Namespace) -> Any:
         attach=args.attach,
     )
     return client.post(resource_path(args.service), body)
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def messages_list(client: ApiClient, args: Namespace) -> Any:
+    """A service's messages (`--service`, any key of a role that may use it), else every
+    service's (an admin key); one page, its `meta.next_cursor` goes back as `--cursor`."""
+    query = {name: getattr(args, name) for name in MESSAGE_FILTERS if getattr(args, name)}
+    path = resource_path(args.service, "messages") if args.service else resource_path(*MESSAGES)
+    return client.get(f"{path}?{urlencode(query)}" if query else path)
+
+
+def messages_show(client: ApiClient, args: Namespace) -> Any:
+    """One message's record, by its id alone (admin key), or within `--service`."""
+    if args.service:
+        return client.get(resource_path(args.service, "messages", args.id))
+    return client.get(resource_path(*MESSAGES, args.id))

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _services(top.group("services", "create, list and delete SMTP services, set passwords"))
     _suppression(top.group("suppression", "list, add and remove suppressed addresses"))
     _send_options(top.command("send", "send a test mail", commands.send))
+    _messages(top.group("messages", "find sent messages and what became of them"))
     _import_options(
         top.command(
             "import",
@@ -287,6 +288,31 @@ def _import_options(command: argparse.ArgumentParser) -> None:
         "--replace",
         action="store_true",
         help="change a service or template that already exists (PATCH) instead of failing",
+    )
+
+
+def _messages(messages: _Commands) -> None:
+    listing = messages.command(
+        "list", "list messages, newest first (one page)", commands.messages_list
+    )
+    listing.add_argument(
+        "--service",
+        metavar="NAME",
+        help="only this service's (default: every service's, which needs an admin key)",
+    )
+    listing.add_argument(
+        "--status", metavar="STATUS", help="queued, scheduled, sent, deferred, failed, ..."
+    )
+    listing.add_argument("--recipient", metavar="ADDRESS", help="sent to this address")
+    listing.add_argument("--tag", metavar="TAG", help="sent with this tag")
+    listing.add_argument("--since", metavar="TIME", help="accepted at or after (ISO 8601, zone)")
+    listing.add_argument("--until", metavar="TIME", help="accepted at or before (ISO 8601, zone)")
+    listing.add_argument("--limit", metavar="N", type=_positive_int, help="1 to 100 (default 20)")
+    listing.add_argument("--cursor", metavar="CURSOR", help="the previous page's meta.next_cursor")
+    show = messages.command("show", "show one message's record", commands.messages_show)
+    show.add_argument("id", help="the message's id (a send's answer names it)")
+    show.add_argument(
+        "--service", metavar="NAME", help="look within this service (default: any, admin key)"
     )
 
 

@@ -15,6 +15,7 @@ from core.access.reservation import Reservation
 from core.attachments.references import InlineAttachment, Reference
 from core.credentials import ServiceCredentials
 from core.delivery.job import INLINE_LIMIT_BYTES, Job
+from core.delivery.message_list import Criteria, IndexPage, Partition
 from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.message import Attachment, Message
 from core.services.model import Service
@@ -68,6 +69,18 @@ class RecordStore(Protocol):
     def settle(
         self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
     ) -> MessageRecord: ...
+
+
+class RecordIndex(Protocol):
+    """The listing indexes of the message records: reads, never a scan."""
+
+    def newest(
+        self, partition: Partition, criteria: Criteria, *, after: str | None, limit: int
+    ) -> IndexPage:
+        """One read of `partition`, newest first, after the sort key `after` (None: from the
+        top): of the `limit` records it evaluates within `criteria`'s bounds, those matching
+        its filters, and the sort key to go on after (None: the partition has no more)."""
+        ...
 
 
 class JobQueue(Protocol):

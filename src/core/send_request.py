@@ -45,6 +45,11 @@ MESSAGE_TEXT_FIELDS = (
 # DreamFactory's fields naming files by URL (or inline): see `core.attachments.references`.
 ATTACHMENT_REFERENCES = ("attachment", "import_url")
 
+# A send's `tags`: the sender's own labels, stored on its record and filterable in lists.
+MAX_TAGS = 10
+TAG_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
+
 # Message records are kept 30 days; a schedule must fall within them.
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 
@@ -246,6 +251,12 @@ class SendRequest(TemplateReference):
     template_data: dict[str, PlaceholderValue] = Field(default_factory=dict)
     # Queue the message for this time (ISO 8601 with a zone); it can be cancelled until then.
     send_at: AwareDatetime | None = None
+    # Not DreamFactory's (its clients never send it): labels kept on the message's record.
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = Field(
+        default_factory=list,
+        description=f"Up to {MAX_TAGS} labels of your own (letters, digits, `_.:-`, at most 64"
+        " each), kept on the message's record and usable as a filter when listing messages.",
+    )
 
     def model_post_init(self, context: Any) -> None:
         # Parsed with `{"complete": False}`, the recipients and bodies may still come from a

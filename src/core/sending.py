@@ -190,7 +190,9 @@ class Mailer:
             raise
         message = admitted.sealed.message
         try:
-            record = self._new_record(caller, admitted, Status.SENDING, attempts=1)
+            record = self._new_record(
+                caller, admitted, Status.SENDING, attempts=1, tags=request.tags
+            )
         except BaseException:
             allowance.release()
             raise
@@ -263,6 +265,7 @@ class Mailer:
                 send_at=scheduled,
                 outbox=(body_of(job), due),
                 over_abandoned=record_id is not None,
+                tags=request.tags,
             )
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
@@ -332,6 +335,7 @@ class Mailer:
         send_at: str | None = None,
         outbox: tuple[str, int] | None = None,
         over_abandoned: bool = False,
+        tags: list[str] | None = None,
     ) -> MessageRecord:
         """A new record; with `outbox` (the job's body, when it is due) holding its job."""
         message = admitted.sealed.message
@@ -346,6 +350,7 @@ class Mailer:
             suppressed=admitted.screened.suppressed,
             attempts=attempts,
             send_at=send_at,
+            tags=list(dict.fromkeys(tags or [])),
         )
         return self._records.create(
             record.with_outbox(*outbox) if outbox else record, over_abandoned=over_abandoned

@@ -74,6 +74,35 @@ class ItemTable:
         )
         return list(answer.get("Items", []))
 
+    def query_newest(
+        self,
+        index: str,
+        key: tuple[str, str],
+        sort: tuple[str, str, str],
+        *,
+        only: ConditionBase | None,
+        after: Item | None,
+        limit: int,
+    ) -> tuple[list[Item], Item | None]:
+        """One read of the index `index`, highest sort key first: the items of the partition
+        `key` (name, value) whose sort key `sort` (name, lowest, highest) is within the bounds,
+        after the item whose keys are `after`; `limit` items are evaluated, and those for which
+        `only` holds are answered, with the keys to go on after (None: no more)."""
+        (key_name, key_value), (sort_name, lowest, highest) = key, sort
+        arguments: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": Key(key_name).eq(key_value)
+            & Key(sort_name).between(lowest, highest),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if only is not None:
+            arguments["FilterExpression"] = only
+        if after is not None:
+            arguments["ExclusiveStartKey"] = after
+        answer = self.table.query(**arguments)
+        return list(answer.get("Items", [])), answer.get("LastEvaluatedKey")
+
     def create(self, item: Item, *, or_if: ConditionBase | None = None) -> bool:
         """Write `item` unless its key is taken (by an item for which `or_if` does not hold);
         says whether it was written."""

@@ -211,6 +211,7 @@ MessageView = public_view(
         "status": "sent",
         "attempts": 1,
         "recipients": ["john@example.com"],
+        "tags": ["invoice", "customer:1042"],
         "accepted": ["john@example.com"],
         "reply": "250 2.0.0 Ok: queued as 4Xk2Lp0Yz7",
         "provider_message_id": "4Xk2Lp0Yz7",
@@ -241,10 +242,19 @@ ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
 EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
 
 
-class SuppressionListMeta(DocumentOnly):
+class PageMeta(DocumentOnly):
     next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last one."
+        description="Pass it as `cursor` (with the same filters) for the next page; null on "
+        "the last."
     )
+
+
+# A page of message records, newest first: `{"resource": [...], "meta": {"next_cursor"}}`.
+MessagePageAnswer: type[BaseModel] = create_model(
+    "MessagePage",
+    __base__=resource_list("MessageList", MessageView),
+    meta=(PageMeta, ...),
+)
 
 
 class SuppressionList(DocumentOnly):
@@ -270,7 +280,7 @@ class SuppressionList(DocumentOnly):
     )
 
     resource: list[Suppression]
-    meta: SuppressionListMeta
+    meta: PageMeta
 
 
 class DeletedSuppression(DocumentOnly):

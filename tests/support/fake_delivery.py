@@ -13,6 +13,7 @@ from typing import Any, Unpack
 
 from core.clock import SystemClock
 from core.delivery.job import INLINE_LIMIT_BYTES, Job
+from core.delivery.message_list import Criteria, IndexName, IndexPage, Partition
 from core.delivery.message_record import (
     ENQUEUE_FAILED,
     OUTBOX_FIELDS,
@@ -27,7 +28,7 @@ from core.delivery.message_record import (
 from core.delivery.repair import OutboxStore
 from core.errors import Conflict, NotFound
 from core.message import Message
-from core.ports import Clock, JobQueue, RecordStore
+from core.ports import Clock, JobQueue, RecordIndex, RecordStore
 
 # What a worker's claim (or a settling without one) removes from a record.
 NO_OUTBOX: dict[str, Any] = dict.fromkeys(OUTBOX_FIELDS)
@@ -39,6 +40,7 @@ class FakeMessageRepository:
 
     clock: Clock = field(default_factory=SystemClock)
     records: dict[str, MessageRecord] = field(default_factory=dict)
+    reads: int = 0
 
     def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
         if record.id in self.records:
@@ -53,7 +55,7 @@ class FakeMessageRepository:
                 "updated_at": now,
                 "expires_at": self._epoch() + RETENTION_SECONDS,
             }
-        )
+        ).listed(self.clock.now())
         self.records[record.id] = record
         return record
 
@@ -121,6 +123,30 @@ class FakeMessageRepository:
             return None
         return self._update(record_id, status=Status.FAILED, reason=reason, **NO_OUTBOX)
 
+    def newest(
+        self, partition: Partition, criteria: Criteria, *, after: str | None, limit: int
+    ) -> IndexPage:
+        """As a DynamoDB Query of the index: `limit` records evaluated (within the sort key's
+        bounds, after `after`), the matching ones answered; `reads` counts the calls."""
+        self.reads += 1
+        in_partition = sorted(
+            (
+                record
+                for record in self.records.values()
+                if record.list_key is not None
+                and _partition_value(record, partition.index) == partition.value
+                and criteria.lowest <= record.list_key <= criteria.highest
+                and (after is None or record.list_key < after)
+            ),
+            key=lambda record: record.list_key or "",
+            reverse=True,
+        )
+        evaluated = in_partition[:limit]
+        # As DynamoDB does: a read that reached its limit names where it stopped, even when
+        # nothing follows.
+        last = evaluated[-1].list_key if len(evaluated) == limit else None
+        return IndexPage([record for record in evaluated if _matches(record, criteria)], last)
+
     def cancel(self, record_id: str) -> MessageRecord:
         current = self.get(record_id)
         if current.status not in (Status.SCHEDULED, Status.QUEUED):
@@ -145,6 +171,19 @@ class FakeMessageRepository:
 
     def _now_iso(self) -> str:
         return self.clock.now().isoformat(timespec="seconds")
+
+
+def _partition_value(record: MessageRecord, index: IndexName) -> str | None:
+    return record.service if index is IndexName.BY_SERVICE else record.list_month
+
+
+def _matches(record: MessageRecord, criteria: Criteria) -> bool:
+    return (
+        (criteria.role is None or record.role == criteria.role)
+        and (criteria.status is None or record.status is criteria.status)
+        and (criteria.recipient is None or criteria.recipient in record.recipients)
+        and (criteria.tag is None or criteria.tag in record.tags)
+    )
 
 
 @dataclass(frozen=True)
@@ -209,3 +248,4 @@ class FakeMessageQueue:
 _records: RecordStore = FakeMessageRepository()
 _outboxes: OutboxStore = FakeMessageRepository()
 _queue: JobQueue = FakeMessageQueue()
+_index: RecordIndex = FakeMessageRepository()

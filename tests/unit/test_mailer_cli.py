@@ -591,3 +591,38 @@ def test_unreachable_api_exits_3(failure: Exception) -> None:
 )
 def test_suppression_usage_errors(argv: list[str]) -> None:
     assert usage_error(*argv)
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def test_messages_list_asks_every_services_list_with_its_filters() -> None:
+    opener = FakeOpener(answer={"resource": [], "meta": {"next_cursor": None}})
+
+    done = run(
+        "messages", "list", "--status", "failed", "--tag", "a:b", "--limit", "5", opener=opener
+    )
+
+    assert done.status == 0
+    method, url, _ = opener.sent
+    assert (method, url) == ("GET", f"{ROOT}/system/message?status=failed&tag=a%3Ab&limit=5")
+
+
+def test_messages_list_of_a_service_goes_on_from_a_cursor() -> None:
+    opener = FakeOpener(answer={"resource": [], "meta": {"next_cursor": None}})
+
+    run("messages", "list", "--service", "email", "--cursor", "eyJ9==", opener=opener)
+
+    assert opener.sent[1] == f"{ROOT}/email/messages?cursor=eyJ9%3D%3D"
+
+
+@pytest.mark.parametrize(
+    ("argv", "path"),
+    [(("abc",), "system/message/abc"), (("abc", "--service", "bulk"), "bulk/messages/abc")],
+)
+def test_messages_show_finds_one_by_id(argv: tuple[str, ...], path: str) -> None:
+    opener = FakeOpener(answer={"id": "abc"})
+
+    run("messages", "show", *argv, opener=opener)
+
+    assert opener.sent[:2] == ("GET", f"{ROOT}/{path}")

@@ -17,6 +17,7 @@ DynamoDB (the `RecordStore` port of `core.ports`).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypedDict
 
@@ -52,8 +53,13 @@ OUTBOX_FIELDS = ("outbox", "outbox_shard", "outbox_due")
 # The index's partitions, by a record id's first hex digit: one partition would take every
 # accepted message's write, and DynamoDB throttles a hot partition (and the table with it).
 OUTBOX_SHARDS = tuple("0123456789abcdef")
+# The keys of the table's listing indexes (see `core.delivery.message_list`): every record
+# written since lists were added has them, set once when it is created.
+LISTING_FIELDS = ("list_month", "list_key")
+# The time in a listing sort key: fixed width, UTC, so that keys sort as times do.
+LIST_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Never shown, nor in the API's answers.
-PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS})
+PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS, *LISTING_FIELDS})
 
 # A server's reply is kept for the reader, not the archive: long multi-line replies, one per
 # refused recipient, must not push a record past DynamoDB's 400 KB item limit. A provider's
@@ -68,6 +74,12 @@ LEGACY_REPLY_FIELD = "smtp_reply"
 def new_record_id() -> str:
     """The id a message is known by in this API (its status record, `/messages/{id}`)."""
     return uuid.uuid4().hex
+
+
+def list_key(created: datetime, record_id: str) -> str:
+    """The listing indexes' sort key of a record: when it was created, to the microsecond
+    (`created_at` shows whole seconds, too coarse to order a burst of sends), then its id."""
+    return f"{created.astimezone(UTC).strftime(LIST_TIME_FORMAT)}#{record_id}"
 
 
 class MessageRecord(BaseModel):
@@ -86,6 +98,10 @@ class MessageRecord(BaseModel):
     status: Status
     attempts: int = 0
     recipients: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The sender's labels for the message (the send request's `tags`).",
+    )
     accepted: list[str] = Field(default_factory=list)
     refused: dict[str, str] = Field(default_factory=dict)
     deferred: dict[str, str] = Field(default_factory=dict)
@@ -125,6 +141,11 @@ class MessageRecord(BaseModel):
     outbox_shard: str | None = None
     # When the job should have reached a worker (epoch seconds): the index's sort key.
     outbox_due: int | None = None
+    # The listing indexes' keys: the month it was created (`YYYY-MM`, the partition of the
+    # index across services) and its creation time and id (both indexes' sort key, see
+    # `list_key`: newest first, and unique, so a page can end on any record).
+    list_month: str | None = None
+    list_key: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -145,6 +166,11 @@ class MessageRecord(BaseModel):
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+
+    def listed(self, created: datetime) -> MessageRecord:
+        """This record, created at `created`, with its listing keys."""
+        month = created.astimezone(UTC).strftime("%Y-%m")
+        return self.model_copy(update={"list_month": month, "list_key": list_key(created, self.id)})
 
     def with_outbox(self, job_body: str, due: int) -> MessageRecord:
         """This record holding its job until a worker claims it."""

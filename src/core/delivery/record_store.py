@@ -8,9 +8,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from core.clock import now_iso
+from core.delivery.message_list import Criteria, IndexName, IndexPage, Partition, position_id
 from core.delivery.message_record import (
     ENQUEUE_FAILED,
     LEGACY_REPLY_FIELD,
@@ -29,6 +30,8 @@ from core.storage import ItemTable
 # The table's sparse index of records holding their job (keys `outbox_shard`, `outbox_due`):
 # the outbox repair reads it, never the table.
 OUTBOX_INDEX = "outbox"
+# The listing indexes (template.yaml): their partition key; both sort by `list_key`.
+LISTING_PARTITION_KEYS = {IndexName.BY_SERVICE: "service", IndexName.BY_MONTH: "list_month"}
 
 
 class MessageRepository:
@@ -40,14 +43,15 @@ class MessageRepository:
     def create(self, record: MessageRecord, *, over_abandoned: bool = False) -> MessageRecord:
         """Write a new record; `Conflict` if its id is taken, unless `over_abandoned` and the
         one there is a message the queue refused (`enqueue_failed`): it is sent anew."""
-        now = now_iso()
+        created = datetime.now(UTC)
+        now = created.isoformat(timespec="seconds")
         record = record.model_copy(
             update={
                 "created_at": now,
                 "updated_at": now,
                 "expires_at": int(time.time()) + RETENTION_SECONDS,
             }
-        )
+        ).listed(created)
         abandoned = Attr("status").eq(Status.FAILED.value) & Attr("reason").eq(ENQUEUE_FAILED)
         item = record.model_dump(mode="json", exclude_none=True)
         if not self._table.create(item, or_if=abandoned if over_abandoned else None):
@@ -141,6 +145,25 @@ class MessageRepository:
         condition = Attr("outbox_due").eq(record.outbox_due)
         return self._table.update(record.id, set={"outbox_due": due}, only_if=condition) is not None
 
+    def newest(
+        self, partition: Partition, criteria: Criteria, *, after: str | None, limit: int
+    ) -> IndexPage:
+        """One Query of a listing index, newest first (see `core.delivery.message_list`)."""
+        partition_key = LISTING_PARTITION_KEYS[partition.index]
+        start = None
+        if after is not None:
+            start = {"id": position_id(after), partition_key: partition.value, "list_key": after}
+        items, last = self._table.query_newest(
+            partition.index.value,
+            (partition_key, partition.value),
+            ("list_key", criteria.lowest, criteria.highest),
+            only=_matching(criteria),
+            after=start,
+            limit=limit,
+        )
+        records = [MessageRecord.model_validate(item) for item in items]
+        return IndexPage(records, None if last is None else str(last["list_key"]))
+
     def cancel(self, record_id: str) -> MessageRecord:
         record = self._transition(
             record_id,
@@ -177,3 +200,22 @@ class MessageRepository:
             only_if=Attr("status").is_in([status.value for status in allowed]),
         )
         return None if item is None else MessageRecord.model_validate(item)
+
+
+def _matching(criteria: Criteria) -> ConditionBase | None:
+    """The filters no index key covers, as one condition (None: none set)."""
+    conditions: list[ConditionBase] = []
+    if criteria.role is not None:
+        conditions.append(Attr("role").eq(criteria.role))
+    if criteria.status is not None:
+        conditions.append(Attr("status").eq(criteria.status.value))
+    if criteria.recipient is not None:
+        conditions.append(Attr("recipients").contains(criteria.recipient))
+    if criteria.tag is not None:
+        conditions.append(Attr("tags").contains(criteria.tag))
+    if not conditions:
+        return None
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = combined & condition
+    return combined
