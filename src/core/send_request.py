@@ -14,7 +14,17 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 
 from core.addresses import (
     EmailAddress,
@@ -251,12 +261,34 @@ class SendRequest(TemplateReference):
     template_data: dict[str, PlaceholderValue] = Field(default_factory=dict)
     # Queue the message for this time (ISO 8601 with a zone); it can be cancelled until then.
     send_at: AwareDatetime | None = None
-    # Not DreamFactory's (its clients never send it): labels kept on the message's record.
+    # Not DreamFactory's: labels kept on the message's record. A DreamFactory client knows no
+    # tags, so a top-level `tags` that is no list is what any other top-level string is there:
+    # a placeholder value (kept aside by `_tags_or_placeholder`).
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = Field(
         default_factory=list,
         description=f"Up to {MAX_TAGS} labels of your own (letters, digits, `_.:-`, at most 64"
-        " each), kept on the message's record and usable as a filter when listing messages.",
+        " each), kept on the message's record and usable as a filter when listing messages. A"
+        " `tags` that is no list is a placeholder value, as any top-level string is.",
     )
+    _tags_placeholder: str | int | float | bool | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _tags_or_placeholder(
+        cls, data: Any, handler: ModelWrapValidatorHandler[SendRequest]
+    ) -> SendRequest:
+        scalar = None
+        if isinstance(data, dict) and isinstance(data.get("tags"), str | int | float | bool):
+            data = dict(data)
+            scalar = data.pop("tags")
+        request = handler(data)
+        if scalar is not None:
+            request._tags_placeholder = scalar
+        return request
+
+    def labels(self) -> list[str]:
+        """The message's tags (none when `tags` was a DreamFactory placeholder)."""
+        return list(self.tags)
 
     def model_post_init(self, context: Any) -> None:
         # Parsed with `{"complete": False}`, the recipients and bodies may still come from a
@@ -317,6 +349,8 @@ class SendRequest(TemplateReference):
                 continue  # files to attach, not text to insert
             if isinstance(value, str | int | float | bool):
                 values[key] = str(value)
+        if self._tags_placeholder is not None:
+            values["tags"] = str(self._tags_placeholder)
         for key, value in self.template_data.items():
             values[key] = "" if value is None else str(value)
         return values

@@ -191,7 +191,7 @@ class Mailer:
         message = admitted.sealed.message
         try:
             record = self._new_record(
-                caller, admitted, Status.SENDING, attempts=1, tags=request.tags
+                caller, admitted, Status.SENDING, attempts=1, tags=request.labels()
             )
         except BaseException:
             allowance.release()
@@ -265,7 +265,7 @@ class Mailer:
                 send_at=scheduled,
                 outbox=(body_of(job), due),
                 over_abandoned=record_id is not None,
-                tags=request.tags,
+                tags=request.labels(),
             )
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing

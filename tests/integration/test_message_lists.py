@@ -286,3 +286,22 @@ def test_no_list_scans_the_table(
     listing = [call for call in dynamodb_calls if call in ("Query", "Scan")]
     assert listing
     assert set(listing) == {"Query"}
+
+
+def test_a_dreamfactory_client_s_tags_text_is_a_placeholder_not_a_label(
+    server_only: CaptureServer,
+) -> None:
+    create_plain_service(server_only.port)
+    body = {
+        "to": "john@example.com",
+        "subject": "Hi",
+        "body_text": "Sale: {tags}",
+        "tags": "spring",
+    }
+
+    answer = call_api("POST", "/api/v2/email", body)
+
+    assert answer.status == 200, answer.body
+    assert b"Sale: spring" in server_only.only_message.data
+    shown = call_api("GET", f"/api/v2/email/messages/{answer.body['id']}").body
+    assert shown["tags"] == []

@@ -313,3 +313,32 @@ def test_template_data_must_hold_scalars() -> None:
 
     assert (error.status, error.reason) == (400, "invalid_request")
     assert error.context["errors"][0]["field"].startswith("template_data.order")
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+def test_a_list_of_tags_labels_the_message() -> None:
+    request = _parse(tags=["invoice", "n:42"])
+
+    assert request.labels() == ["invoice", "n:42"]
+    assert "tags" not in request.placeholder_values()
+
+
+@pytest.mark.parametrize("value", ["spring sale", 3, True])
+def test_a_top_level_tags_that_is_no_list_stays_a_placeholder_as_in_dreamfactory(
+    value: str | int | bool,
+) -> None:
+    # A DreamFactory client knows no tags: for it, `tags` is one more placeholder value.
+    request = _parse(body_text="Tagged {tags}", tags=value)
+
+    assert request.labels() == []
+    assert request.placeholder_values()["tags"] == str(value)
+
+
+@pytest.mark.parametrize(
+    "tags", [["bad tag"], ["x" * 65], [f"t{n}" for n in range(11)], [{"a": 1}]]
+)
+def test_bad_tags_are_refused(tags: list[Any]) -> None:
+    refused = _refused(to="john@example.com", tags=tags)
+    assert refused.context["errors"][0]["field"].startswith("tags"), refused.context
