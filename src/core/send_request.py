@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -59,6 +60,20 @@ ATTACHMENT_REFERENCES = ("attachment", "import_url")
 MAX_TAGS = 10
 TAG_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
+
+# What `tags` may be: the labels, or (a DreamFactory client's) a placeholder value.
+_TAGS_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": TAG_PATTERN},
+            "maxItems": MAX_TAGS,
+        },
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+    ]
+}
 
 # Message records are kept 30 days; a schedule must fall within them.
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
@@ -264,7 +279,7 @@ class SendRequest(TemplateReference):
     # Not DreamFactory's: labels kept on the message's record. A DreamFactory client knows no
     # tags, so a top-level `tags` that is no list is what any other top-level string is there:
     # a placeholder value (kept aside by `_tags_or_placeholder`).
-    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = Field(
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS), WithJsonSchema(_TAGS_SCHEMA)] = Field(
         default_factory=list,
         description=f"Up to {MAX_TAGS} labels of your own (letters, digits, `_.:-`, at most 64"
         " each), kept on the message's record and usable as a filter when listing messages. A"
