@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -30,6 +31,24 @@ def _only_a_number(value: Any) -> Any:
 # boolean and "587" or true for a number, which the OpenAPI document says they are not.
 NUMBER_ONLY = BeforeValidator(_only_a_number)
 JsonBool = Annotated[bool, BeforeValidator(_only_true_or_false)]
+
+
+def _only_iso_text(value: Any) -> Any:
+    # pydantic's datetime also reads a number, or a numeric text, as seconds since 1970; a
+    # query's `until=0.5` is a mistake to name, not the first second of 1970.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("an ISO 8601 date and time (text) is expected")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("an ISO 8601 date and time with its zone is expected") from None
+    return value
+
+
+# A date and time as ISO 8601 text, nothing else.
+ISO_ONLY = BeforeValidator(_only_iso_text)
 JsonInt = Annotated[int, NUMBER_ONLY]
 # With bounds, they go before NUMBER_ONLY (`Annotated[int, Field(ge=1), NUMBER_ONLY]`): after
 # it, pydantic can only check them apart from the type, and the document shows them as "ge".

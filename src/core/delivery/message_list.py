@@ -194,7 +194,8 @@ def _normalized_address(address: str) -> str:
 
 def _second(moment: datetime) -> str:
     """`moment`'s second as a listing sort key begins (see `message_record.list_key`)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: `%Y` leaves a year before 1000 unpadded on glibc ("18-01-01").
+    return moment.astimezone(UTC).isoformat(timespec="seconds")[:19]
 
 
 def _partitions(query: MessageQuery, now: datetime) -> list[Partition]:

@@ -26,6 +26,8 @@ from core.delivery.message_list import (
 from core.delivery.message_record import MessageRecord, Status
 from core.errors import NotFound
 from core.send_request import TAG_PATTERN
+from core.services.model import SERVICE_NAME
+from core.validation import ISO_ONLY
 from handlers.answers import MessagePageAnswer, MessageView, documented, errors
 from handlers.http import caller
 
@@ -42,11 +44,11 @@ TagFilter = Annotated[
     str | None, Query(pattern=TAG_PATTERN, description="Only messages sent with this tag.")
 ]
 Since = Annotated[
-    AwareDatetime | None,
+    Annotated[AwareDatetime, ISO_ONLY] | None,
     Query(description="Only messages accepted at or after this time (ISO 8601, with a zone)."),
 ]
 Until = Annotated[
-    AwareDatetime | None,
+    Annotated[AwareDatetime, ISO_ONLY] | None,
     Query(description="Only messages accepted at or before this time (ISO 8601, with a zone)."),
 ]
 Limit = Annotated[
@@ -68,7 +70,11 @@ LIST_DESCRIPTION = (
     summary="Find messages",
     description=f"{LIST_DESCRIPTION} Keys see the messages of their own role; admins, all.",
     tags=TAGS,
-    responses={200: documented("A page of messages.", MessagePageAnswer), **errors(400, 401, 403)},
+    # 404: a path no service could have (API Gateway matches the route first).
+    responses={
+        200: documented("A page of messages.", MessagePageAnswer),
+        **errors(400, 401, 403, 404),
+    },
 )
 def find_messages(
     service: str,
@@ -105,7 +111,9 @@ def find_messages(
     responses={200: documented("A page of messages.", MessagePageAnswer), **errors(400, 401, 403)},
 )
 def find_all_messages(
-    service: Annotated[str | None, Query(description="Only this service's messages.")] = None,
+    service: Annotated[
+        str | None, Query(pattern=SERVICE_NAME.pattern, description="Only this service's messages.")
+    ] = None,
     status: StatusFilter = None,
     recipient: RecipientFilter = None,
     tag: TagFilter = None,

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from core import runtime
 from core.access.audit import audit
+from core.services.model import SERVICE_NAME
 from core.suppression.model import ACCOUNT_WIDE, Reason, Source, Suppression, normalized
 from handlers.answers import DeletedSuppression, SuppressionList, documented, errors
 from handlers.http import caller
@@ -20,6 +21,8 @@ from handlers.responses import json_response
 
 router = Router()
 TAGS = ["suppression"]
+# A service's name, or `*`: never empty (an empty scope is no filter a user meant).
+SCOPE_PATTERN = rf"^(\*|{SERVICE_NAME.pattern[1:-1]})$"
 SERVICE_SCOPE = "A service's name: its own entries only; `*`: the account-wide ones."
 
 
@@ -36,7 +39,7 @@ def list_suppressions(
     cursor: Annotated[
         str | None, Query(description="The `meta.next_cursor` of the page before.")
     ] = None,
-    service: Annotated[str | None, Query(description=SERVICE_SCOPE)] = None,
+    service: Annotated[str | None, Query(pattern=SCOPE_PATTERN, description=SERVICE_SCOPE)] = None,
     reason: Annotated[Reason | None, Query(description="Only entries added for it.")] = None,
 ) -> dict[str, Any]:
     page = runtime.suppressions().page(service=service, reason=reason, limit=limit, cursor=cursor)
@@ -84,7 +87,8 @@ def add_suppression(
 def remove_suppression(
     email: str,
     service: Annotated[
-        str | None, Query(description="The service scope to remove it from.")
+        str | None,
+        Query(pattern=SCOPE_PATTERN, description="The service scope to remove it from."),
     ] = None,
 ) -> dict[str, Any]:
     address = normalized(unquote(email))  # `@` may come percent-encoded
