@@ -201,6 +201,7 @@ def test_a_permanent_bounce_suppresses_and_the_next_send_skips_it(
     assert again.status == 200, again.body
     assert again.body["suppressed"] == [JOHN]
     assert again.body["count"] == 1
+    assert _states(again.body["id"])[JOHN] == "suppressed"
 
 
 def test_a_complaint_suppresses_and_a_transient_bounce_does_not(sent: str) -> None:

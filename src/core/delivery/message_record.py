@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.delivery.recipient_status import EventEntry, RecipientStatus
+from core.delivery.recipient_status import EventEntry, RecipientState, RecipientStatus
 
 # Kept 30 days from acceptance and from each attempt, then DynamoDB's TTL removes them.
 RETENTION_SECONDS = 30 * 86_400
@@ -180,7 +180,13 @@ class MessageRecord(BaseModel):
         return [r for r in self.recipients if r not in done]
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+        shown = self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+        # The list kept them out of the envelope: no provider event will ever name them.
+        for address in self.suppressed:
+            shown["recipients_status"].setdefault(
+                address, {"state": RecipientState.SUPPRESSED.value, "at": self.created_at}
+            )
+        return shown
 
     def listed(self, created: datetime) -> MessageRecord:
         """This record, created at `created`, with its listing keys."""

@@ -6,9 +6,11 @@ the same state whatever order they come in:
 
     sent < delayed < delivered < bounced | complained
 
-`suppressed` is set when the message is accepted (never by an event) and ranks as a final
-state. An event of a lower rank than the recipient's state changes nothing; one of the same
-rank changes it only when it is newer (a later delay's diagnostic). Bounced and complained
+`suppressed` is never an event's: a record shows it for the recipients the suppression list
+kept out of the envelope (`MessageRecord.public`).
+
+An event of a lower rank than the recipient's state changes nothing; one of the same rank
+changes it only when it is newer (a later delay's diagnostic). Bounced and complained
 share the top rank: a complaint after a delivery's bounce (or the reverse) is the later one.
 """
 
