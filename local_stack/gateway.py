@@ -61,6 +61,12 @@ from local_stack.containers import FunctionContainers
 from local_stack.functions import LocalApi, LocalFunction
 from local_stack.template_tables import load_template
 
+# The local stack's own path on the API port (no route of the template's): it replays an SES
+# event, bare or wrapped in an SNS notification, through the SES events function, as SES's
+# topic would deliver it. Loopback programs only, as the Invoke API: a web page could
+# otherwise bounce (and suppress) any address.
+SES_EVENTS_PATH = "/_local/ses-events"
+SES_EVENTS_FUNCTION = "SesEventsFunction"
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 
 # API Gateway's payload quota; it answers a bigger request itself, with this body.
@@ -305,6 +311,9 @@ class _ApiRequest(_Request):
             return
         gateway = self.server.gateway
         path = unquote(url.path)
+        if path == SES_EVENTS_PATH:
+            self._replay_ses_event(body)
+            return
         route = match_route(gateway.api.routes, self.command, path)
         if route is None:
             # Unknown route or method (the Invoke API's path among them): API Gateway answers
@@ -337,6 +346,23 @@ class _ApiRequest(_Request):
             self._reply_json(502, {"message": "Internal server error"})
             return
         self._reply_answer(answer)
+
+    def _replay_ses_event(self, body: bytes) -> None:
+        refusal = browser_refusal(self.headers.get_all("Host"), self.headers.keys())
+        if refusal is not None:
+            self._reply_json(403, {"message": f"{SES_EVENTS_PATH} {refusal}"})
+            return
+        if self.command != "POST":
+            self._reply_json(405, {"message": f"POST an SES event to {SES_EVENTS_PATH}."})
+            return
+        try:
+            event = json.loads(body)
+        except ValueError:
+            self._reply_json(400, {"message": "An SES event is JSON."})
+            return
+        function = self.server.gateway.functions[SES_EVENTS_FUNCTION]
+        payload, failed = self.server.gateway.run_invoke(function, event)
+        self._reply_json(502 if failed else 200, payload)
 
     def _reply_answer(self, answer: ProxyAnswer) -> None:
         payload = answer.get("body") or ""

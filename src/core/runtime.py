@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from core.delivery.record_store import MessageRepository
     from core.delivery.repair import OutboxRepair
     from core.dispatch import Dispatcher
+    from core.events.apply import EventApplier
     from core.message import Attachment
     from core.oauth2.cache import TokenCache, TokenSource
     from core.secrets import CredentialStore
@@ -102,6 +103,13 @@ def suppressions() -> Suppressions:
     from core.suppression.suppressions import Suppressions
 
     return Suppressions(SuppressionRepository(get_settings().suppressions_table), SystemClock())
+
+
+def event_applier() -> EventApplier:
+    """Provider (SES) events onto message records and the suppression list."""
+    from core.events.apply import EventApplier
+
+    return EventApplier(message_repository(), suppressions())
 
 
 @lru_cache(maxsize=1)

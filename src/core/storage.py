@@ -74,6 +74,15 @@ class ItemTable:
         )
         return list(answer.get("Items", []))
 
+    def query_equal(self, index: str, key: tuple[str, str], *, limit: int) -> list[Item]:
+        """Up to `limit` items of the index `index` whose partition `key` is (name, value); read
+        eventually consistent, as any index is."""
+        key_name, key_value = key
+        answer = self.table.query(
+            IndexName=index, KeyConditionExpression=Key(key_name).eq(key_value), Limit=limit
+        )
+        return list(answer.get("Items", []))
+
     def query_newest(
         self,
         index: str,

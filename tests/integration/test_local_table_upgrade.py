@@ -36,7 +36,7 @@ def test_missing_indexes_are_added_and_the_items_kept() -> None:
 
     described = dynamodb.describe_table(TableName=TABLE)["Table"]
     names = sorted(index["IndexName"] for index in described["GlobalSecondaryIndexes"])
-    assert names == ["by_month", "by_service", "outbox"]
+    assert names == ["by_month", "by_provider_id", "by_service", "outbox"]
     assert dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "old"}})["Item"]["service"] == {
         "S": "email"
     }

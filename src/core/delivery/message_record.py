@@ -23,6 +23,8 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.delivery.recipient_status import EventEntry, RecipientState, RecipientStatus
+
 # Kept 30 days from acceptance and from each attempt, then DynamoDB's TTL removes them.
 RETENTION_SECONDS = 30 * 86_400
 
@@ -59,7 +61,10 @@ LISTING_FIELDS = ("list_month", "list_key")
 # The time in a listing sort key: fixed width, UTC, so that keys sort as times do.
 LIST_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Never shown, nor in the API's answers.
-PRIVATE_FIELDS = frozenset({"lease_until", "expires_at", *OUTBOX_FIELDS, *LISTING_FIELDS})
+# `events_version` counts the provider events applied (see `core.delivery.record_store`).
+PRIVATE_FIELDS = frozenset(
+    {"lease_until", "expires_at", "events_version", *OUTBOX_FIELDS, *LISTING_FIELDS}
+)
 
 # A server's reply is kept for the reader, not the archive: long multi-line replies, one per
 # refused recipient, must not push a record past DynamoDB's 400 KB item limit. A provider's
@@ -120,6 +125,16 @@ class MessageRecord(BaseModel):
         description="The id the provider gave the message when it took it, if it said one:"
         " an SMTP server's `250 ... queued as <id>`, SES's `250 Ok <id>`.",
     )
+    recipients_status: dict[str, RecipientStatus] = Field(
+        default_factory=dict,
+        description="Each recipient's state by the provider's events (SES): `sent`, `delayed`,"
+        " `delivered`, `bounced`, `complained`; `suppressed` when the list kept it out.",
+    )
+    events: list[EventEntry] = Field(
+        default_factory=list,
+        description="The provider's last events about the message (at most 20), oldest first.",
+    )
+    events_version: int = 0
     reason: str | None = None
     # An earlier attempt ended with its outcome unknown (resent under `unknown_outcome:
     # retry`): the message may be out already, so no later failure can make it `failed`.
@@ -165,7 +180,13 @@ class MessageRecord(BaseModel):
         return [r for r in self.recipients if r not in done]
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+        shown = self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+        # The list kept them out of the envelope: no provider event will ever name them.
+        for address in self.suppressed:
+            shown["recipients_status"].setdefault(
+                address, {"state": RecipientState.SUPPRESSED.value, "at": self.created_at}
+            )
+        return shown
 
     def listed(self, created: datetime) -> MessageRecord:
         """This record, created at `created`, with its listing keys."""

@@ -24,6 +24,7 @@ from core.delivery.message_record import (
     bounded,
     check_changes,
 )
+from core.delivery.recipient_status import EventEntry, RecipientStatus
 from core.errors import Conflict, NotFound
 from core.storage import ItemTable
 
@@ -31,6 +32,9 @@ from core.storage import ItemTable
 # the outbox repair reads it, never the table.
 OUTBOX_INDEX = "outbox"
 # The listing indexes (template.yaml): their partition key; both sort by `list_key`.
+# The table's sparse index of records by the id their provider gave them (template.yaml):
+# a provider's event names only that id.
+PROVIDER_ID_INDEX = "by_provider_id"
 LISTING_PARTITION_KEYS = {IndexName.BY_SERVICE: "service", IndexName.BY_MONTH: "list_month"}
 
 
@@ -163,6 +167,40 @@ class MessageRepository:
         )
         records = [MessageRecord.model_validate(item) for item in items]
         return IndexPage(records, None if last is None else str(last["list_key"]))
+
+    def find_by_provider_id(self, provider_message_id: str) -> MessageRecord | None:
+        """The record of the message its provider knows as `provider_message_id`, if any."""
+        keys = self._table.query_equal(
+            PROVIDER_ID_INDEX, ("provider_message_id", provider_message_id), limit=1
+        )
+        return self.get(str(keys[0]["id"])) if keys else None
+
+    def record_events(
+        self,
+        record: MessageRecord,
+        recipients_status: dict[str, RecipientStatus],
+        events: list[EventEntry],
+    ) -> MessageRecord | None:
+        """Write what provider events made of `record` (as read), unless another event was
+        applied since (its `events_version` moved on): None then, and the caller reads again."""
+        item = self._table.update(
+            record.id,
+            set={
+                "recipients_status": {
+                    address: status.model_dump(mode="json", exclude_none=True)
+                    for address, status in recipients_status.items()
+                },
+                "events": [event.model_dump(mode="json") for event in events],
+                "events_version": record.events_version + 1,
+            },
+            only_if=Attr("id").exists()
+            & (
+                Attr("events_version").eq(record.events_version)
+                if record.events_version
+                else Attr("events_version").not_exists() | Attr("events_version").eq(0)
+            ),
+        )
+        return None if item is None else MessageRecord.model_validate(item)
 
     def cancel(self, record_id: str) -> MessageRecord:
         record = self._transition(

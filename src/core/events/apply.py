@@ -1,0 +1,100 @@
+"""An SES event applied: the message's record moves each named recipient on (see
+`core.delivery.recipient_status`), and a permanent bounce or a complaint puts the address on
+the suppression list, account-wide. A transient bounce suppresses nothing."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from core.delivery.recipient_status import (
+    MAX_EVENTS,
+    EventEntry,
+    RecipientState,
+    RecipientStatus,
+    moved_on,
+)
+from core.delivery.record_store import MessageRepository
+from core.events.ses_event import EventType, SesEvent
+from core.suppression.model import Reason, Source
+from core.suppression.suppressions import Suppressions
+
+# What a Reject or a transient bounce leaves a recipient at: the ladder has no `rejected`
+# (SES refused the whole message: it never left), so a reject reads as a bounce.
+_STATE_OF = {
+    EventType.SEND: RecipientState.SENT,
+    EventType.DELIVERY: RecipientState.DELIVERED,
+    EventType.BOUNCE: RecipientState.BOUNCED,
+    EventType.COMPLAINT: RecipientState.COMPLAINED,
+    EventType.REJECT: RecipientState.BOUNCED,
+    EventType.DELIVERY_DELAY: RecipientState.DELAYED,
+}
+# A record changed by another event between our read and our write is read again, this often.
+_ATTEMPTS = 5
+
+
+class Applied(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # every recipient's part of it was seen before
+    UNKNOWN_MESSAGE = "unknown_message"  # no record has its id (not ours, or expired)
+
+
+class EventApplier:
+    def __init__(self, records: MessageRepository, suppressions: Suppressions) -> None:
+        self._records = records
+        self._suppressions = suppressions
+
+    def apply(self, event: SesEvent) -> Applied:
+        record = self._records.find_by_provider_id(event.provider_message_id)
+        if record is None:
+            return Applied.UNKNOWN_MESSAGE
+        outcome = Applied.DUPLICATE
+        for _ in range(_ATTEMPTS):
+            seen = {entry.id for entry in record.events}
+            new = [r for r in event.recipients if event_id(event, r.address) not in seen]
+            if not new:
+                break
+            statuses = dict(record.recipients_status)
+            for recipient in new:
+                update = RecipientStatus(
+                    state=_STATE_OF[event.type],
+                    at=event.at,
+                    bounce_type=event.bounce_type,
+                    bounce_subtype=event.bounce_subtype,
+                    diagnostic=recipient.diagnostic,
+                )
+                statuses[recipient.address] = moved_on(statuses.get(recipient.address), update)
+            entries = [
+                EventEntry(
+                    id=event_id(event, r.address), type=event.type, recipient=r.address, at=event.at
+                )
+                for r in new
+            ]
+            written = self._records.record_events(
+                record, statuses, [*record.events, *entries][-MAX_EVENTS:]
+            )
+            if written is not None:
+                outcome = Applied.APPLIED
+                break
+            record = self._records.get(record.id)
+        else:
+            raise RuntimeError(f"Message {record.id}: events kept racing; SNS retries it.")
+        # Suppressing is idempotent: a duplicate event suppresses again (a crash between the
+        # record and the list must not leave the address off it).
+        self._suppress(event, record.id)
+        return outcome
+
+    def _suppress(self, event: SesEvent, record_id: str) -> None:
+        if event.permanent_bounce:
+            reason = Reason.BOUNCE
+        elif event.type is EventType.COMPLAINT:
+            reason = Reason.COMPLAINT
+        else:
+            return
+        source = Source(message_id=record_id, event=event.type.value)
+        for recipient in event.recipients:
+            self._suppressions.add(recipient.address, reason, source=source)
+
+
+def event_id(event: SesEvent, recipient: str) -> str:
+    """One event about one recipient, however often it is delivered."""
+    return f"{event.provider_message_id}:{event.type.value}:{recipient}:{event.at}"
