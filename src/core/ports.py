@@ -17,6 +17,7 @@ from core.credentials import ServiceCredentials
 from core.delivery.job import INLINE_LIMIT_BYTES, Job
 from core.delivery.message_list import Criteria, IndexPage, Partition
 from core.delivery.message_record import MessageRecord, RecordChanges, Status
+from core.delivery.recipient_status import EventEntry, RecipientStatus
 from core.message import Attachment, Message
 from core.services.model import Service
 from core.suppression.model import Reason, Suppression, SuppressionPage
@@ -80,6 +81,25 @@ class RecordIndex(Protocol):
         """One read of `partition`, newest first, after the sort key `after` (None: from the
         top): of the `limit` records it evaluates within `criteria`'s bounds, those matching
         its filters, and the sort key to go on after (None: the partition has no more)."""
+        ...
+
+
+class RecordEvents(Protocol):
+    """What applying a provider's events needs of the message records."""
+
+    def find_by_provider_id(self, provider_message_id: str) -> MessageRecord | None:
+        """The record of the message its provider knows by that id, if any."""
+        ...
+
+    def get(self, record_id: str) -> MessageRecord: ...
+
+    def record_events(
+        self,
+        record: MessageRecord,
+        recipients_status: dict[str, RecipientStatus],
+        events: list[EventEntry],
+    ) -> MessageRecord | None:
+        """Write what the events made of `record` as read; None if it changed meanwhile."""
         ...
 
 

@@ -13,8 +13,8 @@ from core.delivery.recipient_status import (
     RecipientStatus,
     moved_on,
 )
-from core.delivery.record_store import MessageRepository
 from core.events.ses_event import EventType, SesEvent
+from core.ports import RecordEvents
 from core.suppression.model import Reason, Source
 from core.suppression.suppressions import Suppressions
 
@@ -39,7 +39,7 @@ class Applied(StrEnum):
 
 
 class EventApplier:
-    def __init__(self, records: MessageRepository, suppressions: Suppressions) -> None:
+    def __init__(self, records: RecordEvents, suppressions: Suppressions) -> None:
         self._records = records
         self._suppressions = suppressions
 

@@ -81,7 +81,7 @@ def add_suppression(
     tags=TAGS,
     responses={
         200: documented("Removed: sends reach it again.", DeletedSuppression),
-        **errors(401, 403, 404),
+        **errors(400, 401, 403, 404),
     },
 )
 def remove_suppression(
