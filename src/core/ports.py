@@ -19,6 +19,7 @@ from core.delivery.message_list import Criteria, IndexPage, Partition
 from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.delivery.recipient_status import EventEntry, RecipientStatus
 from core.message import Attachment, Message
+from core.message_events.model import MessageEvent
 from core.services.model import Service
 from core.suppression.model import Reason, Suppression, SuppressionPage
 from core.templates.model import EmailTemplate
@@ -119,6 +120,15 @@ class JobQueue(Protocol):
         ...
 
     def discard_staged(self, job: Job) -> None: ...
+
+
+class MessageEventSink(Protocol):
+    """Where message events go (the daily counters, the webhooks): each is published once,
+    by the write that made it true."""
+
+    def publish(self, events: Sequence[MessageEvent]) -> None:
+        """Take `events`; a consumer's fault is its own to log, never the send's failure."""
+        ...
 
 
 class SuppressionStore(Protocol):

@@ -1,0 +1,1 @@
+"""What became of messages, as events: one model for every consumer (stats, webhooks)."""
