@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from core.dispatch import Dispatcher
     from core.events.apply import EventApplier
     from core.message import Attachment
+    from core.message_events.fanout import FanOut
     from core.oauth2.cache import TokenCache, TokenSource
     from core.secrets import CredentialStore
     from core.sending import Mailer
@@ -110,6 +111,14 @@ def event_applier() -> EventApplier:
     from core.events.apply import EventApplier
 
     return EventApplier(message_repository(), suppressions())
+
+
+@lru_cache(maxsize=1)
+def message_events() -> FanOut:
+    """Where message events go: every consumer (the daily counters, the webhooks)."""
+    from core.message_events.fanout import FanOut
+
+    return FanOut([])
 
 
 @lru_cache(maxsize=1)
@@ -334,6 +343,7 @@ def reset() -> None:
         template_repository,
         message_repository,
         suppressions,
+        message_events,
         message_queue,
         admission,
         token_cache,
