@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from core.events.apply import EventApplier
     from core.message import Attachment
     from core.message_events.fanout import FanOut
+    from core.message_events.from_records import RecordsWithEvents
     from core.oauth2.cache import TokenCache, TokenSource
     from core.secrets import CredentialStore
     from core.sending import Mailer
@@ -110,7 +111,16 @@ def event_applier() -> EventApplier:
     """Provider (SES) events onto message records and the suppression list."""
     from core.events.apply import EventApplier
 
-    return EventApplier(message_repository(), suppressions())
+    return EventApplier(message_repository(), suppressions(), message_events())
+
+
+@lru_cache(maxsize=1)
+def message_records() -> RecordsWithEvents:
+    """The message records as the send path moves them on: each move that happens produces
+    its message events (the courier's, in the worker, held for the whole batch)."""
+    from core.message_events.from_records import RecordsWithEvents
+
+    return RecordsWithEvents(message_repository(), message_events())
 
 
 @lru_cache(maxsize=1)
@@ -201,7 +211,7 @@ def mailer() -> Mailer:
         fetch_attachments,
         admission(),
         deliverer(),
-        message_repository(),
+        message_records(),
         message_queue(),
         SystemClock(),
         suppressions=suppressions(),
@@ -233,7 +243,7 @@ def courier() -> Courier:
         service_repository(),
         admission(),
         deliverer(),
-        message_repository(),
+        message_records(),
         message_queue(),
         SystemClock(),
         # Queued mail is sent as its key and role allow at send time, not when accepted.
@@ -342,6 +352,7 @@ def reset() -> None:
         api_key_repository,
         template_repository,
         message_repository,
+        message_records,
         suppressions,
         message_events,
         message_queue,

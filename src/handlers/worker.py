@@ -93,7 +93,9 @@ def _job_of(record: dict[str, Any]) -> Job | ValidationError:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    batch = Batch(event.get("Records") or [], context)
-    return process_partial_response(
-        event=event, record_handler=batch.deliver, processor=processor, context=context
-    )
+    # The batch's message events go to their consumers together, once, at its end.
+    with runtime.message_records().held():
+        batch = Batch(event.get("Records") or [], context)
+        return process_partial_response(
+            event=event, record_handler=batch.deliver, processor=processor, context=context
+        )

@@ -10,6 +10,7 @@ from core.admission import Admission
 from core.delivery.courier import Courier, RetryPolicy
 from core.delivery.deliver import Deliverer
 from core.errors import Unauthorized
+from core.message_events.from_records import RecordsWithEvents
 from core.ports import TransportFactory
 from core.sending import Mailer
 from core.suppression.suppressions import Suppressions
@@ -20,6 +21,7 @@ from tests.support.fake_limiter import FakeLimiter
 from tests.support.fake_services import FakeServiceRepository
 from tests.support.fake_suppressions import FakeSuppressionStore
 from tests.support.fake_templates import FakeTemplates
+from tests.support.message_events import CollectedEvents
 from tests.support.outbox import Outbox
 
 
@@ -37,11 +39,24 @@ class SendPath:
     keys: dict[str, Principal] = field(default_factory=dict)
     max_recipients: int = 50
     max_message_bytes: int = 100_000
+    # What the records' moves told the message events' consumers.
+    events: CollectedEvents = field(default_factory=CollectedEvents)
     # The records' leases run on the same clock as the courier.
     records: FakeMessageRepository = field(init=False)
+    _with_events: tuple[FakeMessageRepository, RecordsWithEvents] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.records = FakeMessageRepository(clock=self.clock)
+
+    @property
+    def message_records(self) -> RecordsWithEvents:
+        """The records as the mailer and the courier move them on, producing events: one
+        for the path, over whatever `records` a test put in place."""
+        if self._with_events is None or self._with_events[0] is not self.records:
+            self._with_events = (self.records, RecordsWithEvents(self.records, self.events))
+        return self._with_events[1]
 
     def suppressions(self) -> Suppressions:
         return Suppressions(self.suppression_store, self.clock)
@@ -56,7 +71,7 @@ class SendPath:
             self.attachments,
             self.admission(),
             Deliverer(transports or self.outbox),
-            self.records,
+            self.message_records,
             self.queue,
             self.clock,
             suppressions=self.suppressions(),
@@ -77,7 +92,7 @@ class SendPath:
             self.services,
             self.admission(),
             Deliverer(transports or self.outbox),
-            self.records,
+            self.message_records,
             self.queue,
             self.clock,
             sender_now=self.sender_now,

@@ -1,11 +1,18 @@
 """An SES event applied: the message's record moves each named recipient on (see
 `core.delivery.recipient_status`), and a permanent bounce or a complaint puts the address on
-the suppression list, account-wide. A transient bounce suppresses nothing."""
+the suppression list, account-wide. A transient bounce suppresses nothing.
+
+Each recipient whose state the event moved yields a message event (`delivered`, `bounced`,
+`complained`, `delayed`), once: a duplicate moves nobody, nor does an event the ladder ranks
+below where the recipient stands. A Send yields none (the record's settle said `sent`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from core.clock import parse_iso
+from core.delivery.message_record import MessageRecord
 from core.delivery.recipient_status import (
     MAX_EVENTS,
     EventEntry,
@@ -14,7 +21,8 @@ from core.delivery.recipient_status import (
     moved_on,
 )
 from core.events.ses_event import EventType, SesEvent
-from core.ports import RecordEvents
+from core.message_events.model import MessageEvent, MessageEventType
+from core.ports import MessageEventSink, RecordEvents
 from core.suppression.model import Reason, Source
 from core.suppression.suppressions import Suppressions
 
@@ -28,6 +36,13 @@ _STATE_OF = {
     EventType.REJECT: RecipientState.BOUNCED,
     EventType.DELIVERY_DELAY: RecipientState.DELAYED,
 }
+# The message event of a recipient's move to a state (none for `sent`: see above).
+_MESSAGE_EVENT_OF = {
+    RecipientState.DELIVERED: MessageEventType.DELIVERED,
+    RecipientState.BOUNCED: MessageEventType.BOUNCED,
+    RecipientState.COMPLAINED: MessageEventType.COMPLAINED,
+    RecipientState.DELAYED: MessageEventType.DELAYED,
+}
 # A record changed by another event between our read and our write is read again, this often.
 _ATTEMPTS = 5
 
@@ -39,9 +54,12 @@ class Applied(StrEnum):
 
 
 class EventApplier:
-    def __init__(self, records: RecordEvents, suppressions: Suppressions) -> None:
+    def __init__(
+        self, records: RecordEvents, suppressions: Suppressions, events: MessageEventSink
+    ) -> None:
         self._records = records
         self._suppressions = suppressions
+        self._events = events
 
     def apply(self, event: SesEvent) -> Applied:
         record = self._records.find_by_provider_id(event.provider_message_id)
@@ -74,6 +92,7 @@ class EventApplier:
             )
             if written is not None:
                 outcome = Applied.APPLIED
+                self._events.publish(_moved(written, record.recipients_status, event))
                 break
             record = self._records.get(record.id)
         else:
@@ -93,6 +112,48 @@ class EventApplier:
         source = Source(message_id=record_id, event=event.type.value)
         for recipient in event.recipients:
             self._suppressions.add(recipient.address, reason, source=source)
+
+
+def _moved(
+    written: MessageRecord, before: dict[str, RecipientStatus], event: SesEvent
+) -> list[MessageEvent]:
+    """A message event for each recipient of `event` whose state the write changed."""
+    moved = []
+    for recipient in event.recipients:
+        now = written.recipients_status.get(recipient.address)
+        earlier = before.get(recipient.address)
+        if now is None or (earlier is not None and earlier.state is now.state):
+            continue
+        kind = _MESSAGE_EVENT_OF.get(now.state)
+        if kind is None:
+            continue
+        data = {
+            "bounce_type": now.bounce_type,
+            "bounce_subtype": now.bounce_subtype,
+            "diagnostic": now.diagnostic,
+            "provider_event": event.type.value,
+            "provider_message_id": event.provider_message_id,
+        }
+        moved.append(
+            MessageEvent(
+                type=kind,
+                message_id=written.id,
+                service=written.service,
+                recipient=recipient.address,
+                at=_when(now.at),
+                data={key: value for key, value in data.items() if value is not None},
+            )
+        )
+    return moved
+
+
+def _when(at: str) -> datetime:
+    """The event's time, or now when SES gave none a reader can place."""
+    try:
+        when = parse_iso(at)
+    except ValueError:
+        return datetime.now(UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def event_id(event: SesEvent, recipient: str) -> str:

@@ -172,7 +172,7 @@ def get_message(service: str, message_id: str) -> dict[str, Any]:
 )
 def cancel_message(service: str, message_id: str) -> dict[str, Any]:
     _record(service, message_id)
-    return _shown(runtime.message_repository().cancel(message_id))
+    return _shown(runtime.message_records().cancel(message_id))
 
 
 def _page(query: MessageQuery) -> dict[str, Any]:
