@@ -25,6 +25,7 @@ BENCH_SETTINGS = {
     "IDEMPOTENCY_TABLE": "bench-idempotency",
     "TEMPLATES_TABLE": "bench-templates",
     "SUPPRESSIONS_TABLE": "bench-suppressions",
+    "STATS_TABLE": "bench-stats",
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
     "STAGING_BUCKET": "bench-staging",
 }

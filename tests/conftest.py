@@ -21,6 +21,7 @@ TABLE_NAMES = {
     "IdempotencyTable": "email-api-idempotency",
     "TemplatesTable": "email-api-templates",
     "SuppressionsTable": "email-api-suppressions",
+    "StatsTable": "email-api-stats",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
 # What template.yaml's Globals give every function, and core.settings requires. The queue and
@@ -34,6 +35,7 @@ REQUIRED_SETTINGS = {
     "IDEMPOTENCY_TABLE": TABLE_NAMES["IdempotencyTable"],
     "TEMPLATES_TABLE": TABLE_NAMES["TemplatesTable"],
     "SUPPRESSIONS_TABLE": TABLE_NAMES["SuppressionsTable"],
+    "STATS_TABLE": TABLE_NAMES["StatsTable"],
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-send-queue",
     "STAGING_BUCKET": "email-api-staging",
 }

@@ -5,8 +5,8 @@ plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks ag
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, Unpack, runtime_checkable
 
@@ -21,6 +21,7 @@ from core.delivery.recipient_status import EventEntry, RecipientStatus
 from core.message import Attachment, Message
 from core.message_events.model import MessageEvent
 from core.services.model import Service
+from core.stats.model import DayCounts
 from core.suppression.model import Reason, Suppression, SuppressionPage
 from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
@@ -128,6 +129,19 @@ class MessageEventSink(Protocol):
 
     def publish(self, events: Sequence[MessageEvent]) -> None:
         """Take `events`; a consumer's fault is its own to log, never the send's failure."""
+        ...
+
+
+class StatsStore(Protocol):
+    """The daily counters, by service and UTC day (`YYYY-MM-DD`)."""
+
+    def add(self, service: str, day: str, counts: Mapping[str, int]) -> None:
+        """Add `counts` to the day's counters, in one write."""
+        ...
+
+    def days(self, since: date, until: date, *, service: str | None) -> list[DayCounts]:
+        """The counters of every day from `since` to `until` (both included) that has any,
+        of `service` or of every service, by day then service."""
         ...
 
 

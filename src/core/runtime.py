@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from core.secrets import CredentialStore
     from core.sending import Mailer
     from core.services.repository import ServiceRepository
+    from core.stats.counters import DailyCounters
     from core.suppression.suppressions import Suppressions
     from core.templates.repository import TemplateRepository
     from core.transport.factory import Transports
@@ -128,7 +129,16 @@ def message_events() -> FanOut:
     """Where message events go: every consumer (the daily counters, the webhooks)."""
     from core.message_events.fanout import FanOut
 
-    return FanOut([])
+    return FanOut([daily_counters()])
+
+
+@lru_cache(maxsize=1)
+def daily_counters() -> DailyCounters:
+    """The per service and day counters `GET /system/stats` reads."""
+    from core.stats.counters import DailyCounters
+    from core.stats.store import StatsRepository
+
+    return DailyCounters(StatsRepository(get_settings().stats_table))
 
 
 @lru_cache(maxsize=1)
@@ -355,6 +365,7 @@ def reset() -> None:
         message_records,
         suppressions,
         message_events,
+        daily_counters,
         message_queue,
         admission,
         token_cache,

@@ -66,6 +66,7 @@ class Settings(BaseModel):
     idempotency_table: Required = Field(validation_alias="IDEMPOTENCY_TABLE")
     templates_table: Required = Field(validation_alias="TEMPLATES_TABLE")
     suppressions_table: Required = Field(validation_alias="SUPPRESSIONS_TABLE")
+    stats_table: Required = Field(validation_alias="STATS_TABLE")
     send_queue_url: Required = Field(validation_alias="SEND_QUEUE_URL")
     staging_bucket: Required = Field(validation_alias="STAGING_BUCKET")
 

@@ -249,6 +249,7 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
         ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
+        ("dynamodb:UpdateItem", "StatsTable"),
     }
 
 
@@ -317,6 +318,7 @@ def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> Non
         ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
+        ("dynamodb:UpdateItem", "StatsTable"),
         ("sqs:SendMessage", "SendQueue"),
         ("sqs:ChangeMessageVisibility", "SendQueue"),
         ("s3:GetObject", "${StagingBucket}/staged/*"),
