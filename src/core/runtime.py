@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from core.sending import Mailer
     from core.services.repository import ServiceRepository
     from core.stats.counters import DailyCounters
+    from core.stats.store import StatsRepository
     from core.suppression.suppressions import Suppressions
     from core.templates.repository import TemplateRepository
     from core.transport.factory import Transports
@@ -134,11 +135,18 @@ def message_events() -> FanOut:
 
 @lru_cache(maxsize=1)
 def daily_counters() -> DailyCounters:
-    """The per service and day counters `GET /system/stats` reads."""
+    """The per service and day counters, kept as message events happen."""
     from core.stats.counters import DailyCounters
+
+    return DailyCounters(stats_store())
+
+
+@lru_cache(maxsize=1)
+def stats_store() -> StatsRepository:
+    """The daily counters' table: `GET /system/stats` reads it."""
     from core.stats.store import StatsRepository
 
-    return DailyCounters(StatsRepository(get_settings().stats_table))
+    return StatsRepository(get_settings().stats_table)
 
 
 @lru_cache(maxsize=1)
@@ -366,6 +374,7 @@ def reset() -> None:
         suppressions,
         message_events,
         daily_counters,
+        stats_store,
         message_queue,
         admission,
         token_cache,

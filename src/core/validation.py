@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -49,6 +50,20 @@ def _only_iso_text(value: Any) -> Any:
 
 # A date and time as ISO 8601 text, nothing else.
 ISO_ONLY = BeforeValidator(_only_iso_text)
+
+
+def _only_iso_date_text(value: Any) -> Any:
+    # As `_only_iso_text`, and a day only: pydantic's date reads `86400` as 1970-01-02.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("an ISO 8601 date (YYYY-MM-DD) is expected")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A day as `YYYY-MM-DD` text, nothing else.
+ISO_DATE_ONLY = BeforeValidator(_only_iso_date_text)
 JsonInt = Annotated[int, NUMBER_ONLY]
 # With bounds, they go before NUMBER_ONLY (`Annotated[int, Field(ge=1), NUMBER_ONLY]`): after
 # it, pydantic can only check them apart from the type, and the document shows them as "ge".

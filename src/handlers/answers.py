@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from core.access.model import ApiKey, Role
 from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
+from core.stats.model import DayStats, Thresholds
 from core.suppression.model import Suppression
 from core.templates.model import EmailTemplate
 from handlers.documentation import DocumentOnly
@@ -281,6 +282,66 @@ class SuppressionList(DocumentOnly):
 
     resource: list[Suppression]
     meta: PageMeta
+
+
+class StatsMeta(DocumentOnly):
+    since: str = Field(description="The first day of the range (`YYYY-MM-DD`, UTC).")
+    until: str = Field(description="The last day of the range, included.")
+    thresholds: Thresholds = Field(
+        description="SES's review and pause thresholds, as fractions: a day's `flags` name"
+        " those its rates reach."
+    )
+    totals: dict[str, int | float | None] = Field(
+        description="Every counter summed over the rows, with the sums' rates."
+    )
+
+
+class StatsAnswer(DocumentOnly):
+    """The daily counters: `{"resource": [a row per service and day], "meta": {...}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": [
+                        {
+                            "service": "email",
+                            "date": "2026-11-30",
+                            "accepted": 120,
+                            "sent": 118,
+                            "failed": 1,
+                            "deferred": 3,
+                            "unknown": 0,
+                            "cancelled": 1,
+                            "recipients": 130,
+                            "delivered": 124,
+                            "bounced": 7,
+                            "complained": 0,
+                            "delayed": 2,
+                            "suppressed": 2,
+                            "bounce_rate": 0.053846,
+                            "complaint_rate": 0.0,
+                            "flags": ["bounce_review"],
+                        }
+                    ],
+                    "meta": {
+                        "since": "2026-11-01",
+                        "until": "2026-11-30",
+                        "thresholds": {
+                            "bounce_review": 0.05,
+                            "bounce_pause": 0.1,
+                            "complaint_review": 0.001,
+                            "complaint_pause": 0.005,
+                        },
+                        "totals": {"accepted": 120, "sent": 118, "bounce_rate": 0.053846},
+                    },
+                }
+            ]
+        }
+    )
+
+    resource: list[DayStats]
+    meta: StatsMeta
 
 
 class DeletedSuppression(DocumentOnly):

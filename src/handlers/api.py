@@ -36,6 +36,7 @@ from handlers.routes import (
     send,
     service_tests,
     services,
+    stats,
     suppression,
 )
 
@@ -81,6 +82,7 @@ for routes in (
     roles,
     api_keys,
     suppression,
+    stats,
 ):
     app.include_router(routes.router)
 documentation.describe(app)

@@ -59,6 +59,7 @@ TAGS = {
     "services": "SMTP services (admin keys only).",
     "roles": "What each API key may do (admin keys only).",
     "api keys": "API keys (admin keys only); shown once, when made.",
+    "stats": "Daily numbers per service, and the SES bounce and complaint thresholds.",
 }
 
 # Where DreamFactory's clients put the key; any one of the three will do:

@@ -1,5 +1,5 @@
 """The daily counters' arithmetic: a batch of events tallied per (service, day) and added in
-one write a bucket; a day's rates and the SES thresholds they reach."""
+one write a bucket; a day's rates and the SES thresholds they reach; the range of days read."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from core.errors import InvalidRequest
 from core.message_events.model import MessageEvent
 from core.message_events.model import MessageEventType as T
 from core.stats.counters import DailyCounters, tally
 from core.stats.model import DayCounts, DayStats, totals
+from core.stats.report import daily_stats
 
 MONDAY = datetime(2026, 3, 2, 23, 59, tzinfo=UTC)
 TUESDAY = datetime(2026, 3, 3, 0, 1, tzinfo=UTC)
@@ -97,3 +99,56 @@ def test_totals_sum_the_rows_and_rate_the_sums() -> None:
 
     assert (summed["sent"], summed["recipients"], summed["bounced"]) == (10, 40, 2)
     assert (summed["bounce_rate"], summed["complaint_rate"]) == (0.05, 0.0)
+
+
+class RangeStore(RecordingStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[date, date, str | None]] = []
+
+    def days(self, since: date, until: date, *, service: str | None) -> list[DayCounts]:
+        self.asked.append((since, until, service))
+        return [DayCounts("email", since.isoformat(), {"recipients": 4, "bounced": 1})]
+
+
+TODAY = date(2026, 3, 31)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "read"),
+    [
+        (None, None, (date(2026, 3, 2), TODAY)),
+        (date(2026, 1, 1), None, (date(2026, 1, 1), date(2026, 1, 30))),
+        (None, date(2026, 1, 30), (date(2026, 1, 1), date(2026, 1, 30))),
+        (date(2025, 3, 1), date(2026, 4, 4), (date(2025, 3, 1), date(2026, 4, 4))),  # 400
+    ],
+)
+def test_the_range_read_by_default_and_as_asked(
+    since: date | None, until: date | None, read: tuple[date, date]
+) -> None:
+    store = RangeStore()
+
+    report = daily_stats(store, TODAY, service="email", since=since, until=until)
+
+    assert store.asked == [(*read, "email")]
+    assert report.answer()["meta"]["since"] == read[0].isoformat()
+    assert report.rows[0].bounce_rate == 0.25
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        (date(2026, 3, 2), date(2026, 3, 1)),  # backwards
+        (date(2025, 3, 1), date(2026, 4, 5)),  # 400 days and one
+        (None, date(1, 1, 1)),  # 29 days before the calendar starts
+    ],
+)
+def test_a_range_backwards_too_long_or_off_the_calendar_is_a_400(
+    since: date | None, until: date | None
+) -> None:
+    store = RangeStore()
+
+    with pytest.raises(InvalidRequest):
+        daily_stats(store, TODAY, since=since, until=until)
+
+    assert store.asked == []

@@ -53,7 +53,32 @@ SES_THRESHOLDS = Thresholds()
 class DayStats(BaseModel):
     """A row of `GET /system/stats`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "service": "email",
+                    "date": "2026-11-30",
+                    "accepted": 120,
+                    "sent": 118,
+                    "failed": 1,
+                    "deferred": 3,
+                    "unknown": 0,
+                    "cancelled": 1,
+                    "recipients": 130,
+                    "delivered": 124,
+                    "bounced": 7,
+                    "complained": 0,
+                    "delayed": 2,
+                    "suppressed": 2,
+                    "bounce_rate": 0.053846,
+                    "complaint_rate": 0.0,
+                    "flags": ["bounce_review"],
+                }
+            ]
+        },
+    )
 
     service: str
     date: str = Field(description="The UTC day (`YYYY-MM-DD`).")
