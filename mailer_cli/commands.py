@@ -26,6 +26,7 @@ MESSAGE_FILTERS = ("status", "recipient", "tag", "since", "until", "limit", "cur
 ROLES = ("system", "role")
 SERVICES = ("system", "service")
 SUPPRESSION = ("system", "suppression")
+STATS = ("system", "stats")
 
 # --- API keys -----------------------------------------------------------------------------
 
@@ -197,6 +198,20 @@ def suppression_remove(client: ApiClient, args: Namespace) -> Any:
     if args.service is not None:
         path += "?" + urlencode({"service": args.service})
     return client.delete(path)
+
+
+# --- the daily numbers ----------------------------------------------------------------------
+
+
+def stats(client: ApiClient, args: Namespace) -> Any:
+    """A row per service and day, with the rates beside SES's thresholds."""
+    query = {
+        name: value
+        for name, value in (("service", args.service), ("since", args.since), ("until", args.until))
+        if value is not None
+    }
+    path = resource_path(*STATS)
+    return client.get(f"{path}?{urlencode(query)}" if query else path)
 
 
 # --- import -------------------------------------------------------------------------------

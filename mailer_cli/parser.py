@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ REASONS = ("bounce", "complaint", "manual")
 MAX_PAGE_SIZE = 100
 
 DESCRIPTION = """\
-Administer the email API (API keys, roles, services, the suppression list), import
+Administer the email API (API keys, roles, services, the suppression list, the daily
+numbers), import
 DreamFactory's services and email templates, and send a test mail, against a deployed API
 (the stack's ApiUrl output) or the local stack (make dev).
 
@@ -26,8 +28,8 @@ Answers are the API's JSON, pretty-printed on standard output."""
 EPILOG = """\
 environment:
   MAILER_URL       the API's base URL, for --url (with or without /api/v2/)
-  MAILER_API_KEY   the API key, for --api-key (keys, roles, services and the suppression
-                   list need an admin key)
+  MAILER_API_KEY   the API key, for --api-key (keys, roles, services, the suppression
+                   list and stats need an admin key)
 
 exit status:
   0  success: the API's answer is on standard output
@@ -58,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     _suppression(top.group("suppression", "list, add and remove suppressed addresses"))
     _send_options(top.command("send", "send a test mail", commands.send))
     _messages(top.group("messages", "find sent messages and what became of them"))
+    _stats_options(
+        top.command(
+            "stats",
+            "the daily numbers per service, with bounce and complaint rates",
+            commands.stats,
+        )
+    )
     _import_options(
         top.command(
             "import",
@@ -243,6 +252,30 @@ def _suppression(suppression: _Commands) -> None:
     remove.add_argument(
         "--service", metavar="SERVICE", help="from this service's scope (default: account-wide)"
     )
+
+
+def _stats_options(stats: argparse.ArgumentParser) -> None:
+    stats.add_argument("--service", metavar="SERVICE", help="one service's days (default: all)")
+    stats.add_argument(
+        "--since",
+        metavar="YYYY-MM-DD",
+        type=_iso_date,
+        help="the first day, UTC (default: 29 days before --until)",
+    )
+    stats.add_argument(
+        "--until",
+        metavar="YYYY-MM-DD",
+        type=_iso_date,
+        help="the last day, included (default: today, or 29 days after --since)",
+    )
+
+
+def _iso_date(text: str) -> str:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    return day.isoformat()
 
 
 def _password_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

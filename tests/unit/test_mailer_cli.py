@@ -203,6 +203,13 @@ ROOT = f"{URL}/api/v2"
             "system/suppression/gone%40example.com?service=email",
             None,
         ),
+        (["stats"], "GET", "system/stats", None),
+        (
+            ["stats", "--service", "email", "--since", "2026-11-01", "--until", "2026-11-30"],
+            "GET",
+            "system/stats?service=email&since=2026-11-01&until=2026-11-30",
+            None,
+        ),
     ],
 )
 def test_each_command_makes_its_request(argv: list[str], method: str, url: str, body: Any) -> None:
@@ -590,6 +597,13 @@ def test_unreachable_api_exits_3(failure: Exception) -> None:
     ],
 )
 def test_suppression_usage_errors(argv: list[str]) -> None:
+    assert usage_error(*argv)
+
+
+@pytest.mark.parametrize(
+    "argv", [["stats", "--since", "yesterday"], ["stats", "--until", "2026-02-30"]]
+)
+def test_stats_usage_errors(argv: list[str]) -> None:
     assert usage_error(*argv)
 
 
