@@ -32,15 +32,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             )
         key = event.get("idempotency_key")
         message = event.get("message")
-        outcome = runtime.dispatcher().dispatch(
-            runtime.invoke_principal(),
-            event["service"],
-            parse_send_request(message),
-            message,
-            asynchronous=event.get("async") is True,
-            idempotency_key=key if isinstance(key, str) else None,
-            lambda_context=context,
-        )
+        # The send's message events go to their consumers in one publish.
+        with runtime.message_records().held():
+            outcome = runtime.dispatcher().dispatch(
+                runtime.invoke_principal(),
+                event["service"],
+                parse_send_request(message),
+                message,
+                asynchronous=event.get("async") is True,
+                idempotency_key=key if isinstance(key, str) else None,
+                lambda_context=context,
+            )
     except EmailApiError as error:
         logger.info("invocation failed", extra={"status": error.status, "reason": error.reason})
         return error_body(error)

@@ -80,15 +80,17 @@ def send_email(
     body = router.current_event.json_body
     if request.names_template:
         body = {**body, "template": request.template, "template_id": request.template_id}
-    outcome = runtime.dispatcher().dispatch(
-        caller(router),
-        service,
-        request,
-        body,
-        asynchronous=_wants_async(asynchronous, prefer),
-        idempotency_key=idempotency_key,
-        lambda_context=router.lambda_context,
-    )
+    # The send's message events (accepted, then sent) go to their consumers in one publish.
+    with runtime.message_records().held():
+        outcome = runtime.dispatcher().dispatch(
+            caller(router),
+            service,
+            request,
+            body,
+            asynchronous=_wants_async(asynchronous, prefer),
+            idempotency_key=idempotency_key,
+            lambda_context=router.lambda_context,
+        )
     status, body = send_answer(outcome)
     return json_response(status, body, quota_headers(outcome.quota))
 
