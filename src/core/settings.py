@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -127,19 +128,24 @@ class Settings(BaseModel):
     max_placeholder_bytes: int = Field(
         default=DEFAULT_MAX_PLACEHOLDER_BYTES, ge=1, validation_alias="MAX_PLACEHOLDER_BYTES"
     )
-    # Attachments by URL (core.attachments.fetch), judged by the same guard as SMTP hosts but
-    # stricter: a service's host is set by an admin, a URL by every sending key, and what the
-    # URL answers is mailed to recipients of the sender's choosing. So an internal web service
-    # a private address reaches would have its answers read back; private ranges are refused
-    # unless allowed, as loopback is. https only unless plain http is allowed.
-    attachment_fetch_allow_http: bool = Field(
-        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_HTTP"
+    # Outbound HTTP on a user's word (attachment URLs, OAuth2 token endpoints, webhooks), judged
+    # by the same guard as SMTP hosts but stricter: a service's host is set by an admin, a URL
+    # by every sending key, and what an attachment URL answers is mailed to recipients of the
+    # sender's choosing. So an internal web service a private address reaches would have its
+    # answers read back; private ranges are refused unless allowed, as loopback is. https only
+    # unless plain http is allowed. The ATTACHMENT_FETCH_ALLOW_* names of earlier versions
+    # still work.
+    outbound_allow_http: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OUTBOUND_ALLOW_HTTP", "ATTACHMENT_FETCH_ALLOW_HTTP"),
     )
-    attachment_fetch_allow_loopback: bool = Field(
-        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_LOOPBACK"
+    outbound_allow_loopback: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OUTBOUND_ALLOW_LOOPBACK", "ATTACHMENT_FETCH_ALLOW_LOOPBACK"),
     )
-    attachment_fetch_allow_private: bool = Field(
-        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_PRIVATE"
+    outbound_allow_private: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OUTBOUND_ALLOW_PRIVATE", "ATTACHMENT_FETCH_ALLOW_PRIVATE"),
     )
     attachment_fetch_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias="ATTACHMENT_FETCH_TIMEOUT_SECONDS"
