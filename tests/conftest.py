@@ -21,6 +21,8 @@ TABLE_NAMES = {
     "IdempotencyTable": "email-api-idempotency",
     "TemplatesTable": "email-api-templates",
     "SuppressionsTable": "email-api-suppressions",
+    "WebhooksTable": "email-api-webhooks",
+    "WebhookDeliveriesTable": "email-api-webhook-deliveries",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
 # What template.yaml's Globals give every function, and core.settings requires. The queue and
@@ -34,8 +36,11 @@ REQUIRED_SETTINGS = {
     "IDEMPOTENCY_TABLE": TABLE_NAMES["IdempotencyTable"],
     "TEMPLATES_TABLE": TABLE_NAMES["TemplatesTable"],
     "SUPPRESSIONS_TABLE": TABLE_NAMES["SuppressionsTable"],
+    "WEBHOOKS_TABLE": TABLE_NAMES["WebhooksTable"],
+    "WEBHOOK_DELIVERIES_TABLE": TABLE_NAMES["WebhookDeliveriesTable"],
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-send-queue",
     "STAGING_BUCKET": "email-api-staging",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-webhook-queue",
 }
 
 # Powertools loggers take the service name when created, at import time, as they do in Lambda

@@ -67,7 +67,10 @@ class Settings(BaseModel):
     idempotency_table: Required = Field(validation_alias="IDEMPOTENCY_TABLE")
     templates_table: Required = Field(validation_alias="TEMPLATES_TABLE")
     suppressions_table: Required = Field(validation_alias="SUPPRESSIONS_TABLE")
+    webhooks_table: Required = Field(validation_alias="WEBHOOKS_TABLE")
+    webhook_deliveries_table: Required = Field(validation_alias="WEBHOOK_DELIVERIES_TABLE")
     send_queue_url: Required = Field(validation_alias="SEND_QUEUE_URL")
+    webhook_queue_url: Required = Field(validation_alias="WEBHOOK_QUEUE_URL")
     staging_bucket: Required = Field(validation_alias="STAGING_BUCKET")
 
     # Queued delivery: how long a transient failure is retried (a service's own
@@ -156,6 +159,15 @@ class Settings(BaseModel):
     ] = Field(default=None, gt=0, validation_alias="ATTACHMENT_FETCH_MAX_BYTES")
     # A CA bundle trusted on top of the system store (a private CA; the tests' CA).
     attachment_fetch_ca_file: str = Field(default="", validation_alias="ATTACHMENT_FETCH_CA_FILE")
+    # Webhooks (core.webhooks): one call's time limit (a slow endpoint holds a sender no longer),
+    # and how long a container trusts its copy of the subscriptions, so that a send while
+    # nobody subscribes costs no read most of the time.
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=10, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_cache_seconds: float = Field(
+        default=30.0, ge=0, le=300, validation_alias="WEBHOOK_CACHE_SECONDS"
+    )
     # Recipients (to + cc + bcc) one message may have: the operator's ceiling over every
     # service's own `max_recipients`. A message's status record lists each recipient with the
     # server's reply, and must fit DynamoDB's 400 KB item, hence the upper bound.

@@ -37,6 +37,7 @@ from handlers.routes import (
     service_tests,
     services,
     suppression,
+    webhooks,
 )
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
@@ -81,6 +82,7 @@ for routes in (
     roles,
     api_keys,
     suppression,
+    webhooks,
 ):
     app.include_router(routes.router)
 documentation.describe(app)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import AliasChoices
 
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
@@ -113,8 +114,17 @@ def test_handler_is_a_callable_in_the_code_sam_builds(
     assert callable(getattr(module, attribute, None)), function["Handler"]
 
 
+def _names(alias: object) -> set[str]:
+    """The variable names a setting reads: one, or each of its AliasChoices."""
+    if isinstance(alias, AliasChoices):
+        return {str(choice) for choice in alias.choices}
+    return {str(alias)}
+
+
 def test_environment_variables_are_ones_the_settings_read() -> None:
-    aliases = {field.validation_alias for field in Settings.model_fields.values()}
+    aliases = {
+        name for field in Settings.model_fields.values() for name in _names(field.validation_alias)
+    }
     required = {
         field.validation_alias for field in Settings.model_fields.values() if field.is_required()
     }
@@ -249,6 +259,8 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
         ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
+        # The webhooks' fan-out of the send's events: who is subscribed (cached).
+        ("dynamodb:Scan", "WebhooksTable"),
     }
 
 
@@ -318,6 +330,9 @@ def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> Non
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
         ("sqs:SendMessage", "SendQueue"),
+        # The webhooks' fan-out of the send's events: who is subscribed, their calls queued.
+        ("dynamodb:Scan", "WebhooksTable"),
+        ("sqs:SendMessage", "WebhookQueue"),
         ("sqs:ChangeMessageVisibility", "SendQueue"),
         ("s3:GetObject", "${StagingBucket}/staged/*"),
         ("s3:DeleteObject", "${StagingBucket}/staged/*"),
