@@ -419,11 +419,11 @@ def test_the_delivery_log_pages_newest_first(calls: WebhookCalls, endpoint: WebS
     assert (bad.status, bad.reason) == (400, "invalid_cursor")
 
 
-def test_the_secret_is_in_no_log_line(
+def test_neither_the_secret_nor_the_urls_query_is_in_a_log_line(
     calls: WebhookCalls, endpoint: WebServer, function_logs: Callable[[], str]
 ) -> None:
     endpoint.routes["/hook"] = answer(500, b"")
-    created = subscribe(endpoint.url("/hook"), ["sent"])
+    created = subscribe(endpoint.url("/hook?token=s3cr3t-of-the-endpoint"), ["sent"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
     calls.run_sender()
     call_api("POST", f"{PATH}/{created['id']}/test")
@@ -431,3 +431,4 @@ def test_the_secret_is_in_no_log_line(
     logged = function_logs()
     assert '"message":"webhook call"' in logged
     assert created["secret"] not in logged
+    assert "s3cr3t-of-the-endpoint" not in logged

@@ -56,6 +56,12 @@ def parse_webhook_url(text: str, *, allow_http: bool) -> WebhookUrl:
     return WebhookUrl(scheme, normalize_host(host), port or default_port, target)
 
 
+def shown(url: str) -> str:
+    """`url` for a log line: no query string, which may hold a token of the endpoint's."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
+
+
 def check_webhook_url(url: WebhookUrl, policy: DestinationPolicy) -> None:
     """`InvalidRequest` if the guard refuses the URL's host or port as written (no DNS)."""
     try:

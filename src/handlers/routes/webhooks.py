@@ -13,6 +13,7 @@ from core import runtime
 from core.access.audit import audit
 from core.webhooks.model import Attempt, CreatedWebhook, Webhook
 from core.webhooks.subscriptions import WEBHOOK_ID_PATTERN
+from core.webhooks.url import shown
 from handlers.answers import (
     DeletedWebhook,
     WebhookDeliveries,
@@ -54,7 +55,7 @@ def create_webhook(
     webhook: Annotated[WebhookBody, Body(description="Where to call, for which events.")],
 ) -> Response[str]:
     created = runtime.webhooks().subscribe(webhook)
-    audit(caller(router), "webhook.create", created.id, url=created.url)
+    audit(caller(router), "webhook.create", created.id, url=shown(created.url))
     return json_response(201, created.model_dump(mode="json"))
 
 
