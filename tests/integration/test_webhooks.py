@@ -20,7 +20,7 @@ from core import runtime
 from core.message_events.model import MessageEvent, MessageEventType
 from tests.support.access import create_key, create_role
 from tests.support.api import ApiResponse, call_api, create_service
-from tests.support.smtp_servers import ClosedPort
+from tests.support.smtp_servers import Authorities, ClosedPort
 from tests.support.web_servers import WebServer, answer, redirect, stall
 from tests.support.webhook_queue import WebhookCalls
 
@@ -432,3 +432,29 @@ def test_neither_the_secret_nor_the_urls_query_is_in_a_log_line(
     assert '"message":"webhook call"' in logged
     assert created["secret"] not in logged
     assert "s3cr3t-of-the-endpoint" not in logged
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+def test_an_https_endpoint_must_show_a_trusted_certificate(
+    calls: WebhookCalls, authorities: Authorities, monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
+    monkeypatch.setenv("ATTACHMENT_FETCH_CA_FILE", str(authorities.trusted.bundle))
+    monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "false")
+    runtime.reset()
+    authority = authorities.trusted if trusted else authorities.untrusted
+    with WebServer(authority=authority) as server:
+        server.routes["/hook"] = answer(200, b"")
+        created = subscribe(server.url("/hook"), ["sent"])
+
+        tested = call_api("POST", f"{PATH}/{created['id']}/test")
+
+    if trusted:
+        assert (tested.body["outcome"], tested.body["status"]) == ("delivered", 200)
+        assert verify(created["secret"], server.arrivals[0].headers, server.arrivals[0].body)
+    else:
+        assert tested.body["outcome"] == "failed"
+        assert tested.body["error"].startswith("failed TLS")
+        assert server.arrivals == []

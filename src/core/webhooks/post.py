@@ -131,7 +131,8 @@ class WebhookPoster:
             connection.close()
 
     def _addresses(self, target: WebhookUrl, deadline: Deadline) -> list[str]:
-        seconds = min(self._policy.timeout_seconds, remaining_of(deadline))
+        # The lookup too ends by the call's one deadline.
+        seconds = remaining_of(deadline)
         try:
             addresses = resolve_within(seconds, target.host, target.port, self._policy.destinations)
         except LookupTimedOut:
