@@ -3,6 +3,11 @@
 A call that failed comes back after its wait: its visibility is set to it and it is reported
 as a batch item failure. The attempt number is SQS's receive count, so the dead-letter queue
 (maxReceiveCount above the retry schedule's attempts) keeps only what crashed the sender.
+
+The calls of a batch are made one after another, each within WEBHOOK_TIMEOUT_SECONDS: one
+that could not end before the function's own timeout is not started but given back at once
+(a receive spent), so that a batch of slow endpoints never times the function out and has
+the calls already made sent again.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core import runtime
-from core.settings import check_settings
+from core.settings import check_settings, get_settings
 from core.webhooks.model import DeliveryJob
 
 check_settings()
@@ -33,7 +38,14 @@ class ComeBackLater(Exception):  # a signal to the batch processor, not an error
     """Leaves the SQS message in the queue; its visibility timeout says when it returns."""
 
 
-def call(record: SQSRecord) -> None:
+# Time kept for logging the attempt and answering, beyond the call's own limit.
+MARGIN_SECONDS = 2.0
+
+
+def call(record: SQSRecord, context: LambdaContext | None = None) -> None:
+    if context is not None and not _time_for_a_call(context):
+        runtime.webhook_queue().retry_later(record.receipt_handle, 0)
+        raise ComeBackLater("no time left in this invocation for another call")
     job = DeliveryJob.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     logged = runtime.webhook_deliverer().deliver(job, attempt)
@@ -42,8 +54,16 @@ def call(record: SQSRecord) -> None:
         raise ComeBackLater(f"webhook {job.webhook_id}: again in {logged.next_attempt_in}s")
 
 
+def _time_for_a_call(context: LambdaContext) -> bool:
+    left = context.get_remaining_time_in_millis() / 1000
+    return left > get_settings().webhook_timeout_seconds + MARGIN_SECONDS
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
-        event=event, record_handler=call, processor=processor, context=context
+        event=event,
+        record_handler=lambda record: call(record, context),
+        processor=processor,
+        context=context,
     )

@@ -341,6 +341,20 @@ def test_a_slow_endpoint_times_out(
     assert 0.4 < logged["seconds"] < 2
 
 
+def test_a_call_that_could_not_end_before_the_function_times_out_is_given_back(
+    calls: WebhookCalls, endpoint: WebServer
+) -> None:
+    subscribe(endpoint.url("/hook"), ["sent"])
+    runtime.message_events().publish([event(MessageEventType.SENT)])
+
+    given_back = calls.run_sender(time_passes=False, timeout_seconds=5)  # a call may take 10
+
+    assert len(given_back) == 1
+    assert endpoint.arrivals == []
+    assert calls.run_sender() == set()  # the next invocation, with time enough, makes it
+    assert len(endpoint.arrivals) == 1
+
+
 def test_the_guard_refuses_a_call_once_loopback_is_no_longer_allowed(
     calls: WebhookCalls, endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

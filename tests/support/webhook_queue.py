@@ -43,14 +43,16 @@ class WebhookCalls:
         )
         return list(received.get("Messages") or [])
 
-    def run_sender(self, *, time_passes: bool = True) -> set[str]:
+    def run_sender(self, *, time_passes: bool = True, timeout_seconds: float = 30) -> set[str]:
         """One invocation of the sender on a received batch; the ids it asked back later."""
         from handlers import webhook_sender  # late: the handler reads settings on import
 
         batch = self.receive()
         if not batch:
             return set()
-        context = LocalLambdaContext(function_name="WebhookSenderFunction", timeout_seconds=30)
+        context = LocalLambdaContext(
+            function_name="WebhookSenderFunction", timeout_seconds=timeout_seconds
+        )
         answer: dict[str, Any] = dict(
             webhook_sender.lambda_handler(sqs_event(batch, self.arn), context.typed())
         )
