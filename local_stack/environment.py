@@ -23,6 +23,7 @@ LOCAL_SECRET_ACCESS_KEY = "local"  # noqa: S105  # moto checks no signature
 # The account moto puts everything in (queue URLs and ARNs name it).
 MOTO_ACCOUNT = "123456789012"
 SEND_QUEUE = "SendQueue"
+WEBHOOK_QUEUE = "WebhookQueue"
 STAGING_BUCKET = f"{NAME_PREFIX}-staging"
 # Locally a transient failure comes back within seconds, not minutes.
 LOCAL_RETRY_BASE_SECONDS = "1"
@@ -80,6 +81,7 @@ def point_handlers_at(endpoint_url: str) -> None:
             # Locally a revoked or rotated key stops working at once (deployed: AuthCacheSeconds).
             "AUTH_CACHE_SECONDS": os.environ.get("AUTH_CACHE_SECONDS", "0"),
             "SEND_QUEUE_URL": queue_url(endpoint_url, SEND_QUEUE),
+            "WEBHOOK_QUEUE_URL": queue_url(endpoint_url, WEBHOOK_QUEUE),
             "STAGING_BUCKET": STAGING_BUCKET,
             "MAX_ATTEMPTS": os.environ.get("MAX_ATTEMPTS") or _parameter_default("MaxAttempts"),
             "RETRY_WINDOW_MINUTES": os.environ.get("RETRY_WINDOW_MINUTES")
@@ -91,10 +93,20 @@ def point_handlers_at(endpoint_url: str) -> None:
             # servers on loopback; deployed, both are refused (SmtpAllowLoopback, SmtpAllowedPorts).
             "SMTP_ALLOW_LOOPBACK": os.environ.get("SMTP_ALLOW_LOOPBACK") or "true",
             "SMTP_ALLOWED_PORTS": os.environ.get("SMTP_ALLOWED_PORTS") or "*",
+            # Likewise webhooks (and attachment URLs) may call a developer's server on
+            # loopback, over plain http; deployed, both are refused (OUTBOUND_ALLOW_*).
+            "OUTBOUND_ALLOW_LOOPBACK": _either("OUTBOUND_ALLOW_LOOPBACK", "true"),
+            "OUTBOUND_ALLOW_HTTP": _either("OUTBOUND_ALLOW_HTTP", "true"),
         }
     )
     for logical_id, table_name in table_names().items():
         os.environ[table_setting(logical_id)] = table_name
+
+
+def _either(name: str, default: str) -> str:
+    """The developer's setting, under its name or its former ATTACHMENT_FETCH_ one."""
+    former = name.replace("OUTBOUND_", "ATTACHMENT_FETCH_")
+    return os.environ.get(name) or os.environ.get(former) or default
 
 
 def _parameter_default(name: str) -> str:

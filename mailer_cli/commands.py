@@ -27,6 +27,7 @@ ROLES = ("system", "role")
 SERVICES = ("system", "service")
 SUPPRESSION = ("system", "suppression")
 STATS = ("system", "stats")
+WEBHOOKS = ("system", "webhook")
 
 # --- API keys -----------------------------------------------------------------------------
 
@@ -211,6 +212,47 @@ def stats(client: ApiClient, args: Namespace) -> Any:
         if value is not None
     }
     path = resource_path(*STATS)
+    return client.get(f"{path}?{urlencode(query)}" if query else path)
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def webhooks_list(client: ApiClient, _args: Namespace) -> Any:
+    return client.get(resource_path(*WEBHOOKS))
+
+
+def webhooks_add(client: ApiClient, args: Namespace) -> Any:
+    """Its answer holds the signing secret, shown this once."""
+    return client.post(resource_path(*WEBHOOKS), webhook_body(args))
+
+
+def webhook_body(args: Namespace) -> dict[str, Any]:
+    events = [event.strip() for value in args.events for event in value.split(",")]
+    body: dict[str, Any] = {"url": args.endpoint, "events": [event for event in events if event]}
+    if args.service is not None:
+        body["service"] = args.service
+    if args.description is not None:
+        body["description"] = args.description
+    return body
+
+
+def webhooks_remove(client: ApiClient, args: Namespace) -> Any:
+    return client.delete(resource_path(*WEBHOOKS, args.id))
+
+
+def webhooks_test(client: ApiClient, args: Namespace) -> Any:
+    return client.post(resource_path(*WEBHOOKS, args.id, "test"), {})
+
+
+def webhooks_deliveries(client: ApiClient, args: Namespace) -> Any:
+    """One page of the delivery log, newest first; `meta.next_cursor` goes to `--cursor`."""
+    query = {
+        name: value
+        for name, value in (("limit", args.limit), ("cursor", args.cursor))
+        if value is not None
+    }
+    path = resource_path(*WEBHOOKS, args.id, "deliveries")
     return client.get(f"{path}?{urlencode(query)}" if query else path)
 
 

@@ -19,7 +19,7 @@ MAX_PAGE_SIZE = 100
 
 DESCRIPTION = """\
 Administer the email API (API keys, roles, services, the suppression list, the daily
-numbers), import
+numbers, webhooks), import
 DreamFactory's services and email templates, and send a test mail, against a deployed API
 (the stack's ApiUrl output) or the local stack (make dev).
 
@@ -29,7 +29,7 @@ EPILOG = """\
 environment:
   MAILER_URL       the API's base URL, for --url (with or without /api/v2/)
   MAILER_API_KEY   the API key, for --api-key (keys, roles, services, the suppression
-                   list and stats need an admin key)
+                   list, stats and webhooks need an admin key)
 
 exit status:
   0  success: the API's answer is on standard output
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _roles(top.group("roles", "create, list and delete roles"))
     _services(top.group("services", "create, list and delete SMTP services, set passwords"))
     _suppression(top.group("suppression", "list, add and remove suppressed addresses"))
+    _webhooks(top.group("webhooks", "subscribe endpoints to message events, test them"))
     _send_options(top.command("send", "send a test mail", commands.send))
     _messages(top.group("messages", "find sent messages and what became of them"))
     _stats_options(
@@ -276,6 +277,39 @@ def _iso_date(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
     return day.isoformat()
+
+
+def _webhooks(webhooks: _Commands) -> None:
+    webhooks.command("list", "list webhooks (never their secrets)", commands.webhooks_list)
+    add = webhooks.command(
+        "add", "subscribe a URL; prints its signing secret, this once", commands.webhooks_add
+    )
+    # Not `url`: that is the mailer's own --url, the API's.
+    add.add_argument("endpoint", metavar="URL", help="an https URL to call")
+    add.add_argument(
+        "--events",
+        metavar="TYPES",
+        action="append",
+        required=True,
+        help="event types, comma-separated or repeated (sent, delivered, bounced, ...; '*': all)",
+    )
+    add.add_argument("--service", metavar="SERVICE", help="only this service's events")
+    add.add_argument("--description", metavar="TEXT", help="a note for yourself")
+    for name, help_text, run in (
+        ("remove", "delete a webhook (its secret and delivery log too)", commands.webhooks_remove),
+        ("test", "send it a signed ping now; prints how it went", commands.webhooks_test),
+    ):
+        webhooks.command(name, help_text, run).add_argument("id")
+    deliveries = webhooks.command(
+        "deliveries",
+        "its delivery log, newest first, a page at a time",
+        commands.webhooks_deliveries,
+    )
+    deliveries.add_argument("id")
+    deliveries.add_argument(
+        "--limit", metavar="N", type=_page_size, help="attempts per page, 1 to 100 (default: 100)"
+    )
+    deliveries.add_argument("--cursor", metavar="CURSOR", help="the page before's meta.next_cursor")
 
 
 def _password_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -22,6 +22,8 @@ TABLE_NAMES = {
     "TemplatesTable": "email-api-templates",
     "SuppressionsTable": "email-api-suppressions",
     "StatsTable": "email-api-stats",
+    "WebhooksTable": "email-api-webhooks",
+    "WebhookDeliveriesTable": "email-api-webhook-deliveries",
 }
 ADMIN_KEY_SECRET = "email-api/admin-key"
 # What template.yaml's Globals give every function, and core.settings requires. The queue and
@@ -36,8 +38,11 @@ REQUIRED_SETTINGS = {
     "TEMPLATES_TABLE": TABLE_NAMES["TemplatesTable"],
     "SUPPRESSIONS_TABLE": TABLE_NAMES["SuppressionsTable"],
     "STATS_TABLE": TABLE_NAMES["StatsTable"],
+    "WEBHOOKS_TABLE": TABLE_NAMES["WebhooksTable"],
+    "WEBHOOK_DELIVERIES_TABLE": TABLE_NAMES["WebhookDeliveriesTable"],
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-send-queue",
     "STAGING_BUCKET": "email-api-staging",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/email-api-webhook-queue",
 }
 
 # Powertools loggers take the service name when created, at import time, as they do in Lambda

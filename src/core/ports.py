@@ -26,6 +26,7 @@ from core.suppression.model import Reason, Suppression, SuppressionPage
 from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.report import ConnectionReport
+from core.webhooks.model import Attempt, AttemptPage, DeliveryJob, StoredWebhook
 
 
 class ServiceStore(Protocol):
@@ -253,3 +254,35 @@ class TransportFactory(Protocol):
         """What a transport for `service` connects with, as its kind sees it (SMTP: server,
         encryption, TLS checks, username): a kept one built for another identity is stale."""
         ...
+
+
+class WebhookStore(Protocol):
+    def create(self, webhook: StoredWebhook) -> None: ...
+
+    def get(self, webhook_id: str) -> StoredWebhook | None: ...
+
+    def all(self) -> list[StoredWebhook]: ...
+
+    def delete(self, webhook_id: str) -> None: ...
+
+
+class WebhookSecretStore(Protocol):
+    def create(self, webhook_id: str, secret: str) -> str:
+        """Keep a subscription's signing secret; returns its id."""
+        ...
+
+    def get(self, secret_id: str) -> str: ...
+
+    def delete(self, secret_id: str) -> None: ...
+
+
+class WebhookJobQueue(Protocol):
+    def enqueue(self, jobs: Sequence[DeliveryJob]) -> None: ...
+
+
+class AttemptLog(Protocol):
+    def record(self, attempt: Attempt) -> None: ...
+
+    def page(self, webhook_id: str, *, limit: int, cursor: str | None) -> AttemptPage: ...
+
+    def delete_all(self, webhook_id: str) -> None: ...

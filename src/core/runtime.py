@@ -45,6 +45,11 @@ if TYPE_CHECKING:
     from core.templates.repository import TemplateRepository
     from core.transport.factory import Transports
     from core.transport.pool import TransportPool
+    from core.webhooks.delivery import WebhookDeliverer
+    from core.webhooks.publisher import WebhookPublisher
+    from core.webhooks.queue import WebhookQueue
+    from core.webhooks.store import WebhookRepository
+    from core.webhooks.subscriptions import Webhooks
 
 # Time kept back from the Lambda's remaining time to turn an SMTP timeout into a 504.
 RESPONSE_MARGIN_SECONDS = 1.0
@@ -130,7 +135,7 @@ def message_events() -> FanOut:
     """Where message events go: every consumer (the daily counters, the webhooks)."""
     from core.message_events.fanout import FanOut
 
-    return FanOut([daily_counters()])
+    return FanOut([daily_counters(), webhook_publisher()])
 
 
 @lru_cache(maxsize=1)
@@ -147,6 +152,78 @@ def stats_store() -> StatsRepository:
     from core.stats.store import StatsRepository
 
     return StatsRepository(get_settings().stats_table)
+
+
+@lru_cache(maxsize=1)
+def webhook_repository() -> WebhookRepository:
+    from core.webhooks.store import WebhookRepository
+
+    return WebhookRepository(ItemTable(get_settings().webhooks_table, "id"))
+
+
+@lru_cache(maxsize=1)
+def webhook_queue() -> WebhookQueue:
+    from core.webhooks.queue import WebhookQueue
+
+    return WebhookQueue(get_settings().webhook_queue_url)
+
+
+@lru_cache(maxsize=1)
+def webhook_publisher() -> WebhookPublisher:
+    """Message events into one queued call per subscription that wants each."""
+    from core.clock import SystemClock
+    from core.webhooks.publisher import WebhookPublisher
+
+    return WebhookPublisher(
+        webhook_repository(),
+        webhook_queue(),
+        SystemClock(),
+        cache_seconds=get_settings().webhook_cache_seconds,
+    )
+
+
+@lru_cache(maxsize=1)
+def webhook_deliverer() -> WebhookDeliverer:
+    from core.clock import SystemClock
+    from core.webhooks.delivery import WebhookDeliverer
+    from core.webhooks.post import PostPolicy, WebhookPoster
+    from core.webhooks.secrets import WebhookSecrets
+    from core.webhooks.store import DeliveryLog
+
+    settings = get_settings()
+    return WebhookDeliverer(
+        webhook_repository(),
+        WebhookSecrets(
+            settings.secret_prefix,
+            cache_seconds=settings.secret_cache_seconds,
+            client=credential_store().client,
+        ),
+        WebhookPoster(PostPolicy.from_settings(settings)),
+        DeliveryLog(settings.webhook_deliveries_table),
+        SystemClock(),
+    )
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> Webhooks:
+    """The admin API's subscriptions, their delivery logs and test pings."""
+    from core.clock import SystemClock
+    from core.network.destination import DestinationPolicy
+    from core.webhooks.secrets import WebhookSecrets
+    from core.webhooks.store import DeliveryLog
+    from core.webhooks.subscriptions import Webhooks
+
+    settings = get_settings()
+    return Webhooks(
+        webhook_repository(),
+        WebhookSecrets(settings.secret_prefix, client=credential_store().client),
+        service_repository(),
+        DeliveryLog(settings.webhook_deliveries_table),
+        webhook_deliverer(),
+        SystemClock(),
+        destinations=DestinationPolicy.for_outbound_http(settings),
+        allow_http=settings.outbound_allow_http,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -375,6 +452,11 @@ def reset() -> None:
         message_events,
         daily_counters,
         stats_store,
+        webhook_repository,
+        webhook_queue,
+        webhook_publisher,
+        webhook_deliverer,
+        webhooks,
         message_queue,
         admission,
         token_cache,

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -67,7 +68,10 @@ class Settings(BaseModel):
     templates_table: Required = Field(validation_alias="TEMPLATES_TABLE")
     suppressions_table: Required = Field(validation_alias="SUPPRESSIONS_TABLE")
     stats_table: Required = Field(validation_alias="STATS_TABLE")
+    webhooks_table: Required = Field(validation_alias="WEBHOOKS_TABLE")
+    webhook_deliveries_table: Required = Field(validation_alias="WEBHOOK_DELIVERIES_TABLE")
     send_queue_url: Required = Field(validation_alias="SEND_QUEUE_URL")
+    webhook_queue_url: Required = Field(validation_alias="WEBHOOK_QUEUE_URL")
     staging_bucket: Required = Field(validation_alias="STAGING_BUCKET")
 
     # Queued delivery: how long a transient failure is retried (a service's own
@@ -128,19 +132,24 @@ class Settings(BaseModel):
     max_placeholder_bytes: int = Field(
         default=DEFAULT_MAX_PLACEHOLDER_BYTES, ge=1, validation_alias="MAX_PLACEHOLDER_BYTES"
     )
-    # Attachments by URL (core.attachments.fetch), judged by the same guard as SMTP hosts but
-    # stricter: a service's host is set by an admin, a URL by every sending key, and what the
-    # URL answers is mailed to recipients of the sender's choosing. So an internal web service
-    # a private address reaches would have its answers read back; private ranges are refused
-    # unless allowed, as loopback is. https only unless plain http is allowed.
-    attachment_fetch_allow_http: bool = Field(
-        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_HTTP"
+    # Outbound HTTP on a user's word (attachment URLs, OAuth2 token endpoints, webhooks), judged
+    # by the same guard as SMTP hosts but stricter: a service's host is set by an admin, a URL
+    # by every sending key, and what an attachment URL answers is mailed to recipients of the
+    # sender's choosing. So an internal web service a private address reaches would have its
+    # answers read back; private ranges are refused unless allowed, as loopback is. https only
+    # unless plain http is allowed. The ATTACHMENT_FETCH_ALLOW_* names of earlier versions
+    # still work.
+    outbound_allow_http: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OUTBOUND_ALLOW_HTTP", "ATTACHMENT_FETCH_ALLOW_HTTP"),
     )
-    attachment_fetch_allow_loopback: bool = Field(
-        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_LOOPBACK"
+    outbound_allow_loopback: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OUTBOUND_ALLOW_LOOPBACK", "ATTACHMENT_FETCH_ALLOW_LOOPBACK"),
     )
-    attachment_fetch_allow_private: bool = Field(
-        default=False, validation_alias="ATTACHMENT_FETCH_ALLOW_PRIVATE"
+    outbound_allow_private: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OUTBOUND_ALLOW_PRIVATE", "ATTACHMENT_FETCH_ALLOW_PRIVATE"),
     )
     attachment_fetch_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias="ATTACHMENT_FETCH_TIMEOUT_SECONDS"
@@ -151,6 +160,15 @@ class Settings(BaseModel):
     ] = Field(default=None, gt=0, validation_alias="ATTACHMENT_FETCH_MAX_BYTES")
     # A CA bundle trusted on top of the system store (a private CA; the tests' CA).
     attachment_fetch_ca_file: str = Field(default="", validation_alias="ATTACHMENT_FETCH_CA_FILE")
+    # Webhooks (core.webhooks): one call's time limit (a slow endpoint holds a sender no longer),
+    # and how long a container trusts its copy of the subscriptions, so that a send while
+    # nobody subscribes costs no read most of the time.
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=10, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_cache_seconds: float = Field(
+        default=30.0, ge=0, le=300, validation_alias="WEBHOOK_CACHE_SECONDS"
+    )
     # Recipients (to + cc + bcc) one message may have: the operator's ceiling over every
     # service's own `max_recipients`. A message's status record lists each recipient with the
     # server's reply, and must fit DynamoDB's 400 KB item, hence the upper bound.

@@ -16,6 +16,7 @@ from core.services.model import Service
 from core.stats.model import DayStats, Thresholds
 from core.suppression.model import Suppression
 from core.templates.model import EmailTemplate
+from core.webhooks.model import Attempt, Webhook
 from handlers.documentation import DocumentOnly
 
 # --- the send call ----------------------------------------------------------------------------
@@ -353,6 +354,22 @@ class DeletedSuppression(DocumentOnly):
 
     email: str
     scope: str
+
+
+WebhookList = resource_list("WebhookList", Webhook)
+
+
+class WebhookDeliveries(DocumentOnly):
+    """A page of an endpoint's delivery log, newest first."""
+
+    resource: list[Attempt]
+    meta: PageMeta
+
+
+class DeletedWebhook(DocumentOnly):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "wh_" + "0" * 32}]})
+
+    id: str
 
 
 class Deleted(DocumentOnly):

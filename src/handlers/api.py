@@ -38,6 +38,7 @@ from handlers.routes import (
     services,
     stats,
     suppression,
+    webhooks,
 )
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
@@ -83,6 +84,7 @@ for routes in (
     api_keys,
     suppression,
     stats,
+    webhooks,
 ):
     app.include_router(routes.router)
 documentation.describe(app)

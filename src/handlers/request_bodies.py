@@ -23,6 +23,7 @@ from core.suppression.model import SuppressionInput
 from core.templates.input import TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
+from core.webhooks.model import PingInput, WebhookInput
 from handlers.documentation import DocumentOnly
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -222,3 +223,5 @@ RotationBody = Annotated[Rotation, checked_as(Rotation, _model(Rotation))]
 SuppressionBody = Annotated[
     SuppressionInput, checked_as(SuppressionInput, _model(SuppressionInput))
 ]
+WebhookBody = Annotated[WebhookInput, checked_as(WebhookInput, _model(WebhookInput))]
+PingBody = Annotated[PingInput, checked_as(PingInput, _model(PingInput))]

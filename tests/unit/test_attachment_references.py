@@ -334,6 +334,10 @@ def test_the_fetch_policy_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> 
         ({"ATTACHMENT_FETCH_ALLOW_HTTP": "true"}, frozenset({443, 80}), False, False, 5242880),
         ({"ATTACHMENT_FETCH_ALLOW_LOOPBACK": "true"}, None, True, False, 5242880),
         ({"ATTACHMENT_FETCH_ALLOW_PRIVATE": "true"}, frozenset({443}), False, True, 5242880),
+        # The names that relax webhooks too; the attachment names above still work.
+        ({"OUTBOUND_ALLOW_HTTP": "true"}, frozenset({443, 80}), False, False, 5242880),
+        ({"OUTBOUND_ALLOW_LOOPBACK": "true"}, None, True, False, 5242880),
+        ({"OUTBOUND_ALLOW_PRIVATE": "true"}, frozenset({443}), False, True, 5242880),
         ({"ATTACHMENT_FETCH_MAX_BYTES": "1024"}, frozenset({443}), False, False, 1024),
         ({"ATTACHMENT_FETCH_MAX_BYTES": ""}, frozenset({443}), False, False, 5242880),
     ],

@@ -136,9 +136,9 @@ def test_a_token_url_that_is_not_plain_https_is_refused(url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "hint"),
     [
-        ("https://127.0.0.1/token", "ATTACHMENT_FETCH_ALLOW_LOOPBACK"),
-        ("https://localhost/token", "ATTACHMENT_FETCH_ALLOW_LOOPBACK"),
-        ("https://10.0.0.8/token", "ATTACHMENT_FETCH_ALLOW_PRIVATE"),
+        ("https://127.0.0.1/token", "OUTBOUND_ALLOW_LOOPBACK"),
+        ("https://localhost/token", "OUTBOUND_ALLOW_LOOPBACK"),
+        ("https://10.0.0.8/token", "OUTBOUND_ALLOW_PRIVATE"),
         ("https://169.254.169.254/token", "never allowed"),
         ("https://login.example.com:8443/token", "port 443"),
     ],

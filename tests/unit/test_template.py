@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import AliasChoices
 
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
 from core.send_request import MAX_SCHEDULE_AHEAD
 from core.settings import Settings
+from core.webhooks.delivery import RetrySchedule
 from handlers.api import app
 from handlers.documentation import PUBLIC_ROUTES, is_public_path
 from local_stack.template_tables import TEMPLATE, load_template, table_schemas
@@ -113,8 +115,17 @@ def test_handler_is_a_callable_in_the_code_sam_builds(
     assert callable(getattr(module, attribute, None)), function["Handler"]
 
 
+def _names(alias: object) -> set[str]:
+    """The variable names a setting reads: one, or each of its AliasChoices."""
+    if isinstance(alias, AliasChoices):
+        return {str(choice) for choice in alias.choices}
+    return {str(alias)}
+
+
 def test_environment_variables_are_ones_the_settings_read() -> None:
-    aliases = {field.validation_alias for field in Settings.model_fields.values()}
+    aliases = {
+        name for field in Settings.model_fields.values() for name in _names(field.validation_alias)
+    }
     required = {
         field.validation_alias for field in Settings.model_fields.values() if field.is_required()
     }
@@ -250,6 +261,8 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
         ("dynamodb:UpdateItem", "StatsTable"),
+        # The webhooks' fan-out of the send's events: who is subscribed (cached).
+        ("dynamodb:Scan", "WebhooksTable"),
     }
 
 
@@ -320,6 +333,9 @@ def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> Non
         ("dynamodb:UpdateItem", "RateLimitsTable"),
         ("dynamodb:UpdateItem", "StatsTable"),
         ("sqs:SendMessage", "SendQueue"),
+        # The webhooks' fan-out of the send's events: who is subscribed, their calls queued.
+        ("dynamodb:Scan", "WebhooksTable"),
+        ("sqs:SendMessage", "WebhookQueue"),
         ("sqs:ChangeMessageVisibility", "SendQueue"),
         ("s3:GetObject", "${StagingBucket}/staged/*"),
         ("s3:DeleteObject", "${StagingBucket}/staged/*"),
@@ -380,3 +396,54 @@ def test_no_data_service_statement_has_a_wildcard_resource() -> None:
         assert "Resource" in statement, statement
         assert "*" not in _as_list(statement["Resource"]), statement
         assert not any(str(action).endswith(":*") for action in _as_list(statement["Action"]))
+
+
+WEBHOOK_SENDER_HANDLER = "handlers.webhook_sender.lambda_handler"
+
+
+def test_the_webhook_sender_consumes_its_queue_with_partial_batch_responses() -> None:
+    sender = _function(WEBHOOK_SENDER_HANDLER)
+    (event,) = sender["Events"].values()
+
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == "WebhookQueue.Arn"
+    # A call to retry later must not bring back the calls of its batch that were made.
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Endpoints that are down hold a bounded number of senders.
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10
+
+
+def test_the_webhook_queue_outlives_the_sender_and_retries_before_its_dead_letter_queue() -> None:
+    resources = load_template()["Resources"]
+    queue = resources["WebhookQueue"]["Properties"]
+
+    assert queue["VisibilityTimeout"] >= 6 * _function(WEBHOOK_SENDER_HANDLER)["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == "WebhookDeadLetterQueue.Arn"
+    # Each attempt is a receive: the dead-letter queue must not cut the schedule short.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] > RetrySchedule().max_attempts
+    # The schedule's last attempt comes before SQS forgets the message.
+    assert queue["MessageRetentionPeriod"] > sum(
+        wait or 0 for wait in map(RetrySchedule().wait_after, range(1, 13))
+    )
+    assert queue["SqsManagedSseEnabled"] is True
+
+
+def test_the_webhook_sender_may_only_read_subscriptions_and_secrets_and_log() -> None:
+    grants = _grants(_function(WEBHOOK_SENDER_HANDLER))
+
+    assert grants == {
+        ("dynamodb:GetItem", "WebhooksTable"),
+        ("dynamodb:PutItem", "WebhookDeliveriesTable"),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+            "${AWS::StackName}/webhooks/*",
+        ),
+        ("sqs:ChangeMessageVisibility", "WebhookQueue"),
+    }
+
+
+def test_the_webhook_deliveries_expire() -> None:
+    table = load_template()["Resources"]["WebhookDeliveriesTable"]["Properties"]
+
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}

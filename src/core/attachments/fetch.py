@@ -106,8 +106,8 @@ class FetchPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchPolicy:
         return cls(
-            destinations=DestinationPolicy.for_attachment_fetches(settings),
-            allow_http=settings.attachment_fetch_allow_http,
+            destinations=DestinationPolicy.for_outbound_http(settings),
+            allow_http=settings.outbound_allow_http,
             timeout_seconds=settings.attachment_fetch_timeout_seconds,
             max_bytes=settings.attachment_fetch_max_bytes or settings.max_message_bytes,
             total_bytes=settings.max_message_bytes,
@@ -340,9 +340,9 @@ def _forbidden(
         ports = " or ".join(str(port) for port in sorted(policy.web_ports))
         why = f"uses port {hop.port}; attachment URLs may use port {ports} only"
     elif kind is Kind.LOOPBACK:
-        why = f"points at {kind.value}, allowed only if ATTACHMENT_FETCH_ALLOW_LOOPBACK=true"
+        why = f"points at {kind.value}, allowed only if OUTBOUND_ALLOW_LOOPBACK=true"
     elif kind is Kind.PRIVATE:
-        why = f"points at {kind.value}, allowed only if ATTACHMENT_FETCH_ALLOW_PRIVATE=true"
+        why = f"points at {kind.value}, allowed only if OUTBOUND_ALLOW_PRIVATE=true"
     else:
         why = f"points at {kind.value}, which is never allowed"
     return InvalidRequest(

@@ -6,7 +6,7 @@ hold base64 files `{name, content, content_type}`, which are this API's `attachm
 another name and are checked by that same model. A URL is checked for its form only (where it
 points is judged after DNS, when it is fetched: `core.attachments.fetch`):
 
-- `https`, or `http` when the operator allows it (ATTACHMENT_FETCH_ALLOW_HTTP); no other scheme;
+- `https`, or `http` when the operator allows it (OUTBOUND_ALLOW_HTTP); no other scheme;
 - no user name or password in it: a credential in a URL ends up in logs and proxies;
 - a host that is a DNS name or an IP literal (any spelling, judged as the address it is);
 - at most `MAX_URL_LENGTH` characters and no whitespace or control characters;
@@ -98,11 +98,11 @@ def parse_references(
     """What a DreamFactory `attachment` or `import_url` value names, in order; 400 otherwise.
 
     `None`, an empty string and an empty list name nothing. `allow_http` defaults to the
-    operator's ATTACHMENT_FETCH_ALLOW_HTTP.
+    operator's OUTBOUND_ALLOW_HTTP.
     """
     name = _field(field)
     if allow_http is None:
-        allow_http = get_settings().attachment_fetch_allow_http
+        allow_http = get_settings().outbound_allow_http
     if value is None or value == "" or value == []:
         return []
     if isinstance(value, str):

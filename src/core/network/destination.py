@@ -134,16 +134,16 @@ class DestinationPolicy:
         )
 
     @classmethod
-    def for_attachment_fetches(cls, settings: Settings) -> DestinationPolicy:
+    def for_outbound_http(cls, settings: Settings) -> DestinationPolicy:
         """Where attachment URLs may point (`core.attachments.fetch`): web ports, no private
         ranges unless allowed. Allowing loopback (tests, a local stack) allows any port too,
         since local servers listen where the system puts them; the fetcher still keeps other
         ports to loopback addresses."""
-        web_ports = {443, 80} if settings.attachment_fetch_allow_http else {443}
+        web_ports = {443, 80} if settings.outbound_allow_http else {443}
         return cls(
-            allow_loopback=settings.attachment_fetch_allow_loopback,
-            allow_private=settings.attachment_fetch_allow_private,
-            ports=None if settings.attachment_fetch_allow_loopback else frozenset(web_ports),
+            allow_loopback=settings.outbound_allow_loopback,
+            allow_private=settings.outbound_allow_private,
+            ports=None if settings.outbound_allow_loopback else frozenset(web_ports),
         )
 
     def allows(self, kind: Kind) -> bool:

@@ -15,7 +15,7 @@ The grant follows from the secrets given, unless `grant` names it:
 `token_url` is https, always (the client secret crosses it), with a host that is a DNS name or
 an IP literal, no user name or password, no query and no fragment: a token endpoint needs
 none, and a secret pasted into one would be stored in DynamoDB and shown by GET. Where it points
-is judged by the attachment URLs' guard (ATTACHMENT_FETCH_ALLOW_*: port 443, no loopback, no
+is judged by the attachment URLs' guard (OUTBOUND_ALLOW_*: port 443, no loopback, no
 private ranges unless allowed) when saved, and again after DNS when a token is fetched.
 
 Every refusal is a 400 (`InvalidRequest`) naming its field under `config.oauth2`.
@@ -242,7 +242,7 @@ def check_token_destination(token_url: str) -> None:
 def destination_policy(settings: Settings) -> DestinationPolicy:
     """Where token endpoints may be: where attachment URLs may point (port 443 only, loopback
     and private ranges when the operator allows them), judged by the same guard."""
-    return DestinationPolicy.for_attachment_fetches(settings)
+    return DestinationPolicy.for_outbound_http(settings)
 
 
 def refusal(kind: Kind | None, port: int) -> str:
@@ -251,9 +251,9 @@ def refusal(kind: Kind | None, port: int) -> str:
     if kind is None:
         return f"uses port {port}; token endpoints must use port 443"
     if kind is Kind.LOOPBACK:
-        return f"points at {kind.value}, allowed only if ATTACHMENT_FETCH_ALLOW_LOOPBACK=true"
+        return f"points at {kind.value}, allowed only if OUTBOUND_ALLOW_LOOPBACK=true"
     if kind is Kind.PRIVATE:
-        return f"points at {kind.value}, allowed only if ATTACHMENT_FETCH_ALLOW_PRIVATE=true"
+        return f"points at {kind.value}, allowed only if OUTBOUND_ALLOW_PRIVATE=true"
     return f"points at {kind.value}, which is never allowed"
 
 
