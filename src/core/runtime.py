@@ -110,7 +110,7 @@ def event_applier() -> EventApplier:
     """Provider (SES) events onto message records and the suppression list."""
     from core.events.apply import EventApplier
 
-    return EventApplier(message_repository(), suppressions())
+    return EventApplier(message_repository(), suppressions(), services=service_repository())
 
 
 @lru_cache(maxsize=1)

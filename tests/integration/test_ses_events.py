@@ -387,3 +387,24 @@ def test_an_unknown_event_is_dropped_when_old_or_after_the_queues_last_receive(
     assert runs == [(1, 1), *[(0, 1)] * (MAX_RECEIVES - 2), (1, 0)]
     assert JOHN not in _suppressed()
     assert _record(sent)["recipients_status"] == {}
+
+
+def test_a_service_scoped_bounce_suppresses_for_that_service_only(ses: SesEndpoint) -> None:
+    ses_config = {"region": "eu-west-1", "configuration_set": "events", "from_email": SENDER}
+    create_service({**ses_config, "suppression_scope": "service"}, name="tenant", type="ses")
+    ses.answer(Accept(message_id=SES_ID))
+    sent = call_api("POST", "/api/v2/tenant", MESSAGE)
+    assert sent.status == 200, sent.body
+
+    through_sns(bounce("2026-12-04T10:00:05.000Z", "Permanent", JOHN))
+
+    entry = _suppressed()[JOHN]
+    assert (entry["scope"], entry["source"]["message_id"]) == ("tenant", sent.body["id"])
+    ses.answer(Accept(), Accept())
+    again = call_api("POST", "/api/v2/tenant", MESSAGE)
+    other = call_api("POST", "/api/v2/email", MESSAGE)
+    assert (again.status, again.body["suppressed"], again.body["count"]) == (200, [JOHN], 1)
+    assert (other.status, other.body.get("suppressed", []), other.body["count"]) == (200, [], 2)
+    # The envelope SES was given (all of it as BccAddresses: the headers carry To and Cc).
+    envelopes = [body["Destination"]["BccAddresses"] for body in ses.sent()[1:]]
+    assert envelopes == [[AUDIT], [JOHN, AUDIT]]
