@@ -5,10 +5,13 @@ reordered events end in the same state."""
 
 from __future__ import annotations
 
+import io
 import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -17,6 +20,7 @@ import pytest
 from core.events.not_yet_known import MAX_RECEIVES
 from local_stack.apigateway import LocalLambdaContext
 from local_stack.worker_poller import sqs_event, to_delete
+from mailer_cli.main import main
 from tests.support.api import call_api, create_service
 from tests.support.ses_endpoint import Accept, SesEndpoint
 
@@ -408,3 +412,75 @@ def test_a_service_scoped_bounce_suppresses_for_that_service_only(ses: SesEndpoi
     # The envelope SES was given (all of it as BccAddresses: the headers carry To and Cc).
     envelopes = [body["Destination"]["BccAddresses"] for body in ses.sent()[1:]]
     assert envelopes == [[AUDIT], [JOHN, AUDIT]]
+
+
+# `mailer ses-events replay`, against the events function as the local stack's
+# `POST /_local/ses-events` runs it.
+
+LOCAL_STACK = "http://127.0.0.1:3000"
+
+
+class ThroughTheEventsFunction:
+    """An opener for the CLI: each request as the local stack's gateway handles it."""
+
+    def __init__(self) -> None:
+        self.requests: list[urllib.request.Request] = []
+
+    def __call__(self, request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
+        from handlers import ses_events
+
+        self.requests.append(request)
+        assert request.full_url == f"{LOCAL_STACK}/_local/ses-events"
+        assert isinstance(request.data, bytes)
+        answer = ses_events.lambda_handler(json.loads(request.data), LocalLambdaContext().typed())
+        return io.BytesIO(json.dumps(answer).encode())
+
+
+def mailer(*argv: str, opener: ThroughTheEventsFunction) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main([*argv, "--url", LOCAL_STACK], stdout=out, stderr=err, opener=opener)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_the_cli_replays_each_event_of_each_file_and_prints_its_outcome(
+    sent: str, tmp_path: Path
+) -> None:
+    listed, single = tmp_path / "events.json", tmp_path / "bounce.json"
+    listed.write_text(
+        json.dumps(
+            [
+                delivery("2026-12-04T10:00:05.000Z", AUDIT),
+                json.loads(_sns_envelope(delay("2026-12-04T10:00:06.000Z", JOHN))),
+                {"eventType": "Open", "mail": _mail()},
+            ]
+        )
+    )
+    single.write_text(json.dumps(bounce("2026-12-04T10:00:09.000Z", "Permanent", JOHN)))
+    opener = ThroughTheEventsFunction()
+
+    status, out, err = mailer("ses-events", "replay", str(listed), str(single), opener=opener)
+
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        f"{listed}[0]: applied",
+        f"{listed}[1]: applied",
+        f"{listed}[2]: dropped",
+        f"{single}: applied",
+    ]
+    assert _states(sent) == {JOHN: "bounced", AUDIT: "delivered"}
+    # The local path takes no key, so none is sent along.
+    assert all(request.get_header("X-dreamfactory-api-key") is None for request in opener.requests)
+
+
+def test_the_cli_replays_nothing_when_a_file_is_not_json(sent: str, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(delivery("2026-12-04T10:00:05.000Z", JOHN)))
+    bad.write_text("{not json")
+    opener = ThroughTheEventsFunction()
+
+    with pytest.raises(SystemExit) as exited:
+        mailer("ses-events", "replay", str(good), str(bad), opener=opener)
+
+    assert exited.value.code == 2
+    assert opener.requests == []
+    assert _states(sent) == {}
