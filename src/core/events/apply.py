@@ -83,7 +83,7 @@ class EventApplier:
                 break
             record = self._records.get(record.id)
         else:
-            raise RuntimeError(f"Message {record.id}: events kept racing; SNS retries it.")
+            raise RuntimeError(f"Message {record.id}: events kept racing; the queue retries it.")
         # Suppressing is idempotent: a duplicate event suppresses again (a crash between the
         # record and the list must not leave the address off it).
         self._suppress(event, record.id, record.service)
