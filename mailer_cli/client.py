@@ -63,7 +63,9 @@ class ApiClient:
     def request(self, method: str, path: str, body: Any = None) -> Any:
         """The decoded JSON answer of a 2xx; `ApiError` for any other status, else `Unreachable`."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {KEY_HEADER: self.api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.api_key:  # every API path needs one; the local stack's own paths take none
+            headers[KEY_HEADER] = self.api_key
         if data is not None:
             headers["Content-Type"] = "application/json"
         # `root` passed `api_root`, so the scheme is http or https, never file: or the like.

@@ -17,6 +17,7 @@ from mailer_cli.errors import ApiError, Unreachable, UsageError
 from mailer_cli.importing import Action, ImportRun
 from mailer_cli.output import print_answer, print_api_error, print_note, print_outcome
 from mailer_cli.parser import DEFAULT_TIMEOUT_SECONDS, build_parser
+from mailer_cli.ses_events import Replay
 
 EXIT_OK = 0
 EXIT_API_ERROR = 1
@@ -39,7 +40,7 @@ def main(
         answer = args.run(client, args)
         if isinstance(answer, ImportRun):
             return _print_import(answer, out, err)
-        if isinstance(answer, ConnectionReport):
+        if isinstance(answer, ConnectionReport | Replay):
             return answer.show(out)
     except UsageError as error:
         args.parser.error(str(error))  # exits 2, after the command's usage line
@@ -72,7 +73,7 @@ def connect(args: Namespace, opener: Opener) -> ApiClient:
     api_key = getattr(args, "api_key", None) or os.environ.get("MAILER_API_KEY")
     if not url:
         raise UsageError("no API URL: give --url or set MAILER_URL")
-    if not api_key:
+    if not api_key and getattr(args, "needs_api_key", True):
         raise UsageError("no API key: give --api-key or set MAILER_API_KEY")
     timeout = getattr(args, "timeout", DEFAULT_TIMEOUT_SECONDS)
-    return ApiClient(api_root(url), api_key, timeout, opener)
+    return ApiClient(api_root(url), api_key or "", timeout, opener)

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mailer_cli import commands, connection_report
+from mailer_cli import commands, connection_report, ses_events
 from mailer_cli.client import ApiClient
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -29,7 +29,7 @@ EPILOG = """\
 environment:
   MAILER_URL       the API's base URL, for --url (with or without /api/v2/)
   MAILER_API_KEY   the API key, for --api-key (keys, roles, services, the suppression
-                   list, stats and webhooks need an admin key)
+                   list, stats and webhooks need an admin key; ses-events replay needs none)
 
 exit status:
   0  success: the API's answer is on standard output
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     connection_report.register(top.command)
+    ses_events.register(top.group("ses-events", "replay SES events on the local stack").command)
     return parser
 
 

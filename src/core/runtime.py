@@ -118,7 +118,9 @@ def event_applier() -> EventApplier:
     """Provider (SES) events onto message records and the suppression list."""
     from core.events.apply import EventApplier
 
-    return EventApplier(message_repository(), suppressions(), message_events())
+    return EventApplier(
+        message_repository(), suppressions(), message_events(), services=service_repository()
+    )
 
 
 @lru_cache(maxsize=1)

@@ -138,6 +138,7 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
         "max_recipients": None,
         "unknown_outcome": "hold",
         "retry_window_minutes": None,
+        "suppression_scope": "account",
         "parameters": [],
         "escape_html_values": True,
     }

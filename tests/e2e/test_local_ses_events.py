@@ -1,10 +1,14 @@
 """`POST /_local/ses-events` on the local stack's API port: an SES event, bare or wrapped in
-an SNS notification, through the SES events function; loopback programs only."""
+an SNS notification, through the SES events function; loopback programs only. And
+`mailer ses-events replay`, which posts there."""
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 
+from mailer_cli.main import main
 from tests.support.stack_process import RunningStack
 
 BOUNCE = {
@@ -51,3 +55,25 @@ def test_a_web_page_may_not_replay_events(stack: RunningStack) -> None:
     )
 
     assert answer.status == 403
+
+
+def test_the_cli_replays_a_file_of_events_through_the_stack(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.json"
+    wrapped = {"Type": "Notification", "MessageId": "1", "Message": json.dumps(BOUNCE)}
+    events.write_text(json.dumps([BOUNCE, wrapped, {"eventType": "Open"}]))
+    out, err = io.StringIO(), io.StringIO()
+
+    status = main(
+        ["ses-events", "replay", str(events), "--url", f"{stack.api_url}/api/v2"],
+        stdout=out,
+        stderr=err,
+    )
+
+    assert (status, err.getvalue()) == (0, "")
+    assert out.getvalue().splitlines() == [
+        f"{events}[0]: unknown_message",
+        f"{events}[1]: unknown_message",
+        f"{events}[2]: dropped",
+    ]

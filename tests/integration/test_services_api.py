@@ -316,6 +316,7 @@ def test_a_dreamfactory_export_is_created_as_it_is_and_read_back_in_its_shape() 
         "max_recipients": None,
         "unknown_outcome": "hold",
         "retry_window_minutes": None,
+        "suppression_scope": "account",
         "parameters": None,
         "escape_html_values": True,
     }

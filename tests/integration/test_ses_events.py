@@ -5,15 +5,27 @@ reordered events end in the same state."""
 
 from __future__ import annotations
 
+import io
 import json
+import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
+from core.events.not_yet_known import MAX_RECEIVES
 from local_stack.apigateway import LocalLambdaContext
+from local_stack.worker_poller import sqs_event, to_delete
+from mailer_cli.main import main
 from tests.support.api import call_api, create_service
 from tests.support.ses_endpoint import Accept, SesEndpoint
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 SENDER = "noreply@example.com"
 JOHN, AUDIT = "john@example.com", "audit@example.org"
@@ -42,9 +54,9 @@ def sent(ses: SesEndpoint) -> str:
     return record_id
 
 
-def _mail(message_id: str = SES_ID) -> dict[str, Any]:
+def _mail(message_id: str = SES_ID, sent_at: str = "2026-12-04T10:00:00.000Z") -> dict[str, Any]:
     return {
-        "timestamp": "2026-12-04T10:00:00.000Z",
+        "timestamp": sent_at,
         "source": SENDER,
         "sendingAccountId": "123456789012",
         "messageId": message_id,
@@ -262,3 +274,213 @@ def test_an_event_about_an_unknown_message_or_no_event_is_dropped(sent: str) -> 
     assert outcomes == ["unknown_message", "dropped"]
     assert _record(sent)["recipients_status"] == {}
     assert JOHN not in _suppressed()
+
+
+# Through the events queue, as deployed: SNS delivers each event to SQS (its envelope as the
+# body), and SQS hands the function batches.
+
+
+def _sns_envelope(event: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses-events",
+            "Message": json.dumps(event),
+            "Timestamp": "2026-12-04T10:00:01.000Z",
+        }
+    )
+
+
+@dataclass
+class EventsQueue:
+    """The events queue in moto, and the function run on it as the SQS event source does."""
+
+    url: str
+    arn: str
+    sqs: SQSClient
+
+    @classmethod
+    def create(cls) -> EventsQueue:
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="email-api-ses-events-queue")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return cls(url, attributes["Attributes"]["QueueArn"], sqs)
+
+    def publish(self, *events: dict[str, Any]) -> None:
+        for event in events:
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=_sns_envelope(event))
+
+    def run_function(self) -> tuple[int, int]:
+        """One batch through the function: how many it was done with, how many it reported
+        failed (those are visible again at once, as if their visibility timeout had passed)."""
+        from handlers import ses_events
+
+        received = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages", [])
+        answer = ses_events.lambda_handler(
+            sqs_event(received, self.arn), LocalLambdaContext().typed()
+        )
+        done = to_delete(received, answer, partial=True)
+        for handle in done:
+            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=handle)
+        for message in received:
+            if message["ReceiptHandle"] not in done:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+        return len(done), len(received) - len(done)
+
+
+@pytest.fixture
+def events_queue(aws: None) -> EventsQueue:
+    return EventsQueue.create()
+
+
+def _now(ago: timedelta = timedelta(0)) -> str:
+    return (datetime.now(UTC) - ago).isoformat(timespec="milliseconds")
+
+
+def send_event(message_id: str, sent_at: str) -> dict[str, Any]:
+    return {"eventType": "Send", "mail": _mail(message_id, sent_at), "send": {}}
+
+
+def test_a_batch_applies_its_events_and_brings_back_only_the_one_not_known_yet(
+    sent: str, events_queue: EventsQueue
+) -> None:
+    events_queue.publish(
+        delivery("2026-12-04T10:00:05.000Z", JOHN),
+        send_event("0100018c-not-settled-yet", _now()),
+        complaint("2026-12-04T10:05:00.000Z", AUDIT),
+    )
+
+    assert events_queue.run_function() == (2, 1)
+    assert _states(sent) == {JOHN: "delivered", AUDIT: "complained"}
+    assert _suppressed()[AUDIT]["reason"] == "complaint"
+
+
+def test_an_event_before_its_record_has_the_provider_id_applies_once_it_has(
+    ses: SesEndpoint, events_queue: EventsQueue
+) -> None:
+    # SES published the delivery before the send that made it wrote SES's id to its record.
+    early = delivery("2026-12-04T10:00:05.000Z", JOHN)
+    early["mail"]["timestamp"] = _now()
+    events_queue.publish(early)
+
+    assert events_queue.run_function() == (0, 1)
+    ses.answer(Accept(message_id=SES_ID))
+    answer = call_api("POST", "/api/v2/email", MESSAGE)
+    assert answer.status == 200, answer.body
+
+    assert events_queue.run_function() == (1, 0)
+    assert _states(answer.body["id"]) == {JOHN: "delivered"}
+
+
+def test_an_unknown_event_is_dropped_when_old_or_after_the_queues_last_receive(
+    sent: str, events_queue: EventsQueue
+) -> None:
+    young = bounce(_now(), "Permanent", JOHN, message_id="0100018c-not-ours")
+    young["mail"]["timestamp"] = _now()
+    events_queue.publish(young)
+    events_queue.publish(send_event("0100018c-from-another-sender", _now(ago=timedelta(hours=1))))
+
+    runs = [events_queue.run_function() for _ in range(MAX_RECEIVES)]
+
+    # The old one goes at once; the young one comes back until the last receive drops it.
+    assert runs == [(1, 1), *[(0, 1)] * (MAX_RECEIVES - 2), (1, 0)]
+    assert JOHN not in _suppressed()
+    assert _record(sent)["recipients_status"] == {}
+
+
+def test_a_service_scoped_bounce_suppresses_for_that_service_only(ses: SesEndpoint) -> None:
+    ses_config = {"region": "eu-west-1", "configuration_set": "events", "from_email": SENDER}
+    create_service({**ses_config, "suppression_scope": "service"}, name="tenant", type="ses")
+    ses.answer(Accept(message_id=SES_ID))
+    sent = call_api("POST", "/api/v2/tenant", MESSAGE)
+    assert sent.status == 200, sent.body
+
+    through_sns(bounce("2026-12-04T10:00:05.000Z", "Permanent", JOHN))
+
+    entry = _suppressed()[JOHN]
+    assert (entry["scope"], entry["source"]["message_id"]) == ("tenant", sent.body["id"])
+    ses.answer(Accept(), Accept())
+    again = call_api("POST", "/api/v2/tenant", MESSAGE)
+    other = call_api("POST", "/api/v2/email", MESSAGE)
+    assert (again.status, again.body["suppressed"], again.body["count"]) == (200, [JOHN], 1)
+    assert (other.status, other.body.get("suppressed", []), other.body["count"]) == (200, [], 2)
+    # The envelope SES was given (all of it as BccAddresses: the headers carry To and Cc).
+    envelopes = [body["Destination"]["BccAddresses"] for body in ses.sent()[1:]]
+    assert envelopes == [[AUDIT], [JOHN, AUDIT]]
+
+
+# `mailer ses-events replay`, against the events function as the local stack's
+# `POST /_local/ses-events` runs it.
+
+LOCAL_STACK = "http://127.0.0.1:3000"
+
+
+class ThroughTheEventsFunction:
+    """An opener for the CLI: each request as the local stack's gateway handles it."""
+
+    def __init__(self) -> None:
+        self.requests: list[urllib.request.Request] = []
+
+    def __call__(self, request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
+        from handlers import ses_events
+
+        self.requests.append(request)
+        assert request.full_url == f"{LOCAL_STACK}/_local/ses-events"
+        assert isinstance(request.data, bytes)
+        answer = ses_events.lambda_handler(json.loads(request.data), LocalLambdaContext().typed())
+        return io.BytesIO(json.dumps(answer).encode())
+
+
+def mailer(*argv: str, opener: ThroughTheEventsFunction) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main([*argv, "--url", LOCAL_STACK], stdout=out, stderr=err, opener=opener)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_the_cli_replays_each_event_of_each_file_and_prints_its_outcome(
+    sent: str, tmp_path: Path
+) -> None:
+    listed, single = tmp_path / "events.json", tmp_path / "bounce.json"
+    listed.write_text(
+        json.dumps(
+            [
+                delivery("2026-12-04T10:00:05.000Z", AUDIT),
+                json.loads(_sns_envelope(delay("2026-12-04T10:00:06.000Z", JOHN))),
+                {"eventType": "Open", "mail": _mail()},
+            ]
+        )
+    )
+    single.write_text(json.dumps(bounce("2026-12-04T10:00:09.000Z", "Permanent", JOHN)))
+    opener = ThroughTheEventsFunction()
+
+    status, out, err = mailer("ses-events", "replay", str(listed), str(single), opener=opener)
+
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        f"{listed}[0]: applied",
+        f"{listed}[1]: applied",
+        f"{listed}[2]: dropped",
+        f"{single}: applied",
+    ]
+    assert _states(sent) == {JOHN: "bounced", AUDIT: "delivered"}
+    # The local path takes no key, so none is sent along.
+    assert all(request.get_header("X-dreamfactory-api-key") is None for request in opener.requests)
+
+
+def test_the_cli_replays_nothing_when_a_file_is_not_json(sent: str, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(delivery("2026-12-04T10:00:05.000Z", JOHN)))
+    bad.write_text("{not json")
+    opener = ThroughTheEventsFunction()
+
+    with pytest.raises(SystemExit) as exited:
+        mailer("ses-events", "replay", str(good), str(bad), opener=opener)
+
+    assert exited.value.code == 2
+    assert opener.requests == []
+    assert _states(sent) == {}

@@ -640,3 +640,41 @@ def test_messages_show_finds_one_by_id(argv: tuple[str, ...], path: str) -> None
     run("messages", "show", *argv, opener=opener)
 
     assert opener.sent[:2] == ("GET", f"{ROOT}/{path}")
+
+
+def test_ses_events_replay_posts_each_event_to_the_local_path_without_a_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MAILER_API_KEY")
+    monkeypatch.setattr("sys.stdin", io.StringIO('[{"eventType": "Send"}, {"eventType": "Open"}]'))
+    opener = FakeOpener(answer={"outcomes": ["dropped"]})
+
+    ran = run("ses-events", "replay", "-", "--url", "http://127.0.0.1:3000/api/v2", opener=opener)
+
+    assert (ran.status, ran.stdout) == (0, "stdin[0]: dropped\nstdin[1]: dropped\n")
+    assert [request.full_url for request in opener.requests] == [
+        "http://127.0.0.1:3000/_local/ses-events"
+    ] * 2
+    bodies = [request.data for request in opener.requests]
+    assert bodies == [b'{"eventType": "Send"}', b'{"eventType": "Open"}']
+    assert opener.requests[0].get_header("X-dreamfactory-api-key") is None
+
+
+def test_ses_events_replay_goes_on_past_an_event_the_function_failed_on(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"eventType": "Send"}')
+
+    def function_failed(request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
+        body = io.BytesIO(b'{"errorMessage": "boom"}')
+        raise urllib.error.HTTPError(request.full_url, 502, "", http.client.HTTPMessage(), body)
+
+    out, err = io.StringIO(), io.StringIO()
+    status = main(
+        ["ses-events", "replay", str(event), str(event)],
+        stdout=out,
+        stderr=err,
+        opener=function_failed,
+    )
+
+    assert status == 1
+    assert out.getvalue().count(f"{event}: failed (the events function raised") == 2

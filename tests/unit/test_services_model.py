@@ -16,7 +16,9 @@ from core.services.model import (
     SmtpConfigInput,
     password_of,
 )
+from core.services.suppression_scope import SuppressionScope
 from core.settings import get_settings
+from core.suppression.model import bounce_scope
 from core.validation import parse_records
 
 CONFIG = {"host": "smtp.example.com"}
@@ -104,6 +106,7 @@ def test_invalid_names(name: str) -> None:
         ({**CONFIG, "port": 65536}, "config.port"),
         ({**CONFIG, "smtp_host": "x"}, "config.smtp_host"),
         ({"port": 25}, "config.host"),
+        ({**CONFIG, "suppression_scope": "tenant"}, "config.suppression_scope"),
     ],
 )
 def test_invalid_config(config: dict[str, Any], field: str) -> None:
@@ -238,6 +241,20 @@ def test_a_service_stored_before_these_fields_reads_with_their_defaults() -> Non
 
     assert (service.type, service.is_active) == (ServiceType.SMTP, True)
     assert (service.config.parameters, service.config.escape_html_values) == ([], True)
+    assert service.config.suppression_scope is SuppressionScope.ACCOUNT
+
+
+@pytest.mark.parametrize(
+    ("given", "scope"),
+    [(None, "*"), ("account", "*"), ("service", "email")],
+)
+def test_suppression_scope_says_where_a_bounce_suppresses(given: str | None, scope: str) -> None:
+    service = Service.model_validate(
+        {"name": "email", "config": {**CONFIG, "suppression_scope": given}}
+    )
+
+    assert bounce_scope(service) == scope
+    assert bounce_scope(None) == "*"  # a service deleted since: every service's
 
 
 @pytest.mark.parametrize(

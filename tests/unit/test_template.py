@@ -14,6 +14,7 @@ from pydantic import AliasChoices
 
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
+from core.events.not_yet_known import MAX_RECEIVES
 from core.send_request import MAX_SCHEDULE_AHEAD
 from core.settings import Settings
 from core.webhooks.delivery import RetrySchedule
@@ -27,6 +28,7 @@ API_HANDLER = "handlers.api.lambda_handler"
 AUTHORIZER_HANDLER = "handlers.authorizer.lambda_handler"
 INVOKE_HANDLER = "handlers.invoke.lambda_handler"
 WORKER_HANDLER = "handlers.worker.lambda_handler"
+SES_EVENTS_HANDLER = "handlers.ses_events.lambda_handler"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Services whose data a wildcard resource would open to every function in the account.
 SCOPED_SERVICES = ("dynamodb:", "secretsmanager:", "sqs:", "s3:")
@@ -300,6 +302,38 @@ def test_the_send_queue_outlives_the_worker_and_retries_before_its_dead_letter_q
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 2 * FRESH_COPY_AFTER_RECEIVES
     assert queue["SqsManagedSseEnabled"] is True
     dead_letters = resources["SendDeadLetterQueue"]["Properties"]
+    assert dead_letters["MessageRetentionPeriod"] == 14 * 86_400
+
+
+def test_ses_events_reach_the_events_function_through_a_queue_sns_may_send_to() -> None:
+    resources = load_template()["Resources"]
+    subscription = resources["SesEventsSubscription"]["Properties"]
+    (statement,) = resources["SesEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (event,) = _function(SES_EVENTS_HANDLER)["Events"].values()
+
+    assert (subscription["TopicArn"], subscription["Protocol"]) == ("SesEventsTopic", "sqs")
+    assert subscription["Endpoint"] == "SesEventsQueue.Arn"
+    # The function reads SNS's envelope around each event; raw delivery would drop it.
+    assert subscription["RawMessageDelivery"] is False
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": "SesEventsTopic"}}
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == "SesEventsQueue.Arn"
+    # An event to try again must not bring back the ones of its batch that applied.
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_ses_events_queue_outlives_the_function_and_keeps_what_kept_failing() -> None:
+    resources = load_template()["Resources"]
+    queue = resources["SesEventsQueue"]["Properties"]
+
+    assert queue["VisibilityTimeout"] >= 6 * _function(SES_EVENTS_HANDLER)["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == "SesEventsDeadLetterQueue.Arn"
+    # The handler drops an event no record knows on the last receive, not one later.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
+    assert queue["SqsManagedSseEnabled"] is True
+    dead_letters = resources["SesEventsDeadLetterQueue"]["Properties"]
     assert dead_letters["MessageRetentionPeriod"] == 14 * 86_400
 
 

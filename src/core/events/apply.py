@@ -1,6 +1,7 @@
 """An SES event applied: the message's record moves each named recipient on (see
 `core.delivery.recipient_status`), and a permanent bounce or a complaint puts the address on
-the suppression list, account-wide. A transient bounce suppresses nothing.
+the suppression list: account-wide, or for the message's service alone when its
+`suppression_scope` is `service`. A transient bounce suppresses nothing.
 
 Each recipient whose state the event moved yields a message event (`delivered`, `bounced`,
 `complained`, `delayed`), once: a duplicate moves nobody, nor does an event the ladder ranks
@@ -20,10 +21,12 @@ from core.delivery.recipient_status import (
     RecipientStatus,
     moved_on,
 )
+from core.errors import NotFound
 from core.events.ses_event import EventType, SesEvent
 from core.message_events.model import MessageEvent, MessageEventType
-from core.ports import MessageEventSink, RecordEvents
-from core.suppression.model import Reason, Source
+from core.ports import MessageEventSink, RecordEvents, ServiceStore
+from core.services.model import Service
+from core.suppression.model import Reason, Source, bounce_scope
 from core.suppression.suppressions import Suppressions
 
 # What a Reject or a transient bounce leaves a recipient at: the ladder has no `rejected`
@@ -55,11 +58,17 @@ class Applied(StrEnum):
 
 class EventApplier:
     def __init__(
-        self, records: RecordEvents, suppressions: Suppressions, events: MessageEventSink
+        self,
+        records: RecordEvents,
+        suppressions: Suppressions,
+        events: MessageEventSink,
+        *,
+        services: ServiceStore,
     ) -> None:
         self._records = records
         self._suppressions = suppressions
         self._events = events
+        self._services = services
 
     def apply(self, event: SesEvent) -> Applied:
         record = self._records.find_by_provider_id(event.provider_message_id)
@@ -96,13 +105,13 @@ class EventApplier:
                 break
             record = self._records.get(record.id)
         else:
-            raise RuntimeError(f"Message {record.id}: events kept racing; SNS retries it.")
+            raise RuntimeError(f"Message {record.id}: events kept racing; the queue retries it.")
         # Suppressing is idempotent: a duplicate event suppresses again (a crash between the
         # record and the list must not leave the address off it).
-        self._suppress(event, record.id)
+        self._suppress(event, record.id, record.service)
         return outcome
 
-    def _suppress(self, event: SesEvent, record_id: str) -> None:
+    def _suppress(self, event: SesEvent, record_id: str, service: str) -> None:
         if event.permanent_bounce:
             reason = Reason.BOUNCE
         elif event.type is EventType.COMPLAINT:
@@ -110,8 +119,15 @@ class EventApplier:
         else:
             return
         source = Source(message_id=record_id, event=event.type.value)
+        scope = bounce_scope(self._service(service))
         for recipient in event.recipients:
-            self._suppressions.add(recipient.address, reason, source=source)
+            self._suppressions.add(recipient.address, reason, scope=scope, source=source)
+
+    def _service(self, name: str) -> Service | None:
+        try:
+            return self._services.get(name)
+        except NotFound:
+            return None  # deleted since it sent
 
 
 def _moved(

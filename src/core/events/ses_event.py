@@ -45,6 +45,7 @@ class SesEvent:
     type: EventType
     provider_message_id: str  # SES's `mail.messageId`
     at: str  # the event's own time (ISO 8601), else the mail's
+    sent_at: str  # when SES took the mail (`mail.timestamp`, ISO 8601), "" if it says not
     recipients: tuple[RecipientEvent, ...]
     bounce_type: str | None = None  # Permanent | Transient | Undetermined
     bounce_subtype: str | None = None
@@ -72,6 +73,7 @@ def parse_ses_event(payload: Any) -> SesEvent:
         type=event_type,
         provider_message_id=mail["messageId"],
         at=str(detail.get("timestamp") or mail.get("timestamp") or ""),
+        sent_at=str(mail.get("timestamp") or ""),
         recipients=_recipients(event_type, detail, mail),
         bounce_type=detail.get("bounceType") if event_type is EventType.BOUNCE else None,
         bounce_subtype=detail.get("bounceSubType") if event_type is EventType.BOUNCE else None,

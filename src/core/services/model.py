@@ -44,6 +44,7 @@ from core.network.destination import (
     normalize_host,
 )
 from core.oauth2.config import OAuth2Input, OAuth2Settings
+from core.services.suppression_scope import SuppressionScope
 from core.settings import get_settings
 from core.validation import NUMBER_ONLY, JsonBool
 
@@ -350,6 +351,9 @@ class ServiceConfigBase(BaseModel):
     # it, a message still deferred is `failed` (`retries_exhausted`). At most 5 days, as
     # Postfix keeps trying, well within a record's 30 days.
     retry_window_minutes: Annotated[int, Field(ge=1, le=MAX_RETRY_WINDOW_MINUTES)] | None = None
+    # Whose sends a permanent bounce or a complaint about this service's mail stops: every
+    # service's (`account`, the suppression list's `*`), or this service's alone (`service`).
+    suppression_scope: SuppressionScope = SuppressionScope.ACCOUNT
     # DreamFactory's placeholder values for every send through this service, lowest priority
     # first (see `placeholder_parameters`).
     parameters: Annotated[

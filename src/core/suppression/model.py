@@ -8,10 +8,20 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.addresses import EmailAddress
-from core.services.model import SERVICE_NAME
+from core.services.model import SERVICE_NAME, Service
+from core.services.suppression_scope import SuppressionScope
 
 # The scope of an entry that holds for every service; any other scope is one service's name.
 ACCOUNT_WIDE = "*"
+
+
+def bounce_scope(service: Service | None) -> str:
+    """The scope a permanent bounce or a complaint about `service`'s mail suppresses in: the
+    service's own when its `suppression_scope` says so, else (and for a service gone since)
+    every service's."""
+    if service is not None and service.config.suppression_scope is SuppressionScope.SERVICE:
+        return service.name
+    return ACCOUNT_WIDE
 
 
 class Reason(StrEnum):
