@@ -341,6 +341,37 @@ def test_a_slow_endpoint_times_out(
     assert 0.4 < logged["seconds"] < 2
 
 
+def test_a_batchs_calls_are_made_side_by_side_so_stalled_endpoints_cost_one_timeout(
+    calls: WebhookCalls, endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "1")
+    runtime.reset()
+    for stalled in ("/stalled-1", "/stalled-2", "/stalled-3"):
+        endpoint.routes[stalled] = stall
+        subscribe(endpoint.url(stalled), ["sent"])
+    subscribe(endpoint.url("/hook"), ["sent"])
+    runtime.message_events().publish([event(MessageEventType.SENT)])
+
+    started = time.monotonic()
+    failed = calls.run_sender(time_passes=False)
+
+    # Made one after another, the three stalled calls would take three seconds.
+    assert time.monotonic() - started < 2.5
+    assert len(failed) == 3
+    assert "/hook" in [arrival.target for arrival in endpoint.arrivals]
+
+
+def test_an_unreadable_message_fails_alone(calls: WebhookCalls, endpoint: WebServer) -> None:
+    subscribe(endpoint.url("/hook"), ["sent"])
+    runtime.message_events().publish([event(MessageEventType.SENT)])
+    calls.sqs.send_message(QueueUrl=calls.url, MessageBody="{not a job")
+
+    failed = calls.run_sender(time_passes=False)
+
+    assert len(failed) == 1
+    assert [arrival.target for arrival in endpoint.arrivals] == ["/hook"]
+
+
 def test_a_call_that_could_not_end_before_the_function_times_out_is_given_back(
     calls: WebhookCalls, endpoint: WebServer
 ) -> None:
