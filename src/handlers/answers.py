@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from core.access.model import ApiKey, Role
 from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
 from core.services.model import Service
-from core.stats.model import DayStats, Thresholds
+from core.stats.model import DAY_STATS_EXAMPLE, DayStats, Thresholds
 from core.suppression.model import Suppression
 from core.templates.model import EmailTemplate
 from core.webhooks.model import Attempt, Webhook
@@ -304,27 +304,7 @@ class StatsAnswer(DocumentOnly):
         json_schema_extra={
             "examples": [
                 {
-                    "resource": [
-                        {
-                            "service": "email",
-                            "date": "2026-11-30",
-                            "accepted": 120,
-                            "sent": 118,
-                            "failed": 1,
-                            "deferred": 3,
-                            "unknown": 0,
-                            "cancelled": 1,
-                            "recipients": 130,
-                            "delivered": 124,
-                            "bounced": 7,
-                            "complained": 0,
-                            "delayed": 2,
-                            "suppressed": 2,
-                            "bounce_rate": 0.053846,
-                            "complaint_rate": 0.0,
-                            "flags": ["bounce_review"],
-                        }
-                    ],
+                    "resource": [DAY_STATS_EXAMPLE],
                     "meta": {
                         "since": "2026-11-01",
                         "until": "2026-11-30",

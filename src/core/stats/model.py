@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 # About the whole message (its record's status).
 MESSAGE_COUNTERS = ("accepted", "sent", "failed", "deferred", "unknown", "cancelled")
@@ -50,35 +51,32 @@ class Thresholds(BaseModel):
 SES_THRESHOLDS = Thresholds()
 
 
+# A row as the API shows it: the model's example, and the stats answer's.
+DAY_STATS_EXAMPLE: JsonDict = {
+    "service": "email",
+    "date": "2026-11-30",
+    "accepted": 120,
+    "sent": 118,
+    "failed": 1,
+    "deferred": 3,
+    "unknown": 0,
+    "cancelled": 1,
+    "recipients": 130,
+    "delivered": 124,
+    "bounced": 7,
+    "complained": 0,
+    "delayed": 2,
+    "suppressed": 2,
+    "bounce_rate": 0.053846,
+    "complaint_rate": 0.0,
+    "flags": ["bounce_review"],
+}
+
+
 class DayStats(BaseModel):
     """A row of `GET /system/stats`."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "service": "email",
-                    "date": "2026-11-30",
-                    "accepted": 120,
-                    "sent": 118,
-                    "failed": 1,
-                    "deferred": 3,
-                    "unknown": 0,
-                    "cancelled": 1,
-                    "recipients": 130,
-                    "delivered": 124,
-                    "bounced": 7,
-                    "complained": 0,
-                    "delayed": 2,
-                    "suppressed": 2,
-                    "bounce_rate": 0.053846,
-                    "complaint_rate": 0.0,
-                    "flags": ["bounce_review"],
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [DAY_STATS_EXAMPLE]})
 
     service: str
     date: str = Field(description="The UTC day (`YYYY-MM-DD`).")
