@@ -21,11 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -36,16 +32,12 @@ from core.events.apply import Applied
 from core.events.not_yet_known import worth_retrying
 from core.events.ses_event import SesEvent, parse_ses_event
 from core.settings import check_settings
+from handlers.queue_batches import ComeBackLater, partial_batch_processor, receives
 
 check_settings()
 logger = Logger()
-# A batch whose every event is to come back later is a normal answer, not an error.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = partial_batch_processor()
 clock = SystemClock()
-
-
-class NotKnownYet(Exception):  # a signal to the batch processor, not an error
-    """Leaves the event in the queue: its record may have SES's id by the next receive."""
 
 
 def read_event(payload: Any) -> SesEvent | None:
@@ -76,10 +68,9 @@ def apply_queued(record: SQSRecord) -> None:
     event = read_event(record.body)
     if event is None:
         return
-    receives = int(record.attributes.approximate_receive_count or 1)
-    retrying = worth_retrying(event, receives, clock.now())
+    retrying = worth_retrying(event, receives(record), clock.now())
     if apply_event(event, retrying=retrying) is Applied.UNKNOWN_MESSAGE and retrying:
-        raise NotKnownYet(f"no record has SES message {event.provider_message_id} yet")
+        raise ComeBackLater(f"no record has SES message {event.provider_message_id} yet")
 
 
 def apply_invoked(payload: Any) -> str:

@@ -17,11 +17,7 @@ from collections import deque
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,15 +26,11 @@ from pydantic import ValidationError
 from core import runtime
 from core.settings import check_settings, get_settings
 from core.webhooks.model import Attempt, DeliveryJob
+from handlers.queue_batches import ComeBackLater, partial_batch_processor, receives
 
 check_settings()
 logger = Logger()
-# A batch whose every call is to come back later is a normal answer, not an error.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-class ComeBackLater(Exception):  # a signal to the batch processor, not an error
-    """Leaves the SQS message in the queue; its visibility timeout says when it returns."""
+processor = partial_batch_processor()
 
 
 # Time kept for logging the attempt and answering, beyond the call's own limit.
@@ -74,14 +66,9 @@ class Batch:
 
 def _job_of(record: SQSRecord) -> tuple[DeliveryJob, int] | ValidationError:
     try:
-        return DeliveryJob.model_validate_json(record.body), _attempt_of(record)
+        return DeliveryJob.model_validate_json(record.body), receives(record)  # the attempt number
     except ValidationError as unreadable:
         return unreadable
-
-
-def _attempt_of(record: SQSRecord) -> int:
-    """The attempt number: how often SQS has handed this call out, this time included."""
-    return int(record.attributes.approximate_receive_count or 1)
 
 
 def _time_for_a_call(context: LambdaContext) -> bool:

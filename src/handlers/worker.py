@@ -19,11 +19,7 @@ from collections import deque
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,17 +30,12 @@ from core.delivery.courier import Crashed, Hop, RetryIn
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES, Job
 from core.settings import check_settings
 from core.transport.base import Deadline
+from handlers.queue_batches import ComeBackLater, partial_batch_processor, receives
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
 logger = Logger()
-# A batch whose every message is to come back later is a normal answer, not an error: raising
-# would count each deferral of a lone message as a failed invocation.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-class ComeBackLater(Exception):  # a signal to the batch processor, not an error
-    """Leaves the SQS message in the queue; its visibility timeout says when it returns."""
+processor = partial_batch_processor()
 
 
 class Batch:
@@ -66,7 +57,7 @@ class Batch:
         if isinstance(outcome, Crashed):
             raise outcome.error  # this record alone comes back
         if isinstance(outcome, RetryIn):
-            if _receives(record) >= FRESH_COPY_AFTER_RECEIVES:
+            if receives(record) >= FRESH_COPY_AFTER_RECEIVES:
                 runtime.message_queue().enqueue(job, delay_seconds=outcome.seconds)
                 return  # this copy is deleted; the fresh one starts at no receives
             runtime.message_queue().retry_later(record.receipt_handle, outcome.seconds)
@@ -77,11 +68,6 @@ class Batch:
     def _deadline(self) -> Deadline:
         remaining = self._context.get_remaining_time_in_millis() if self._context else None
         return runtime.send_deadline(remaining)
-
-
-def _receives(record: SQSRecord) -> int:
-    """How often SQS has handed this message out, this time included."""
-    return int(record.attributes.approximate_receive_count or 1)
 
 
 def _job_of(record: dict[str, Any]) -> Job | ValidationError:
