@@ -47,10 +47,10 @@ class RecordsWithEvents:
     def __init__(self, records: CancellableRecords, sink: MessageEventSink) -> None:
         self._records = records
         self._sink = sink
-        # Who the list kept out when a worker claimed a message: its settle names only
-        # those it newly kept out. Popped by the settle.
-        self._suppressed_at_claim: dict[str, frozenset[str]] = {}
-        # Per thread: the local stack runs the API and the worker side by side.
+        # Per thread (the local stack runs the API and the worker side by side): the events
+        # held, and who the list kept out when a worker claimed each message, for its settle
+        # to name only those it newly kept out (popped by the settle; what a crashed attempt
+        # leaves is dropped when the hold ends).
         self._local = threading.local()
 
     @contextmanager
@@ -66,6 +66,7 @@ class RecordsWithEvents:
         finally:
             events: list[MessageEvent] = self._local.events
             self._local.events = None
+            self._claimed().clear()
             self._sink.publish(events)
 
     # The transitions.
@@ -89,13 +90,13 @@ class RecordsWithEvents:
     ) -> MessageRecord | None:
         claimed = self._records.claim(record_id, lease_seconds, at=at)
         if claimed is not None:
-            self._suppressed_at_claim[record_id] = frozenset(claimed.suppressed)
+            self._claimed()[record_id] = frozenset(claimed.suppressed)
         return claimed
 
     def settle(
         self, record_id: str, status: Status, **changes: Unpack[RecordChanges]
     ) -> MessageRecord:
-        before = self._suppressed_at_claim.pop(record_id, None)
+        before = self._claimed().pop(record_id, None)
         settled = self._records.settle(record_id, status, **changes)
         at = _at(settled.updated_at)
         data: dict[str, Any] = {}
@@ -132,6 +133,12 @@ class RecordsWithEvents:
 
     def release_outbox(self, record_id: str) -> None:
         self._records.release_outbox(record_id)
+
+    def _claimed(self) -> dict[str, frozenset[str]]:
+        if not hasattr(self._local, "claimed"):
+            self._local.claimed = {}
+        claimed: dict[str, frozenset[str]] = self._local.claimed
+        return claimed
 
     def _holding(self) -> list[MessageEvent] | None:
         held: list[MessageEvent] | None = getattr(self._local, "events", None)
