@@ -14,17 +14,26 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
+from local_stack.environment import (
+    LOCAL_ACCESS_KEY_ID,
+    LOCAL_SECRET_ACCESS_KEY,
+    queue_url,
+)
 from mailer_cli.main import main
 from tests.support.api import ApiResponse
 from tests.support.stack_process import RunningStack
 from tests.support.web_servers import Arrival, WebServer, answer
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 # The sender polls the webhook queue as Lambda's event source would; the rest is slack for a
 # busy machine.
@@ -50,6 +59,7 @@ class Story:
     service: str
     gone: str  # the address that will bounce
     kept: str  # one that never does
+    webhooks: list[str] = field(default_factory=list)  # to unsubscribe when done
 
     def api(self, method: str, path: str, body: Any = None, query: str = "") -> ApiResponse:
         return self.stack.request(
@@ -90,6 +100,8 @@ def story(stack: RunningStack) -> Iterator[Story]:
     )
     assert created.status == 201, created.body
     yield story
+    for webhook_id in story.webhooks:
+        story.api("DELETE", f"/api/v2/system/webhook/{webhook_id}")
     story.api("DELETE", f"/api/v2/system/suppression/{story.gone}")
     story.api("DELETE", f"/api/v2/system/service/{story.service}")
 
@@ -124,17 +136,25 @@ def _key(payload: dict[str, Any]) -> tuple[str, str, str | None]:
     return payload["type"], payload["message_id"], payload.get("recipient")
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _mail(provider_message_id: str, recipient: str) -> dict[str, Any]:
+    return {
+        "timestamp": _now(),
+        "source": "noreply@example.com",
+        "messageId": provider_message_id,
+        "destination": [recipient],
+    }
+
+
 def bounce_of(provider_message_id: str, recipient: str) -> dict[str, Any]:
     """SES's event for a permanent bounce of `recipient`, as its configuration set publishes it."""
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = _now()
     return {
         "eventType": "Bounce",
-        "mail": {
-            "timestamp": now,
-            "source": "noreply@example.com",
-            "messageId": provider_message_id,
-            "destination": [recipient],
-        },
+        "mail": _mail(provider_message_id, recipient),
         "bounce": {
             "bounceType": "Permanent",
             "bounceSubType": "General",
@@ -156,6 +176,7 @@ def test_webhooks_bounce_suppression_and_numbers_follow_a_send(
     )
     assert status == 0, err
     webhook = json.loads(out)
+    story.webhooks.append(webhook["id"])
     secret = webhook["secret"]
 
     # A queued send, then one at once.
@@ -249,3 +270,48 @@ def delivery_log_once_settled(
             assert {line["event_id"] for line in logged} == received, logged
             return logged
         time.sleep(0.2)
+
+
+def test_a_delivery_published_to_the_events_queue_takes_the_deployed_path_to_the_webhook(
+    story: Story, endpoint: WebServer
+) -> None:
+    """SNS's envelope on `SesEventsQueue`, as the deployed topic leaves it: the stack's poller
+    hands it to the events function, whose `delivered` reaches the endpoint."""
+    created = story.api(
+        "POST",
+        "/api/v2/system/webhook",
+        {"url": endpoint.url("/hook"), "events": ["delivered"], "service": story.service},
+    )
+    assert created.status == 201, created.body
+    story.webhooks.append(created.body["id"])
+    sent = story.send([story.kept])
+    assert sent.status == 200, sent.body
+    record = story.api("GET", f"/api/v2/{story.service}/messages/{sent.body['id']}")
+    delivery = {
+        "eventType": "Delivery",
+        "mail": _mail(record.body["provider_message_id"], story.kept),
+        "delivery": {"timestamp": _now(), "recipients": [story.kept], "smtpResponse": "250 OK"},
+    }
+    envelope = {"Type": "Notification", "MessageId": "1", "Message": json.dumps(delivery)}
+
+    events_queue(story.stack).send_message(
+        QueueUrl=queue_url(f"http://127.0.0.1:{story.stack.moto_port}", "SesEventsQueue"),
+        MessageBody=json.dumps(envelope),
+    )
+
+    (arrival,) = calls_until(endpoint, {("delivered", sent.body["id"], story.kept)}, story.stack)
+    assert verify(created.body["secret"], arrival.headers, arrival.body)
+    record = story.api("GET", f"/api/v2/{story.service}/messages/{sent.body['id']}")
+    assert record.body["recipients_status"][story.kept]["state"] == "delivered", record.body
+
+
+def events_queue(stack: RunningStack) -> SQSClient:
+    """boto3's SQS on the stack's moto, signed as local programs sign."""
+    client: SQSClient = boto3.client(
+        "sqs",
+        endpoint_url=f"http://127.0.0.1:{stack.moto_port}",
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+    )
+    return client
