@@ -80,6 +80,9 @@ def point_handlers_at(endpoint_url: str) -> None:
             "POWERTOOLS_SERVICE_NAME": NAME_PREFIX,
             # Locally a revoked or rotated key stops working at once (deployed: AuthCacheSeconds).
             "AUTH_CACHE_SECONDS": os.environ.get("AUTH_CACHE_SECONDS", "0"),
+            # Likewise a new webhook hears of the very next send (deployed: within 30 s), or a
+            # developer who subscribes and then sends at once would wait for calls that never come.
+            "WEBHOOK_CACHE_SECONDS": os.environ.get("WEBHOOK_CACHE_SECONDS", "0"),
             "SEND_QUEUE_URL": queue_url(endpoint_url, SEND_QUEUE),
             "WEBHOOK_QUEUE_URL": queue_url(endpoint_url, WEBHOOK_QUEUE),
             "STAGING_BUCKET": STAGING_BUCKET,
