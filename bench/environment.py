@@ -26,7 +26,10 @@ BENCH_SETTINGS = {
     "TEMPLATES_TABLE": "bench-templates",
     "SUPPRESSIONS_TABLE": "bench-suppressions",
     "STATS_TABLE": "bench-stats",
+    "WEBHOOKS_TABLE": "bench-webhooks",
+    "WEBHOOK_DELIVERIES_TABLE": "bench-webhook-deliveries",
     "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks",
     "STAGING_BUCKET": "bench-staging",
 }
 
