@@ -15,7 +15,7 @@ from core.access.reservation import Reservation
 from core.attachments.references import InlineAttachment, Reference
 from core.credentials import ServiceCredentials
 from core.delivery.job import INLINE_LIMIT_BYTES, Job
-from core.delivery.message_list import Criteria, IndexPage, Partition
+from core.delivery.listing_index import Criteria, IndexPage, Partition
 from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.delivery.recipient_status import EventEntry, RecipientStatus
 from core.message import Attachment, Message

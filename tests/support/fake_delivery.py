@@ -13,7 +13,7 @@ from typing import Any, Unpack
 
 from core.clock import SystemClock
 from core.delivery.job import INLINE_LIMIT_BYTES, Job
-from core.delivery.message_list import Criteria, IndexName, IndexPage, Partition
+from core.delivery.listing_index import Criteria, IndexName, IndexPage, Partition
 from core.delivery.message_record import (
     ENQUEUE_FAILED,
     OUTBOX_FIELDS,

@@ -24,9 +24,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from core.delivery.listing_index import Criteria, IndexName, Partition
 from core.delivery.message_record import MessageRecord, Status
 from core.errors import InvalidRequest
 
@@ -44,47 +44,6 @@ FILTERED_READ_SIZE = 200
 # may come up to 30 days after a schedule up to 30 days ahead): where a list across services
 # with no `since` stops walking months.
 OLDEST_RECORD = timedelta(days=100)
-
-
-class IndexName(StrEnum):
-    BY_SERVICE = "by_service"
-    BY_MONTH = "by_month"
-
-
-@dataclass(frozen=True)
-class Partition:
-    """One partition of a listing index: a service's name, or a month (`YYYY-MM`)."""
-
-    index: IndexName
-    value: str
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """What a list keeps: sort keys within [lowest, highest], and records matching every
-    filter set (None: any)."""
-
-    lowest: str
-    highest: str
-    role: str | None = None
-    status: Status | None = None
-    recipient: str | None = None
-    tag: str | None = None
-
-    @property
-    def filtered(self) -> bool:
-        return any(
-            value is not None for value in (self.role, self.status, self.recipient, self.tag)
-        )
-
-
-@dataclass(frozen=True)
-class IndexPage:
-    """One read of a partition: the records that matched, newest first, and the sort key to
-    go on after (None: the partition has no more)."""
-
-    records: list[MessageRecord]
-    last_key: str | None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from typing import Any, Unpack
 from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from core.clock import now_iso
-from core.delivery.message_list import Criteria, IndexName, IndexPage, Partition, position_id
+from core.delivery.listing_index import Criteria, IndexName, IndexPage, Partition
+from core.delivery.message_list import position_id
 from core.delivery.message_record import (
     ENQUEUE_FAILED,
     LEGACY_REPLY_FIELD,
