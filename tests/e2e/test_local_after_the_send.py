@@ -7,8 +7,6 @@ send refused, and the webhook's delivery log."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import time
@@ -31,6 +29,7 @@ from mailer_cli.main import main
 from tests.support.api import ApiResponse
 from tests.support.stack_process import RunningStack
 from tests.support.web_servers import Arrival, WebServer, answer
+from tests.support.webhook_signature import verify
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -39,16 +38,6 @@ if TYPE_CHECKING:
 # busy machine.
 CALL_BUDGET_SECONDS = 20.0
 JSON = {"Content-Type": "application/json"}
-
-
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:
-    """The README's verification snippet, as a receiver copies it."""
-    timestamp = headers["X-Webhook-Timestamp"]
-    if abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    signed = timestamp.encode() + b"." + body
-    expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers["X-Webhook-Signature"])
 
 
 @dataclass

@@ -6,10 +6,7 @@ duplicate SES event, calls nobody twice."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +21,7 @@ from tests.support.ses_endpoint import Accept, SesEndpoint
 from tests.support.smtp_servers import CaptureServer
 from tests.support.web_servers import WebServer, answer
 from tests.support.webhook_queue import WebhookCalls
+from tests.support.webhook_signature import verify
 
 GONE, KEPT = "gone@example.com", "kept@example.com"
 SES_ID = "0100018c-after-000001-000000"
@@ -45,16 +43,6 @@ def endpoint() -> Iterator[WebServer]:
     with WebServer() as server:
         server.routes["/hook"] = answer(200, b"thanks")
         yield server
-
-
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:
-    """The README's verification snippet."""
-    timestamp = headers["X-Webhook-Timestamp"]
-    if abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    signed = timestamp.encode() + b"." + body
-    expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers["X-Webhook-Signature"])
 
 
 def subscribe(endpoint: WebServer) -> str:

@@ -5,8 +5,6 @@ checked with the README's verification snippet."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.smtp_servers import Authorities, ClosedPort
 from tests.support.web_servers import WebServer, answer, redirect, stall
 from tests.support.webhook_queue import WebhookCalls
+from tests.support.webhook_signature import verify
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -46,16 +45,6 @@ def endpoint() -> Iterator[WebServer]:
     with WebServer() as server:
         server.routes["/hook"] = answer(200, b"thanks")
         yield server
-
-
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:
-    """The README's snippet: the signature of `timestamp.body`, and a recent timestamp."""
-    timestamp = headers["X-Webhook-Timestamp"]
-    if abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    signed = timestamp.encode() + b"." + body
-    expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers["X-Webhook-Signature"])
 
 
 def subscribe(url: str, events: list[str], **fields: Any) -> dict[str, Any]:
