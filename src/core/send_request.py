@@ -218,12 +218,38 @@ def _decode_base64(value: Any) -> bytes:
         ) from error
 
 
+def _no_template_is_none(value: Any) -> Any:
+    # DreamFactory's BaseService tests both with PHP's `empty()`: an app sending
+    # `"template_id": 0` or `"template": ""` beside a real one means "no template" by it.
+    if value is None or value == "" or (value == 0 and not isinstance(value, bool)):
+        return None
+    return value
+
+
+_TEMPLATE_NAME_SCHEMA = {
+    "anyOf": [{"type": "string", "maxLength": 128}, {"type": "null"}],
+    "description": 'A stored template\'s name; empty (`""`) or null: none.',
+}
+_TEMPLATE_ID_SCHEMA = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"const": ""}, {"type": "null"}],
+    "description": 'A stored template\'s id; `0`, empty (`""`) or null: none.',
+}
+
+
 class TemplateReference(BaseModel):
     """How a request names a stored template: by name, or by DreamFactory's numeric id
     (in the body, or in the query string)."""
 
-    template: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    template_id: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
+    template: Annotated[
+        Annotated[str, Field(min_length=1, max_length=128)] | None,
+        BeforeValidator(_no_template_is_none),
+        WithJsonSchema(_TEMPLATE_NAME_SCHEMA),
+    ] = None
+    template_id: Annotated[
+        Annotated[int, Field(ge=1), NUMBER_ONLY] | None,
+        BeforeValidator(_no_template_is_none),
+        WithJsonSchema(_TEMPLATE_ID_SCHEMA),
+    ] = None
 
 
 # What `check_complete` asks, for the document: a template (which may bring the rest), or a

@@ -21,6 +21,9 @@ router = Router()
 
 # A template's id in the query string: digits naming a number from 1 (empty: none).
 TEMPLATE_ID = r"^(0*[1-9][0-9]*)?$"
+# DreamFactory's apps send their session (often empty) with each call; there are no sessions
+# here, only API keys, so they are accepted and ignored rather than refused.
+SESSION_IGNORED = "DreamFactory's session parameter: accepted and ignored (an API key is needed)."
 
 
 @router.post(
@@ -71,6 +74,8 @@ def send_email(
             description="A stored template's id to start from (as `template_id` in the body).",
         ),
     ] = None,
+    session_id: Annotated[str | None, Query(description=SESSION_IGNORED)] = None,
+    session_token: Annotated[str | None, Query(description=SESSION_IGNORED)] = None,
 ) -> Response[str]:
     request = request.with_template_named(template, template_id)
     if _flag(preview):
