@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model
 from pydantic.config import JsonDict
 
+from core.access.authentication import without_api_key
 from core.access.model import ApiKeyInput, ApiKeyPatch, Role, Rotation
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
@@ -52,7 +53,8 @@ def _json_object(body: Any) -> dict[str, Any]:
 def _send_body(body: Any) -> SendRequest:
     # Recipients and bodies may still come from a template the query string names: the
     # route checks the request is complete once it knows (`with_template_named`).
-    return parse_send_request(body, complete=False)
+    # The body's `api_key` is the caller's key (checked already), not a placeholder value.
+    return parse_send_request(without_api_key(body), complete=False)
 
 
 SendBody = Annotated[SendRequest, checked_as(SendRequest, _send_body)]

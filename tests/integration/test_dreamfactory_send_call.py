@@ -123,3 +123,62 @@ def test_a_negative_or_non_numeric_template_id_is_still_a_400(
     assert (answer.status, answer.reason) == (400, "invalid_request"), answer.body
     assert "'template_id'" in answer.body["error"]["message"]
     assert server.sessions == 0
+
+
+# --- `api_key` in the JSON body ----------------------------------------------------------------
+# df-core `src/Http/Middleware/AuthCheck.php`, `getApiKey()`: the query string's `api_key`, else
+# the X-DreamFactory-API-Key header, else `$request->input('api_key')`, the JSON body's.
+
+
+@pytest.mark.parametrize("via_authorizer", [True, False])
+def test_an_api_key_in_the_body_authenticates_and_goes_nowhere_else(
+    server: CaptureServer, via_authorizer: bool
+) -> None:
+    """Through API Gateway (whose authorizer cannot see a body) and invoked directly; the key
+    is no placeholder value, so `{api_key}` stays as written, and it is on no record."""
+    create_role("app", services=["email"], senders=["*"])
+    key = create_key("app").token
+
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {
+            "api_key": key,
+            "to": "fay@example.com",
+            "subject": "Key {api_key}",
+            "body_text": "Body {api_key}",
+        },
+        api_key=None,
+        via_authorizer=via_authorizer,
+    )
+
+    assert answer.status == 200, answer.body
+    received = server.only_message
+    assert key.encode() not in received.data
+    assert str(received.parsed()["Subject"]) == "Key {api_key}"
+    record = call_api("GET", f"/api/v2/email/messages/{answer.body['id']}")
+    assert record.status == 200, record.body
+    assert key not in str(record.body)
+
+
+@pytest.mark.parametrize("body_key", ["not-a-key", "", None, 12345])
+def test_a_wrong_or_empty_api_key_in_the_body_is_a_401_and_nothing_is_sent(
+    server: CaptureServer, body_key: Any
+) -> None:
+    answer = call_api(
+        "POST",
+        "/api/v2/email",
+        {"api_key": body_key, "to": "gus@example.com", "body_text": "x"},
+        api_key=None,
+    )
+
+    assert (answer.status, answer.reason) == (401, "unauthorized")
+    assert answer.body["error"]["message"] == "Missing or invalid API key."
+    assert server.sessions == 0
+
+
+def test_a_body_key_does_not_open_a_route_that_reads_no_body(server: CaptureServer) -> None:
+    """Only a POST goes past the authorizer without a key; a GET still stops there."""
+    answer = call_api("GET", "/api/v2/system/email_template", api_key=None)
+
+    assert answer.status == 401

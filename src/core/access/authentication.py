@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.access.model import BOOTSTRAP_ROLE, Role, bootstrap_role
 from core.access.repository import ApiKeyRepository, RoleRepository
@@ -39,14 +40,29 @@ class Principal:
 
 
 def presented_api_key(
-    headers: Mapping[str, str] | None, query: Mapping[str, str] | None
+    headers: Mapping[str, str] | None,
+    query: Mapping[str, str] | None,
+    body: object = None,
 ) -> str | None:
-    """The key from `X-DreamFactory-API-Key`, `X-API-Key` or `?api_key=` (headers in any case)."""
+    """The key from `X-DreamFactory-API-Key`, `X-API-Key` or `?api_key=` (headers in any case),
+    else from the JSON body's `api_key`, which DreamFactory reads too (df-core `AuthCheck`)."""
     by_name = {name.lower(): value for name, value in (headers or {}).items()}
     for header in API_KEY_HEADERS:
         if by_name.get(header):
             return by_name[header]
-    return (query or {}).get(API_KEY_PARAMETER) or None
+    in_query = (query or {}).get(API_KEY_PARAMETER)
+    if in_query:
+        return in_query
+    in_body = body.get(API_KEY_PARAMETER) if isinstance(body, dict) else None
+    return in_body if isinstance(in_body, str) and in_body else None
+
+
+def without_api_key(body: Any) -> Any:
+    """The body with its `api_key` taken out: a credential, never a placeholder value, a
+    stored field or text in a mail."""
+    if isinstance(body, dict) and API_KEY_PARAMETER in body:
+        return {name: value for name, value in body.items() if name != API_KEY_PARAMETER}
+    return body
 
 
 class Authenticator:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
 from core import runtime
+from core.access.authentication import without_api_key
 from core.preview import Preview
 from core.send_request import SendRequest
 from handlers.answers import QueuedAnswer, SentAnswer, documented, errors
@@ -82,7 +83,7 @@ def send_email(
         return _preview(service, request)
     # What an idempotency key is held to: the body (a JSON object, parsed once by the
     # validation before), and the template, which the query string may name.
-    body = router.current_event.json_body
+    body = without_api_key(router.current_event.json_body)
     if request.names_template:
         body = {**body, "template": request.template, "template_id": request.template_id}
     # The send's message events (accepted, then sent) go to their consumers in one publish.
