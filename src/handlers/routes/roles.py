@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from core import runtime
 from core.access.audit import audit
@@ -19,6 +19,7 @@ from handlers.request_bodies import RolePatchBody, RolesBody
 
 router = Router()
 TAGS = ["roles"]
+IdOrName = Annotated[str, Path(description="The role's name.", examples=["mailer"])]
 
 
 @router.get(
@@ -48,37 +49,39 @@ def create_roles(
 
 
 @router.get(
-    "/api/v2/system/role/<name>",
+    "/api/v2/system/role/<id_or_name>",
     summary="Get a role",
     tags=TAGS,
     responses={200: documented("The role.", Role), **errors(401, 403, 404)},
 )
-def get_role(name: str) -> dict[str, Any]:
-    return runtime.role_repository().get(name).public()
+def get_role(id_or_name: IdOrName) -> dict[str, Any]:
+    return runtime.role_repository().get(id_or_name).public()
 
 
 @router.patch(
-    "/api/v2/system/role/<name>",
+    "/api/v2/system/role/<id_or_name>",
     summary="Change a role",
     tags=TAGS,
     responses={200: documented("The role as changed.", Role), **errors(400, 401, 403, 404)},
 )
 def update_role(
-    name: str, patch: Annotated[RolePatchBody, Body(description="The fields to replace.")]
+    id_or_name: IdOrName,
+    patch: Annotated[RolePatchBody, Body(description="The fields to replace.")],
 ) -> dict[str, Any]:
-    updated = runtime.role_repository().update(name, patch)
-    audit(caller(router), "role.update", name, fields=sorted(patch))
+    updated = runtime.role_repository().update(id_or_name, patch)
+    audit(caller(router), "role.update", updated.name, fields=sorted(patch))
     return updated.public()
 
 
 @router.delete(
-    "/api/v2/system/role/<name>",
+    "/api/v2/system/role/<id_or_name>",
     summary="Delete a role",
     description="Only a role no API key has.",
     tags=TAGS,
     responses={200: documented("Deleted.", Deleted), **errors(401, 403, 404, 409)},
 )
-def delete_role(name: str) -> dict[str, Any]:
+def delete_role(id_or_name: IdOrName) -> dict[str, Any]:
+    name = runtime.role_repository().get(id_or_name).name
     delete_unused_role(runtime.role_repository(), runtime.api_key_repository(), name)
     audit(caller(router), "role.delete", name)
     return {"name": name}

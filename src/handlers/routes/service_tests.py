@@ -19,6 +19,7 @@ from core.transport.smtp.probe import SmtpConnectionReport
 from core.validation import NUMBER_ONLY
 from handlers.answers import documented, errors
 from handlers.http import caller
+from handlers.routes.services import IdOrName
 
 router = Router()
 
@@ -167,7 +168,7 @@ ServiceTestAnswer = SmtpTestAnswer | SesTestAnswer
 
 
 @router.post(
-    "/api/v2/system/service/<name>/test",
+    "/api/v2/system/service/<id_or_name>/test",
     summary="Test a service's connection",
     description="An SMTP service: connects to its server with its settings and credentials, as "
     "a send would (the same SSRF guard, TLS checks and errors), and reports the address, TLS "
@@ -183,7 +184,7 @@ ServiceTestAnswer = SmtpTestAnswer | SesTestAnswer
     },
 )
 def run_service_test(
-    name: str,
+    id_or_name: IdOrName,
     options: Annotated[
         ServiceTestOptions | None, Body(description="Optional: no body, a send's time budget.")
     ] = None,
@@ -193,7 +194,7 @@ def run_service_test(
     if options is not None and options.timeout_seconds is not None:
         deadline = Deadline(min(deadline.at, Deadline.after(options.timeout_seconds).at))
     report = check_connection(
-        runtime.service_repository(), runtime.transports(), name, deadline, SystemClock()
+        runtime.service_repository(), runtime.transports(), id_or_name, deadline, SystemClock()
     )
-    audit(caller(router), "service.test", name, ok=report.ok)
+    audit(caller(router), "service.test", id_or_name, ok=report.ok)
     return report.model_dump(mode="json")

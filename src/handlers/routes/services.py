@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from core import runtime
 from core.access.audit import audit
@@ -17,6 +17,7 @@ from handlers.request_bodies import ServicePatchBody, ServicesBody
 
 router = Router()
 TAGS = ["services"]
+IdOrName = Annotated[str, Path(description="The service's name.", examples=["email"])]
 
 
 @router.get(
@@ -54,7 +55,7 @@ def create_services(
 
 
 @router.get(
-    "/api/v2/system/service/<name>",
+    "/api/v2/system/service/<id_or_name>",
     summary="Get a service",
     tags=TAGS,
     responses={
@@ -62,12 +63,12 @@ def create_services(
         **errors(401, 403, 404),
     },
 )
-def get_service(name: str) -> dict[str, Any]:
-    return runtime.service_repository().get(name).public()
+def get_service(id_or_name: IdOrName) -> dict[str, Any]:
+    return runtime.service_repository().get(id_or_name).public()
 
 
 @router.patch(
-    "/api/v2/system/service/<name>",
+    "/api/v2/system/service/<id_or_name>",
     summary="Change a service",
     tags=TAGS,
     responses={
@@ -76,21 +77,29 @@ def get_service(name: str) -> dict[str, Any]:
     },
 )
 def update_service(
-    name: str, patch: Annotated[ServicePatchBody, Body(description="The fields to change.")]
+    id_or_name: IdOrName,
+    patch: Annotated[ServicePatchBody, Body(description="The fields to change.")],
 ) -> dict[str, Any]:
-    updated = runtime.service_repository().update(name, patch)
+    updated = runtime.service_repository().update(id_or_name, patch)
     config_keys = sorted(patch.get("config") or {}) if isinstance(patch.get("config"), dict) else []
-    audit(caller(router), "service.update", name, fields=sorted(patch), config_keys=config_keys)
+    audit(
+        caller(router),
+        "service.update",
+        updated.name,
+        fields=sorted(patch),
+        config_keys=config_keys,
+    )
     return updated.public()
 
 
 @router.delete(
-    "/api/v2/system/service/<name>",
+    "/api/v2/system/service/<id_or_name>",
     summary="Delete a service",
     tags=TAGS,
     responses={200: documented("Deleted, with its password.", Deleted), **errors(401, 403, 404)},
 )
-def delete_service(name: str) -> dict[str, Any]:
+def delete_service(id_or_name: IdOrName) -> dict[str, Any]:
+    name = runtime.service_repository().get(id_or_name).name
     runtime.service_repository().delete(name)
     audit(caller(router), "service.delete", name)
     return {"name": name}
