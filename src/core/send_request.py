@@ -226,13 +226,26 @@ def _no_template_is_none(value: Any) -> Any:
     return value
 
 
+def _template_id_as_number(value: Any) -> Any:
+    # An app filling the body from a form sends `"template_id": "4"`: DreamFactory finds
+    # template 4 by it (and `"0"` is PHP-empty too). Other text stays text, and a 400.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    return _no_template_is_none(value)
+
+
 _TEMPLATE_NAME_SCHEMA = {
     "anyOf": [{"type": "string", "maxLength": 128}, {"type": "null"}],
     "description": 'A stored template\'s name; empty (`""`) or null: none.',
 }
 _TEMPLATE_ID_SCHEMA = {
-    "anyOf": [{"type": "integer", "minimum": 0}, {"const": ""}, {"type": "null"}],
-    "description": 'A stored template\'s id; `0`, empty (`""`) or null: none.',
+    "anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": "^[0-9]*$"},
+        {"type": "null"},
+    ],
+    "description": 'A stored template\'s id, as a number or digits; `0`, `"0"`, empty (`""`)'
+    " or null: none.",
 }
 
 
@@ -247,7 +260,7 @@ class TemplateReference(BaseModel):
     ] = None
     template_id: Annotated[
         Annotated[int, Field(ge=1), NUMBER_ONLY] | None,
-        BeforeValidator(_no_template_is_none),
+        BeforeValidator(_template_id_as_number),
         WithJsonSchema(_TEMPLATE_ID_SCHEMA),
     ] = None
 

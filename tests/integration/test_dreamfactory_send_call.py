@@ -107,6 +107,29 @@ def test_an_empty_name_beside_a_real_id_uses_the_id(server: CaptureServer) -> No
     assert str(server.only_message.parsed()["Subject"]) == "Confirm your account, Cy"
 
 
+@pytest.mark.parametrize("as_text", [True, False])
+def test_an_id_sent_as_digits_finds_the_template(server: CaptureServer, as_text: bool) -> None:
+    """An app filling its body from a form sends `"template_id": "4"`; DreamFactory's
+    `EmailTemplate::find()` finds template 4 by it, and `"0"` is PHP-empty like `0`."""
+    template_id = call_api("GET", "/api/v2/system/email_template/registration").body["id"]
+
+    found = _send(
+        {
+            "template_id": str(template_id) if as_text else template_id,
+            "first_name": "Fay",
+            "to": "fay@example.com",
+        }
+    )
+    plain = _send(
+        {"template_id": "0", "to": "gus@example.com", "subject": "Plain", "body_text": "None."}
+    )
+
+    assert found.status == 200, found.body
+    assert plain.status == 200, plain.body
+    subjects = sorted(str(m.parsed()["Subject"]) for m in server.messages)
+    assert subjects == ["Confirm your account, Fay", "Plain"]
+
+
 def test_no_template_and_no_message_is_still_a_400(server: CaptureServer) -> None:
     answer = _send({"template": "", "template_id": 0, "to": "dee@example.com"})
 
@@ -114,7 +137,7 @@ def test_no_template_and_no_message_is_still_a_400(server: CaptureServer) -> Non
     assert server.sessions == 0
 
 
-@pytest.mark.parametrize("template_id", [-1, "abc", "4", True, 1.5])
+@pytest.mark.parametrize("template_id", [-1, "abc", "-4", " 4", "٤", True, 1.5])
 def test_a_negative_or_non_numeric_template_id_is_still_a_400(
     server: CaptureServer, template_id: Any
 ) -> None:
