@@ -52,7 +52,8 @@ class StopSignal:
 
 def start_gateway(config: LocalConfig) -> Gateway:
     """The gateway in front of the template's functions (each runs in containers of its own)."""
-    return Gateway(config.api_port, config.invoke_port, template_functions(), template_api())
+    api = template_api({"CorsAllowedOrigins": config.cors_allowed_origins})
+    return Gateway(config.api_port, config.invoke_port, template_functions(), api)
 
 
 def start_pollers(gateway: Gateway, moto_endpoint: str) -> list[WorkerPoller]:

@@ -211,6 +211,45 @@ def without_authorizer_context(event: Any) -> Any:
     return {**event, "requestContext": kept}
 
 
+def deployed_gateway_responses(
+    responses: Mapping[str, Mapping[str, Any]],
+    parameters: Mapping[str, str],
+    conditions: Mapping[str, bool],
+) -> dict[str, dict[str, Any]]:
+    """The template's `GatewayResponses` as CloudFormation deploys them with `parameters`: each
+    header's `!If` decided by `conditions`, `!Ref AWS::NoValue` dropped, `${Name}` filled in.
+    (The loader keeps `!If [condition, then, else]` as that list, `!Ref X` as `X`.)"""
+    deployed: dict[str, dict[str, Any]] = {}
+    for response_type, response in responses.items():
+        deployed[response_type] = dict(response)
+        given = (response.get("ResponseParameters") or {}).get("Headers")
+        if given is None:
+            continue
+        headers = {
+            name: value
+            for name, value in (
+                (name, _deployed_value(value, parameters, conditions))
+                for name, value in given.items()
+            )
+            if value is not None
+        }
+        deployed[response_type]["ResponseParameters"] = {"Headers": headers}
+    return deployed
+
+
+def _deployed_value(
+    value: Any, parameters: Mapping[str, str], conditions: Mapping[str, bool]
+) -> str | None:
+    if isinstance(value, list):
+        condition, chosen, otherwise = value
+        return _deployed_value(
+            chosen if conditions[condition] else otherwise, parameters, conditions
+        )
+    if value == "AWS::NoValue":
+        return None
+    return re.sub(r"\$\{(\w+)\}", lambda name: parameters[name[1]], str(value))
+
+
 def gateway_response(responses: Mapping[str, Mapping[str, Any]], response_type: str) -> ProxyAnswer:
     """API Gateway's own answer of `response_type`, as the template's `GatewayResponses`
     shape it (their templates are taken as literal JSON), else as API Gateway's default."""

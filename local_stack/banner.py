@@ -77,6 +77,8 @@ Local email API: no AWS account, no Docker.
                  what they send lands in the mail folder too
   AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}
                  (for SDKs signing with key id '{LOCAL_ACCESS_KEY_ID}'; never browsers)
+  Browser apps   pages of {config.cors_allowed_origins or "no origin"} may call the API
+                 (CORS_ALLOWED_ORIGINS, comma-separated; the template's CorsAllowedOrigins)
   State          {state or config.state_dir}
   Functions      each invocation in a container process of its own, started on first use;
 {concurrency}

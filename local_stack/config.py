@@ -42,11 +42,15 @@ class LocalConfig:
     admin_key_kept: bool = False
     # The domains and addresses moto's SES has verified (LOCAL_SES_IDENTITIES).
     ses_identities: tuple[str, ...] = DEFAULT_SES_IDENTITIES
+    # The web origins whose pages may call the API (CORS_ALLOWED_ORIGINS, as the template's
+    # CorsAllowedOrigins): the API function reads the variable itself, at its cold start; the
+    # gateway's own answers depend on it too.
+    cors_allowed_origins: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
         """LOCAL_API_PORT, LOCAL_INVOKE_PORT, LOCAL_SMTP_PORT, LOCAL_MOTO_PORT, LOCAL_MAIL_DIR,
-        LOCAL_STATE_DIR, LOCAL_SES_IDENTITIES, BOOTSTRAP_ADMIN_KEY."""
+        LOCAL_STATE_DIR, LOCAL_SES_IDENTITIES, BOOTSTRAP_ADMIN_KEY, CORS_ALLOWED_ORIGINS."""
         given_key = environ.get("BOOTSTRAP_ADMIN_KEY", "").strip()
         return cls(
             api_port=_port(environ, "LOCAL_API_PORT", DEFAULT_API_PORT),
@@ -58,6 +62,7 @@ class LocalConfig:
             admin_key_given=bool(given_key),
             state_dir=Path(environ.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR).resolve(),
             ses_identities=_identities(environ.get("LOCAL_SES_IDENTITIES")),
+            cors_allowed_origins=environ.get("CORS_ALLOWED_ORIGINS", "").strip(),
         )
 
     @property

@@ -18,7 +18,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from local_stack.apigateway import LOCAL_ACCOUNT, LocalLambdaContext, Route
+from local_stack.apigateway import (
+    LOCAL_ACCOUNT,
+    LocalLambdaContext,
+    Route,
+    deployed_gateway_responses,
+)
 from local_stack.environment import REGION
 from local_stack.template_tables import TEMPLATE, load_template
 
@@ -148,9 +153,15 @@ class LocalApi:
     gateway_responses: dict[str, dict[str, Any]]
 
 
-def template_api() -> LocalApi:
-    """The template's one `AWS::Serverless::Api`, its routes and its Lambda authorizer."""
+def template_api(parameters: Mapping[str, str] | None = None) -> LocalApi:
+    """The template's one `AWS::Serverless::Api`, its routes and its Lambda authorizer, as
+    deployed with `parameters` (the others keep their defaults): they shape its own answers."""
     template = load_template()
+    values = {
+        name: str(parameter.get("Default", ""))
+        for name, parameter in (template.get("Parameters") or {}).items()
+    }
+    values.update(parameters or {})
     resources = template["Resources"]
     (api_id,) = [
         logical_id
@@ -173,8 +184,19 @@ def template_api() -> LocalApi:
         function=function,
         routes=tuple(function_routes),
         authorizer=_default_authorizer(properties.get("Auth") or {}),
-        gateway_responses=dict(properties.get("GatewayResponses") or {}),
+        gateway_responses=deployed_gateway_responses(
+            properties.get("GatewayResponses") or {}, values, template_conditions(values)
+        ),
     )
+
+
+def template_conditions(parameters: Mapping[str, str]) -> dict[str, bool]:
+    """The template's conditions the API's own answers depend on, as CloudFormation decides
+    them for `parameters`. The loader keeps no tags (`!Not`, `!Equals`), so each is restated
+    here; `tests/unit/test_local_gateway_cors.py` checks each against CloudFormation's reading."""
+    origins = parameters.get("CorsAllowedOrigins", "")
+    # HasOneCorsOrigin: not empty, and no comma (joining its split on "," changes nothing).
+    return {"HasOneCorsOrigin": origins != "" and "," not in origins}
 
 
 def _default_authorizer(auth: dict[str, Any]) -> str | None:

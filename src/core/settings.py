@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from core.browser_origins import parse_allowed_origins
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, MAX_RETRY_WINDOW_MINUTES
 
 # A synchronous Lambda takes at most 6 MB of request payload and API Gateway 10 MB; base64
@@ -178,6 +179,15 @@ class Settings(BaseModel):
         le=MAX_RECIPIENTS_LIMIT,
         validation_alias="MAX_RECIPIENTS",
     )
+
+    # Web origins whose pages may call the API (CORS), comma-separated (core.browser_origins);
+    # none by default: a browser then refuses every cross-origin call.
+    cors_allowed_origins: Annotated[
+        tuple[str, ...],
+        BeforeValidator(
+            lambda value: parse_allowed_origins(value) if isinstance(value, str) else value
+        ),
+    ] = Field(default=(), validation_alias="CORS_ALLOWED_ORIGINS")
 
     # DreamFactory's MAIL_* settings: an optional service defined by environment alone.
     mail_service_name: str = Field(default="", validation_alias="MAIL_SERVICE_NAME")

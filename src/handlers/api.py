@@ -3,7 +3,8 @@
 The routes live in `handlers/routes/`, one module per resource; the domain lives in `core`.
 Each request is authenticated, then validated against its route's signature, then routed.
 Every error becomes DreamFactory's envelope in `_api_error` below. The API describes itself
-at `/swagger` (`handlers.documentation`), the one place no key is needed.
+at `/swagger` (`handlers.documentation`), the one place no key is needed, but for a CORS
+preflight from a listed origin (`handlers.cors`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from core import runtime
 from core.access import policy
 from core.access.authentication import Principal, presented_api_key
 from core.errors import EmailApiError, NotFound
-from core.settings import check_settings
+from core.settings import check_settings, get_settings
 from core.validation import invalid_request_from
-from handlers import documentation
+from handlers import cors, documentation
 from handlers.http import read_json
 from handlers.methods import MethodNotAllowed, allowed_methods
 from handlers.request_validation import ValidateRequest
@@ -45,15 +46,18 @@ from handlers.routes import (
 check_settings()
 logger = Logger()
 # Validation is the middleware below, after authentication (see handlers.request_validation).
-app = APIGatewayRestResolver(json_body_deserializer=read_json)
+CORS = cors.cors_config(get_settings().cors_allowed_origins)
+app = APIGatewayRestResolver(json_body_deserializer=read_json, cors=CORS)
 
 ADMIN_PATHS = "/api/v2/system/"
 
 
 def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Every route needs a principal, but the documentation's; `/api/v2/system/*` needs an
-    admin one."""
+    admin one. A listed origin's preflight needs none: it carries no key."""
     if documentation.is_public_path(app.current_event.path):
+        return next_middleware(app)
+    if cors.is_allowed_preflight(app.current_event, CORS):
         return next_middleware(app)
     principal = _principal(app)
     app.append_context(principal=principal)

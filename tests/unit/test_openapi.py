@@ -190,11 +190,14 @@ def test_every_other_route_still_needs_a_key(path: str) -> None:
     assert allowed["statusCode"] != 401
 
 
-def test_api_gateway_asks_no_authorizer_for_the_documentation_only() -> None:
-    # Its routes, and any other method on their paths (answered 405).
-    assert routes_without_authorizer(load_template()) == documentation.PUBLIC_ROUTES | {
-        ("ANY", path) for _, path in documentation.PUBLIC_ROUTES
-    }
+def test_api_gateway_asks_no_authorizer_for_the_documentation_and_preflights_only() -> None:
+    # Its routes, and any other method on their paths (answered 405); and CORS preflights
+    # (OPTIONS), which carry no key: the function answers them (handlers.cors).
+    open_routes = routes_without_authorizer(load_template())
+
+    assert {route for route in open_routes if route[0] != "OPTIONS"} == (
+        documentation.PUBLIC_ROUTES | {("ANY", path) for _, path in documentation.PUBLIC_ROUTES}
+    )
 
 
 # --- the documented answers are the ones given ---------------------------------------------------

@@ -179,7 +179,7 @@ def test_only_direct_invocations_act_with_the_invoke_role() -> None:
             assert "INVOKE_ROLE" not in variables, logical_id
 
 
-def test_the_authorizer_guards_every_route_but_the_documentation() -> None:
+def test_the_authorizer_guards_every_route_but_the_documentation_and_preflights() -> None:
     auth = _api()["Auth"]
     authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
 
@@ -188,7 +188,9 @@ def test_the_authorizer_guards_every_route_but_the_documentation() -> None:
     open_routes = set()
     for event in _function(API_HANDLER)["Events"].values():
         route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
-        if is_public_path(route[1]):  # its own routes, and any other method (a 405)
+        if route[0] == "OPTIONS":  # a CORS preflight carries no key (handlers.cors)
+            assert event["Properties"]["Auth"] == {"Authorizer": "NONE"}, event
+        elif is_public_path(route[1]):  # its own routes, and any other method (a 405)
             assert event["Properties"]["Auth"] == {"Authorizer": "NONE"}, event
             open_routes.add(route)
         else:
@@ -231,12 +233,17 @@ def test_api_routes_are_exactly_the_resolvers_routes() -> None:
     }
 
     # The documentation's own routes (/swagger and its assets) are not in the document.
-    assert {route for route in template_routes if route[0] != "ANY"} == (
+    assert {route for route in template_routes if route[0] not in ("ANY", "OPTIONS")} == (
         documented_routes | PUBLIC_ROUTES
     )
     # Every path takes any other method too, for the function's 405 (not API Gateway's 404).
     assert {path for method, path in template_routes if method == "ANY"} == {
         path for _, path in template_routes
+    }
+    # And a CORS preflight, without the authorizer: every path but the documentation's, whose
+    # ANY route has none already.
+    assert {path for method, path in template_routes if method == "OPTIONS"} == {
+        path for _, path in template_routes if not is_public_path(path)
     }
 
 

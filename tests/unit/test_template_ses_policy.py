@@ -105,6 +105,8 @@ class Deployment:
             return self.value(left) == self.value(right)
         if name == "Fn::Not":
             return not self.value(argument[0])
+        if name == "Fn::And":
+            return all(self.value(condition) for condition in argument)
         if name == "Fn::GetAtt":
             target = argument if isinstance(argument, str) else ".".join(argument)
             return f"<{target}>"
