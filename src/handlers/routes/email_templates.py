@@ -7,10 +7,12 @@ are never all digits), anything else a name.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import AfterValidator
 
 from core import runtime
 from core.access.audit import audit
@@ -28,8 +30,12 @@ from handlers.request_bodies import EmailTemplatePatchBody, EmailTemplatesBody
 
 router = Router()
 TAGS = ["email templates"]
+# A REST API hands the function its path still percent-encoded (`User%20Invite%20Default`):
+# the name is what it encodes.
 IdOrName = Annotated[
-    str, Path(description="The template's id (digits only) or its name.", examples=["1"])
+    str,
+    Path(description="The template's id (digits only) or its name.", examples=["1"]),
+    AfterValidator(unquote),
 ]
 TOO_LARGE = {413: documented("The template is over 256 KiB of JSON.", ErrorAnswer)}
 
