@@ -166,7 +166,7 @@ def test_unknown_template_is_dreamfactorys_404() -> None:
             "attachment.0",
             "invalid_attachment",
         ),
-        ({"id": 7}, "id", "invalid_request"),
+        ({"id": "7"}, "id", "invalid_request"),
         ({"template": "other"}, "template", "invalid_request"),
     ],
 )

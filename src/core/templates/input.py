@@ -31,7 +31,7 @@ from core.templates.model import (
     TemplateFields,
     valid_template_name,
 )
-from core.validation import check_json_text, invalid_request_from
+from core.validation import NUMBER_ONLY, check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
 # its key, id and dates. Above it is no template but a mailing.
@@ -111,6 +111,15 @@ class TemplateInput(TemplateFields):
                 context={"size": size, "limit": MAX_TEMPLATE_BYTES},
             )
         return self
+
+
+class NewTemplate(TemplateInput):
+    """A create's record: a template, and the id it had where it comes from. That id is kept
+    only when the create asks for it (`?keep_ids=true`, `mailer import`); otherwise it is
+    ignored, as DreamFactory ignores one (`id` is not in df-core `EmailTemplate::$fillable`),
+    so a record sent back as fetched is created anew."""
+
+    id: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
 
 
 def check_storable(value: Any, field: str = "") -> None:
