@@ -56,6 +56,15 @@ def test_an_id_another_template_holds_is_a_409_naming_it() -> None:
     assert call_api("GET", f"{PATH}/newcomer").status == 404
 
 
+def test_the_same_template_again_is_a_name_conflict() -> None:
+    # An import run twice: the id is held by the very template, so its name is what is taken.
+    _create({"id": 4, "name": "welcome"}, KEEP)
+
+    again = call_api("POST", PATH, {"id": 4, "name": "welcome"}, query=KEEP)
+
+    assert (again.status, again.reason) == (409, "template_exists"), again.body
+
+
 def test_a_name_taken_frees_the_kept_id_again() -> None:
     _create({"name": "welcome"})
 

@@ -100,7 +100,7 @@ class TemplateRepository:
         else:
             self._move_counter_past(keep_id)
             if not self._claim(keep_id, new.name):
-                raise self._id_taken(keep_id)
+                raise self._id_taken(keep_id, new.name)
             template_id = keep_id
         now = now_iso()
         template = EmailTemplate(
@@ -192,12 +192,14 @@ class TemplateRepository:
             only_if=Attr("last_id").not_exists() | Attr("last_id").lt(template_id),
         )
 
-    def _id_taken(self, template_id: int) -> Conflict:
+    def _id_taken(self, template_id: int, name: str) -> Conflict:
         try:
             holder: str | None = self.by_id(template_id).name
             why = f"the template '{holder}' has it"
         except NotFound:  # a pointer to nothing: a create or a delete cut short
             holder, why = None, "a create or delete that was cut short left it claimed"
+        if holder == name:  # imported before: the template itself is there, id and all
+            return _exists(name)
         return Conflict(
             f"Email Template id '{template_id}' is already taken: {why}.",
             reason="template_id_taken",
