@@ -11,6 +11,13 @@ A record under a mixed export's key is of that kind; any other is a service if i
 or `config` (DreamFactory always shows both), else an email template. Reading the file and
 turning records into request bodies touch neither network nor terminal; `import_records`
 makes the requests and yields one `Outcome` a record, as it goes.
+
+DreamFactory's ids are kept: clients send `"template_id": 4`, and must reach the template
+that was 4 there. Each record is created with `?keep_ids=true` and its `id`; an id another
+template already holds is refused (409 `template_id_taken`) and reported, never renumbered.
+A service named like one that exists here (`email`, which `make dev` creates) is refused
+unless it is renamed on the way in (`--rename-service email=df_email`) or replaces the one
+here (`--replace`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +36,9 @@ from mailer_cli.errors import ApiError, UsageError
 SERVICE_TYPES = ("smtp_email", "smtp")
 
 # DreamFactory's bookkeeping (its `guarded` columns, and this API's own timestamps, for a file
-# taken from another stack's GET): the API that creates the record sets them itself.
+# taken from another stack's GET): the API that creates the record sets them itself. The `id`
+# is not among them: it is kept (`keep_ids=true`).
 _RECORD_METADATA = (
-    "id",
     "created_date",
     "last_modified_date",
     "created_by_id",
@@ -84,6 +92,12 @@ class Record:
         name = self.fields.get("name") if isinstance(self.fields, dict) else None
         return name if isinstance(name, str) and name else None
 
+    @property
+    def dreamfactory_id(self) -> int | None:
+        """Its id in DreamFactory: a positive whole number, or None."""
+        found = _id_of(self.fields)
+        return found if found is not None and found > 0 else None
+
     def label(self) -> str:
         kind = self.kind.value if self.kind else "record"
         return f"{kind} '{self.name}'" if self.name else f"{kind} at {self.where}"
@@ -99,20 +113,54 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one record: a line for standard output, and notes for standard error."""
+    """What became of one record: a line for standard output (or an object, for `--json`),
+    and notes for standard error."""
 
     record: Record
     action: Action
     detail: str = ""
     notes: list[str] = field(default_factory=list)
+    id_here: int | None = None  # the id it has here, when the API answered one
+    name_here: str | None = None  # when renamed on the way in
 
     @property
     def failed(self) -> bool:
         return self.action is Action.FAILED
 
     def line(self) -> str:
+        label = self.record.label()
+        if self.name_here and self.name_here != self.record.name and self.record.kind:
+            kind, name = self.record.kind.value, self.record.name
+            label = f"{kind} '{self.name_here}' (DreamFactory's '{name}')"
+        ids = self._ids()
         detail = f": {self.detail}" if self.detail else ""
-        return f"{self.action.value} {self.record.label()}{detail}"
+        return f"{self.action.value} {label}{f' [{ids}]' if ids else ''}{detail}"
+
+    def _ids(self) -> str:
+        dreamfactory_id = self.record.dreamfactory_id
+        if dreamfactory_id is None:
+            return f"id here {self.id_here}" if self.id_here is not None else ""
+        if self.action not in (Action.CREATED, Action.REPLACED):
+            return f"DreamFactory id {dreamfactory_id}"
+        if self.id_here == dreamfactory_id:
+            return f"DreamFactory id {dreamfactory_id}, kept"
+        if self.id_here is None:  # an API that gives this kind no id
+            return f"DreamFactory id {dreamfactory_id}, no id here"
+        return f"DreamFactory id {dreamfactory_id}, id here {self.id_here}"
+
+    def report(self) -> dict[str, Any]:
+        """The machine-readable form of the line (`mailer import --json`)."""
+        return {
+            "action": self.action.value,
+            "kind": self.record.kind.value if self.record.kind else None,
+            "name": self.record.name,
+            "name_here": self.name_here or self.record.name,
+            "dreamfactory_id": self.record.dreamfactory_id,
+            "id": self.id_here,
+            "detail": self.detail,
+            "where": self.record.where,
+            "notes": self.notes,
+        }
 
 
 # --- the file ---------------------------------------------------------------------------------
@@ -205,6 +253,20 @@ def template_body(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if key not in _RECORD_METADATA}
 
 
+def parse_renames(pairs: list[str]) -> dict[str, str]:
+    """`--rename-service OLD=NEW` options as a map; a `UsageError` for a malformed one."""
+    renames: dict[str, str] = {}
+    for pair in pairs:
+        old, sign, new = pair.partition("=")
+        if not sign or not old or not new or old in renames:
+            raise UsageError(
+                f"--rename-service takes OLD=NEW, each service once (e.g. email=df_email), not"
+                f" {pair!r}"
+            )
+        renames[old] = new
+    return renames
+
+
 def _unsupported_type(fields: dict[str, Any]) -> str | None:
     kind = fields.get("type")
     if kind is None or kind in SERVICE_TYPES:
@@ -218,7 +280,7 @@ def _password_reminder(record: Record, body: dict[str, Any]) -> list[str]:
         return []
     return [
         f"{record.label()}: DreamFactory exports no password; set it with"
-        f" `mailer services set-password {record.name} --password-stdin`"
+        f" `mailer services set-password {body.get('name') or record.name} --password-stdin`"
     ]
 
 
@@ -230,20 +292,34 @@ class ImportRun:
     """A command's answer that is not JSON to print: outcomes, made as they are read."""
 
     outcomes: Iterator[Outcome]
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False
+    replace: bool = False
+    # DreamFactory's service name -> the name it gets here.
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+# Asked of every create: the API keeps each record's `id` (an API without ids for that kind
+# ignores the parameter).
+KEEP_IDS = "?keep_ids=true"
 
 
 def import_records(
-    client: ApiClient, records: list[Record], *, dry_run: bool, replace: bool
+    client: ApiClient, records: list[Record], options: ImportOptions
 ) -> Iterator[Outcome]:
     """Create each record in turn (PATCH an existing one with `replace`); one `Outcome` each.
 
     An `ApiError` fails that record only; `Unreachable` ends the import (every later record
     would fail alike), after the outcomes of the records before it."""
     for record in records:
-        yield _import(client, record, dry_run=dry_run, replace=replace)
+        yield _import(client, record, options)
 
 
-def _import(client: ApiClient, record: Record, *, dry_run: bool, replace: bool) -> Outcome:
+def _import(client: ApiClient, record: Record, options: ImportOptions) -> Outcome:
     if record.kind is None or not isinstance(record.fields, dict):
         return Outcome(
             record,
@@ -252,37 +328,104 @@ def _import(client: ApiClient, record: Record, *, dry_run: bool, replace: bool) 
         )
     if record.name is None:
         return Outcome(record, Action.FAILED, "it has no 'name'")
+    name = record.name
     if record.kind is Kind.SERVICE:
         skipped = _unsupported_type(record.fields)
         if skipped:
             return Outcome(record, Action.SKIPPED, skipped)
-        body = service_body(record.fields)
-        notes = _password_reminder(record, body)
+        name = options.renames.get(record.name, record.name)
+        body = {**service_body(record.fields), "name": name}
+        notes = _password_reminder(record, body) + _rename_notes(record, name)
     else:
         body, notes = template_body(record.fields), []
-    if dry_run:
-        return Outcome(record, Action.WOULD_CREATE, _summary(record.kind, body), notes)
+    done = partial(Outcome, record, notes=notes, name_here=name)
+    if options.dry_run:
+        return done(Action.WOULD_CREATE, _summary(record.kind, body))
     try:
-        client.post(resource_path(*record.kind.path), body)
+        created = _create(client, record.kind, body)
     except ApiError as error:
-        if not (error.status == 409 and replace):
-            hint = " (--replace changes the existing one)" if error.status == 409 else ""
-            return Outcome(record, Action.FAILED, f"{error.summary()}{hint}")
+        if not (error.status == 409 and _reason(error) in _NAME_TAKEN and options.replace):
+            return done(Action.FAILED, _refusal(record, error))
     else:
-        return Outcome(record, Action.CREATED, _summary(record.kind, body), notes)
+        return done(Action.CREATED, _summary(record.kind, body), id_here=_id_of(created))
     try:
-        client.patch(resource_path(*record.kind.path, record.name), _patch_body(record.kind, body))
+        replaced = client.patch(
+            resource_path(*record.kind.path, name), _patch_body(record.kind, body)
+        )
     except ApiError as error:
-        return Outcome(record, Action.FAILED, f"exists, and replacing it failed: {error.summary()}")
-    return Outcome(record, Action.REPLACED, _summary(record.kind, body), notes)
+        return done(Action.FAILED, f"exists, and replacing it failed: {error.summary()}")
+    return done(Action.REPLACED, _summary(record.kind, body), id_here=_id_of(replaced))
+
+
+def _create(client: ApiClient, kind: Kind, body: dict[str, Any]) -> Any:
+    path = resource_path(*kind.path) + KEEP_IDS
+    try:
+        return client.post(path, body)
+    except ApiError as error:
+        # An API that gives services no id yet refuses one in the body: created without it.
+        if not (kind is Kind.SERVICE and "id" in body and _refuses_field(error, "id")):
+            raise
+    return client.post(path, {key: value for key, value in body.items() if key != "id"})
+
+
+# 409s that say the name is taken (what --replace is for), by kind.
+_NAME_TAKEN = frozenset({"service_exists", "template_exists"})
+
+
+def _refusal(record: Record, error: ApiError) -> str:
+    reason = _reason(error)
+    if reason == "service_exists":
+        return (
+            f"a service '{record.name}' exists here: bring this one in beside it with"
+            f" --rename-service {record.name}=<new name>, or overwrite the one here with --replace"
+        )
+    if reason == "template_exists":
+        return f"{error.summary()} (--replace changes the existing one)"
+    if reason == "template_id_taken":
+        return (
+            f"{error.summary()} Clients sending its DreamFactory id would reach that one: move"
+            " or delete it, then import again"
+        )
+    return error.summary()
+
+
+def _rename_notes(record: Record, name: str) -> list[str]:
+    if name == record.name:
+        return []
+    return [
+        f"service '{record.name}' is '{name}' here: clients send to /api/v2/{name}, and roles"
+        f" name '{name}' in their services"
+    ]
+
+
+def _reason(error: ApiError) -> str | None:
+    envelope = error.body.get("error") if isinstance(error.body, dict) else None
+    reason = envelope.get("reason") if isinstance(envelope, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+def _refuses_field(error: ApiError, field_name: str) -> bool:
+    envelope = error.body.get("error") if isinstance(error.body, dict) else None
+    context = envelope.get("context") if isinstance(envelope, dict) else None
+    problems = context.get("errors") if isinstance(context, dict) else None
+    return error.status == 400 and any(
+        isinstance(problem, dict) and problem.get("field") == field_name
+        for problem in problems or []
+    )
+
+
+def _id_of(answer: Any) -> int | None:
+    found = answer.get("id") if isinstance(answer, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
 def _patch_body(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
     # A service's name and type are fixed: the stored ones stay. Its config is changed key
     # by key, so settings made here that DreamFactory does not have (from_email...) remain.
+    # The id stays the one here: a PATCH cannot change it.
     if kind is Kind.SERVICE:
-        return {key: value for key, value in body.items() if key not in ("name", "type")}
-    return body
+        return {key: value for key, value in body.items() if key not in ("name", "type", "id")}
+    return {key: value for key, value in body.items() if key != "id"}
 
 
 def _summary(kind: Kind, body: dict[str, Any]) -> str:

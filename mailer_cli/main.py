@@ -60,7 +60,7 @@ def _print_import(run: ImportRun, out: TextIO, err: TextIO) -> int:
     """Each record's line as it is done; 1 if any failed (skipped ones did not)."""
     counts: Counter[Action] = Counter()
     for outcome in run.outcomes:
-        print_outcome(outcome, out, err)
+        print_outcome(outcome, out, err, as_json=run.as_json)
         counts[outcome.action] += 1
     summary = ", ".join(f"{count} {action.value}" for action, count in counts.items())
     print_note(f"import: {summary or 'no records'}", err)
