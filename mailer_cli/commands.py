@@ -19,6 +19,7 @@ from mailer_cli.errors import UsageError
 from mailer_cli.importing import (
     ImportOptions,
     ImportRun,
+    check_renames,
     import_records,
     parse_renames,
     read_export,
@@ -272,6 +273,7 @@ def import_file(client: ApiClient, args: Namespace) -> ImportRun:
         dry_run=args.dry_run, replace=args.replace, renames=parse_renames(args.rename_service)
     )
     records = read_export(args.file)
+    check_renames(options.renames, records)
     return ImportRun(import_records(client, records, options), as_json=args.json)
 
 

@@ -253,6 +253,17 @@ def template_body(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if key not in _RECORD_METADATA}
 
 
+def check_renames(renames: dict[str, str], records: list[Record]) -> None:
+    """A `UsageError` for a rename of a service the export does not have (a typo would
+    otherwise bring the service in under its own name, or refuse it)."""
+    services = {record.name for record in records if record.kind is Kind.SERVICE}
+    unknown = sorted(set(renames) - services)
+    if unknown:
+        raise UsageError(
+            f"--rename-service names no service of the export: {', '.join(map(repr, unknown))}"
+        )
+
+
 def parse_renames(pairs: list[str]) -> dict[str, str]:
     """`--rename-service OLD=NEW` options as a map; a `UsageError` for a malformed one."""
     renames: dict[str, str] = {}
@@ -345,7 +356,7 @@ def _import(client: ApiClient, record: Record, options: ImportOptions) -> Outcom
         created = _create(client, record.kind, body)
     except ApiError as error:
         if not (error.status == 409 and _reason(error) in _NAME_TAKEN and options.replace):
-            return done(Action.FAILED, _refusal(record, error))
+            return done(Action.FAILED, _refusal(record, name, error))
     else:
         return done(Action.CREATED, _summary(record.kind, body), id_here=_id_of(created))
     try:
@@ -372,12 +383,13 @@ def _create(client: ApiClient, kind: Kind, body: dict[str, Any]) -> Any:
 _NAME_TAKEN = frozenset({"service_exists", "template_exists"})
 
 
-def _refusal(record: Record, error: ApiError) -> str:
+def _refusal(record: Record, name: str, error: ApiError) -> str:
     reason = _reason(error)
     if reason == "service_exists":
         return (
-            f"a service '{record.name}' exists here: bring this one in beside it with"
-            f" --rename-service {record.name}=<new name>, or overwrite the one here with --replace"
+            f"a service '{name}' exists here: bring this one in beside it with"
+            f" --rename-service {record.name}=<new name>, or overwrite the one here with"
+            " --replace"
         )
     if reason == "template_exists":
         return f"{error.summary()} (--replace changes the existing one)"

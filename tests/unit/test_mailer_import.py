@@ -516,6 +516,25 @@ def test_a_service_renamed_on_the_way_in(export: Callable[[Any], Path]) -> None:
     assert result.status == 0
 
 
+def test_a_rename_of_a_service_the_export_lacks_is_a_usage_error(
+    export: Callable[[Any], Path],
+) -> None:
+    complaint = usage_error("import", "--rename-service", "emial=df_email", export(DF_SERVICE))
+
+    assert "--rename-service names no service of the export: 'emial'" in complaint
+
+
+def test_a_renamed_service_whose_new_name_exists_says_so(export: Callable[[Any], Path]) -> None:
+    opener = ScriptedOpener({("POST", SERVICES): http_error(409, "service_exists", "exists")})
+
+    result = run("import", "--rename-service", "email=df_email", export(DF_SERVICE), opener=opener)
+
+    assert result.lines[0].endswith(
+        "a service 'df_email' exists here: bring this one in beside it with --rename-service"
+        " email=<new name>, or overwrite the one here with --replace"
+    )
+
+
 @pytest.mark.parametrize("pairs", [["email"], ["=x"], ["email="], ["email=a", "email=b"]])
 def test_a_malformed_rename_is_a_usage_error(
     export: Callable[[Any], Path], pairs: list[str]
