@@ -16,14 +16,14 @@ from urllib.parse import urlencode
 
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.errors import UsageError
-from mailer_cli.importing import (
+from mailer_cli.import_run import (
     ImportOptions,
     ImportRun,
     check_renames,
     import_records,
     parse_renames,
-    read_export,
 )
+from mailer_cli.importing import read_export
 from mailer_cli.message import send_body
 
 KEYS = ("system", "api_key")

@@ -6,7 +6,7 @@ import json
 from typing import Any, TextIO
 
 from mailer_cli.errors import ApiError
-from mailer_cli.importing import Outcome
+from mailer_cli.import_run import Outcome
 
 PROG = "mailer"
 
