@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from local_stack.environment import REGION
 
@@ -54,7 +54,11 @@ class MatchedRoute:
 
 def match_route(routes: Iterable[Route], method: str, path: str) -> MatchedRoute | None:
     """The route API Gateway picks for `method path`: literal segments win over `{name}`
-    ones. None where it answers MISSING_AUTHENTICATION_TOKEN without calling anything."""
+    ones. None where it answers MISSING_AUTHENTICATION_TOKEN without calling anything.
+
+    `path` as the request line has it (percent-encoded), which a REST API passes on as the
+    event's `path`; the path parameters are given decoded (`User%20Invite%20Default` is
+    `User Invite Default`), as its `pathParameters` are."""
     segments = path.strip("/").split("/")
     best: tuple[tuple[bool, ...], MatchedRoute] | None = None
     for route_method, resource in routes:
@@ -67,7 +71,7 @@ def match_route(routes: Iterable[Route], method: str, path: str) -> MatchedRoute
         literal: list[bool] = []
         for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}") and segment:
-                parameters[part[1:-1]] = segment
+                parameters[part[1:-1]] = unquote(segment)
                 literal.append(False)
             elif part == segment:
                 literal.append(True)

@@ -310,10 +310,13 @@ class _ApiRequest(_Request):
         if body is None:
             return
         gateway = self.server.gateway
-        path = unquote(url.path)
-        if path == SES_EVENTS_PATH:
+        if unquote(url.path) == SES_EVENTS_PATH:
             self._replay_ses_event(body)
             return
+        # Still percent-encoded, as a REST API hands the function its `path` (an HTTP API
+        # would decode it): a template named "User Invite Default" arrives as
+        # `.../User%20Invite%20Default`, and the route decodes its parameter itself.
+        path = url.path
         route = match_route(gateway.api.routes, self.command, path)
         if route is None:
             # Unknown route or method (the Invoke API's path among them): API Gateway answers

@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.errors import UsageError
-from mailer_cli.importing import ImportRun, import_records, read_export
+from mailer_cli.import_run import (
+    ImportOptions,
+    ImportRun,
+    check_renames,
+    import_records,
+    parse_renames,
+)
+from mailer_cli.importing import read_export
 from mailer_cli.message import send_body
 
 KEYS = ("system", "api_key")
@@ -262,8 +269,12 @@ def webhooks_deliveries(client: ApiClient, args: Namespace) -> Any:
 def import_file(client: ApiClient, args: Namespace) -> ImportRun:
     """DreamFactory's exported services and email templates, created one by one; the file is
     read whole before the first request, so a file that is not an export creates nothing."""
+    options = ImportOptions(
+        dry_run=args.dry_run, replace=args.replace, renames=parse_renames(args.rename_service)
+    )
     records = read_export(args.file)
-    return ImportRun(import_records(client, records, dry_run=args.dry_run, replace=args.replace))
+    check_renames(options.renames, records)
+    return ImportRun(import_records(client, records, options), as_json=args.json)
 
 
 # --- sending ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`mailer import`: services and email templates from DreamFactory's JSON, created through the API.
+"""`mailer import`'s file: the services and email templates of DreamFactory's JSON, as records and
+the request bodies that create them.
 
 Accepted files, as DreamFactory's admin API answers or an operator assembles them:
 
@@ -9,28 +10,26 @@ Accepted files, as DreamFactory's admin API answers or an operator assembles the
 
 A record under a mixed export's key is of that kind; any other is a service if it has `type`
 or `config` (DreamFactory always shows both), else an email template. Reading the file and
-turning records into request bodies touch neither network nor terminal; `import_records`
-makes the requests and yields one `Outcome` a record, as it goes.
+turning records into request bodies touch neither network nor terminal;
+`mailer_cli.import_run` makes the requests.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from mailer_cli.client import ApiClient, resource_path
-from mailer_cli.errors import ApiError, UsageError
+from mailer_cli.errors import UsageError
 
 SERVICE_TYPES = ("smtp_email", "smtp")
 
 # DreamFactory's bookkeeping (its `guarded` columns, and this API's own timestamps, for a file
-# taken from another stack's GET): the API that creates the record sets them itself.
+# taken from another stack's GET): the API that creates the record sets them itself. The `id`
+# is not among them: it is kept (see `mailer_cli.import_run`).
 _RECORD_METADATA = (
-    "id",
     "created_date",
     "last_modified_date",
     "created_by_id",
@@ -84,35 +83,16 @@ class Record:
         name = self.fields.get("name") if isinstance(self.fields, dict) else None
         return name if isinstance(name, str) and name else None
 
+    @property
+    def dreamfactory_id(self) -> int | None:
+        """Its id in DreamFactory: a positive whole number, or None."""
+        found = self.fields.get("id") if isinstance(self.fields, dict) else None
+        is_id = isinstance(found, int) and not isinstance(found, bool) and found > 0
+        return found if is_id else None
+
     def label(self) -> str:
         kind = self.kind.value if self.kind else "record"
         return f"{kind} '{self.name}'" if self.name else f"{kind} at {self.where}"
-
-
-class Action(StrEnum):
-    CREATED = "created"
-    REPLACED = "replaced"
-    WOULD_CREATE = "would create"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one record: a line for standard output, and notes for standard error."""
-
-    record: Record
-    action: Action
-    detail: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.action is Action.FAILED
-
-    def line(self) -> str:
-        detail = f": {self.detail}" if self.detail else ""
-        return f"{self.action.value} {self.record.label()}{detail}"
 
 
 # --- the file ---------------------------------------------------------------------------------
@@ -205,92 +185,20 @@ def template_body(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if key not in _RECORD_METADATA}
 
 
-def _unsupported_type(fields: dict[str, Any]) -> str | None:
+def unsupported_type(fields: dict[str, Any]) -> str | None:
+    """Why a service of another type than SMTP is not imported; None for one that is."""
     kind = fields.get("type")
     if kind is None or kind in SERVICE_TYPES:
         return None
     return f"type {kind!r} cannot be imported, only {' and '.join(SERVICE_TYPES)} (SMTP)"
 
 
-def _password_reminder(record: Record, body: dict[str, Any]) -> list[str]:
+def password_reminder(record: Record, body: dict[str, Any]) -> list[str]:
+    """The note a service with a username needs: DreamFactory exported no password."""
     config = body.get("config")
     if not isinstance(config, dict) or "password" in config or not config.get("username"):
         return []
     return [
         f"{record.label()}: DreamFactory exports no password; set it with"
-        f" `mailer services set-password {record.name} --password-stdin`"
+        f" `mailer services set-password {body.get('name') or record.name} --password-stdin`"
     ]
-
-
-# --- requests -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportRun:
-    """A command's answer that is not JSON to print: outcomes, made as they are read."""
-
-    outcomes: Iterator[Outcome]
-
-
-def import_records(
-    client: ApiClient, records: list[Record], *, dry_run: bool, replace: bool
-) -> Iterator[Outcome]:
-    """Create each record in turn (PATCH an existing one with `replace`); one `Outcome` each.
-
-    An `ApiError` fails that record only; `Unreachable` ends the import (every later record
-    would fail alike), after the outcomes of the records before it."""
-    for record in records:
-        yield _import(client, record, dry_run=dry_run, replace=replace)
-
-
-def _import(client: ApiClient, record: Record, *, dry_run: bool, replace: bool) -> Outcome:
-    if record.kind is None or not isinstance(record.fields, dict):
-        return Outcome(
-            record,
-            Action.FAILED,
-            "neither a service (it has no 'type' or 'config') nor an email template",
-        )
-    if record.name is None:
-        return Outcome(record, Action.FAILED, "it has no 'name'")
-    if record.kind is Kind.SERVICE:
-        skipped = _unsupported_type(record.fields)
-        if skipped:
-            return Outcome(record, Action.SKIPPED, skipped)
-        body = service_body(record.fields)
-        notes = _password_reminder(record, body)
-    else:
-        body, notes = template_body(record.fields), []
-    if dry_run:
-        return Outcome(record, Action.WOULD_CREATE, _summary(record.kind, body), notes)
-    try:
-        client.post(resource_path(*record.kind.path), body)
-    except ApiError as error:
-        if not (error.status == 409 and replace):
-            hint = " (--replace changes the existing one)" if error.status == 409 else ""
-            return Outcome(record, Action.FAILED, f"{error.summary()}{hint}")
-    else:
-        return Outcome(record, Action.CREATED, _summary(record.kind, body), notes)
-    try:
-        client.patch(resource_path(*record.kind.path, record.name), _patch_body(record.kind, body))
-    except ApiError as error:
-        return Outcome(record, Action.FAILED, f"exists, and replacing it failed: {error.summary()}")
-    return Outcome(record, Action.REPLACED, _summary(record.kind, body), notes)
-
-
-def _patch_body(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    # A service's name and type are fixed: the stored ones stay. Its config is changed key
-    # by key, so settings made here that DreamFactory does not have (from_email...) remain.
-    if kind is Kind.SERVICE:
-        return {key: value for key, value in body.items() if key not in ("name", "type")}
-    return body
-
-
-def _summary(kind: Kind, body: dict[str, Any]) -> str:
-    if kind is Kind.TEMPLATE:
-        return ""
-    config = body.get("config")
-    where = ""
-    if isinstance(config, dict) and config.get("host"):
-        where = f", {config['host']}:{config.get('port') or 587}"
-    inactive = ", inactive" if body.get("is_active") is False else ""
-    return f"{body.get('type') or 'smtp'}{where}{inactive}"

@@ -14,7 +14,7 @@ from typing import TextIO
 from mailer_cli.client import ApiClient, Opener, api_root
 from mailer_cli.connection_report import ConnectionReport
 from mailer_cli.errors import ApiError, Unreachable, UsageError
-from mailer_cli.importing import Action, ImportRun
+from mailer_cli.import_run import Action, ImportRun
 from mailer_cli.output import print_answer, print_api_error, print_note, print_outcome
 from mailer_cli.parser import DEFAULT_TIMEOUT_SECONDS, build_parser
 from mailer_cli.ses_events import Replay
@@ -60,7 +60,7 @@ def _print_import(run: ImportRun, out: TextIO, err: TextIO) -> int:
     """Each record's line as it is done; 1 if any failed (skipped ones did not)."""
     counts: Counter[Action] = Counter()
     for outcome in run.outcomes:
-        print_outcome(outcome, out, err)
+        print_outcome(outcome, out, err, as_json=run.as_json)
         counts[outcome.action] += 1
     summary = ", ".join(f"{count} {action.value}" for action, count in counts.items())
     print_note(f"import: {summary or 'no records'}", err)

@@ -6,7 +6,7 @@ import json
 from typing import Any, TextIO
 
 from mailer_cli.errors import ApiError
-from mailer_cli.importing import Outcome
+from mailer_cli.import_run import Outcome
 
 PROG = "mailer"
 
@@ -26,10 +26,11 @@ def print_api_error(error: ApiError, err: TextIO) -> None:
         print_note(f"rate limited: retry after {error.retry_after} seconds (Retry-After)", err)
 
 
-def print_outcome(outcome: Outcome, out: TextIO, err: TextIO) -> None:
-    """One imported record's line on standard output (at once: the import may stop on the
-    next), its notes on standard error."""
-    out.write(f"{outcome.line()}\n")
+def print_outcome(outcome: Outcome, out: TextIO, err: TextIO, *, as_json: bool = False) -> None:
+    """One imported record's line (or JSON object) on standard output (at once: the import may
+    stop on the next), its notes on standard error."""
+    line = json.dumps(outcome.report(), ensure_ascii=False) if as_json else outcome.line()
+    out.write(f"{line}\n")
     out.flush()
     for note in outcome.notes:
         print_note(note, err)

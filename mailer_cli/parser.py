@@ -337,10 +337,16 @@ the third form):
                                        the forms above)
 
 A record is a service if it has "type" or "config", else an email template. Services of
-other types than smtp_email and smtp are skipped. DreamFactory's ids and dates are left out.
+other types than smtp_email and smtp (mailgun_email, local_email, ...) are skipped and
+reported. DreamFactory's ids are kept, so that clients sending "template_id": 4 reach the
+same template: a record whose id another template holds here fails, and is reported. Its
+dates are left out. A service named like one here (email, which `make dev` creates) fails
+unless it is renamed (--rename-service email=df_email) or replaces the one here (--replace).
 DreamFactory exports no password: set it afterwards with `mailer services set-password`.
 
-One line per record on standard output; exit status 1 if any record failed."""
+One line per record on standard output (with --json, one JSON object per line: action,
+kind, name, name_here, dreamfactory_id, id, detail, where, notes); exit status 1 if any
+record failed."""
 
 
 def _import_options(command: argparse.ArgumentParser) -> None:
@@ -356,6 +362,18 @@ def _import_options(command: argparse.ArgumentParser) -> None:
         "--replace",
         action="store_true",
         help="change a service or template that already exists (PATCH) instead of failing",
+    )
+    command.add_argument(
+        "--rename-service",
+        metavar="OLD=NEW",
+        action="append",
+        default=[],
+        help="create DreamFactory's service OLD as NEW here, beside an existing OLD (repeatable)",
+    )
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per record (JSON Lines) instead of a line of text",
     )
 
 

@@ -21,7 +21,7 @@ from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
 from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
 from core.suppression.model import SuppressionInput
-from core.templates.input import TemplateInput
+from core.templates.input import NewTemplate, TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
 from core.validation import parse_model, parse_records
 from core.webhooks.model import PingInput, WebhookInput
@@ -103,8 +103,8 @@ class RoleBatch(Batch[Role]):
     model_config = ConfigDict(json_schema_extra=_batch_example(Role))
 
 
-class EmailTemplateBatch(Batch[TemplateInput]):
-    model_config = ConfigDict(json_schema_extra=_batch_example(TemplateInput))
+class EmailTemplateBatch(Batch[NewTemplate]):
+    model_config = ConfigDict(json_schema_extra=_batch_example(NewTemplate))
 
 
 ServicesBody = Annotated[
@@ -112,8 +112,8 @@ ServicesBody = Annotated[
 ]
 RolesBody = Annotated[Records[Role], checked_as(Role | RoleBatch, _records(Role))]
 EmailTemplatesBody = Annotated[
-    Records[TemplateInput],
-    checked_as(TemplateInput | EmailTemplateBatch, _records(TemplateInput)),
+    Records[NewTemplate],
+    checked_as(NewTemplate | EmailTemplateBatch, _records(NewTemplate)),
 ]
 
 

@@ -141,8 +141,8 @@ def test_unknown_template_is_dreamfactorys_404() -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "reason"),
     [
-        ({"name": "bad name"}, "name", "invalid_template_name"),
-        ({"name": "-welcome"}, "name", "invalid_template_name"),
+        ({"name": " welcome"}, "name", "invalid_template_name"),
+        ({"name": "wel\tcome"}, "name", "invalid_template_name"),
         ({"name": "123"}, "name", "invalid_template_name"),  # it would read as an id
         ({"to": "not-an-address"}, "to", "invalid_address"),
         ({"cc": [{"email": "jane@example.com"}, {"name": "no address"}]}, "cc", "invalid_address"),
@@ -166,7 +166,7 @@ def test_unknown_template_is_dreamfactorys_404() -> None:
             "attachment.0",
             "invalid_attachment",
         ),
-        ({"id": 7}, "id", "invalid_request"),
+        ({"id": "7"}, "id", "invalid_request"),
         ({"template": "other"}, "template", "invalid_request"),
     ],
 )
@@ -402,7 +402,7 @@ def test_a_roles_templates_can_be_changed_and_lifted() -> None:
     assert call_api("GET", "/api/v2/system/role/billing").body["templates"] is None
 
 
-@pytest.mark.parametrize("templates", [["bad name"], "invoice", [5]])
+@pytest.mark.parametrize("templates", [["bad\nname"], "invoice", [5]])
 def test_a_roles_templates_must_be_template_names(templates: Any) -> None:
     response = call_api("POST", "/api/v2/system/role", {"name": "billing", "templates": templates})
 

@@ -48,6 +48,7 @@ DF_SERVICE: dict[str, Any] = {
     },
 }
 SERVICE_BODY = {
+    "id": 5,
     "name": "email",
     "label": "Email",
     "description": "Transactional mail",
@@ -87,22 +88,31 @@ DF_TEMPLATE: dict[str, Any] = {
 TEMPLATE_BODY = {
     key: value
     for key, value in DF_TEMPLATE.items()
-    if key
-    not in ("id", "created_date", "last_modified_date", "created_by_id", "last_modified_by_id")
+    if key not in ("created_date", "last_modified_date", "created_by_id", "last_modified_by_id")
 }
+SERVICES = "system/service?keep_ids=true"
+TEMPLATES = "system/email_template?keep_ids=true"
 
 
-def http_error(status: int, reason: str, message: str) -> urllib.error.HTTPError:
+def http_error(
+    status: int, reason: str, message: str, context: Any = None
+) -> urllib.error.HTTPError:
     envelope = {"error": {"code": status, "message": message, "reason": reason}}
+    if context is not None:
+        envelope["error"]["context"] = context
     content = io.BytesIO(json.dumps(envelope).encode())
     return urllib.error.HTTPError(ROOT, status, "error", http.client.HTTPMessage(), content)
 
 
+Answer = Exception | dict[str, Any]
+
+
 @dataclass
 class ScriptedOpener:
-    """Answers `{}`, or what `answers[(method, path)]` says: an exception is raised."""
+    """Answers the body it was sent (as the API answers the record it made), or what
+    `answers[(method, path)]` says: an exception is raised, a dict is the answer."""
 
-    answers: dict[tuple[str, str], Exception] = field(default_factory=dict)
+    answers: dict[tuple[str, str], Answer | list[Answer]] = field(default_factory=dict)
     sent: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def __call__(self, request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
@@ -110,10 +120,12 @@ class ScriptedOpener:
         data = request.data
         assert data is None or isinstance(data, bytes)
         self.sent.append((request.get_method(), path, json.loads(data) if data else None))
-        failure = self.answers.get((request.get_method(), path))
-        if failure is not None:
-            raise failure
-        return io.BytesIO(b"{}")
+        answer = self.answers.get((request.get_method(), path))
+        if isinstance(answer, list):  # one a request, in turn; then the body echoed
+            answer = answer.pop(0) if answer else None
+        if isinstance(answer, Exception):
+            raise answer
+        return io.BytesIO(json.dumps(answer).encode() if answer else data or b"{}")
 
 
 @dataclass
@@ -179,7 +191,7 @@ def test_the_briefs_export_is_posted_as_it_is(export: Callable[[Any], Path]) -> 
 
     # A null password is not sent (no username either: nothing to remind of).
     without_password = {**record, "config": {k: v for k, v in config.items() if k != "password"}}
-    assert opener.sent == [("POST", "system/service", without_password)]
+    assert opener.sent == [("POST", SERVICES, without_password)]
     assert result.lines == ["created service 'email': smtp_email, smtp.example.com:587"]
     assert result.stderr == "mailer: import: 1 created\n"
     assert result.status == 0
@@ -192,7 +204,7 @@ def test_dreamfactorys_bookkeeping_and_masked_password_are_left_out(
 
     result = run("import", export({"resource": [DF_SERVICE]}), opener=opener)
 
-    assert opener.sent == [("POST", "system/service", SERVICE_BODY)]
+    assert opener.sent == [("POST", SERVICES, SERVICE_BODY)]
     assert result.status == 0
     # It has a username, so it needs the password DreamFactory did not export.
     assert "mailer services set-password email --password-stdin" in result.stderr
@@ -214,12 +226,12 @@ def test_every_accepted_form(export: Callable[[Any], Path], content: Any) -> Non
     result = run("import", export(content), opener=opener)
 
     assert opener.sent == [
-        ("POST", "system/service", SERVICE_BODY),
-        ("POST", "system/email_template", TEMPLATE_BODY),
+        ("POST", SERVICES, SERVICE_BODY),
+        ("POST", TEMPLATES, TEMPLATE_BODY),
     ]
     assert result.lines == [
-        "created service 'email': smtp_email, smtp.example.com:587",
-        "created email template 'welcome'",
+        "created service 'email' [DreamFactory id 5, kept]: smtp_email, smtp.example.com:587",
+        "created email template 'welcome' [DreamFactory id 3, kept]",
     ]
     assert result.status == 0
 
@@ -231,7 +243,7 @@ def test_an_export_of_this_api_imports_too(export: Callable[[Any], Path]) -> Non
 
     run("import", export(shown), opener=opener)
 
-    assert opener.sent == [("POST", "system/service", SERVICE_BODY)]
+    assert opener.sent == [("POST", SERVICES, SERVICE_BODY)]
 
 
 def test_other_service_types_are_skipped(export: Callable[[Any], Path]) -> None:
@@ -245,11 +257,11 @@ def test_other_service_types_are_skipped(export: Callable[[Any], Path]) -> None:
     result = run("import", export({"resource": records}), opener=opener)
 
     assert [(method, path, body["name"]) for method, path, body in opener.sent] == [
-        ("POST", "system/service", "plain")
+        ("POST", SERVICES, "plain")
     ]
     assert result.lines[:2] == [
-        "skipped service 'mg': type 'mailgun_email' cannot be imported, only smtp_email and smtp"
-        " (SMTP)",
+        "skipped service 'mg' [DreamFactory id 5]: type 'mailgun_email' cannot be imported, only"
+        " smtp_email and smtp (SMTP)",
         "skipped service 'db': type 'mysql' cannot be imported, only smtp_email and smtp (SMTP)",
     ]
     assert result.status == 0  # a skip is not a failure
@@ -263,28 +275,30 @@ def test_a_failed_record_does_not_stop_the_others_and_exits_1(
     export: Callable[[Any], Path],
 ) -> None:
     opener = ScriptedOpener(
-        {("POST", "system/service"): http_error(400, "invalid_parameter", "Invalid parameter.")}
+        {("POST", SERVICES): http_error(400, "invalid_parameter", "Invalid parameter.")}
     )
 
     result = run("import", export([DF_SERVICE, DF_TEMPLATE]), opener=opener)
 
     assert result.lines == [
-        "failed service 'email': the API answered 400 (invalid_parameter): Invalid parameter.",
-        "created email template 'welcome'",
+        "failed service 'email' [DreamFactory id 5]: the API answered 400 (invalid_parameter):"
+        " Invalid parameter.",
+        "created email template 'welcome' [DreamFactory id 3, kept]",
     ]
     assert result.status == 1
 
 
 def test_an_existing_record_fails_without_replace(export: Callable[[Any], Path]) -> None:
     conflict = http_error(409, "service_exists", "Service 'email' already exists.")
-    opener = ScriptedOpener({("POST", "system/service"): conflict})
+    opener = ScriptedOpener({("POST", SERVICES): conflict})
 
     result = run("import", export(DF_SERVICE), opener=opener)
 
     assert [method for method, _, _ in opener.sent] == ["POST"]
     assert result.lines == [
-        "failed service 'email': the API answered 409 (service_exists): Service 'email' already"
-        " exists. (--replace changes the existing one)"
+        "failed service 'email' [DreamFactory id 5]: a service 'email' exists here: bring this one"
+        " in beside it with --rename-service email=<new name>, or overwrite the one here with"
+        " --replace"
     ]
     assert result.status == 1
 
@@ -292,19 +306,23 @@ def test_an_existing_record_fails_without_replace(export: Callable[[Any], Path])
 def test_replace_patches_an_existing_record(export: Callable[[Any], Path]) -> None:
     opener = ScriptedOpener(
         {
-            ("POST", "system/service"): http_error(409, "service_exists", "exists"),
-            ("POST", "system/email_template"): http_error(409, "template_exists", "exists"),
+            ("POST", SERVICES): http_error(409, "service_exists", "exists"),
+            ("POST", TEMPLATES): http_error(409, "template_exists", "exists"),
+            # The one here keeps its own id: a PATCH never changes an id.
+            ("PATCH", "system/email_template/welcome"): {"id": 1, "name": "welcome"},
         }
     )
 
     result = run("import", "--replace", export([DF_SERVICE, DF_TEMPLATE]), opener=opener)
 
-    patch = {key: value for key, value in SERVICE_BODY.items() if key not in ("name", "type")}
+    patch = {k: v for k, v in SERVICE_BODY.items() if k not in ("id", "name", "type")}
     assert opener.sent[1] == ("PATCH", "system/service/email", patch)
-    assert opener.sent[3] == ("PATCH", "system/email_template/welcome", TEMPLATE_BODY)
+    template_patch = {k: v for k, v in TEMPLATE_BODY.items() if k != "id"}
+    assert opener.sent[3] == ("PATCH", "system/email_template/welcome", template_patch)
     assert result.lines == [
-        "replaced service 'email': smtp_email, smtp.example.com:587",
-        "replaced email template 'welcome'",
+        "replaced service 'email' [DreamFactory id 5, no id here]: smtp_email,"
+        " smtp.example.com:587",
+        "replaced email template 'welcome' [DreamFactory id 3, id here 1]",
     ]
     assert result.status == 0
 
@@ -312,7 +330,7 @@ def test_replace_patches_an_existing_record(export: Callable[[Any], Path]) -> No
 def test_a_failed_replace_says_so(export: Callable[[Any], Path]) -> None:
     opener = ScriptedOpener(
         {
-            ("POST", "system/service"): http_error(409, "service_exists", "exists"),
+            ("POST", SERVICES): http_error(409, "service_exists", "exists"),
             ("PATCH", "system/service/email"): http_error(400, "password_required", "Give it."),
         }
     )
@@ -320,8 +338,8 @@ def test_a_failed_replace_says_so(export: Callable[[Any], Path]) -> None:
     result = run("import", "--replace", export(DF_SERVICE), opener=opener)
 
     assert result.lines == [
-        "failed service 'email': exists, and replacing it failed: the API answered 400"
-        " (password_required): Give it."
+        "failed service 'email' [DreamFactory id 5]: exists, and replacing it failed: the API"
+        " answered 400 (password_required): Give it."
     ]
     assert result.status == 1
 
@@ -334,9 +352,10 @@ def test_dry_run_makes_no_request(export: Callable[[Any], Path]) -> None:
 
     assert opener.sent == []
     assert result.lines == [
-        "would create service 'email': smtp_email, smtp.example.com:587",
-        "would create service 'old': smtp_email, smtp.example.com:587, inactive",
-        "would create email template 'welcome'",
+        "would create service 'email' [DreamFactory id 5]: smtp_email, smtp.example.com:587",
+        "would create service 'old' [DreamFactory id 5]: smtp_email, smtp.example.com:587,"
+        " inactive",
+        "would create email template 'welcome' [DreamFactory id 3]",
     ]
     assert "set-password email" in result.stderr
     assert result.status == 0
@@ -362,7 +381,7 @@ def test_records_that_cannot_be_imported_fail(
 
     result = run("import", export([record, DF_TEMPLATE]), opener=opener)
 
-    assert result.lines == [line, "created email template 'welcome'"]
+    assert result.lines == [line, "created email template 'welcome' [DreamFactory id 3, kept]"]
     assert result.status == 1
 
 
@@ -370,11 +389,13 @@ def test_an_unreachable_api_stops_the_import_after_the_lines_so_far(
     export: Callable[[Any], Path],
 ) -> None:
     down = urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
-    opener = ScriptedOpener({("POST", "system/email_template"): down})
+    opener = ScriptedOpener({("POST", TEMPLATES): down})
 
     result = run("import", export([DF_SERVICE, DF_TEMPLATE, DF_TEMPLATE]), opener=opener)
 
-    assert result.lines == ["created service 'email': smtp_email, smtp.example.com:587"]
+    assert result.lines == [
+        "created service 'email' [DreamFactory id 5, kept]: smtp_email, smtp.example.com:587"
+    ]
     assert len(opener.sent) == 2
     assert result.status == 3
     assert "could not reach" in result.stderr
@@ -436,3 +457,107 @@ def test_import_help_shows_the_accepted_forms(capsys: pytest.CaptureFixture[str]
     shown = capsys.readouterr().out
     assert '{"resource": [{...}, {...}]}' in shown
     assert "--replace" in shown
+
+
+# --- ids kept, names that exist, the machine-readable report ------------------------------------
+
+
+def test_a_template_id_taken_here_is_refused_and_reported(export: Callable[[Any], Path]) -> None:
+    taken = http_error(
+        409, "template_id_taken", "Email Template id '3' is already taken: 'other' has it."
+    )
+    opener = ScriptedOpener({("POST", TEMPLATES): taken})
+
+    result = run("import", "--replace", export(DF_TEMPLATE), opener=opener)
+
+    # Never renumbered, and --replace does not touch the template that holds the id.
+    assert [method for method, _, _ in opener.sent] == ["POST"]
+    assert result.lines == [
+        "failed email template 'welcome' [DreamFactory id 3]: the API answered 409"
+        " (template_id_taken): Email Template id '3' is already taken: 'other' has it. Clients"
+        " sending its DreamFactory id would reach that one: move or delete it, then import again"
+    ]
+    assert result.status == 1
+
+
+def test_an_api_without_service_ids_gets_the_service_without_its_id(
+    export: Callable[[Any], Path],
+) -> None:
+    # What the API answers today to a service's `id` (services get ids in another change).
+    refused = http_error(
+        400,
+        "invalid_request",
+        "Invalid 'id': Extra inputs are not permitted.",
+        {"errors": [{"field": "id", "problem": "Extra inputs are not permitted"}]},
+    )
+    opener = ScriptedOpener({("POST", SERVICES): [refused]})
+
+    result = run("import", export(DF_SERVICE), opener=opener)
+
+    without_id = {k: v for k, v in SERVICE_BODY.items() if k != "id"}
+    assert opener.sent == [("POST", SERVICES, SERVICE_BODY), ("POST", SERVICES, without_id)]
+    assert result.lines == [
+        "created service 'email' [DreamFactory id 5, no id here]: smtp_email, smtp.example.com:587"
+    ]
+    assert result.status == 0
+
+
+def test_a_service_renamed_on_the_way_in(export: Callable[[Any], Path]) -> None:
+    opener = ScriptedOpener()
+
+    result = run("import", "--rename-service", "email=df_email", export(DF_SERVICE), opener=opener)
+
+    assert opener.sent == [("POST", SERVICES, {**SERVICE_BODY, "name": "df_email"})]
+    assert result.lines == [
+        "created service 'df_email' (DreamFactory's 'email') [DreamFactory id 5, kept]:"
+        " smtp_email, smtp.example.com:587"
+    ]
+    assert "clients send to /api/v2/df_email" in result.stderr
+    assert result.status == 0
+
+
+def test_a_rename_of_a_service_the_export_lacks_is_a_usage_error(
+    export: Callable[[Any], Path],
+) -> None:
+    complaint = usage_error("import", "--rename-service", "emial=df_email", export(DF_SERVICE))
+
+    assert "--rename-service names no service of the export: 'emial'" in complaint
+
+
+def test_a_renamed_service_whose_new_name_exists_says_so(export: Callable[[Any], Path]) -> None:
+    opener = ScriptedOpener({("POST", SERVICES): http_error(409, "service_exists", "exists")})
+
+    result = run("import", "--rename-service", "email=df_email", export(DF_SERVICE), opener=opener)
+
+    assert result.lines[0].endswith(
+        "a service 'df_email' exists here: bring this one in beside it with --rename-service"
+        " email=<new name>, or overwrite the one here with --replace"
+    )
+
+
+@pytest.mark.parametrize("pairs", [["email"], ["=x"], ["email="], ["email=a", "email=b"]])
+def test_a_malformed_rename_is_a_usage_error(
+    export: Callable[[Any], Path], pairs: list[str]
+) -> None:
+    options = [option for pair in pairs for option in ("--rename-service", pair)]
+    assert "OLD=NEW" in usage_error("import", *options, export(DF_SERVICE))
+
+
+def test_json_gives_one_object_a_record(export: Callable[[Any], Path]) -> None:
+    opener = ScriptedOpener({("POST", SERVICES): http_error(409, "service_exists", "exists")})
+    mailgun = {"id": 8, "name": "mg", "type": "mailgun_email", "config": {"domain": "mg.example"}}
+
+    result = run("import", "--json", export([DF_SERVICE, mailgun, DF_TEMPLATE]), opener=opener)
+
+    reports = [json.loads(line) for line in result.lines]
+    assert [
+        (r["action"], r["kind"], r["name"], r["dreamfactory_id"], r["id"]) for r in reports
+    ] == [
+        ("failed", "service", "email", 5, None),
+        ("skipped", "service", "mg", 8, None),
+        ("created", "email template", "welcome", 3, 3),
+    ]
+    assert reports[0]["detail"].startswith("a service 'email' exists here: bring this one in")
+    assert reports[1]["detail"].startswith("type 'mailgun_email' cannot be imported")
+    assert reports[2]["where"] == "2"
+    assert result.status == 1

@@ -24,8 +24,14 @@ from pydantic import (
 from core.addresses import check_header_text
 from core.errors import InvalidRequest, MessageTooLarge
 from core.send_request import Attachment, SendRequest
-from core.templates.model import EXAMPLE, TEMPLATE_NAME, TemplateFields, valid_template_name
-from core.validation import check_json_text, invalid_request_from
+from core.templates.model import (
+    EXAMPLE,
+    MAX_TEMPLATE_NAME,
+    TEMPLATE_NAME,
+    TemplateFields,
+    valid_template_name,
+)
+from core.validation import NUMBER_ONLY, check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
 # its key, id and dates. Above it is no template but a mailing.
@@ -64,7 +70,13 @@ class TemplateInput(TemplateFields):
     # Checked by `_valid_name` (its own reasons); the document shows the same rules.
     name: Annotated[
         str,
-        Field(json_schema_extra={"pattern": TEMPLATE_NAME.pattern, "not": {"pattern": "^[0-9]+$"}}),
+        Field(
+            json_schema_extra={
+                "pattern": TEMPLATE_NAME.pattern,
+                "maxLength": MAX_TEMPLATE_NAME,
+                "not": {"pattern": "^[0-9]+$"},
+            }
+        ),
     ]
 
     @model_validator(mode="before")
@@ -78,7 +90,7 @@ class TemplateInput(TemplateFields):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if name.isdigit():
+        if name.isascii() and name.isdigit():  # as `as_id` reads a path segment
             raise InvalidRequest(
                 f"Invalid template name '{name}': it must not be all digits, which name an id"
                 " in /api/v2/system/email_template/{id_or_name}.",
@@ -99,6 +111,15 @@ class TemplateInput(TemplateFields):
                 context={"size": size, "limit": MAX_TEMPLATE_BYTES},
             )
         return self
+
+
+class NewTemplate(TemplateInput):
+    """A create's record: a template, and the id it had where it comes from. That id is kept
+    only when the create asks for it (`?keep_ids=true`, `mailer import`); otherwise it is
+    ignored, as DreamFactory ignores one (`id` is not in df-core `EmailTemplate::$fillable`),
+    so a record sent back as fetched is created anew."""
+
+    id: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
 
 
 def check_storable(value: Any, field: str = "") -> None:

@@ -10,16 +10,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.addresses import OptionalEmailAddress
 from core.errors import InvalidRequest
 from core.send_request import RecipientInput
 from core.validation import shown_as
 
-# As a service name, but a template's name may also carry dots and upper case, as
-# DreamFactory's do ("Welcome.v2").
-TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# DreamFactory keeps a name in a column of 64 characters of any kind (df-core's migration
+# `2015_01_27_190908_create_system_tables.php`, `$t->string('name', 64)`), and every instance
+# ships "User Invite Default" and two more with spaces. Here a name is text of up to 128
+# characters (so every DreamFactory name fits, and names stored before stay valid) without
+# control characters or line breaks (they would break the log line, the path and the audit
+# trail they are written into), and without space at either end (" x" and "x" would be two
+# templates that look alike). All digits is refused where a name is created: it reads as an
+# id in `/api/v2/system/email_template/{id_or_name}`.
+MAX_TEMPLATE_NAME = 128
+_UNPRINTABLE = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+TEMPLATE_NAME = re.compile(rf"^[^\s{_UNPRINTABLE}](?:[^{_UNPRINTABLE}]*[^\s{_UNPRINTABLE}])?$")
 
 # The fields a template gives a message, as DreamFactory's send body names them.
 MESSAGE_FIELDS = (
@@ -36,6 +44,11 @@ MESSAGE_FIELDS = (
 )
 
 PlaceholderDefault = str | int | float | bool | None
+
+# DreamFactory's admin interface posts every field of its form, the ones left empty as `""`
+# (df-admin-interface `df-email-template-details.component.ts`, `onSubmit`): not set.
+_BLANK_MEANS_UNSET = (*MESSAGE_FIELDS, "description", "attachment")
+_RECIPIENT_FIELDS = ("to", "cc", "bcc")
 
 
 class AttachmentEntry(BaseModel):
@@ -59,6 +72,11 @@ class TemplateFields(BaseModel):
     message is sent with them (with the request they are merged into)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_dreamfactory_stores_it(cls, data: Any) -> Any:
+        return dreamfactory_form(data) if isinstance(data, dict) else data
 
     description: str | None = None
     # Recipients and addresses are checked as a send body's (`core.templates.input`).
@@ -137,10 +155,35 @@ class EmailTemplate(TemplateFields):
 
 
 def valid_template_name(name: str) -> str:
-    if not TEMPLATE_NAME.fullmatch(name):
+    if len(name) > MAX_TEMPLATE_NAME or not TEMPLATE_NAME.fullmatch(name):
         raise InvalidRequest(
-            f"Invalid template name '{name}': use 1-128 letters, digits, '.', '-' or '_'.",
+            f"Invalid template name {name!r}: use 1-{MAX_TEMPLATE_NAME} characters, no control"
+            " characters or line breaks, and no space at either end.",
             reason="invalid_template_name",
             context={"field": "name"},
         )
     return name
+
+
+def dreamfactory_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """A template's fields as DreamFactory's clients send them, in the form kept here: `""`
+    is not set (`defaults` too), and `to`, `cc` or `bcc` as one string of comma-separated
+    addresses (DreamFactory's stored form: df-core `EmailTemplate::getJSONIfArray`) is the
+    list of them."""
+    given = dict(fields)
+    for field in _BLANK_MEANS_UNSET:
+        if given.get(field) == "":
+            given[field] = None
+    if given.get("defaults") in ("", None) and "defaults" in given:
+        given["defaults"] = {}
+    for field in _RECIPIENT_FIELDS:
+        value = given.get(field)
+        if isinstance(value, str) and "," in value:
+            given[field] = split_addresses(value)
+    return given
+
+
+def split_addresses(text: str) -> list[str]:
+    """`a@example.com, b@example.com` as its addresses, each trimmed, empty ones left out (a
+    recipient given as a string is a bare address: no display name, so no comma of its own)."""
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -13,7 +13,14 @@ id is a pointer to a name, so a lookup by id is two strongly consistent reads; a
 would be one read, but only an eventually consistent one, which could miss a template just
 created or find one just deleted. Ids come from an atomic counter (`ADD last_id 1`), as
 DreamFactory's auto-increment does: increasing, never reused, with a gap where a create
-failed.
+failed. An id is claimed by creating its pointer conditionally, so no two templates ever
+hold one id.
+
+An import keeps DreamFactory's ids (`create(..., keep_id=N)`): the counter is first moved
+up to N (never down: a conditional set), then the pointer is claimed as any id is. In that
+order, every id drawn afterwards is above N; an id drawn before the counter moved that
+happens to be N loses the claim to whichever create made it first, and a plain create then
+draws another (a kept one answers 409, as for a template holding it).
 
 Each change orders its writes so that a crash between two of them leaves nothing wrong to
 see: the pointer is written before its template and removed after it, and a lookup by id
@@ -85,14 +92,25 @@ class TemplateRepository:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def create(self, new: TemplateInput) -> EmailTemplate:
+    def create(self, new: TemplateInput, *, keep_id: int | None = None) -> EmailTemplate:
+        """Store a new template under the next id, or under `keep_id` (409 when another
+        template holds it)."""
+        if keep_id is None:
+            template_id = self._claim_next_id(new.name)
+        else:
+            self._move_counter_past(keep_id)
+            if not self._claim(keep_id, new.name):
+                raise self._id_taken(keep_id, new.name)
+            template_id = keep_id
         now = now_iso()
         template = EmailTemplate(
-            id=self._next_id(), created_date=now, last_modified_date=now, **new.model_dump()
+            id=template_id,
+            created_date=now,
+            last_modified_date=now,
+            **new.model_dump(include=set(PATCHABLE)),
         )
-        # The pointer first: a crash before the template is written leaves only a pointer to
-        # nothing, which a lookup by id already treats as not found.
-        self._table.put({"key": _id_key(template.id), "name": template.name})
+        # The pointer was claimed first: a crash before the template is written leaves only a
+        # pointer to nothing, which a lookup by id already treats as not found.
         if not self._table.create(_item(template)):
             self._table.delete(_id_key(template.id))
             raise _exists(template.name)
@@ -154,6 +172,39 @@ class TemplateRepository:
         if counter is None:  # only a failed condition answers None, and there is none
             raise RuntimeError("The template id counter was not updated.")
         return int(counter["last_id"])
+
+    def _claim_next_id(self, name: str) -> int:
+        # Taken only by an import that kept an id the counter had not reached yet: the next
+        # one is free (the import moved the counter past its id before claiming it).
+        while True:
+            template_id = self._next_id()
+            if self._claim(template_id, name):
+                return template_id
+
+    def _claim(self, template_id: int, name: str) -> bool:
+        return self._table.create({"key": _id_key(template_id), "name": name})
+
+    def _move_counter_past(self, template_id: int) -> None:
+        # Up to the kept id, never down; a counter already there or beyond stays as it is.
+        self._table.update(
+            COUNTER,
+            set={"last_id": template_id},
+            only_if=Attr("last_id").not_exists() | Attr("last_id").lt(template_id),
+        )
+
+    def _id_taken(self, template_id: int, name: str) -> Conflict:
+        try:
+            holder: str | None = self.by_id(template_id).name
+            why = f"the template '{holder}' has it"
+        except NotFound:  # a pointer to nothing: a create or a delete cut short
+            holder, why = None, "a create or delete that was cut short left it claimed"
+        if holder == name:  # imported before: the template itself is there, id and all
+            return _exists(name)
+        return Conflict(
+            f"Email Template id '{template_id}' is already taken: {why}.",
+            reason="template_id_taken",
+            context={"field": "id", "id": template_id, "holder": holder},
+        )
 
     def _rename(self, current: EmailTemplate, renamed: EmailTemplate) -> None:
         if not self._table.create(_item(renamed)):

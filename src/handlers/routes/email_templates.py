@@ -6,14 +6,18 @@ are never all digits), anything else a name.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import AfterValidator
 
 from core import runtime
 from core.access.audit import audit
+from core.templates.input import NewTemplate
 from core.templates.model import EmailTemplate
 from handlers.answers import (
     DeletedTemplate,
@@ -28,8 +32,12 @@ from handlers.request_bodies import EmailTemplatePatchBody, EmailTemplatesBody
 
 router = Router()
 TAGS = ["email templates"]
+# A REST API hands the function its path still percent-encoded (`User%20Invite%20Default`):
+# the name is what it encodes.
 IdOrName = Annotated[
-    str, Path(description="The template's id (digits only) or its name.", examples=["1"])
+    str,
+    Path(description="The template's id (digits only) or its name.", examples=["1"]),
+    AfterValidator(unquote),
 ]
 TOO_LARGE = {413: documented("The template is over 256 KiB of JSON.", ErrorAnswer)}
 
@@ -48,7 +56,7 @@ def list_templates() -> dict[str, Any]:
     "/api/v2/system/email_template",
     summary="Create email templates",
     description='One template, or several as `{"resource": [...]}` (answered in that form). '
-    "Each gets the next id; names are unique.",
+    "Each gets the next id, or with `keep_ids=true` the `id` it brings; names are unique.",
     tags=TAGS,
     responses={
         201: documented(
@@ -63,10 +71,22 @@ def create_templates(
     templates: Annotated[
         EmailTemplatesBody, Body(description="A template, or a `resource` batch.")
     ],
+    keep_ids: Annotated[
+        bool,
+        Query(
+            description="Keep each record's `id` (as `mailer import` does, so that clients "
+            "sending DreamFactory's `template_id` reach the same template): 409 "
+            "`template_id_taken` when another template has it. Without it, an `id` is ignored."
+        ),
+    ] = False,
 ) -> Response[str]:
-    return create_each(
-        caller(router), templates, runtime.template_repository().create, "email_template.create"
-    )
+    create = partial(create_template, keep_ids=keep_ids)
+    return create_each(caller(router), templates, create, "email_template.create")
+
+
+def create_template(template: NewTemplate, *, keep_ids: bool) -> EmailTemplate:
+    keep_id = template.id if keep_ids else None
+    return runtime.template_repository().create(template, keep_id=keep_id)
 
 
 @router.get(
