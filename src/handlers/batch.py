@@ -3,15 +3,13 @@
 As df-core's `BaseModel::bulkCreate`, `bulkUpdate` and `bulkDelete` do, the records are taken in
 order and the batch stops at the first one that fails, unless `continue=true` asks to go on;
 what was done before stays done (and on the audit trail, which each record's own route writes).
-A failed batch answers with its first failure's status, reason and message (as one record
-would), and DreamFactory's `BatchException` context: which records failed (`error`) and each
-record's outcome (`resource`, where a failed one is its error). `rollback=true` asks for a
+A failed batch answers with its first failure, and DreamFactory's `BatchException` context
+(see `handlers.batch_failure`). `rollback=true` asks for a
 transaction across records, which these tables do not have: a 400, never a silent "no".
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
@@ -22,8 +20,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from core.access.audit import audit
 from core.access.authentication import Principal
 from core.errors import EmailApiError, InvalidRequest
+from handlers.batch_failure import failed_batch
 from handlers.request_bodies import Records
-from handlers.responses import error_body, json_response
+from handlers.responses import json_response
 
 Item = TypeVar("Item")
 Record = TypeVar("Record", bound="Named")
@@ -72,28 +71,9 @@ def apply_each(
             outcomes.append(error)
             if not options.keep_going:
                 break
-    failed = [index for index, outcome in enumerate(outcomes) if isinstance(outcome, EmailApiError)]
-    if failed:
-        raise _batch_failure(outcomes, failed)
+    if any(isinstance(outcome, EmailApiError) for outcome in outcomes):
+        raise failed_batch(outcomes)
     return [outcome for outcome in outcomes if not isinstance(outcome, EmailApiError)]
-
-
-def _batch_failure(
-    outcomes: list[dict[str, Any] | EmailApiError], failed: list[int]
-) -> EmailApiError:
-    first = outcomes[failed[0]]
-    assert isinstance(first, EmailApiError)
-    # A copy of the first failure (its status, reason and message, whatever its class), with
-    # DreamFactory's batch context: the admin interface reads `context.resource[i].message`.
-    failure = copy.copy(first)
-    failure.context = {
-        "error": failed,
-        "resource": [
-            error_body(outcome)["error"] if isinstance(outcome, EmailApiError) else outcome
-            for outcome in outcomes
-        ],
-    }
-    return failure
 
 
 def create_each(

@@ -23,8 +23,9 @@ from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
 from core.suppression.model import SuppressionInput
 from core.templates.input import TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
-from core.validation import parse_model, parse_records
+from core.validation import parse_model
 from core.webhooks.model import PingInput, WebhookInput
+from handlers.batch_failure import failed_batch
 from handlers.documentation import DocumentOnly
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -78,11 +79,32 @@ class Records(Generic[Item]):
 
 
 def _records(model: type[Model]) -> Callable[[Any], Records[Model]]:
+    """Every record checked before any is written; a refused one answers as a failed batch
+    (where nothing was written), as DreamFactory's admin interface reads it."""
+
     def parse(body: Any) -> Records[Model]:
-        items, batch = parse_records(model, body)
-        return Records(items, batch)
+        records = _batch(body)
+        if records is None:
+            return Records([parse_model(model, body)], batch=False)
+        items = []
+        for index, record in enumerate(records):
+            try:
+                items.append(parse_model(model, record, prefix=f"resource.{index}"))
+            except InvalidRequest as error:
+                raise failed_batch([*[None] * index, error]) from error
+        return Records(items, batch=True)
 
     return parse
+
+
+def _batch(body: Any) -> list[Any] | None:
+    """A batch's records (`{"resource": [...]}`), or None for a body that is one record."""
+    if not (isinstance(body, dict) and "resource" in body):
+        return None
+    records = body["resource"]
+    if not isinstance(records, list) or not records:
+        raise InvalidRequest("'resource' must be a non-empty list.")
+    return records
 
 
 def bare_list_as_batch(body: Any) -> Any:
@@ -233,16 +255,13 @@ EmailTemplatePatchBody = Annotated[dict[str, Any], checked_as(EmailTemplatePatch
 
 
 def _json_records(body: Any) -> Records[dict[str, Any]]:
-    body = bare_list_as_batch(body)
-    if isinstance(body, dict) and "resource" in body:
-        records = body["resource"]
-        if not isinstance(records, list) or not records:
-            raise InvalidRequest("'resource' must be a non-empty list.")
-        for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise InvalidRequest(f"Invalid 'resource.{index}': a record is a JSON object.")
-        return Records(records, batch=True)
-    return Records([_json_object(body)], batch=False)
+    records = _batch(bare_list_as_batch(body))
+    if records is None:
+        return Records([_json_object(body)], batch=False)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidRequest(f"Invalid 'resource.{index}': a record is a JSON object.")
+    return Records(records, batch=True)
 
 
 def change_of(name: str, patch: type[BaseModel], *, by_name: bool, example: JsonDict) -> Any:

@@ -230,6 +230,40 @@ def test_a_batch_stops_at_its_first_failure_and_says_what_each_record_became(
     )
 
 
+@pytest.mark.parametrize(
+    ("record", "status", "reason"),
+    [
+        ({"name": "bad name!"}, 400, "invalid_template_name"),
+        ({"name": "taken"}, 409, "template_exists"),
+    ],
+)
+def test_a_batch_create_failure_says_what_the_admin_interface_reads(
+    record: dict[str, Any], status: int, reason: str
+) -> None:
+    """df-admin-interface `df-email-template-details.component.ts` creates with
+    `{resource: [form]}` and shows `error.context.resource[0].message` when that fails
+    (BatchException.php lines 32-53). A record refused by its checks is refused before any
+    is written (the ones before it are `null`: not created); one refused when written (a
+    name in use) follows those written."""
+    _template("taken")
+
+    response = call_api(
+        "POST", f"{SYSTEM}/email_template", {"resource": [{"name": "fine"}, record]}
+    )
+
+    assert (response.status, response.reason) == (status, reason)
+    context = response.body["error"]["context"]
+    assert context["error"] == [1]
+    assert context["resource"][1]["message"] == response.body["error"]["message"]
+    assert context["resource"][1]["reason"] == reason
+    created = [
+        template["name"]
+        for template in call_api("GET", f"{SYSTEM}/email_template").body["resource"]
+    ]
+    assert created == (["taken"] if status == 400 else ["taken", "fine"])
+    assert (context["resource"][0] is None) == (status == 400)
+
+
 def test_continue_goes_on_past_a_failed_record() -> None:
     """df-core BaseModel.php lines 438 and 455: `continue=true` tries every record; the
     answer is still the batch's failure, naming each record's outcome."""
