@@ -4,8 +4,8 @@ As df-core's `BaseModel::bulkCreate`, `bulkUpdate` and `bulkDelete` do, the reco
 order and the batch stops at the first one that fails, unless `continue=true` asks to go on;
 what was done before stays done (and on the audit trail, which each record's own route writes).
 A failed batch answers with its first failure, and DreamFactory's `BatchException` context
-(see `handlers.batch_failure`). `rollback=true` asks for a
-transaction across records, which these tables do not have: a 400, never a silent "no".
+(see `handlers.batch_failure`). `rollback=true` asks for a transaction across records, which
+these tables do not have: a 400, never a silent "no".
 """
 
 from __future__ import annotations
