@@ -1,7 +1,8 @@
 """API Gateway entry point: DreamFactory's `/api/v2` routes, who may call them, one error map.
 
 The routes live in `handlers/routes/`, one module per resource; the domain lives in `core`.
-Each request is authenticated, then validated against its route's signature, then routed.
+A POST naming another verb (DreamFactory's X-HTTP-Method) becomes that verb first. Each
+request is authenticated, then validated against its route's signature, then routed.
 Every error becomes DreamFactory's envelope in `_api_error` below. The API describes itself
 at `/swagger` (`handlers.documentation`), the one place no key is needed, but for a CORS
 preflight from a listed origin (`handlers.cors`).
@@ -41,6 +42,7 @@ from handlers.routes import (
     suppression,
     webhooks,
 )
+from handlers.verb_override import refuse_bad_override, with_verb_override
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
@@ -73,8 +75,11 @@ def _principal(app: APIGatewayRestResolver) -> Principal:
     if vouched.get("key_id") and vouched.get("role"):
         return runtime.authenticator().principal_for(vouched["key_id"], vouched["role"])
     # Invoked without it (sam local invoke, a test), or let through by it with no key in the
-    # headers or query (its event has no body): check the key here, the body's too.
-    presented = presented_api_key(event.headers, event.query_string_parameters, _json_body(app))
+    # headers or query (its event has no body): check the key here, a POST's body's too. Only
+    # a POST's: the authorizer lets no other verb on without a key, so a DELETE (sent as one,
+    # or tunnelled through a POST) is authenticated here exactly as behind it.
+    body = _json_body(app) if event.http_method.upper() == "POST" else None
+    presented = presented_api_key(event.headers, event.query_string_parameters, body)
     return runtime.authenticator().authenticate(presented)
 
 
@@ -88,7 +93,7 @@ def _json_body(app: APIGatewayRestResolver) -> Any:
         return None
 
 
-app.use(middlewares=[authenticate, ValidateRequest()])
+app.use(middlewares=[authenticate, refuse_bad_override, ValidateRequest()])
 for routes in (
     send,
     messages,
@@ -138,4 +143,6 @@ def _no_route(_error: Exception) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # A POST naming another verb (X-HTTP-Method...) is that verb from here on: routed,
+    # authenticated and checked as it (handlers.verb_override).
+    return app.resolve(with_verb_override(event), context)

@@ -50,6 +50,11 @@ up on a message, and administer services, roles and API keys (admin keys only).
 Every call needs an API key: in `X-DreamFactory-API-Key`, in `X-API-Key`, or as DreamFactory's
 `?api_key=` query parameter (any one of them). Errors come in DreamFactory's envelope,
 `{"error": {"code", "message", "reason", "context"}}`; `reason` is stable to branch on.
+
+DreamFactory's verb tunnelling works as there: a `POST` whose `X-HTTP-Method`,
+`X-HTTP-Method-Override` or `X-Method-Override` header (or `?method=`, `?_method=`) names `GET`,
+`PUT`, `PATCH`, `DELETE` or `MERGE` (a PATCH) is that request, on the same path, its key checked
+as that verb's (in a header or the query, not the body); any other verb named is a 400.
 """
 
 # Tag -> its description, in the order the document lists them.

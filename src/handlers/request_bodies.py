@@ -23,8 +23,9 @@ from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
 from core.suppression.model import SuppressionInput
 from core.templates.input import NewTemplate, TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE
-from core.validation import parse_model, parse_records
+from core.validation import parse_model
 from core.webhooks.model import PingInput, WebhookInput
+from handlers.batch_failure import failed_batch
 from handlers.documentation import DocumentOnly
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -78,11 +79,38 @@ class Records(Generic[Item]):
 
 
 def _records(model: type[Model]) -> Callable[[Any], Records[Model]]:
+    """Every record checked before any is written; a refused one answers as a failed batch
+    (where nothing was written), as DreamFactory's admin interface reads it."""
+
     def parse(body: Any) -> Records[Model]:
-        items, batch = parse_records(model, body)
-        return Records(items, batch)
+        records = _batch(body)
+        if records is None:
+            return Records([parse_model(model, body)], batch=False)
+        items = []
+        for index, record in enumerate(records):
+            try:
+                items.append(parse_model(model, record, prefix=f"resource.{index}"))
+            except InvalidRequest as error:
+                raise failed_batch([*[None] * index, error]) from error
+        return Records(items, batch=True)
 
     return parse
+
+
+def _batch(body: Any) -> list[Any] | None:
+    """A batch's records (`{"resource": [...]}`), or None for a body that is one record."""
+    if not (isinstance(body, dict) and "resource" in body):
+        return None
+    records = body["resource"]
+    if not isinstance(records, list) or not records:
+        raise InvalidRequest("'resource' must be a non-empty list.")
+    return records
+
+
+def bare_list_as_batch(body: Any) -> Any:
+    """DreamFactory's other batch form, a bare JSON list `[record, ...]`, as the `resource` one
+    (df-core `ResourcesWrapper::unwrapResources` takes either)."""
+    return {"resource": body} if isinstance(body, list) else body
 
 
 def _batch_example(model: type[BaseModel]) -> Callable[[JsonDict], None]:
@@ -215,6 +243,108 @@ EmailTemplatePatch = patch_of(
 ServicePatchBody = Annotated[dict[str, Any], checked_as(ServicePatch, _json_object)]
 RolePatchBody = Annotated[dict[str, Any], checked_as(RolePatch, _json_object)]
 EmailTemplatePatchBody = Annotated[dict[str, Any], checked_as(EmailTemplatePatch, _json_object)]
+
+
+# --- DreamFactory's batch update and delete on a collection --------------------------------------
+#
+# `PATCH`/`PUT /api/v2/system/<resource>` takes `{"resource": [record, ...]}` (or a bare list), each
+# record picked by its `id`, else its `name`, and changed as that record's own PATCH changes it;
+# with `?ids=` it takes one record, applied to each. `DELETE` takes the same batch of records
+# (only their `id` or `name` is read), or `?ids=`. Each record is checked when its turn comes, by
+# the repository, as one PATCH is.
+
+
+def _json_records(body: Any) -> Records[dict[str, Any]]:
+    records = _batch(bare_list_as_batch(body))
+    if records is None:
+        return Records([_json_object(body)], batch=False)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidRequest(f"Invalid 'resource.{index}': a record is a JSON object.")
+    return Records(records, batch=True)
+
+
+def change_of(name: str, patch: type[BaseModel], *, by_name: bool, example: JsonDict) -> Any:
+    """A batch's record, as documented: `patch`'s fields and what picks the record (`id`, or
+    `name` when `by_name` and the PATCH itself has no `name` to change)."""
+    picked: dict[str, Any] = {
+        "id": (int | str | None, Field(None, description="The record to change, by its id."))
+    }
+    if by_name:
+        picked["name"] = (str | None, Field(None, description="Else the record, by its name."))
+    change: type[BaseModel] = create_model(
+        name,
+        __base__=patch,
+        __cls_kwargs__={"json_schema_extra": {"examples": [example]}},
+        __doc__=f"A record of a batch: {patch.__doc__}",
+        **picked,
+    )
+    return change
+
+
+def batch_of(name: str, record: Any) -> Any:
+    """DreamFactory's batch of `record`s, as documented: `{"resource": [...]}` or a bare list."""
+    batch: type[BaseModel] = create_model(
+        name,
+        __base__=Batch[record],
+        __cls_kwargs__={"json_schema_extra": _batch_example(record)},
+        __doc__='DreamFactory\'s batch: `{"resource": [...]}`.',
+    )
+    # The bare list's example: the record's own, in a list (read when the document is made).
+    bare = Annotated[
+        list[record],
+        Field(json_schema_extra=lambda schema: schema.update(examples=[_record_examples(record)])),
+    ]
+    return batch | bare
+
+
+def _record_examples(model: type[BaseModel]) -> Any:
+    return model.model_json_schema()["examples"]
+
+
+EmailTemplateChange = change_of(
+    "EmailTemplateChange",
+    EmailTemplatePatch,
+    by_name=False,
+    example={"id": 4, "subject": TEMPLATE_EXAMPLE["subject"]},
+)
+ServiceChange = change_of(
+    "ServiceChange", ServicePatch, by_name=True, example={"name": "email", "label": "Mail"}
+)
+RoleChange = change_of(
+    "RoleChange", RolePatch, by_name=True, example={"name": "mailer", "senders": ["*@example.com"]}
+)
+ApiKeyChange = change_of(
+    "ApiKeyChange", ApiKeyPatch, by_name=False, example={"id": "3f9a2b7c1d4e5f60", "enabled": False}
+)
+
+
+class RecordPick(DocumentOnly):
+    """A record of a batch delete: its `id`, else its `name` (other fields are not read)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 4}, {"name": "welcome"}]})
+
+    id: int | str | None = None
+    name: str | None = None
+
+
+Changes = Records[dict[str, Any]]
+EmailTemplateChangesBody = Annotated[
+    Changes,
+    checked_as(
+        batch_of("EmailTemplateChanges", EmailTemplateChange) | EmailTemplatePatch, _json_records
+    ),
+]
+ServiceChangesBody = Annotated[
+    Changes, checked_as(batch_of("ServiceChanges", ServiceChange) | ServicePatch, _json_records)
+]
+RoleChangesBody = Annotated[
+    Changes, checked_as(batch_of("RoleChanges", RoleChange) | RolePatch, _json_records)
+]
+ApiKeyChangesBody = Annotated[
+    Changes, checked_as(batch_of("ApiKeyChanges", ApiKeyChange) | ApiKeyPatch, _json_records)
+]
+PicksBody = Annotated[Changes, checked_as(batch_of("RecordPicks", RecordPick), _json_records)]
 
 
 # --- API keys ----------------------------------------------------------------------------------

@@ -11,14 +11,17 @@ what does not validate.
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
+from aws_lambda_powertools.event_handler.api_gateway import Route
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from core.errors import InvalidRequest
+from handlers.request_bodies import Records, bare_list_as_batch
 
 
 class ValidateRequest(OpenAPIRequestValidationMiddleware):
@@ -33,8 +36,25 @@ class ValidateRequest(OpenAPIRequestValidationMiddleware):
                 "The request body is not UTF-8 text, so it cannot be JSON.",
                 reason="invalid_encoding",
             ) from None
-        # Every body this API takes is a JSON object (DreamFactory's batch is one too). Refused
-        # here, a list never meets Powertools' form handling, which takes its first item.
+        # A route taking DreamFactory's batch takes it as a bare list too, read as the
+        # `resource` form. Any other body is a JSON object: refused here, a list never meets
+        # Powertools' form handling, which takes its first item.
+        if isinstance(body, list) and _takes_a_batch(app.context["_route"]):
+            return bare_list_as_batch(body)
         if body is not None and not isinstance(body, dict):
             raise InvalidRequest("The request body must be a JSON object.")
         return body
+
+
+def _takes_a_batch(route: Route) -> bool:
+    """Whether `route`'s body is one of DreamFactory's batches (`Records`, optional or not)."""
+    return any(_is_records(field.field_info.annotation) for field in route.dependant.body_params)
+
+
+def _is_records(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_records(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return any(_is_records(member) for member in get_args(annotation))
+    return origin is Records

@@ -10,10 +10,28 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from core import runtime
 from core.access.audit import audit
-from core.access.model import Rotation
+from core.access.model import ApiKeyPatch, Rotation
+from core.validation import parse_model
 from handlers.answers import ApiKeyList, ApiKeyView, DeletedKey, NewApiKey, documented, errors
+from handlers.batch import (
+    ContinueQuery,
+    FilterQuery,
+    IdsQuery,
+    RollbackQuery,
+    batch_options,
+    delete_each,
+    refuse_filter,
+    update_each,
+)
 from handlers.http import caller
-from handlers.request_bodies import ApiKeyBody, ApiKeyPatchBody, RotationBody
+from handlers.request_bodies import (
+    ApiKeyBody,
+    ApiKeyChangesBody,
+    ApiKeyPatchBody,
+    Batch,
+    PicksBody,
+    RotationBody,
+)
 from handlers.responses import json_response
 
 router = Router()
@@ -55,10 +73,12 @@ def get_key(key_id: str) -> dict[str, Any]:
     return runtime.api_key_repository().get(key_id).public()
 
 
-@router.patch(
+@router.route(
     "/api/v2/system/api_key/<key_id>",
+    method=["PATCH", "PUT"],
     summary="Change an API key",
-    description="Its label, its role, or whether it is enabled.",
+    description="Its label, its role, or whether it is enabled. `PUT` is the same update, as"
+    " in DreamFactory.",
     tags=TAGS,
     responses={200: documented("The key as changed.", ApiKeyView), **errors(400, 401, 403, 404)},
 )
@@ -103,3 +123,52 @@ def delete_key(key_id: str) -> dict[str, Any]:
     runtime.api_key_repository().delete(key_id)
     audit(caller(router), "api_key.delete", key_id)
     return {"id": key_id}
+
+
+@router.route(
+    "/api/v2/system/api_key",
+    method=["PATCH", "PUT"],
+    summary="Change API keys",
+    description='DreamFactory\'s batch update: `{"resource": [...]}` (or a bare list), each '
+    "record picked by its `id` and changed as its own PATCH would; or one record applied to "
+    "each of `ids`. Every change is checked before any is made; the batch stops at the first "
+    "key that fails (unless `continue=true`): that failure is the answer, its "
+    "`context.resource` each key's outcome.",
+    tags=TAGS,
+    responses={200: documented("The keys as changed.", ApiKeyList), **errors(400, 401, 403, 404)},
+)
+def update_keys(
+    changes: Annotated[ApiKeyChangesBody, Body(description="The changes.")],
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return update_each(
+        changes, ids, batch_options(keep_going, rollback), update_key, _key_patch, by_name=False
+    )
+
+
+def _key_patch(change: dict[str, Any], place: str) -> ApiKeyPatch:
+    return parse_model(ApiKeyPatch, change, prefix=place)
+
+
+@router.delete(
+    "/api/v2/system/api_key",
+    summary="Delete API keys",
+    description="DreamFactory's batch delete: the keys `ids` names, or those of a "
+    '`{"resource": [{"id": ...}]}` body; with neither, a 400 (never all of them). Stops at '
+    "the first that fails (unless `continue=true`).",
+    tags=TAGS,
+    responses={200: documented("Deleted.", Batch[DeletedKey]), **errors(400, 401, 403, 404)},
+)
+def delete_keys(
+    picks: Annotated[PicksBody | None, Body(description="The keys, by id.")] = None,
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_key, by_name=False)

@@ -26,9 +26,26 @@ from handlers.answers import (
     documented,
     errors,
 )
-from handlers.batch_create import create_each
+from handlers.batch import (
+    ContinueQuery,
+    FilterQuery,
+    IdsQuery,
+    RollbackQuery,
+    as_given,
+    batch_options,
+    create_each,
+    delete_each,
+    refuse_filter,
+    update_each,
+)
 from handlers.http import caller
-from handlers.request_bodies import EmailTemplatePatchBody, EmailTemplatesBody
+from handlers.request_bodies import (
+    Batch,
+    EmailTemplateChangesBody,
+    EmailTemplatePatchBody,
+    EmailTemplatesBody,
+    PicksBody,
+)
 
 router = Router()
 TAGS = ["email templates"]
@@ -99,11 +116,13 @@ def get_template(id_or_name: IdOrName) -> dict[str, Any]:
     return runtime.template_repository().get(id_or_name).public()
 
 
-@router.patch(
+@router.route(
     "/api/v2/system/email_template/<id_or_name>",
+    method=["PATCH", "PUT"],
     summary="Change an email template",
     description="The fields given replace the stored ones; `null` clears one. A new `name` "
-    "renames it (its id stays).",
+    "renames it (its id stays). `PUT` is the same update, as in DreamFactory (whose admin "
+    "interface saves a template with it).",
     tags=TAGS,
     responses={
         200: documented("The template as changed.", EmailTemplate),
@@ -136,3 +155,52 @@ def delete_template(id_or_name: IdOrName) -> dict[str, Any]:
     deleted = runtime.template_repository().delete(id_or_name)
     audit(caller(router), "email_template.delete", deleted.name, id=deleted.id)
     return {"id": deleted.id, "name": deleted.name}
+
+
+@router.route(
+    "/api/v2/system/email_template",
+    method=["PATCH", "PUT"],
+    summary="Change email templates",
+    description='DreamFactory\'s batch update: `{"resource": [...]}` (or a bare list), each '
+    "record picked by its `id` (else its `name`) and changed as its own PATCH would; or one "
+    "record applied to each of `ids`. Stops at the first record that fails (unless "
+    "`continue=true`): that failure is the answer, its `context.resource` each record's outcome.",
+    tags=TAGS,
+    responses={
+        200: documented("The templates as changed.", EmailTemplateList),
+        **errors(400, 401, 403, 404, 409),
+        **TOO_LARGE,
+    },
+)
+def update_templates(
+    changes: Annotated[EmailTemplateChangesBody, Body(description="The changes.")],
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return update_each(changes, ids, batch_options(keep_going, rollback), update_template, as_given)
+
+
+@router.delete(
+    "/api/v2/system/email_template",
+    summary="Delete email templates",
+    description="DreamFactory's batch delete: the templates `ids` names, or those of a "
+    '`{"resource": [{"id": ...}]}` body; with neither, a 400 (never all of them). Stops at '
+    "the first that fails (unless `continue=true`).",
+    tags=TAGS,
+    responses={
+        200: documented("Deleted.", Batch[DeletedTemplate]),
+        **errors(400, 401, 403, 404),
+    },
+)
+def delete_templates(
+    picks: Annotated[PicksBody | None, Body(description="The templates, by id or name.")] = None,
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_template)

@@ -13,9 +13,20 @@ from core.access.audit import audit
 from core.access.model import Role
 from core.access.repository import delete_unused_role
 from handlers.answers import Deleted, RoleList, documented, errors
-from handlers.batch_create import create_each
+from handlers.batch import (
+    ContinueQuery,
+    FilterQuery,
+    IdsQuery,
+    RollbackQuery,
+    as_given,
+    batch_options,
+    create_each,
+    delete_each,
+    refuse_filter,
+    update_each,
+)
 from handlers.http import caller
-from handlers.request_bodies import RolePatchBody, RolesBody
+from handlers.request_bodies import Batch, PicksBody, RoleChangesBody, RolePatchBody, RolesBody
 
 router = Router()
 TAGS = ["roles"]
@@ -58,9 +69,11 @@ def get_role(id_or_name: IdOrName) -> dict[str, Any]:
     return runtime.role_repository().get(id_or_name).public()
 
 
-@router.patch(
+@router.route(
     "/api/v2/system/role/<id_or_name>",
+    method=["PATCH", "PUT"],
     summary="Change a role",
+    description="`PUT` is the same update, as in DreamFactory.",
     tags=TAGS,
     responses={200: documented("The role as changed.", Role), **errors(400, 401, 403, 404)},
 )
@@ -85,3 +98,52 @@ def delete_role(id_or_name: IdOrName) -> dict[str, Any]:
     delete_unused_role(runtime.role_repository(), runtime.api_key_repository(), name)
     audit(caller(router), "role.delete", name)
     return {"name": name}
+
+
+@router.route(
+    "/api/v2/system/role",
+    method=["PATCH", "PUT"],
+    summary="Change roles",
+    description='DreamFactory\'s batch update: `{"resource": [...]}` (or a bare list), each '
+    "record picked by its `id` (else its `name`) and changed as its own PATCH would; or one "
+    "record applied to each of `ids`. Stops at the first record that fails (unless "
+    "`continue=true`): that failure is the answer, its `context.resource` each record's outcome.",
+    tags=TAGS,
+    responses={
+        200: documented("The roles as changed.", RoleList),
+        **errors(400, 401, 403, 404),
+    },
+)
+def update_roles(
+    changes: Annotated[RoleChangesBody, Body(description="The changes.")],
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return update_each(changes, ids, batch_options(keep_going, rollback), update_role, as_given)
+
+
+@router.delete(
+    "/api/v2/system/role",
+    summary="Delete roles",
+    description="DreamFactory's batch delete: the roles `ids` names, or those of a "
+    '`{"resource": [{"id": ...}]}` body (or `name`); with neither, a 400 (never all of them).'
+    " Stops at the first that fails (unless `continue=true`). A role an API key has is a 409,"
+    " as one DELETE.",
+    tags=TAGS,
+    responses={
+        200: documented("Deleted.", Batch[Deleted]),
+        **errors(400, 401, 403, 404, 409),
+    },
+)
+def delete_roles(
+    picks: Annotated[PicksBody | None, Body(description="The roles, by id or name.")] = None,
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_role)

@@ -11,9 +11,26 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from core import runtime
 from core.access.audit import audit
 from handlers.answers import Deleted, ServiceList, ServiceView, documented, errors
-from handlers.batch_create import create_each
+from handlers.batch import (
+    ContinueQuery,
+    FilterQuery,
+    IdsQuery,
+    RollbackQuery,
+    as_given,
+    batch_options,
+    create_each,
+    delete_each,
+    refuse_filter,
+    update_each,
+)
 from handlers.http import caller
-from handlers.request_bodies import ServicePatchBody, ServicesBody
+from handlers.request_bodies import (
+    Batch,
+    PicksBody,
+    ServiceChangesBody,
+    ServicePatchBody,
+    ServicesBody,
+)
 
 router = Router()
 TAGS = ["services"]
@@ -67,9 +84,11 @@ def get_service(id_or_name: IdOrName) -> dict[str, Any]:
     return runtime.service_repository().get(id_or_name).public()
 
 
-@router.patch(
+@router.route(
     "/api/v2/system/service/<id_or_name>",
+    method=["PATCH", "PUT"],
     summary="Change a service",
+    description="`PUT` is the same update, as in DreamFactory.",
     tags=TAGS,
     responses={
         200: documented("The service as changed.", ServiceView),
@@ -103,3 +122,51 @@ def delete_service(id_or_name: IdOrName) -> dict[str, Any]:
     runtime.service_repository().delete(name)
     audit(caller(router), "service.delete", name)
     return {"name": name}
+
+
+@router.route(
+    "/api/v2/system/service",
+    method=["PATCH", "PUT"],
+    summary="Change services",
+    description='DreamFactory\'s batch update: `{"resource": [...]}` (or a bare list), each '
+    "record picked by its `id` (else its `name`) and changed as its own PATCH would; or one "
+    "record applied to each of `ids`. Stops at the first record that fails (unless "
+    "`continue=true`): that failure is the answer, its `context.resource` each record's outcome.",
+    tags=TAGS,
+    responses={
+        200: documented("The services as changed.", ServiceList),
+        **errors(400, 401, 403, 404),
+    },
+)
+def update_services(
+    changes: Annotated[ServiceChangesBody, Body(description="The changes.")],
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return update_each(changes, ids, batch_options(keep_going, rollback), update_service, as_given)
+
+
+@router.delete(
+    "/api/v2/system/service",
+    summary="Delete services",
+    description="DreamFactory's batch delete: the services `ids` names, or those of a "
+    '`{"resource": [{"id": ...}]}` body (or `name`); with neither, a 400 (never all of them).'
+    " Stops at the first that fails (unless `continue=true`).",
+    tags=TAGS,
+    responses={
+        200: documented("Deleted.", Batch[Deleted]),
+        **errors(400, 401, 403, 404),
+    },
+)
+def delete_services(
+    picks: Annotated[PicksBody | None, Body(description="The services, by id or name.")] = None,
+    ids: IdsQuery = None,
+    keep_going: ContinueQuery = None,
+    rollback: RollbackQuery = None,
+    filter_text: FilterQuery = None,
+) -> Response[str]:
+    refuse_filter(filter_text)
+    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_service)
