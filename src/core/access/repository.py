@@ -22,6 +22,9 @@ class RoleRepository:
         self._table = table
 
     def get(self, name: str) -> Role:
+        return self.by_name(name)
+
+    def by_name(self, name: str) -> Role:
         item = self._table.get(name)
         if item is None:
             raise NotFound(f"Role '{name}' not found.", reason="role_not_found")

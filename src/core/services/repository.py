@@ -54,6 +54,9 @@ class ServiceRepository:
     # --- reads ----------------------------------------------------------------------------
 
     def get(self, name: str) -> Service:
+        return self.by_name(name)
+
+    def by_name(self, name: str) -> Service:
         item = self._table.get(name)
         if item is not None:
             return Service.model_validate(item)
