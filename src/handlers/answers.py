@@ -360,6 +360,16 @@ class Deleted(DocumentOnly):
     name: str
 
 
+class DeletedRecord(DocumentOnly):
+    """What deleting a service or role answers: DreamFactory's `id` (all its DELETE answers),
+    and the name."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 3, "name": "billing"}]})
+
+    id: int
+    name: str
+
+
 class DeletedTemplate(DocumentOnly):
     """What deleting a template answers: DreamFactory's `id`, and the name."""
 

@@ -176,9 +176,9 @@ ServiceConfigPatch = patch_of(
 ServicePatch = patch_of(
     "ServicePatch",
     ServiceBase,
-    doc="`PATCH /api/v2/system/service/{name}`: the fields given change, down to single keys"
-    " of `config`; changing where mail goes (host, port, username, encryption) needs the"
-    " password. `name` and `type` may be sent back as they are, never changed.",
+    doc="`PATCH /api/v2/system/service/{id_or_name}`: the fields given change, down to single"
+    " keys of `config`; changing where mail goes (host, port, username, encryption) needs the"
+    " password. `id`, `name` and `type` may be sent back as they are, never changed.",
     example={"label": "Mail (SES)", "config": {"port": 465}},
     nullable=_every_field(ServiceBase),
     fixed=frozenset({"name", "type"}),
