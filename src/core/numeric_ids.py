@@ -64,6 +64,30 @@ class NumericIds:
     def __init__(self, table: ItemTable) -> None:
         self._table = table
 
+    def find(self, record_id: int) -> Item | None:
+        """The record holding `record_id`, if any."""
+        holder = self.holder(record_id)
+        item = None if holder is None else self._table.get(holder)
+        # A pointer may outlive its record for a moment, or name one that lost its create.
+        return item if item is not None and item.get("id") == record_id else None
+
+    def numbered(self, items: list[Item]) -> list[Item]:
+        """The records, each with its id: those stored before ids get one now, oldest first
+        (so ids follow the order they were made in); one deleted meanwhile is left out."""
+        key = self._table.key
+        unnumbered = sorted(
+            (item for item in items if "id" not in item),
+            key=lambda item: (str(item.get("created_at", "")), str(item[key])),
+        )
+        given = {str(item[key]): self.assign(item) for item in unnumbered}
+        numbered = []
+        for item in items:
+            if "id" in item:
+                numbered.append(item)
+            elif (assigned := given[str(item[key])]) is not None:
+                numbered.append(assigned)
+        return numbered
+
     def holder(self, record_id: int) -> str | None:
         """The name the pointer of `record_id` names, if any (check the record still holds
         that id: a pointer may outlive its record for a moment)."""

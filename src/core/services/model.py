@@ -51,10 +51,8 @@ from core.services.parameters import (
 )
 from core.services.suppression_scope import SuppressionScope
 from core.settings import get_settings
-from core.validation import NUMBER_ONLY, JsonBool
+from core.validation import MAX_RECORD_ID, NUMBER_ONLY, JsonBool, RecordId
 
-# DreamFactory's ids are MySQL's unsigned `increments` (df-core's system tables migration).
-MAX_ID = 4_294_967_295
 # The MAIL_* service (from the environment, never stored) shows this id: the counter starts at 1
 # and a kept id must be at least 1, so no stored service can ever have it.
 FALLBACK_SERVICE_ID = 0
@@ -431,7 +429,7 @@ class ServiceBase(BaseModel):
 
     # DreamFactory's numeric id, given by the repository (core.numeric_ids); found again in
     # /api/v2/system/service/{id_or_name} as well as the name.
-    id: Annotated[int, Field(ge=0, le=MAX_ID), NUMBER_ONLY] | None = None
+    id: Annotated[int, Field(ge=0, le=MAX_RECORD_ID), NUMBER_ONLY] | None = None
     # Checked by `_valid_name` (its own reason); the document shows the same rule.
     name: Annotated[
         str,
@@ -495,7 +493,7 @@ class ServiceInput(ServiceBase):
         }
     )
 
-    id: Annotated[int, Field(ge=1, le=MAX_ID), NUMBER_ONLY] | None = Field(
+    id: RecordId | None = Field(
         default=None,
         description="Kept only with `?keep_ids=true` (an import from DreamFactory), when no "
         "other service has it; otherwise ignored, as DreamFactory ignores it: a new service "

@@ -33,10 +33,8 @@ from core.services.model import (
     parse_service_type,
 )
 from core.services.oauth2_patch import credentials_after, merged_config, require_secrets_for
-from core.storage import Item, ItemTable
+from core.storage import ItemTable
 from core.validation import invalid_request_from
-
-Items = list[Item]
 
 # Fields a PATCH may change. `id`, `name` and `type` are fixed once created; a PATCH may repeat
 # them unchanged (DreamFactory clients send back the record they read).
@@ -95,7 +93,7 @@ class ServiceRepository:
 
     def list(self) -> list[Service]:
         items = [item for item in self._table.scan() if is_record(item, self._table.key)]
-        services = [Service.model_validate(item) for item in self._numbered(items)]
+        services = [Service.model_validate(item) for item in self._ids.numbered(items)]
         stored_names = {service.name for service in services}
         if self._fallback is not None and self._fallback.name not in stored_names:
             services.append(self._fallback)
@@ -203,15 +201,13 @@ class ServiceRepository:
         """A stored service by id or name, with its id (given now if it had none)."""
         service_id = as_id(id_or_name)
         if service_id is not None:
-            holder = self._ids.holder(service_id)
-            item = None if holder is None else self._table.get(holder)
-            # A pointer may outlive its service for a moment, or name one that lost its create.
-            if item is None or item.get("id") != service_id:
+            item = self._ids.find(service_id)
+            if item is None:
                 raise self._not_found(service_id)
             return Service.model_validate(item)
         name = str(id_or_name)
         item = self._table.get(name) if is_record_key(name) else None
-        numbered = [] if item is None else self._numbered([item])
+        numbered = [] if item is None else self._ids.numbered([item])
         if not numbered:
             raise self._not_found(str(id_or_name))
         return Service.model_validate(numbered[0])
@@ -230,22 +226,6 @@ class ServiceRepository:
             else ""
         )
         return NotFound(f"{what} not found{hint}.", reason="service_not_found")
-
-    def _numbered(self, items: Items) -> Items:
-        """The items, each with its id: those stored before ids get one now, oldest first (so
-        ids follow the order services were made in); one deleted meanwhile is left out."""
-        unnumbered = sorted(
-            (item for item in items if "id" not in item),
-            key=lambda item: (str(item.get("created_at", "")), str(item[self._table.key])),
-        )
-        given = {str(item[self._table.key]): self._ids.assign(item) for item in unnumbered}
-        numbered = []
-        for item in items:
-            if "id" in item:
-                numbered.append(item)
-            elif (assigned := given[str(item[self._table.key])]) is not None:
-                numbered.append(assigned)
-        return numbered
 
     def _id_for(self, new: ServiceInput, keep_id: bool) -> tuple[int, bool]:
         """The id a new service gets, and whether it was claimed just now (a create that then
