@@ -265,3 +265,17 @@ def test_the_mail_settings_service_is_id_0_until_a_stored_one_takes_its_name(
     assert stored["id"] == 1  # the counter never hands out 0
     assert call_api("GET", f"{SERVICES}/0").status == 404
     assert call_api("GET", f"{SERVICES}/email").body == stored
+
+
+def test_a_counter_id_a_kept_one_took_meanwhile_is_skipped() -> None:
+    """The counter handed out 5 just before an import kept 5 (and moved the counter to 5):
+    the create that drew 5 loses the claim to it and takes the next id."""
+    table = ItemTable(TABLE, "name")
+    ids = NumericIds(table)
+    table.put({"name": "#counter", "last_id": 4})
+
+    assert ids.keep(5, "imported") is None
+    table.put({"name": "#counter", "last_id": 4})  # as the other create read it, before
+
+    assert ids.new("email") == 6
+    assert (ids.holder(5), ids.holder(6)) == ("imported", "email")
