@@ -124,6 +124,8 @@ def test_a_script_reads_and_patches_a_service_by_id_and_a_restart_keeps_the_ids(
             "Record with identifier '3' not found.",
         )
         assert (third.status, third.body["id"]) == (201, 3), third.body  # the counter was kept
+        # The banner counts services, not the ids' bookkeeping beside them.
+        assert ": 2 services," in second.log()
         assert second.stop() == 0
     finally:
         second.stop()
