@@ -37,7 +37,8 @@ COUNTER = "#counter"
 _POINTER = "#id:"
 _HOLDER = "holder"
 # A counter's id can lose its pointer only to a kept id claimed at the same moment; the next
-# one cannot (a kept id moves the counter past itself before it claims), so two tries suffice.
+# one cannot (a kept id moves the counter past itself before it claims), so two tries suffice;
+# a kept id finds its pointer free or held, unless it is let go between two reads.
 _TRIES = 3
 
 
@@ -110,9 +111,14 @@ class NumericIds:
             set={"last_id": record_id},
             only_if=Attr("last_id").not_exists() | Attr("last_id").lt(record_id),
         )
-        if self._claim(record_id, name):
-            return None
-        return self.holder(record_id) or name  # released meanwhile: still not ours to take
+        for _ in range(_TRIES):
+            if self._claim(record_id, name):
+                return None
+            holder = self.holder(record_id)
+            if holder is not None:
+                return holder
+            # Released between the two reads (its record deleted, or its create failed): free.
+        raise RuntimeError(f"Id {record_id} was neither free nor held after {_TRIES} tries.")
 
     def release(self, record_id: int) -> None:
         """Free `record_id` (after its record is gone, or when its create failed)."""
