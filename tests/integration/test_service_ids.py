@@ -19,6 +19,7 @@ from core.secrets import CredentialStore
 from core.services.repository import ServiceRepository
 from core.storage import ItemTable
 from tests.support.api import call_api
+from tests.support.smtp_servers import LOOPBACK, CaptureServer, Security
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -279,3 +280,30 @@ def test_a_counter_id_a_kept_one_took_meanwhile_is_skipped() -> None:
 
     assert ids.new("email") == 6
     assert (ids.holder(5), ids.holder(6)) == ("imported", "email")
+
+
+def test_a_service_named_with_digits_before_ids_still_sends_and_is_patched_by_its_id(
+    smtp_server: Callable[..., CaptureServer],
+) -> None:
+    server = smtp_server(Security.PLAIN)
+    boto3.resource("dynamodb").Table(TABLE).put_item(
+        Item={
+            "name": "2024",
+            "type": "smtp",
+            "config": {"host": LOOPBACK, "port": server.port, "encryption": "none"},
+            "created_at": "2024-01-01T00:00:00+00:00",
+        }
+    )
+
+    sent = call_api(
+        "POST",
+        "/api/v2/2024",
+        {"to": "john@example.com", "from_email": "a@example.com", "body_text": "Hi"},
+    )
+    [listed] = call_api("GET", SERVICES).body["resource"]
+    patched = call_api("PATCH", f"{SERVICES}/{listed['id']}", {"label": "Old"})
+
+    assert (sent.status, len(server.messages)) == (200, 1), sent.body
+    assert (listed["id"], listed["name"]) == (1, "2024")
+    assert (patched.status, patched.body["name"], patched.body["label"]) == (200, "2024", "Old")
+    assert call_api("GET", f"{SERVICES}/2024").status == 404  # digits in the path are an id

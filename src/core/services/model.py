@@ -53,6 +53,8 @@ from core.services.suppression_scope import SuppressionScope
 from core.settings import get_settings
 from core.validation import MAX_RECORD_ID, NUMBER_ONLY, JsonBool, RecordId
 
+# The validation context of a stored service's name, checked again in a PATCH.
+STORED_NAME = "stored_name"
 # The MAIL_* service (from the environment, never stored) shows this id: the counter starts at 1
 # and a kept id must be at least 1, so no stored service can ever have it.
 FALLBACK_SERVICE_ID = 0
@@ -513,8 +515,9 @@ class ServiceInput(ServiceBase):
 
     @field_validator("name")
     @classmethod
-    def _not_an_id(cls, name: str) -> str:
-        if name.isdigit():
+    def _not_an_id(cls, name: str, info: ValidationInfo) -> str:
+        # A PATCH validates a stored service again: a name of digits from before ids stays.
+        if name.isdigit() and not (info.context or {}).get(STORED_NAME):
             raise InvalidRequest(
                 f"Invalid service name '{name}': it must not be all digits, which name an id"
                 " in /api/v2/system/service/{id_or_name}.",

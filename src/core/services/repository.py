@@ -22,6 +22,7 @@ from core.numeric_ids import NumericIds, as_id, is_record, is_record_key
 from core.secrets import CredentialStore
 from core.services.model import (
     FALLBACK_SERVICE_ID,
+    STORED_NAME,
     AuthMethod,
     Encryption,
     Service,
@@ -159,7 +160,8 @@ class ServiceRepository:
                     "description": patch.get("description", current.description),
                     "is_active": patch.get("is_active", current.is_active),
                     "config": config,
-                }
+                },
+                context={STORED_NAME: True},
             )
         except ValidationError as error:
             raise invalid_request_from(error) from error
