@@ -148,7 +148,7 @@ def state_summary(directory: Path, restored: Restored, *, reset: bool) -> str:
     )["Attributes"]
     queued = sum(int(count) for count in counts.values())
     line = (
-        f"restored from {directory}: {_count('ServicesTable')} services,"
+        f"restored from {directory}: {_count('ServicesTable', records_keyed_by='name')} services,"
         f" {_count('ApiKeysTable')} API keys, {_count('MessagesTable')} messages"
         f" ({queued} still queued)"
     )
@@ -161,10 +161,22 @@ def state_summary(directory: Path, restored: Restored, *, reset: bool) -> str:
     return line
 
 
-def _count(logical_id: str) -> int:
-    """Items in a table of the template."""
+def _count(logical_id: str, *, records_keyed_by: str | None = None) -> int:
+    """Items in a table of the template; with `records_keyed_by`, only records, not the
+    numeric ids' bookkeeping items beside them (`#counter`, `#id:<n>`: core.numeric_ids)."""
     pages = boto3.client("dynamodb").get_paginator("scan")
+    only_records: dict[str, Any] = (
+        {}
+        if records_keyed_by is None
+        else {
+            "FilterExpression": "NOT begins_with(#key, :bookkeeping)",
+            "ExpressionAttributeNames": {"#key": records_keyed_by},
+            "ExpressionAttributeValues": {":bookkeeping": {"S": "#"}},
+        }
+    )
     return sum(
         page["Count"]
-        for page in pages.paginate(TableName=table_names()[logical_id], Select="COUNT")
+        for page in pages.paginate(
+            TableName=table_names()[logical_id], Select="COUNT", **only_records
+        )
     )

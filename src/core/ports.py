@@ -30,8 +30,9 @@ from core.webhooks.model import Attempt, AttemptPage, DeliveryJob, StoredWebhook
 
 
 class ServiceStore(Protocol):
-    def get(self, name: str) -> Service:
-        """The service called `name`, or `NotFound`."""
+    def by_name(self, name: str) -> Service:
+        """The service called `name`, or `NotFound`: by name only (what a send's path and a
+        message record name), and never a write."""
         ...
 
 

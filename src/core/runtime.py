@@ -412,7 +412,7 @@ def invoke_principal() -> Principal:
     role_name = get_settings().invoke_role
     if not role_name:
         return Principal.bootstrap()
-    return Principal(INVOKE_KEY_ID, role_repository().get(role_name))
+    return Principal(INVOKE_KEY_ID, role_repository().by_name(role_name))
 
 
 def fetch_attachments(

@@ -106,7 +106,7 @@ class Mailer:
         policy.check_service(caller.role, service_name)
         # Before any value is looked at again: their number and size bound all that follows.
         self._placeholder_limits.check(request)
-        service = self._services.get(service_name)
+        service = self._services.by_name(service_name)
         check_active(service)
         template = self._template_for(caller.role, request)
         # The request's own recipients before any work on them; with the template's after.

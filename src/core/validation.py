@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from core.errors import InvalidRequest
 
@@ -65,6 +65,10 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A day as `YYYY-MM-DD` text, nothing else.
 ISO_DATE_ONLY = BeforeValidator(_only_iso_date_text)
 JsonInt = Annotated[int, NUMBER_ONLY]
+# DreamFactory's ids are MySQL's unsigned `increments`, from 1 (df-core's system tables
+# migration): the range of an id a client may give, to keep (`?keep_ids=true`).
+MAX_RECORD_ID = 4_294_967_295
+RecordId = Annotated[int, Field(ge=1, le=MAX_RECORD_ID), NUMBER_ONLY]
 # With bounds, they go before NUMBER_ONLY (`Annotated[int, Field(ge=1), NUMBER_ONLY]`): after
 # it, pydantic can only check them apart from the type, and the document shows them as "ge".
 

@@ -352,11 +352,13 @@ class DeletedWebhook(DocumentOnly):
     id: str
 
 
-class Deleted(DocumentOnly):
-    """What a DELETE answers: the name of what is gone."""
+class DeletedRecord(DocumentOnly):
+    """What deleting a service or role answers: DreamFactory's `id` (all its DELETE answers),
+    and the name."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 3, "name": "billing"}]})
 
+    id: int
     name: str
 
 

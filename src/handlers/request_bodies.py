@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model
 from pydantic.config import JsonDict
 
 from core.access.authentication import without_api_key
-from core.access.model import ApiKeyInput, ApiKeyPatch, Role, Rotation
+from core.access.model import ApiKeyInput, ApiKeyPatch, Role, RoleInput, Rotation
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
 from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
@@ -127,8 +127,8 @@ class ServiceBatch(Batch[ServiceInput]):
     model_config = ConfigDict(json_schema_extra=_batch_example(ServiceInput))
 
 
-class RoleBatch(Batch[Role]):
-    model_config = ConfigDict(json_schema_extra=_batch_example(Role))
+class RoleBatch(Batch[RoleInput]):
+    model_config = ConfigDict(json_schema_extra=_batch_example(RoleInput))
 
 
 class EmailTemplateBatch(Batch[NewTemplate]):
@@ -138,7 +138,7 @@ class EmailTemplateBatch(Batch[NewTemplate]):
 ServicesBody = Annotated[
     Records[ServiceInput], checked_as(ServiceInput | ServiceBatch, _records(ServiceInput))
 ]
-RolesBody = Annotated[Records[Role], checked_as(Role | RoleBatch, _records(Role))]
+RolesBody = Annotated[Records[RoleInput], checked_as(RoleInput | RoleBatch, _records(RoleInput))]
 EmailTemplatesBody = Annotated[
     Records[NewTemplate],
     checked_as(NewTemplate | EmailTemplateBatch, _records(NewTemplate)),
@@ -204,9 +204,9 @@ ServiceConfigPatch = patch_of(
 ServicePatch = patch_of(
     "ServicePatch",
     ServiceBase,
-    doc="`PATCH /api/v2/system/service/{name}`: the fields given change, down to single keys"
-    " of `config`; changing where mail goes (host, port, username, encryption) needs the"
-    " password. `name` and `type` may be sent back as they are, never changed.",
+    doc="`PATCH /api/v2/system/service/{id_or_name}`: the fields given change, down to single"
+    " keys of `config`; changing where mail goes (host, port, username, encryption) needs the"
+    " password. `id`, `name` and `type` may be sent back as they are, never changed.",
     example={"label": "Mail (SES)", "config": {"port": 465}},
     nullable=_every_field(ServiceBase),
     fixed=frozenset({"name", "type"}),
@@ -215,8 +215,8 @@ ServicePatch = patch_of(
 RolePatch = patch_of(
     "RolePatch",
     Role,
-    doc="`PATCH /api/v2/system/role/{name}`: the fields given replace the stored ones (lists as"
-    " a whole); `name` may be sent back as it is, never changed.",
+    doc="`PATCH /api/v2/system/role/{id_or_name}`: the fields given replace the stored ones"
+    " (lists as a whole); `id` and `name` may be sent back as they are, never changed.",
     example={"senders": ["*@example.com"], "rate_limits": {"per_minute": 60}},
     nullable=frozenset({"max_recipients", "templates"}),
     fixed=frozenset({"name"}),

@@ -41,6 +41,7 @@ def test_create_and_read_a_role() -> None:
     assert response.status == 201, response.body
     created = response.body
     assert created == {
+        "id": 1,
         **BILLING,
         "admin": False,
         "rate_limits": {"per_second": None, "per_minute": None, "per_day": 100},
@@ -194,7 +195,7 @@ def test_delete_a_role() -> None:
 
     response = call_api("DELETE", "/api/v2/system/role/billing")
 
-    assert (response.status, response.body) == (200, {"name": "billing"})
+    assert (response.status, response.body) == (200, {"id": 1, "name": "billing"})
     assert call_api("GET", "/api/v2/system/role/billing").status == 404
     assert call_api("DELETE", "/api/v2/system/role/billing").status == 404
     assert _role_names() == []

@@ -229,7 +229,7 @@ def test_a_request_too_big_for_sqs_waits_in_s3(
 def _job(accepted: dict[str, Any], *, request: dict[str, Any]) -> Job:
     """The job the API queued for `request` (still delayed in SQS, so made again here)."""
     record = runtime.message_repository().get(accepted["id"])
-    service = runtime.service_repository().get(record.service)
+    service = runtime.service_repository().by_name(record.service)
     message = compose(
         parse_send_request(request), service, now=datetime.now(UTC), size_limit=10**6
     ).model_copy(update={"message_id": record.message_id})

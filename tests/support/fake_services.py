@@ -28,7 +28,7 @@ def smtp_service(name: str = "email", *, secret_id: str | None = None, **config:
 
 @dataclass
 class FakeServiceRepository:
-    """Services by name; `lookups` lists every `get`, in order (each a read of the table)."""
+    """Services by name; `lookups` lists every `by_name`, in order (each a read of the table)."""
 
     services: dict[str, Service] = field(default_factory=dict)
     lookups: list[str] = field(default_factory=list)
@@ -40,7 +40,7 @@ class FakeServiceRepository:
     def remove(self, name: str) -> None:
         del self.services[name]
 
-    def get(self, name: str) -> Service:
+    def by_name(self, name: str) -> Service:
         self.lookups.append(name)
         try:
             return self.services[name]

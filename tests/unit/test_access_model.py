@@ -24,6 +24,7 @@ def test_role_defaults_allow_nothing_but_the_services_default_sender() -> None:
     role = Role(name="app")
 
     assert role.public() == {
+        "id": None,  # given when stored
         "name": "app",
         "description": "",
         "admin": False,

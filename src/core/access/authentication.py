@@ -143,7 +143,7 @@ class Authenticator:
 
     def _role(self, name: str) -> Role:
         try:
-            return self._roles.get(name)
+            return self._roles.by_name(name)
         except NotFound:
             # A key whose role was deleted can do nothing; it is as good as revoked.
             raise Unauthorized("Missing or invalid API key.") from None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from core.addresses import EmailAddress, parse_mailbox
 from core.errors import InvalidRequest
 from core.templates.model import TEMPLATE_NAME, valid_template_name
-from core.validation import NUMBER_ONLY, JsonBool
+from core.validation import NUMBER_ONLY, JsonBool, RecordId
 
 ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # The bootstrap admin key acts with this built-in role; no stored role may take its name.
@@ -85,6 +85,10 @@ class Role(BaseModel):
         },
     )
 
+    # DreamFactory's numeric id, given by the repository (core.numeric_ids); found again in
+    # /api/v2/system/role/{id_or_name} as well as the name. In a create's body it is kept only
+    # with `?keep_ids=true`, and otherwise ignored, as DreamFactory ignores it.
+    id: RecordId | None = None
     # Checked by `_valid_name` (its own reason); the document shows the same rule.
     name: Annotated[
         str,
@@ -132,6 +136,33 @@ class Role(BaseModel):
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+class RoleInput(Role):
+    """`POST /api/v2/system/role` body: a role, whose name is not all digits (a stored role
+    named so before ids existed is still read: only a new one is refused)."""
+
+    name: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                "pattern": ROLE_NAME.pattern,
+                "not": {"anyOf": [{"const": BOOTSTRAP_ROLE}, {"pattern": "^[0-9]+$"}]},
+            }
+        ),
+    ]
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_id(cls, name: str) -> str:
+        if name.isdigit():
+            raise InvalidRequest(
+                f"Invalid role name '{name}': it must not be all digits, which name an id in"
+                " /api/v2/system/role/{id_or_name}.",
+                reason="invalid_role_name",
+                context={"field": "name"},
+            )
+        return name
 
 
 def bootstrap_role() -> Role:

@@ -11,46 +11,85 @@ from core.access.model import ApiKey, ApiKeyInput, ApiKeyPatch, Role, Rotation
 from core.access.tokens import hash_secret, new_key_id, new_secret, token_for
 from core.clock import now_iso
 from core.errors import Conflict, InvalidRequest, NotFound
+from core.numeric_ids import NumericIds, as_id, is_record, is_record_key
 from core.storage import ItemTable
 from core.validation import invalid_request_from
 
 
 class RoleRepository:
-    """CRUD for roles. Table key: `name`."""
+    """CRUD for roles, found by numeric id or by name. Table key: `name`.
+
+    Ids as services have them (core.numeric_ids, core.services.repository): `get` takes an id
+    (all ASCII digits) or a name and numbers a role stored before ids; `by_name` (a key's
+    check, every request) and `exists` read by name only, and never write.
+    """
 
     def __init__(self, table: ItemTable) -> None:
         self._table = table
+        self._ids = NumericIds(table)
 
-    def get(self, name: str) -> Role:
-        item = self._table.get(name)
+    def get(self, id_or_name: str | int) -> Role:
+        """By id (an int, or a string of ASCII digits) or by name, with its id."""
+        role_id = as_id(id_or_name)
+        if role_id is not None:
+            item = self._ids.find(role_id)
+            if item is None:
+                # DreamFactory's words for an id (df-core src/Models/BaseModel.php, line 503).
+                raise NotFound(
+                    f"Record with identifier '{role_id}' not found.", reason="role_not_found"
+                )
+            return Role.model_validate(item)
+        name = str(id_or_name)
+        item = self._table.get(name) if is_record_key(name) else None
+        numbered = [] if item is None else self._ids.numbered([item])
+        if not numbered:
+            raise NotFound(f"Role '{name}' not found.", reason="role_not_found")
+        return Role.model_validate(numbered[0])
+
+    def by_name(self, name: str) -> Role:
+        """By name only, read only: a role stored before ids may come without one."""
+        item = self._table.get(name) if is_record_key(name) else None
         if item is None:
             raise NotFound(f"Role '{name}' not found.", reason="role_not_found")
         return Role.model_validate(item)
 
     def exists(self, name: str) -> bool:
-        return self._table.get(name) is not None
+        return is_record_key(name) and self._table.get(name) is not None
 
     def list(self) -> list[Role]:
+        items = [item for item in self._table.scan() if is_record(item, self._table.key)]
         return sorted(
-            (Role.model_validate(item) for item in self._table.scan()), key=lambda r: r.name
+            (Role.model_validate(item) for item in self._ids.numbered(items)),
+            key=lambda r: r.name,
         )
 
-    def create(self, role: Role) -> Role:
+    def create(self, role: Role, *, keep_id: bool = False) -> Role:
+        """Store a new role with the next id, or with its own `id` when `keep_id` (409
+        `role_id_taken` when another role has it)."""
+        role_id, claimed = self._id_for(role, keep_id)
         now = now_iso()
-        role = role.model_copy(update={"created_at": now, "updated_at": now})
-        if not self._table.create(role.model_dump(mode="json", exclude_none=True)):
+        stored = Role.model_validate(
+            {**role.model_dump(), "id": role_id, "created_at": now, "updated_at": now}
+        )
+        if not self._table.create(stored.model_dump(mode="json", exclude_none=True)):
+            if claimed:
+                self._ids.release(role_id)  # claimed just now: the existing one has another
             raise Conflict(f"Role '{role.name}' already exists.", reason="role_exists")
-        return role
+        return stored
 
-    def update(self, name: str, patch: dict[str, Any]) -> Role:
+    def update(self, id_or_name: str | int, patch: dict[str, Any]) -> Role:
         """Apply a PATCH: the fields given replace the stored ones (lists as a whole)."""
-        current = self.get(name)
-        if patch.get("name", name) != name:
+        current = self.get(id_or_name)
+        if patch.get("name", current.name) != current.name:
             raise InvalidRequest("A role cannot be renamed.", context={"field": "name"})
+        if patch.get("id") not in (None, current.id):
+            raise InvalidRequest("A role's id cannot be changed.", context={"field": "id"})
         try:
             # Dates sent back as fetched are checked as text, and kept as they were: the
             # caller's `updated_at` replaced ours only after validation, so anything passed.
-            updated = Role.model_validate({**current.model_dump(), **patch, "name": name})
+            updated = Role.model_validate(
+                {**current.model_dump(), **patch, "id": current.id, "name": current.name}
+            )
         except ValidationError as error:
             raise invalid_request_from(error) from error
         updated = updated.model_copy(
@@ -59,9 +98,28 @@ class RoleRepository:
         self._table.put(updated.model_dump(mode="json", exclude_none=True))
         return updated
 
-    def delete(self, name: str) -> None:
-        self.get(name)
-        self._table.delete(name)
+    def delete(self, id_or_name: str | int) -> Role:
+        role = self.get(id_or_name)
+        self._table.delete(role.name)
+        if role.id is not None:  # after the role: its pointer never outlives it unseen
+            self._ids.release(role.id)
+        return role
+
+    def _id_for(self, role: Role, keep_id: bool) -> tuple[int, bool]:
+        """The id a new role gets, and whether it was claimed just now (a create that then
+        loses the name releases it)."""
+        if not keep_id or role.id is None:
+            return self._ids.new(role.name), True
+        holder = self._ids.keep(role.id, role.name)
+        if holder is None:
+            return role.id, True
+        if holder == role.name:  # this very role's id: its create is a name conflict
+            return role.id, False
+        raise Conflict(
+            f"Role id {role.id} is taken by role '{holder}'; '{role.name}' was not created.",
+            reason="role_id_taken",
+            context={"field": "id", "id": role.id, "role": holder},
+        )
 
 
 class ApiKeyRepository:
@@ -147,8 +205,11 @@ class ApiKeyRepository:
         return key.model_dump(mode="json", exclude_none=True)
 
 
-def delete_unused_role(roles: RoleRepository, keys: ApiKeyRepository, name: str) -> None:
+def delete_unused_role(
+    roles: RoleRepository, keys: ApiKeyRepository, id_or_name: str | int
+) -> Role:
     """A role goes only when no key uses it: re-creating its name must not revive old keys."""
+    name = roles.get(id_or_name).name
     users = sorted(key.id for key in keys.list() if key.role == name)
     if users:
         raise Conflict(
@@ -157,7 +218,7 @@ def delete_unused_role(roles: RoleRepository, keys: ApiKeyRepository, name: str)
             reason="role_in_use",
             context={"api_keys": users},
         )
-    roles.delete(name)
+    return roles.delete(name)
 
 
 def _whole_seconds_after(start: datetime, seconds: int) -> str:

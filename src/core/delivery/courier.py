@@ -271,7 +271,7 @@ class Courier:
         # Read once per attempt: the pace, the checks and the transport all use this copy.
         service: Service | EmailApiError
         try:
-            service = self._services.get(job.service)
+            service = self._services.by_name(job.service)
         except EmailApiError as gone:
             service = gone  # the attempt below settles the message as failed
         allowance: Reservation | None = None

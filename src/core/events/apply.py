@@ -125,7 +125,7 @@ class EventApplier:
 
     def _service(self, name: str) -> Service | None:
         try:
-            return self._services.get(name)
+            return self._services.by_name(name)
         except NotFound:
             return None  # deleted since it sent
 

@@ -21,7 +21,7 @@ def check_connection(
     """The report of connecting to service `name`'s server with its settings and credentials,
     sending no mail; `NotFound` for an unknown service. A failed connection is a report
     (`ok` false, with the error a send would get), not an error: the test ran."""
-    service = services.get(name)
+    service = services.by_name(name)
     transport = transports(service)  # the transport, TLS context and password a send gets
     if not isinstance(transport, Probes):
         raise InvalidRequest(

@@ -51,7 +51,13 @@ from core.services.parameters import (
 )
 from core.services.suppression_scope import SuppressionScope
 from core.settings import get_settings
-from core.validation import NUMBER_ONLY, JsonBool
+from core.validation import MAX_RECORD_ID, NUMBER_ONLY, JsonBool, RecordId
+
+# The validation context of a stored service's name, checked again in a PATCH.
+STORED_NAME = "stored_name"
+# The MAIL_* service (from the environment, never stored) shows this id: the counter starts at 1
+# and a kept id must be at least 1, so no stored service can ever have it.
+FALLBACK_SERVICE_ID = 0
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -423,6 +429,9 @@ class ServiceBase(BaseModel):
     def _unset_when_null(cls, data: Any) -> Any:
         return _nulls_as_unset(cls, data)
 
+    # DreamFactory's numeric id, given by the repository (core.numeric_ids); found again in
+    # /api/v2/system/service/{id_or_name} as well as the name.
+    id: Annotated[int, Field(ge=0, le=MAX_RECORD_ID), NUMBER_ONLY] | None = None
     # Checked by `_valid_name` (its own reason); the document shows the same rule.
     name: Annotated[
         str,
@@ -486,7 +495,36 @@ class ServiceInput(ServiceBase):
         }
     )
 
+    id: RecordId | None = Field(
+        default=None,
+        description="Kept only with `?keep_ids=true` (an import from DreamFactory), when no "
+        "other service has it; otherwise ignored, as DreamFactory ignores it: a new service "
+        "gets the next id.",
+    )
+    # The rules of `ServiceBase`, and no name of digits only, which would read as an id.
+    name: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                "pattern": SERVICE_NAME.pattern,
+                "not": {"anyOf": [{"enum": sorted(RESERVED_NAMES)}, {"pattern": "^[0-9]+$"}]},
+            }
+        ),
+    ]
     config: ServiceConfigInput
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_id(cls, name: str, info: ValidationInfo) -> str:
+        # A PATCH validates a stored service again: a name of digits from before ids stays.
+        if name.isdigit() and not (info.context or {}).get(STORED_NAME):
+            raise InvalidRequest(
+                f"Invalid service name '{name}': it must not be all digits, which name an id"
+                " in /api/v2/system/service/{id_or_name}.",
+                reason="invalid_service_name",
+                context={"field": "name"},
+            )
+        return name
 
     @field_validator("config", mode="wrap")
     @classmethod

@@ -1,4 +1,13 @@
-"""Service definitions in DynamoDB, passwords in Secrets Manager: the only code touching either."""
+"""Service definitions in DynamoDB, passwords in Secrets Manager: the only code touching either.
+
+The table is keyed by `name`; each service also has DreamFactory's numeric `id`, kept beside it
+as `core.numeric_ids` explains (a pointer item per id, an atomic counter). The admin API finds a
+service by either (`get`: all ASCII digits are an id); a send, the worker and every other
+internal reader find it by name only (`by_name`), and never write. A service stored before ids
+existed gets its id the first time the admin API reads or lists it (a conditional write: the
+first reader's id is the one it keeps). The MAIL_* service from the environment is never stored
+and shows `FALLBACK_SERVICE_ID` (0), which no stored service can have.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +18,11 @@ from pydantic import ValidationError
 from core.clock import now_iso
 from core.credentials import ServiceCredentials
 from core.errors import Conflict, InvalidRequest, NotFound
+from core.numeric_ids import NumericIds, as_id, is_record, is_record_key
 from core.secrets import CredentialStore
 from core.services.model import (
+    FALLBACK_SERVICE_ID,
+    STORED_NAME,
     AuthMethod,
     Encryption,
     Service,
@@ -25,10 +37,10 @@ from core.services.oauth2_patch import credentials_after, merged_config, require
 from core.storage import ItemTable
 from core.validation import invalid_request_from
 
-# Fields a PATCH may change. `name` and `type` are fixed once created; a PATCH may repeat
+# Fields a PATCH may change. `id`, `name` and `type` are fixed once created; a PATCH may repeat
 # them unchanged (DreamFactory clients send back the record they read).
 _PATCHABLE = ("label", "description", "is_active", "config")
-_FIXED = ("name", "type")
+_FIXED = ("id", "name", "type")
 
 # How well each setting guards the password on the wire: plain text, STARTTLS when the server
 # offers it, TLS required (STARTTLS or implicit, which protect it alike).
@@ -41,20 +53,39 @@ _ENCRYPTION_RANK = {
 
 
 class ServiceRepository:
-    """CRUD for service definitions. Table key: `name` (string)."""
+    """CRUD for service definitions, found by numeric id or by name. Table key: `name`."""
 
     def __init__(
         self, table: ItemTable, credentials: CredentialStore, *, fallback: Service | None = None
     ) -> None:
         self._table = table
+        self._ids = NumericIds(table)
         self._credentials = credentials
         # The MAIL_* service from the environment, used when no stored one has its name.
-        self._fallback = fallback
+        self._fallback = (
+            None if fallback is None else fallback.model_copy(update={"id": FALLBACK_SERVICE_ID})
+        )
 
     # --- reads ----------------------------------------------------------------------------
 
-    def get(self, name: str) -> Service:
-        item = self._table.get(name)
+    def get(self, id_or_name: str | int) -> Service:
+        """By id (an int, or a string of ASCII digits) or by name, with its id."""
+        try:
+            return self._stored(id_or_name)
+        except NotFound:
+            fallback = self._fallback
+            if fallback is None:
+                raise
+            # By its name once no stored one has it; by its id, as long as that stays so.
+            if id_or_name == fallback.name or (
+                as_id(id_or_name) == FALLBACK_SERVICE_ID and self._table.get(fallback.name) is None
+            ):
+                return fallback
+            raise
+
+    def by_name(self, name: str) -> Service:
+        """By name only, read only: a service stored before ids may come without one."""
+        item = self._table.get(name) if is_record_key(name) else None
         if item is not None:
             return Service.model_validate(item)
         if self._fallback is not None and self._fallback.name == name:
@@ -62,7 +93,8 @@ class ServiceRepository:
         raise NotFound(f"Service '{name}' not found.", reason="service_not_found")
 
     def list(self) -> list[Service]:
-        services = [Service.model_validate(item) for item in self._table.scan()]
+        items = [item for item in self._table.scan() if is_record(item, self._table.key)]
+        services = [Service.model_validate(item) for item in self._ids.numbered(items)]
         stored_names = {service.name for service in services}
         if self._fallback is not None and self._fallback.name not in stored_names:
             services.append(self._fallback)
@@ -70,9 +102,13 @@ class ServiceRepository:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def create(self, new: ServiceInput) -> Service:
+    def create(self, new: ServiceInput, *, keep_id: bool = False) -> Service:
+        """Store a new service with the next id, or with its own `id` when `keep_id` (409
+        `service_id_taken` when another service has it)."""
+        service_id, claimed = self._id_for(new, keep_id)
         now = now_iso()
         service = Service(
+            id=service_id,
             name=new.name,
             label=new.label,
             description=new.description,
@@ -84,6 +120,8 @@ class ServiceRepository:
         )
         # Claim the name first: a losing concurrent create must never touch the winner's secret.
         if not self._table.create(self._item(service)):
+            if claimed:
+                self._ids.release(service_id)  # claimed just now: the existing one has another
             raise Conflict(f"Service '{new.name}' already exists.", reason="service_exists")
         credentials = credentials_of(new.config)
         if credentials.empty:
@@ -94,12 +132,13 @@ class ServiceRepository:
         except Exception:
             # No half-made service: without its secrets it would fail every send.
             self._table.delete(new.name)
+            self._ids.release(service_id)
             raise
         return service
 
-    def update(self, name: str, patch: dict[str, Any]) -> Service:
+    def update(self, id_or_name: str | int, patch: dict[str, Any]) -> Service:
         """Apply a PATCH: only the fields given change, down to single keys of `config`."""
-        current = self._stored(name)
+        current = self._stored(id_or_name)
         _check_patch_fields(current, patch)
         # Null changes nothing; `false`, a list or text is no config.
         config_patch = {} if patch.get("config") is None else patch["config"]
@@ -115,13 +154,14 @@ class ServiceRepository:
         try:
             merged = ServiceInput.model_validate(
                 {
-                    "name": name,
+                    "name": current.name,
                     "type": current.type,
                     "label": patch.get("label", current.label),
                     "description": patch.get("description", current.description),
                     "is_active": patch.get("is_active", current.is_active),
                     "config": config,
-                }
+                },
+                context={STORED_NAME: True},
             )
         except ValidationError as error:
             raise invalid_request_from(error) from error
@@ -148,25 +188,62 @@ class ServiceRepository:
         self._table.put(self._item(updated))
         return updated
 
-    def delete(self, name: str) -> Service:
-        service = self._stored(name)
-        self._table.delete(name)
+    def delete(self, id_or_name: str | int) -> Service:
+        service = self._stored(id_or_name)
+        self._table.delete(service.name)
+        if service.id is not None:  # after the service: its pointer never outlives it unseen
+            self._ids.release(service.id)
         if service.secret_id:
             self._credentials.delete(service.secret_id)
         return service
 
     # --- internals ------------------------------------------------------------------------
 
-    def _stored(self, name: str) -> Service:
-        item = self._table.get(name)
-        if item is None:
-            hint = (
-                " (it is defined by MAIL_* settings and is read-only)"
-                if (self._fallback is not None and self._fallback.name == name)
-                else ""
-            )
-            raise NotFound(f"Service '{name}' not found{hint}.", reason="service_not_found")
-        return Service.model_validate(item)
+    def _stored(self, id_or_name: str | int) -> Service:
+        """A stored service by id or name, with its id (given now if it had none)."""
+        service_id = as_id(id_or_name)
+        if service_id is not None:
+            item = self._ids.find(service_id)
+            if item is None:
+                raise self._not_found(service_id)
+            return Service.model_validate(item)
+        name = str(id_or_name)
+        item = self._table.get(name) if is_record_key(name) else None
+        numbered = [] if item is None else self._ids.numbered([item])
+        if not numbered:
+            raise self._not_found(str(id_or_name))
+        return Service.model_validate(numbered[0])
+
+    def _not_found(self, id_or_name: str | int) -> NotFound:
+        # DreamFactory's words for an id (df-core src/Models/BaseModel.php, line 503).
+        what = (
+            f"Record with identifier '{id_or_name}'"
+            if isinstance(id_or_name, int)
+            else f"Service '{id_or_name}'"
+        )
+        fallback = self._fallback
+        hint = (
+            " (it is defined by MAIL_* settings and is read-only)"
+            if fallback is not None and id_or_name in (fallback.name, fallback.id)
+            else ""
+        )
+        return NotFound(f"{what} not found{hint}.", reason="service_not_found")
+
+    def _id_for(self, new: ServiceInput, keep_id: bool) -> tuple[int, bool]:
+        """The id a new service gets, and whether it was claimed just now (a create that then
+        loses the name releases it)."""
+        if not keep_id or new.id is None:
+            return self._ids.new(new.name), True
+        holder = self._ids.keep(new.id, new.name)
+        if holder is None:
+            return new.id, True
+        if holder == new.name:  # this very service's id: its create is a name conflict
+            return new.id, False
+        raise Conflict(
+            f"Service id {new.id} is taken by service '{holder}'; '{new.name}' was not created.",
+            reason="service_id_taken",
+            context={"field": "id", "id": new.id, "service": holder},
+        )
 
     def _stored_credentials(self, current: Service, patch: dict[str, Any]) -> ServiceCredentials:
         """The service's secret as stored (read only when a PATCH may need it: to keep its
@@ -198,6 +275,8 @@ def _check_patch_fields(current: Service, patch: dict[str, Any]) -> None:
         )
     changed = []
     # Null, or the stored value, changes nothing; an unknown type is refused as in a create.
+    if patch.get("id") not in (None, current.id):
+        changed.append("id")
     if patch.get("name") not in (None, current.name):
         changed.append("name")
     given_type = patch.get("type")

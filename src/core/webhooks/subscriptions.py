@@ -52,7 +52,7 @@ class Webhooks:
         url = parse_webhook_url(request.url, allow_http=self._allow_http)
         check_webhook_url(url, self._destinations)
         if request.service is not None:
-            self._services.get(request.service)  # a typo would be told of nothing
+            self._services.by_name(request.service)  # a typo would be told of nothing
         events = sorted(set(request.events))
         webhook_id = "wh_" + secrets.token_hex(16)
         secret = new_secret()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from core import runtime
 from core.access.audit import audit
 from core.access.model import Role
 from core.access.repository import delete_unused_role
-from handlers.answers import Deleted, RoleList, documented, errors
+from handlers.answers import DeletedRecord, RoleList, documented, errors
 from handlers.batch import (
     ContinueQuery,
     FilterQuery,
@@ -30,7 +31,16 @@ from handlers.request_bodies import Batch, PicksBody, RoleChangesBody, RolePatch
 
 router = Router()
 TAGS = ["roles"]
-IdOrName = Annotated[str, Path(description="The role's name.", examples=["mailer"])]
+IdOrName = Annotated[
+    str, Path(description="The role's numeric id (all digits), or its name.", examples=["mailer"])
+]
+KeepIds = Annotated[
+    bool,
+    Query(
+        description="Keep each record's `id` (an import from DreamFactory): 409 "
+        "`role_id_taken` when another role has it. Without it, an `id` is ignored."
+    ),
+]
 
 
 @router.get(
@@ -46,7 +56,8 @@ def list_roles() -> dict[str, Any]:
 @router.post(
     "/api/v2/system/role",
     summary="Create roles",
-    description='One role, or several as `{"resource": [...]}` (answered in that form).',
+    description='One role, or several as `{"resource": [...]}` (answered in that form). Each '
+    "gets the next numeric `id`, or keeps its own with `keep_ids=true`.",
     tags=TAGS,
     responses={
         201: documented('Created (a batch answers `{"resource": [...]}`).', Role | RoleList),
@@ -55,8 +66,10 @@ def list_roles() -> dict[str, Any]:
 )
 def create_roles(
     roles: Annotated[RolesBody, Body(description="A role, or a `resource` batch.")],
+    keep_ids: KeepIds = False,
 ) -> Response[str]:
-    return create_each(caller(router), roles, runtime.role_repository().create, "role.create")
+    create = partial(runtime.role_repository().create, keep_id=keep_ids)
+    return create_each(caller(router), roles, create, "role.create")
 
 
 @router.get(
@@ -91,13 +104,14 @@ def update_role(
     summary="Delete a role",
     description="Only a role no API key has.",
     tags=TAGS,
-    responses={200: documented("Deleted.", Deleted), **errors(401, 403, 404, 409)},
+    responses={200: documented("Deleted.", DeletedRecord), **errors(401, 403, 404, 409)},
 )
 def delete_role(id_or_name: IdOrName) -> dict[str, Any]:
-    name = runtime.role_repository().get(id_or_name).name
-    delete_unused_role(runtime.role_repository(), runtime.api_key_repository(), name)
-    audit(caller(router), "role.delete", name)
-    return {"name": name}
+    deleted = delete_unused_role(
+        runtime.role_repository(), runtime.api_key_repository(), id_or_name
+    )
+    audit(caller(router), "role.delete", deleted.name)
+    return {"id": deleted.id, "name": deleted.name}
 
 
 @router.route(
@@ -134,7 +148,7 @@ def update_roles(
     " as one DELETE.",
     tags=TAGS,
     responses={
-        200: documented("Deleted.", Batch[Deleted]),
+        200: documented("Deleted.", Batch[DeletedRecord]),
         **errors(400, 401, 403, 404, 409),
     },
 )

@@ -1,4 +1,4 @@
-"""`POST /api/v2/system/service/{name}/test`: connect to a service's server as a send would,
+"""`POST /api/v2/system/service/{id_or_name}/test`: connect to a service's server as a send would,
 and report what happened, without sending mail (admin keys only)."""
 
 from __future__ import annotations
@@ -193,8 +193,8 @@ def run_service_test(
     deadline = runtime.send_deadline(context.get_remaining_time_in_millis() if context else None)
     if options is not None and options.timeout_seconds is not None:
         deadline = Deadline(min(deadline.at, Deadline.after(options.timeout_seconds).at))
-    report = check_connection(
-        runtime.service_repository(), runtime.transports(), id_or_name, deadline, SystemClock()
-    )
-    audit(caller(router), "service.test", id_or_name, ok=report.ok)
+    services = runtime.service_repository()
+    name = services.get(id_or_name).name
+    report = check_connection(services, runtime.transports(), name, deadline, SystemClock())
+    audit(caller(router), "service.test", name, ok=report.ok)
     return report.model_dump(mode="json")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from core import runtime
 from core.access.audit import audit
-from handlers.answers import Deleted, ServiceList, ServiceView, documented, errors
+from handlers.answers import DeletedRecord, ServiceList, ServiceView, documented, errors
 from handlers.batch import (
     ContinueQuery,
     FilterQuery,
@@ -34,7 +35,17 @@ from handlers.request_bodies import (
 
 router = Router()
 TAGS = ["services"]
-IdOrName = Annotated[str, Path(description="The service's name.", examples=["email"])]
+IdOrName = Annotated[
+    str,
+    Path(description="The service's numeric id (all digits), or its name.", examples=["email"]),
+]
+KeepIds = Annotated[
+    bool,
+    Query(
+        description="Keep each record's `id` (an import from DreamFactory): 409 "
+        "`service_id_taken` when another service has it. Without it, an `id` is ignored."
+    ),
+]
 
 
 @router.get(
@@ -54,7 +65,8 @@ def list_services() -> dict[str, Any]:
     "/api/v2/system/service",
     summary="Create services",
     description='One service, or several as `{"resource": [...]}` (answered in that form). '
-    "The password goes to Secrets Manager and is never shown again.",
+    "The password goes to Secrets Manager and is never shown again. Each gets the next "
+    "numeric `id`, or keeps its own with `keep_ids=true`.",
     tags=TAGS,
     responses={
         201: documented(
@@ -65,10 +77,10 @@ def list_services() -> dict[str, Any]:
 )
 def create_services(
     services: Annotated[ServicesBody, Body(description="A service, or a `resource` batch.")],
+    keep_ids: KeepIds = False,
 ) -> Response[str]:
-    return create_each(
-        caller(router), services, runtime.service_repository().create, "service.create"
-    )
+    create = partial(runtime.service_repository().create, keep_id=keep_ids)
+    return create_each(caller(router), services, create, "service.create")
 
 
 @router.get(
@@ -115,13 +127,15 @@ def update_service(
     "/api/v2/system/service/<id_or_name>",
     summary="Delete a service",
     tags=TAGS,
-    responses={200: documented("Deleted, with its password.", Deleted), **errors(401, 403, 404)},
+    responses={
+        200: documented("Deleted, with its password.", DeletedRecord),
+        **errors(401, 403, 404),
+    },
 )
 def delete_service(id_or_name: IdOrName) -> dict[str, Any]:
-    name = runtime.service_repository().get(id_or_name).name
-    runtime.service_repository().delete(name)
-    audit(caller(router), "service.delete", name)
-    return {"name": name}
+    deleted = runtime.service_repository().delete(id_or_name)
+    audit(caller(router), "service.delete", deleted.name)
+    return {"id": deleted.id, "name": deleted.name}
 
 
 @router.route(
@@ -157,7 +171,7 @@ def update_services(
     " Stops at the first that fails (unless `continue=true`).",
     tags=TAGS,
     responses={
-        200: documented("Deleted.", Batch[Deleted]),
+        200: documented("Deleted.", Batch[DeletedRecord]),
         **errors(400, 401, 403, 404),
     },
 )

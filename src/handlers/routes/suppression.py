@@ -66,7 +66,7 @@ def add_suppression(
     principal = caller(router)
     scope = ACCOUNT_WIDE
     if entry.service is not None:
-        runtime.service_repository().get(entry.service)  # a typo would suppress nothing
+        runtime.service_repository().by_name(entry.service)  # a typo would suppress nothing
         scope = entry.service
     added = runtime.suppressions().add(
         entry.email, entry.reason, scope, Source(key_id=principal.key_id)
