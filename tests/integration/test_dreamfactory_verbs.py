@@ -51,7 +51,7 @@ class Resource:
     change: dict[str, Any]
     changed: Callable[[dict[str, Any]], Any]
     shown_deleted: Callable[[dict[str, Any]], dict[str, Any]] = field(
-        default=lambda record: {"name": record["name"]}
+        default=lambda record: {"id": record["id"], "name": record["name"]}
     )
 
     @property
@@ -233,7 +233,7 @@ def test_a_batch_stops_at_its_first_failure_and_says_what_each_record_became(
 @pytest.mark.parametrize(
     ("record", "status", "reason"),
     [
-        ({"name": "bad name!"}, 400, "invalid_template_name"),
+        ({"name": "2024"}, 400, "invalid_template_name"),
         ({"name": "taken"}, 409, "template_exists"),
     ],
 )
@@ -409,7 +409,7 @@ def test_a_role_in_use_stays_in_a_batch_delete() -> None:
     response = call_api("DELETE", f"{SYSTEM}/role", query="ids=free,used")
 
     assert (response.status, response.reason) == (409, "role_in_use")
-    assert response.body["error"]["context"]["resource"][0] == {"name": "free"}
+    assert response.body["error"]["context"]["resource"][0] == {"id": free["id"], "name": "free"}
     assert ROLES.get(free).status == 404
     assert ROLES.get(used).status == 200
 

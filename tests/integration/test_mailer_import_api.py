@@ -116,7 +116,7 @@ def test_a_dreamfactory_export_is_imported(tmp_path: Path) -> None:
     status, lines, notes = mailer_import(tmp_path)
 
     assert lines == [
-        "created service 'email' [DreamFactory id 5, no id here]: smtp_email,"
+        "created service 'email' [DreamFactory id 5, kept]: smtp_email,"
         " smtp.example.com:587, inactive",
         "skipped service 'db' [DreamFactory id 6]: type 'mysql' cannot be imported, only"
         " smtp_email and smtp (SMTP)",
@@ -150,7 +150,7 @@ def test_importing_again_fails_unless_replacing(tmp_path: Path) -> None:
     assert lines[2].startswith("failed email template 'welcome' [DreamFactory id 3]: the API")
     assert replaced == 0, notes
     assert replaced_lines[0] == (
-        "replaced service 'email' [DreamFactory id 5, no id here]: smtp_email,"
+        "replaced service 'email' [DreamFactory id 5, kept]: smtp_email,"
         " smtp.example.com:587, inactive"
     )
     assert replaced_lines[2] == "replaced email template 'welcome' [DreamFactory id 3, kept]"
@@ -238,7 +238,7 @@ def test_the_email_service_comes_in_renamed_and_the_report_reads_as_json(
         for r in reports
     ]
     assert rows == [
-        ("created", "service", "email", "df_email", 6, None),  # services have no ids here yet
+        ("created", "service", "email", "df_email", 6, 6),
         ("skipped", "service", "transactional", "transactional", 9, None),
         ("skipped", "service", "sendmail", "sendmail", 11, None),
         ("created", "email template", "User Invite Default", "User Invite Default", 2, 2),
