@@ -10,14 +10,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from core import runtime
 from core.access.audit import audit
-from handlers.answers import Deleted, ServiceList, ServiceView, documented, errors
+from core.record_query.fields import RecordFields
+from handlers.answers import Deleted, ServiceList, ServiceView, documented, errors, listed
 from handlers.batch_create import create_each
 from handlers.http import caller
+from handlers.record_lists import ListQuery, RecordQueryParameters, list_answer, record_answer
 from handlers.request_bodies import ServicePatchBody, ServicesBody
 
 router = Router()
 TAGS = ["services"]
 IdOrName = Annotated[str, Path(description="The service's name.", examples=["email"])]
+FIELDS = RecordFields.of(ServiceView)
+# DreamFactory's admin interface asks for a service's API documents; none are kept here.
+EMPTY_RELATIONS = frozenset({"service_doc_by_service_id"})
 
 
 @router.get(
@@ -25,12 +30,13 @@ IdOrName = Annotated[str, Path(description="The service's name.", examples=["ema
     summary="List services",
     tags=TAGS,
     responses={
-        200: documented("Every service; never a password.", ServiceList),
-        **errors(401, 403),
+        200: listed("The services selected; never a password", ServiceList),
+        **errors(400, 401, 403, 404),
     },
 )
-def list_services() -> dict[str, Any]:
-    return {"resource": [service.public() for service in runtime.service_repository().list()]}
+def list_services(parameters: ListQuery) -> dict[str, Any] | int:
+    services = runtime.service_repository().list()
+    return list_answer(router, parameters, services, FIELDS, empty_relations=EMPTY_RELATIONS)
 
 
 @router.post(
@@ -60,11 +66,12 @@ def create_services(
     tags=TAGS,
     responses={
         200: documented("The service; never its password.", ServiceView),
-        **errors(401, 403, 404),
+        **errors(400, 401, 403, 404),
     },
 )
-def get_service(id_or_name: IdOrName) -> dict[str, Any]:
-    return runtime.service_repository().get(id_or_name).public()
+def get_service(id_or_name: IdOrName, parameters: RecordQueryParameters) -> dict[str, Any]:
+    service = runtime.service_repository().get(id_or_name)
+    return record_answer(router, parameters, service, FIELDS, empty_relations=EMPTY_RELATIONS)
 
 
 @router.patch(
