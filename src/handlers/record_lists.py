@@ -44,7 +44,7 @@ FILTER = (
 class ListParameters(BaseModel):
     """A list's query parameters, as DreamFactory's clients send them."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     filter: str | None = Field(default=None, description=FILTER)
     ids: str | None = Field(
@@ -87,7 +87,7 @@ class ListParameters(BaseModel):
 class RecordParameters(BaseModel):
     """One record's query parameters (`GET .../{id}`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     fields: str | None = Field(
         default=None, description="Only these fields (`fields=id,name`); `*` for all."

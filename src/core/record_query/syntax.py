@@ -124,11 +124,11 @@ def _tokens(text: str) -> list[Token]:
             tokens.append(Token("symbol", symbol, position, position + len(symbol)))
             position += len(symbol)
             continue
+        # _WORD takes every character the branches above do not.
         match = _WORD.match(text, position)
-        if match is None:  # pragma: no cover - _WORD matches any character _SYMBOLS does not
-            raise _error(text, position, f"unexpected {char!r}")
-        tokens.append(Token("word", match.group(), position, match.end()))
-        position = match.end()
+        end = match.end() if match else position + 1
+        tokens.append(Token("word", text[position:end], position, end))
+        position = end
     tokens.append(Token("end", "", len(text), len(text)))
     return tokens
 
