@@ -24,13 +24,17 @@ from core.record_query.fields import RecordFields
 from core.record_query.query import RecordQuery, select, shape, shown_fields
 
 
-def _dreamfactory_flag(value: Any) -> Any:
-    # df-core's to_bool reads an empty value as false; pydantic reads the rest
-    # (true/false, 1/0, yes/no, on/off, t/f, y/n, any case) as to_bool does.
-    return False if value == "" else value
+def _blank_is_absent(value: Any) -> Any:
+    # DreamFactory skips an empty option (`!empty($ids)`; an empty filter selects all):
+    # clients send `?filter=` for "none". Numbers and flags stay strict (a 400 when empty),
+    # as the document's integer and boolean say.
+    return None if value == "" else value
 
 
-Flag = Annotated[bool, BeforeValidator(_dreamfactory_flag)]
+# true/false, 1/0, yes/no, on/off, t/f, y/n in any case, as df-core's to_bool reads them.
+Flag = bool
+Text = Annotated[str | None, BeforeValidator(_blank_is_absent)]
+
 
 FILTER = (
     "DreamFactory's SQL-like filter on the record's fields: `name='welcome'`, `name=welcome`, "
@@ -46,26 +50,26 @@ class ListParameters(BaseModel):
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    filter: str | None = Field(default=None, description=FILTER)
-    ids: str | None = Field(
+    filter: Text = Field(default=None, description=FILTER)
+    ids: Text = Field(
         default=None,
         description="Only these records, by identifier (`ids=1,2`): `id`, or `name` where the "
         "records have no id. An identifier that selects nothing is a 404.",
     )
-    fields: str | None = Field(
+    fields: Text = Field(
         default=None,
         description="Only these fields of each record (`fields=id,name`); `*` for all.",
     )
     limit: int = Field(default=0, ge=0, description="At most this many records; 0: all.")
     offset: int = Field(default=0, ge=0, description="Skip this many records first.")
     skip: int = Field(default=0, ge=0, description="DreamFactory's alias of `offset`.")
-    order: str | None = Field(
+    order: Text = Field(
         default=None,
         description="`field [asc|desc]`, comma-separated (`order=name desc,id`). By default "
         "by the identifier, ascending.",
     )
-    sort: str | None = Field(default=None, description="DreamFactory's alias of `order`.")
-    order_by: str | None = Field(default=None, description="DreamFactory's alias of `order`.")
+    sort: Text = Field(default=None, description="DreamFactory's alias of `order`.")
+    order_by: Text = Field(default=None, description="DreamFactory's alias of `order`.")
     include_count: Flag = Field(
         default=False,
         description="`true`: add `meta.count`, how many records the filter selects before "
@@ -74,7 +78,7 @@ class ListParameters(BaseModel):
     count_only: Flag = Field(
         default=False, description="`true`: answer that number alone, as a JSON number."
     )
-    related: str | None = Field(
+    related: Text = Field(
         default=None,
         description="Related records, as DreamFactory names them; only those that are always "
         "empty here are accepted (answered `[]`), any other is a 400.",
@@ -89,10 +93,10 @@ class RecordParameters(BaseModel):
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    fields: str | None = Field(
+    fields: Text = Field(
         default=None, description="Only these fields (`fields=id,name`); `*` for all."
     )
-    related: str | None = Field(
+    related: Text = Field(
         default=None,
         description="Related records, as DreamFactory names them; only those that are always "
         "empty here are accepted (answered `[]`), any other is a 400.",

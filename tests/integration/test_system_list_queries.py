@@ -221,6 +221,24 @@ def test_parameters_that_are_not_dreamfactorys_are_ignored_as_before(templates: 
     assert _ok(TEMPLATES, "utm_source=x")["resource"] == templates
 
 
+def test_empty_options_are_left_out_and_flags_read_as_dreamfactory_reads_them(
+    templates: Any,
+) -> None:
+    """df-core skips an empty `ids` (BaseSystemResource.php line 85: `!empty`) and an empty
+    filter (DbRequestCriteria.php line 211); `to_bool` (helpers.php lines 11-33) reads
+    1/yes/on/t/y as true. A flag that is none of them is a 400 here, not false."""
+    assert _ok(TEMPLATES, "filter=&ids=&order=&fields=")["resource"] == templates
+    for flag in ("1", "yes", "TRUE", "on"):
+        assert _ok(TEMPLATES, f"include_count={flag}")["meta"] == {"count": 3}
+    assert "meta" not in _ok(TEMPLATES, "include_count=false")
+    assert _get(TEMPLATES, "include_count=maybe").status == 400
+    assert _get(TEMPLATES, "limit=-1").status == 400
+    assert _names(_ok(TEMPLATES, "skip=2")) == ["password_reset"]
+    both = _get(TEMPLATES, "order=id&sort=name")
+    assert both.status == 400
+    assert both.body["error"]["context"]["parameters"] == ["order", "sort"]
+
+
 # --- services, roles, API keys -------------------------------------------------------------------
 
 
