@@ -8,6 +8,7 @@ The reference is df-core: `src/Components/DbRequestCriteria.php` (`parseFilterSt
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 from core.errors import InvalidRequest, NotFound
 from core.record_query.fields import Kind, RecordFields
+from core.record_query.like import LikePattern
 from core.record_query.query import RecordQuery, select
 from core.record_query.syntax import (
     MAX_DEPTH,
@@ -314,3 +316,45 @@ def test_field_kinds_come_from_the_model() -> None:
     }
     assert FIELDS.identifier == "id"
     assert RecordFields.of(Template, frozenset({"id"})).identifier == "name"
+
+
+# --- like ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("%", "", True),
+        ("", "", True),
+        ("", "a", False),
+        ("abc", "ABC", True),
+        ("a_c", "abc", True),
+        ("a_c", "ac", False),
+        ("a%", "a", True),
+        ("%a", "ba", True),
+        ("a%a", "a", False),
+        ("a%a", "aa", True),
+        ("%b_d%", "abcde", True),
+        ("%b_d%", "abde", False),
+        ("%ab%ab%", "xabab", True),
+        ("%ab%ab%", "xab", False),
+        (r"100\%", "100%", True),
+        (r"100\%", "1000", False),
+        (r"a\_b", "a_b", True),
+        (r"a\_b", "axb", False),
+        ("a\\", "a\\", True),
+    ],
+)
+def test_like_as_sql_reads_it(pattern: str, text: str, expected: bool) -> None:
+    assert LikePattern.of(pattern).matches(text) is expected
+
+
+def test_like_takes_time_in_proportion_to_the_text() -> None:
+    """A backtracking regular expression would take minutes on this; here it is linear-ish."""
+    body = "a" * 256 * 1024
+    started = time.perf_counter()
+
+    assert not LikePattern.of("%a%a%a%a%a%a%a%a%a%a%b").matches(body)
+    assert not LikePattern.of("%a_a_a_a_a_b%").matches(body[:20_000])
+
+    assert time.perf_counter() - started < 5

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.record_query.fields import Kind, RecordFields
+from core.record_query.like import LikePattern
 from core.record_query.syntax import (
     And,
     Comparison,
@@ -104,7 +105,7 @@ def _test(comparison: Comparison, field: str, kind: Kind) -> Predicate:
         return lambda record: _in(record.get(field), wanted)
     (literal,) = comparison.values
     if operator in _PATTERNS:
-        pattern = _like(_PATTERNS[operator].format(literal.text))
+        pattern = LikePattern.of(_PATTERNS[operator].format(literal.text))
         return lambda record: _like_match(pattern, record.get(field))
     value = _value(literal, field, kind)
     order = _ORDERINGS[operator]
@@ -191,29 +192,8 @@ def _in(actual: Any, wanted: list[Any]) -> Truth:
     return any(_compare(actual, value, {0}) for value in wanted)
 
 
-def _like(pattern: str) -> re.Pattern[str]:
-    """SQL's LIKE as a regular expression: `%` any run, `_` any one character, `\\` escapes."""
-    parts: list[str] = []
-    escaped = False
-    for char in pattern:
-        if escaped:
-            parts.append(re.escape(char))
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    if escaped:
-        parts.append(re.escape("\\"))
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def _like_match(pattern: re.Pattern[str], actual: Any) -> Truth:
+def _like_match(pattern: LikePattern, actual: Any) -> Truth:
     text = _as_text(actual)
     if text is None:
         return None
-    return pattern.fullmatch(text) is not None
+    return pattern.matches(text)

@@ -10,7 +10,7 @@ cut the page, and `fields` shapes each record.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidRequest, NotFound
@@ -51,7 +51,7 @@ class _Plan:
     predicate: Predicate | None
     ids: tuple[str, ...] | None
     order: tuple[OrderKey, ...]
-    fields: tuple[str, ...] | None = field(default=None)
+    fields: tuple[str, ...] | None
 
 
 def select(records: Sequence[Record], query: RecordQuery, fields: RecordFields) -> Selection:
