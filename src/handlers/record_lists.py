@@ -66,7 +66,7 @@ class ListParameters(BaseModel):
     order: Text = Field(
         default=None,
         description="`field [asc|desc]`, comma-separated (`order=name desc,id`). By default "
-        "by the identifier, ascending.",
+        "as listed without it.",
     )
     sort: Text = Field(default=None, description="DreamFactory's alias of `order`.")
     order_by: Text = Field(default=None, description="DreamFactory's alias of `order`.")

@@ -54,10 +54,9 @@ RECORDS: list[dict[str, Any]] = [
 
 
 def ids(expression: str) -> list[int]:
-    """The ids `expression` selects, in the default order (id ascending)."""
-    return [
-        record["id"] for record in select(RECORDS, RecordQuery(filter=expression), FIELDS).records
-    ]
+    """The ids `expression` selects, by id (df-core's default, "$pk asc")."""
+    query = RecordQuery(filter=expression, order="id")
+    return [record["id"] for record in select(RECORDS, query, FIELDS).records]
 
 
 # --- reading the syntax -------------------------------------------------------------------------
@@ -267,9 +266,10 @@ def _select(**query: Any) -> Any:
 
 
 def test_ids_order_offset_limit_fields_and_the_count() -> None:
-    """selectByRequest orders by the primary key by default (line 1052); the count is the
-    filter's (countByRequest, lines 1085-1094), before offset and limit."""
-    assert [r["id"] for r in _select().records] == [1, 2, 4]
+    """The count is the filter's (countByRequest, lines 1085-1094), before offset and limit.
+    Without `order`, records keep the order they are listed in (the repositories list
+    templates by id, as selectByRequest's default "$pk asc", line 1052)."""
+    assert [r["id"] for r in _select().records] == [1, 4, 2]
     selection = _select(order="name desc", offset=1, limit=1, fields="id,name")
     assert selection.records == [{"id": 1, "name": "User Invite Default"}]
     assert selection.count == 3
@@ -277,7 +277,7 @@ def test_ids_order_offset_limit_fields_and_the_count() -> None:
     assert [r["id"] for r in _select(ids="2,1", filter="is_active = true").records] == [1, 2]
     ordered = _select(order="is_active, ratio desc")
     assert [r["id"] for r in ordered.records] == [4, 1, 2]
-    assert _select(fields="*").records == sorted(RECORDS, key=lambda r: r["id"])
+    assert _select(fields="*").records == RECORDS
 
 
 def test_an_id_that_selects_nothing_is_a_404() -> None:

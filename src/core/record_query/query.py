@@ -3,8 +3,8 @@
 df-core `BaseModel::selectByRequest`/`selectByIds`/`countByRequest`).
 
 In df-core's order: `ids` and `filter` select (both when both are given), the count is taken
-of what they select, then `order` (by default the identifier, ascending), `offset` and `limit`
-cut the page, and `fields` shapes each record.
+of what they select, then `order`, `offset` and `limit` cut the page, and `fields` shapes
+each record. Without `order`, records keep the order they come in.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ def _ids(text: str | None) -> tuple[str, ...] | None:
 
 def _order(text: str | None, fields: RecordFields) -> tuple[OrderKey, ...]:
     if text is None or not text.strip():
-        return (OrderKey(fields.identifier),)  # df-core: "$pk asc"
+        # The records' own order: templates by id, as df-core's "$pk asc"; services and
+        # roles by name, keys as made (their random ids would give no useful order).
+        return ()
     keys = []
     for part in text.split(","):
         words = part.split()
@@ -133,7 +135,7 @@ def _order(text: str | None, fields: RecordFields) -> tuple[OrderKey, ...]:
         if kind is Kind.STRUCTURED:
             raise _bad_order(f"Field '{name}' holds an object or a list: no order by it.", name)
         keys.append(OrderKey(name, descending=direction == "desc"))
-    return tuple(keys) or (OrderKey(fields.identifier),)
+    return tuple(keys)
 
 
 def _bad_order(problem: str, field_name: str | None = None) -> InvalidRequest:

@@ -10,7 +10,7 @@ a recursive-descent parser of the same language, so both `(name = 'a') or (name 
     conjunction := negation (("and" | "&&") negation)*
     negation    := "not" negation | "(" expression ")" | comparison
     comparison  := field operator value
-                 | field ["not"] ("in" | "not in") "(" value ("," value)* ")"
+                 | field ["not"] "in" "(" value ("," value)* ")"
                  | field "is" ["not"] "null"
     operator    := "=" | "!=" | "<>" | ">" | ">=" | "<" | "<=" | "eq" | "ne" | "gt" | "gte"
                  | "lt" | "lte" | ["not"] ("like" | "contains" | "starts with" | "ends with")
@@ -189,7 +189,7 @@ _NEGATABLE = {
 }
 _AND = {"and", "&&"}
 _OR = {"or", "||"}
-# What ends a bare value: the next logical operator, a bracket, a comma, the end.
+# The words that end a bare value (as do a bracket, a comma, a quote and the end).
 _VALUE_ENDS = _AND | _OR
 
 
