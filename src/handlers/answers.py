@@ -8,7 +8,7 @@ from types import GenericAlias
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 from core.access.model import ApiKey, Role
 from core.delivery.message_record import PRIVATE_FIELDS, MessageRecord
@@ -238,10 +238,55 @@ def resource_list(name: str, item: type[BaseModel]) -> type[BaseModel]:
     return listed
 
 
-ServiceList = resource_list("ServiceList", ServiceView)
-RoleList = resource_list("RoleList", Role)
-ApiKeyList = resource_list("ApiKeyList", ApiKeyView)
-EmailTemplateList = resource_list("EmailTemplateList", EmailTemplate)
+class CountMeta(DocumentOnly):
+    count: int = Field(
+        description="How many records `filter` and `ids` select, before `offset` and `limit`."
+    )
+
+
+def record_list(name: str, item: type[BaseModel]) -> type[BaseModel]:
+    """A system resource's list: `{"resource": [item, ...]}`, with `meta.count` when asked
+    (`include_count=true`), as DreamFactory's admin interface reads it."""
+    meta: Any = (CountMeta | None, Field(default=None, description="With `include_count`."))
+    listed: type[BaseModel] = create_model(
+        name, __base__=resource_list(f"{name}Records", item), meta=meta
+    )
+    return listed
+
+
+ServiceList = record_list("ServiceList", ServiceView)
+RoleList = record_list("RoleList", Role)
+ApiKeyList = record_list("ApiKeyList", ApiKeyView)
+EmailTemplateList = record_list("EmailTemplateList", EmailTemplate)
+
+
+class SelectedRecord(DocumentOnly):
+    """A record with only the fields `fields=...` named."""
+
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"examples": [{"id": 1, "name": "welcome"}]}
+    )
+
+
+class SelectedFields(DocumentOnly):
+    """A list with `fields=...`: each record with only the fields named."""
+
+    resource: list[SelectedRecord]
+    meta: CountMeta | None = None
+
+
+class RecordCount(RootModel[int]):
+    """`count_only=true`: how many records are selected, the number alone."""
+
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"examples": [3]})
+
+
+def listed(records: str, item_list: type[BaseModel]) -> OpenAPIResponse:
+    """A list route's 200: the records, only some of their fields, or (`count_only`) a count."""
+    return documented(
+        f"{records}; with `fields`, only those fields; with `count_only=true`, the count alone.",
+        item_list | SelectedFields | RecordCount,
+    )
 
 
 class PageMeta(DocumentOnly):

@@ -11,8 +11,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from core import runtime
 from core.access.audit import audit
 from core.access.model import ApiKeyPatch, Rotation
+from core.record_query.fields import RecordFields
 from core.validation import parse_model
-from handlers.answers import ApiKeyList, ApiKeyView, DeletedKey, NewApiKey, documented, errors
+from handlers.answers import (
+    ApiKeyList,
+    ApiKeyView,
+    DeletedKey,
+    NewApiKey,
+    documented,
+    errors,
+    listed,
+)
 from handlers.batch import (
     ContinueQuery,
     FilterQuery,
@@ -24,6 +33,7 @@ from handlers.batch import (
     update_each,
 )
 from handlers.http import caller
+from handlers.record_lists import ListQuery, RecordQueryParameters, list_answer, record_answer
 from handlers.request_bodies import (
     ApiKeyBody,
     ApiKeyChangesBody,
@@ -36,16 +46,20 @@ from handlers.responses import json_response
 
 router = Router()
 TAGS = ["api keys"]
+FIELDS = RecordFields.of(ApiKeyView)
 
 
 @router.get(
     "/api/v2/system/api_key",
     summary="List API keys",
     tags=TAGS,
-    responses={200: documented("Every key; never a token.", ApiKeyList), **errors(401, 403)},
+    responses={
+        200: listed("The keys selected; never a token", ApiKeyList),
+        **errors(400, 401, 403, 404),
+    },
 )
-def list_keys() -> dict[str, Any]:
-    return {"resource": [key.public() for key in runtime.api_key_repository().list()]}
+def list_keys(parameters: ListQuery) -> dict[str, Any] | int:
+    return list_answer(router, parameters, runtime.api_key_repository().list(), FIELDS)
 
 
 @router.post(
@@ -67,10 +81,14 @@ def create_key(key: Annotated[ApiKeyBody, Body(description="The key's role.")]) 
     "/api/v2/system/api_key/<key_id>",
     summary="Get an API key",
     tags=TAGS,
-    responses={200: documented("The key; never its token.", ApiKeyView), **errors(401, 403, 404)},
+    responses={
+        200: documented("The key; never its token.", ApiKeyView),
+        **errors(400, 401, 403, 404),
+    },
 )
-def get_key(key_id: str) -> dict[str, Any]:
-    return runtime.api_key_repository().get(key_id).public()
+def get_key(key_id: str, parameters: RecordQueryParameters) -> dict[str, Any]:
+    key = runtime.api_key_repository().get(key_id)
+    return record_answer(router, parameters, key, FIELDS)
 
 
 @router.route(

@@ -17,6 +17,7 @@ from pydantic import AfterValidator
 
 from core import runtime
 from core.access.audit import audit
+from core.record_query.fields import RecordFields
 from core.templates.input import NewTemplate
 from core.templates.model import EmailTemplate
 from handlers.answers import (
@@ -25,6 +26,7 @@ from handlers.answers import (
     ErrorAnswer,
     documented,
     errors,
+    listed,
 )
 from handlers.batch import (
     ContinueQuery,
@@ -39,6 +41,7 @@ from handlers.batch import (
     update_each,
 )
 from handlers.http import caller
+from handlers.record_lists import ListQuery, RecordQueryParameters, list_answer, record_answer
 from handlers.request_bodies import (
     Batch,
     EmailTemplateChangesBody,
@@ -57,16 +60,20 @@ IdOrName = Annotated[
     AfterValidator(unquote),
 ]
 TOO_LARGE = {413: documented("The template is over 256 KiB of JSON.", ErrorAnswer)}
+FIELDS = RecordFields.of(EmailTemplate)
 
 
 @router.get(
     "/api/v2/system/email_template",
     summary="List email templates",
     tags=TAGS,
-    responses={200: documented("Every template, by id.", EmailTemplateList), **errors(401, 403)},
+    responses={
+        200: listed("The templates selected, by id", EmailTemplateList),
+        **errors(400, 401, 403, 404),
+    },
 )
-def list_templates() -> dict[str, Any]:
-    return {"resource": [t.public() for t in runtime.template_repository().list()]}
+def list_templates(parameters: ListQuery) -> dict[str, Any] | int:
+    return list_answer(router, parameters, runtime.template_repository().list(), FIELDS)
 
 
 @router.post(
@@ -110,10 +117,11 @@ def create_template(template: NewTemplate, *, keep_ids: bool) -> EmailTemplate:
     "/api/v2/system/email_template/<id_or_name>",
     summary="Get an email template",
     tags=TAGS,
-    responses={200: documented("The template.", EmailTemplate), **errors(401, 403, 404)},
+    responses={200: documented("The template.", EmailTemplate), **errors(400, 401, 403, 404)},
 )
-def get_template(id_or_name: IdOrName) -> dict[str, Any]:
-    return runtime.template_repository().get(id_or_name).public()
+def get_template(id_or_name: IdOrName, parameters: RecordQueryParameters) -> dict[str, Any]:
+    template = runtime.template_repository().get(id_or_name)
+    return record_answer(router, parameters, template, FIELDS)
 
 
 @router.route(

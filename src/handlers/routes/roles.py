@@ -13,7 +13,8 @@ from core import runtime
 from core.access.audit import audit
 from core.access.model import Role
 from core.access.repository import delete_unused_role
-from handlers.answers import DeletedRecord, RoleList, documented, errors
+from core.record_query.fields import RecordFields
+from handlers.answers import DeletedRecord, RoleList, documented, errors, listed
 from handlers.batch import (
     ContinueQuery,
     FilterQuery,
@@ -27,6 +28,7 @@ from handlers.batch import (
     update_each,
 )
 from handlers.http import caller
+from handlers.record_lists import ListQuery, RecordQueryParameters, list_answer, record_answer
 from handlers.request_bodies import Batch, PicksBody, RoleChangesBody, RolePatchBody, RolesBody
 
 router = Router()
@@ -41,16 +43,20 @@ KeepIds = Annotated[
         "`role_id_taken` when another role has it. Without it, an `id` is ignored."
     ),
 ]
+FIELDS = RecordFields.of(Role)
+# DreamFactory's admin interface lists roles with their lookup keys; there are none here.
+EMPTY_RELATIONS = frozenset({"lookup_by_role_id"})
 
 
 @router.get(
     "/api/v2/system/role",
     summary="List roles",
     tags=TAGS,
-    responses={200: documented("Every role.", RoleList), **errors(401, 403)},
+    responses={200: listed("The roles selected", RoleList), **errors(400, 401, 403, 404)},
 )
-def list_roles() -> dict[str, Any]:
-    return {"resource": [role.public() for role in runtime.role_repository().list()]}
+def list_roles(parameters: ListQuery) -> dict[str, Any] | int:
+    roles = runtime.role_repository().list()
+    return list_answer(router, parameters, roles, FIELDS, empty_relations=EMPTY_RELATIONS)
 
 
 @router.post(
@@ -76,10 +82,11 @@ def create_roles(
     "/api/v2/system/role/<id_or_name>",
     summary="Get a role",
     tags=TAGS,
-    responses={200: documented("The role.", Role), **errors(401, 403, 404)},
+    responses={200: documented("The role.", Role), **errors(400, 401, 403, 404)},
 )
-def get_role(id_or_name: IdOrName) -> dict[str, Any]:
-    return runtime.role_repository().get(id_or_name).public()
+def get_role(id_or_name: IdOrName, parameters: RecordQueryParameters) -> dict[str, Any]:
+    role = runtime.role_repository().get(id_or_name)
+    return record_answer(router, parameters, role, FIELDS, empty_relations=EMPTY_RELATIONS)
 
 
 @router.route(

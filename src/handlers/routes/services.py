@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from core import runtime
 from core.access.audit import audit
-from handlers.answers import DeletedRecord, ServiceList, ServiceView, documented, errors
+from core.record_query.fields import RecordFields
+from handlers.answers import DeletedRecord, ServiceList, ServiceView, documented, errors, listed
 from handlers.batch import (
     ContinueQuery,
     FilterQuery,
@@ -25,6 +26,7 @@ from handlers.batch import (
     update_each,
 )
 from handlers.http import caller
+from handlers.record_lists import ListQuery, RecordQueryParameters, list_answer, record_answer
 from handlers.request_bodies import (
     Batch,
     PicksBody,
@@ -46,6 +48,9 @@ KeepIds = Annotated[
         "`service_id_taken` when another service has it. Without it, an `id` is ignored."
     ),
 ]
+FIELDS = RecordFields.of(ServiceView)
+# DreamFactory's admin interface asks for a service's API documents; none are kept here.
+EMPTY_RELATIONS = frozenset({"service_doc_by_service_id"})
 
 
 @router.get(
@@ -53,12 +58,13 @@ KeepIds = Annotated[
     summary="List services",
     tags=TAGS,
     responses={
-        200: documented("Every service; never a password.", ServiceList),
-        **errors(401, 403),
+        200: listed("The services selected; never a password", ServiceList),
+        **errors(400, 401, 403, 404),
     },
 )
-def list_services() -> dict[str, Any]:
-    return {"resource": [service.public() for service in runtime.service_repository().list()]}
+def list_services(parameters: ListQuery) -> dict[str, Any] | int:
+    services = runtime.service_repository().list()
+    return list_answer(router, parameters, services, FIELDS, empty_relations=EMPTY_RELATIONS)
 
 
 @router.post(
@@ -89,11 +95,12 @@ def create_services(
     tags=TAGS,
     responses={
         200: documented("The service; never its password.", ServiceView),
-        **errors(401, 403, 404),
+        **errors(400, 401, 403, 404),
     },
 )
-def get_service(id_or_name: IdOrName) -> dict[str, Any]:
-    return runtime.service_repository().get(id_or_name).public()
+def get_service(id_or_name: IdOrName, parameters: RecordQueryParameters) -> dict[str, Any]:
+    service = runtime.service_repository().get(id_or_name)
+    return record_answer(router, parameters, service, FIELDS, empty_relations=EMPTY_RELATIONS)
 
 
 @router.route(
