@@ -148,7 +148,12 @@ class AttachmentFetcher:
                 )
             self._left -= len(entry.content)
             attachments.append(
-                Attachment(name=entry.name, content=entry.content, content_type=entry.content_type)
+                Attachment(
+                    name=entry.name,
+                    content=entry.content,
+                    content_type=entry.content_type,
+                    content_id=entry.content_id,
+                )
             )
         return attachments
 
