@@ -7,14 +7,17 @@ a 400 naming the field with no SMTP session at all."""
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 from collections.abc import Callable, Iterator
-from email.message import MIMEPart
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 import pytest
 
-from tests.support.api import ApiResponse, call_api, create_plain_service
+from tests.support.api import ApiResponse, call_api, create_plain_service, create_service
 from tests.support.queue_worker import SendQueue
+from tests.support.ses_endpoint import Accept, SesEndpoint
 from tests.support.smtp_servers import CaptureServer
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -484,3 +487,41 @@ def test_a_queued_message_keeps_its_fields_and_inline_parts(
     assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     [image] = [part for part in parsed.walk() if part.get_content_type() == "image/png"]
     assert str(image["Content-ID"]) == "<logo@example.com>"
+
+
+# --- through the SES API ----------------------------------------------------------------------
+
+
+def test_ses_sends_the_fields_and_the_inline_parts_as_built(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `type: ses` service hands SES the sealed bytes (`Content.Raw`), so every field and
+    part goes as it does over SMTP; SES takes raw messages with any RFC 5322 field, and the
+    X-SES-* fields it would read as orders are refused above."""
+    with SesEndpoint() as ses:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", ses.url)
+        create_service({"region": "eu-west-1", "from_email": "noreply@example.com"}, type="ses")
+        ses.answer(Accept(message_id="0100018c-composed-000001"))
+
+        response = _send(
+            {
+                **MESSAGE,
+                "body_html": HTML,
+                "attachments": [LOGO],
+                "headers": {"X-Campaign": "spring"},
+                "list_unsubscribe": "https://example.com/u",
+            }
+        )
+
+        assert response.status == 200, response.body
+        [request] = ses.sent()
+    raw = base64.b64decode(request["Content"]["Raw"]["Data"])
+    assert b"\r\nX-Campaign: spring\r\n" in raw
+    assert b"\r\nList-Unsubscribe: <https://example.com/u>\r\n" in raw
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert _tree(parsed) == (
+        "multipart/related",
+        [("multipart/alternative", ["text/plain", "text/html"]), "image/png"],
+    )
