@@ -215,18 +215,27 @@ _CONTENT_ID = re.compile(rf"{_CONTENT_ID_CHARACTERS}(@{_CONTENT_ID_CHARACTERS})?
 
 
 def _content_id(value: Any) -> Any:
-    if value in (None, ""):
+    return check_content_id(value) if isinstance(value, str) else value
+
+
+def check_content_id(value: Any, field: str = "attachments.content_id") -> str | None:
+    """An inline part's `content_id` as given (None when empty), or a 400."""
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
-        return value
-    reject_line_breaks(value, "attachments.content_id")
+        raise InvalidRequest(
+            f"Invalid '{field}': must be a string.",
+            reason="invalid_content_id",
+            context={"field": field},
+        )
+    reject_line_breaks(value, field)
     if not _CONTENT_ID.fullmatch(value) or "=?" in value or len(value) > MAX_CONTENT_ID_LENGTH:
         raise InvalidRequest(
             f"Invalid attachment content_id {value[:MAX_CONTENT_ID_LENGTH]!r}: expected up to"
             f" {MAX_CONTENT_ID_LENGTH} letters, digits and symbols such as '.-_', with at most"
             " one '@', and without the angle brackets ('logo', 'logo.png@example.com').",
             reason="invalid_content_id",
-            context={"field": "attachments.content_id"},
+            context={"field": field},
         )
     return value
 
