@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.access import create_key, create_role
 from tests.support.api import ApiResponse, call_api, create_plain_service, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.ses_endpoint import Accept, SesEndpoint
@@ -525,3 +526,79 @@ def test_ses_sends_the_fields_and_the_inline_parts_as_built(
         "multipart/related",
         [("multipart/alternative", ["text/plain", "text/html"]), "image/png"],
     )
+
+
+# --- from a stored template -------------------------------------------------------------------
+
+
+NEWSLETTER = {
+    "name": "newsletter",
+    "subject": "News",
+    "body_html": HTML,
+    "headers": {"X-Campaign": "news-{issue}"},
+    "list_unsubscribe": ["https://example.com/u?t={token}", "mailto:unsub@example.com"],
+    "attachment": [LOGO],
+}
+
+
+def test_a_template_brings_its_fields_and_inline_image_and_a_key_limited_to_it_its_values(
+    server: CaptureServer,
+) -> None:
+    created = call_api("POST", "/api/v2/system/email_template", NEWSLETTER)
+    assert created.status == 201, created.body
+    create_role("newsletters", services=["email"], senders=["*"], templates=["newsletter"])
+    key = create_key("newsletters").token
+
+    response = _send(
+        {
+            "template": "newsletter",
+            "to": "john@example.com",
+            "template_data": {"issue": "7", "token": "t-42"},
+        },
+        api_key=key,
+    )
+
+    assert response.status == 200, response.body
+    parsed = server.only_message.parsed()
+    assert str(parsed["X-Campaign"]) == "news-7"
+    assert str(parsed["List-Unsubscribe"]) == (
+        "<https://example.com/u?t=t-42>, <mailto:unsub@example.com>"
+    )
+    assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    assert _tree(parsed) == ("multipart/related", ["text/html", "image/png"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("headers", {"X-Campaign": "x"}), ("list_unsubscribe", "https://example.com/u")],
+)
+def test_a_key_limited_to_templates_may_not_give_its_own_fields(
+    refusing: CaptureServer, field: str, value: Any
+) -> None:
+    call_api("POST", "/api/v2/system/email_template", NEWSLETTER)
+    create_role("newsletters", services=["email"], senders=["*"], templates=["newsletter"])
+    key = create_key("newsletters").token
+
+    response = _send(
+        {"template": "newsletter", "to": "john@example.com", field: value}, api_key=key
+    )
+
+    assert (response.status, response.reason) == (403, "template_content_locked"), response.body
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("headers", {"Bcc": "x@example.com"}, "header_not_allowed"),
+        ("headers", {"X-Note": "a\r\nBcc: x@example.com"}, "header_injection"),
+        ("list_unsubscribe", 42, "invalid_list_unsubscribe"),
+        ("list_unsubscribe", "javascript:alert({x})", "invalid_list_unsubscribe"),
+        ("attachment", [{**LOGO, "content_id": "<logo>"}], "invalid_content_id"),
+    ],
+)
+def test_a_template_with_fields_a_send_would_refuse_is_not_stored(
+    refusing: CaptureServer, field: str, value: Any, reason: str
+) -> None:
+    response = call_api("POST", "/api/v2/system/email_template", {"name": "bad", field: value})
+
+    assert (response.status, response.reason) == (400, reason), response.body

@@ -9,6 +9,7 @@ the shape is checked; what a URL or path points at is fetched when a message is 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -25,6 +26,7 @@ from core.addresses import check_header_text
 from core.errors import InvalidRequest, MessageTooLarge
 from core.send_request import Attachment, SendRequest
 from core.templates.model import EXAMPLE, TEMPLATE_NAME, TemplateFields, valid_template_name
+from core.unsubscribe import check_entries, header_fields
 from core.validation import check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
@@ -46,6 +48,8 @@ _SEND_CHECKED = (
     "from_email",
     "reply_to_name",
     "reply_to_email",
+    "headers",
+    "list_unsubscribe",
 )
 _send_fields: dict[str, Any] = {
     field: (SendRequest.model_fields[field].annotation, SendRequest.model_fields[field])
@@ -53,7 +57,8 @@ _send_fields: dict[str, Any] = {
 }
 _SendFields: type[BaseModel] = create_model("TemplateSendFields", **_send_fields)
 
-_ENTRY_KEYS = frozenset({"name", "content", "content_type"})
+_PLACEHOLDER = re.compile(r"{[^{}]*}")
+_ENTRY_KEYS = frozenset({"name", "content", "content_type", "content_id", "disposition"})
 
 
 class TemplateInput(TemplateFields):
@@ -144,6 +149,9 @@ def check_send_fields(fields: TemplateFields) -> None:
         )
     except ValidationError as error:
         raise invalid_request_from(error) from error
+    # Its unsubscribe links as a send will check them, each placeholder standing for a value.
+    entries = check_entries(fields.list_unsubscribe)
+    header_fields([_PLACEHOLDER.sub("x", entry) for entry in entries])
 
 
 def check_attachment(value: Any) -> None:
@@ -183,7 +191,8 @@ def _check_entry(entry: dict[str, Any], field: str) -> None:
     if unknown:
         raise InvalidRequest(
             f"Invalid '{field}': unknown key(s) {', '.join(unknown)}; an attachment entry has"
-            " 'name', 'content' (base64) and optionally 'content_type'.",
+            " 'name', 'content' (base64) and optionally 'content_type', 'content_id' and"
+            " 'disposition'.",
             reason="invalid_attachment",
             context={"field": field, "unknown": unknown},
         )
