@@ -70,9 +70,10 @@ def _set_bodies(part: MIMEPart, message: Message) -> None:
 
 
 def _set_related(mime: EmailMessage, message: Message, inline: list[Attachment]) -> None:
-    """`mime` as `multipart/related`: the bodies first (its root, RFC 2387), then each inline
-    part with its Content-ID. (The stdlib's `add_related` would nest it inside the
-    alternative, where clients reading the text part never see it as one message.)"""
+    """`mime` as `multipart/related`: the bodies first (its root, RFC 2387, `type` naming
+    it), then each inline part with its Content-ID. Built by hand: the stdlib will not wrap an
+    alternative in a related part (`make_related` refuses), and its own recipe puts the
+    related part inside the alternative, around the HTML alone."""
     bodies = _part()
     _set_bodies(bodies, message)
     mime.make_related()
