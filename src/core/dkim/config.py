@@ -48,12 +48,13 @@ def _dns_name(pattern: re.Pattern[str], name: str, what: str) -> BeforeValidator
 
 Domain = Annotated[
     str,
-    Field(max_length=253, examples=["example.com"]),
+    Field(max_length=253, examples=["example.com"], json_schema_extra={"pattern": _DOMAIN.pattern}),
     _dns_name(_DOMAIN, "domain", "use a DNS name such as 'example.com' (ASCII, no trailing dot)"),
 ]
 Selector = Annotated[
     str,
-    Field(max_length=63, examples=["mail2026"]),
+    # Its length is judged with the domain's: the name looked up must fit DNS.
+    Field(max_length=253, examples=["mail2026"], json_schema_extra={"pattern": _SELECTOR.pattern}),
     _dns_name(_SELECTOR, "selector", "use letters, digits and hyphens, as in 'mail2026'"),
 ]
 
