@@ -382,3 +382,21 @@ def test_the_connection_test_of_a_service_without_dkim_has_none(server: CaptureS
     report = call_api("POST", "/api/v2/system/service/email/test")
 
     assert report.body["dkim"] is None
+
+
+def test_a_key_gone_from_the_secret_fails_the_send_and_nothing_goes_unsigned(
+    server: CaptureServer,
+) -> None:
+    _service(server.port, rsa_key())
+    # Edited by hand in Secrets Manager: the key is gone, the service still signs.
+    boto3.client("secretsmanager").put_secret_value(SecretId=SECRET_ID, SecretString="{}")
+    runtime.reset()  # a fresh container: nothing cached
+
+    answer = _send()
+
+    assert answer.status == 500, answer.body
+    assert answer.body["error"]["reason"] == "dkim_signing_failed"
+    assert answer.body["error"]["message"] == (
+        "Service 'email' signs with DKIM, but has no key stored."
+    )
+    assert server.messages == []
