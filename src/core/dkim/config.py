@@ -23,7 +23,8 @@ from core.errors import InvalidRequest
 
 FIELD = "config.dkim"
 
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# Either case is taken (and kept in lower case): the documented pattern says what is accepted.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 _SELECTOR = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 # A DNS name's limit, for the whole name looked up: `<selector>._domainkey.<domain>`.
@@ -34,14 +35,13 @@ def _dns_name(pattern: re.Pattern[str], name: str, what: str) -> BeforeValidator
     def parse(value: Any) -> Any:
         if not isinstance(value, str):
             return value  # the field's type refuses it
-        lowered = value.lower()
-        if not pattern.fullmatch(lowered):
+        if not pattern.fullmatch(value):
             raise InvalidRequest(
                 f"Invalid DKIM {name} '{value}': {what}.",
                 reason="invalid_dkim_settings",
                 context={"field": f"{FIELD}.{name}"},
             )
-        return lowered
+        return value.lower()
 
     return BeforeValidator(parse)
 
