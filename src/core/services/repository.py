@@ -1,4 +1,5 @@
-"""Service definitions in DynamoDB, passwords in Secrets Manager: the only code touching either."""
+"""Service definitions in DynamoDB, their secrets (password, OAuth2, DKIM key) in Secrets Manager:
+the only code touching either."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from core.clock import now_iso
 from core.credentials import ServiceCredentials
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.secrets import CredentialStore
+from core.services.dkim_patch import merged_dkim, with_dkim_key
 from core.services.model import (
     AuthMethod,
     Encryption,
@@ -112,6 +114,7 @@ class ServiceRepository:
         config = {**current.config.model_dump(), **config_patch}
         if isinstance(current.config, SmtpConfig):
             config = merged_config(current.config, config_patch, stored)
+        config["dkim"] = merged_dkim(current.config.dkim, config_patch, stored)
         try:
             merged = ServiceInput.model_validate(
                 {
@@ -126,7 +129,7 @@ class ServiceRepository:
         except ValidationError as error:
             raise invalid_request_from(error) from error
         oauth2 = isinstance(merged.config, SmtpConfig) and merged.config.auth is AuthMethod.OAUTH2
-        if current.secret_id and "password" not in config_patch:
+        if stored.logs_in and "password" not in config_patch:
             changes = _exposing_changes(current.config, merged.config)
             if oauth2:
                 require_secrets_for(changes, config_patch)
@@ -141,10 +144,14 @@ class ServiceRepository:
                 "updated_at": now_iso(),
             }
         )
-        if isinstance(merged.config, SmtpConfigInput):
-            credentials = credentials_after(stored, merged.config, config_patch)
-            if credentials != stored:
-                updated = self._with_credentials(updated, credentials)
+        credentials = (
+            credentials_after(stored, merged.config, config_patch)
+            if isinstance(merged.config, SmtpConfigInput)
+            else stored
+        )
+        credentials = with_dkim_key(credentials, merged.config)
+        if credentials != stored:
+            updated = self._with_credentials(updated, credentials)
         self._table.put(self._item(updated))
         return updated
 
