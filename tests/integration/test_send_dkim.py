@@ -124,6 +124,37 @@ def test_a_plain_message_arrives_signed_and_verifies(server: CaptureServer) -> N
     ]
 
 
+def test_one_click_unsubscribe_own_headers_and_an_inline_image_are_signed_and_verify(
+    server: CaptureServer,
+) -> None:
+    """RFC 8058 section 3: both List-Unsubscribe fields must be covered by the signature, or a
+    mailbox provider will not offer one-click unsubscribe; a caller's own `X-` field is left
+    out (a relay may change it), and the multipart/related body verifies as sent."""
+    key = rsa_key()
+    _service(server.port, key)
+    pixel = base64.b64encode(b"GIF89a" + bytes(64)).decode()
+
+    answer = _send(
+        {
+            "to": "john@example.org",
+            "subject": "News",
+            "body_html": '<p>Hi</p><img src="cid:logo">',
+            "headers": {"X-Campaign": "winter"},
+            "list_unsubscribe": ["https://example.com/u/1", "mailto:unsub@example.com"],
+            "attachments": [
+                {"name": "logo.gif", "content": pixel, "content_id": "logo"},
+            ],
+        }
+    )
+
+    assert answer.status == 200, answer.body
+    data = server.only_message.data
+    assert _verifies(data, key)
+    signed = "".join(_signature_tags(data)["h"].split()).split(":")
+    assert {"list-unsubscribe", "list-unsubscribe-post"} <= set(signed)
+    assert "x-campaign" not in signed
+
+
 def test_attachments_and_non_ascii_headers_are_signed_and_verify(server: CaptureServer) -> None:
     key = rsa_key(pkcs8=True)
     _service(server.port, key, from_name="Boutique Zoë")
