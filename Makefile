@@ -66,6 +66,7 @@ OTHER_PYTHON_TESTS := tests/unit tests/security \
 	tests/integration/test_transport_faults.py tests/integration/test_send_encryption.py \
 	tests/integration/test_send_recipients.py tests/integration/test_attachment_fetch.py \
 	tests/integration/test_service_connection_test.py tests/integration/test_queued_message.py \
+	tests/integration/test_send_dkim.py \
 	$(wildcard tests/integration/test_transport_pipelining.py)
 other-pythons:
 	@for version in $(OTHER_PYTHONS); do \

@@ -87,6 +87,7 @@ def readable(report: dict[str, Any]) -> list[str]:
         outcome = {True: "succeeded", False: "FAILED", None: "not reached"}[auth.get("succeeded")]
         offered = " ".join(auth.get("mechanisms") or []) or "none"
         lines.append(f"AUTH as {auth.get('username')}: {outcome} (offered: {offered})")
+    lines += _dkim(report.get("dkim"))
     error = report.get("error")
     if error:
         lines.append(
@@ -128,6 +129,7 @@ def _ses(report: dict[str, Any]) -> list[str]:
         verified = "verified" if identity.get("verified_for_sending") else "NOT verified"
         known = identity.get("identity") or "no identity"
         lines.append(f"sender {identity.get('sender')}: {known}, {verified} for sending")
+    lines += _dkim(report.get("dkim"))
     error = report.get("error")
     if error:
         lines.append(
@@ -136,6 +138,26 @@ def _ses(report: dict[str, Any]) -> list[str]:
     elif report.get("ok"):
         lines.append("ok: SES lets the account send, as the service's sender")
     lines.append("no mail was sent")
+    return lines
+
+
+def _dkim(dkim: dict[str, Any] | None) -> list[str]:
+    """A signing service's DNS record, whole: it is meant to be copied into the zone."""
+    if not dkim:
+        return []
+    aligned = {True: "aligns", False: "does NOT align", None: "is not set"}[
+        dkim.get("sender_aligned")
+    ]
+    lines = [
+        f"DKIM: d={dkim.get('domain')} s={dkim.get('selector')}, {dkim.get('key_bits')}-bit key;"
+        f" the default sender {aligned}",
+        f"  publish  {dkim.get('record_name')} {dkim.get('record_type')}",
+        f'           "{dkim.get("record_value")}"',
+    ]
+    if dkim.get("unsigned_fields"):
+        lines.append(
+            f"  unsigned {', '.join(dkim['unsigned_fields'])} (the provider rewrites them)"
+        )
     return lines
 
 

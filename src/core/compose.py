@@ -5,8 +5,10 @@ As in DreamFactory, lowest first: the service's `parameters`, the template's fie
 template's `defaults`, the request. The template fills in the message fields the request
 leaves out (recipients, subject, bodies, sender); the service fills in the sender last.
 Every top-level string of each layer is a value for `{name}` placeholders (`template_data`
-wins over all), HTML-escaped in `body_html` unless the service asks for raw values. The
-message gets the Message-ID and Date it keeps on every attempt.
+wins over all), HTML-escaped in `body_html` unless the service asks for raw values, and
+inserted in the caller's own header fields (`headers`, `list_unsubscribe`) too, which are
+checked again once filled in. Inline parts must agree with the HTML's `cid:` references
+(`core.inline_parts`). The message gets the Message-ID and Date it keeps on every attempt.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from email.utils import make_msgid
 from core import message as outgoing
 from core.addresses import Mailbox, check_header_text
 from core.attachments.references import InlineAttachment, Reference, parse_reference_fields
+from core.custom_headers import check_value
 from core.errors import InvalidRequest
+from core.inline_parts import check_inline_parts
 from core.outbound import too_large
 from core.rendering import render, rendered_size
 from core.send_request import ATTACHMENT_REFERENCES, SendRequest, parse_send_request
 from core.services.model import Service
 from core.templates.model import EmailTemplate
+from core.unsubscribe import header_fields
 
 
 def compose(
@@ -52,6 +57,17 @@ def compose(
     subject = render(request.subject, values)
     # A placeholder value is caller input too: it must not smuggle a header into the subject.
     check_header_text(subject, "subject")
+    body_html = render(request.body_html, values, html=not raw_html) if request.body_html else None
+    attachments = [
+        outgoing.Attachment(
+            name=attachment.name,
+            content=attachment.content,
+            content_type=attachment.content_type,
+            content_id=attachment.content_id,
+        )
+        for attachment in request.attachments
+    ] + list(fetched)
+    check_inline_parts(attachments, body_html)
     return outgoing.Message(
         sender=Mailbox(sender_email, _pick(request.from_name, defaults.from_name)),
         to=request.to,
@@ -64,21 +80,22 @@ def compose(
         ),
         subject=subject,
         body_text=render(request.body_text, values) if request.body_text else None,
-        body_html=(
-            render(request.body_html, values, html=not raw_html) if request.body_html else None
-        ),
-        attachments=[
-            outgoing.Attachment(
-                name=attachment.name,
-                content=attachment.content,
-                content_type=attachment.content_type,
-            )
-            for attachment in request.attachments
-        ]
-        + list(fetched),
+        body_html=body_html,
+        attachments=attachments,
+        headers=own_headers(request, values),
         message_id=new_message_id(sender_email),
         date=now.replace(microsecond=0),  # a Date header's precision
     )
+
+
+def own_headers(request: SendRequest, values: dict[str, str]) -> list[tuple[str, str]]:
+    """The caller's `headers`, then the `list_unsubscribe` fields, with their placeholders
+    filled in (as in the subject: values inserted as given) and checked again as sent."""
+    fields = [
+        (name, check_value(name, render(value, values))) for name, value in request.headers.items()
+    ]
+    unsubscribe = [render(entry, values) for entry in request.list_unsubscribe]
+    return fields + header_fields(unsubscribe)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""What a service's secret holds: its SMTP password and its OAuth2 client secret and refresh
-token, each optional. The adapter that keeps it in Secrets Manager is `core.secrets`.
+"""What a service's secret holds: its SMTP password, its OAuth2 client secret and refresh
+token, and its DKIM private key, each optional. The adapter that keeps it in Secrets Manager
+is `core.secrets`.
 
 The secret's value is JSON: `{"password": ...}` as it always was, with an `oauth2` object
 beside it when the service authenticates with OAuth2 (`{"client_secret": ..., "refresh_token":
-...}`). A secret made by hand may hold the bare password as text; it is read as a password.
+...}`), and a `dkim` object when it signs its mail (`{"private_key": "-----BEGIN ..."}`). A
+secret made by hand may hold the bare password as text; it is read as a password.
 Keys not set are left out, so a password-only service's secret reads as it did before OAuth2.
 """
 
@@ -21,10 +23,17 @@ class ServiceCredentials:
     password: str | None = field(default=None, repr=False)
     oauth2_client_secret: str | None = field(default=None, repr=False)
     oauth2_refresh_token: str | None = field(default=None, repr=False)
+    dkim_private_key: str | None = field(default=None, repr=False)
 
     @property
     def empty(self) -> bool:
-        return not (self.password or self.oauth2_client_secret or self.oauth2_refresh_token)
+        return not (self.logs_in or self.dkim_private_key)
+
+    @property
+    def logs_in(self) -> bool:
+        """Whether it holds anything the SMTP server is logged in with (a DKIM key alone is not:
+        it never leaves the function)."""
+        return bool(self.password or self.oauth2_client_secret or self.oauth2_refresh_token)
 
     def merged_with(self, changes: ServiceCredentials) -> ServiceCredentials:
         """These credentials with every part `changes` sets replaced (a PATCH keeps the rest)."""
@@ -34,6 +43,7 @@ class ServiceCredentials:
                 ("password", changes.password),
                 ("oauth2_client_secret", changes.oauth2_client_secret),
                 ("oauth2_refresh_token", changes.oauth2_refresh_token),
+                ("dkim_private_key", changes.dkim_private_key),
             )
             if value is not None
         }
@@ -53,6 +63,8 @@ class ServiceCredentials:
         }
         if oauth2:
             value["oauth2"] = oauth2
+        if self.dkim_private_key is not None:
+            value["dkim"] = {"private_key": self.dkim_private_key}
         return json.dumps(value)
 
     @classmethod
@@ -74,10 +86,13 @@ class ServiceCredentials:
             return cls(password=secret_value)
         oauth2 = parsed.get("oauth2")
         oauth2 = oauth2 if isinstance(oauth2, dict) else {}
+        dkim = parsed.get("dkim")
+        dkim = dkim if isinstance(dkim, dict) else {}
         return cls(
             password=_text(parsed.get("password")),
             oauth2_client_secret=_text(oauth2.get("client_secret")),
             oauth2_refresh_token=_text(oauth2.get("refresh_token")),
+            dkim_private_key=_text(dkim.get("private_key")),
         )
 
 

@@ -13,6 +13,10 @@ as raw text (`EmailMessage.set_raw` under a policy that never refolds):
   encoded word is displayed as written, and nothing inside a word can end a header, a
   quoted string or a mailbox.
 
+A field of the caller's own (`headers`, List-Unsubscribe) that is plain ASCII stays as written,
+folded at its spaces only, so a machine-read value (`References`, a URI list) keeps its
+meaning; any other value is encoded words as above.
+
 Every value is ASCII, no line is longer than 78 characters (an addr-spec aside, at most
 254), and folding only ever happens between whole tokens.
 """
@@ -36,6 +40,33 @@ def unstructured(name: str, text: str) -> str:
     if _plain(text) and len(name) + 2 + len(text) <= _LINE and text == text.strip():
         return text
     return FOLD.join(encoded_words(text)) if text else ""
+
+
+def unstructured_or_plain(name: str, text: str) -> str:
+    """The value of a field of the caller's own (`headers`): plain printable ASCII stays as
+    written (folded at its spaces, so machine-read values such as `References` keep their
+    meaning), anything else is encoded words as for `unstructured`."""
+    longest_word = max(len(word) for word in text.split(" "))
+    if _plain(text) and text == text.strip() and text and len(name) + 2 + longest_word <= 998:
+        return folded_at_spaces(name, text)
+    return unstructured(name, text)
+
+
+def folded_at_spaces(name: str, text: str) -> str:
+    """`text` with a line break before some of its single spaces, so lines stay within 78
+    where a run without spaces allows: unfolding (dropping each CRLF) gives `text` back."""
+    words = text.split(" ")
+    lines = [words[0]]
+    width = len(name) + 2 + len(words[0])
+    for word in words[1:]:
+        # Never break before an empty word (a run of spaces) nor leave a blank line.
+        if word and lines[-1].strip() and width + 1 + len(word) > _LINE:
+            lines.append(" " + word)
+            width = 1 + len(word)
+        else:
+            lines[-1] += " " + word
+            width += 1 + len(word)
+    return "\r\n".join(lines)
 
 
 def mailbox(display_name: str, addr_spec: str) -> str:
@@ -77,21 +108,21 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and "=?" not in text
 
 
-def attachment_disposition(filename: str) -> str:
-    """`Content-Disposition` for an attachment: a quoted name when plain, else RFC 2231
-    (`filename*=utf-8''...`, split into numbered sections when long), which mail clients
-    percent-decode and never read as an encoded word."""
+def attachment_disposition(filename: str, disposition: str = "attachment") -> str:
+    """`Content-Disposition` for an attachment (or an `inline` part): a quoted name when
+    plain, else RFC 2231 (`filename*=utf-8''...`, split into numbered sections when long),
+    which mail clients percent-decode and never read as an encoded word."""
     if _plain(filename) and len(filename) <= 60 and not set(filename) & {'"', "\\"}:
-        return f'attachment; filename="{filename}"'
+        return f'{disposition}; filename="{filename}"'
     sections = list(_percent_encoded_sections(filename))
     if len(sections) == 1:
-        return f"attachment;{FOLD}filename*=utf-8''{sections[0]}"
+        return f"{disposition};{FOLD}filename*=utf-8''{sections[0]}"
     charset = "utf-8''"  # only the first section names the charset
     parameters = [
         f"filename*{index}*={charset if index == 0 else ''}{section}"
         for index, section in enumerate(sections)
     ]
-    return "attachment;" + FOLD + (";" + FOLD).join(parameters)
+    return f"{disposition};" + FOLD + (";" + FOLD).join(parameters)
 
 
 # Percent-encoded characters per RFC 2231 section, so each folded line stays under 78.

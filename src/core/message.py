@@ -21,11 +21,14 @@ class Attachment(BaseModel):
     name: str
     content: bytes
     content_type: str = "application/octet-stream"
+    # Set for an inline part (an image `body_html` shows as `cid:...`): no `<>`, no space.
+    content_id: str | None = None
 
 
 class Message(BaseModel):
-    """Sender, recipients, subject, bodies, attachments, and the headers fixed once: the
-    Message-ID and the Date. Bcc recipients are in the envelope only, never in a header."""
+    """Sender, recipients, subject, bodies, attachments (inline parts among them), the
+    caller's own header fields, and the headers fixed once: the Message-ID and the Date. Bcc
+    recipients are in the envelope only, never in a header."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
@@ -40,6 +43,9 @@ class Message(BaseModel):
     body_text: str | None = None
     body_html: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    # Fields of the caller's own (`headers`, `list_unsubscribe`), checked and rendered, in
+    # order: (name, value as the receiver reads it).
+    headers: list[tuple[str, str]] = Field(default_factory=list)
     message_id: str
     date: AwareDatetime
 
@@ -47,3 +53,11 @@ class Message(BaseModel):
         """Every recipient once, in to, cc, bcc order: the envelope's RCPT TO list."""
         # email-validator already lower-cased the domains; local parts stay case-sensitive.
         return list(dict.fromkeys(m.email for m in (*self.to, *self.cc, *self.bcc)))
+
+    def inline_parts(self) -> list[Attachment]:
+        """The attachments shown inside the HTML (`cid:`), in order."""
+        return [attachment for attachment in self.attachments if attachment.content_id]
+
+    def attached_files(self) -> list[Attachment]:
+        """The attachments proper (not inline), in order."""
+        return [attachment for attachment in self.attachments if not attachment.content_id]

@@ -4,8 +4,9 @@ what the validated request said.
 The builder is written so that no input can add a header, a mailbox or an SMTP line; this
 check does not trust that. It reads the bytes as a receiver would, with two parsers (the
 stdlib's modern one, and the legacy one most older tools share), and compares the header
-set, every address list, the subject and the attachment names with the message. Any
-difference is our bug: the send stops with a 500 and a loud log line, and nothing goes out.
+set, every address list, the subject, the caller's own fields and the attachments (names,
+inline or not, Content-IDs) with the message. Any difference is our bug: the send stops with
+a 500 and a loud log line, and nothing goes out.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def _content_problems(raw: bytes, message: Message) -> Iterator[str]:
 
     names = Counter(name.lower() for name in parsed)
     names.pop("content-transfer-encoding", None)  # absent on multipart messages
-    wanted = Counter([*expected, "subject", *_FIXED])
+    own = [name.lower() for name, _ in message.headers]
+    wanted = Counter([*expected, "subject", *_FIXED, *own])
     if names != wanted:
         yield f"header fields {sorted(names.elements())}, expected {sorted(wanted.elements())}"
         return
@@ -122,10 +124,22 @@ def _content_problems(raw: bytes, message: Message) -> Iterator[str]:
         yield from _address_problems(name, parsed, legacy, mailboxes)
     if str(parsed["subject"]) != message.subject:
         yield "the subject reads back differently"
+    for name, value in message.headers:
+        if str(parsed[name]) != value:
+            yield f"the {name} field reads back differently"
 
-    filenames = [part.get_filename() for part in parsed.iter_attachments()]
-    if filenames != [attachment.name for attachment in message.attachments]:
-        yield f"attachment names read back as {filenames!r}"
+    # Inline parts come first in the tree (inside `related`), then the attachments proper.
+    files = [
+        (part.get_filename(), part.get_content_disposition(), part["content-id"])
+        for part in parsed.walk()
+        if part.get_content_disposition() is not None
+    ]
+    expected_files = [
+        (attachment.name, "inline", f"<{attachment.content_id}>")
+        for attachment in message.inline_parts()
+    ] + [(attachment.name, "attachment", None) for attachment in message.attached_files()]
+    if files != expected_files:
+        yield f"attachments read back as {files!r}"
     for part in parsed.walk():
         if part.defects:
             yield f"defects in a {part.get_content_type()} part: {part.defects}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, Unpack, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, Unpack, runtime_checkable
 
 from core.access.model import RateLimits
 from core.access.reservation import Reservation
@@ -27,6 +27,9 @@ from core.templates.model import EmailTemplate
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.report import ConnectionReport
 from core.webhooks.model import Attempt, AttemptPage, DeliveryJob, StoredWebhook
+
+if TYPE_CHECKING:
+    from core.dkim.signing import MessageSigner  # it logs: powertools' Logger loads botocore
 
 
 class ServiceStore(Protocol):
@@ -244,6 +247,13 @@ class Probes(Protocol):
         """The report of the test for the service named `service`; a failed step is in the
         report (`ok` false), not raised."""
         ...
+
+
+@runtime_checkable
+class SignsWithDkim(Protocol):
+    """An ability: the transport DKIM-signs what it sends, with `signer` (None: it does not)."""
+
+    signer: MessageSigner | None
 
 
 class TransportFactory(Protocol):

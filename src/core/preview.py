@@ -1,8 +1,9 @@
 """A preview: exactly what a send would hand to the server, described, with nothing sent.
 
 It is read back from the sealed bytes (not from the request), so what it shows is what would
-go over the wire: every header as a receiver decodes it, the envelope (Bcc recipients are
-there and in no header), the text and HTML parts, each attachment's name, type and size.
+go over the wire: every header as a receiver decodes it (the caller's own and List-Unsubscribe
+among them), the envelope (Bcc recipients are there and in no header), the text and HTML
+parts, each attachment's name, type and size, and an inline part's Content-ID.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class AttachmentSummary(BaseModel):
     name: str
     content_type: str
     size: int  # decoded bytes
+    # An inline part's Content-ID, without its brackets (what `cid:` names); None for a file.
+    content_id: str | None = None
 
 
 class Preview(BaseModel):
@@ -89,11 +92,20 @@ def describe(service_name: str, sealed: Sealed) -> Preview:
                 name=part.get_filename() or "",
                 content_type=part.get_content_type(),
                 size=len(part.get_payload(decode=True) or b""),
+                content_id=_content_id(part),
             )
-            for part in parsed.iter_attachments()
+            # The bodies carry no Content-Disposition; inline parts and files do.
+            for part in parsed.walk()
+            if part.get_content_disposition() is not None
         ],
         size=len(sealed.raw),
     )
+
+
+def _content_id(part: EmailMessage) -> str | None:
+    if part.get_content_disposition() != "inline" or part["content-id"] is None:
+        return None
+    return str(part["content-id"]).strip().removeprefix("<").removesuffix(">")
 
 
 def _text(message: EmailMessage, subtype: str) -> str | None:

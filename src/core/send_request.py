@@ -12,7 +12,7 @@ import binascii
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -35,8 +35,10 @@ from core.addresses import (
     parse_mailbox,
     reject_line_breaks,
 )
+from core.custom_headers import MAX_HEADERS, MAX_VALUE_LENGTH, check_headers
 from core.errors import InvalidRequest
 from core.settings import get_settings
+from core.unsubscribe import check_entries
 from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
@@ -73,6 +75,28 @@ _TAGS_SCHEMA = {
         {"type": "number"},
         {"type": "boolean"},
     ]
+}
+
+_HEADERS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+    "maxProperties": MAX_HEADERS,
+    "description": 'Header fields of your own, name to value (`{"X-Campaign": "spring"}`):'
+    " one line each, non-ASCII encoded for you. Names that say who the message is from or to"
+    " or how it is built (From, To, Cc, Bcc, Reply-To, Sender, Return-Path, Subject, Date,"
+    " Message-ID, MIME-Version, Content-*, Received, DKIM-Signature, Resent-*, ARC-*,"
+    " X-SES-*, List-Unsubscribe*) are refused with a 400 naming the header.",
+    "examples": [{"X-Campaign": "spring-sale", "In-Reply-To": "<173.9b2f6c1e@example.com>"}],
+}
+_LIST_UNSUBSCRIBE_SCHEMA = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        {"type": "null"},
+    ],
+    "description": "An https (or http) URL and/or a `mailto:` URI: `List-Unsubscribe`, and for"
+    " an https URL RFC 8058's `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.",
+    "examples": [["https://example.com/unsubscribe?u={user_token}", "mailto:unsub@example.com"]],
 }
 
 # Message records are kept 30 days; a schedule must fall within them.
@@ -183,8 +207,42 @@ def safe_filename(name: str) -> str:
     return cleaned or "attachment"
 
 
+# An inline part's Content-ID, written as `<id>`: RFC 5322's atom characters and at most one
+# '@' (no '<', '>', space, quote or line break), without '=?' (an encoded word to a reader).
+MAX_CONTENT_ID_LENGTH = 128
+_CONTENT_ID_CHARACTERS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+_CONTENT_ID = re.compile(rf"{_CONTENT_ID_CHARACTERS}(@{_CONTENT_ID_CHARACTERS})?", re.ASCII)
+
+
+def _content_id(value: Any) -> Any:
+    return check_content_id(value) if isinstance(value, str) else value
+
+
+def check_content_id(value: Any, field: str = "attachments.content_id") -> str | None:
+    """An inline part's `content_id` as given (None when empty), or a 400."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(
+            f"Invalid '{field}': must be a string.",
+            reason="invalid_content_id",
+            context={"field": field},
+        )
+    reject_line_breaks(value, field)
+    if not _CONTENT_ID.fullmatch(value) or "=?" in value or len(value) > MAX_CONTENT_ID_LENGTH:
+        raise InvalidRequest(
+            f"Invalid attachment content_id {value[:MAX_CONTENT_ID_LENGTH]!r}: expected up to"
+            f" {MAX_CONTENT_ID_LENGTH} letters, digits and symbols such as '.-_', with at most"
+            " one '@', and without the angle brackets ('logo', 'logo.png@example.com').",
+            reason="invalid_content_id",
+            context={"field": field},
+        )
+    return value
+
+
 class Attachment(BaseModel):
-    """One attachment, its content already decoded from base64, its name made safe."""
+    """One attachment, its content already decoded from base64, its name made safe; with a
+    `content_id`, an inline part (an image `body_html` shows as `cid:<content_id>`)."""
 
     name: Annotated[
         str,
@@ -201,6 +259,33 @@ class Attachment(BaseModel):
         json_schema_extra={"format": "base64"}
     )
     content_type: Annotated[str, BeforeValidator(_content_type)] = "application/octet-stream"
+    content_id: Annotated[
+        str | None,
+        BeforeValidator(_content_id),
+        Field(
+            max_length=MAX_CONTENT_ID_LENGTH,
+            description="Makes the file an inline part, shown where `body_html` says"
+            ' `cid:` and this id (`<img src="cid:logo">`); unique within the message, without'
+            " angle brackets.",
+        ),
+    ] = None
+    disposition: Literal["attachment", "inline"] | None = Field(
+        default=None,
+        description='`"inline"` (needs a `content_id`) or `"attachment"` (the default, not'
+        " with a `content_id`).",
+    )
+
+    @model_validator(mode="after")
+    def _inline_has_content_id(self) -> Attachment:
+        inline = self.content_id is not None
+        if self.disposition is not None and (self.disposition == "inline") != inline:
+            raise InvalidRequest(
+                f"Invalid attachment '{self.name}': an inline part needs a 'content_id', and"
+                " one with a 'content_id' is inline ('disposition' may be left out).",
+                reason="invalid_attachment",
+                context={"field": "attachments.disposition"},
+            )
+        return self
 
 
 def _decode_base64(value: Any) -> bytes:
@@ -313,6 +398,18 @@ class SendRequest(TemplateReference):
     reply_to_email: Annotated[str | None, _optional_address("reply_to_email")] = None
     attachments: list[Attachment] = Field(default_factory=list)
     template_data: dict[str, PlaceholderValue] = Field(default_factory=dict)
+    # Not DreamFactory's: header fields of the caller's own, and one-click unsubscribe. Their
+    # values may hold `{placeholders}` and are checked again once rendered.
+    headers: Annotated[
+        dict[str, str],
+        BeforeValidator(check_headers, json_schema_input_type=dict[str, str] | None),
+        WithJsonSchema(_HEADERS_SCHEMA),
+    ] = Field(default_factory=dict)
+    list_unsubscribe: Annotated[
+        list[str],
+        BeforeValidator(check_entries, json_schema_input_type=str | list[str] | None),
+        WithJsonSchema(_LIST_UNSUBSCRIBE_SCHEMA),
+    ] = Field(default_factory=list)
     # Queue the message for this time (ISO 8601 with a zone); it can be cancelled until then.
     send_at: AwareDatetime | None = None
     # Not DreamFactory's: labels kept on the message's record. A DreamFactory client knows no

@@ -60,6 +60,8 @@ def test_create_and_read_by_id_and_by_name() -> None:
         **WELCOME,
         "id": 1,
         "bcc": None,
+        "headers": None,
+        "list_unsubscribe": None,
         "created_date": created["created_date"],
         "last_modified_date": created["created_date"],
     }

@@ -174,3 +174,48 @@ def test_a_templates_attachment_goes_with_every_message(smtp_server: Any, web: W
         [(p.get_filename(), _bytes(p)) for p in m.parsed().iter_attachments()]
         for m in server.messages
     ] == [[("invoice A-1001.pdf", PDF)]] * 2
+
+
+@pytest.mark.usefixtures("allow_loopback_fetches")
+def test_a_url_with_a_content_id_is_fetched_as_an_inline_part(
+    server: CaptureServer, web: WebServer
+) -> None:
+    web.routes["/logo.png"] = serve_file(b"\x89PNG logo", "image/png")
+
+    answer = _send(
+        body_html='<img src="cid:logo">',
+        attachment=[{"url": web.url("/logo.png"), "content_id": "logo"}],
+    )
+
+    assert answer.status == 200, answer.body
+    parsed = server.only_message.parsed()
+    assert parsed.get_content_type() == "multipart/related"
+    [image] = [part for part in parsed.walk() if part.get_content_disposition() == "inline"]
+    assert (str(image["Content-ID"]), image.get_filename(), _bytes(image)) == (
+        "<logo>",
+        "logo.png",
+        b"\x89PNG logo",
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ({"url": "https://example.com/logo.png", "content_id": "<logo>"}, "invalid_content_id"),
+        ({"url": "https://example.com/logo.png", "name": "x"}, "invalid_attachment_reference"),
+        ({"url": 42}, "invalid_attachment_reference"),
+        (
+            {"url": "ftp://example.com/logo.png", "content_id": "logo"},
+            "attachment_scheme_forbidden",
+        ),
+        ({"url": "https://example.com/logo.png"}, "invalid_attachment_reference"),
+    ],
+    ids=["brackets", "unknown-key", "not-a-string", "ftp", "no-content-id"],
+)
+def test_a_bad_url_entry_is_refused_before_anything_is_fetched(
+    server: CaptureServer, entry: dict[str, Any], reason: str
+) -> None:
+    answer = _send(body_html='<img src="cid:logo">', import_url=[entry])
+
+    assert (answer.status, answer.reason) == (400, reason), answer.body
+    assert server.sessions == 0

@@ -192,7 +192,9 @@ def test_a_preview_shows_what_would_be_sent_and_sends_nothing(
     assert preview["recipients"] == ["team@example.com", "audit@example.com"]
     assert preview["sender"] == "noreply@example.com"
     assert preview["body_text"].strip() == "Hi Ann, this is welcome from Acme. Welcome Desk"
-    assert preview["attachments"] == [{"name": "a.txt", "content_type": "text/plain", "size": 5}]
+    assert preview["attachments"] == [
+        {"name": "a.txt", "content_type": "text/plain", "size": 5, "content_id": None}
+    ]
     assert preview["size"] > 0
     assert server.sessions == 0
 

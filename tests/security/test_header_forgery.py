@@ -3,8 +3,9 @@
 Every case goes through the real API to a real SMTP server on loopback and reads what
 arrived: the header fields, each address list, the envelope. The inputs are the ones the
 attack found (RFC 2047 encoded words carrying CR/LF, a second From, an early end of the
-header block, `\\r.\\r\\n` with SMTP commands) and long display names that Python's folder
-turned into other mailboxes.
+header block, `\\r.\\r\\n` with SMTP commands), in every field that reaches a header (the
+caller's own `headers` included), and long display names that Python's folder turned into
+other mailboxes.
 """
 
 from __future__ import annotations
@@ -125,6 +126,21 @@ def test_encoded_words_in_a_placeholder_value_are_shown_as_written(
     received = server.only_message
     _assert_only_our_headers(received)
     assert str(received.parsed()["Subject"]) == f"Re: {subject}"
+
+
+@pytest.mark.parametrize("value", CASES)
+@pytest.mark.parametrize("through", ["given", "placeholder"])
+def test_encoded_words_in_a_header_of_the_callers_own_are_shown_as_written(
+    server: CaptureServer, value: str, through: str
+) -> None:
+    if through == "given":
+        _send(headers={"X-Note": value})
+    else:
+        _send(headers={"X-Note": "{note}"}, template_data={"note": value})
+
+    received = server.only_message
+    _assert_only_our_headers(received, "x-note")
+    assert str(received.parsed()["X-Note"]) == value
 
 
 @pytest.mark.parametrize("name", CASES)

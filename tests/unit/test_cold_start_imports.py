@@ -27,6 +27,7 @@ NOT_ON_A_COLD_START = {
     "aws_lambda_powertools.utilities.idempotency": "a send with an Idempotency-Key",
     "core.delivery.courier": "the worker",
     "core.attachments.fetch": "a send with attachments by URL",
+    "dkim": "a service that signs with DKIM (its key read, or a message signed)",
 }
 
 _PROBE = textwrap.dedent(

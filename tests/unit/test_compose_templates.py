@@ -186,6 +186,9 @@ _LOCKED_GIVEN: list[tuple[str, Any]] = [
     ("attachment", ""),
     ("attachment", "https://files.example/a.pdf"),
     ("import_url", None),
+    ("headers", {}),
+    ("headers", {"X-Campaign": "spring"}),
+    ("list_unsubscribe", "https://example.com/u"),
 ]
 
 

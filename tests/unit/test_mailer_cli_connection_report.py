@@ -164,6 +164,30 @@ def test_a_passed_test_is_printed_readably_and_exits_0() -> None:
     assert result.stderr == ""
 
 
+def test_a_signing_services_dns_record_is_printed_whole() -> None:
+    record = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo"
+    dkim = {
+        "domain": "example.com",
+        "selector": "mail2026",
+        "record_name": "mail2026._domainkey.example.com",
+        "record_type": "TXT",
+        "record_value": record,
+        "key_bits": 2048,
+        "unsigned_fields": ["date", "message-id"],
+        "sender_aligned": False,
+    }
+
+    result = run("test-service", "email", opener=FakeOpener({**PASSED, "dkim": dkim}))
+
+    lines = result.stdout.splitlines()
+    assert (
+        "DKIM: d=example.com s=mail2026, 2048-bit key; the default sender does NOT align" in lines
+    )
+    assert "  publish  mail2026._domainkey.example.com TXT" in lines
+    assert f'           "{record}"' in lines
+    assert "  unsigned date, message-id (the provider rewrites them)" in lines
+
+
 def test_a_failed_test_says_where_and_exits_1() -> None:
     result = run("test-service", "email", opener=FakeOpener(FAILED))
 

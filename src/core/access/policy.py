@@ -69,8 +69,15 @@ def check_addressing(
 
 
 # What a key limited to templates may not give, even empty or null: every field that changes
-# what the mail says or who it is from. It gives recipients and placeholder values, nothing else.
-TEMPLATE_LOCKED_FIELDS = (*MESSAGE_TEXT_FIELDS, "attachments", *ATTACHMENT_REFERENCES)
+# what the mail says or who it is from (its own header fields and unsubscribe links included).
+# It gives recipients and placeholder values, nothing else.
+TEMPLATE_LOCKED_FIELDS = (
+    *MESSAGE_TEXT_FIELDS,
+    "attachments",
+    *ATTACHMENT_REFERENCES,
+    "headers",
+    "list_unsubscribe",
+)
 
 
 def limited_to_templates(role: Role) -> bool:

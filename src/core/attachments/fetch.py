@@ -148,7 +148,12 @@ class AttachmentFetcher:
                 )
             self._left -= len(entry.content)
             attachments.append(
-                Attachment(name=entry.name, content=entry.content, content_type=entry.content_type)
+                Attachment(
+                    name=entry.name,
+                    content=entry.content,
+                    content_type=entry.content_type,
+                    content_id=entry.content_id,
+                )
             )
         return attachments
 
@@ -172,7 +177,12 @@ class AttachmentFetcher:
             "attachment fetched",
             extra={**log, "bytes": len(content), "seconds": round(time.monotonic() - started, 3)},
         )
-        return Attachment(name=reference.filename, content=content, content_type=content_type)
+        return Attachment(
+            name=reference.filename,
+            content=content,
+            content_type=content_type,
+            content_id=reference.content_id,
+        )
 
     # --- one hop after another -------------------------------------------------------------
 

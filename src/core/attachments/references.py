@@ -3,8 +3,10 @@ fetched.
 
 Each field holds a URL, several separated by commas, or a list of URLs; `attachment` may also
 hold base64 files `{name, content, content_type}`, which are this API's `attachments` under
-another name and are checked by that same model. A URL is checked for its form only (where it
-points is judged after DNS, when it is fetched: `core.attachments.fetch`):
+another name and are checked by that same model. Not DreamFactory's: a list entry
+`{"url", "content_id"}` is a URL whose file is shown inline in the HTML (`cid:`). A URL is
+checked for its form only (where it points is judged after DNS, when it is fetched:
+`core.attachments.fetch`):
 
 - `https`, or `http` when the operator allows it (OUTBOUND_ALLOW_HTTP); no other scheme;
 - no user name or password in it: a credential in a URL ends up in logs and proxies;
@@ -32,7 +34,7 @@ from pydantic import ValidationError
 
 from core.errors import InvalidRequest
 from core.network.destination import ip_literal, is_host_name, normalize_host
-from core.send_request import Attachment, safe_filename
+from core.send_request import Attachment, check_content_id, safe_filename
 from core.settings import get_settings
 from core.validation import invalid_request_from
 
@@ -66,6 +68,8 @@ class Reference:
     path: str  # percent-encoded, starting with "/"
     # Often a signature or a token: used for the request only, never shown.
     query: str = dataclasses.field(default="", repr=False)
+    # Given as `{"url", "content_id"}`: the fetched file is an inline part (`core.inline_parts`).
+    content_id: str | None = None
 
     @property
     def target(self) -> str:
@@ -113,7 +117,10 @@ def parse_references(
         items = [value]
     else:
         raise _invalid(name, "expected a URL, URLs separated by commas, or a list of them")
-    _refuse_too_many(name, sum(isinstance(item, str) for item in items))
+    _refuse_too_many(
+        name,
+        sum(isinstance(item, str) or (isinstance(item, dict) and "url" in item) for item in items),
+    )
     return [_entry(name, index, item, allow_http) for index, item in enumerate(items)]
 
 
@@ -187,6 +194,8 @@ def _entry(
         return parse_url(field, item, allow_http=allow_http)
     if isinstance(item, dict) and field == "attachment" and "content" in item:
         return _inline(field, index, item)
+    if isinstance(item, dict) and "url" in item:
+        return _url_entry(field, index, item, allow_http)
     if isinstance(item, dict) and "service" in item:
         raise InvalidRequest(
             f"Invalid '{field}': storage-service files ({{service, path}}) cannot be attached"
@@ -213,6 +222,25 @@ def _inline(field: ReferenceField, index: int, item: dict[str, Any]) -> InlineAt
         raise InvalidRequest(
             f"Invalid '{where}': {error.message}", reason=error.reason, context={"field": where}
         ) from error
+
+
+def _url_entry(
+    field: ReferenceField, index: int, item: dict[str, Any], allow_http: bool
+) -> Reference:
+    """`{"url", "content_id"}`: a file by URL shown inline (not DreamFactory's: its entries
+    are bare URLs, which stay attachments, and an object without `content_id` is refused)."""
+    where = f"{field}.{index}"
+    url, content_id = item.get("url"), item.get("content_id")
+    unknown = set(item) - {"url", "content_id"}
+    if not isinstance(url, str) or content_id is None or unknown:
+        # A URL alone is written as a string; the object is for an inline part.
+        raise _invalid(field, f"entry {index} must be {{'url', 'content_id'}} (strings)")
+    try:
+        checked_id = check_content_id(content_id, f"{where}.content_id")
+    except InvalidRequest as error:
+        raise InvalidRequest(error.message, reason=error.reason, context={"field": where}) from None
+    reference = parse_url(field, url, allow_http=allow_http)
+    return dataclasses.replace(reference, content_id=checked_id)
 
 
 def _host(field: ReferenceField, shown: str, host: str, *, bracketed: bool) -> str:

@@ -5,7 +5,8 @@ defaults.
 or null type) or `SesConfig` (`ses`), both sharing `ServiceConfigBase`. The password is never
 part of these models: it goes to Secrets Manager on the way in (`SmtpConfigInput.password`)
 and only its secret's version is kept here. So do an SMTP service's OAuth2 client secret and
-refresh token (`config.oauth2`, with `config.auth: "oauth2"`; see `core.oauth2.config`).
+refresh token (`config.oauth2`, with `config.auth: "oauth2"`; see `core.oauth2.config`), and a
+DKIM private key (`config.dkim`, any type; see `core.dkim.config`).
 
 A record as DreamFactory exports it is taken as it is: `type` `smtp_email`, `is_active`,
 `config.parameters`, and `null` for any field left unset.
@@ -33,6 +34,7 @@ from core.access.model import RateLimits
 from core.addresses import OptionalEmailAddress, check_header_text, parse_mailbox
 from core.credentials import ServiceCredentials
 from core.delivery.retry import MAX_RETRY_WINDOW_MINUTES
+from core.dkim.config import DkimInput, DkimSettings
 from core.errors import InvalidRequest
 from core.network.destination import (
     DestinationForbidden,
@@ -248,6 +250,9 @@ class ServiceConfigBase(BaseModel):
     # name, say), and escaped it cannot add markup, links or scripts to what recipients see.
     # `false` is for clients that pass HTML fragments as values, as DreamFactory allows.
     escape_html_values: JsonBool = True
+    # Sign every message with this domain's DKIM key (the key: `DkimInput`, then Secrets
+    # Manager); unset: unsigned, as before (a provider may still sign with its own domain).
+    dkim: DkimSettings | None = None
 
     def placeholder_parameters(self) -> dict[str, str]:
         """Name -> value of the active parameters that have a value: the lowest-priority
@@ -318,6 +323,8 @@ class SmtpConfigInput(SmtpConfig):
     password: str | None = Field(default=None, repr=False)
     # The settings with the client secret and refresh token (input only, as the password).
     oauth2: OAuth2Input | None = None
+    # The settings with the private key (input only, as the password).
+    dkim: DkimInput | None = None
 
     # Checked on the way in only (create, and PATCH, which validates the merged service): a
     # stored service is read as it is, and checked again when connecting, after DNS.
@@ -364,19 +371,27 @@ class SmtpConfigInput(SmtpConfig):
         return self
 
     def stored(self) -> SmtpConfig:
-        kept = self.model_dump(exclude={"password", "oauth2"})
+        kept = self.model_dump(exclude={"password", "oauth2", "dkim"})
         oauth2 = self.oauth2.stored() if self.oauth2 is not None else None
-        return SmtpConfig.model_validate({**kept, "oauth2": oauth2})
+        return SmtpConfig.model_validate({**kept, "oauth2": oauth2, "dkim": _stored_dkim(self)})
 
 
 class SesConfigInput(SesConfig):
-    """What an admin sends for an SES service: as stored (it has no secret)."""
+    """What an admin sends for an SES service: as stored, but for the DKIM key (its only
+    possible secret)."""
+
+    dkim: DkimInput | None = None
 
     def stored(self) -> SesConfig:
-        return SesConfig.model_validate(self.model_dump())
+        kept = self.model_dump(exclude={"dkim"})
+        return SesConfig.model_validate({**kept, "dkim": _stored_dkim(self)})
 
 
 ServiceConfigInput = SmtpConfigInput | SesConfigInput
+
+
+def _stored_dkim(config: SmtpConfigInput | SesConfigInput) -> DkimSettings | None:
+    return config.dkim.stored() if config.dkim is not None else None
 
 
 def config_class(service_type: ServiceType | None) -> type[SmtpConfig] | type[SesConfig]:
@@ -398,14 +413,17 @@ def password_of(config: ServiceConfigInput) -> str | None:
 
 
 def credentials_of(config: ServiceConfigInput) -> ServiceCredentials:
-    """Every secret an admin sent with `config` (SMTP's only), bound for Secrets Manager."""
+    """Every secret an admin sent with `config`, bound for Secrets Manager: SMTP's login, and
+    the DKIM key of any type."""
+    dkim_key = config.dkim.private_key if config.dkim is not None else None
     if not isinstance(config, SmtpConfigInput):
-        return ServiceCredentials()
+        return ServiceCredentials(dkim_private_key=dkim_key)
     oauth2 = config.oauth2
     return ServiceCredentials(
         password=config.password,
         oauth2_client_secret=oauth2.client_secret if oauth2 is not None else None,
         oauth2_refresh_token=oauth2.refresh_token if oauth2 is not None else None,
+        dkim_private_key=dkim_key,
     )
 
 
@@ -570,10 +588,12 @@ class Service(ServiceBase):
 
     def public(self) -> dict[str, Any]:
         """The view any GET returns: no secret material, not even where it lives. A service
-        logging in with a password shows no `auth` or `oauth2`: its record keeps the shape
-        DreamFactory clients know."""
+        logging in with a password shows no `auth` or `oauth2`, and one that does not sign no
+        `dkim`: its record keeps the shape DreamFactory clients know."""
         shown = self.model_dump(mode="json", exclude={"secret_id", "secret_version"})
         if isinstance(self.config, SmtpConfig) and self.config.auth is AuthMethod.PASSWORD:
             for key in ("auth", "oauth2"):
                 shown["config"].pop(key, None)
+        if self.config.dkim is None:
+            shown["config"].pop("dkim", None)
         return shown

@@ -1,4 +1,5 @@
-"""Service definitions in DynamoDB, passwords in Secrets Manager: the only code touching either.
+"""Service definitions in DynamoDB, their secrets (password, OAuth2, DKIM key) in Secrets
+Manager: the only code touching either.
 
 The table is keyed by `name`; each service also has DreamFactory's numeric `id`, kept beside it
 as `core.numeric_ids` explains (a pointer item per id, an atomic counter). The admin API finds a
@@ -20,6 +21,7 @@ from core.credentials import ServiceCredentials
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.numeric_ids import NumericIds, as_id, is_record, is_record_key
 from core.secrets import CredentialStore
+from core.services.dkim_patch import merged_dkim, with_dkim_key
 from core.services.model import (
     FALLBACK_SERVICE_ID,
     STORED_NAME,
@@ -151,6 +153,7 @@ class ServiceRepository:
         config = {**current.config.model_dump(), **config_patch}
         if isinstance(current.config, SmtpConfig):
             config = merged_config(current.config, config_patch, stored)
+        config["dkim"] = merged_dkim(current.config.dkim, config_patch, stored)
         try:
             merged = ServiceInput.model_validate(
                 {
@@ -166,7 +169,7 @@ class ServiceRepository:
         except ValidationError as error:
             raise invalid_request_from(error) from error
         oauth2 = isinstance(merged.config, SmtpConfig) and merged.config.auth is AuthMethod.OAUTH2
-        if current.secret_id and "password" not in config_patch:
+        if stored.logs_in and "password" not in config_patch:
             changes = _exposing_changes(current.config, merged.config)
             if oauth2:
                 require_secrets_for(changes, config_patch)
@@ -181,10 +184,14 @@ class ServiceRepository:
                 "updated_at": now_iso(),
             }
         )
-        if isinstance(merged.config, SmtpConfigInput):
-            credentials = credentials_after(stored, merged.config, config_patch)
-            if credentials != stored:
-                updated = self._with_credentials(updated, credentials)
+        credentials = (
+            credentials_after(stored, merged.config, config_patch)
+            if isinstance(merged.config, SmtpConfigInput)
+            else stored
+        )
+        credentials = with_dkim_key(credentials, merged.config)
+        if credentials != stored:
+            updated = self._with_credentials(updated, credentials)
         self._table.put(self._item(updated))
         return updated
 

@@ -9,6 +9,7 @@ the shape is checked; what a URL or path points at is fetched when a message is 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -31,6 +32,7 @@ from core.templates.model import (
     TemplateFields,
     valid_template_name,
 )
+from core.unsubscribe import check_entries, header_fields
 from core.validation import NUMBER_ONLY, check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for
@@ -52,6 +54,8 @@ _SEND_CHECKED = (
     "from_email",
     "reply_to_name",
     "reply_to_email",
+    "headers",
+    "list_unsubscribe",
 )
 _send_fields: dict[str, Any] = {
     field: (SendRequest.model_fields[field].annotation, SendRequest.model_fields[field])
@@ -59,7 +63,8 @@ _send_fields: dict[str, Any] = {
 }
 _SendFields: type[BaseModel] = create_model("TemplateSendFields", **_send_fields)
 
-_ENTRY_KEYS = frozenset({"name", "content", "content_type"})
+_PLACEHOLDER = re.compile(r"{[^{}]*}")
+_ENTRY_KEYS = frozenset({"name", "content", "content_type", "content_id", "disposition"})
 
 
 class TemplateInput(TemplateFields):
@@ -165,6 +170,9 @@ def check_send_fields(fields: TemplateFields) -> None:
         )
     except ValidationError as error:
         raise invalid_request_from(error) from error
+    # Its unsubscribe links as a send will check them, each placeholder standing for a value.
+    entries = check_entries(fields.list_unsubscribe)
+    header_fields([_PLACEHOLDER.sub("x", entry) for entry in entries])
 
 
 def check_attachment(value: Any) -> None:
@@ -204,7 +212,8 @@ def _check_entry(entry: dict[str, Any], field: str) -> None:
     if unknown:
         raise InvalidRequest(
             f"Invalid '{field}': unknown key(s) {', '.join(unknown)}; an attachment entry has"
-            " 'name', 'content' (base64) and optionally 'content_type'.",
+            " 'name', 'content' (base64) and optionally 'content_type', 'content_id' and"
+            " 'disposition'.",
             reason="invalid_attachment",
             context={"field": field, "unknown": unknown},
         )

@@ -8,7 +8,7 @@ override (see `core.compose.merged_body` for the order).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -41,6 +41,8 @@ MESSAGE_FIELDS = (
     "from_email",
     "reply_to_name",
     "reply_to_email",
+    "headers",
+    "list_unsubscribe",
 )
 
 PlaceholderDefault = str | int | float | bool | None
@@ -59,6 +61,9 @@ class AttachmentEntry(BaseModel):
     name: Annotated[str, Field(min_length=1)]
     content: Annotated[str, Field(json_schema_extra={"contentEncoding": "base64"})]
     content_type: str | None = None
+    # Not DreamFactory's: an inline part, as in a send body's `attachments`.
+    content_id: str | None = None
+    disposition: Literal["attachment", "inline"] | None = None
 
 
 # DreamFactory's `attachment`: a URL or path (several separated by commas), an inline entry,
@@ -90,6 +95,10 @@ class TemplateFields(BaseModel):
     from_email: Annotated[str | None, shown_as(OptionalEmailAddress)] = None
     reply_to_name: str | None = None
     reply_to_email: Annotated[str | None, shown_as(OptionalEmailAddress)] = None
+    # Not DreamFactory's: as a send body's, checked as it checks them; the request's replace
+    # them (a per-recipient unsubscribe token is a placeholder value the request brings).
+    headers: Annotated[dict[str, str] | None, shown_as(dict[str, str] | None)] = None
+    list_unsubscribe: Annotated[Any, shown_as(str | list[str] | None)] = None
     # Placeholder values the request may override.
     defaults: dict[Annotated[str, Field(min_length=1)], PlaceholderDefault] = Field(
         default_factory=dict

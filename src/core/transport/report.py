@@ -35,6 +35,28 @@ class ErrorReport(Report):
     transient: bool = Field(description="Whether a send would have been tried again later.")
 
 
+class DkimReport(Report):
+    """The DNS record a service's DKIM signatures need, derived from its key (nothing is looked
+    up: publishing it is the domain owner's step)."""
+
+    domain: str = Field(description="The signatures' `d=`.")
+    selector: str = Field(description="The signatures' `s=`.")
+    record_name: str = Field(
+        description="Where receivers look the key up: `<selector>._domainkey.<domain>`."
+    )
+    record_type: str = "TXT"
+    record_value: str = Field(description='The TXT record\'s text: "v=DKIM1; k=rsa; p=...".')
+    key_bits: int
+    unsigned_fields: list[str] = Field(
+        description="Fields left out of the signature because the provider rewrites them"
+        " (Amazon SES: Date, Message-ID)."
+    )
+    sender_aligned: bool | None = Field(
+        description="Whether the service's default sender (`from_email`) is at `domain` or"
+        " below it, as DMARC needs; null when the service has no default sender."
+    )
+
+
 class ConnectionReport(Report):
     """A connection test: the steps a send would take, stopped before any mail goes."""
 
@@ -43,3 +65,7 @@ class ConnectionReport(Report):
     stages: list[StageResult]
     error: ErrorReport | None = None
     elapsed_ms: float
+    dkim: DkimReport | None = Field(
+        default=None,
+        description="A service that signs with DKIM: the DNS record its signatures need.",
+    )

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.dkim.signing import MessageSigner
 from core.ports import Clock, Transport
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.report import ConnectionReport
@@ -32,7 +33,8 @@ class SesTransport(Transport):
     `open` builds the client (no request is made: SES needs no handshake of its own); `close`
     closes its connection. `send` on a transport not opened opens it for that one message.
     `probe` asks SES what a send would meet (the account, and `sender`'s identity: the
-    service's default sender)."""
+    service's default sender). With a `signer`, each message goes DKIM-signed with the
+    service's own key (beside the signature SES adds for its own domain)."""
 
     def __init__(
         self,
@@ -41,8 +43,10 @@ class SesTransport(Transport):
         *,
         sender: str | None = None,
         endpoint_url: str | None = None,
+        signer: MessageSigner | None = None,
     ) -> None:
         self.region = region
+        self.signer = signer
         self.configuration_set = configuration_set
         self.sender = sender
         self._endpoint_url = endpoint_url
@@ -91,7 +95,7 @@ class SesTransport(Transport):
         request: dict[str, Any] = {
             "FromEmailAddress": envelope.sender,
             "Destination": {"BccAddresses": list(envelope.recipients)},
-            "Content": {"Raw": {"Data": message}},
+            "Content": {"Raw": {"Data": self._signed(message, envelope)}},
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
@@ -105,6 +109,11 @@ class SesTransport(Transport):
             reply=f"SES accepted {message_id}",
             provider_message_id=message_id,
         )
+
+    def _signed(self, message: bytes, envelope: Envelope) -> bytes:
+        if self.signer is None:
+            return message
+        return self.signer.sign(message, sender=envelope.sender)
 
     def _client_for(self, deadline: Deadline) -> SesApi:
         """The kept client, or one built for this deadline (see `core.transport.ses.client`)."""

@@ -10,6 +10,7 @@ from core.network.tls import client_context
 from core.oauth2.tokens import TokenRequest
 from core.ports import CredentialSource
 from core.services.model import AuthMethod, Service
+from core.transport.signer import signer_for
 from core.transport.smtp.authentication import XOAuth2Login
 from core.transport.smtp.endpoint import SmtpEndpoint
 from core.transport.smtp.transport import SmtpTransport
@@ -37,12 +38,14 @@ def smtp_endpoint(service: Service, credentials: CredentialSource) -> SmtpEndpoi
 
 def build_smtp(service: Service, supplies: Supplies) -> SmtpTransport:
     """A closed SMTP transport for `service`, with its credentials: its password, or (with
-    `auth: oauth2`) an XOAUTH2 login taking its tokens from the process's cache."""
+    `auth: oauth2`) an XOAUTH2 login taking its tokens from the process's cache; and its DKIM
+    signer, when it signs."""
     return SmtpTransport(
         smtp_endpoint(service, supplies.credentials),
         tls=client_context(service.smtp.verify_tls, supplies.ca_file),
         ehlo_name=supplies.ehlo_name,
         login=xoauth2_login(service, supplies),
+        signer=signer_for(service, supplies.credentials),
     )
 
 

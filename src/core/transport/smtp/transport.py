@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import time
 
+from core.dkim.signing import MessageSigner
 from core.network.destination import DestinationPolicy
 from core.network.tls import client_context
 from core.oauth2.errors import OAuth2TokenFailed
@@ -28,6 +29,8 @@ class SmtpTransport(Transport):
     A `send` without `open` is a session of its own: opened, one transaction, closed. A
     failed send closes the connection too: what state it is in is anybody's guess.
     `destinations` is what the SSRF guard allows; by default, what the settings say.
+    With a `signer`, every message is DKIM-signed just before it goes (an announced one too:
+    the signer gives the same bytes when it is sent).
     """
 
     def __init__(
@@ -38,8 +41,10 @@ class SmtpTransport(Transport):
         ehlo_name: str,
         login: Login | None = None,
         destinations: DestinationPolicy | None = None,
+        signer: MessageSigner | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.signer = signer
         # How sessions authenticate: by default the endpoint's username and password.
         self._login = login if login is not None else password_login(endpoint)
         self._tls = tls
@@ -68,7 +73,9 @@ class SmtpTransport(Transport):
         final dot, so its replies are on their way when it comes (one round trip a message,
         not two). A later `send` of anything else gets a new connection: the announced one
         never had a byte of its message written."""
-        self._following = following
+        self._following = Outgoing(
+            self._signed(following.message, following.envelope), following.envelope
+        )
 
     def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
@@ -83,6 +90,7 @@ class SmtpTransport(Transport):
         "accepted nobody" case: it retries transient errors and settles the rest.
         What was `announce`d goes behind this message (see there).
         """
+        message = self._signed(message, envelope)
         then, self._following = self._following, None
         if self._session is not None and not self._session.expects(Outgoing(message, envelope)):
             # The last send announced another message, whose DATA may be answered with a 354
@@ -102,6 +110,11 @@ class SmtpTransport(Transport):
         if one_shot:
             self.close()
         return delivery
+
+    def _signed(self, message: bytes, envelope: Envelope) -> bytes:
+        if self.signer is None:
+            return message
+        return self.signer.sign(message, sender=envelope.sender)
 
     def close(self) -> None:
         """End the session, if one is open; never raises."""
