@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.access.audit import audit
 from core.access.authentication import Principal
@@ -43,17 +44,6 @@ class BatchOptions:
     """DreamFactory's batch query options: `continue` goes on past a failed record."""
 
     keep_going: bool = False
-
-
-def batch_options(keep_going: bool | None, rollback: bool | None) -> BatchOptions:
-    """The options a batch route was given; `rollback=true` is refused (see the module)."""
-    if rollback:
-        raise InvalidRequest(
-            "rollback=true is not supported: records are changed one by one, and a failed"
-            " batch answers which ones were (its context's 'resource').",
-            reason="rollback_not_supported",
-        )
-    return BatchOptions(keep_going=bool(keep_going))
 
 
 def apply_each(
@@ -97,34 +87,53 @@ def create_each(
 
 # --- update and delete on the collection ----------------------------------------------------------
 
-IdsQuery = Annotated[
-    str | None,
-    Query(
+
+class BatchParameters(BaseModel):
+    """The query options of a batch change or delete on a collection, as DreamFactory's
+    clients send them: which records (`ids`), and how a failure is taken (`continue`).
+    DreamFactory's `rollback` and `filter` are refused by `options()`, never ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
+
+    ids: str | None = Field(
+        default=None,
         description="Comma-separated ids of the records to change or delete (DreamFactory's"
         " `ids`); a PATCH applies its one record to each.",
         examples=["1,2"],
-    ),
-]
-ContinueQuery = Annotated[
-    bool | None,
-    Query(
+    )
+    keep_going: bool = Field(
+        default=False,
         alias="continue",
         description="Go on past a record that fails (DreamFactory's `continue`); the answer"
         " is still the failure, naming each record's outcome.",
-    ),
-]
-RollbackQuery = Annotated[
-    bool | None,
-    Query(description="Not supported: records are changed one by one (a 400)."),
-]
-FilterQuery = Annotated[
-    str | None,
-    Query(
-        alias="filter",
+    )
+    rollback: bool = Field(
+        default=False, description="Not supported: records are changed one by one (a 400)."
+    )
+    filter: str | None = Field(
+        default=None,
         description="Not supported on a batch change or delete (a 400, never ignored): name the"
         " records with `ids` or in the body.",
-    ),
-]
+    )
+
+    def options(self) -> BatchOptions:
+        """How to run the batch; a 400 for what DreamFactory offers and this does not."""
+        if self.filter is not None:
+            raise InvalidRequest(
+                "'filter' is not supported on a batch change or delete: name the records in"
+                " 'ids' or in the body.",
+                reason="filter_not_supported",
+            )
+        if self.rollback:
+            raise InvalidRequest(
+                "rollback=true is not supported: records are changed one by one, and a failed"
+                " batch answers which ones were (its context's 'resource').",
+                reason="rollback_not_supported",
+            )
+        return BatchOptions(keep_going=self.keep_going)
+
+
+BatchQuery = Annotated[BatchParameters, Query()]
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,7 @@ class Change(Generic[Patch]):
 
 def update_each(
     records: Records[dict[str, Any]],
-    ids: str | None,
-    options: BatchOptions,
+    parameters: BatchParameters,
     update: Callable[[str, Patch], dict[str, Any]],
     prepare: Callable[[dict[str, Any], str], Patch],
     *,
@@ -146,6 +154,7 @@ def update_each(
 ) -> Response[str]:
     """DreamFactory's batch update: each record by its `id` (else `name`), or the one record to
     each of `ids`; `prepare` checks a change (at its place in the body) before any is made."""
+    options, ids = parameters.options(), parameters.ids
     if ids is not None:
         if records.batch and len(records.items) > 1:
             raise InvalidRequest(
@@ -174,14 +183,14 @@ def update_each(
 
 def delete_each(
     records: Records[dict[str, Any]] | None,
-    ids: str | None,
-    options: BatchOptions,
+    parameters: BatchParameters,
     delete: Callable[[str], dict[str, Any]],
     *,
     by_name: bool = True,
 ) -> Response[str]:
     """DreamFactory's batch delete: the records `ids` names, or those of a batch body (by `id`,
     else `name`). Neither is a 400: a DELETE on the collection never means "all of them"."""
+    options, ids = parameters.options(), parameters.ids
     if ids is not None and records is not None:
         raise InvalidRequest("Name the records to delete in 'ids' or in the body, not both.")
     if ids is not None:
@@ -203,17 +212,6 @@ def delete_each(
 def as_given(change: dict[str, Any], _place: str) -> dict[str, Any]:
     """A change the repository checks itself, against the stored record (as its PATCH)."""
     return change
-
-
-def refuse_filter(filter_text: str | None) -> None:
-    """DreamFactory may change or delete by `filter`; here that is a 400, never ignored (an
-    ignored filter would change every record the body names, or none of those meant)."""
-    if filter_text is not None:
-        raise InvalidRequest(
-            "'filter' is not supported on a batch change or delete: name the records in"
-            " 'ids' or in the body.",
-            reason="filter_not_supported",
-        )
 
 
 def _split_ids(ids: str) -> list[str]:

@@ -23,13 +23,8 @@ from handlers.answers import (
     listed,
 )
 from handlers.batch import (
-    ContinueQuery,
-    FilterQuery,
-    IdsQuery,
-    RollbackQuery,
-    batch_options,
+    BatchQuery,
     delete_each,
-    refuse_filter,
     update_each,
 )
 from handlers.http import caller
@@ -157,15 +152,9 @@ def delete_key(key_id: str) -> dict[str, Any]:
 )
 def update_keys(
     changes: Annotated[ApiKeyChangesBody, Body(description="The changes.")],
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
+    batch: BatchQuery,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return update_each(
-        changes, ids, batch_options(keep_going, rollback), update_key, _key_patch, by_name=False
-    )
+    return update_each(changes, batch, update_key, _key_patch, by_name=False)
 
 
 def _key_patch(change: dict[str, Any], place: str) -> ApiKeyPatch:
@@ -182,11 +171,7 @@ def _key_patch(change: dict[str, Any], place: str) -> ApiKeyPatch:
     responses={200: documented("Deleted.", Batch[DeletedKey]), **errors(400, 401, 403, 404)},
 )
 def delete_keys(
+    batch: BatchQuery,
     picks: Annotated[PicksBody | None, Body(description="The keys, by id.")] = None,
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_key, by_name=False)
+    return delete_each(picks, batch, delete_key, by_name=False)

@@ -29,15 +29,10 @@ from handlers.answers import (
     listed,
 )
 from handlers.batch import (
-    ContinueQuery,
-    FilterQuery,
-    IdsQuery,
-    RollbackQuery,
+    BatchQuery,
     as_given,
-    batch_options,
     create_each,
     delete_each,
-    refuse_filter,
     update_each,
 )
 from handlers.http import caller
@@ -182,13 +177,9 @@ def delete_template(id_or_name: IdOrName) -> dict[str, Any]:
 )
 def update_templates(
     changes: Annotated[EmailTemplateChangesBody, Body(description="The changes.")],
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
+    batch: BatchQuery,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return update_each(changes, ids, batch_options(keep_going, rollback), update_template, as_given)
+    return update_each(changes, batch, update_template, as_given)
 
 
 @router.delete(
@@ -204,11 +195,7 @@ def update_templates(
     },
 )
 def delete_templates(
+    batch: BatchQuery,
     picks: Annotated[PicksBody | None, Body(description="The templates, by id or name.")] = None,
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_template)
+    return delete_each(picks, batch, delete_template)

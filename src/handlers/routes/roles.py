@@ -16,15 +16,10 @@ from core.access.repository import delete_unused_role
 from core.record_query.fields import RecordFields
 from handlers.answers import DeletedRecord, RoleList, documented, errors, listed
 from handlers.batch import (
-    ContinueQuery,
-    FilterQuery,
-    IdsQuery,
-    RollbackQuery,
+    BatchQuery,
     as_given,
-    batch_options,
     create_each,
     delete_each,
-    refuse_filter,
     update_each,
 )
 from handlers.http import caller
@@ -137,13 +132,9 @@ def delete_role(id_or_name: IdOrName) -> dict[str, Any]:
 )
 def update_roles(
     changes: Annotated[RoleChangesBody, Body(description="The changes.")],
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
+    batch: BatchQuery,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return update_each(changes, ids, batch_options(keep_going, rollback), update_role, as_given)
+    return update_each(changes, batch, update_role, as_given)
 
 
 @router.delete(
@@ -160,11 +151,7 @@ def update_roles(
     },
 )
 def delete_roles(
+    batch: BatchQuery,
     picks: Annotated[PicksBody | None, Body(description="The roles, by id or name.")] = None,
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_role)
+    return delete_each(picks, batch, delete_role)

@@ -14,15 +14,10 @@ from core.access.audit import audit
 from core.record_query.fields import RecordFields
 from handlers.answers import DeletedRecord, ServiceList, ServiceView, documented, errors, listed
 from handlers.batch import (
-    ContinueQuery,
-    FilterQuery,
-    IdsQuery,
-    RollbackQuery,
+    BatchQuery,
     as_given,
-    batch_options,
     create_each,
     delete_each,
-    refuse_filter,
     update_each,
 )
 from handlers.http import caller
@@ -161,13 +156,9 @@ def delete_service(id_or_name: IdOrName) -> dict[str, Any]:
 )
 def update_services(
     changes: Annotated[ServiceChangesBody, Body(description="The changes.")],
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
+    batch: BatchQuery,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return update_each(changes, ids, batch_options(keep_going, rollback), update_service, as_given)
+    return update_each(changes, batch, update_service, as_given)
 
 
 @router.delete(
@@ -183,11 +174,7 @@ def update_services(
     },
 )
 def delete_services(
+    batch: BatchQuery,
     picks: Annotated[PicksBody | None, Body(description="The services, by id or name.")] = None,
-    ids: IdsQuery = None,
-    keep_going: ContinueQuery = None,
-    rollback: RollbackQuery = None,
-    filter_text: FilterQuery = None,
 ) -> Response[str]:
-    refuse_filter(filter_text)
-    return delete_each(picks, ids, batch_options(keep_going, rollback), delete_service)
+    return delete_each(picks, batch, delete_service)
