@@ -91,7 +91,8 @@ def create_each(
 class BatchParameters(BaseModel):
     """The query options of a batch change or delete on a collection, as DreamFactory's
     clients send them: which records (`ids`), and how a failure is taken (`continue`).
-    DreamFactory's `rollback` and `filter` are refused by `options()`, never ignored."""
+    DreamFactory's `rollback`, `filter` and `fields` are refused by `options()`, never
+    ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
@@ -115,6 +116,11 @@ class BatchParameters(BaseModel):
         description="Not supported on a batch change or delete (a 400, never ignored): name the"
         " records with `ids` or in the body.",
     )
+    fields: str | None = Field(
+        default=None,
+        description="Not supported on a batch change or delete (a 400, never ignored): the"
+        " answer is each record as changed, or what its own DELETE answers.",
+    )
 
     def options(self) -> BatchOptions:
         """How to run the batch; a 400 for what DreamFactory offers and this does not."""
@@ -123,6 +129,12 @@ class BatchParameters(BaseModel):
                 "'filter' is not supported on a batch change or delete: name the records in"
                 " 'ids' or in the body.",
                 reason="filter_not_supported",
+            )
+        if self.fields is not None:
+            raise InvalidRequest(
+                "'fields' is not supported on a batch change or delete: the answer is each"
+                " record as changed, or what its own DELETE answers.",
+                reason="unsupported_parameter",
             )
         if self.rollback:
             raise InvalidRequest(

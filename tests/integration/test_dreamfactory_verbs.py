@@ -316,6 +316,24 @@ def test_a_filter_on_a_batch_is_a_400_not_ignored(method: str) -> None:
     assert TEMPLATES.get(record).body == record
 
 
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_fields_on_a_batch_is_a_400_not_ignored(method: str) -> None:
+    """df-core BaseModel.php's bulk answers honour `fields`; here a batch answers the records
+    as changed (or what each DELETE answers), so `fields` is refused before anything changes."""
+    record = _template("first")
+
+    response = call_api(
+        method,
+        f"{SYSTEM}/email_template",
+        {"resource": [{"id": record["id"], "subject": "x"}]},
+        query="fields=id",
+    )
+
+    assert (response.status, response.reason) == (400, "unsupported_parameter")
+    assert TEMPLATES.get(record).status == 200
+    assert TEMPLATES.get(record).body["subject"] == record["subject"]
+
+
 def test_a_batch_record_naming_no_record_is_a_400_before_any_change() -> None:
     record = _template("first")
 
