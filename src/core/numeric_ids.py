@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from boto3.dynamodb.conditions import Attr
 
+from core.errors import Conflict
 from core.storage import Item, ItemTable
 
 COUNTER = "#counter"
@@ -119,6 +120,25 @@ class NumericIds:
                 return holder
             # Released between the two reads (its record deleted, or its create failed): free.
         raise RuntimeError(f"Id {record_id} was neither free nor held after {_TRIES} tries.")
+
+    def for_new(self, name: str, wanted: int | None, kind: str) -> tuple[int, bool]:
+        """The id a new record `name` of `kind` ("service", "role") gets: `wanted` kept when
+        given, else a fresh one; and whether it was claimed just now (a create that then loses
+        the name releases it). A `wanted` id another record holds is a 409 `<kind>_id_taken`;
+        one this very name holds is answered as not claimed: its create is a name conflict."""
+        if wanted is None:
+            return self.new(name), True
+        holder = self.keep(wanted, name)
+        if holder is None:
+            return wanted, True
+        if holder == name:
+            return wanted, False
+        raise Conflict(
+            f"{kind.capitalize()} id {wanted} is taken by {kind} '{holder}'; '{name}' was not"
+            " created.",
+            reason=f"{kind}_id_taken",
+            context={"field": "id", "id": wanted, kind: holder},
+        )
 
     def release(self, record_id: int) -> None:
         """Free `record_id` (after its record is gone, or when its create failed)."""

@@ -66,7 +66,7 @@ class RoleRepository:
     def create(self, role: Role, *, keep_id: bool = False) -> Role:
         """Store a new role with the next id, or with its own `id` when `keep_id` (409
         `role_id_taken` when another role has it)."""
-        role_id, claimed = self._id_for(role, keep_id)
+        role_id, claimed = self._ids.for_new(role.name, role.id if keep_id else None, "role")
         now = now_iso()
         stored = Role.model_validate(
             {**role.model_dump(), "id": role_id, "created_at": now, "updated_at": now}
@@ -104,22 +104,6 @@ class RoleRepository:
         if role.id is not None:  # after the role: its pointer never outlives it unseen
             self._ids.release(role.id)
         return role
-
-    def _id_for(self, role: Role, keep_id: bool) -> tuple[int, bool]:
-        """The id a new role gets, and whether it was claimed just now (a create that then
-        loses the name releases it)."""
-        if not keep_id or role.id is None:
-            return self._ids.new(role.name), True
-        holder = self._ids.keep(role.id, role.name)
-        if holder is None:
-            return role.id, True
-        if holder == role.name:  # this very role's id: its create is a name conflict
-            return role.id, False
-        raise Conflict(
-            f"Role id {role.id} is taken by role '{holder}'; '{role.name}' was not created.",
-            reason="role_id_taken",
-            context={"field": "id", "id": role.id, "role": holder},
-        )
 
 
 class ApiKeyRepository:

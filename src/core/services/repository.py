@@ -107,7 +107,7 @@ class ServiceRepository:
     def create(self, new: ServiceInput, *, keep_id: bool = False) -> Service:
         """Store a new service with the next id, or with its own `id` when `keep_id` (409
         `service_id_taken` when another service has it)."""
-        service_id, claimed = self._id_for(new, keep_id)
+        service_id, claimed = self._ids.for_new(new.name, new.id if keep_id else None, "service")
         now = now_iso()
         service = Service(
             id=service_id,
@@ -235,22 +235,6 @@ class ServiceRepository:
             else ""
         )
         return NotFound(f"{what} not found{hint}.", reason="service_not_found")
-
-    def _id_for(self, new: ServiceInput, keep_id: bool) -> tuple[int, bool]:
-        """The id a new service gets, and whether it was claimed just now (a create that then
-        loses the name releases it)."""
-        if not keep_id or new.id is None:
-            return self._ids.new(new.name), True
-        holder = self._ids.keep(new.id, new.name)
-        if holder is None:
-            return new.id, True
-        if holder == new.name:  # this very service's id: its create is a name conflict
-            return new.id, False
-        raise Conflict(
-            f"Service id {new.id} is taken by service '{holder}'; '{new.name}' was not created.",
-            reason="service_id_taken",
-            context={"field": "id", "id": new.id, "service": holder},
-        )
 
     def _stored_credentials(self, current: Service, patch: dict[str, Any]) -> ServiceCredentials:
         """The service's secret as stored (read only when a PATCH may need it: to keep its
