@@ -33,6 +33,7 @@ from boto3.dynamodb.conditions import Attr
 
 from core.errors import Conflict
 from core.storage import Item, ItemTable
+from core.validation import MAX_RECORD_ID
 
 COUNTER = "#counter"
 _POINTER = "#id:"
@@ -100,6 +101,13 @@ class NumericIds:
         """A fresh id from the counter, claimed for `name`."""
         for _ in range(_TRIES):
             record_id = self._next()
+            if record_id > MAX_RECORD_ID:  # an import kept the largest id DreamFactory has
+                raise Conflict(
+                    f"No id is left for '{name}': ids go up to {MAX_RECORD_ID}, and the"
+                    " counter has passed it (an imported record kept an id that large).",
+                    reason="no_ids_left",
+                    context={"field": "id"},
+                )
             if self._claim(record_id, name):
                 return record_id
         raise RuntimeError(f"No free id after {_TRIES} tries of the counter.")

@@ -260,10 +260,10 @@ class Attachment(BaseModel):
     )
     content_type: Annotated[str, BeforeValidator(_content_type)] = "application/octet-stream"
     content_id: Annotated[
-        str | None,
+        # The length bound on the text alone: an empty id is read as none (None).
+        Annotated[str, Field(max_length=MAX_CONTENT_ID_LENGTH)] | None,
         BeforeValidator(_content_id),
         Field(
-            max_length=MAX_CONTENT_ID_LENGTH,
             description="Makes the file an inline part, shown where `body_html` says"
             ' `cid:` and this id (`<img src="cid:logo">`); unique within the message, without'
             " angle brackets.",

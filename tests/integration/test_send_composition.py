@@ -438,6 +438,30 @@ def test_inline_parts_that_cannot_be_shown_are_refused(
     )
 
 
+def test_an_empty_content_id_is_no_content_id(server: CaptureServer) -> None:
+    """Found by the contract fuzzer (a 500 then): `"content_id": ""` reads as none, so the file
+    is an ordinary attachment."""
+    response = _send({**MESSAGE, "attachments": [{**PDF, "content_id": ""}]})
+
+    assert response.status == 200, response.body
+    [part] = list(server.only_message.parsed().iter_attachments())
+    assert part.get_filename() == "terms.pdf"
+    assert part["Content-ID"] is None
+
+
+def test_a_stored_template_with_a_null_content_id_and_no_content_is_a_400() -> None:
+    """Found by the contract fuzzer (a 500 then)."""
+    entry = {"name": "logo.png", "content_id": None, "content_type": None, "disposition": None}
+
+    response = call_api(
+        "POST",
+        "/api/v2/system/email_template",
+        {"name": "with_logo", "subject": "s", "body_text": "b", "attachment": [entry]},
+    )
+
+    assert (response.status, response.reason) == (400, "invalid_request"), response.body
+
+
 # --- seen before sending, and sent later ------------------------------------------------------
 
 

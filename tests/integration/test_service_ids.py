@@ -18,6 +18,7 @@ from core.numeric_ids import NumericIds
 from core.secrets import CredentialStore
 from core.services.repository import ServiceRepository
 from core.storage import ItemTable
+from core.validation import MAX_RECORD_ID
 from tests.support.api import call_api
 from tests.support.smtp_servers import LOOPBACK, CaptureServer, Security
 
@@ -154,6 +155,18 @@ def test_keep_ids_keeps_each_id_and_moves_the_counter_past_them() -> None:
     ]
     assert call_api("GET", f"{SERVICES}/7").body["name"] == "email"
     assert _create("later")["id"] == 9
+
+
+def test_after_the_largest_id_is_kept_a_new_service_is_a_409_not_a_500() -> None:
+    """Found by the contract fuzzer: an import kept DreamFactory's largest id (MySQL's unsigned
+    int), the counter went past it, and the next create failed its own id's bounds."""
+    kept = _keep(_service("email", id=MAX_RECORD_ID))
+
+    after = call_api("POST", SERVICES, _service("later"))
+
+    assert kept.status == 201, kept.body
+    assert (after.status, after.reason) == (409, "no_ids_left"), after.body
+    assert call_api("GET", f"{SERVICES}/later").status == 404
 
 
 def test_keep_ids_refuses_an_id_another_service_has() -> None:
