@@ -146,7 +146,7 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
     assert ok(shown)["config"] == created.json["config"]
     for ran in (created, listed, shown):
         assert password not in ran.stdout + ran.stderr
-    assert ok(deleted) == {"name": name}
+    assert ok(deleted) == {"id": created.json["id"], "name": name}
     assert gone.status == 1
     assert gone.stdout == ""
     assert gone.error["reason"] == "service_not_found"
