@@ -12,7 +12,6 @@ CorsAllowedOrigins.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from email.parser import BytesParser
@@ -24,20 +23,16 @@ import pytest
 
 from local_stack.mail_capture import read_captured
 from tests.support.api import ADMIN_KEY
+from tests.support.headless_chromium import headless_chromium, needs_chromium
 from tests.support.stack_process import RunningStack, start_stack
 from tests.support.web_servers import WebServer, serve_file
 
 webdriver = pytest.importorskip("selenium.webdriver")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCRIPT_TIMEOUT_SECONDS = 30
 PAGE = b"<!doctype html><title>A DreamFactory app</title><p>app"
 
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
+pytestmark = needs_chromium
 
 # The call as the page makes it: DreamFactory's JSON label with its charset, the key in its
 # header; the browser adds Origin, and first sends a preflight, since the key header is not one
@@ -99,29 +94,10 @@ def app_key(stack: RunningStack) -> str:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    """Headless Chromium with no way out but loopback (as tests/e2e/test_swagger_ui.py)."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--proxy-server=http://127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_script_timeout(SCRIPT_TIMEOUT_SECONDS)
-    try:
+    """Headless Chromium with no way out but loopback."""
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
+        driver.set_script_timeout(SCRIPT_TIMEOUT_SECONDS)
         yield driver
-    finally:
-        driver.quit()
 
 
 def _call_from(browser: Any, page: WebServer, stack: RunningStack, key: str, subject: str) -> Any:

@@ -4,7 +4,6 @@ route of the OpenAPI document renders, and nothing is fetched from beyond loopba
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,49 +12,22 @@ from urllib.parse import urlsplit
 import pytest
 
 from handlers.openapi import COMMITTED
+from tests.support.headless_chromium import headless_chromium, needs_chromium
 from tests.support.stack_process import RunningStack
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 RENDER_TIMEOUT_SECONDS = 30
 
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        # No way out but loopback: every other host goes to a proxy that is not there, and
-        # no name but localhost resolves.
-        "--proxy-server=http://127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(flag)
-    # Chromium's network log: every request the page made.
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with headless_chromium(tmp_path / "chromium-profile", network_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _documented_operations() -> set[tuple[str, str]]:
