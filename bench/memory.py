@@ -34,7 +34,7 @@ def _peak_mb() -> float:
 def main(argv: list[str]) -> None:
     environment.configure()
     from bench.product import RECIPIENTS, SENDER, FixedPassword, Server, service_for
-    from core.compose import compose
+    from core.composition.compose import compose
     from core.outbound import seal
     from core.send_request import parse_send_request
     from core.settings import get_settings

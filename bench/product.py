@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.compose import compose
+from core.composition.compose import compose
 from core.credentials import ServiceCredentials
 from core.delivery.deliver import Deliverer
 from core.outbound import Sealed, seal

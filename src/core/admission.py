@@ -9,7 +9,7 @@ from core.access import policy
 from core.access.authentication import Principal
 from core.access.quota import Quota
 from core.access.reservation import Reservation
-from core.compose import Addressing
+from core.composition.compose import Addressing
 from core.errors import Forbidden
 from core.message import Message
 from core.ports import Limiter

@@ -27,9 +27,9 @@ from email.utils import getaddresses
 from aws_lambda_powertools import Logger
 
 from core.addresses import Mailbox
+from core.composition.mime import POLICY, build_message
 from core.errors import MessageTooLarge, UnsafeMessage
 from core.message import Message
-from core.mime import POLICY, build_message
 
 logger = Logger(child=True)
 

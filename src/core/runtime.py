@@ -299,7 +299,7 @@ def deliverer() -> Deliverer:
 @lru_cache(maxsize=1)
 def mailer() -> Mailer:
     from core.clock import SystemClock
-    from core.placeholder_limits import PlaceholderLimits
+    from core.composition.placeholder_limits import PlaceholderLimits
     from core.sending import Mailer
 
     return Mailer(

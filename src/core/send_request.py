@@ -35,10 +35,10 @@ from core.addresses import (
     parse_mailbox,
     reject_line_breaks,
 )
-from core.custom_headers import MAX_HEADERS, MAX_VALUE_LENGTH, check_headers
+from core.composition.custom_headers import MAX_HEADERS, MAX_VALUE_LENGTH, check_headers
+from core.composition.unsubscribe import check_entries
 from core.errors import InvalidRequest
 from core.settings import get_settings
-from core.unsubscribe import check_entries
 from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None

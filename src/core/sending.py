@@ -25,15 +25,15 @@ from core.access.authentication import Principal
 from core.access.model import Role
 from core.access.reservation import Reservation
 from core.admission import Admission, check_active
-from core.compose import addressing as compose_addressing
-from core.compose import attachment_references, compose
+from core.composition.compose import addressing as compose_addressing
+from core.composition.compose import attachment_references, compose
+from core.composition.placeholder_limits import PlaceholderLimits
 from core.delivery.deliver import Deliverer
 from core.delivery.job import OUTBOX_INLINE_BYTES, Job, body_of
 from core.delivery.message_record import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
 from core.errors import DeliveryFailure, DeliveryOutcomeUnknown, NotFound, QueueUnavailable
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
-from core.placeholder_limits import PlaceholderLimits
 from core.ports import (
     AttachmentSource,
     Clock,

@@ -31,7 +31,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 # SES takes 50 recipients a message; so does a service here unless the operator raises it.
 DEFAULT_MAX_RECIPIENTS = 50
 MAX_RECIPIENTS_LIMIT = 400
-# Placeholder values a request may bring, and their bytes (see core.placeholder_limits).
+# Placeholder values a request may bring, and their bytes (see core.composition.placeholder_limits).
 DEFAULT_MAX_PLACEHOLDER_VALUES = 1_000
 DEFAULT_MAX_PLACEHOLDER_BYTES = 1024 * 1024
 
@@ -126,7 +126,8 @@ class Settings(BaseModel):
         default=DEFAULT_MAX_MESSAGE_BYTES, gt=0, validation_alias="MAX_MESSAGE_BYTES"
     )
     # Placeholder values a request may bring (`template_data` and other top-level values):
-    # how many, and their names and values' UTF-8 bytes together (core.placeholder_limits).
+    # how many, and their names and values' UTF-8 bytes together
+    # (core.composition.placeholder_limits).
     max_placeholder_values: int = Field(
         default=DEFAULT_MAX_PLACEHOLDER_VALUES, ge=1, validation_alias="MAX_PLACEHOLDER_VALUES"
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core import runtime
-from core.compose import compose
+from core.composition.compose import compose
 from core.delivery.courier import Done, Hop
 from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import Status

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 from moto.ses.models import ses_backends
 
-from core.compose import compose
+from core.composition.compose import compose
 from core.errors import DeliveryFailure
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from core.compose import compose
+from core.composition.compose import compose
 from core.network.tls import client_context
 from core.outbound import seal
 from core.send_request import parse_send_request

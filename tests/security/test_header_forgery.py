@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from core import mime
+from core.composition import mime
 from core.message import Message
 from tests.support.api import call_api
 from tests.support.smtp_servers import CaptureServer, Received

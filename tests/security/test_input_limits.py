@@ -40,7 +40,9 @@ def test_a_repeated_large_placeholder_is_refused_before_rendering(
 ) -> None:
     """1,000 copies of a 1 MB value would be a 1 GB body: 413 from arithmetic alone."""
     rendered: list[str] = []
-    monkeypatch.setattr("core.compose.render", lambda text, *_, **__: rendered.append(text))
+    monkeypatch.setattr(
+        "core.composition.compose.render", lambda text, *_, **__: rendered.append(text)
+    )
     body = {**VALID, "body_text": "{v}" * 1000, "template_data": {"v": "x" * 1_000_000}}
 
     tracemalloc.start()
@@ -73,7 +75,9 @@ def test_ten_thousand_placeholder_values_are_refused_before_rendering(
     """Rendering cost body length x number of values, and the number had no cap: this request
     held a function until its timeout. Now the count is capped, checked before any work."""
     rendered: list[str] = []
-    monkeypatch.setattr("core.compose.render", lambda text, *_, **__: rendered.append(text))
+    monkeypatch.setattr(
+        "core.composition.compose.render", lambda text, *_, **__: rendered.append(text)
+    )
     body = _many_values(10_000)
     assert 600_000 < len(json.dumps(body)) < 700_000
 

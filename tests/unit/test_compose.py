@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from core import compose as composing
 from core.addresses import Mailbox
-from core.compose import compose, new_message_id
+from core.composition import compose as composing
+from core.composition.compose import compose, new_message_id
 from core.errors import InvalidRequest, MessageTooLarge
 from core.message import Attachment, Message
 from core.send_request import parse_send_request

@@ -12,7 +12,7 @@ import pytest
 from core.access import policy
 from core.access.model import Role
 from core.addresses import Mailbox
-from core.compose import compose
+from core.composition.compose import compose
 from core.errors import Forbidden, InvalidRequest
 from core.message import Message
 from core.send_request import SendRequest, parse_send_request

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from core.addresses import Mailbox
+from core.composition.mime import POLICY, build_message
 from core.message import Attachment, Message
-from core.mime import POLICY, build_message
 
 SENDER = Mailbox("noreply@example.com", "Example App")
 JOHN = Mailbox("john@example.com", "John Doe")

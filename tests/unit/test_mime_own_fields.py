@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import headers
 from core.addresses import Mailbox
-from core.custom_headers import MAX_VALUE_LENGTH
-from core.inline_parts import referenced_content_ids
+from core.composition import headers
+from core.composition.custom_headers import MAX_VALUE_LENGTH
+from core.composition.inline_parts import referenced_content_ids
+from core.composition.mime import POLICY, build_message
 from core.message import Attachment, Message
-from core.mime import POLICY, build_message
 from core.outbound import check_outbound
 from tests.unit.test_mime_properties import header_text
 

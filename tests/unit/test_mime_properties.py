@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.addresses import _LINE_BREAKS, Mailbox
+from core.composition.mime import POLICY, build_message
 from core.message import Attachment, Message
-from core.mime import POLICY, build_message
 from core.outbound import check_outbound
 from core.send_request import safe_filename
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from core.rendering import render, rendered_size
+from core.composition.rendering import render, rendered_size
 
 
 def test_given_keys_are_replaced() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.compose import compose
+from core.composition.compose import compose
 from core.delivery.deliver import Deliverer
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request

@@ -68,7 +68,8 @@ class Reference:
     path: str  # percent-encoded, starting with "/"
     # Often a signature or a token: used for the request only, never shown.
     query: str = dataclasses.field(default="", repr=False)
-    # Given as `{"url", "content_id"}`: the fetched file is an inline part (`core.inline_parts`).
+    # Given as `{"url", "content_id"}`: the fetched file is an inline part
+    # (`core.composition.inline_parts`).
     content_id: str | None = None
 
     @property

@@ -38,7 +38,7 @@ from core.access import policy
 from core.access.authentication import Principal
 from core.access.reservation import Reservation
 from core.admission import Admission
-from core.compose import compose
+from core.composition.compose import compose
 from core.delivery.deliver import Deliverer, outgoing
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import FINAL, WAITING, MessageRecord, RecordChanges, Status

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from core.addresses import check_header_text
+from core.composition.unsubscribe import check_entries, header_fields
 from core.errors import InvalidRequest, MessageTooLarge
 from core.send_request import Attachment, SendRequest
 from core.templates.model import (
@@ -32,7 +33,6 @@ from core.templates.model import (
     TemplateFields,
     valid_template_name,
 )
-from core.unsubscribe import check_entries, header_fields
 from core.validation import NUMBER_ONLY, check_json_text, invalid_request_from
 
 # DynamoDB takes items of up to 400 KB; a template is kept to well under that, with room for

@@ -2,7 +2,7 @@
 
 A send that names a template (`template` or `template_id`) starts from it: its fields fill in
 what the request leaves out, and its `defaults` are placeholder values the request may
-override (see `core.compose.merged_body` for the order).
+override (see `core.composition.compose.merged_body` for the order).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The policy forces 7-bit transfer encodings (quoted-printable or base64 for anything else), so
 the message is valid on any relay, with or without 8BITMIME. The stdlib builds the MIME
 structure; every header that carries the caller's text (addresses, subject, attachment
-names) is written by `core.headers` and stored raw, because the stdlib would decode encoded
-words in it and can fold it into other mailboxes (see there). `refold_source="none"` keeps
+names) is written by `core.composition.headers` and stored raw, because the stdlib would decode
+encoded words in it and can fold it into other mailboxes (see there). `refold_source="none"` keeps
 the generator from re-folding those raw values.
 """
 
@@ -15,8 +15,8 @@ from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from core import headers
 from core.addresses import Mailbox
+from core.composition import headers
 from core.message import Attachment, Message
 
 POLICY = SMTP.clone(cte_type="7bit", refold_source="none")

@@ -1,8 +1,8 @@
 """Inline parts: files the HTML body shows in place, by `cid:` reference (RFC 2392).
 
 An attachment with a `content_id` becomes a part of the `multipart/related` around the bodies
-(`core.mime`), and `<img src="cid:logo">` in `body_html` shows the part whose Content-ID is
-`<logo>`. What is checked once the message is composed (400s, nothing sent):
+(`core.composition.mime`), and `<img src="cid:logo">` in `body_html` shows the part whose
+Content-ID is `<logo>`. What is checked once the message is composed (400s, nothing sent):
 
 - each `content_id` is given once (compared without regard to case, as some clients do);
 - a message with inline parts has an HTML body: a text-only message has nowhere to show them

@@ -8,7 +8,8 @@ Every top-level string of each layer is a value for `{name}` placeholders (`temp
 wins over all), HTML-escaped in `body_html` unless the service asks for raw values, and
 inserted in the caller's own header fields (`headers`, `list_unsubscribe`) too, which are
 checked again once filled in. Inline parts must agree with the HTML's `cid:` references
-(`core.inline_parts`). The message gets the Message-ID and Date it keeps on every attempt.
+(`core.composition.inline_parts`). The message gets the Message-ID and Date it keeps on every
+attempt.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from email.utils import make_msgid
 from core import message as outgoing
 from core.addresses import Mailbox, check_header_text
 from core.attachments.references import InlineAttachment, Reference, parse_reference_fields
-from core.custom_headers import check_value
+from core.composition.custom_headers import check_value
+from core.composition.inline_parts import check_inline_parts
+from core.composition.rendering import render, rendered_size
+from core.composition.unsubscribe import header_fields
 from core.errors import InvalidRequest
-from core.inline_parts import check_inline_parts
 from core.outbound import too_large
-from core.rendering import render, rendered_size
 from core.send_request import ATTACHMENT_REFERENCES, SendRequest, parse_send_request
 from core.services.model import Service
 from core.templates.model import EmailTemplate
-from core.unsubscribe import header_fields
 
 
 def compose(

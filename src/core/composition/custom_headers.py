@@ -19,7 +19,8 @@ without regard to case:
 A name must be an RFC 5322 field name (printable ASCII but the colon), given once. A value is
 one line of text: no line break of any kind (CR, LF, U+2028...) and no control character but
 TAB, checked on what is sent (after placeholders are filled in). Plain ASCII is written as it
-is; anything else as RFC 2047 encoded words (`core.headers`), so no value can end its field.
+is; anything else as RFC 2047 encoded words (`core.composition.headers`), so no value can end
+its field.
 """
 
 from __future__ import annotations
