@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -28,6 +27,7 @@ from core.validation import invalid_request_from
 from handlers import cors, documentation
 from handlers.http import read_json
 from handlers.methods import MethodNotAllowed, allowed_methods
+from handlers.observed import entry_point, logger
 from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import (
@@ -46,7 +46,6 @@ from handlers.verb_override import refuse_bad_override, with_verb_override
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
-logger = Logger()
 # Validation is the middleware below, after authentication (see handlers.request_validation).
 CORS = cors.cors_config(get_settings().cors_allowed_origins)
 app = APIGatewayRestResolver(json_body_deserializer=read_json, cors=CORS)
@@ -141,7 +140,7 @@ def _no_route(_error: Exception) -> Response[str]:
     return error_response(MethodNotAllowed(event.http_method.upper(), allowed))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@entry_point(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A POST naming another verb (X-HTTP-Method...) is that verb from here on: routed,
     # authenticated and checked as it (handlers.verb_override).
