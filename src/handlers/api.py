@@ -4,7 +4,7 @@ The routes live in `handlers/routes/`, one module per resource; the domain lives
 A POST naming another verb (DreamFactory's X-HTTP-Method) becomes that verb first. Each
 request is authenticated, then validated against its route's signature, then routed.
 Every error becomes DreamFactory's envelope in `_api_error` below. The API describes itself
-at `/swagger` (`handlers.documentation`), the one place no key is needed, but for a CORS
+at `/swagger` (`handlers.documentation`); that and `/api/v2/health` need no key, nor does a CORS
 preflight from a listed origin (`handlers.cors`).
 """
 
@@ -33,6 +33,7 @@ from handlers.responses import error_response
 from handlers.routes import (
     api_keys,
     email_templates,
+    health,
     messages,
     roles,
     send,
@@ -94,6 +95,7 @@ def _json_body(app: APIGatewayRestResolver) -> Any:
 
 app.use(middlewares=[authenticate, refuse_bad_override, ValidateRequest()])
 for routes in (
+    health,
     send,
     messages,
     services,
