@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -50,7 +51,6 @@ def service_logger() -> Logger:
 def correlate(**ids: str | None) -> None:
     """Name these ids on every log line until the invocation ends (the entry points' loggers
     clear them as the next one starts); an id that is None is left out."""
-    try:
+    # Without an entry point's logger (core called alone) there is no line to tag.
+    with suppress(OrphanedChildLoggerError):
         Logger(child=True).append_keys(**{name: value for name, value in ids.items() if value})
-    except OrphanedChildLoggerError:
-        pass  # no entry point made the service's logger (core called alone): no line to tag
