@@ -30,10 +30,10 @@ dev: $(VENV)/.installed
 dev-reset: $(VENV)/.installed
 	$(BIN)/python -m local_stack --reset
 
-# The fast inner loop, about a minute: lint, types and the unit tests (no sockets, no stack).
-# `make test` stays the full gate.
+# The fast inner loop, about a minute: lint, types and the unit tests (no sockets, no stack),
+# the property tests trying 50 examples each instead of hundreds. `make test` stays the full gate.
 check: lint typecheck
-	$(BIN)/pytest -q -n 2 -p no:cacheprovider tests/unit
+	PROPERTY_EXAMPLES=50 $(BIN)/pytest -q -n 2 -p no:cacheprovider tests/unit
 
 test: lint typecheck validate build pytest other-pythons
 
