@@ -1,6 +1,6 @@
 """What every entry point wraps itself in (`@entry_point(...)`): the service's logger, its
 keys cleared as each invocation starts and the Lambda context's added; the invocation
-traced (without its answer, which can hold addresses); its metrics flushed as one EMF line
+traced where tracing is on (`core.observability.tracing`); its metrics flushed as one EMF line
 at the end. A process makes its logger here first, so every line is redacted
 (`core.observability.logs`)."""
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from core.observability.emf import powertools_metrics
 from core.observability.logs import service_logger
-from core.observability.tracing import tracer
+from core.observability.tracing import traced_handler
 
 logger = service_logger()
 metrics = powertools_metrics()
@@ -25,9 +25,8 @@ def entry_point(*, correlation_id_path: str | None = None) -> Callable[[Handler]
 
     def wrap(handler: Handler) -> Handler:
         flushed = metrics.log_metrics(handler)
-        traced = tracer.capture_lambda_handler(flushed, capture_response=False, capture_error=False)
         logged = logger.inject_lambda_context(
-            traced, correlation_id_path=correlation_id_path, clear_state=True
+            traced_handler(flushed), correlation_id_path=correlation_id_path, clear_state=True
         )
         return cast(Handler, logged)
 

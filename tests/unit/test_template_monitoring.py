@@ -45,7 +45,12 @@ def _alarm_on(namespace: str, metric: str, **dimensions: str) -> dict[str, Any]:
 def test_the_metrics_namespace_is_a_parameter_the_functions_read() -> None:
     assert GLOBAL_VARIABLES["POWERTOOLS_METRICS_NAMESPACE"] == "MetricsNamespace"
     assert TEMPLATE["Parameters"]["MetricsNamespace"]["Default"] == DEFAULT_NAMESPACE
-    assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+
+
+def test_tracing_is_on_unless_the_operator_turns_it_off() -> None:
+    assert TEMPLATE["Parameters"]["XRayTracing"]["Default"] == "Active"
+    assert TEMPLATE["Globals"]["Function"]["Tracing"] == ["TracingOn", "Active", "PassThrough"]
+    assert GLOBAL_VARIABLES["POWERTOOLS_TRACE_DISABLED"] == ["TracingOn", "false", "true"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from core.errors import DeliveryFailure
 from core.observability.names import Metric
 from core.observability.recorder import NoMetrics
-from core.observability.tracing import tracer
+from core.observability.tracing import traced
 from core.outbound import Sealed
 from core.ports import AnnouncesNext, MetricRecorder, TransportFactory
 from core.services.model import Service
@@ -44,7 +44,7 @@ class Deliverer:
         )
         self._metrics = metrics or NoMetrics()
 
-    @tracer.capture_method(capture_response=False, capture_error=False)
+    @traced
     def deliver(
         self,
         service: Service,
