@@ -21,7 +21,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # Lambda runs 3.12 (the main venv); the code must also run on these.
 OTHER_PYTHONS := 3.11 3.13
 
-.PHONY: dev dev-reset test lint typecheck validate build pytest browser postfix netns-tools other-pythons test-smtp-extensions bench soak clean
+.PHONY: dev dev-reset check test lint typecheck validate build pytest browser postfix netns-tools other-pythons test-smtp-extensions bench soak clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
@@ -29,6 +29,11 @@ dev: $(VENV)/.installed
 # `make dev`, forgetting the services, keys, records and queue of earlier runs (mail stays).
 dev-reset: $(VENV)/.installed
 	$(BIN)/python -m local_stack --reset
+
+# The fast inner loop, about a minute: lint, types and the unit tests (no sockets, no stack),
+# the property tests trying 50 examples each instead of hundreds. `make test` stays the full gate.
+check: lint typecheck
+	PROPERTY_EXAMPLES=50 $(BIN)/pytest -q -n 2 -p no:cacheprovider tests/unit
 
 test: lint typecheck validate build pytest other-pythons
 

@@ -3,6 +3,8 @@ the caller's and the provider's rate limits? Nothing here touches the network.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from core.access import policy
@@ -10,9 +12,11 @@ from core.access.authentication import Principal
 from core.access.quota import Quota
 from core.access.reservation import Reservation
 from core.composition.compose import Addressing
-from core.errors import Forbidden
+from core.errors import Forbidden, RateLimited
 from core.message import Message
-from core.ports import Limiter
+from core.observability.names import Metric
+from core.observability.recorder import NoMetrics
+from core.ports import Limiter, MetricRecorder
 from core.send_request import too_many_recipients
 from core.services.model import Service
 
@@ -50,9 +54,12 @@ def check_active(service: Service) -> None:
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, *, max_recipients: int) -> None:
+    def __init__(
+        self, limiter: Limiter, *, max_recipients: int, metrics: MetricRecorder | None = None
+    ) -> None:
         self._limiter = limiter
         self._max_recipients = max_recipients
+        self._metrics = metrics or NoMetrics()
 
     def check_recipient_count(self, service: Service, count: int) -> None:
         """The operator's ceiling, lowered by the service's own: before any address work."""
@@ -78,14 +85,25 @@ class Admission:
 
     def take_role(self, caller: Principal) -> Reservation:
         """One message from the caller's role limits, or `RateLimited` (429)."""
-        return self._limiter.consume(caller.role.name, caller.role.rate_limits)
+        with self._counting_refusals():
+            return self._limiter.consume(caller.role.name, caller.role.rate_limits)
 
     def take_provider(self, service: Service) -> Reservation:
         """One message from the service's provider limits, or `RateLimited` (429). They hold
         in every sliding window, as providers count them, not only in calendar ones."""
-        return self._limiter.consume_sliding(
-            f"service:{service.name}", service.config.provider_limits()
-        )
+        with self._counting_refusals():
+            return self._limiter.consume_sliding(
+                f"service:{service.name}", service.config.provider_limits()
+            )
+
+    @contextmanager
+    def _counting_refusals(self) -> Iterator[None]:
+        """Every limit's refusal is a `rate_limited` metric, whichever path asked."""
+        try:
+            yield
+        except RateLimited:
+            self._metrics.count(Metric.RATE_LIMITED)
+            raise
 
     def take(self, caller: Principal, service: Service) -> Allowance:
         """Both, or neither: a refusal by the provider's limit gives the role's unit back."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from core.access.authentication import Principal
 from core.delivery.idempotency import at_most_once, keyed_record_id
 from core.errors import DeliveryOutcomeUnknown
+from core.observability.logs import correlate
 from core.outcomes import SendOutcome, Unconfirmed
 from core.send_request import SendRequest
 from core.transport.base import Deadline
@@ -49,6 +50,7 @@ class Dispatcher:
         (`Queued`; also whenever it has a `send_at`). The entry point validated it (with
         `parse_send_request`); `body`, the JSON it came as, is what an idempotency key is
         held to."""
+        correlate(idempotency_key=idempotency_key)
         queued = asynchronous or request.send_at is not None
         scope = f"{caller.key_id}#{service}"
 

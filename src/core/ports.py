@@ -20,6 +20,7 @@ from core.delivery.message_record import MessageRecord, RecordChanges, Status
 from core.delivery.recipient_status import EventEntry, RecipientStatus
 from core.message import Attachment, Message
 from core.message_events.model import MessageEvent
+from core.observability.names import Metric
 from core.services.model import Service
 from core.stats.model import DayCounts
 from core.suppression.model import Reason, Suppression, SuppressionPage
@@ -134,6 +135,18 @@ class MessageEventSink(Protocol):
 
     def publish(self, events: Sequence[MessageEvent]) -> None:
         """Take `events`; a consumer's fault is its own to log, never the send's failure."""
+        ...
+
+
+class MetricRecorder(Protocol):
+    """Where outcomes and timings go as metrics (`core.observability`: EMF when deployed)."""
+
+    def count(self, metric: Metric, value: int = 1, *, reason: str | None = None) -> None:
+        """Add `value` to `metric` (and to `metric` by `reason`, when one is given)."""
+        ...
+
+    def milliseconds(self, metric: Metric, value: float) -> None:
+        """One measurement of `metric`, a duration."""
         ...
 
 

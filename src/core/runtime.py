@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from core.message_events.fanout import FanOut
     from core.message_events.from_records import RecordsWithEvents
     from core.oauth2.cache import TokenCache, TokenSource
+    from core.observability.emf import EmfMetrics
+    from core.observability.outcomes import OutcomeMetrics
     from core.secrets import CredentialStore
     from core.sending import Mailer
     from core.services.repository import ServiceRepository
@@ -137,7 +139,23 @@ def message_events() -> FanOut:
     """Where message events go: every consumer (the daily counters, the webhooks)."""
     from core.message_events.fanout import FanOut
 
-    return FanOut([daily_counters(), webhook_publisher()])
+    return FanOut([daily_counters(), webhook_publisher(), outcome_metrics()])
+
+
+@lru_cache(maxsize=1)
+def metric_recorder() -> EmfMetrics:
+    """The process's metrics, flushed by each handler's `log_metrics` (`handlers.observed`)."""
+    from core.observability.emf import EmfMetrics, powertools_metrics
+
+    return EmfMetrics(powertools_metrics())
+
+
+@lru_cache(maxsize=1)
+def outcome_metrics() -> OutcomeMetrics:
+    """Each message event as its metric: sent, failed by reason, deferred..."""
+    from core.observability.outcomes import OutcomeMetrics
+
+    return OutcomeMetrics(metric_recorder())
 
 
 @lru_cache(maxsize=1)
@@ -245,6 +263,7 @@ def admission() -> Admission:
     return Admission(
         RateLimiter(ItemTable(settings.rate_limits_table, "id")),
         max_recipients=settings.max_recipients,
+        metrics=metric_recorder(),
     )
 
 
@@ -293,7 +312,7 @@ def transport_pool() -> TransportPool:
 def deliverer() -> Deliverer:
     from core.delivery.deliver import Deliverer
 
-    return Deliverer(transport_pool())
+    return Deliverer(transport_pool(), metrics=metric_recorder())
 
 
 @lru_cache(maxsize=1)
@@ -452,6 +471,8 @@ def reset() -> None:
         message_records,
         suppressions,
         message_events,
+        metric_recorder,
+        outcome_metrics,
         daily_counters,
         stats_store,
         webhook_repository,

@@ -32,6 +32,7 @@ from core.delivery.deliver import Deliverer
 from core.delivery.job import OUTBOX_INLINE_BYTES, Job, body_of
 from core.delivery.message_record import ENQUEUE_FAILED, MessageRecord, Status, new_record_id
 from core.errors import DeliveryFailure, DeliveryOutcomeUnknown, NotFound, QueueUnavailable
+from core.observability.logs import correlate
 from core.outbound import Sealed, seal
 from core.outcomes import Queued, Sent
 from core.ports import (
@@ -352,6 +353,7 @@ class Mailer:
             send_at=send_at,
             tags=list(dict.fromkeys(tags or [])),
         )
+        correlate(record_id=record.id, message_id=message.message_id)
         return self._records.create(
             record.with_outbox(*outbox) if outbox else record, over_abandoned=over_abandoned
         )

@@ -4,7 +4,7 @@ The routes live in `handlers/routes/`, one module per resource; the domain lives
 A POST naming another verb (DreamFactory's X-HTTP-Method) becomes that verb first. Each
 request is authenticated, then validated against its route's signature, then routed.
 Every error becomes DreamFactory's envelope in `_api_error` below. The API describes itself
-at `/swagger` (`handlers.documentation`), the one place no key is needed, but for a CORS
+at `/swagger` (`handlers.documentation`); that and `/api/v2/health` need no key, nor does a CORS
 preflight from a listed origin (`handlers.cors`).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -28,11 +27,13 @@ from core.validation import invalid_request_from
 from handlers import cors, documentation
 from handlers.http import read_json
 from handlers.methods import MethodNotAllowed, allowed_methods
+from handlers.observed import entry_point, logger
 from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import (
     api_keys,
     email_templates,
+    health,
     messages,
     roles,
     send,
@@ -46,7 +47,6 @@ from handlers.verb_override import refuse_bad_override, with_verb_override
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
-logger = Logger()
 # Validation is the middleware below, after authentication (see handlers.request_validation).
 CORS = cors.cors_config(get_settings().cors_allowed_origins)
 app = APIGatewayRestResolver(json_body_deserializer=read_json, cors=CORS)
@@ -95,6 +95,7 @@ def _json_body(app: APIGatewayRestResolver) -> Any:
 
 app.use(middlewares=[authenticate, refuse_bad_override, ValidateRequest()])
 for routes in (
+    health,
     send,
     messages,
     services,
@@ -141,7 +142,7 @@ def _no_route(_error: Exception) -> Response[str]:
     return error_response(MethodNotAllowed(event.http_method.upper(), allowed))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@entry_point(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A POST naming another verb (X-HTTP-Method...) is that verb from here on: routed,
     # authenticated and checked as it (handlers.verb_override).

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
@@ -20,16 +19,16 @@ from core import runtime
 from core.access.authentication import presented_api_key
 from core.errors import Unauthorized
 from core.settings import check_settings
+from handlers.observed import entry_point, logger
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
-logger = Logger()
 
 # The exact message API Gateway turns into a 401 (anything else is a 500).
 UNAUTHORIZED = "Unauthorized"
 
 
-@logger.inject_lambda_context
+@entry_point()
 @event_source(data_class=APIGatewayAuthorizerRequestEvent)
 def lambda_handler(
     event: APIGatewayAuthorizerRequestEvent, context: LambdaContext

@@ -38,8 +38,10 @@ ASSETS = {
 # The files change only with the pinned Powertools version, i.e. with a deployment.
 ASSET_CACHE_SECONDS = 24 * 3600
 
+# Whether the API is up: answered to anyone (`handlers.routes.health`).
+HEALTH_PATH = "/api/v2/health"
 # (method, resource) of every route that answers without an API key.
-PUBLIC_ROUTES = frozenset({("GET", SWAGGER_PATH), ("GET", ASSET_ROUTE)})
+PUBLIC_ROUTES = frozenset({("GET", SWAGGER_PATH), ("GET", ASSET_ROUTE), ("GET", HEALTH_PATH)})
 
 TITLE = "DreamFactory-compatible email API"
 VERSION = "1.0.0"
@@ -65,6 +67,7 @@ TAGS = {
     "roles": "What each API key may do (admin keys only).",
     "api keys": "API keys (admin keys only); shown once, when made.",
     "stats": "Daily numbers per service, and the SES bounce and complaint thresholds.",
+    "health": "Whether the API is up (no key).",
 }
 
 # Where DreamFactory's clients put the key; any one of the three will do:
@@ -78,10 +81,10 @@ SECURITY: list[dict[str, list[str]]] = [{name: []} for name in API_KEY_SCHEMES]
 
 
 def is_public_path(path: str) -> bool:
-    """Whether a request to `path` needs no key: the documentation's routes, and any other
-    method on their paths (API Gateway skips the authorizer for those too; their 405 says no
-    more than the document does)."""
-    return path == SWAGGER_PATH or path.startswith(f"{SWAGGER_PATH}/")
+    """Whether a request to `path` needs no key: the documentation's routes and the health
+    check, and any other method on their paths (API Gateway skips the authorizer for those
+    too; their 405 says no more than the document does)."""
+    return path in (SWAGGER_PATH, HEALTH_PATH) or path.startswith(f"{SWAGGER_PATH}/")
 
 
 class DocumentOnly(BaseModel):
@@ -104,9 +107,10 @@ def describe(app: APIGatewayRestResolver) -> None:
 
 def openapi_json(app: APIGatewayRestResolver, *, base_path: str = "") -> str:
     """`app`'s OpenAPI document as JSON, its server at `base_path` (the stage, if any)."""
+    from aws_lambda_powertools.event_handler.openapi.compat import model_json
     from aws_lambda_powertools.event_handler.openapi.models import Server
 
-    return app.get_openapi_json_schema(
+    document = app.get_openapi_schema(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
@@ -115,6 +119,13 @@ def openapi_json(app: APIGatewayRestResolver, *, base_path: str = "") -> str:
         security_schemes=_security_schemes(),
         security=SECURITY,
     )
+    # The health check takes no key: its operation says so (OpenAPI's empty `security`),
+    # overriding the document's.
+    health = (document.paths or {}).get(HEALTH_PATH)
+    if health is not None and health.get is not None:
+        health.get.security = []
+    text: str = model_json(document, by_alias=True, exclude_none=True, indent=2)
+    return text
 
 
 def swagger_page(app: APIGatewayRestResolver) -> Response[str]:

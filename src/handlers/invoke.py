@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core import runtime
 from core.errors import EmailApiError, InvalidRequest
 from core.send_request import parse_send_request
 from core.settings import check_settings
+from handlers.observed import entry_point, logger
 from handlers.responses import error_body, send_answer
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
-logger = Logger()
 
 
-@logger.inject_lambda_context
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         if not isinstance(event, dict) or not isinstance(event.get("service"), str):

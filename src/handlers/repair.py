@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core import runtime
 from core.settings import check_settings
+from handlers.observed import entry_point
 
 check_settings()
-logger = Logger()
 
 
-@logger.inject_lambda_context
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     repaired = runtime.outbox_repair().run()
     if repaired.failed:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -32,10 +31,10 @@ from core.events.apply import Applied
 from core.events.not_yet_known import worth_retrying
 from core.events.ses_event import SesEvent, parse_ses_event
 from core.settings import check_settings
+from handlers.observed import entry_point, logger
 from handlers.queue_batches import ComeBackLater, partial_batch_processor, receives
 
 check_settings()
-logger = Logger()
 processor = partial_batch_processor()
 clock = SystemClock()
 
@@ -78,7 +77,7 @@ def apply_invoked(payload: Any) -> str:
     return "dropped" if event is None else apply_event(event).value
 
 
-@logger.inject_lambda_context
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
     if records and all(record.get("eventSource") == "aws:sqs" for record in records):

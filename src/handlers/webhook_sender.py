@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -26,10 +25,10 @@ from pydantic import ValidationError
 from core import runtime
 from core.settings import check_settings, get_settings
 from core.webhooks.model import Attempt, DeliveryJob
+from handlers.observed import entry_point
 from handlers.queue_batches import ComeBackLater, partial_batch_processor, receives
 
 check_settings()
-logger = Logger()
 processor = partial_batch_processor()
 
 
@@ -76,7 +75,7 @@ def _time_for_a_call(context: LambdaContext) -> bool:
     return left > get_settings().webhook_timeout_seconds + MARGIN_SECONDS
 
 
-@logger.inject_lambda_context
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     batch = Batch(event.get("Records") or [], context)
     return process_partial_response(

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -28,13 +27,14 @@ from pydantic import ValidationError
 from core import runtime
 from core.delivery.courier import Crashed, Hop, RetryIn
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES, Job
+from core.observability.logs import correlate
 from core.settings import check_settings
 from core.transport.base import Deadline
+from handlers.observed import entry_point
 from handlers.queue_batches import ComeBackLater, partial_batch_processor, receives
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
-logger = Logger()
 processor = partial_batch_processor()
 
 
@@ -53,6 +53,7 @@ class Batch:
         job = self._jobs.popleft()
         if not isinstance(job, Job):
             raise job  # unreadable: SQS redelivers it, and its dead-letter queue keeps it
+        correlate(record_id=job.id)  # on every line of its attempt
         outcome = next(self._outcomes)
         if isinstance(outcome, Crashed):
             raise outcome.error  # this record alone comes back
@@ -77,7 +78,7 @@ def _job_of(record: dict[str, Any]) -> Job | ValidationError:
         return unreadable
 
 
-@logger.inject_lambda_context
+@entry_point()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # The batch's message events go to their consumers together, once, at its end.
     with runtime.message_records().held():

@@ -222,9 +222,9 @@ def function_logs(
     _function_loggers: None, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Callable[[], str]]:
     """Returns everything the functions logged (powertools JSON lines on stdout) so far."""
-    from handlers import api
+    from handlers import observed
 
-    service_logger = logging.getLogger(api.logger.name)
+    service_logger = logging.getLogger(observed.logger.name)
     # Powertools binds its handler to whatever sys.stdout was when the first Logger was made,
     # and pytest swaps sys.stdout at each test phase; write to the current one, as Lambda does.
     streams = [h for h in service_logger.handlers if isinstance(h, logging.StreamHandler)]
@@ -233,7 +233,8 @@ def function_logs(
 
     def read() -> str:
         seen.append(capsys.readouterr().out)
-        return "".join(seen)
+        # The metrics' EMF lines go to stdout too: those are not log lines (`emf_lines` reads them).
+        return "".join(line for line in "".join(seen).splitlines(True) if '"_aws"' not in line)
 
     yield read
     for handler, stream in zip(streams, previous_streams, strict=True):

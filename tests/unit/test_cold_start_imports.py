@@ -28,6 +28,7 @@ NOT_ON_A_COLD_START = {
     "core.delivery.courier": "the worker",
     "core.attachments.fetch": "a send with attachments by URL",
     "dkim": "a service that signs with DKIM (its key read, or a message signed)",
+    "aws_xray_sdk": "tracing, on in Lambda alone (XRayTracing): the probe runs outside it",
 }
 
 _PROBE = textwrap.dedent(

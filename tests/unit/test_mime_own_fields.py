@@ -25,6 +25,7 @@ from core.composition.inline_parts import referenced_content_ids
 from core.composition.mime import POLICY, build_message
 from core.message import Attachment, Message
 from core.outbound import check_outbound
+from tests.support.properties import examples
 from tests.unit.test_mime_properties import header_text
 
 NAMES = ["X-Campaign", "In-Reply-To", "References", "Keywords", "X-Entity-Ref-ID", "Comments"]
@@ -63,7 +64,7 @@ def _tree(part: MIMEPart) -> Any:
     return part.get_content_type()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(NAMES), values), max_size=4, unique_by=lambda f: f[0]))
 def test_own_fields_read_back_as_given(fields: list[tuple[str, str]]) -> None:
     draft = _message(headers=fields)

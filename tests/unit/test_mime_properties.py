@@ -24,6 +24,7 @@ from core.composition.mime import POLICY, build_message
 from core.message import Attachment, Message
 from core.outbound import check_outbound
 from core.send_request import safe_filename
+from tests.support.properties import examples
 
 # What request validation lets through to the builder: in a header field, any text but
 # line breaks and control characters (TAB aside); no lone surrogates anywhere.
@@ -85,7 +86,7 @@ def _names_and_addresses(raw: bytes, field: str) -> list[tuple[str, str]]:
     ]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messages())
 def test_the_message_reads_back_as_given(draft: Message) -> None:
     raw = build_message(draft).as_bytes(policy=POLICY)

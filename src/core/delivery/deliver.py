@@ -10,11 +10,16 @@ here; the caller gets the `DeliveryOutcomeUnknown`, as from any connection.
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools import Logger
 
 from core.errors import DeliveryFailure
+from core.observability.names import Metric
+from core.observability.recorder import NoMetrics
+from core.observability.tracing import traced
 from core.outbound import Sealed
-from core.ports import AnnouncesNext, TransportFactory
+from core.ports import AnnouncesNext, MetricRecorder, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.pool import Lease, TransportPool
@@ -26,13 +31,20 @@ class Deliverer:
     """Sends through a `TransportPool`; given a bare `TransportFactory`, every message gets a
     connection of its own (no reuse)."""
 
-    def __init__(self, transports: TransportFactory | TransportPool) -> None:
+    def __init__(
+        self,
+        transports: TransportFactory | TransportPool,
+        *,
+        metrics: MetricRecorder | None = None,
+    ) -> None:
         self._pool = (
             transports
             if isinstance(transports, TransportPool)
             else TransportPool(transports, reuse=False)
         )
+        self._metrics = metrics or NoMetrics()
 
+    @traced
     def deliver(
         self,
         service: Service,
@@ -48,6 +60,7 @@ class Deliverer:
         the message sent on the new one, once. `then`: the service's next message, when the
         caller has it already: announced to a transport that `AnnouncesNext`."""
         sending = outgoing(sealed, recipients)
+        started = time.monotonic()
         lease = self._pool.take(service, deadline)
         try:
             delivery = self._send(lease, sending, deadline, then)
@@ -65,6 +78,7 @@ class Deliverer:
             )
             lease = self._pool.take(service, deadline, fresh=True)
             delivery = self._send(lease, sending, deadline, then)
+        self._measure(started, delivery)
         logger.info(
             "message delivered",
             extra={
@@ -78,6 +92,12 @@ class Deliverer:
             },
         )
         return delivery
+
+    def _measure(self, started: float, delivery: Delivery) -> None:
+        """A handover's time, connecting included when it had to, and its round trips."""
+        self._metrics.milliseconds(Metric.SMTP_LATENCY, (time.monotonic() - started) * 1000)
+        if delivery.round_trips is not None:
+            self._metrics.count(Metric.ROUND_TRIPS, delivery.round_trips)
 
     def _send(
         self,

@@ -32,6 +32,8 @@ class Delivery:
     # id it gave the message when it said one (SMTP's `250 ... queued as <id>`, SES's id).
     reply: str | None = None
     provider_message_id: str | None = None
+    # What the transport took to hand it over: replies waited for (None: it does not count).
+    round_trips: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,12 @@ from __future__ import annotations
 import io
 import re
 import smtplib
+from typing import TYPE_CHECKING
 
 from core.transport.base import Deadline
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer  # Python 3.12+; an annotation only
 
 MAX_LINE = 2048
 MAX_LINES = 256
@@ -42,6 +46,14 @@ class BoundedReplies(smtplib.SMTP):
 
     # Until the session sets its own, as smtplib's: each read waits the socket's timeout.
     deadline: Deadline | None = None
+    # Replies waited for after a write (the greeting, after connecting, counts one): the
+    # round trips the connection took; a pipelined group's replies are one.
+    round_trips = 0
+    _wrote = True
+
+    def send(self, s: Buffer | str) -> None:
+        self._wrote = True
+        super().send(s)
 
     def getreply(self) -> tuple[int, bytes]:
         """The next reply, as smtplib's `getreply` gives it: its code (-1 when the first line
@@ -52,6 +64,9 @@ class BoundedReplies(smtplib.SMTP):
         if self.file is None:
             self.file = self.sock.makefile("rb")
         file: io.BufferedReader = self.file
+        if self._wrote:
+            self.round_trips += 1
+            self._wrote = False
         try:
             return self._reply(file)
         except (ReplyTooLarge, smtplib.SMTPServerDisconnected):

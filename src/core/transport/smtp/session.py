@@ -194,6 +194,11 @@ class Session:
         self._carried = True
         return delivery
 
+    @property
+    def round_trips(self) -> int:
+        """The round trips this session's connection took so far (0: not connected)."""
+        return self._client.round_trips if self._client is not None else 0
+
     def expects(self, outgoing: Outgoing) -> bool:
         """Whether `outgoing` may be the session's next transaction: nothing else was announced."""
         return self._announced is None or self._announced == outgoing

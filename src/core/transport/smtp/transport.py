@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from dataclasses import replace
 
 from core.dkim.signing import MessageSigner
 from core.network.destination import DestinationPolicy
@@ -92,6 +93,7 @@ class SmtpTransport(Transport):
         """
         message = self._signed(message, envelope)
         then, self._following = self._following, None
+        kept, trips_before = self._session, self._session.round_trips if self._session else 0
         if self._session is not None and not self._session.expects(Outgoing(message, envelope)):
             # The last send announced another message, whose DATA may be answered with a 354
             # and wait for text that is not coming: only closing ends that without sending it.
@@ -107,9 +109,11 @@ class SmtpTransport(Transport):
         except BaseException:
             self.close()
             raise
+        # This send's share: all of a session opened for it, connecting and greeting included.
+        trips = self._session.round_trips - (trips_before if self._session is kept else 0)
         if one_shot:
             self.close()
-        return delivery
+        return replace(delivery, round_trips=trips)
 
     def _signed(self, message: bytes, envelope: Envelope) -> bytes:
         if self.signer is None:
