@@ -130,6 +130,7 @@ class MailViewer:
             [
                 ("Content-Type", "text/html; charset=utf-8"),
                 ("Content-Security-Policy", PAGE_POLICY),
+                ("X-Frame-Options", "DENY"),
             ],
             body,
         )

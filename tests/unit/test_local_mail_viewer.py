@@ -244,6 +244,24 @@ def test_a_symbolic_link_in_the_folder_is_no_message(
     assert _ask(viewer, "GET", f"{MESSAGES_PATH}/{stem}/raw").status == 404
 
 
+def test_ses_mail_shows_ses_s_message_id(tmp_path: Path) -> None:
+    """What moto's SES accepted lands in the same folder, with SES's id in its envelope."""
+    received = Received(
+        mail_from="shop@example.com",
+        rcpt_tos=["ann@example.com"],
+        data=_mail("Through SES", to="ann@example.com").as_bytes(),
+        tls=False,
+        auth_login=None,
+    )
+    MailFolder(tmp_path / "mail").keep(received, provider_message_id="0100018c-ses-id")
+    viewer = MailViewer(tmp_path / "mail")
+
+    shown = _ask(viewer, "GET", f"{MESSAGES_PATH}/{_first_id(viewer)}").json()
+
+    assert shown["subject"] == "Through SES"
+    assert shown["envelope"]["provider_message_id"] == "0100018c-ses-id"
+
+
 # --- deleting ---------------------------------------------------------------------------------
 
 

@@ -32,6 +32,12 @@ function showStatus(text) {
   byId("status").textContent = text;
 }
 
+// What went wrong in an action the user asked for (the message was deleted meanwhile, the
+// stack stopped), shown instead of lost.
+function reportFailure(promise) {
+  promise.catch((error) => showStatus(error.message));
+}
+
 async function fetchJson(url, options) {
   const answer = await fetch(url, { cache: "no-store", ...options });
   const body = await answer.json();
@@ -69,9 +75,9 @@ function renderList(listed) {
       element("span", `To: ${message.to || message.rcpt_tos.join(", ")}`, "to"),
       element("time", when(message.received_at), "received"),
     );
-    item.addEventListener("click", () => openMessage(message.id));
+    item.addEventListener("click", () => reportFailure(openMessage(message.id)));
     item.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") openMessage(message.id);
+      if (event.key === "Enter") reportFailure(openMessage(message.id));
     });
     list.append(item);
   }
@@ -158,7 +164,7 @@ function renderMessage(message) {
   source.dataset.url = message.raw_url;
   source.dataset.loaded = "";
 
-  byId("delete").onclick = () => deleteMessage(message.id);
+  byId("delete").onclick = () => reportFailure(deleteMessage(message.id));
   document.querySelector('#tabs [data-tab="html"]').disabled = !message.html_url;
   showTab(message.html_url ? "html" : "text");
 }
@@ -211,14 +217,14 @@ function start() {
     window.clearTimeout(pending);
     pending = window.setTimeout(() => {
       state.query = event.target.value.trim();
-      refreshList().catch((error) => showStatus(error.message));
+      reportFailure(refreshList());
     }, SEARCH_DELAY_MS);
   });
   byId("clear").addEventListener("click", () => {
-    deleteAll().catch((error) => showStatus(error.message));
+    reportFailure(deleteAll());
   });
   for (const button of document.querySelectorAll("#tabs button")) {
-    button.addEventListener("click", () => showTab(button.dataset.tab));
+    button.addEventListener("click", () => reportFailure(showTab(button.dataset.tab)));
   }
   poll();
 }
