@@ -53,7 +53,9 @@ class StopSignal:
 def start_gateway(config: LocalConfig) -> Gateway:
     """The gateway in front of the template's functions (each runs in containers of its own)."""
     api = template_api({"CorsAllowedOrigins": config.cors_allowed_origins})
-    return Gateway(config.api_port, config.invoke_port, template_functions(), api)
+    return Gateway(
+        config.api_port, config.invoke_port, template_functions(), api, mail_dir=config.mail_dir
+    )
 
 
 def start_pollers(gateway: Gateway, moto_endpoint: str) -> list[WorkerPoller]:

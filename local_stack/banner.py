@@ -15,6 +15,7 @@ from local_stack.functions import (
     LocalFunction,
     default_concurrency,
 )
+from local_stack.mail_viewer import VIEWER_PATH
 from local_stack.worker_poller import WorkerPoller
 
 # The seed page's "Send a Basic Email" body, laid out as there (its obfuscated address replaced).
@@ -73,6 +74,8 @@ Local email API: no AWS account, no Docker.
                  (default sender {DEFAULT_FROM_EMAIL})
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
+  Mail viewer    {config.api_url}{VIEWER_PATH}
+                 (newest first, search, HTML sandboxed, envelope with Bcc, attachments, .eml)
   SES (moto)     services of type ses send as {ses_identities} (LOCAL_SES_IDENTITIES);
                  what they send lands in the mail folder too
   AWS (moto)     {moto_endpoint}   tables: {tables}; admin key secret: {ADMIN_KEY_SECRET_ID}{queues}

@@ -19,6 +19,10 @@ port and answers only what is plainly a local program, never a web page the deve
 - the API function behind it gets no `requestContext.authorizer` from a caller, since only
   the gateway's own authorizer may vouch for one: it checks the key itself instead.
 
+The API port also serves the stack's own pages, under `/_local/`: the captured mail's viewer
+(`/_local/mail`, `local_stack.mail_viewer`, with its own guard: it answers the developer's
+browser, never another site's page) and the SES event replay below.
+
 Both ports refuse a body over API Gateway's 10 MB from its Content-Length, before reading it,
 and no log line shows the value of a query parameter named like a credential (DreamFactory's
 clients send the key as `?api_key=`).
@@ -40,6 +44,7 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
@@ -59,6 +64,8 @@ from local_stack.config import HOST
 from local_stack.container_process import STOP_GRACE_SECONDS, FunctionError
 from local_stack.containers import FunctionContainers
 from local_stack.functions import LocalApi, LocalFunction
+from local_stack.mail_viewer import MailViewer, is_viewer_path
+from local_stack.mail_viewer.routes import ViewerRequest
 from local_stack.template_tables import load_template
 
 # The local stack's own path on the API port (no route of the template's): it replays an SES
@@ -101,8 +108,11 @@ class Gateway:
         invoke_port: int,
         functions: Mapping[str, LocalFunction],
         api: LocalApi,
+        mail_dir: Path | None = None,
     ) -> None:
         self.api = api
+        # The captured mail's web page (/_local/mail), when the stack captures mail.
+        self.mail_viewer = MailViewer(mail_dir) if mail_dir is not None else None
         self.api_function = functions[api.function]
         self.authorizer = functions[api.authorizer] if api.authorizer else None
         self.open_routes = routes_without_authorizer(load_template())
@@ -313,6 +323,9 @@ class _ApiRequest(_Request):
         if unquote(url.path) == SES_EVENTS_PATH:
             self._replay_ses_event(body)
             return
+        if gateway.mail_viewer is not None and is_viewer_path(unquote(url.path)):
+            self._show_mail(gateway.mail_viewer, unquote(url.path), url.query)
+            return
         # Still percent-encoded, as a REST API hands the function its `path` (an HTTP API
         # would decode it): a template named "User Invite Default" arrives as
         # `.../User%20Invite%20Default`, and the route decodes its parameter itself.
@@ -366,6 +379,18 @@ class _ApiRequest(_Request):
         function = self.server.gateway.functions[SES_EVENTS_FUNCTION]
         payload, failed = self.server.gateway.run_invoke(function, event)
         self._reply_json(502 if failed else 200, payload)
+
+    def _show_mail(self, viewer: MailViewer, path: str, query: str) -> None:
+        answer = viewer.answer(
+            ViewerRequest(
+                method=self.command,
+                path=path,
+                query=query,
+                headers={name.lower(): value for name, value in self.headers.items()},
+                hosts=self.headers.get_all("Host"),
+            )
+        )
+        self._reply(answer.status, answer.headers, answer.body)
 
     def _reply_answer(self, answer: ProxyAnswer) -> None:
         payload = answer.get("body") or ""
