@@ -189,6 +189,8 @@ def stack_environment(
         LOCAL_API_PORT=str(api_port),
         LOCAL_INVOKE_PORT=str(invoke_port),
         LOCAL_SMTP_PORT=str(smtp_port),
+        # The capture server's implicit-TLS port: a free one, not 1465 (a `make dev` may have it).
+        LOCAL_SMTPS_PORT=str(free_port()),
         LOCAL_MOTO_PORT=str(moto_port),
         LOCAL_MAIL_DIR=str(mail_dir),
         LOCAL_STATE_DIR=str(state_dir or mail_dir.parent / "state"),
@@ -223,7 +225,7 @@ def start_stack(
         admin_key=admin_key,
     )
     # The capture server's implicit-TLS port: kept in the run's settings, so a restart keeps it.
-    extra_env = {"LOCAL_SMTPS_PORT": str(free_port()), **(extra_env or {})}
+    extra_env = {"LOCAL_SMTPS_PORT": env["LOCAL_SMTPS_PORT"], **(extra_env or {})}
     env.update(extra_env)
     with log_path.open("wb") as log:
         # A file, not a pipe: nobody reads the log while tests run, and a full pipe would block.
