@@ -90,7 +90,11 @@ class MailCapture:
                 tls=context,
                 authenticator=handler.authenticate,
             )
-            self._servers.append(implicit.start())
+            try:
+                self._servers.append(implicit.start())
+            except BaseException:
+                self.stop()  # the STARTTLS server, already serving
+                raise
 
     def stop(self) -> None:
         for server in self._servers:
