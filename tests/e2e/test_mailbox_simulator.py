@@ -156,6 +156,27 @@ def test_a_tls_service_with_a_username_sends_to_success(
     assert message["Subject"] == "Simulated"
 
 
+def test_an_ssl_service_sends_over_the_implicit_tls_port(simulating: Simulating) -> None:
+    service = simulating.create(
+        "smtps",
+        {
+            "config": {
+                "host": "localhost",
+                "port": simulating.stack.smtps_port,
+                "encryption": "ssl",
+                "username": "developer",
+                "password": "whatever",
+                "from_email": "noreply@example.com",
+            }
+        },
+    )
+
+    sent = simulating.send(service, "success")
+
+    assert sent.status == 200, sent.body
+    assert simulating.record(service, sent.body["id"])["status"] == "sent"
+
+
 def test_bounce_fails_the_message_at_once(simulating: Simulating, tls_service: str) -> None:
     bounced = simulating.send(tls_service, "bounce")
 
