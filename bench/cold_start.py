@@ -157,6 +157,7 @@ class LocalStack:
             LOCAL_API_PORT=str(self.api_port),
             LOCAL_INVOKE_PORT=str(self.invoke_port),
             LOCAL_SMTP_PORT=str(self.smtp_port),
+            LOCAL_SMTPS_PORT=str(free_port()),
             LOCAL_MOTO_PORT=str(self.moto_port),
             LOCAL_MAIL_DIR=str(self.workdir / "mail"),
             LOCAL_STATE_DIR=str(self.workdir / "state"),

@@ -18,15 +18,18 @@ import boto3
 from local_stack.banner import banner
 from local_stack.bootstrap import create_email_service
 from local_stack.config import LocalConfig
-from local_stack.environment import point_handlers_at, queue_arn, queue_url
+from local_stack.environment import point_handlers_at, queue_arn, queue_url, trust_local_ca
 from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
 from local_stack.leases import give_back_leases
+from local_stack.local_ca import local_authority
 from local_stack.mail_capture import MailCapture, MailFolder
 from local_stack.moto_server import MotoServer
 from local_stack.resources import provision, state_summary
 from local_stack.scheduler import Scheduler, template_schedules
 from local_stack.ses import verify_identities
+from local_stack.simulator_events import SimulatorEvents
+from local_stack.smtp.simulator import SimulatorSettings
 from local_stack.state_store import StateStore
 from local_stack.worker_poller import WorkerPoller, template_queue_sources
 
@@ -86,9 +89,16 @@ def main(argv: list[str] | None = None) -> int:
             state.reset()
         # Runs last: the final snapshot is taken once nothing talks to moto any more.
         running.callback(state.close)
-        moto = MotoServer(config.moto_port, state, ses_mail=MailFolder(config.mail_dir))
+        # What the simulator's recipients cause after a send (SES-style events) goes through
+        # the API's own events route, once the gateway is up.
+        simulator_events = SimulatorEvents(config.api_url)
+        running.callback(simulator_events.stop)
+        mail = MailFolder(config.mail_dir, on_kept=simulator_events.after_kept)
+        moto = MotoServer(config.moto_port, state, ses_mail=mail)
         running.callback(moto.stop)
         point_handlers_at(moto.endpoint_url)
+        authority = local_authority(config.state_dir)
+        trust_local_ca(authority.ca_file)
         verify_identities(config.ses_identities)
         admin_key = provision(config.admin_key, keep_existing_key=not config.admin_key_given)
         if admin_key != config.admin_key:
@@ -99,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         leases = give_back_leases()
         if leases:
             summary += f"; {leases} left sending by the last run's workers, their leases given back"
-        capture = MailCapture(config.smtp_port, config.mail_dir)
+        capture = MailCapture(
+            config.smtp_port,
+            config.mail_dir,
+            authority=authority,
+            tls_port=config.smtps_port,
+            simulator=SimulatorSettings.from_env(),
+            folder=mail,
+        )
         running.callback(capture.stop)
         gateway = start_gateway(config)
         running.callback(gateway.stop)

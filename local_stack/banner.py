@@ -15,7 +15,9 @@ from local_stack.functions import (
     LocalFunction,
     default_concurrency,
 )
+from local_stack.local_ca import ca_file_in
 from local_stack.mail_viewer import VIEWER_PATH
+from local_stack.smtp.simulator import SIMULATOR_DOMAIN, Mailbox
 from local_stack.worker_poller import WorkerPoller
 
 # The seed page's "Send a Basic Email" body, laid out as there (its obfuscated address replaced).
@@ -54,6 +56,7 @@ def banner(
         f" ?async=true and send_at land here)"
         for poller in pollers
     )
+    simulator = ", ".join(f"{mailbox}@" for mailbox in Mailbox) + SIMULATOR_DOMAIN
     limits = ", ".join(f"{f.name} {f.concurrency}" for f in functions)
     ses_identities = ", ".join(config.ses_identities) or "nobody"
     concurrency = textwrap.fill(
@@ -72,6 +75,11 @@ Local email API: no AWS account, no Docker.
                  ({key_origin})
   Service        '{SERVICE_NAME}': SMTP to the capture server on {HOST}:{config.smtp_port}
                  (default sender {DEFAULT_FROM_EMAIL})
+  SMTP TLS       STARTTLS on {HOST}:{config.smtp_port}, implicit TLS on {HOST}:{config.smtps_port};
+                 AUTH takes any login, over TLS only; certificate from the local CA
+                 {ca_file_in(config.state_dir)} (the functions trust it: SMTP_CA_FILE)
+  Simulator      {simulator}
+                 answer as their names say (README: "Trying failures locally")
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
   Mail viewer    {config.api_url}{VIEWER_PATH}

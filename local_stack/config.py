@@ -19,6 +19,8 @@ DEFAULT_API_PORT = 3000  # what `sam local start-api` uses, so clients need no c
 # the one `sam local start-lambda` uses.
 DEFAULT_INVOKE_PORT = 3001
 DEFAULT_SMTP_PORT = 1025
+# The capture server's implicit-TLS port (STARTTLS is on LOCAL_SMTP_PORT): 465's local twin.
+DEFAULT_SMTPS_PORT = 1465
 DEFAULT_MOTO_PORT = 5005
 DEFAULT_MAIL_DIR = REPO_ROOT / ".local" / "mail"
 # What moto was told (services, keys, records, the queue), kept across restarts.
@@ -46,11 +48,13 @@ class LocalConfig:
     # CorsAllowedOrigins): the API function reads the variable itself, at its cold start; the
     # gateway's own answers depend on it too.
     cors_allowed_origins: str = ""
+    smtps_port: int = DEFAULT_SMTPS_PORT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
         """LOCAL_API_PORT, LOCAL_INVOKE_PORT, LOCAL_SMTP_PORT, LOCAL_MOTO_PORT, LOCAL_MAIL_DIR,
-        LOCAL_STATE_DIR, LOCAL_SES_IDENTITIES, BOOTSTRAP_ADMIN_KEY, CORS_ALLOWED_ORIGINS."""
+        LOCAL_STATE_DIR, LOCAL_SES_IDENTITIES, BOOTSTRAP_ADMIN_KEY, CORS_ALLOWED_ORIGINS,
+        LOCAL_SMTPS_PORT."""
         given_key = environ.get("BOOTSTRAP_ADMIN_KEY", "").strip()
         return cls(
             api_port=_port(environ, "LOCAL_API_PORT", DEFAULT_API_PORT),
@@ -63,6 +67,7 @@ class LocalConfig:
             state_dir=Path(environ.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR).resolve(),
             ses_identities=_identities(environ.get("LOCAL_SES_IDENTITIES")),
             cors_allowed_origins=environ.get("CORS_ALLOWED_ORIGINS", "").strip(),
+            smtps_port=_port(environ, "LOCAL_SMTPS_PORT", DEFAULT_SMTPS_PORT),
         )
 
     @property
@@ -89,6 +94,7 @@ class LocalConfig:
             ("LOCAL_API_PORT", self.api_port),
             ("LOCAL_INVOKE_PORT", self.invoke_port),
             ("LOCAL_SMTP_PORT", self.smtp_port),
+            ("LOCAL_SMTPS_PORT", self.smtps_port),
             ("LOCAL_MOTO_PORT", self.moto_port),
         )
         seen: dict[int, str] = {}

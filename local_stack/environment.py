@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
+from local_stack.private_files import write_private
 from local_stack.template_tables import load_template, table_schemas
 
 NAME_PREFIX = "email-api"
@@ -104,6 +106,19 @@ def point_handlers_at(endpoint_url: str) -> None:
     )
     for logical_id, table_name in table_names().items():
         os.environ[table_setting(logical_id)] = table_name
+
+
+def trust_local_ca(ca_file: Path) -> None:
+    """Make the functions' TLS clients of SMTP servers trust the stack's CA (local_stack.local_ca)
+    on top of the system store, as SMTP_CA_FILE does deployed: verification stays on. A CA
+    bundle the developer named in SMTP_CA_FILE is still trusted: both go into one file."""
+    given = os.environ.get("SMTP_CA_FILE", "").strip()
+    if not given or Path(given).resolve() == ca_file.resolve():
+        os.environ["SMTP_CA_FILE"] = str(ca_file)
+        return
+    bundle = ca_file.with_name("trusted.pem")
+    write_private(bundle, ca_file.read_bytes() + b"\n" + Path(given).read_bytes(), durable=False)
+    os.environ["SMTP_CA_FILE"] = str(bundle)
 
 
 def _either(name: str, default: str) -> str:

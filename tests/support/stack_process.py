@@ -57,6 +57,16 @@ class RunningStack:
         return f"http://127.0.0.1:{self.invoke_port}"
 
     @property
+    def smtps_port(self) -> int:
+        """The capture server's implicit-TLS port."""
+        return int(self.extra_env["LOCAL_SMTPS_PORT"])
+
+    @property
+    def ca_file(self) -> Path:
+        """The local CA the capture server's certificate chains to (`local_stack.local_ca`)."""
+        return self.state_dir / "tls" / "ca.pem"
+
+    @property
     def ports(self) -> tuple[int, int, int, int]:
         return self.api_port, self.invoke_port, self.smtp_port, self.moto_port
 
@@ -179,6 +189,8 @@ def stack_environment(
         LOCAL_API_PORT=str(api_port),
         LOCAL_INVOKE_PORT=str(invoke_port),
         LOCAL_SMTP_PORT=str(smtp_port),
+        # The capture server's implicit-TLS port: a free one, not 1465 (a `make dev` may have it).
+        LOCAL_SMTPS_PORT=str(free_port()),
         LOCAL_MOTO_PORT=str(moto_port),
         LOCAL_MAIL_DIR=str(mail_dir),
         LOCAL_STATE_DIR=str(state_dir or mail_dir.parent / "state"),
@@ -212,7 +224,9 @@ def start_stack(
         mail_dir=mail_dir,
         admin_key=admin_key,
     )
-    env.update(extra_env or {})
+    # The capture server's implicit-TLS port: kept in the run's settings, so a restart keeps it.
+    extra_env = {"LOCAL_SMTPS_PORT": env["LOCAL_SMTPS_PORT"], **(extra_env or {})}
+    env.update(extra_env)
     with log_path.open("wb") as log:
         # A file, not a pipe: nobody reads the log while tests run, and a full pipe would block.
         process = subprocess.Popen(  # noqa: S603  # this interpreter, our module, our flags
@@ -233,7 +247,7 @@ def start_stack(
         mail_dir,
         admin_key,
         log_path,
-        extra_env=dict(extra_env or {}),
+        extra_env=dict(extra_env),
         own_process_group=own_process_group,
     )
     _wait_until_ready(stack)
