@@ -190,9 +190,7 @@ class Mailer:
             raise
         message = admitted.sealed.message
         try:
-            record = self._new_record(
-                caller, admitted, Status.SENDING, attempts=1, tags=request.labels()
-            )
+            record = self._new_record(caller, admitted, Status.SENDING, attempts=1)
         except BaseException:
             allowance.release()
             raise
@@ -265,7 +263,6 @@ class Mailer:
                 send_at=scheduled,
                 outbox=(body_of(job), due),
                 over_abandoned=record_id is not None,
-                tags=request.labels(),
             )
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
@@ -335,9 +332,9 @@ class Mailer:
         send_at: str | None = None,
         outbox: tuple[str, int] | None = None,
         over_abandoned: bool = False,
-        tags: list[str] | None = None,
     ) -> MessageRecord:
-        """A new record; with `outbox` (the job's body, when it is due) holding its job."""
+        """A new record, with the message's tags and metadata; with `outbox` (the job's body,
+        when it is due) holding its job."""
         message = admitted.sealed.message
         record = MessageRecord(
             id=record_id or new_record_id(),
@@ -350,7 +347,8 @@ class Mailer:
             suppressed=admitted.screened.suppressed,
             attempts=attempts,
             send_at=send_at,
-            tags=list(dict.fromkeys(tags or [])),
+            tags=list(message.tags),
+            metadata=dict(message.metadata),
         )
         return self._records.create(
             record.with_outbox(*outbox) if outbox else record, over_abandoned=over_abandoned

@@ -8,8 +8,8 @@ Every top-level string of each layer is a value for `{name}` placeholders (`temp
 wins over all), HTML-escaped in `body_html` unless the service asks for raw values, and
 inserted in the caller's own header fields (`headers`, `list_unsubscribe`) too, which are
 checked again once filled in. Inline parts must agree with the HTML's `cid:` references
-(`core.composition.inline_parts`). The message gets the Message-ID and Date it keeps on every
-attempt.
+(`core.composition.inline_parts`). The request's `tags` and `metadata` travel with the message,
+never in a header. The message gets the Message-ID and Date it keeps on every attempt.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def compose(
         for attachment in request.attachments
     ] + list(fetched)
     check_inline_parts(attachments, body_html)
+    tags = list(dict.fromkeys(request.labels()))
     return outgoing.Message(
         sender=Mailbox(sender_email, _pick(request.from_name, defaults.from_name)),
         to=request.to,
@@ -84,6 +85,8 @@ def compose(
         body_html=body_html,
         attachments=attachments,
         headers=own_headers(request, values),
+        tags=tags,
+        metadata=request.metadata,
         message_id=new_message_id(sender_email),
         date=now.replace(microsecond=0),  # a Date header's precision
     )
