@@ -47,7 +47,8 @@ class Message(BaseModel):
     # order: (name, value as the receiver reads it).
     headers: list[tuple[str, str]] = Field(default_factory=list)
     # The sender's labels and strings of its own (`tags`, `metadata`): kept on the record, never
-    # in a header.
+    # in a header of their own; a provider that takes them beside the message (SES's API) gets
+    # them through the envelope (`core.transport.base.Envelope`).
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
     message_id: str

@@ -1,10 +1,12 @@
 """A send's `tags` and `metadata` through the API handler: kept on the message's record and
 shown by its lookups and lists, carried by the queued job, sent with the later message events
-and webhooks (moto's SQS, a stand-in SES endpoint and a real HTTP server on loopback); never in
-a header of what a plain SMTP server receives (a real one on loopback)."""
+and webhooks (moto's SQS and a real HTTP server on loopback); never in a header of what a plain
+SMTP server receives (a real one on loopback), but as SES's own fields for a service that asks
+for them, and as `EmailTags` through the SES API (a stand-in SES endpoint on loopback)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,6 +38,13 @@ def _send(body: dict[str, Any], **options: Any) -> ApiResponse:
 def _header_section(server: CaptureServer) -> bytes:
     data = server.only_message.data
     return data[: data.index(b"\r\n\r\n") + 2]
+
+
+def _ses_fields_server(smtp_server: Callable[..., CaptureServer], **config: Any) -> CaptureServer:
+    """A capture server behind an `email` service that sends SES's header fields."""
+    server = smtp_server()
+    create_plain_service(server.port, ses_message_tags=True, **config)
+    return server
 
 
 # --- the record: stored, looked up, listed ----------------------------------------------------
@@ -108,7 +117,60 @@ def test_bad_metadata_is_a_400_naming_the_key_and_nothing_is_sent(
     assert server.sessions == 0
 
 
-# --- the events and webhooks that follow ------------------------------------------------------
+# --- SES's header fields, for a service that asks ---------------------------------------------
+
+
+def test_a_service_that_asks_gets_x_ses_message_tags_and_its_configuration_set(
+    smtp_server: Callable[..., CaptureServer],
+) -> None:
+    server = _ses_fields_server(smtp_server, ses_configuration_set="events")
+
+    sent = _send({**MESSAGE, "tags": TAGS, "metadata": METADATA})
+
+    assert sent.status == 200, sent.body
+    section = _header_section(server)
+    tags = b"invoice=true, eu-1=true, order_id=A-1001, tenant=acme_corp"
+    assert b"\r\nX-SES-MESSAGE-TAGS: " + tags + b"\r\n" in section
+    assert b"\r\nX-SES-CONFIGURATION-SET: events\r\n" in section
+    parsed = server.only_message.parsed()
+    assert str(parsed["X-SES-MESSAGE-TAGS"]) == (
+        "invoice=true, eu-1=true, order_id=A-1001, tenant=acme_corp"
+    )
+
+
+def test_a_service_that_asks_refuses_what_ses_cannot_carry_before_sending(
+    smtp_server: Callable[..., CaptureServer],
+) -> None:
+    server = _ses_fields_server(smtp_server)
+
+    refused = _send({**MESSAGE, "tags": ["customer:1042"], "metadata": METADATA})
+
+    assert refused.status == 400, refused.body
+    assert refused.body["error"]["reason"] == "invalid_ses_tag"
+    assert refused.body["error"]["context"] == {"field": "tags", "tag": "customer:1042"}
+    assert server.sessions == 0
+
+
+def test_a_caller_still_cannot_write_ses_fields_itself(server: CaptureServer) -> None:
+    refused = _send({**MESSAGE, "headers": {"X-SES-MESSAGE-TAGS": "a=b"}})
+
+    assert refused.status == 400, refused.body
+    assert refused.body["error"]["reason"] == "header_not_allowed"
+
+
+def test_the_settings_are_shown_only_when_set(smtp_server: Callable[..., CaptureServer]) -> None:
+    _ses_fields_server(smtp_server, ses_configuration_set="events")
+    create_service({"host": "smtp.example.com"}, name="plain")
+
+    tagged = call_api("GET", "/api/v2/system/service/email").body["config"]
+    plain = call_api("GET", "/api/v2/system/service/plain").body["config"]
+
+    assert (tagged["ses_message_tags"], tagged["ses_configuration_set"]) == (True, "events")
+    assert "ses_message_tags" not in plain
+    assert "ses_configuration_set" not in plain
+
+
+# --- the SES API, and the events and webhooks that follow -------------------------------------
 
 
 @pytest.fixture
@@ -131,6 +193,31 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> WebhookCalls:
     monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "true")
     runtime.reset()
     return queue
+
+
+def test_ses_gets_email_tags_and_no_header(ses: SesEndpoint) -> None:
+    ses.answer(Accept(message_id=SES_ID))
+
+    sent = _send({**MESSAGE, "tags": TAGS, "metadata": METADATA})
+
+    assert sent.status == 200, sent.body
+    [request] = ses.sent()
+    assert request["EmailTags"] == [
+        {"Name": "invoice", "Value": "true"},
+        {"Name": "eu-1", "Value": "true"},
+        {"Name": "order_id", "Value": "A-1001"},
+        {"Name": "tenant", "Value": "acme_corp"},
+    ]
+    assert b"X-SES-" not in base64.b64decode(request["Content"]["Raw"]["Data"])
+
+
+def test_ses_refuses_a_tag_it_cannot_carry_before_anything_is_sent(ses: SesEndpoint) -> None:
+    refused = _send({**MESSAGE, "metadata": {"note": "two words"}})
+
+    assert refused.status == 400, refused.body
+    assert refused.body["error"]["reason"] == "invalid_ses_tag"
+    assert refused.body["error"]["context"]["key"] == "note"
+    assert ses.sent() == []
 
 
 def test_the_sent_and_delivered_webhooks_carry_tags_and_metadata(
