@@ -27,8 +27,8 @@ class Attachment(BaseModel):
 
 class Message(BaseModel):
     """Sender, recipients, subject, bodies, attachments (inline parts among them), the
-    caller's own header fields, and the headers fixed once: the Message-ID and the Date. Bcc
-    recipients are in the envelope only, never in a header."""
+    caller's own header fields, its tags and metadata, and the headers fixed once: the
+    Message-ID and the Date. Bcc recipients are in the envelope only, never in a header."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
@@ -46,6 +46,11 @@ class Message(BaseModel):
     # Fields of the caller's own (`headers`, `list_unsubscribe`), checked and rendered, in
     # order: (name, value as the receiver reads it).
     headers: list[tuple[str, str]] = Field(default_factory=list)
+    # The sender's labels and strings of its own (`tags`, `metadata`): kept on the record, never
+    # in a header of their own; a provider that takes them beside the message (SES's API) gets
+    # them through the envelope (`core.transport.base.Envelope`).
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
     message_id: str
     date: AwareDatetime
 

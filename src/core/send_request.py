@@ -38,6 +38,7 @@ from core.addresses import (
 from core.composition.custom_headers import MAX_HEADERS, MAX_VALUE_LENGTH, check_headers
 from core.composition.unsubscribe import check_entries
 from core.errors import InvalidRequest
+from core.message_metadata import METADATA_SCHEMA, check_metadata
 from core.settings import get_settings
 from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
@@ -59,9 +60,14 @@ MESSAGE_TEXT_FIELDS = (
 ATTACHMENT_REFERENCES = ("attachment", "import_url")
 
 # A send's `tags`: the sender's own labels, stored on its record and filterable in lists.
+# (Its `metadata`, the sender's own strings by key: `core.message_metadata`.)
 MAX_TAGS = 10
 TAG_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
+
+# Fields of ours that a DreamFactory client may send as placeholder values: given as a scalar,
+# they are one (DreamFactory substitutes every top-level string), not our field.
+PLACEHOLDER_WHEN_SCALAR = ("tags", "metadata")
 
 # What `tags` may be: the labels, or (a DreamFactory client's) a placeholder value.
 _TAGS_SCHEMA = {
@@ -421,20 +427,31 @@ class SendRequest(TemplateReference):
         " each), kept on the message's record and usable as a filter when listing messages. A"
         " `tags` that is no list is a placeholder value, as any top-level string is.",
     )
-    _tags_placeholder: str | int | float | bool | None = PrivateAttr(default=None)
+    # Not DreamFactory's either, and a placeholder value when it is no object, as `tags` is.
+    metadata: Annotated[
+        dict[str, str],
+        BeforeValidator(check_metadata, json_schema_input_type=dict[str, str] | None),
+        WithJsonSchema(METADATA_SCHEMA),
+    ] = Field(default_factory=dict)
+    # The top-level `tags` / `metadata` that were placeholder values (scalars), by name.
+    _placeholders: dict[str, str | int | float | bool] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
     def _tags_or_placeholder(
         cls, data: Any, handler: ModelWrapValidatorHandler[SendRequest]
     ) -> SendRequest:
-        scalar = None
-        if isinstance(data, dict) and isinstance(data.get("tags"), str | int | float | bool):
-            data = dict(data)
-            scalar = data.pop("tags")
+        scalars: dict[str, str | int | float | bool] = {}
+        if isinstance(data, dict):
+            scalars = {
+                name: value
+                for name in PLACEHOLDER_WHEN_SCALAR
+                if isinstance(value := data.get(name), str | int | float | bool)
+            }
+            if scalars:
+                data = {name: value for name, value in data.items() if name not in scalars}
         request = handler(data)
-        if scalar is not None:
-            request._tags_placeholder = scalar
+        request._placeholders = scalars
         return request
 
     def labels(self) -> list[str]:
@@ -500,8 +517,8 @@ class SendRequest(TemplateReference):
                 continue  # files to attach, not text to insert
             if isinstance(value, str | int | float | bool):
                 values[key] = str(value)
-        if self._tags_placeholder is not None:
-            values["tags"] = str(self._tags_placeholder)
+        for name, scalar in self._placeholders.items():
+            values[name] = str(scalar)
         for key, value in self.template_data.items():
             values[key] = "" if value is None else str(value)
         return values

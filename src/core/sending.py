@@ -191,9 +191,7 @@ class Mailer:
             raise
         message = admitted.sealed.message
         try:
-            record = self._new_record(
-                caller, admitted, Status.SENDING, attempts=1, tags=request.labels()
-            )
+            record = self._new_record(caller, admitted, Status.SENDING, attempts=1)
         except BaseException:
             allowance.release()
             raise
@@ -266,7 +264,6 @@ class Mailer:
                 send_at=scheduled,
                 outbox=(body_of(job), due),
                 over_abandoned=record_id is not None,
-                tags=request.labels(),
             )
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
@@ -336,9 +333,9 @@ class Mailer:
         send_at: str | None = None,
         outbox: tuple[str, int] | None = None,
         over_abandoned: bool = False,
-        tags: list[str] | None = None,
     ) -> MessageRecord:
-        """A new record; with `outbox` (the job's body, when it is due) holding its job."""
+        """A new record, with the message's tags and metadata; with `outbox` (the job's body,
+        when it is due) holding its job."""
         message = admitted.sealed.message
         record = MessageRecord(
             id=record_id or new_record_id(),
@@ -351,7 +348,8 @@ class Mailer:
             suppressed=admitted.screened.suppressed,
             attempts=attempts,
             send_at=send_at,
-            tags=list(dict.fromkeys(tags or [])),
+            tags=list(message.tags),
+            metadata=dict(message.metadata),
         )
         correlate(record_id=record.id, message_id=message.message_id)
         return self._records.create(

@@ -143,6 +143,31 @@ def test_no_configuration_set_is_named_when_the_service_has_none(endpoint: SesEn
 
     [request] = endpoint.sent()
     assert "ConfigurationSetName" not in request
+    assert "EmailTags" not in request  # a message without tags or metadata
+
+
+TAGGED = Envelope(SENDER, [TO], tags=("invoice",), metadata=(("order_id", "A-1001"),))
+
+
+def test_tags_and_metadata_go_as_email_tags(endpoint: SesEndpoint) -> None:
+    SesTransport(REGION, endpoint_url=endpoint.url).send(MESSAGE.raw, TAGGED, deadline())
+
+    [request] = endpoint.sent()
+    assert request["EmailTags"] == [
+        {"Name": "invoice", "Value": "true"},
+        {"Name": "order_id", "Value": "A-1001"},
+    ]
+    assert base64.b64decode(request["Content"]["Raw"]["Data"]) == MESSAGE.raw
+
+
+@pytest.mark.usefixtures("moto_ses")
+def test_moto_takes_a_send_with_email_tags() -> None:
+    # botocore checks the request against SES's own model before moto sees it.
+    delivery = SesTransport(REGION).send(MESSAGE.raw, TAGGED, deadline())
+
+    [received] = moto_sent()
+    assert delivery.provider_message_id == received.id
+    assert received.raw_data.encode() == MESSAGE.raw
 
 
 def test_messages_share_one_kept_alive_connection(endpoint: SesEndpoint) -> None:

@@ -55,7 +55,10 @@ def test_a_message_sent_now_is_accepted_then_sent_with_its_recipients() -> None:
     path.keys[KEY] = Principal(KEY, ROLE)
 
     sent = path.mailer().send(
-        path.keys[KEY], "email", _request(tags=["welcome"]), Deadline.after(30)
+        path.keys[KEY],
+        "email",
+        _request(tags=["welcome"], metadata={"user": "u-42"}),
+        Deadline.after(30),
     )
 
     assert path.events.types() == [(T.ACCEPTED, None), (T.SENT, None)]
@@ -65,7 +68,8 @@ def test_a_message_sent_now_is_accepted_then_sent_with_its_recipients() -> None:
     assert accepted.data["recipients"] == 2
     assert done.data["recipients"] == 2
     assert done.data["provider_message_id"] == PROVIDER_MESSAGE_ID
-    assert done.data["tags"] == ["welcome"]
+    assert done.data["tags"] == accepted.data["tags"] == ["welcome"]
+    assert done.data["metadata"] == accepted.data["metadata"] == {"user": "u-42"}
 
 
 def test_a_refused_message_sent_now_is_accepted_then_failed(path: SendPath) -> None:

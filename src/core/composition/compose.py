@@ -8,8 +8,9 @@ Every top-level string of each layer is a value for `{name}` placeholders (`temp
 wins over all), HTML-escaped in `body_html` unless the service asks for raw values, and
 inserted in the caller's own header fields (`headers`, `list_unsubscribe`) too, which are
 checked again once filled in. Inline parts must agree with the HTML's `cid:` references
-(`core.composition.inline_parts`). The message gets the Message-ID and Date it keeps on every
-attempt.
+(`core.composition.inline_parts`). The request's `tags` and `metadata` travel with the message,
+in a header only for a service that sends SES's (`core.composition.ses_fields`). The message
+gets the Message-ID and Date it keeps on every attempt.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.attachments.references import InlineAttachment, Reference, parse_refer
 from core.composition.custom_headers import check_value
 from core.composition.inline_parts import check_inline_parts
 from core.composition.rendering import render, rendered_size
+from core.composition.ses_fields import ses_fields
 from core.composition.unsubscribe import header_fields
 from core.errors import InvalidRequest
 from core.outbound import too_large
@@ -69,6 +71,7 @@ def compose(
         for attachment in request.attachments
     ] + list(fetched)
     check_inline_parts(attachments, body_html)
+    tags = list(dict.fromkeys(request.labels()))
     return outgoing.Message(
         sender=Mailbox(sender_email, _pick(request.from_name, defaults.from_name)),
         to=request.to,
@@ -83,7 +86,9 @@ def compose(
         body_text=render(request.body_text, values) if request.body_text else None,
         body_html=body_html,
         attachments=attachments,
-        headers=own_headers(request, values),
+        headers=own_headers(request, values) + ses_fields(service, tags, request.metadata),
+        tags=tags,
+        metadata=request.metadata,
         message_id=new_message_id(sender_email),
         date=now.replace(microsecond=0),  # a Date header's precision
     )

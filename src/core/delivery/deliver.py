@@ -119,5 +119,13 @@ class Deliverer:
 
 
 def outgoing(sealed: Sealed, recipients: list[str]) -> Outgoing:
-    """What goes to the server for `sealed`: its bytes, from its sender to `recipients`."""
-    return Outgoing(sealed.raw, Envelope(sealed.message.sender.email, recipients))
+    """What goes to the server for `sealed`: its bytes, from its sender to `recipients`, with
+    its tags and metadata for a provider that takes them beside the message."""
+    message = sealed.message
+    envelope = Envelope(
+        message.sender.email,
+        recipients,
+        tags=tuple(message.tags),
+        metadata=tuple(message.metadata.items()),
+    )
+    return Outgoing(sealed.raw, envelope)

@@ -107,6 +107,10 @@ class MessageRecord(BaseModel):
         default_factory=list,
         description="The sender's labels for the message (the send request's `tags`).",
     )
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="The sender's own strings by key (the send request's `metadata`).",
+    )
     accepted: list[str] = Field(default_factory=list)
     refused: dict[str, str] = Field(default_factory=dict)
     deferred: dict[str, str] = Field(default_factory=dict)

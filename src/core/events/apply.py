@@ -149,6 +149,9 @@ def _moved(
             "diagnostic": now.diagnostic,
             "provider_event": event.type.value,
             "provider_message_id": event.provider_message_id,
+            # The sender's labels, as in the message's own events, for a receiver to match on.
+            "tags": list(written.tags) or None,
+            "metadata": dict(written.metadata) or None,
         }
         moved.append(
             MessageEvent(

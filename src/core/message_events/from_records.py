@@ -167,6 +167,7 @@ def _message_event(
         "reply": record.reply,
         "provider_message_id": record.provider_message_id,
         "tags": list(record.tags) or None,
+        "metadata": dict(record.metadata) or None,
         **extra,
     }
     return MessageEvent(

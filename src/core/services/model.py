@@ -272,6 +272,10 @@ class ServiceConfigBase(BaseModel):
         return RateLimits(per_second=self.max_send_rate, per_day=self.daily_quota)
 
 
+# SES's rule for a configuration set's name.
+SES_CONFIGURATION_SET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 class SmtpConfig(ServiceConfigBase):
     """An SMTP service's `config` (types `smtp_email` and `smtp`): where its server is, how
     to reach it, and who to log in as (the password: `SmtpConfigInput`, then Secrets Manager)."""
@@ -295,12 +299,26 @@ class SmtpConfig(ServiceConfigBase):
         AuthMethod, BeforeValidator(_parse_auth, json_schema_input_type=AuthMethod | None)
     ] = AuthMethod.PASSWORD
     oauth2: OAuth2Settings | None = None
+    # SES's SMTP interface reads its message tags and configuration set from header fields
+    # (`core.composition.ses_fields`): written when this is true, never when false, and when
+    # unset for a host that is an SES SMTP endpoint (`email-smtp.<region>.amazonaws.com`).
+    ses_message_tags: JsonBool | None = Field(
+        default=None,
+        description="Send the message's tags and metadata as `X-SES-MESSAGE-TAGS` (and"
+        " `ses_configuration_set` as `X-SES-CONFIGURATION-SET`): `true`, `false`, or unset"
+        " for yes when `host` is an SES SMTP endpoint (`email-smtp.<region>.amazonaws.com`).",
+    )
+    ses_configuration_set: Annotated[str, Field(pattern=SES_CONFIGURATION_SET.pattern)] | None = (
+        Field(
+            default=None,
+            description="The SES configuration set to name in `X-SES-CONFIGURATION-SET`, when"
+            " the service sends SES's header fields (see `ses_message_tags`).",
+        )
+    )
 
 
 # An AWS region's name (us-east-1, eu-central-2, us-gov-west-1, ...).
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-# SES's rule for a configuration set's name.
-SES_CONFIGURATION_SET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class SesConfig(ServiceConfigBase):
@@ -596,4 +614,7 @@ class Service(ServiceBase):
                 shown["config"].pop(key, None)
         if self.config.dkim is None:
             shown["config"].pop("dkim", None)
+        for key in ("ses_message_tags", "ses_configuration_set"):
+            if shown["config"].get(key, False) is None:
+                shown["config"].pop(key)
         return shown

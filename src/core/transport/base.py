@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Envelope:
+    """Who the message is from and to, for the provider; and the sender's labels and strings
+    (`tags`, `metadata`) for a provider whose API takes them beside the message (SES's
+    `EmailTags`). An SMTP transport sends none of them: what an SMTP provider should read of
+    them is in the message's headers already (`X-SES-MESSAGE-TAGS`, by the service's say)."""
+
     sender: str
     recipients: list[str]
+    tags: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

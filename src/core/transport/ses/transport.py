@@ -7,7 +7,9 @@ from the headers: `FromEmailAddress` is the envelope sender (the identity SES ch
 bounces go), and every envelope recipient is listed in `Destination`. For raw content SES
 writes no header from `Destination`; the recipients go in `BccAddresses`, the list that by its
 name never shows, so a Bcc recipient gets the message and appears nowhere in it. SES answers
-with its message id, which the delivery carries (`provider_message_id`). SES accepts or refuses
+with its message id, which the delivery carries (`provider_message_id`). The message's tags and
+metadata go as `EmailTags` (`core.ses_message_tags`; composing has refused what SES cannot
+carry), which SES repeats in the events it publishes about the message. SES accepts or refuses
 a message as a whole: every recipient is accepted, or the send fails (`core.transport.ses.errors`).
 """
 
@@ -19,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.dkim.signing import MessageSigner
 from core.ports import Clock, Transport
+from core.ses_message_tags import ses_tags
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.report import ConnectionReport
 from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_for, build_client, fits
@@ -99,6 +102,8 @@ class SesTransport(Transport):
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
+        if tags := ses_tags(envelope.tags, dict(envelope.metadata)):
+            request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags]
         try:
             answer = client.send_email(**request)
         except (ClientError, BotoCoreError) as error:
