@@ -250,6 +250,9 @@ RUNAWAYS = {
     "expandtabs": '{{ ("\t" * 99999).expandtabs(99999)|length }}',
     "lipsum": "{{ lipsum(99999)|length }}",
     "slice": "{{ [1]|slice(10**6)|list|length }}",
+    "sum of lists": "{{ range(99999)|batch(1)|sum(start=[])|length }}",
+    "slow filter": '{% set s = "a " * 99999 %}{{ (s ~ s)|wordwrap(1)|length }}',
+    "recursive loop": "{% for x in [1] recursive %}{{ loop([1, 1]) }}{% endfor %}",
 }
 
 

@@ -73,6 +73,10 @@ _GATHERING = frozenset({
     "batch", "dictsort", "groupby", "join", "list", "map", "max", "min", "reject",
     "rejectattr", "reverse", "select", "selectattr", "slice", "sort", "sum", "unique",
 })  # fmt: skip
+# Filters (and Markup methods) that work through text in Python, a few MB a second: their input
+# is kept to what they take a fraction of the time limit for.
+_SLOW = frozenset({"striptags", "title", "truncate", "unescape", "urlize", "wordcount", "wordwrap"})
+MAX_SLOW_INPUT = 256 * 1024
 # How many times longer than its input a filter's text may be (escaping: `"` is `&#34;`;
 # JSON: `<` is `\u003c`; a URL: `%XX`; urlize: a link around each word).
 _GROWTH = {"e": 6, "escape": 6, "forceescape": 6, "tojson": 6, "urlencode": 3, "urlize": 10}
@@ -289,12 +293,27 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
         if name in _GATHERING:
             value = _gathered(value)
             args = (*args[:offset], value, *rest)
+        if name in _SLOW:
+            _check_slow_input(name, value)
+        if name == "sum":
+            # Lists summed are copied again at every item: a square of the items in C.
+            start = kwargs.get("start", rest[1] if len(rest) > 1 else 0)
+            if not isinstance(start, int | float):
+                raise budget.too_costly("sums something other than numbers", "argument")
         budget.allow(_predict_filter(name, value, rest), f"a value with '|{name}'")
         result = function(*args, **kwargs)
         budget.spend(weight(result, budget.remaining()))
         return result
 
     return guarded
+
+
+def _check_slow_input(name: str, value: Any) -> None:
+    if isinstance(value, str) and len(value) > MAX_SLOW_INPUT:
+        raise _budget().too_costly(
+            f"passes {len(value)} characters to '{name}'; it takes at most {MAX_SLOW_INPUT}",
+            "argument",
+        )
 
 
 def _guarded_range(*args: int) -> range:
@@ -365,6 +384,8 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
             _check_arguments(args, kwargs)
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
+            if __obj.__name__ in _SLOW:
+                _check_slow_input(__obj.__name__, owner)
             if __obj.__name__ == "join" and args:
                 args = (_gathered(args[0]), *args[1:])
                 size = weight(args[0], budget.remaining()) + len(owner) * len(args[0])
