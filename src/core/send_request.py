@@ -402,8 +402,11 @@ class SendRequest(TemplateReference):
     reply_to_name: Annotated[str | None, _header_text("reply_to_name")] = None
     reply_to_email: Annotated[str | None, _optional_address("reply_to_email")] = None
     attachments: list[Attachment] = Field(default_factory=list)
-    # Text, numbers, booleans, null; and, for Jinja templates, lists and objects too.
-    template_data: dict[str, JsonValue] = Field(default_factory=dict)
+    template_data: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Values by name: text, numbers, booleans or null; for a Jinja template"
+        ' (`"template_syntax": "jinja"`) lists and objects too.',
+    )
     template_syntax: TemplateSyntax | None = Field(
         default=None,
         description='`"jinja"`: the subject, bodies and header values are Jinja2 templates'

@@ -101,7 +101,11 @@ class TemplateFields(BaseModel):
     list_unsubscribe: Annotated[Any, shown_as(str | list[str] | None)] = None
     # Not DreamFactory's: `"jinja"` makes the template's texts Jinja2 templates; a send keeps
     # that syntax unless it names another (`template_syntax` in its body).
-    template_syntax: TemplateSyntax | None = None
+    template_syntax: TemplateSyntax | None = Field(
+        default=None,
+        description='`"jinja"`: the texts are Jinja2 templates (checked when saved); left out or'
+        ' `"placeholders"`: DreamFactory\'s `{name}`.',
+    )
     # Placeholder values the request may override.
     defaults: dict[Annotated[str, Field(min_length=1)], PlaceholderDefault] = Field(
         default_factory=dict
