@@ -214,6 +214,16 @@ def test_a_syntax_error_names_the_field_and_line() -> None:
     assert error.context == {"field": "body_html", "line": 3}
 
 
+def test_a_method_is_never_written_out() -> None:
+    # `order.items` is the dict's method before its key: Jinja's rule. Its repr would show a
+    # memory address; the answer says how to reach the key instead.
+    error = _refused("{{ order.items }}", order={"items": [1]})
+
+    assert error.reason == "template_render_error"
+    assert "order['items']" in error.message
+    assert _text("{{ order['items'][0] }}", order={"items": [1]}) == "1"
+
+
 def test_include_and_extends_find_nothing() -> None:
     assert _refused("{% include 'x' %}").reason == "template_render_error"
     assert _refused("{% extends 'x' %}").reason == "template_render_error"

@@ -331,6 +331,16 @@ def _guarded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100
     return str(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
 
 
+def _printable(value: Any) -> Any:
+    """What `{{ ... }}` writes: never a function or method (its repr shows a memory address)."""
+    if callable(value) and not isinstance(value, StrictUndefined):
+        raise TypeError(
+            "a {{ ... }} writes a function or method, not a value: call it, or for a key named"
+            " like a method write order['items'], not order.items"
+        )
+    return value
+
+
 class _GuardedCodeGenerator(CodeGenerator):
     """Jinja2's code, with every loop's iterable and every `~` passed through the
     environment's guards (the sandbox intercepts neither)."""
@@ -363,6 +373,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
             optimized=False,  # the constant folder would run operations outside the budget
             keep_trailing_newline=True,  # a body ends as it was written
             auto_reload=False,
+            finalize=_printable,
         )
         self.filters = {name: _guarded_filter(name, self.filters[name]) for name in _FILTERS}
         self.globals.update(range=_guarded_range, lipsum=_guarded_lipsum)
