@@ -259,6 +259,7 @@ RUNAWAYS = {
     "repr of a big list": '{% set s = ["y" * 99999] * 9999 %}{{ s|string|length }}',
     "expandtabs": '{{ ("\t" * 99999).expandtabs(99999)|length }}',
     "lipsum": "{{ lipsum(99999)|length }}",
+    "one huge value": '{{ ("x" * 99999) * 99 }}',
     "slice": "{{ [1]|slice(10**6)|list|length }}",
     "sum of lists": "{{ range(99999)|batch(1)|sum(start=[])|length }}",
     "slow filter": '{% set s = "a " * 99999 %}{{ (s ~ s)|wordwrap(1)|length }}',
@@ -282,6 +283,31 @@ def test_a_runaway_template_is_refused_fast_and_small(source: str) -> None:
     assert peak < 100 * 1024 * 1024
 
 
+COSTLY_TO_COMPILE = {
+    "many tags": ("{{ a }}" * 3000, "tokens"),
+    "a long expression": ("{{ " + "+".join(["1"] * 2400) + " }}", "depth"),
+    "deep parentheses": ("{{ " + "(" * 200 + "1" + ")" * 200 + " }}", "depth"),
+    "deep blocks": ("{% if a %}" * 100 + "{% endif %}" * 100, "depth"),
+    "a huge text": ("x" * (1024 * 1024 + 1), "characters"),
+    "braces": ("{" * 1_000_000, "tokens"),
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "limit"), COSTLY_TO_COMPILE.values(), ids=COSTLY_TO_COMPILE.keys()
+)
+def test_a_template_too_costly_to_compile_is_refused_before_it_is(source: str, limit: str) -> None:
+    started = time.monotonic()
+
+    error = _refused(source, a=1)
+
+    assert (error.reason, error.context) == (
+        "template_too_costly",
+        {"field": "body_text", "limit": limit},
+    )
+    assert time.monotonic() - started < SAFETY_SECONDS
+
+
 def test_output_past_the_message_size_is_a_413() -> None:
     error = _refused(
         "{% for a in range(100000) %}{% for b in range(100) %}xxxxxxxxxxxxxxxx"
@@ -290,6 +316,30 @@ def test_output_past_the_message_size_is_a_413() -> None:
 
     assert isinstance(error, MessageTooLarge)
     assert error.context["limit"] == SIZE_LIMIT
+
+
+def test_reading_a_large_value_often_builds_nothing() -> None:
+    # Looking a value up, or a filter handing it back, is no new text: only what is made counts.
+    text = _text(
+        "{% for i in range(100) %}{{ (d.get('big')|default(''))|length }}{% endfor %}",
+        d={"big": "x" * 500_000},
+    )
+
+    assert text == "500000" * 100
+
+
+def test_escaping_a_large_value_stays_small() -> None:
+    # Escaping for HTML makes `"` six characters: the largest value there is, escaped, is
+    # still refused (413) within the memory bound.
+    tracemalloc.start()
+    try:
+        error = _compose_refused(body_html="{% set s = '\"' * 4000000 %}{{ s }}")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert isinstance(error, MessageTooLarge)
+    assert peak < 100 * 1024 * 1024
 
 
 def test_the_limits_cover_the_whole_message_not_each_field() -> None:

@@ -20,6 +20,9 @@ from core.settings import DEFAULT_TEMPLATE_RENDER_SECONDS, Settings
 # The text and values a template may build, all told (freed or not): the message itself is at
 # most a few MB, and a guard that counts what was built needs no allocator hook.
 DEFAULT_BUILT_BYTES = 32 * 1024 * 1024
+# One value: more than a message can hold is of no use, and escaping it for HTML may take six
+# times its size again.
+MAX_VALUE_BYTES = 4 * 1024 * 1024
 # Loop steps over every `{% for %}` of the message together.
 DEFAULT_ITERATIONS = 1_000_000
 # The largest number a call may pass (a width, a count): the sandbox's own cap on `range`.
@@ -78,6 +81,11 @@ class Budget:
 
     def allow(self, size: int, what: str = "a value") -> None:
         """Refuse, before it is made, `what` of `size` bytes that the budget cannot hold."""
+        if size > MAX_VALUE_BYTES:
+            raise self.too_costly(
+                f"would build {what} of {size} bytes; one value may have at most {MAX_VALUE_BYTES}",
+                "value_bytes",
+            )
         if size > self.remaining():
             raise self.too_costly(
                 f"would build {what} of {size} bytes, past what a message's templates may"

@@ -77,10 +77,13 @@ _GATHERING = frozenset({
 # is kept to what they take a fraction of the time limit for.
 _SLOW = frozenset({"striptags", "title", "truncate", "unescape", "urlize", "wordcount", "wordwrap"})
 MAX_SLOW_INPUT = 256 * 1024
-# How many times longer than its input a filter's text may be (escaping: `"` is `&#34;`;
-# JSON: `<` is `\u003c`; a URL: `%XX`; urlize: a link around each word).
-_GROWTH = {"e": 6, "escape": 6, "forceescape": 6, "tojson": 6, "urlencode": 3, "urlize": 10}
-_GROWTH_DEFAULT = 3  # title, upper...: a few characters grow into three
+# How many times longer than its input a filter's text may be, where it can grow (escaping: `"`
+# is `&#34;`; JSON: `<` is `\u003c`; a URL: `%XX`; urlize: a link around each word; changing
+# case: a few characters become three; wordwrap: a line break after each).
+_GROWTH = {
+    "e": 6, "escape": 6, "forceescape": 6, "tojson": 6, "urlencode": 3, "urlize": 10,
+    "upper": 3, "lower": 3, "title": 3, "capitalize": 3, "wordwrap": 2,
+}  # fmt: skip
 # A printf conversion, its width and precision.
 _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
 _NUMBER = re.compile(r"\d+")
@@ -123,7 +126,7 @@ def weight(value: Any, limit: int) -> int:
         item, depth = pending.pop()
         if isinstance(item, str | bytes):
             # Inside a container it is shown as a repr, whose escapes are up to ten characters.
-            total += len(item) * (10 if depth else 1) + 2
+            total += len(item) * 10 + 2 if depth else len(item)
         elif isinstance(item, int):
             total += item.bit_length() // 3 + 1
         elif isinstance(item, list | tuple | set | frozenset | dict | Namespace):
@@ -140,6 +143,14 @@ def weight(value: Any, limit: int) -> int:
         else:
             total += _ITEM
     return total
+
+
+def _built(result: Any, *given: Any) -> int:
+    """What an operation built: nothing when it hands back one of its inputs (`|default`,
+    `|first`, `.get()` of a value kept elsewhere), else the result's weight."""
+    if any(result is value for value in given):
+        return 0
+    return weight(result, _budget().remaining())
 
 
 def _budget() -> Budget:
@@ -276,7 +287,7 @@ def _predict_filter(name: str, value: Any, args: tuple[Any, ...]) -> int:
     if name == "format" and isinstance(value, str):
         return _predict_printf(value, args)
     if isinstance(value, str):
-        return len(value) * _GROWTH.get(name, _GROWTH_DEFAULT)
+        return len(value) * _GROWTH.get(name, 1)
     return weight(value, limit) * 2
 
 
@@ -302,7 +313,7 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
                 raise budget.too_costly("sums something other than numbers", "argument")
         budget.allow(_predict_filter(name, value, rest), f"a value with '|{name}'")
         result = function(*args, **kwargs)
-        budget.spend(weight(result, budget.remaining()))
+        budget.spend(_built(result, *args, *kwargs.values()))
         return result
 
     return guarded
@@ -383,7 +394,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
         budget.check_time()
         budget.allow(_predict_binop(operator, left, right), f"a value with '{operator}'")
         result = super().call_binop(context, operator, left, right)
-        budget.spend(weight(result, budget.remaining()))
+        budget.spend(_built(result, left, right))
         return result
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -404,7 +415,12 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
                 size = _predict_str_method(owner, __obj.__name__, args)
             budget.allow(size, f"a value with '.{__obj.__name__}()'")
         result = super().call(__context, __obj, *args, **kwargs)
-        budget.spend(weight(result, budget.remaining()))
+        if isinstance(owner, dict | list | tuple | set | frozenset):
+            # A container's methods hand back what it holds (`.get()`, `.items()`): their
+            # items were counted when made; only a new container's slots are new.
+            budget.spend(_ITEM * len(result) if isinstance(result, list | tuple) else 0)
+        else:
+            budget.spend(_built(result, owner, *args, *kwargs.values()))
         return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -459,9 +475,21 @@ def environment(*, html: bool) -> GuardedEnvironment:
     return GuardedEnvironment(autoescape=html)
 
 
-@lru_cache(maxsize=64)
+# Compiled templates kept: a batch renders one template for every message. Up to 256 KiB of
+# text each (a stored template's most), so what is kept stays a few MB.
+_CACHED = 32
+_MAX_CACHED_CHARACTERS = 256 * 1024
+
+
 def compiled(source: str, *, html: bool) -> Template:
-    """`source` compiled once: a batch of one template renders it many times."""
+    """`source` compiled (once, when it is small enough to keep)."""
+    if len(source) > _MAX_CACHED_CHARACTERS:
+        return environment(html=html).from_string(source)
+    return _compiled_once(source, html)
+
+
+@lru_cache(maxsize=_CACHED)
+def _compiled_once(source: str, html: bool) -> Template:
     return environment(html=html).from_string(source)
 
 
