@@ -328,6 +328,12 @@ def test_reading_a_large_value_often_builds_nothing() -> None:
     assert text == "500000" * 100
 
 
+def test_joining_a_long_list_of_names_is_sized_as_its_text() -> None:
+    names = ["n" * 20] * 50_000  # 1 MB of text joined: what it is, not its repr
+
+    assert _text("{{ names|join(', ')|length }}", names=names) == str(22 * 50_000 - 2)
+
+
 def test_escaping_a_large_value_stays_small() -> None:
     # Escaping for HTML makes `"` six characters: the largest value there is, escaped, is
     # still refused (413) within the memory bound.

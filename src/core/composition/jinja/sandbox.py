@@ -253,6 +253,19 @@ def _predict_str_method(text: str, name: str, args: tuple[Any, ...]) -> int:
     return 0
 
 
+def _predict_join(separator: str, items: Any) -> int:
+    """What joining `items` (already gathered) with `separator` would build: each item as text."""
+    if not isinstance(items, Iterable) or isinstance(items, dict):
+        return weight(items, _budget().remaining())
+    limit = _budget().remaining()
+    total = 0
+    for item in items:
+        total += weight(item, limit) + len(separator)
+        if total > limit:
+            break
+    return total
+
+
 def _gathered(value: Any) -> Any:
     """`value`, as a list when it is an iterator (so its length can be known): at most
     MAX_ITEMS items."""
@@ -282,8 +295,7 @@ def _predict_filter(name: str, value: Any, args: tuple[Any, ...]) -> int:
     if name == "replace" and isinstance(value, str) and len(args) >= 2:
         return _predict_str_method(value, "replace", (str(args[0]), str(args[1]), *args[2:]))
     if name == "join":
-        separator = str(args[0]) if args else ""
-        return weight(value, limit) + len(separator) * (len(value) if _sized(value) else 0)
+        return _predict_join(str(args[0]) if args else "", value)
     if name == "format" and isinstance(value, str):
         return _predict_printf(value, args)
     if isinstance(value, str):
@@ -410,7 +422,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
                 _check_slow_input(__obj.__name__, owner)
             if __obj.__name__ == "join" and args:
                 args = (_gathered(args[0]), *args[1:])
-                size = weight(args[0], budget.remaining()) + len(owner) * len(args[0])
+                size = _predict_join(owner, args[0])
             else:
                 size = _predict_str_method(owner, __obj.__name__, args)
             budget.allow(size, f"a value with '.{__obj.__name__}()'")
