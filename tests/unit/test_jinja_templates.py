@@ -134,6 +134,22 @@ def test_a_stored_jinja_template_stays_jinja_and_its_layers_are_its_variables() 
     assert raised.value.reason == "invalid_template_data"
 
 
+@pytest.mark.parametrize(
+    ("syntax", "body"), [("jinja", "{{ from_name }}"), ("placeholders", "{from_name}")]
+)
+def test_a_templates_defaults_win_over_its_fields_in_either_syntax(syntax: str, body: str) -> None:
+    template = EmailTemplate(
+        id=1,
+        name="t",
+        template_syntax=syntax,
+        body_text=body,
+        from_name="Welcome Desk",
+        defaults={"from_name": "Default Name"},
+    )
+
+    assert _compose(template, template="t").body_text == "Default Name"
+
+
 def test_a_stored_template_with_a_syntax_error_is_not_stored() -> None:
     with pytest.raises(InvalidRequest) as raised:
         TemplateInput.model_validate(
@@ -309,10 +325,8 @@ def test_a_template_too_costly_to_compile_is_refused_before_it_is(source: str, l
 
 
 def test_output_past_the_message_size_is_a_413() -> None:
-    error = _refused(
-        "{% for a in range(100000) %}{% for b in range(100) %}xxxxxxxxxxxxxxxx"
-        "{% endfor %}{% endfor %}"
-    )
+    # A kilobyte a step: the 413 comes after some 5,000 steps, long before the loop would end.
+    error = _refused("{% for a in range(100000) %}" + "x" * 1024 + "{% endfor %}")
 
     assert isinstance(error, MessageTooLarge)
     assert error.context["limit"] == SIZE_LIMIT

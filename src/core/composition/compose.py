@@ -9,8 +9,8 @@ wins over all), HTML-escaped in `body_html` unless the service asks for raw valu
 inserted in the caller's own header fields (`headers`, `list_unsubscribe`) too, which are
 checked again once filled in. With `"template_syntax": "jinja"` (the request's, else its
 stored template's) the same texts are Jinja2 templates instead, rendered in a sandbox within
-limits (`core.composition.jinja`, imported only then) with the same layers as their variables.
-Inline parts must agree with the HTML's `cid:` references
+limits (`core.composition.jinja`, imported only then) with the same layers as their
+variables. Inline parts must agree with the HTML's `cid:` references
 (`core.composition.inline_parts`). The message gets the Message-ID and Date it keeps on every
 attempt.
 """
@@ -63,15 +63,15 @@ def compose(
     `size_limit` is refused (413): before anything is rendered with placeholders, as soon as
     the text outgrows it with Jinja (whose templates also render within `render_limits`).
     """
-    request_syntax = request.template_syntax
+    given = request  # its own values, before the template's fields are merged in
     request = complete(request, template)
     defaults = service.config
     sender_email, reply_to_email = _sender_and_reply_to(request, service)
     fill = _filler(
+        given,
         request,
         service,
         template,
-        syntax=syntax_of(request_syntax, template),
         size_limit=size_limit,
         fetched=fetched,
         render_limits=render_limits,
@@ -126,21 +126,22 @@ def syntax_of(given: TemplateSyntax | None, template: EmailTemplate | None) -> T
 
 
 def _filler(
+    given: SendRequest,
     request: SendRequest,
     service: Service,
     template: EmailTemplate | None,
     *,
-    syntax: TemplateSyntax,
     size_limit: int,
     fetched: Sequence[outgoing.Attachment],
     render_limits: RenderLimits,
 ) -> Fill:
-    """How this message's texts are filled in, after the checks that come before it."""
-    if syntax == "jinja":
+    """How the texts of `request` (`given`, completed by `template`) are filled in, after
+    the checks that come before it."""
+    if syntax_of(given.template_syntax, template) == "jinja":
         # Imported here: a message with {placeholders} never loads a template engine.
         from core.composition.jinja.render import render_field
 
-        context = template_context(request, service, template)
+        context = template_context(given, service, template)
         files = _attachment_bytes(request, fetched)
         if files > size_limit:
             raise too_large(files, size_limit, at_least=True)
@@ -150,8 +151,8 @@ def _filler(
             return render_field(text, context, field=field, html=html, budget=budget)
 
         return jinja
-    request.check_scalar_values()  # a stored template's values, now its syntax is known
-    values = placeholder_values(request, service, template)
+    given.check_scalar_values()  # a stored template's values, now its syntax is known
+    values = placeholder_values(given, service, template)
     raw_html = not service.config.escape_html_values
     _refuse_oversized(request, values, size_limit, raw_html=raw_html, fetched=fetched)
 
