@@ -276,6 +276,7 @@ RUNAWAYS = {
     "expandtabs": '{{ ("\t" * 99999).expandtabs(99999)|length }}',
     "lipsum": "{{ lipsum(99999)|length }}",
     "one huge value": '{{ ("x" * 99999) * 99 }}',
+    "printing a list of copies": "{% set s = 'x' * 99999 %}{{ [" + ", ".join(["s"] * 400) + "] }}",
     "slice": "{{ [1]|slice(10**6)|list|length }}",
     "sum of lists": "{{ range(99999)|batch(1)|sum(start=[])|length }}",
     "slow filter": '{% set s = "a " * 99999 %}{{ (s ~ s)|wordwrap(1)|length }}',

@@ -154,6 +154,8 @@ def _built(result: Any, *given: Any) -> int:
 
 
 def _budget() -> Budget:
+    # Unset while a template compiles: the LookupError tells Jinja's constant folding that a
+    # guarded filter cannot run then (it is left for the render, within the budget).
     return current_budget.get()
 
 
@@ -355,12 +357,16 @@ def _guarded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100
 
 
 def _printable(value: Any) -> Any:
-    """What `{{ ... }}` writes: never a function or method (its repr shows a memory address)."""
+    """What `{{ ... }}` writes: never a function or method (its repr shows a memory address),
+    and a list or object only when its text fits the budget."""
     if callable(value) and not isinstance(value, StrictUndefined):
         raise TypeError(
             "a {{ ... }} writes a function or method, not a value: call it, or for a key named"
             " like a method write order['items'], not order.items"
         )
+    budget = current_budget.get(None)  # None: a constant, finalized as the template compiles
+    if budget is not None and not isinstance(value, str | int | float | bool | None):
+        budget.allow(weight(value, budget.remaining()), "the text of a list or object")
     return value
 
 
