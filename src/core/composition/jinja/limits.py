@@ -15,8 +15,6 @@ from core.errors import InvalidRequest
 from core.outbound import too_large
 from core.settings import DEFAULT_TEMPLATE_RENDER_SECONDS, Settings
 
-# A render of a few templates takes milliseconds; the default second is far past honest use
-# and well within a Lambda's time (a setting: TEMPLATE_RENDER_SECONDS).
 # The text and values a template may build, all told (freed or not): the message itself is at
 # most a few MB, and a guard that counts what was built needs no allocator hook.
 DEFAULT_BUILT_BYTES = 32 * 1024 * 1024
@@ -43,6 +41,8 @@ class TemplateTooCostly(InvalidRequest):
 class RenderLimits:
     """The limits every message's templates render within."""
 
+    # A render of a few templates takes milliseconds; the default second is far past honest
+    # use and well within a Lambda's time (TEMPLATE_RENDER_SECONDS).
     seconds: float = DEFAULT_TEMPLATE_RENDER_SECONDS
     built_bytes: int = DEFAULT_BUILT_BYTES
     iterations: int = DEFAULT_ITERATIONS

@@ -24,6 +24,11 @@ Threats, and what answers each:
   reads the clock; so do calls, operators and filters. `range` is the sandbox's (at most
   100,000 items) and answers as the other limits do.
 - Deep recursion (a macro calling itself): Python's own limit, answered as too costly.
+- Writing out a list or object (`{{ [s, s, s, ...] }}` of a large `s`): its text is sized
+  first (`finalize`); writing out a function or method (`{{ order.items }}`) is refused.
+- Compiling (some thousands of tags take seconds; nesting past Python's limits): bounded in
+  `render.check_compile_cost` by characters and tokens before anything is compiled, and what
+  Python's compiler refuses is a 400 too.
 
 The guards are in-process, so they cost nothing per message beyond the checks (no process to
 start: a batch renders hundreds of messages) and work the same in a thread of the local stack
