@@ -318,6 +318,7 @@ def deliverer() -> Deliverer:
 @lru_cache(maxsize=1)
 def mailer() -> Mailer:
     from core.clock import SystemClock
+    from core.composition.jinja.limits import RenderLimits
     from core.composition.placeholder_limits import PlaceholderLimits
     from core.sending import Mailer
 
@@ -333,6 +334,7 @@ def mailer() -> Mailer:
         suppressions=suppressions(),
         max_message_bytes=get_settings().max_message_bytes,
         placeholder_limits=PlaceholderLimits.from_settings(get_settings()),
+        render_limits=RenderLimits.from_settings(get_settings()),
     )
 
 

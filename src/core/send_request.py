@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     ModelWrapValidatorHandler,
     PrivateAttr,
     WithJsonSchema,
@@ -43,6 +44,10 @@ from core.settings import get_settings
 from core.validation import NUMBER_ONLY, check_json_text, parse_model
 
 PlaceholderValue = str | int | float | bool | None
+
+# How the message's texts are written: DreamFactory's `{name}`, or Jinja2 (loops, conditions,
+# filters) in a sandbox (`core.composition.jinja`).
+TemplateSyntax = Literal["placeholders", "jinja"]
 
 # The declared fields that say what the mail says and who it is from; their text is a
 # placeholder value too (DreamFactory substitutes every top-level string of the request).
@@ -403,7 +408,18 @@ class SendRequest(TemplateReference):
     reply_to_name: Annotated[str | None, _header_text("reply_to_name")] = None
     reply_to_email: Annotated[str | None, _optional_address("reply_to_email")] = None
     attachments: list[Attachment] = Field(default_factory=list)
-    template_data: dict[str, PlaceholderValue] = Field(default_factory=dict)
+    template_data: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Values by name: text, numbers, booleans or null; for a Jinja template"
+        ' (`"template_syntax": "jinja"`) lists and objects too.',
+    )
+    template_syntax: TemplateSyntax | None = Field(
+        default=None,
+        description='`"jinja"`: the subject, bodies and header values are Jinja2 templates'
+        " (loops, conditions, filters; HTML-escaped in `body_html`; a missing variable is a"
+        ' 400), and `template_data` may hold lists and objects. `"placeholders"`:'
+        " DreamFactory's `{name}`. Left out: the stored template's syntax, else placeholders.",
+    )
     # Not DreamFactory's: header fields of the caller's own, and one-click unsubscribe. Their
     # values may hold `{placeholders}` and are checked again once rendered.
     headers: Annotated[
@@ -463,12 +479,26 @@ class SendRequest(TemplateReference):
         # template the query string names: `check_complete` runs once that is known.
         if not (isinstance(context, dict) and context.get("complete") is False):
             self.check_complete()
+        if self.template_syntax != "jinja" and not self.names_template:
+            self.check_scalar_values()
         if self.send_at is not None and self.send_at > datetime.now(UTC) + MAX_SCHEDULE_AHEAD:
             raise InvalidRequest(
                 f"'send_at' may be at most {MAX_SCHEDULE_AHEAD.days} days ahead.",
                 reason="invalid_send_at",
                 context={"field": "send_at"},
             )
+
+    def check_scalar_values(self) -> None:
+        """400 for a list or object in `template_data`: only Jinja templates can use one."""
+        for key, value in self.template_data.items():
+            if isinstance(value, list | dict):
+                raise InvalidRequest(
+                    f"Invalid 'template_data.{key}': a list or object is a value for Jinja"
+                    ' templates only ("template_syntax": "jinja"); {placeholders} take text,'
+                    " numbers and booleans.",
+                    reason="invalid_template_data",
+                    context={"field": f"template_data.{key}"},
+                )
 
     @property
     def names_template(self) -> bool:
@@ -521,6 +551,18 @@ class SendRequest(TemplateReference):
             values[name] = str(scalar)
         for key, value in self.template_data.items():
             values[key] = "" if value is None else str(value)
+        return values
+
+    def template_values(self) -> dict[str, Any]:
+        """The values a Jinja template sees from this request: `placeholder_values`, with
+        every value as given (numbers stay numbers, lists and objects stay whole)."""
+        values: dict[str, Any] = self.placeholder_values()
+        values.update(
+            (key, value)
+            for key, value in (self.model_extra or {}).items()
+            if key not in ATTACHMENT_REFERENCES and isinstance(value, str | int | float | bool)
+        )
+        values.update(self.template_data)
         return values
 
     def envelope_recipients(self) -> list[str]:

@@ -27,6 +27,7 @@ from core.access.reservation import Reservation
 from core.admission import Admission, check_active
 from core.composition.compose import addressing as compose_addressing
 from core.composition.compose import attachment_references, compose
+from core.composition.jinja.limits import RenderLimits
 from core.composition.placeholder_limits import PlaceholderLimits
 from core.delivery.deliver import Deliverer
 from core.delivery.job import OUTBOX_INLINE_BYTES, Job, body_of
@@ -87,6 +88,7 @@ class Mailer:
         suppressions: Suppressions,
         max_message_bytes: int,
         placeholder_limits: PlaceholderLimits | None = None,
+        render_limits: RenderLimits | None = None,
     ) -> None:
         self._services = services
         self._templates = templates
@@ -99,6 +101,7 @@ class Mailer:
         self._suppressions = suppressions
         self._max_message_bytes = max_message_bytes
         self._placeholder_limits = placeholder_limits or PlaceholderLimits()
+        self._render_limits = render_limits or RenderLimits()
 
     def authorize(self, caller: Principal, service_name: str, request: SendRequest) -> Authorized:
         """Everything the caller's role decides, cheapest first, before any work is done for
@@ -135,6 +138,7 @@ class Mailer:
             fetched=fetched,
             now=self._clock.now(),
             size_limit=self._max_message_bytes,
+            render_limits=self._render_limits,
         )
         # What `authorize` judged, judged again on the message itself.
         self._admission.check_recipient_count(service, len(message.envelope_recipients()))

@@ -34,6 +34,8 @@ MAX_RECIPIENTS_LIMIT = 400
 # Placeholder values a request may bring, and their bytes (see core.composition.placeholder_limits).
 DEFAULT_MAX_PLACEHOLDER_VALUES = 1_000
 DEFAULT_MAX_PLACEHOLDER_BYTES = 1024 * 1024
+# How long one message's Jinja templates may take to render (core.composition.jinja.limits).
+DEFAULT_TEMPLATE_RENDER_SECONDS = 1.0
 
 
 # What a deployed function cannot work without: every function gets these from the template's
@@ -133,6 +135,13 @@ class Settings(BaseModel):
     )
     max_placeholder_bytes: int = Field(
         default=DEFAULT_MAX_PLACEHOLDER_BYTES, ge=1, validation_alias="MAX_PLACEHOLDER_BYTES"
+    )
+    # One message's Jinja templates, all fields together, stop (400) past this.
+    template_render_seconds: float = Field(
+        default=DEFAULT_TEMPLATE_RENDER_SECONDS,
+        gt=0,
+        le=60,
+        validation_alias="TEMPLATE_RENDER_SECONDS",
     )
     # Outbound HTTP on a user's word (attachment URLs, OAuth2 token endpoints, webhooks), judged
     # by the same guard as SMTP hosts but stricter: a service's host is set by an admin, a URL

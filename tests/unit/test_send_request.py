@@ -308,11 +308,34 @@ def test_placeholder_values() -> None:
     }
 
 
-def test_template_data_must_hold_scalars() -> None:
+def test_template_data_must_hold_scalars_for_placeholders() -> None:
     error = _refused(to="john@example.com", template_data={"order": {"id": 1}})
 
-    assert (error.status, error.reason) == (400, "invalid_request")
-    assert error.context["errors"][0]["field"].startswith("template_data.order")
+    assert (error.status, error.reason) == (400, "invalid_template_data")
+    assert error.context["field"] == "template_data.order"
+    assert "jinja" in error.message
+
+
+def test_template_data_may_hold_lists_and_objects_for_jinja() -> None:
+    items = [{"name": "Tea", "qty": 2}]
+    request = _parse(template_syntax="jinja", template_data={"items": items, "n": 3})
+
+    assert request.template_values()["items"] == items
+    assert request.template_values()["n"] == 3  # a number stays a number
+
+
+def test_a_request_naming_a_template_leaves_the_check_to_the_templates_syntax() -> None:
+    request = parse_send_request(
+        {"template": "receipt", "template_data": {"items": [1, 2]}}, complete=False
+    )
+
+    assert request.template_data == {"items": [1, 2]}
+
+
+def test_an_unknown_template_syntax_is_refused() -> None:
+    error = _refused(to="john@example.com", template_syntax="mustache")
+
+    assert error.status == 400
 
 
 # --- tags -------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ leaves out (recipients, subject, bodies, sender); the service fills in the sende
 Every top-level string of each layer is a value for `{name}` placeholders (`template_data`
 wins over all), HTML-escaped in `body_html` unless the service asks for raw values, and
 inserted in the caller's own header fields (`headers`, `list_unsubscribe`) too, which are
-checked again once filled in. Inline parts must agree with the HTML's `cid:` references
+checked again once filled in. With `"template_syntax": "jinja"` (the request's, else its
+stored template's) the same texts are Jinja2 templates instead, rendered in a sandbox within
+limits (`core.composition.jinja`, imported only then) with the same layers as their
+variables. Inline parts must agree with the HTML's `cid:` references
 (`core.composition.inline_parts`). The request's `tags` and `metadata` travel with the message,
 in a header only for a service that sends SES's (`core.composition.ses_fields`). The message
 gets the Message-ID and Date it keeps on every attempt.
@@ -19,20 +22,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
+from typing import Any, Protocol
 
 from core import message as outgoing
 from core.addresses import Mailbox, check_header_text
 from core.attachments.references import InlineAttachment, Reference, parse_reference_fields
 from core.composition.custom_headers import check_value
 from core.composition.inline_parts import check_inline_parts
+from core.composition.jinja.limits import RenderLimits
 from core.composition.rendering import render, rendered_size
 from core.composition.ses_fields import ses_fields
 from core.composition.unsubscribe import header_fields
 from core.errors import InvalidRequest
 from core.outbound import too_large
-from core.send_request import ATTACHMENT_REFERENCES, SendRequest, parse_send_request
+from core.send_request import (
+    ATTACHMENT_REFERENCES,
+    SendRequest,
+    TemplateSyntax,
+    parse_send_request,
+)
 from core.services.model import Service
 from core.templates.model import EmailTemplate
+
+DEFAULT_RENDER_LIMITS = RenderLimits()
 
 
 def compose(
@@ -43,24 +55,33 @@ def compose(
     fetched: Sequence[outgoing.Attachment] = (),
     now: datetime,
     size_limit: int,
+    render_limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ) -> outgoing.Message:
     """The message `request` asks for (starting from `template`), sent through `service` at
     `now`.
 
     `fetched` are the files its `attachment` / `import_url` name (`attachment_references`),
     attached after its own. A request whose rendered text and attachments alone exceed
-    `size_limit` is refused (413) before anything is rendered.
+    `size_limit` is refused (413): before anything is rendered with placeholders, as soon as
+    the text outgrows it with Jinja (whose templates also render within `render_limits`).
     """
-    values = placeholder_values(request, service, template)
+    given = request  # its own values, before the template's fields are merged in
     request = complete(request, template)
     defaults = service.config
     sender_email, reply_to_email = _sender_and_reply_to(request, service)
-    raw_html = not defaults.escape_html_values
-    _refuse_oversized(request, values, size_limit, raw_html=raw_html, fetched=fetched)
-    subject = render(request.subject, values)
+    fill = _filler(
+        given,
+        request,
+        service,
+        template,
+        size_limit=size_limit,
+        fetched=fetched,
+        render_limits=render_limits,
+    )
+    subject = fill(request.subject, "subject")
     # A placeholder value is caller input too: it must not smuggle a header into the subject.
     check_header_text(subject, "subject")
-    body_html = render(request.body_html, values, html=not raw_html) if request.body_html else None
+    body_html = fill(request.body_html, "body_html", html=True) if request.body_html else None
     attachments = [
         outgoing.Attachment(
             name=attachment.name,
@@ -83,10 +104,10 @@ def compose(
             else None
         ),
         subject=subject,
-        body_text=render(request.body_text, values) if request.body_text else None,
+        body_text=fill(request.body_text, "body_text") if request.body_text else None,
         body_html=body_html,
         attachments=attachments,
-        headers=own_headers(request, values) + ses_fields(service, tags, request.metadata),
+        headers=own_headers(request, fill) + ses_fields(service, tags, request.metadata),
         tags=tags,
         metadata=request.metadata,
         message_id=new_message_id(sender_email),
@@ -94,13 +115,66 @@ def compose(
     )
 
 
-def own_headers(request: SendRequest, values: dict[str, str]) -> list[tuple[str, str]]:
-    """The caller's `headers`, then the `list_unsubscribe` fields, with their placeholders
-    filled in (as in the subject: values inserted as given) and checked again as sent."""
+class Fill(Protocol):
+    """A field's text with its values filled in (`html`: the values escaped)."""
+
+    def __call__(self, text: str, field: str, *, html: bool = False) -> str: ...
+
+
+def syntax_of(given: TemplateSyntax | None, template: EmailTemplate | None) -> TemplateSyntax:
+    """The syntax the request names, else its stored template's, else placeholders."""
+    if given is not None:
+        return given
+    if template is not None and template.template_syntax is not None:
+        return template.template_syntax
+    return "placeholders"
+
+
+def _filler(
+    given: SendRequest,
+    request: SendRequest,
+    service: Service,
+    template: EmailTemplate | None,
+    *,
+    size_limit: int,
+    fetched: Sequence[outgoing.Attachment],
+    render_limits: RenderLimits,
+) -> Fill:
+    """How the texts of `request` (`given`, completed by `template`) are filled in, after
+    the checks that come before it."""
+    if syntax_of(given.template_syntax, template) == "jinja":
+        # Imported here: a message with {placeholders} never loads a template engine.
+        from core.composition.jinja.render import render_field
+
+        context = template_context(given, service, template)
+        files = _attachment_bytes(request, fetched)
+        if files > size_limit:
+            raise too_large(files, size_limit, at_least=True)
+        budget = render_limits.budget(size_limit - files)
+
+        def jinja(text: str, field: str, *, html: bool = False) -> str:
+            return render_field(text, context, field=field, html=html, budget=budget)
+
+        return jinja
+    given.check_scalar_values()  # a stored template's values, now its syntax is known
+    values = placeholder_values(given, service, template)
+    raw_html = not service.config.escape_html_values
+    _refuse_oversized(request, values, size_limit, raw_html=raw_html, fetched=fetched)
+
+    def placeholders(text: str, field: str, *, html: bool = False) -> str:
+        return render(text, values, html=html and not raw_html)
+
+    return placeholders
+
+
+def own_headers(request: SendRequest, fill: Fill) -> list[tuple[str, str]]:
+    """The caller's `headers`, then the `list_unsubscribe` fields, with their values filled
+    in (as in the subject: inserted as given) and checked again as sent."""
     fields = [
-        (name, check_value(name, render(value, values))) for name, value in request.headers.items()
+        (name, check_value(name, fill(value, f"headers.{name}")))
+        for name, value in request.headers.items()
     ]
-    unsubscribe = [render(entry, values) for entry in request.list_unsubscribe]
+    unsubscribe = [fill(entry, "list_unsubscribe") for entry in request.list_unsubscribe]
     return fields + header_fields(unsubscribe)
 
 
@@ -162,6 +236,19 @@ def placeholder_values(
     return values
 
 
+def template_context(
+    request: SendRequest, service: Service, template: EmailTemplate | None
+) -> dict[str, Any]:
+    """What a Jinja template sees: the layers of `placeholder_values`, in the same order,
+    with the template's defaults and the request's values as given (numbers stay numbers,
+    `template_data`'s lists and objects stay whole)."""
+    values: dict[str, Any] = placeholder_values(request, service, template)
+    if template is not None:
+        values.update(template.defaults)
+    values.update(request.template_values())
+    return values
+
+
 def attachment_references(
     request: SendRequest, template: EmailTemplate | None
 ) -> list[Reference | InlineAttachment]:
@@ -210,11 +297,15 @@ def _refuse_oversized(
         rendered_size(request.subject, values)
         + rendered_size(request.body_text or "", values)
         + rendered_size(request.body_html or "", values, html=not raw_html)
-        + sum(len(attachment.content) for attachment in request.attachments)
-        + sum(len(attachment.content) for attachment in fetched)
+        + _attachment_bytes(request, fetched)
     )
     if size > limit:
         raise too_large(size, limit, at_least=True)
+
+
+def _attachment_bytes(request: SendRequest, fetched: Sequence[outgoing.Attachment]) -> int:
+    own = sum(len(attachment.content) for attachment in request.attachments)
+    return own + sum(len(attachment.content) for attachment in fetched)
 
 
 def _pick(given: str | None, default: str | None) -> str:

@@ -3,13 +3,16 @@
 Every value is held, looked up and counted before anything is rendered; without a cap a
 request of 10,000 values was 10,000 entries to build and (before rendering was one pass) to
 try at every brace. The values counted are the caller's own: `template_data` and the other
-top-level scalars that act as values. The message fields that are values too (`subject`,
-`body_text`, ...) are held to the message size limit instead.
+top-level scalars that act as values (a Jinja template's lists and objects by their JSON).
+The message fields that are values too (`subject`, `body_text`, ...) are held to the message
+size limit instead.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import InvalidRequest, MessageTooLarge
 from core.send_request import ATTACHMENT_REFERENCES, SendRequest
@@ -52,7 +55,12 @@ def _caller_values(request: SendRequest) -> dict[str, str]:
         for key, value in (request.model_extra or {}).items()
         if key not in ATTACHMENT_REFERENCES and isinstance(value, str | int | float | bool)
     }
-    values.update(
-        {key: "" if value is None else str(value) for key, value in request.template_data.items()}
-    )
+    values.update({key: _as_text(value) for key, value in request.template_data.items()})
     return values
+
+
+def _as_text(value: Any) -> str:
+    # A list or object (for a Jinja template) weighs what its JSON does.
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return "" if value is None else str(value)

@@ -64,6 +64,8 @@ _send_fields: dict[str, Any] = {
 _SendFields: type[BaseModel] = create_model("TemplateSendFields", **_send_fields)
 
 _PLACEHOLDER = re.compile(r"{[^{}]*}")
+# A Jinja expression, statement or comment, as one value stands for it.
+_JINJA_TAG = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.DOTALL)
 _ENTRY_KEYS = frozenset({"name", "content", "content_type", "content_id", "disposition"})
 
 
@@ -107,6 +109,7 @@ class TemplateInput(TemplateFields):
     @model_validator(mode="after")
     def _sendable(self) -> Self:
         check_send_fields(self)
+        check_template_syntax(self)
         check_attachment(self.attachment)
         size = len(self.model_dump_json().encode())
         if size > MAX_TEMPLATE_BYTES:
@@ -172,7 +175,24 @@ def check_send_fields(fields: TemplateFields) -> None:
         raise invalid_request_from(error) from error
     # Its unsubscribe links as a send will check them, each placeholder standing for a value.
     entries = check_entries(fields.list_unsubscribe)
-    header_fields([_PLACEHOLDER.sub("x", entry) for entry in entries])
+    tags = _JINJA_TAG if fields.template_syntax == "jinja" else _PLACEHOLDER
+    header_fields([tags.sub("x", entry) for entry in entries])
+
+
+def check_template_syntax(fields: TemplateFields) -> None:
+    """A Jinja template's texts compile (400 `template_syntax_error` naming the field and
+    line): a syntax error is known when it is stored, not when it is first sent."""
+    if fields.template_syntax != "jinja":
+        return
+    # Imported here: templates with {placeholders} never load a template engine.
+    from core.composition.jinja.render import compile_field
+
+    texts = [(name, getattr(fields, name)) for name in ("subject", "body_text", "body_html")]
+    texts += [(f"headers.{name}", value) for name, value in (fields.headers or {}).items()]
+    texts += [("list_unsubscribe", entry) for entry in check_entries(fields.list_unsubscribe)]
+    for field, text in texts:
+        if text:
+            compile_field(text, field=field, html=field == "body_html")
 
 
 def check_attachment(value: Any) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.addresses import OptionalEmailAddress
 from core.errors import InvalidRequest
-from core.send_request import RecipientInput
+from core.send_request import RecipientInput, TemplateSyntax
 from core.validation import shown_as
 
 # DreamFactory keeps a name in a column of 64 characters of any kind (df-core's migration
@@ -99,6 +99,13 @@ class TemplateFields(BaseModel):
     # them (a per-recipient unsubscribe token is a placeholder value the request brings).
     headers: Annotated[dict[str, str] | None, shown_as(dict[str, str] | None)] = None
     list_unsubscribe: Annotated[Any, shown_as(str | list[str] | None)] = None
+    # Not DreamFactory's: `"jinja"` makes the template's texts Jinja2 templates; a send keeps
+    # that syntax unless it names another (`template_syntax` in its body).
+    template_syntax: TemplateSyntax | None = Field(
+        default=None,
+        description='`"jinja"`: the texts are Jinja2 templates (checked when saved); left out or'
+        ' `"placeholders"`: DreamFactory\'s `{name}`.',
+    )
     # Placeholder values the request may override.
     defaults: dict[Annotated[str, Field(min_length=1)], PlaceholderDefault] = Field(
         default_factory=dict
