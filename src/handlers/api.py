@@ -32,6 +32,7 @@ from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import (
     api_keys,
+    batch_send,
     email_templates,
     messages,
     roles,
@@ -96,6 +97,7 @@ def _json_body(app: APIGatewayRestResolver) -> Any:
 app.use(middlewares=[authenticate, refuse_bad_override, ValidateRequest()])
 for routes in (
     send,
+    batch_send,
     messages,
     services,
     service_tests,
