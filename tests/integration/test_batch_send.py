@@ -42,6 +42,10 @@ def _recipients_batch(people: list[tuple[str, str, str]] = PEOPLE) -> dict[str, 
     }
 
 
+def _shared(**fields: Any) -> dict[str, Any]:
+    return {**SHARED, **fields}
+
+
 def _message(to: str, subject: str = "Hi") -> dict[str, Any]:
     return {"to": to, "subject": subject, "body_text": f"Hello {to}"}
 
@@ -116,8 +120,8 @@ def test_a_bad_item_fails_alone_and_the_others_are_sent(server: CaptureServer) -
         {"messages": {"to": "ann@example.com"}},
         {"message": {"body_text": "Hi"}},
         {"messages": [_message("ann@example.com")], "message": {}, "recipients": []},
-        {"message": {**SHARED, "cc": "boss@example.com"}, "recipients": [{"email": "a@x.org"}]},
-        {"message": {**SHARED, "bcc": ["audit@example.com"]}, "recipients": [{"email": "a@x.org"}]},
+        {"message": _shared(cc="boss@example.com"), "recipients": [{"email": "a@x.org"}]},
+        {"message": _shared(bcc=["audit@example.com"]), "recipients": [{"email": "a@x.org"}]},
         [_message("ann@example.com")],
     ],
     ids=["empty", "not-a-list", "no-recipients", "both-forms", "shared-cc", "shared-bcc", "list"],
