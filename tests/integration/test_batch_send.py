@@ -245,3 +245,18 @@ def test_async_queues_a_small_batch_and_a_replay_queues_nothing_more(
     assert send_queue.waiting() == 2
     send_queue.drain()
     assert len(server.messages) == 2
+
+
+def test_a_batch_past_ten_jobs_reaches_sqs_whole(
+    send_queue: SendQueue, server: CaptureServer
+) -> None:
+    # SendMessageBatch takes ten at a time: 23 jobs are three calls, none lost between them.
+    people = [(f"p{n}@example.com", f"P {n}", f"N-{n}") for n in range(23)]
+
+    answer = _batch(_recipients_batch(people))
+
+    assert answer.status == 202, answer.body
+    assert [r["status"] for r in answer.body["results"]] == ["queued"] * 23
+    assert send_queue.waiting() == 23
+    send_queue.drain(max_runs=5)
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == sorted(p[0] for p in people)

@@ -6,14 +6,21 @@ from typing import Any
 
 import pytest
 
+from core.access.authentication import Principal
 from core.access.model import Role
 from core.access.quota import Quota
 from core.batch.envelope import MAX_BATCH_ITEMS, parse_batch
 from core.batch.outcome import BatchOutcome, ItemFailed, ItemQueued, ItemSent
-from core.batch.sender import check_recipient_cap
+from core.batch.sender import BatchSender, check_recipient_cap
+from core.delivery.job import Job
+from core.delivery.message_record import Status
 from core.errors import EmailApiError, Forbidden, InvalidRequest, RateLimited
 from core.send_request import parse_send_request
+from core.transport.base import Deadline
 from handlers.responses import batch_answer
+from tests.support.fake_delivery import FakeMessageQueue
+from tests.support.fake_services import smtp_service
+from tests.support.send_path import SendPath
 
 MESSAGE = {"subject": "Hi {first_name}", "body_text": "Order {order_id}", "template_data": {}}
 
@@ -184,3 +191,95 @@ def test_a_queued_batch_answers_202_and_survives_the_idempotency_store() -> None
         "message_id": "<1@x>",
         "send_at": "t",
     }
+
+
+# --- through the mailer, over fakes ----------------------------------------------------------
+
+APP = Principal("key-1", Role(name="app", services=["*"], rate_limits={"per_day": 100}))
+
+
+@pytest.fixture
+def path() -> SendPath:
+    path = SendPath()
+    path.services.add(smtp_service(secret_id="email-api/services/email"))
+    return path
+
+
+def _sender(path: SendPath, *, send_now_max: int = 10) -> BatchSender:
+    def no_store() -> Any:
+        raise AssertionError("no Idempotency-Key, no idempotency store")
+
+    return BatchSender(
+        path.mailer(),
+        no_store,
+        idempotency_seconds=60,
+        send_deadline=lambda _remaining: Deadline.after(5),
+        send_now_max=send_now_max,
+    )
+
+
+def _run(path: SendPath, body: Any, *, send_now_max: int = 10) -> BatchOutcome:
+    return _sender(path, send_now_max=send_now_max).send(
+        APP,
+        "email",
+        parse_batch(body),
+        body,
+        asynchronous=False,
+        idempotency_key=None,
+        lambda_context=None,
+    )
+
+
+def _people(count: int) -> dict[str, Any]:
+    return {
+        "message": MESSAGE,
+        "recipients": [
+            {"email": f"p{n}@example.com", "template_data": {"order_id": str(n)}}
+            for n in range(count)
+        ],
+    }
+
+
+def test_a_small_batch_is_sent_now_in_order(path: SendPath) -> None:
+    outcome = _run(path, _people(3))
+
+    assert not outcome.queued
+    assert [(r.index, r.status) for r in outcome.results] == [(0, "sent"), (1, "sent"), (2, "sent")]
+    assert [m.envelope.recipients for m in path.outbox.messages] == [
+        [f"p{n}@example.com"] for n in range(3)
+    ]
+    assert path.queue.queued == []
+
+
+def test_a_large_batch_is_queued_with_a_record_and_a_job_per_item(path: SendPath) -> None:
+    outcome = _run(path, _people(25), send_now_max=10)
+
+    assert outcome.queued
+    assert {r.status for r in outcome.results} == {"queued"}
+    queued = [r.id for r in outcome.results if isinstance(r, ItemQueued)]
+    assert [q.job.id for q in path.queue.queued] == queued
+    assert len(queued) == 25
+    assert {path.records.get(q.job.id).status for q in path.queue.queued} == {Status.QUEUED}
+    assert path.outbox.messages == []
+    assert path.limiter.held("app") == 25
+
+
+def test_a_job_the_queue_refuses_fails_its_item_alone(path: SendPath) -> None:
+    class RefusesTheSecond(FakeMessageQueue):
+        def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None:
+            if len(self.queued) == 1 and not getattr(self, "refused", False):
+                self.refused = True
+                raise RuntimeError("throttled")
+            super().enqueue(job, delay_seconds=delay_seconds)
+
+    path.queue = RefusesTheSecond()
+
+    outcome = _run(path, _people(3), send_now_max=0)
+
+    assert [r.status for r in outcome.results] == ["queued", "failed", "queued"]
+    failed = outcome.results[1]
+    assert isinstance(failed, ItemFailed)
+    assert (failed.code, failed.reason) == (503, "enqueue_failed")
+    record = path.records.get(failed.context["id"])
+    assert (record.status, record.reason) == (Status.FAILED, "enqueue_failed")
+    assert path.limiter.held("app") == 2

@@ -10,8 +10,9 @@ single send is: an item over the role's or the provider's rate limits fails with
 have turned). One item's refusal never stops the others.
 
 A batch of up to `send_now_max` items is sent now, one after another on the service's pooled
-connection; a larger one, or one asked to be asynchronous, is queued item by item (each is
-`queued` only once its record and its job exist), for the worker to send. An item with a
+connection; a larger one, or one asked to be asynchronous, is queued (each item checked,
+staged and recorded as a single queued send is, then their jobs ten to an SQS call; an item
+is `queued` only once its record and its job exist), for the worker to send. An item with a
 `send_at` is always queued, as a single send is, and so is an item sent now once the
 function has too little time left to send it (`MIN_SEND_SECONDS`).
 """
@@ -33,6 +34,7 @@ from core.batch.envelope import BatchEnvelope
 from core.batch.outcome import BatchOutcome, ItemFailed, ItemQueued, ItemResult, ItemSent
 from core.delivery.idempotency import at_most_once, keyed_record_id
 from core.errors import EmailApiError, Forbidden, RateLimited
+from core.outcomes import Queued
 from core.send_request import SendRequest, parse_send_request
 from core.transport.base import Deadline
 
@@ -112,41 +114,70 @@ class _Run:
     def all(self, batch: BatchEnvelope, *, queued: bool) -> BatchOutcome:
         parsed = [_parse(batch, index) for index in range(len(batch))]
         check_recipient_cap(self.caller.role, parsed)
-        results = [
-            ItemFailed.of(index, item)
-            if isinstance(item, EmailApiError)
-            else self._one(index, item, queued=queued)
-            for index, item in enumerate(parsed)
-        ]
+        if queued:
+            results = self._queue_all(parsed)
+        else:
+            results = [
+                self._failed(index, item) if isinstance(item, Exception) else self._one(index, item)
+                for index, item in enumerate(parsed)
+            ]
         return BatchOutcome(results=results, queued=queued, quota=self.quota)
 
-    def _one(self, index: int, request: SendRequest, *, queued: bool) -> ItemResult:
+    def _queue_all(self, parsed: list[SendRequest | EmailApiError]) -> list[ItemResult]:
+        """Every item queued, their jobs ten to a call (`Mailer.accept_many`)."""
+        requests = _requests(parsed)
+        answers = self.sender.mailer.accept_many(
+            self.caller,
+            self.service,
+            [(request, self._record_id(index)) for index, request in requests],
+        )
+        by_index = dict(zip([index for index, _ in requests], answers, strict=True))
+        return [
+            self._failed(index, item)
+            if isinstance(item, Exception)
+            else self._queued(index, by_index[index])
+            for index, item in enumerate(parsed)
+        ]
+
+    def _one(self, index: int, request: SendRequest) -> ItemResult:
         try:
-            if queued or request.send_at is not None:
+            if request.send_at is not None:
                 return self._accept(index, request)
             return self._send_now(index, request)
-        except EmailApiError as error:
-            if isinstance(error, RateLimited):
-                self.quota = error.quota
-            return ItemFailed.of(index, error)
         except Exception as error:  # one item's fault must not cost the others their answer
-            logger.exception("batch item failed", extra={"index": index})
-            return ItemFailed.of(index, EmailApiError(f"Internal error: {type(error).__name__}."))
+            return self._failed(index, error)
+
+    def _failed(self, index: int, error: Exception) -> ItemFailed:
+        if isinstance(error, RateLimited):
+            self.quota = error.quota
+        if isinstance(error, EmailApiError):
+            return ItemFailed.of(index, error)
+        logger.error("batch item failed", extra={"index": index}, exc_info=error)
+        return ItemFailed.of(index, EmailApiError("Internal error."))
+
+    def _record_id(self, index: int) -> str | None:
+        """Under a key, each item's record id is fixed, so a retry after this request died
+        finds the items it had queued instead of queueing them twice."""
+        key = self.idempotency_key
+        return keyed_record_id(self.scope, f"{key}#{index}") if key else None
 
     def _accept(self, index: int, request: SendRequest) -> ItemResult:
-        # Under a key, each item's record id is fixed, so a retry after this request died
-        # finds the items it had queued instead of queueing them twice.
-        key = self.idempotency_key
-        record_id = keyed_record_id(self.scope, f"{key}#{index}") if key else None
-        queued = self.sender.mailer.accept(self.caller, self.service, request, record_id=record_id)
-        self.quota = queued.quota or self.quota
+        accepted = self.sender.mailer.accept(
+            self.caller, self.service, request, record_id=self._record_id(index)
+        )
+        return self._queued(index, accepted)
+
+    def _queued(self, index: int, answer: Queued | Exception) -> ItemResult:
+        if isinstance(answer, Exception):
+            return self._failed(index, answer)
+        self.quota = answer.quota or self.quota
         return ItemQueued(
             index=index,
-            status="scheduled" if queued.status == "scheduled" else "queued",
-            id=queued.id,
-            message_id=queued.message_id,
-            send_at=queued.send_at,
-            suppressed=queued.suppressed,
+            status="scheduled" if answer.status == "scheduled" else "queued",
+            id=answer.id,
+            message_id=answer.message_id,
+            send_at=answer.send_at,
+            suppressed=answer.suppressed,
         )
 
     def _send_now(self, index: int, request: SendRequest) -> ItemResult:
@@ -167,6 +198,10 @@ class _Run:
             refused=sent.refused,
             suppressed=sent.suppressed,
         )
+
+
+def _requests(parsed: list[SendRequest | EmailApiError]) -> list[tuple[int, SendRequest]]:
+    return [(index, item) for index, item in enumerate(parsed) if isinstance(item, SendRequest)]
 
 
 def _parse(batch: BatchEnvelope, index: int) -> SendRequest | EmailApiError:
