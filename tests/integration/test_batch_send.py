@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from local_stack.apigateway import LocalLambdaContext
 from tests.support.access import create_key, create_role
 from tests.support.api import ApiResponse, call_api
 from tests.support.queue_worker import SendQueue
@@ -260,3 +261,17 @@ def test_a_batch_past_ten_jobs_reaches_sqs_whole(
     assert send_queue.waiting() == 23
     send_queue.drain(max_runs=5)
     assert sorted(m.rcpt_tos[0] for m in server.messages) == sorted(p[0] for p in people)
+
+
+def test_another_lambda_may_send_a_batch_by_direct_invocation(server: CaptureServer) -> None:
+    from handlers import invoke  # imported late: the handler reads settings on first use
+
+    event = {"action": "batch", "service": "email", "batch": _recipients_batch(PEOPLE[:2])}
+    invoked = invoke.lambda_handler(event, LocalLambdaContext(timeout_seconds=10).typed())
+    refused = invoke.lambda_handler(
+        {**event, "batch": {"messages": []}}, LocalLambdaContext(timeout_seconds=10).typed()
+    )
+
+    assert [(r["index"], r["status"]) for r in invoked["results"]] == [(0, "sent"), (1, "sent")]
+    assert [m.rcpt_tos for m in server.messages] == [[PEOPLE[0][0]], [PEOPLE[1][0]]]
+    assert refused["error"]["reason"] == "invalid_batch"
