@@ -24,7 +24,7 @@ from mailer_cli.import_run import (
     parse_renames,
 )
 from mailer_cli.importing import read_export
-from mailer_cli.message import send_body
+from mailer_cli.message import batch_body, send_body
 
 KEYS = ("system", "api_key")
 MESSAGES = ("system", "message")
@@ -280,7 +280,20 @@ def import_file(client: ApiClient, args: Namespace) -> ImportRun:
 # --- sending ------------------------------------------------------------------------------
 
 
+# What `mailer send` builds one message from: none of it goes with `--batch`.
+MESSAGE_OPTIONS = (
+    "cc", "bcc", "from_email", "from_name", "reply_to_email", "subject", "text", "html", "attach"
+)  # fmt: skip
+
+
 def send(client: ApiClient, args: Namespace) -> Any:
+    if args.batch is not None:
+        given = [f"--{name.replace('_', '-')}" for name in MESSAGE_OPTIONS if getattr(args, name)]
+        if given:
+            raise UsageError(
+                f"--batch sends the file's messages as they are: drop {', '.join(given)}"
+            )
+        return client.post(resource_path(args.service, "batch"), batch_body(args.batch))
     body = send_body(
         to=args.to,
         cc=args.cc,

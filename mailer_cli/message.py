@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,22 @@ def send_body(
     if attach:
         body["attachments"] = [attachment(path) for path in attach]
     return body
+
+
+def batch_body(path: Path) -> dict[str, Any]:
+    """The body for `POST /api/v2/{service}/batch` in the file at `path`: as it is, or, for a
+    JSON list, its items as the batch's `messages`. The API checks the rest."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read {str(path)!r}: {error.strerror}") from error
+    except ValueError as error:
+        raise UsageError(f"{str(path)!r} is not JSON: {error}") from error
+    if isinstance(content, list):
+        return {"messages": content}
+    if not isinstance(content, dict):
+        raise UsageError(f"{str(path)!r} holds no batch: a JSON object or list is needed")
+    return content
 
 
 def attachment(path: Path) -> dict[str, str]:

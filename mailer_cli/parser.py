@@ -409,8 +409,14 @@ def _send_options(send: argparse.ArgumentParser) -> None:
         default="email",
         help="the service to send through (default: email)",
     )
-    send.add_argument(
-        "--to", metavar="ADDRESS", action="append", required=True, help="a recipient (repeatable)"
+    what = send.add_mutually_exclusive_group(required=True)
+    what.add_argument("--to", metavar="ADDRESS", action="append", help="a recipient (repeatable)")
+    what.add_argument(
+        "--batch",
+        metavar="FILE",
+        type=Path,
+        help="send the batch in FILE instead (JSON: the body of POST /api/v2/{service}/batch,"
+        " or a list of send bodies); prints each item's result",
     )
     send.add_argument("--cc", metavar="ADDRESS", action="append", help="(repeatable)")
     send.add_argument("--bcc", metavar="ADDRESS", action="append", help="(repeatable)")

@@ -118,6 +118,11 @@ class JobQueue(Protocol):
 
     def enqueue(self, job: Job, *, delay_seconds: int = 0) -> None: ...
 
+    def enqueue_many(self, jobs: Sequence[tuple[Job, int]]) -> set[str]:
+        """Queue each (job, delay in seconds), several to a call where the queue allows it;
+        the ids of the jobs it may not have taken (a call that failed: all of its jobs)."""
+        ...
+
     def message_of(self, job: Job) -> Message:
         """The message the job carries, fetched from where it was staged if need be."""
         ...

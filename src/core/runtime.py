@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from core.access.repository import ApiKeyRepository, RoleRepository
     from core.admission import Admission
     from core.attachments.references import InlineAttachment, Reference
+    from core.batch.sender import BatchSender
     from core.delivery.courier import Courier
     from core.delivery.deliver import Deliverer
     from core.delivery.queue import MessageQueue
@@ -348,6 +349,20 @@ def dispatcher() -> Dispatcher:
         idempotency_store,
         idempotency_seconds=get_settings().idempotency_seconds,
         send_deadline=send_deadline,
+    )
+
+
+def batch_sender() -> BatchSender:
+    """A batch's way in (HTTP or direct invocation): the mailer, idempotency, the threshold."""
+    from core.batch.sender import BatchSender
+
+    settings = get_settings()
+    return BatchSender(
+        mailer(),
+        idempotency_store,
+        idempotency_seconds=settings.idempotency_seconds,
+        send_deadline=send_deadline,
+        send_now_max=settings.batch_send_now_max,
     )
 
 

@@ -16,6 +16,7 @@ was done; the provider's is given back, since nothing reached the provider.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
@@ -61,6 +62,27 @@ class Authorized:
     service: Service
     template: EmailTemplate | None
     request: SendRequest
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A message whose job is staged and record written: all but the enqueue."""
+
+    job: Job
+    delay: int
+    allowance: Reservation
+    record: MessageRecord
+
+    def answer(self) -> Queued:
+        record = self.record
+        return Queued(
+            id=record.id,
+            message_id=record.message_id,
+            status=record.status.value,
+            send_at=record.send_at,
+            suppressed=record.suppressed,
+            quota=self.allowance.quota,
+        )
 
 
 @dataclass(frozen=True)
@@ -235,6 +257,60 @@ class Mailer:
         carries the composed message, so the worker sends what was checked here. A
         `record_id` (an Idempotency-Key's) that is already taken answers that message
         instead, unless the queue refused it: then it is queued anew under that id."""
+        staged = self._stage(caller, service_name, request, record_id)
+        if isinstance(staged, Queued):
+            return staged
+        try:
+            self._queue.enqueue(staged.job, delay_seconds=staged.delay)
+        except Exception as error:
+            logger.exception("SendMessage failed", extra={"record_id": staged.job.id})
+            unavailable = self._not_queued(staged)
+            if unavailable is not None:
+                raise unavailable from error
+        return staged.answer()
+
+    def accept_many(
+        self,
+        caller: Principal,
+        service_name: str,
+        requests: Sequence[tuple[SendRequest, str | None]],
+    ) -> list[Queued | Exception]:
+        """`accept` for each (request, record_id), in order, their jobs queued several to a
+        call: each answer is its `Queued`, or the error `accept` would have raised."""
+        answers: list[Queued | _Staged | Exception] = []
+        for request, record_id in requests:
+            try:
+                answers.append(self._stage(caller, service_name, request, record_id))
+            except Exception as error:  # the item's own answer; the others go on
+                answers.append(error)
+        staged = [answer for answer in answers if isinstance(answer, _Staged)]
+        refused = (
+            self._queue.enqueue_many([(each.job, each.delay) for each in staged])
+            if staged
+            else set()
+        )
+        return [
+            self._queued_or_not(answer, refused) if isinstance(answer, _Staged) else answer
+            for answer in answers
+        ]
+
+    def _queued_or_not(self, staged: _Staged, refused: set[str]) -> Queued | Exception:
+        if staged.job.id in refused:
+            unavailable = self._not_queued(staged)
+            if unavailable is not None:
+                return unavailable
+        return staged.answer()
+
+    def _stage(
+        self,
+        caller: Principal,
+        service_name: str,
+        request: SendRequest,
+        record_id: str | None,
+    ) -> Queued | _Staged:
+        """Every check, the role's allowance, the job staged and its record written (holding
+        the job, for the repair to queue if this request dies): all but the enqueue. An
+        earlier message under `record_id` is answered instead."""
         if record_id is not None and (earlier := self._earlier(record_id)) is not None:
             return earlier
         authorized = self.authorize(caller, service_name, request)
@@ -272,34 +348,24 @@ class Mailer:
         except BaseException:
             allowance.release()  # nothing was queued: the request used nothing
             raise
-        self._enqueue(job, delay, allowance)
-        return Queued(
-            id=record.id,
-            message_id=record.message_id,
-            status=record.status.value,
-            send_at=record.send_at,
-            suppressed=record.suppressed,
-            quota=allowance.quota,
-        )
+        return _Staged(job, delay, allowance, record)
 
-    def _enqueue(self, job: Job, delay: int, allowance: Reservation) -> None:
-        """Queue `job`, whose record is written; if the queue refuses it (the SQS client has
-        already retried a throttle or a 5xx), settle the record `failed` so that none stays
-        `queued` with no job, and tell the caller to send again (503)."""
-        try:
-            self._queue.enqueue(job, delay_seconds=delay)
-        except Exception as error:
-            if self._records.abandon(job.id, ENQUEUE_FAILED) is None:
-                # A worker claimed it: SQS took the job and only its answer was lost.
-                logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
-                return
-            allowance.release()  # nothing was queued: the request used nothing
-            logger.exception("message not queued", extra={"record_id": job.id})
-            self._discard_staged(job)
-            raise QueueUnavailable(
-                "The send queue did not take the message; nothing will be sent. Try again.",
-                context={"id": job.id},
-            ) from error
+    def _not_queued(self, staged: _Staged) -> QueueUnavailable | None:
+        """After the queue refused `staged`'s job (the SQS client has already retried a
+        throttle or a 5xx): its record settled `failed`, so that none stays `queued` with no
+        job, and the 503 telling the caller to send again; None if a worker claimed it
+        meanwhile (SQS took the job and only its answer was lost)."""
+        job = staged.job
+        if self._records.abandon(job.id, ENQUEUE_FAILED) is None:
+            logger.warning("enqueue answer lost, job queued", extra={"record_id": job.id})
+            return None
+        staged.allowance.release()  # nothing was queued: the request used nothing
+        logger.warning("message not queued", extra={"record_id": job.id})
+        self._discard_staged(job)
+        return QueueUnavailable(
+            "The send queue did not take the message; nothing will be sent. Try again.",
+            context={"id": job.id},
+        )
 
     def _discard_staged(self, job: Job) -> None:
         """Best effort: the staging bucket's lifecycle removes what is left, and the caller

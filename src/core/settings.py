@@ -96,6 +96,9 @@ class Settings(BaseModel):
     outbox_grace_seconds: int = Field(
         default=300, ge=1, le=86_400, validation_alias="OUTBOX_GRACE_SECONDS"
     )
+    # A batch of at most this many items is sent at once, one after another on the pooled
+    # connection (it must fit in API Gateway's 29 s); a larger one is queued for the worker.
+    batch_send_now_max: int = Field(default=10, ge=0, le=100, validation_alias="BATCH_SEND_NOW_MAX")
     # How long an Idempotency-Key is remembered.
     idempotency_seconds: int = Field(default=86_400, ge=1, validation_alias="IDEMPOTENCY_SECONDS")
     secret_prefix: str = Field(default="email-api", validation_alias="SECRET_PREFIX")

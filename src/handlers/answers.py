@@ -113,6 +113,66 @@ class ErrorAnswer(DocumentOnly):
     error: ErrorDetail
 
 
+# --- a batch ----------------------------------------------------------------------------------
+
+
+class BatchItemAnswer(DocumentOnly):
+    """One item's result: `sent` (with the single send's fields), `queued` / `scheduled`
+    (with its id), or `failed` (with the error its own send would have answered)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(description="The item's place in the batch, from 0.")
+    status: str = Field(description="`sent`, `queued`, `scheduled` or `failed`.")
+    id: str | None = Field(
+        default=None, description="The message's id: GET /api/v2/{service}/messages/{id}."
+    )
+    message_id: str | None = None
+    count: int | None = Field(default=None, description="`sent`: recipients the server took.")
+    refused: dict[str, str] | None = None
+    suppressed: list[str] | None = None
+    send_at: str | None = None
+    error: ErrorDetail | None = Field(
+        default=None, description="`failed`: DreamFactory's error body, as a send answers it."
+    )
+
+
+class BatchAnswer(DocumentOnly):
+    """Every item's result, in the batch's order."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {
+                            "index": 0,
+                            "status": "sent",
+                            "id": "9b2f6c1e4d8a4f0e9c3b7a1d2e5f6a7b",
+                            "message_id": "<173.9b2f6c1e@example.com>",
+                            "count": 1,
+                        },
+                        {
+                            "index": 1,
+                            "status": "failed",
+                            "error": {
+                                "code": 400,
+                                "status_code": 400,
+                                "message": "Invalid email - 'not-an-address'.",
+                                "reason": "invalid_address",
+                                "context": {"field": "to"},
+                            },
+                        },
+                    ]
+                }
+            ]
+        },
+    )
+
+    results: list[BatchItemAnswer]
+
+
 # --- what the admin routes show ----------------------------------------------------------------
 
 

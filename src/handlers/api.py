@@ -32,6 +32,7 @@ from handlers.request_validation import ValidateRequest
 from handlers.responses import error_response
 from handlers.routes import (
     api_keys,
+    batch_send,
     email_templates,
     health,
     messages,
@@ -97,6 +98,7 @@ app.use(middlewares=[authenticate, refuse_bad_override, ValidateRequest()])
 for routes in (
     health,
     send,
+    batch_send,
     messages,
     services,
     service_tests,

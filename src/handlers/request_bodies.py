@@ -17,6 +17,7 @@ from pydantic.config import JsonDict
 
 from core.access.authentication import without_api_key
 from core.access.model import ApiKeyInput, ApiKeyPatch, Role, RoleInput, Rotation
+from core.batch.envelope import MAX_BATCH_ITEMS, BatchEnvelope, parse_batch
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
 from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
@@ -59,6 +60,73 @@ def _send_body(body: Any) -> SendRequest:
 
 
 SendBody = Annotated[SendRequest, checked_as(SendRequest, _send_body)]
+
+
+# --- a batch of sends (not DreamFactory's) --------------------------------------------------------
+
+
+class BatchRecipient(DocumentOnly):
+    """One recipient of the shared message: its copy is addressed to them alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    name: str | None = None
+    template_data: dict[str, Any] | None = Field(
+        default=None, description="Values for this copy, over the message's `template_data`."
+    )
+
+
+_BATCH_EXAMPLE: JsonDict = {
+    "message": {
+        "subject": "Your order {order_id}",
+        "body_text": "Hello {first_name}, your order {order_id} has shipped.",
+        "from_email": "shop@example.com",
+    },
+    "recipients": [
+        {
+            "email": "john@example.com",
+            "name": "John Doe",
+            "template_data": {"first_name": "John", "order_id": "A-1001"},
+        },
+        {
+            "email": "jane@example.com",
+            "template_data": {"first_name": "Jane", "order_id": "A-1002"},
+        },
+    ],
+}
+
+
+class BatchMessages(DocumentOnly):
+    """Each send body as it is, each with its own answer."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "messages": [
+                        {"to": "john@example.com", "subject": "Hi John", "body_text": "Hello"},
+                        {"to": "jane@example.com", "subject": "Hi Jane", "body_text": "Hello"},
+                    ]
+                }
+            ]
+        },
+    )
+
+    messages: list[SendRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class BatchRecipients(DocumentOnly):
+    """One message, one copy per recipient; the message itself names no `to`, `cc` or `bcc`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_BATCH_EXAMPLE]})
+
+    message: SendRequest
+    recipients: list[BatchRecipient] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+BatchBody = Annotated[BatchEnvelope, checked_as(BatchMessages | BatchRecipients, parse_batch)]
 
 
 # --- DreamFactory's create: one record, or a batch --------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from core.access.quota import Quota
+from core.batch.outcome import BatchOutcome, ItemFailed, ItemResult, ItemSent
 from core.errors import EmailApiError, RateLimited
 from core.outcomes import Queued, SendOutcome, Sent
 from handlers.methods import MethodNotAllowed
@@ -18,14 +19,18 @@ from handlers.methods import MethodNotAllowed
 def error_body(error: EmailApiError) -> dict[str, Any]:
     """DreamFactory's error body (its clients read `code` or `status_code`), plus the stable
     `reason` clients can branch on."""
+    return _envelope(error.status, error.message, error.reason, error.context)
+
+
+def _envelope(status: int, message: str, reason: str, context: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "code": error.status,
-        "status_code": error.status,
-        "message": error.message,
-        "reason": error.reason,
+        "code": status,
+        "status_code": status,
+        "message": message,
+        "reason": reason,
     }
-    if error.context:
-        body["context"] = error.context
+    if context:
+        body["context"] = dict(context)
     return {"error": body}
 
 
@@ -89,3 +94,35 @@ def send_answer(outcome: SendOutcome) -> tuple[int, dict[str, Any]]:
         return 202, body
     error = outcome.error()
     return error.status, error_body(error)
+
+
+def batch_answer(outcome: BatchOutcome) -> tuple[int, dict[str, Any]]:
+    """The status and body a batch answers with: 202 when it went to the queue, 200 when it
+    was sent now, whatever each item came to (each result says, as Postmark's batch does)."""
+    return (202 if outcome.queued else 200), {
+        "results": [_item_answer(item) for item in outcome.results]
+    }
+
+
+def _item_answer(item: ItemResult) -> dict[str, Any]:
+    if isinstance(item, ItemFailed):
+        context = dict(item.context)
+        if item.retry_after is not None:
+            context["retry_after"] = item.retry_after
+        error = _envelope(item.code, item.message, item.reason, context)
+        return {"index": item.index, "status": item.status, **error}
+    answer: dict[str, Any] = {
+        "index": item.index,
+        "status": item.status,
+        "id": item.id,
+        "message_id": item.message_id,
+    }
+    if isinstance(item, ItemSent):
+        answer["count"] = item.count
+        if item.refused:
+            answer["refused"] = item.refused
+    elif item.send_at:
+        answer["send_at"] = item.send_at
+    if item.suppressed:
+        answer["suppressed"] = item.suppressed
+    return answer

@@ -7,6 +7,7 @@ does), so a unit test sees the same outcomes the DynamoDB-backed one gives.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Unpack
@@ -217,6 +218,17 @@ class FakeMessageQueue:
         if self.refuse is not None:
             raise self.refuse
         self.queued.append(Enqueued(job, delay_seconds))
+
+    def enqueue_many(self, jobs: Sequence[tuple[Job, int]]) -> set[str]:
+        # One `enqueue` each, so a subclass's faults apply to every job; a refused job is
+        # reported, not raised, as SendMessageBatch reports its failed entries.
+        refused: set[str] = set()
+        for job, delay in jobs:
+            try:
+                self.enqueue(job, delay_seconds=delay)
+            except Exception:
+                refused.add(job.id)
+        return refused
 
     @property
     def only_job(self) -> Enqueued:

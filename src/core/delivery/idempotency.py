@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -33,6 +33,8 @@ def keyed_record_id(scope: str, key: str) -> str:
 # The outcome as the idempotency store keeps it (JSON), and back.
 _STORED: TypeAdapter[SendOutcome] = TypeAdapter(SendOutcome)
 
+Outcome = TypeVar("Outcome")
+
 
 def at_most_once(
     store: Callable[[], BasePersistenceLayer],
@@ -42,11 +44,14 @@ def at_most_once(
     body: Any,
     expires_after_seconds: int,
     lambda_context: LambdaContext | None,
-    operation: Callable[[], SendOutcome],
-) -> SendOutcome:
+    operation: Callable[[], Outcome],
+    stored_as: TypeAdapter[Outcome] | None = None,
+) -> Outcome:
     """Run `operation` once for (`scope`, `key`) in the `store()`; with no key, just run it
     (the store, its DynamoDB client and Powertools' idempotency are then never loaded: most
-    sends carry no key, and a cold start pays for each)."""
+    sends carry no key, and a cold start pays for each). Its outcome is kept as `stored_as`
+    turns it into JSON and back (a send's, unless told: a batch keeps its own)."""
+    adapter: TypeAdapter[Any] = stored_as if stored_as is not None else _STORED
     if not key:
         return operation()
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -65,7 +70,7 @@ def at_most_once(
         config.register_lambda_context(lambda_context)
 
     def send_once(request: dict[str, Any]) -> dict[str, Any]:
-        stored: dict[str, Any] = _STORED.dump_python(operation(), mode="json")
+        stored: dict[str, Any] = adapter.dump_python(operation(), mode="json")
         return stored
 
     once = idempotent_function(
@@ -83,4 +88,5 @@ def at_most_once(
             "A request with this Idempotency-Key is still in progress.",
             reason="idempotency_in_progress",
         ) from None
-    return _STORED.validate_python(stored)
+    kept: Outcome = adapter.validate_python(stored)
+    return kept

@@ -4,9 +4,11 @@ in it; a message too big for SQS waits in S3."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from aws_lambda_powertools import Logger
 
 from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job, body_of
 from core.message import Message
@@ -14,6 +16,11 @@ from core.message import Message
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+logger = Logger(child=True)
+
+# The most entries SQS takes in one SendMessageBatch.
+SQS_BATCH_SIZE = 10
 
 
 class MessageQueue:
@@ -60,6 +67,38 @@ class MessageQueue:
             MessageBody=body_of(self.stage(job)),
             DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
         )
+
+    def enqueue_many(self, jobs: Sequence[tuple[Job, int]]) -> set[str]:
+        """Queue each (job, delay), ten to a SendMessageBatch call (SQS's most); the ids of
+        the jobs SQS refused, or may not have taken (a call that failed: all of its ten)."""
+        refused: set[str] = set()
+        for start in range(0, len(jobs), SQS_BATCH_SIZE):
+            chunk = jobs[start : start + SQS_BATCH_SIZE]
+            try:
+                answer = self.sqs.send_message_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[
+                        {
+                            # An entry's id names it within the call only: its place will do.
+                            "Id": str(place),
+                            "MessageBody": body_of(self.stage(job)),
+                            "DelaySeconds": max(0, min(delay, MAX_DELAY_SECONDS)),
+                        }
+                        for place, (job, delay) in enumerate(chunk)
+                    ],
+                )
+            except Exception:
+                logger.exception("SendMessageBatch failed", extra={"jobs": len(chunk)})
+                refused.update(job.id for job, _delay in chunk)
+                continue
+            for failure in answer.get("Failed", []):
+                job = chunk[int(failure["Id"])][0]
+                logger.warning(
+                    "SQS refused a job",
+                    extra={"record_id": job.id, "code": failure.get("Code")},
+                )
+                refused.add(job.id)
+        return refused
 
     def message_of(self, job: Job) -> Message:
         """The job's message, fetched from S3 if it was staged there."""

@@ -1,0 +1,1 @@
+"""Batch sends: many messages in one request, each with its own answer (`POST .../batch`)."""
