@@ -4,6 +4,7 @@ that a message is resent only when the connection it met was dead before the fin
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -278,6 +279,40 @@ def test_a_lowered_limit_closes_the_connections_kept_beyond_it(rig: Rig) -> None
     assert lease.reused
     assert (rig.outbox.opened, rig.outbox.closed) == (3, 2)
     assert not rig.pool.take(lowered, Deadline.after(30)).pooled  # one lent: the limit
+
+
+def test_each_thread_gets_back_the_connection_it_gave_back(rig: Rig) -> None:
+    # The worker's lanes: each may have announced its next message on its own connection.
+    service = smtp_service(secret_id="email-api/services/email", max_connections=2)
+    both_took = threading.Barrier(2)
+    b_gave_back, a_gave_back, b_took_again = (threading.Event() for _ in range(3))
+    lent: dict[str, list[Lease]] = {"a": [], "b": []}
+
+    def lane(name: str) -> None:
+        lent[name].append(rig.pool.take(service, Deadline.after(30)))
+        both_took.wait()  # two connections, one each
+        # b gives back first, a last; then b asks first: a's is the last given back.
+        if name == "a":
+            b_gave_back.wait(5)
+        rig.pool.give_back(lent[name][0])
+        (b_gave_back if name == "b" else a_gave_back).set()
+        if name == "b":
+            a_gave_back.wait(5)
+        else:
+            b_took_again.wait(5)
+        lent[name].append(rig.pool.take(service, Deadline.after(30)))
+        if name == "b":
+            b_took_again.set()
+
+    lanes = [threading.Thread(target=lane, args=(name,)) for name in ("a", "b")]
+    for thread in lanes:
+        thread.start()
+    for thread in lanes:
+        thread.join(10)
+
+    for first, again in lent.values():
+        assert again.transport is first.transport
+    assert (rig.outbox.opened, rig.outbox.closed) == (2, 0)
 
 
 def test_services_do_not_share_their_connections(rig: Rig) -> None:

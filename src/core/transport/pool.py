@@ -4,8 +4,10 @@ Connecting, TLS and AUTH cost several round trips, most of what sending a small 
 a worker's batch, or a warm Lambda's next request, can skip them by sending on the connection
 the last message used. The pool keeps up to the service's `max_connections` (a worker's batch
 sends on that many at once: `core.delivery.courier`) and lends each to one sender at a time;
-a sender beyond them meanwhile gets a one-off connection, closed after its message. A kept
-connection is closed instead of lent again when:
+a sender beyond them meanwhile gets a one-off connection, closed after its message. A thread
+gets back the connection it gave back last, if it is idle: each of the worker's lanes keeps
+its own, on which it may have announced its next message already. A kept connection is closed
+instead of lent again when:
 
 - the service's connection identity changed (what its transport's kind connects with, for SMTP
   host, port, encryption, TLS checks and username; the secret's version, `updated_at`): it was
@@ -72,8 +74,9 @@ class _Connection:
     transport: Transport
     identity: ConnectionIdentity
     messages: int = 0
-    # What each of the pool's clocks read when it was last given back.
+    # What each of the pool's clocks read when it was last given back, and by which thread.
     idle_since: tuple[float, ...] = ()
+    holder: int | None = None
 
 
 @dataclass(eq=False)
@@ -145,10 +148,9 @@ class TransportPool:
             kept: _Connection | None = None
             surplus: list[_Connection] = []
             if self._reuse and not busy:
-                self._lent[name] = self._lent.get(name, 0) + 1
                 idle = self._idle.get(name, [])
-                # The last given back: the warmest, the least likely to be found closed.
-                kept = idle.pop() if idle else None
+                kept = self._pick(idle, room=self._lent.get(name, 0) + len(idle) < limit)
+                self._lent[name] = self._lent.get(name, 0) + 1
                 # Kept beyond the limit (it was lowered since they were opened): closed.
                 while idle and self._lent[name] + len(idle) > limit:
                     surplus.append(idle.pop(0))
@@ -182,6 +184,7 @@ class TransportPool:
         connection.messages += 1
         if lease.pooled and connection.messages < self._max_messages:
             connection.idle_since = self._read_clocks()
+            connection.holder = threading.get_ident()
             with self._lock:
                 kept = lease._generation == self._generation
                 if kept:
@@ -230,6 +233,20 @@ class TransportPool:
             transport.close()
             raise
         return Lease(service.name, False, pooled, _Connection(transport, identity), generation)
+
+    @staticmethod
+    def _pick(idle: list[_Connection], *, room: bool) -> _Connection | None:
+        """Which idle connection to lend (taken off `idle`), or None for a new one: the one
+        this thread gave back last (its next message may be announced on it already), else,
+        with room for another, none, else the one given back last (the warmest, the least
+        likely to be found closed)."""
+        me = threading.get_ident()
+        for index in range(len(idle) - 1, -1, -1):
+            if idle[index].holder == me:
+                return idle.pop(index)
+        if room or not idle:
+            return None
+        return idle.pop()
 
     def _release(self, name: str, generation: int) -> None:
         with self._lock:
