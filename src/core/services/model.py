@@ -62,7 +62,7 @@ STORED_NAME = "stored_name"
 FALLBACK_SERVICE_ID = 0
 
 # A queued batch's connections to one provider at once (`config.max_connections`).
-DEFAULT_MAX_CONNECTIONS = 3
+DEFAULT_MAX_CONNECTIONS = 4
 MAX_CONNECTIONS = 10
 
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
