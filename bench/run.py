@@ -234,6 +234,7 @@ def ses_api_row(delay: float, repeats: int, lockstep_warm: float | None) -> Row:
 # --- through the product's entry points --------------------------------------------------------
 
 BATCH_FIGURE = "batch of 50 queued messages through the worker, PIPELINING (per message)"
+LANES_FIGURE = "batch of 500 queued messages through the worker, N lanes (per message)"
 COLD_FIGURE = "cold path: process start -> first 200, vs a floor script"
 
 
@@ -244,7 +245,8 @@ def batch_row(sink_port: int, ca_file: str, delay: float, naive_sessions: int) -
 
     row = Row(BATCH_FIGURE, "RTT", "≤ 1.2", "1", baseline_name="naive smtplib")
     row.method = (
-        f"The worker handler runs one SQS event of {MESSAGES} jobs (queued by"
+        f"The services' max_connections is 1: one connection, one lane. The worker handler"
+        f" runs one SQS event of {MESSAGES} jobs (queued by"
         " runtime.mailer().accept as the bootstrap principal) with moto in-process, in a"
         " process of its own; only the handler call is timed. moto's CPU is cancelled out: the"
         " same batch runs through an undelayed proxy before and after the delayed one, and"
@@ -272,6 +274,59 @@ def batch_row(sink_port: int, ca_file: str, delay: float, naive_sessions: int) -
         "connections_opened": found.connections,
         "statuses": found.statuses,
         "naive_sessions": naive_sessions,
+        "failures": found.failures,
+    }
+    undelayed = statistics.mean(found.wall_direct)
+    row.note = (
+        f"{found.connections} connection(s) for {found.messages} messages;"
+        f" {found.wall_delayed:.1f} s at d, {undelayed:.1f} s at 0"
+        + (f"; {'; '.join(found.failures)}" if found.failures else "")
+    )
+    return row
+
+
+def lanes_row(sink_port: int, ca_file: str, delay: float, one_connection: float | None) -> Row:
+    """The batch row's measure on 500 jobs with the services' default `max_connections`: the
+    worker's lanes sending side by side, each pipelining (see `bench.worker_batch`)."""
+    from bench.worker_batch import LANES_MESSAGES, measure
+    from core.services.model import DEFAULT_MAX_CONNECTIONS
+
+    lanes = DEFAULT_MAX_CONNECTIONS
+    row = Row(
+        LANES_FIGURE.replace("N lanes", f"{lanes} lanes"),
+        "RTT",
+        "≤ 0.3",
+        f"{1 / lanes:.2f}",
+        baseline=one_connection,
+        baseline_name="one connection (the row above)",
+    )
+    row.method = (
+        f"As the batch row, with {LANES_MESSAGES} jobs and the services' default"
+        f" max_connections ({lanes}): the worker deals them out to {lanes} lanes, threads"
+        " each sending on a connection of its own, pipelining. RTT a message = (wall(d) -"
+        f" mean wall(0)) / (2d) / {LANES_MESSAGES}. The floor is one round trip a message"
+        " a lane; moto's CPU, which the lanes overlap with the round trips (as they would"
+        " DynamoDB's), is cancelled out by the undelayed runs."
+    )
+    try:
+        found = measure(
+            sink_port, ca_file, delay, 0, messages=LANES_MESSAGES, max_connections=lanes
+        )
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        row.note = f"{NOT_MEASURED}: {error}"
+        return row
+    row.product = found.rtt_per_message
+    row.samples = {
+        "wall_undelayed_s": found.wall_direct,
+        "wall_delayed_s": [found.wall_delayed],
+        "cpu_undelayed_s": found.cpu_direct,
+        "cpu_delayed_s": [found.cpu_delayed],
+    }
+    row.details = {
+        "messages": found.messages,
+        "max_connections": lanes,
+        "connections_opened": found.connections,
+        "statuses": found.statuses,
         "failures": found.failures,
     }
     undelayed = statistics.mean(found.wall_direct)
@@ -417,7 +472,8 @@ def run(delay: float, repeats: int, workdir: Path) -> list[Row]:
             lockstep = network_rows(AUTH, proxy.port, ca_file, rtt, repeats, AUTH_FIGURES)
         rows += lockstep
         rows.append(ses_api_row(delay, repeats, lockstep_warm=lockstep[0].product))
-        rows.append(batch_row(sink.port, ca_file, delay, naive_sessions=50 if repeats > 3 else 10))
+        batch = batch_row(sink.port, ca_file, delay, naive_sessions=50 if repeats > 3 else 10)
+        rows += [batch, lanes_row(sink.port, ca_file, delay, one_connection=batch.product)]
         rows.append(cold_path_row(workdir / "stack", repeats=min(repeats, 5)))
         rows.append(cpu_row(sink.port, ca_file, sends=200 if repeats > 3 else 50))
         rows.append(memory_row(sink.port))

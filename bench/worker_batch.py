@@ -18,6 +18,10 @@ delay added is what the round trips cost, and
 
 The naive baseline is measured the same way: one fresh smtplib session a message (connect,
 EHLO, MAIL, RCPT x5, DATA, QUIT in lockstep), at d and at 0, the issue's "≈ 11 a message".
+
+Two batches are measured: `MESSAGES` on one connection (`max_connections: 1`, each message's
+envelope behind the previous dot: about one round trip a message), and `LANES_MESSAGES` with
+the services' default `max_connections`, the worker's lanes sending side by side.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from bench.delay_proxy import DelayProxy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 50
+LANES_MESSAGES = 500
 WARM_UP_MESSAGES = 3
 RESULT_MARKER = "RESULT "
 DIRECT_SERVICE = "batch-direct"
 DELAYED_SERVICE = "batch-delayed"
 QUEUE_NAME = "bench-send"
-SUBPROCESS_TIMEOUT_SECONDS = 600
+SUBPROCESS_TIMEOUT_SECONDS = 1200
+VISIBILITY_SECONDS = 720
 
 
 @dataclass
@@ -71,8 +77,17 @@ class BatchResult:
         return (self.naive_delayed - self.naive_direct) / (2 * self.delay) / self.naive_sessions
 
 
-def measure(sink_port: int, ca_file: str, delay: float, naive_sessions: int) -> BatchResult:
-    """The worker's batch and the naive baseline, both through proxies to smtp-sink."""
+def measure(
+    sink_port: int,
+    ca_file: str,
+    delay: float,
+    naive_sessions: int,
+    *,
+    messages: int = MESSAGES,
+    max_connections: int = 1,
+) -> BatchResult:
+    """The worker's batch of `messages`, its services sending on up to `max_connections` at
+    once, and the naive baseline (unless `naive_sessions` is 0), through proxies to smtp-sink."""
     with (
         DelayProxy(("127.0.0.1", sink_port), delay=0) as direct,
         DelayProxy(("127.0.0.1", sink_port), delay=delay) as delayed,
@@ -84,7 +99,8 @@ def measure(sink_port: int, ca_file: str, delay: float, naive_sessions: int) -> 
                 "bench.worker_batch",
                 str(direct.port),
                 str(delayed.port),
-                str(MESSAGES),
+                str(messages),
+                str(max_connections),
             ],
             capture_output=True,
             text=True,
@@ -98,7 +114,11 @@ def measure(sink_port: int, ca_file: str, delay: float, naive_sessions: int) -> 
         # Every connection the delayed proxy saw came from the delayed batch (nothing else
         # goes through it).
         connections = delayed.connections
-        naive_direct, naive_delayed = _naive(direct.port, delayed.port, ca_file, naive_sessions)
+        naive_direct, naive_delayed = (
+            _naive(direct.port, delayed.port, ca_file, naive_sessions)
+            if naive_sessions
+            else (0.0, 0.0)
+        )
     return BatchResult(
         delay=delay,
         messages=found["messages"],
@@ -152,7 +172,7 @@ def _aws_environment() -> None:
 class _Worker:
     """The worker's AWS in moto, its services, and a batch run through its handler."""
 
-    def __init__(self, direct_port: int, delayed_port: int) -> None:
+    def __init__(self, direct_port: int, delayed_port: int, max_connections: int) -> None:
         import boto3
 
         from local_stack.environment import table_setting
@@ -167,7 +187,11 @@ class _Worker:
         }
         create_tables(boto3.client("dynamodb"), names)
         self.sqs = boto3.client("sqs")
-        self.queue_url = self.sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+        # As deployed (template.yaml's SendQueue): a batch that takes a while to receive and
+        # send does not see its first messages handed out again meanwhile.
+        self.queue_url = self.sqs.create_queue(
+            QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
+        )["QueueUrl"]
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
@@ -189,6 +213,7 @@ class _Worker:
                             "port": port,
                             "encryption": "none",
                             "from_email": "bench@example.com",
+                            "max_connections": max_connections,
                         },
                     }
                 )
@@ -249,13 +274,13 @@ class _Worker:
 
 
 def main(argv: list[str]) -> None:
-    direct_port, delayed_port, count = (int(value) for value in argv)
+    direct_port, delayed_port, count, max_connections = (int(value) for value in argv)
     environment.configure(os.environ.get("SMTP_CA_FILE", ""))
     _aws_environment()
     from moto import mock_aws
 
     with mock_aws():
-        worker = _Worker(direct_port, delayed_port)
+        worker = _Worker(direct_port, delayed_port, max_connections)
         failures: list[str] = []
         # First use of every code path (imports, botocore's models) outside the timed runs.
         worker.run(DIRECT_SERVICE, WARM_UP_MESSAGES)

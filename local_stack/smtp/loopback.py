@@ -60,6 +60,8 @@ class LoopbackSmtp:
         self._listener = socket.create_server((HOST, port))
         self.port: int = self._listener.getsockname()[1]
         self._sessions = 0
+        self._open = 0  # connections open now
+        self._most_open = 0  # the most open at once since `start`
         options: dict[str, Any] = {}
         if authenticator is not None:
             options.update(
@@ -69,6 +71,7 @@ class LoopbackSmtp:
             handler,
             self._listener,
             self._count_session,
+            self._count_close,
             # A fixed name spares a reverse DNS lookup (getfqdn) at every start.
             server_hostname="localhost",
             ssl_context=tls if security is Security.IMPLICIT else None,
@@ -82,6 +85,11 @@ class LoopbackSmtp:
         """SMTP connections clients opened (not counting the one `start` makes to check)."""
         return self._sessions
 
+    @property
+    def most_open_at_once(self) -> int:
+        """The most SMTP connections open at the same time since `start`."""
+        return self._most_open
+
     def start(self) -> Self:
         """Serve until `stop`; returns once the server answers."""
         try:
@@ -93,6 +101,7 @@ class LoopbackSmtp:
             self._listener.close()
             raise
         self._sessions = 0
+        self._most_open = self._open
         return self
 
     def stop(self) -> None:
@@ -112,6 +121,11 @@ class LoopbackSmtp:
     def _count_session(self) -> None:
         # On the server's own thread, one connection at a time: no lock needed.
         self._sessions += 1
+        self._open += 1
+        self._most_open = max(self._most_open, self._open)
+
+    def _count_close(self) -> None:
+        self._open -= 1
 
 
 class _BoundController(Controller):
@@ -122,11 +136,13 @@ class _BoundController(Controller):
         handler: object,
         listener: socket.socket,
         on_session: Callable[[], None],
+        on_close: Callable[[], None],
         **options: Any,
     ) -> None:
         super().__init__(handler, hostname=HOST, port=listener.getsockname()[1], **options)
         self._listener = listener
         self._on_session = on_session
+        self._on_close = on_close
 
     def _create_server(self) -> Any:
         return self.loop.create_server(
@@ -136,4 +152,16 @@ class _BoundController(Controller):
     def factory(self) -> SMTP:
         # Called once per accepted connection; what Controller.factory does, after counting.
         self._on_session()
-        return SMTP(self.handler, **self.SMTP_kwargs)
+        return _CountedSmtp(self._on_close, self.handler, **self.SMTP_kwargs)
+
+
+class _CountedSmtp(SMTP):
+    """aiosmtpd's protocol for one connection, saying when it is closed."""
+
+    def __init__(self, on_close: Callable[[], None], handler: object, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._on_close = on_close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._on_close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from core.aws_session import CREATING_CLIENTS
 from core.credentials import ServiceCredentials
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ class CredentialStore:
     @property
     def client(self) -> SecretsManagerClient:
         if self._client is None:
-            self._client = boto3.client("secretsmanager")
+            with CREATING_CLIENTS:
+                self._client = boto3.client("secretsmanager")
         return self._client
 
     def secret_id_for(self, service_name: str) -> str:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
+from core.aws_session import CREATING_CLIENTS
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
@@ -23,14 +25,16 @@ Item = dict[str, Any]
 def dynamodb() -> DynamoDBServiceResource:
     """The container's DynamoDB resource. Every table shares its one client: a client is
     costly to build, and each would open its own connections (TLS handshakes, in AWS)."""
-    return boto3.resource("dynamodb")
+    with CREATING_CLIENTS:
+        return boto3.resource("dynamodb")
 
 
 def dynamodb_client() -> DynamoDBClient:
     """A client that takes DynamoDB's own types (`{"S": ...}`), for a library that writes them
     (Powertools' idempotency store); the tables' client converts Python values itself. Of the
     default boto3 session, as the tables are: a new session loads every AWS data file again."""
-    return boto3.client("dynamodb")
+    with CREATING_CLIENTS:
+        return boto3.client("dynamodb")
 
 
 class ItemTable:
@@ -44,7 +48,8 @@ class ItemTable:
     @property
     def table(self) -> Table:
         if self._table is None:
-            self._table = dynamodb().Table(self.name)
+            with CREATING_CLIENTS:
+                self._table = dynamodb().Table(self.name)
         return self._table
 
     def get(self, key_value: str) -> Item | None:

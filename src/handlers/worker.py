@@ -8,9 +8,10 @@ FRESH_COPY_AFTER_RECEIVES times, its retry is a fresh copy of the job, delayed b
 (at most SQS's 15 minutes, as the backoff is), and this one is deleted, so a long outage never
 walks it into the dead-letter queue (maxReceiveCount 20) nor past SQS's 14-day retention.
 
-The batch goes through the courier as one run (`Courier.process_each`): consecutive messages
-for one service go over one connection, each one's envelope written behind the previous
-message's final dot where the server takes PIPELINING.
+The batch goes through the courier as one run (`Courier.process_each`): a service's messages
+are dealt out to up to its `max_connections` lanes, threads sending side by side, each on a
+connection of its own, and each message's envelope written behind the previous one's final dot
+where the server takes PIPELINING. The outcomes come back in the records' order.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ processor = partial_batch_processor()
 
 class Batch:
     """One invocation's records: each one's job, read from its body, and their outcomes from
-    one `Courier.process_each` over them, so that consecutive messages of a service share
+    one `Courier.process_each` over them, so that a service's messages share connections and
     round trips. The batch processor asks for the outcomes record by record, in order."""
 
     def __init__(self, records: list[dict[str, Any]], context: LambdaContext | None) -> None:

@@ -135,6 +135,7 @@ def test_services_create_list_show_delete(cli_stack: RunningStack) -> None:
         "reply_to_email": None,
         "max_send_rate": None,
         "daily_quota": None,
+        "max_connections": 4,
         "max_recipients": None,
         "unknown_outcome": "hold",
         "retry_window_minutes": None,

@@ -44,6 +44,12 @@ def _plain_service(port: int, **config: Any) -> None:
     )
 
 
+def _one_connection_service(port: int) -> None:
+    """A service whose queued batch goes over one connection (one lane: each message's
+    envelope behind the previous one's dot). Several: tests/integration/test_worker_lanes.py."""
+    _plain_service(port, max_connections=1)
+
+
 def _subjects(server: CaptureServer) -> list[str]:
     return [str(message.parsed()["Subject"]) for message in server.messages]
 
@@ -176,7 +182,7 @@ def test_a_worker_batch_shares_one_session_and_leaves_it_clean(
     fault_server: Callable[..., FaultServer], send_queue: SendQueue
 ) -> None:
     server = fault_server()
-    _plain_service(server.port)
+    _one_connection_service(server.port)
     for subject in ("one", "two", "three"):
         assert _send(subject, query="async=true").status == 202
 
@@ -221,7 +227,7 @@ def test_a_worker_batch_writes_each_envelope_behind_the_previous_dot(
 ) -> None:
     # Each reply waits a moment, so the flights show what the client wrote without waiting.
     server = fault_server(extensions=("PIPELINING",), reply_delay=0.05)
-    _plain_service(server.port)
+    _one_connection_service(server.port)
     _queue_three()
 
     run = send_queue.run_worker()
@@ -283,7 +289,7 @@ def test_a_fault_in_a_pipelined_worker_batch_loses_nothing_and_sends_nothing_twi
         extensions=("PIPELINING",),
         reply_delay=0.05,
     )
-    _plain_service(server.port)
+    _one_connection_service(server.port)
     ids = _queue_three()
 
     runs = send_queue.drain()

@@ -313,6 +313,7 @@ def test_a_dreamfactory_export_is_created_as_it_is_and_read_back_in_its_shape() 
         "reply_to_email": None,
         "max_send_rate": None,
         "daily_quota": None,
+        "max_connections": 4,
         "max_recipients": None,
         "unknown_outcome": "hold",
         "retry_window_minutes": None,

@@ -321,6 +321,11 @@ class CaptureServer:
         return self._server.sessions
 
     @property
+    def most_open_at_once(self) -> int:
+        """The most SMTP connections clients held open at the same time."""
+        return self._server.most_open_at_once
+
+    @property
     def transactions(self) -> list[str]:
         """The sender of every MAIL FROM received: one per SMTP transaction attempted."""
         return self._handler.senders

@@ -698,6 +698,12 @@ def test_a_failure_before_any_smtp_exchange_does_not_strand_the_message(
 # --- a batch -------------------------------------------------------------------------------------
 
 
+def _one_connection(path: SendPath) -> None:
+    """The service sends a batch on one connection (one lane): each message announces the
+    next. Lanes: tests/integration/test_worker_lanes.py."""
+    path.services.add(smtp_service(max_connections=1))
+
+
 def _batch(path: SendPath, jobs: list[Job]) -> list[Done | RetryIn | Hop | Crashed]:
     return list(path.courier().process_each(jobs, lambda: Deadline.after(30)))
 
@@ -707,6 +713,7 @@ def _outgoing(sent: SentMessage) -> Outgoing:
 
 
 def test_each_message_of_a_batch_names_the_next_one_for_its_service(path: SendPath) -> None:
+    _one_connection(path)
     jobs = [_queued(path, subject=f"Message {n}", to=[JOHN, JANE]) for n in range(3)]
 
     outcomes = _batch(path, jobs)
@@ -723,6 +730,7 @@ def test_each_message_of_a_batch_names_the_next_one_for_its_service(path: SendPa
 
 
 def test_the_next_message_is_announced_but_claimed_only_at_its_turn(path: SendPath) -> None:
+    _one_connection(path)
     first, second = (_queued(path, subject=f"Message {n}") for n in range(2))
 
     outcomes = path.courier().process_each([first, second], lambda: Deadline.after(30))
@@ -739,6 +747,7 @@ def test_the_next_message_is_announced_but_claimed_only_at_its_turn(path: SendPa
 def test_a_message_announced_that_may_no_longer_go_is_cancelled_at_its_turn(
     path: SendPath,
 ) -> None:
+    _one_connection(path)
     path.keys["key-2"] = Principal("key-2", ROLE)
     first = _queued(path, subject="One")
     request = parse_send_request({"to": JOHN, "subject": "Two", "body_text": "Hi"})
@@ -759,20 +768,28 @@ def test_a_message_announced_that_may_no_longer_go_is_cancelled_at_its_turn(
     assert sent_third.then is None
 
 
-def test_messages_for_another_service_are_not_announced(path: SendPath) -> None:
-    path.services.add(smtp_service("bulk"))
+def test_each_service_of_a_batch_has_its_own_lane(path: SendPath) -> None:
+    _one_connection(path)
+    path.services.add(smtp_service("bulk", max_connections=1))
     path.keys[KEY] = Principal(KEY, ROLE.model_copy(update={"services": ["email", "bulk"]}))
-    jobs = [_queued(path, service=name) for name in ("email", "bulk", "bulk", "email")]
+    jobs = [
+        _queued(path, service=name, subject=f"{name} {n}")
+        for n, name in enumerate(("email", "bulk", "bulk", "email"))
+    ]
 
     outcomes = _batch(path, jobs)
 
     assert outcomes == [Done(Status.SENT)] * 4
-    handed = path.outbox.handed
-    assert [sent.service.name for sent in handed] == ["email", "bulk", "bulk", "email"]
-    assert [sent.then for sent in handed] == [None, _outgoing(handed[2]), None, None]
+    # A message announces the next one of its own service, never another service's.
+    for name, (first, second) in (("email", (0, 3)), ("bulk", (1, 2))):
+        sent = [m for m in path.outbox.handed if m.service.name == name]
+        subjects = [m.header("Subject") for m in sent]
+        assert subjects == [f"{name} {first}", f"{name} {second}"]
+        assert [m.then for m in sent] == [_outgoing(sent[1]), None]
 
 
 def test_a_message_of_the_batch_refused_does_not_hold_up_the_next(path: SendPath) -> None:
+    _one_connection(path)
     jobs = [_queued(path, subject=f"Message {n}") for n in range(2)]
     path.outbox.fail_next(SmtpRejected("554 5.7.1 Spam", context={"stage": "end_of_data"}))
 

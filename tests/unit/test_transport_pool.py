@@ -4,6 +4,7 @@ that a message is resent only when the connection it met was dead before the fin
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +15,7 @@ from core.outbound import Sealed, seal
 from core.send_request import parse_send_request
 from core.services.model import Service
 from core.transport.base import Deadline
-from core.transport.pool import TransportPool
+from core.transport.pool import Lease, TransportPool
 from core.transport.smtp.errors import (
     SmtpConnectFailed,
     SmtpDeferred,
@@ -218,17 +219,109 @@ def test_a_bare_factory_means_no_reuse() -> None:
 
 
 def test_a_busy_connection_means_a_one_off(rig: Rig) -> None:
-    _deliver(rig, subject="one")
-    lent = rig.pool.take(SERVICE, Deadline.after(30))  # another sender holds it meanwhile
+    alone = smtp_service(secret_id="email-api/services/email", max_connections=1)
+    _deliver(rig, alone, subject="one")
+    lent = rig.pool.take(alone, Deadline.after(30))  # another sender holds it meanwhile
     assert lent.reused
 
-    _deliver(rig, subject="two")
+    _deliver(rig, alone, subject="two")
 
     assert rig.outbox.connections() == [1, 2]
     assert (rig.outbox.opened, rig.outbox.closed) == (2, 1)  # the one-off is closed
     rig.pool.give_back(lent)
-    _deliver(rig, subject="three")
+    _deliver(rig, alone, subject="three")
     assert rig.outbox.connections() == [1, 2, 1]
+
+
+# --- several connections a service ------------------------------------------------------------
+
+
+def _take_all(rig: Rig, service: Service, count: int) -> list[Lease]:
+    return [rig.pool.take(service, Deadline.after(30)) for _ in range(count)]
+
+
+def test_a_service_keeps_up_to_max_connections(rig: Rig) -> None:
+    service = smtp_service(secret_id="email-api/services/email", max_connections=3)
+
+    leases = _take_all(rig, service, 4)
+
+    # Three are the pool's, the fourth a one-off: closed as it comes back.
+    assert [lease.pooled for lease in leases] == [True, True, True, False]
+    for lease in leases:
+        rig.pool.give_back(lease)
+    assert rig.pool.idle_count() == 3
+    assert (rig.outbox.opened, rig.outbox.closed) == (4, 1)
+
+
+def test_the_kept_connections_are_lent_again_at_once(rig: Rig) -> None:
+    service = smtp_service(secret_id="email-api/services/email", max_connections=3)
+    for lease in _take_all(rig, service, 3):
+        rig.pool.give_back(lease)
+
+    again = _take_all(rig, service, 3)
+
+    assert [lease.reused for lease in again] == [True, True, True]
+    assert len({id(lease.transport) for lease in again}) == 3
+    assert (rig.outbox.opened, rig.outbox.closed) == (3, 0)
+    assert rig.pool.idle_count() == 0
+
+
+def test_a_lowered_limit_closes_the_connections_kept_beyond_it(rig: Rig) -> None:
+    service = smtp_service(secret_id="email-api/services/email", max_connections=3)
+    for lease in _take_all(rig, service, 3):
+        rig.pool.give_back(lease)
+    lowered = service.model_copy(
+        update={"config": service.config.model_copy(update={"max_connections": 1})}
+    )
+
+    lease = rig.pool.take(lowered, Deadline.after(30))
+
+    assert lease.reused
+    assert (rig.outbox.opened, rig.outbox.closed) == (3, 2)
+    assert not rig.pool.take(lowered, Deadline.after(30)).pooled  # one lent: the limit
+
+
+def test_each_thread_gets_back_the_connection_it_gave_back(rig: Rig) -> None:
+    # The worker's lanes: each may have announced its next message on its own connection.
+    service = smtp_service(secret_id="email-api/services/email", max_connections=2)
+    both_took = threading.Barrier(2)
+    b_gave_back, a_gave_back, b_took_again = (threading.Event() for _ in range(3))
+    lent: dict[str, list[Lease]] = {"a": [], "b": []}
+
+    def lane(name: str) -> None:
+        lent[name].append(rig.pool.take(service, Deadline.after(30)))
+        both_took.wait()  # two connections, one each
+        # b gives back first, a last; then b asks first: a's is the last given back.
+        if name == "a":
+            b_gave_back.wait(5)
+        rig.pool.give_back(lent[name][0])
+        (b_gave_back if name == "b" else a_gave_back).set()
+        if name == "b":
+            a_gave_back.wait(5)
+        else:
+            b_took_again.wait(5)
+        lent[name].append(rig.pool.take(service, Deadline.after(30)))
+        if name == "b":
+            b_took_again.set()
+
+    lanes = [threading.Thread(target=lane, args=(name,)) for name in ("a", "b")]
+    for thread in lanes:
+        thread.start()
+    for thread in lanes:
+        thread.join(10)
+
+    for first, again in lent.values():
+        assert again.transport is first.transport
+    assert (rig.outbox.opened, rig.outbox.closed) == (2, 0)
+
+
+def test_services_do_not_share_their_connections(rig: Rig) -> None:
+    email = smtp_service(secret_id="email-api/services/email", max_connections=1)
+    bulk = smtp_service("bulk", secret_id="email-api/services/bulk", max_connections=1)
+
+    leases = [rig.pool.take(email, Deadline.after(30)), rig.pool.take(bulk, Deadline.after(30))]
+
+    assert [lease.pooled for lease in leases] == [True, True]
 
 
 def test_close_all_closes_a_lent_connection_when_it_comes_back(rig: Rig) -> None:

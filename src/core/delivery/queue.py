@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 
+from core.aws_session import CREATING_CLIENTS
 from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job, body_of
 from core.message import Message
 
@@ -40,13 +41,15 @@ class MessageQueue:
     @property
     def sqs(self) -> SQSClient:
         if self._sqs is None:
-            self._sqs = boto3.client("sqs")
+            with CREATING_CLIENTS:
+                self._sqs = boto3.client("sqs")
         return self._sqs
 
     @property
     def s3(self) -> S3Client:
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            with CREATING_CLIENTS:
+                self._s3 = boto3.client("s3")
         return self._s3
 
     def stage(self, job: Job, *, inline_limit: int = INLINE_LIMIT_BYTES) -> Job:

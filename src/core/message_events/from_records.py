@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Protocol, Unpack
 
@@ -47,25 +48,30 @@ class RecordsWithEvents:
     def __init__(self, records: CancellableRecords, sink: MessageEventSink) -> None:
         self._records = records
         self._sink = sink
-        # Per thread (the local stack runs the API and the worker side by side): the events
-        # held, and who the list kept out when a worker claimed each message, for its settle
-        # to name only those it newly kept out (popped by the settle; what a crashed attempt
-        # leaves is dropped when the hold ends).
+        # The events held: in the context of the code that holds them (the local stack runs
+        # the API and the worker side by side, each thread in a context of its own), which the
+        # worker's lanes, threads sending one batch, each run in a copy of.
+        self._held: ContextVar[list[MessageEvent] | None] = ContextVar(
+            "held_message_events", default=None
+        )
+        # Per thread, as claim and settle happen on the same one: who the list kept out when a
+        # worker claimed each message, for its settle to name only those it newly kept out
+        # (popped by the settle; what a crashed attempt leaves is dropped when the hold ends).
         self._local = threading.local()
 
     @contextmanager
     def held(self) -> Iterator[None]:
         """Hold the events produced within, and publish them together at the end (even if
         it ends in an error: the writes happened). Nested holds publish with the outer."""
-        if self._holding() is not None:
+        if self._held.get() is not None:
             yield
             return
-        self._local.events = []
+        events: list[MessageEvent] = []
+        holding = self._held.set(events)
         try:
             yield
         finally:
-            events: list[MessageEvent] = self._local.events
-            self._local.events = None
+            self._held.reset(holding)
             self._claimed().clear()
             self._sink.publish(events)
 
@@ -140,12 +146,8 @@ class RecordsWithEvents:
         claimed: dict[str, frozenset[str]] = self._local.claimed
         return claimed
 
-    def _holding(self) -> list[MessageEvent] | None:
-        held: list[MessageEvent] | None = getattr(self._local, "events", None)
-        return held
-
     def _produce(self, events: Sequence[MessageEvent]) -> None:
-        held = self._holding()
+        held = self._held.get()
         if held is None:
             self._sink.publish(events)
         else:

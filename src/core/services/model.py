@@ -61,6 +61,10 @@ STORED_NAME = "stored_name"
 # and a kept id must be at least 1, so no stored service can ever have it.
 FALLBACK_SERVICE_ID = 0
 
+# A queued batch's connections to one provider at once (`config.max_connections`).
+DEFAULT_MAX_CONNECTIONS = 4
+MAX_CONNECTIONS = 10
+
 # Lower-case, URL-safe, and never "system" (that path belongs to the admin API).
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 RESERVED_NAMES = frozenset({"system"})
@@ -222,6 +226,12 @@ class ServiceConfigBase(BaseModel):
     # queued mail is paced to stay within them, a synchronous send over them gets a 429.
     max_send_rate: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None  # messages per second
     daily_quota: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
+    # Connections the worker opens to the provider at once to send a queued batch, each one
+    # pipelining: a batch goes about this many times faster. Providers refuse a client that
+    # opens too many (Microsoft 365 and Gmail take a few at a time), hence a small default.
+    max_connections: Annotated[int, Field(ge=1, le=MAX_CONNECTIONS), NUMBER_ONLY] = (
+        DEFAULT_MAX_CONNECTIONS
+    )
     # Recipients a message may have; unset: the operator's ceiling (MAX_RECIPIENTS, 50).
     max_recipients: Annotated[int, Field(ge=1), NUMBER_ONLY] | None = None
     # After the final dot, a broken connection leaves the outcome unknown: 'hold' never

@@ -1,10 +1,13 @@
-"""A process's open transports, one per service, kept from one message to the next.
+"""A process's open transports, up to a few per service, kept from one message to the next.
 
 Connecting, TLS and AUTH cost several round trips, most of what sending a small message takes;
 a worker's batch, or a warm Lambda's next request, can skip them by sending on the connection
-the last message used. The pool keeps one per service and lends it to one sender at a time; a
-second sender meanwhile gets a one-off connection, closed after its message. A kept connection
-is closed instead of lent again when:
+the last message used. The pool keeps up to the service's `max_connections` (a worker's batch
+sends on that many at once: `core.delivery.courier`) and lends each to one sender at a time;
+a sender beyond them meanwhile gets a one-off connection, closed after its message. A thread
+gets back the connection it gave back last, if it is idle: each of the worker's lanes keeps
+its own, on which it may have announced its next message already. A kept connection is closed
+instead of lent again when:
 
 - the service's connection identity changed (what its transport's kind connects with, for SMTP
   host, port, encryption, TLS checks and username; the secret's version, `updated_at`): it was
@@ -71,8 +74,9 @@ class _Connection:
     transport: Transport
     identity: ConnectionIdentity
     messages: int = 0
-    # What each of the pool's clocks read when it was last given back.
+    # What each of the pool's clocks read when it was last given back, and by which thread.
     idle_since: tuple[float, ...] = ()
+    holder: int | None = None
 
 
 @dataclass(eq=False)
@@ -115,8 +119,10 @@ class TransportPool:
         self._clocks = tuple(clocks)
         # Only bookkeeping happens under the lock; opening and closing happen outside it.
         self._lock = threading.Lock()
-        self._idle: dict[str, _Connection] = {}
-        self._lent: set[str] = set()
+        # By service: the connections waiting for a message (the last given back last), and
+        # how many are lent out; together never more than the service's `max_connections`.
+        self._idle: dict[str, list[_Connection]] = {}
+        self._lent: dict[str, int] = {}
         # Bumped by `close_all`: a lease from before it is closed when it comes back.
         self._generation = 0
 
@@ -127,20 +133,30 @@ class TransportPool:
     def idle_count(self) -> int:
         """Open connections waiting for their service's next message."""
         with self._lock:
-            return len(self._idle)
+            return sum(map(len, self._idle.values()))
 
     def take(self, service: Service, deadline: Deadline, *, fresh: bool = False) -> Lease:
-        """The service's kept transport if it is still good for it (unless `fresh`), else a
-        newly opened one; raises the `DeliveryFailure` of opening it. Busy: a one-off."""
+        """One of the service's kept transports if it is still good for it (unless `fresh`),
+        else a newly opened one; raises the `DeliveryFailure` of opening it. All of its
+        `max_connections` lent out: a one-off."""
         identity = ConnectionIdentity.of(service, self._transports)
         name = service.name
         with self._lock:
             generation = self._generation
-            busy = name in self._lent
+            limit = service.config.max_connections
+            busy = self._lent.get(name, 0) >= limit
             kept: _Connection | None = None
+            surplus: list[_Connection] = []
             if self._reuse and not busy:
-                self._lent.add(name)
-                kept = self._idle.pop(name, None)
+                idle = self._idle.get(name, [])
+                kept = self._pick(idle, room=self._lent.get(name, 0) + len(idle) < limit)
+                self._lent[name] = self._lent.get(name, 0) + 1
+                # Kept beyond the limit (it was lowered since they were opened): closed.
+                while idle and self._lent[name] + len(idle) > limit:
+                    surplus.append(idle.pop(0))
+        for connection in surplus:
+            logger.info("connection closed", extra={"email_service": name, "why": "over limit"})
+            connection.transport.close()
         if not self._reuse or busy:
             if busy:
                 logger.debug("connection busy: a one-off", extra={"email_service": name})
@@ -168,11 +184,12 @@ class TransportPool:
         connection.messages += 1
         if lease.pooled and connection.messages < self._max_messages:
             connection.idle_since = self._read_clocks()
+            connection.holder = threading.get_ident()
             with self._lock:
                 kept = lease._generation == self._generation
                 if kept:
-                    self._lent.discard(lease.service)
-                    self._idle[lease.service] = connection
+                    self._lent[lease.service] -= 1
+                    self._idle.setdefault(lease.service, []).append(connection)
             if kept:
                 return
         elif lease.pooled:
@@ -191,7 +208,8 @@ class TransportPool:
     def close_all(self) -> None:
         """Close every idle connection; those lent out are closed when they come back."""
         with self._lock:
-            idle, self._idle = list(self._idle.values()), {}
+            idle = [connection for kept in self._idle.values() for connection in kept]
+            self._idle = {}
             self._lent.clear()
             self._generation += 1
         for connection in idle:
@@ -216,10 +234,24 @@ class TransportPool:
             raise
         return Lease(service.name, False, pooled, _Connection(transport, identity), generation)
 
+    @staticmethod
+    def _pick(idle: list[_Connection], *, room: bool) -> _Connection | None:
+        """Which idle connection to lend (taken off `idle`), or None for a new one: the one
+        this thread gave back last (its next message may be announced on it already), else,
+        with room for another, none, else the one given back last (the warmest, the least
+        likely to be found closed)."""
+        me = threading.get_ident()
+        for index in range(len(idle) - 1, -1, -1):
+            if idle[index].holder == me:
+                return idle.pop(index)
+        if room or not idle:
+            return None
+        return idle.pop()
+
     def _release(self, name: str, generation: int) -> None:
         with self._lock:
             if generation == self._generation:
-                self._lent.discard(name)
+                self._lent[name] -= 1
 
     def _stale(self, kept: _Connection, identity: ConnectionIdentity) -> str | None:
         """Why a kept connection must not carry the next message, or None."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from core.aws_session import CREATING_CLIENTS
 from core.webhooks.model import DeliveryJob
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ class WebhookQueue:
     @property
     def sqs(self) -> SQSClient:
         if self._sqs is None:
-            self._sqs = boto3.client("sqs")
+            with CREATING_CLIENTS:
+                self._sqs = boto3.client("sqs")
         return self._sqs
 
     def enqueue(self, jobs: Sequence[DeliveryJob]) -> None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from core.aws_session import CREATING_CLIENTS
+
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -30,7 +32,8 @@ class WebhookSecrets:
     @property
     def client(self) -> SecretsManagerClient:
         if self._client is None:
-            self._client = boto3.client("secretsmanager")
+            with CREATING_CLIENTS:
+                self._client = boto3.client("secretsmanager")
         return self._client
 
     def create(self, webhook_id: str, secret: str) -> str:

@@ -57,6 +57,8 @@ def build_client(region: str, budget: float, *, endpoint_url: str | None = None)
     import boto3  # here, not at import: only an SES service's first send pays for it
     from botocore.config import Config
 
+    from core.aws_session import CREATING_CLIENTS
+
     config = Config(
         region_name=region,
         connect_timeout=budget / 2,
@@ -65,5 +67,6 @@ def build_client(region: str, budget: float, *, endpoint_url: str | None = None)
         # One connection: a transport is lent to one sender at a time.
         max_pool_connections=1,
     )
-    client: SesApi = boto3.client("sesv2", config=config, endpoint_url=endpoint_url)
+    with CREATING_CLIENTS:
+        client: SesApi = boto3.client("sesv2", config=config, endpoint_url=endpoint_url)
     return client

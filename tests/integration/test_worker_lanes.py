@@ -1,0 +1,146 @@
+"""A queued batch sent over several connections at once (`max_connections` lanes), through
+the API, moto's SQS and the worker, to a real SMTP server on loopback: every message arrives
+once, never over more connections at a time than the service allows, each SQS message gets
+its own job's outcome, and the provider's pace holds across the lanes."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable
+
+from core.delivery.job import Job
+from tests.support.api import call_api, create_service
+from tests.support.queue_worker import SendQueue
+from tests.support.smtp_servers import LOOPBACK, CaptureServer, Replies
+
+LANES = 3
+
+
+def _service(server: CaptureServer, **config: object) -> None:
+    create_service(
+        {
+            "host": LOOPBACK,
+            "port": server.port,
+            "encryption": "none",
+            "from_email": "a@example.com",
+            "max_connections": LANES,
+            **config,
+        }
+    )
+
+
+def _queue(count: int) -> dict[str, str]:
+    """`count` messages accepted for the queue: record id -> subject."""
+    ids = {}
+    for number in range(count):
+        subject = f"#{number}"
+        body = {"to": "jane@example.com", "subject": subject, "body_text": "Hi"}
+        answer = call_api("POST", "/api/v2/email", body, query="async=true")
+        assert answer.status == 202, answer.body
+        ids[str(answer.body["id"])] = subject
+    return ids
+
+
+def _status(record_id: str) -> str:
+    answer = call_api("GET", f"/api/v2/email/messages/{record_id}")
+    assert answer.status == 200, answer.body
+    return str(answer.body["status"])
+
+
+def _subjects(server: CaptureServer) -> list[str]:
+    return [str(message.parsed()["Subject"]) for message in server.messages]
+
+
+def test_a_batch_goes_out_over_its_lanes_each_message_once(
+    smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
+) -> None:
+    server = smtp_server()
+    _service(server)
+    ids = _queue(10)
+
+    run = send_queue.run_worker()
+
+    assert (len(run.received), run.failed) == (10, set())
+    assert sorted(_subjects(server)) == sorted(ids.values())  # each once
+    assert {_status(record_id) for record_id in ids} == {"sent"}
+    # Side by side (more than one at once), never more than the service allows.
+    assert 1 < server.most_open_at_once <= LANES
+    assert server.sessions <= LANES
+
+
+def test_the_next_batch_reuses_the_lanes_connections(
+    smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
+) -> None:
+    server = smtp_server()
+    _service(server)
+    _queue(10)
+    send_queue.run_worker()
+    opened = server.sessions
+
+    _queue(10)
+    assert send_queue.run_worker().failed == set()
+
+    assert len(server.messages) == 20
+    assert server.sessions == opened  # a warm worker's kept connections, none more
+    assert server.most_open_at_once <= LANES
+
+
+def test_each_sqs_message_gets_its_own_jobs_outcome(
+    smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
+) -> None:
+    # One transaction of the batch is deferred (451), one refused for good (554): whichever
+    # lane meets them, the batch item failure must name that job's SQS message, no other.
+    server = smtp_server(
+        script=[Replies(), Replies(data="451 4.3.0 Try later"), Replies(data="554 5.7.1 Spam")]
+    )
+    _service(server)
+    ids = _queue(9)
+
+    run = send_queue.run_worker(time_passes=False)
+
+    statuses = {record_id: _status(record_id) for record_id in ids}
+    assert sorted(statuses.values()) == ["deferred", "failed"] + ["sent"] * 7
+    (deferred,) = (record_id for record_id, status in statuses.items() if status == "deferred")
+    failed_jobs = {
+        Job.model_validate_json(message["Body"]).id
+        for message in run.received
+        if message["MessageId"] in run.failed
+    }
+    assert failed_jobs == {deferred}
+    # Its retry (after the backoff) goes through, and nothing went twice.
+    give_up = time.monotonic() + 20
+    while _status(deferred) != "sent" and time.monotonic() < give_up:
+        if not send_queue.run_worker().received:
+            time.sleep(0.2)
+    assert _status(deferred) == "sent"
+    assert sorted(_subjects(server)) == sorted(
+        subject for record_id, subject in ids.items() if statuses[record_id] != "failed"
+    )
+
+
+def _most_in_a_second(arrivals: list[float]) -> int:
+    """The most arrivals in any closed one-second window (each window starting at one)."""
+    times = sorted(arrivals)
+    return max(bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times))
+
+
+def test_the_providers_pace_holds_across_the_lanes(
+    smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
+) -> None:
+    server = smtp_server()
+    _service(server, max_send_rate=5)
+    ids = _queue(20)
+
+    give_up = time.monotonic() + 40
+    while len(server.messages) < 20 and time.monotonic() < give_up:
+        if not send_queue.run_worker().received:
+            time.sleep(0.1)
+
+    assert {_status(record_id) for record_id in ids} == {"sent"}
+    assert sorted(_subjects(server)) == sorted(ids.values())
+    arrivals = [message.arrived_at for message in server.messages]
+    # 5 a second in every sliding second: 20 messages take more than 3 s.
+    assert _most_in_a_second(arrivals) == 5
+    assert max(arrivals) - min(arrivals) > 3.0
+    assert server.most_open_at_once <= LANES
