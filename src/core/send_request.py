@@ -436,7 +436,7 @@ class SendRequest(TemplateReference):
     send_at: AwareDatetime | None = None
     # Not DreamFactory's: labels kept on the message's record. A DreamFactory client knows no
     # tags, so a top-level `tags` that is no list is what any other top-level string is there:
-    # a placeholder value (kept aside by `_tags_or_placeholder`).
+    # a placeholder value (kept aside by `_ours_or_placeholders`).
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS), WithJsonSchema(_TAGS_SCHEMA)] = Field(
         default_factory=list,
         description=f"Up to {MAX_TAGS} labels of your own (letters, digits, `_.:-`, at most 64"
@@ -454,7 +454,7 @@ class SendRequest(TemplateReference):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _tags_or_placeholder(
+    def _ours_or_placeholders(
         cls, data: Any, handler: ModelWrapValidatorHandler[SendRequest]
     ) -> SendRequest:
         scalars: dict[str, str | int | float | bool] = {}

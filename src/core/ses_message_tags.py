@@ -29,9 +29,16 @@ MAX_SES_TAGS = 50
 _SES_TEXT = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
-def ses_tags(tags: Iterable[str], metadata: Mapping[str, str]) -> list[tuple[str, str]]:
+def tag_pairs(tags: Iterable[str], metadata: Mapping[str, str]) -> list[tuple[str, str]]:
     """The SES message tags (name, value) for a message's `tags` and `metadata`, tags first,
-    or a 400 naming the first that SES cannot carry."""
+    unchecked: what `ses_tags` refused SES refuses too (a message queued before its service
+    became one that sends SES tags fails with SES's refusal, not with a 400 nobody reads)."""
+    return [(tag, TAG_VALUE) for tag in tags] + list(metadata.items())
+
+
+def ses_tags(tags: Iterable[str], metadata: Mapping[str, str]) -> list[tuple[str, str]]:
+    """`tag_pairs`, or a 400 naming the first tag or metadata entry SES cannot carry."""
+    tags = list(tags)
     pairs: dict[str, str] = {}
     for tag in tags:
         if not _SES_TEXT.fullmatch(tag):
@@ -63,7 +70,7 @@ def ses_tags(tags: Iterable[str], metadata: Mapping[str, str]) -> list[tuple[str
             reason="invalid_ses_tag",
             context={"field": "tags", "limit": MAX_SES_TAGS},
         )
-    return list(pairs.items())
+    return tag_pairs(tags, metadata)
 
 
 def header_value(pairs: Iterable[tuple[str, str]]) -> str:

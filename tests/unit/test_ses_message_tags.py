@@ -12,7 +12,7 @@ from core.composition.ses_fields import ses_fields
 from core.errors import InvalidRequest
 from core.send_request import parse_send_request
 from core.services.model import Service, SesConfig
-from core.ses_message_tags import header_value, ses_tags
+from core.ses_message_tags import header_value, ses_tags, tag_pairs
 from tests.support.fake_services import smtp_service
 
 SES_HOST = "email-smtp.eu-west-1.amazonaws.com"
@@ -46,6 +46,11 @@ def test_what_ses_cannot_carry_is_refused(
 
     assert refused.value.reason == "invalid_ses_tag"
     assert refused.value.context["field"] == field
+
+
+def test_the_transports_mapping_checks_nothing_ses_refuses_what_composing_did_not() -> None:
+    # A message queued before its service sent SES tags: SES's refusal fails it, no 400.
+    assert tag_pairs(["customer:1042"], {"a": "b c"}) == [("customer:1042", "true"), ("a", "b c")]
 
 
 def test_an_smtp_service_sends_no_ses_fields_by_default_even_with_odd_tags() -> None:

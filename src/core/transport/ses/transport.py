@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.dkim.signing import MessageSigner
 from core.ports import Clock, Transport
-from core.ses_message_tags import ses_tags
+from core.ses_message_tags import tag_pairs
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.report import ConnectionReport
 from core.transport.ses.client import MIN_BUDGET_SECONDS, SesApi, budget_for, build_client, fits
@@ -102,7 +102,7 @@ class SesTransport(Transport):
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
-        if tags := ses_tags(envelope.tags, dict(envelope.metadata)):
+        if tags := tag_pairs(envelope.tags, dict(envelope.metadata)):
             request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags]
         try:
             answer = client.send_email(**request)
