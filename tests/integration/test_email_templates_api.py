@@ -62,6 +62,7 @@ def test_create_and_read_by_id_and_by_name() -> None:
         "bcc": None,
         "headers": None,
         "list_unsubscribe": None,
+        "template_syntax": None,
         "created_date": created["created_date"],
         "last_modified_date": created["created_date"],
     }
