@@ -39,7 +39,10 @@ def redacted(value: Any) -> Any:
 
 def redacted_json(line: dict[str, Any]) -> str:
     """A log line as JSON, redacted (Powertools' serializer: `Logger(json_serializer=...)`)."""
-    return json.dumps(redacted(line), default=lambda other: redacted(str(other)))
+    # Compact, as Powertools' own serializer writes a line.
+    return json.dumps(
+        redacted(line), default=lambda other: redacted(str(other)), separators=(",", ":")
+    )
 
 
 def service_logger() -> Logger:

@@ -39,8 +39,9 @@ class Delivery:
     # id it gave the message when it said one (SMTP's `250 ... queued as <id>`, SES's id).
     reply: str | None = None
     provider_message_id: str | None = None
-    # What the transport took to hand it over: replies waited for (None: it does not count).
-    round_trips: int | None = None
+    # What the handover cost, not what the server said (so no part of equality): the replies
+    # waited for (None: the transport does not count them).
+    round_trips: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
