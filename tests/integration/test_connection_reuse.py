@@ -308,7 +308,7 @@ def test_a_job_of_the_batch_whose_store_fails_comes_back_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = fault_server(extensions=("PIPELINING",))
-    _plain_service(server.port)
+    _one_connection_service(server.port)  # "two" is announced behind "one"'s dot
     ids = _queue_three()
     records = runtime.message_repository()
     claim = records.claim
