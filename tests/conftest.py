@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from local_stack.template_tables import create_tables
 from tests.support.api import ADMIN_KEY
@@ -82,9 +85,23 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.reset()
 
 
+# moto answers one request at a time, as AWS applies each (conditional) write atomically: the
+# worker's lanes call it from several threads, and moto's backends take no lock of their own.
+_MOTO_REQUESTS = threading.RLock()
+
+
+def _one_at_a_time(call: Any) -> Any:
+    def locked(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with _MOTO_REQUESTS:
+            return call(self, event_name, request, **kwargs)
+
+    return locked
+
+
 @pytest.fixture
-def aws() -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto's DynamoDB and Secrets Manager, with the template's tables and the admin key."""
+    monkeypatch.setattr(BotocoreStubber, "__call__", _one_at_a_time(BotocoreStubber.__call__))
     with mock_aws():
         create_tables(boto3.client("dynamodb"), TABLE_NAMES)
         boto3.client("secretsmanager").create_secret(Name=ADMIN_KEY_SECRET, SecretString=ADMIN_KEY)

@@ -195,7 +195,7 @@ def test_attachments_and_non_ascii_headers_are_signed_and_verify(server: Capture
 def test_queued_messages_sent_in_a_pipelined_batch_all_verify(send_queue: SendQueue) -> None:
     key = rsa_key()
     with FaultServer(extensions=("PIPELINING",), reply_delay=0.05) as server:
-        _service(server.port, key)
+        _service(server.port, key, max_connections=1)  # one connection: each announced
         for subject in ("one", "two", "three"):
             body = {"to": "john@example.org", "subject": subject, "body_text": subject}
             assert _send(body, query="async=true").status == 202

@@ -312,7 +312,7 @@ def test_a_stray_reply_before_an_announced_envelope_fails_no_message(
         script=InTransaction(Fault.answer(At.END_OF_DATA, STRAY), number=1),
         extensions=("PIPELINING",),
     )
-    create_plain_service(server.port)
+    create_plain_service(server.port, max_connections=1)  # one connection: announced envelopes
     for subject in ("one", "two", "three"):
         assert _send_api(subject, query="async=true").status == 202
 
