@@ -117,12 +117,28 @@ class BatchMessages(DocumentOnly):
     messages: list[SendRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
+class SharedMessage(SendRequest):
+    """The message every recipient of a batch gets a copy of: a send body with a body or a
+    template (each copy adds only its recipient), and no `to`, `cc` or `bcc` of its own."""
+
+    model_config = ConfigDict(
+        defer_build=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field]}
+                for field in ("template", "template_id", "body_text", "body_html")
+            ],
+            "examples": [_BATCH_EXAMPLE["message"]],
+        },
+    )
+
+
 class BatchRecipients(DocumentOnly):
     """One message, one copy per recipient; the message itself names no `to`, `cc` or `bcc`."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_BATCH_EXAMPLE]})
 
-    message: SendRequest
+    message: SharedMessage
     recipients: list[BatchRecipient] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 

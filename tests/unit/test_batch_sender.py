@@ -71,6 +71,34 @@ def test_the_shared_message_may_name_no_recipient(field: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "message",
+    [
+        {},
+        {"subject": "Hi"},
+        {"subject": "Hi", "body_text": "", "body_html": None},
+        {"body_text": "Hello", "template": None} | {"body_text": None},
+        {"template": "", "template_id": 0},
+    ],
+)
+def test_a_shared_message_without_a_body_or_a_template_is_refused_whole(
+    message: dict[str, Any],
+) -> None:
+    """Every copy would fail the same way: the request is the mistake (schemathesis found a
+    body-less shared message answered 200 with one 400 per recipient)."""
+    refused = _invalid({"message": message, "recipients": [{"email": "a@x.org"}]})
+
+    assert refused.reason == "no_body"
+    assert refused.context["field"] == "message"
+
+
+@pytest.mark.parametrize(
+    "message", [{"template": "order_shipped"}, {"template_id": 7}, {"body_html": "<p>Hi</p>"}]
+)
+def test_a_shared_message_with_a_template_or_a_body_is_taken(message: dict[str, Any]) -> None:
+    assert len(parse_batch({"message": message, "recipients": [{"email": "a@x.org"}]})) == 1
+
+
+@pytest.mark.parametrize(
     "body",
     [
         None,

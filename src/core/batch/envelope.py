@@ -66,8 +66,30 @@ def parse_batch(body: Any) -> BatchEnvelope:
                 field=f"message.{field}",
                 reason="batch_shared_recipient",
             )
+    if not _has_content(message):
+        raise _invalid(
+            "The shared message has no body and names no template: set 'body_text',"
+            " 'body_html', 'template' or 'template_id'.",
+            field="message",
+            reason="no_body",
+        )
     return BatchEnvelope(
         message=message, recipients=tuple(_items(body["recipients"], "recipients"))
+    )
+
+
+def _has_content(message: dict[str, Any]) -> bool:
+    """Whether the shared message has a body or names a template (which may bring one): each
+    copy adds only its recipient, so without either every copy would fail alike, and the
+    request, not one item, is the mistake. (As a send reads them: `""`, `0` and `"0"` name no
+    template; a wrong body or template is still each copy's own 400.)"""
+    if any(message.get(field) not in (None, "") for field in ("body_text", "body_html")):
+        return True
+    return message.get("template") not in (None, "") or message.get("template_id") not in (
+        None,
+        "",
+        0,
+        "0",
     )
 
 
