@@ -127,6 +127,12 @@ class TemplateRepository:
             )
         if patch.get("id", current.id) != current.id:
             raise InvalidRequest("A template's id cannot be changed.", context={"field": "id"})
+        for field in ("created_date", "last_modified_date"):
+            if not isinstance(patch.get(field), str | None):
+                raise InvalidRequest(
+                    f"'{field}' is a template's date as fetched (text), never changed.",
+                    context={"field": field},
+                )
         changes = {field: value for field, value in patch.items() if field in PATCHABLE}
         if "defaults" in changes and changes["defaults"] is None:
             changes["defaults"] = {}
