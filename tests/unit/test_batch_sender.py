@@ -92,6 +92,22 @@ def test_a_shared_message_without_a_body_or_a_template_is_refused_whole(
 
 
 @pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"body_text": "Hi", "subject": 5}, "subject"),
+        ({"body_text": "Hi", "from_email": "x"}, "from_email"),
+    ],
+)
+def test_a_shared_message_that_is_no_valid_send_body_is_refused_whole(
+    message: dict[str, Any], field: str
+) -> None:
+    refused = _invalid({"message": message, "recipients": [{"email": "a@x.org"}]})
+
+    assert refused.status == 400
+    assert field in str(refused.context)
+
+
+@pytest.mark.parametrize(
     "message", [{"template": "order_shipped"}, {"template_id": 7}, {"body_html": "<p>Hi</p>"}]
 )
 def test_a_shared_message_with_a_template_or_a_body_is_taken(message: dict[str, Any]) -> None:

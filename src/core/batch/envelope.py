@@ -15,6 +15,7 @@ from typing import Any
 
 from core.access.authentication import without_api_key
 from core.errors import InvalidRequest
+from core.send_request import parse_send_request
 
 # Postmark's and Resend's ceiling too: a batch answer stays small enough for one response.
 MAX_BATCH_ITEMS = 500
@@ -66,6 +67,9 @@ def parse_batch(body: Any) -> BatchEnvelope:
                 field=f"message.{field}",
                 reason="batch_shared_recipient",
             )
+    # Every copy is this message and one recipient: what is wrong with it is wrong with each,
+    # the request's 400, not one per recipient.
+    parse_send_request(message, complete=False)
     if not _has_content(message):
         raise _invalid(
             "The shared message has no body and names no template: set 'body_text',"
