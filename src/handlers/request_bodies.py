@@ -114,7 +114,9 @@ class BatchMessages(DocumentOnly):
         },
     )
 
-    messages: list[SendRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    # Each item is judged on its own: one that is no valid send body is its own result's 400,
+    # not the batch's (so the document lets any item through, and shows what a good one is).
+    messages: list[SendRequest | Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
 class SharedMessage(SendRequest):
@@ -139,7 +141,8 @@ class BatchRecipients(DocumentOnly):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_BATCH_EXAMPLE]})
 
     message: SharedMessage
-    recipients: list[BatchRecipient] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    # As `messages`' items: a bad recipient entry is its own copy's 400.
+    recipients: list[BatchRecipient | Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
 BatchBody = Annotated[BatchEnvelope, checked_as(BatchMessages | BatchRecipients, parse_batch)]
