@@ -137,11 +137,13 @@ def _most_in_a_second(arrivals: list[float]) -> int:
     return max(bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times))
 
 
-def test_the_providers_pace_holds_across_the_lanes(
+def test_a_paced_service_sends_on_one_lane_at_its_pace(
     smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
 ) -> None:
+    """Over 3 lanes, a full CI run saw 6 arrivals in one second for a pace of 5: lanes hand
+    admitted messages over side by side. A paced service keeps to one lane."""
     server = smtp_server()
-    _service(server, max_send_rate=5)
+    _service(server, max_send_rate=5, max_connections=LANES)
     ids = _queue(20)
 
     give_up = time.monotonic() + 40
@@ -155,4 +157,4 @@ def test_the_providers_pace_holds_across_the_lanes(
     # 5 in every sliding second, across lanes as across workers: 20 take more than 3 s.
     assert _most_in_a_second(arrivals) == 5
     assert max(arrivals) - min(arrivals) > 3.0
-    assert server.most_open_at_once <= LANES
+    assert server.most_open_at_once == 1
