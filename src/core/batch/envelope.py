@@ -45,7 +45,8 @@ class BatchEnvelope:
 
 def parse_batch(body: Any) -> BatchEnvelope:
     """The batch `body` names, or a 400 for the whole request: not one of the two forms, no
-    item, or more than `MAX_BATCH_ITEMS`. The items themselves are not looked at."""
+    item, more than `MAX_BATCH_ITEMS`, or a shared message that no copy could send. The items
+    themselves are not looked at."""
     if not isinstance(body, dict):
         raise _invalid("The request body must be a JSON object.")
     body = without_api_key(body)
@@ -67,6 +68,7 @@ def parse_batch(body: Any) -> BatchEnvelope:
                 field=f"message.{field}",
                 reason="batch_shared_recipient",
             )
+    recipients = tuple(_items(body["recipients"], "recipients"))  # counted first: cheaper
     # Every copy is this message and one recipient: what is wrong with it is wrong with each,
     # the request's 400, not one per recipient.
     parse_send_request(message, complete=False)
@@ -77,9 +79,7 @@ def parse_batch(body: Any) -> BatchEnvelope:
             field="message",
             reason="no_body",
         )
-    return BatchEnvelope(
-        message=message, recipients=tuple(_items(body["recipients"], "recipients"))
-    )
+    return BatchEnvelope(message=message, recipients=recipients)
 
 
 def _has_content(message: dict[str, Any]) -> bool:
