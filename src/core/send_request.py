@@ -7,17 +7,11 @@ message, so nothing half-valid ever reaches the SMTP side.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -28,51 +22,28 @@ from pydantic import (
     model_validator,
 )
 
-from core.addresses import (
-    EmailAddress,
-    Mailbox,
-    OptionalEmailAddress,
-    check_header_text,
-    parse_mailbox,
-    reject_line_breaks,
-)
+from core import placeholder_values
+from core.address_fields import optional_address, recipient_list
+from core.addresses import Mailbox, check_header_text
+from core.attachments.model import Attachment
 from core.composition.custom_headers import MAX_HEADERS, MAX_VALUE_LENGTH, check_headers
 from core.composition.unsubscribe import check_entries
 from core.errors import InvalidRequest
 from core.message_metadata import METADATA_SCHEMA, check_metadata
+from core.placeholder_values import MESSAGE_TEXT_FIELDS, Scalar, set_aside_scalars
 from core.settings import get_settings
-from core.validation import NUMBER_ONLY, check_json_text, parse_model
-
-PlaceholderValue = str | int | float | bool | None
+from core.templates.reference import TemplateReference
+from core.validation import check_json_text, parse_model
 
 # How the message's texts are written: DreamFactory's `{name}`, or Jinja2 (loops, conditions,
 # filters) in a sandbox (`core.composition.jinja`).
 TemplateSyntax = Literal["placeholders", "jinja"]
-
-# The declared fields that say what the mail says and who it is from; their text is a
-# placeholder value too (DreamFactory substitutes every top-level string of the request).
-MESSAGE_TEXT_FIELDS = (
-    "subject",
-    "body_text",
-    "body_html",
-    "from_name",
-    "from_email",
-    "reply_to_name",
-    "reply_to_email",
-)
-
-# DreamFactory's fields naming files by URL (or inline): see `core.attachments.references`.
-ATTACHMENT_REFERENCES = ("attachment", "import_url")
 
 # A send's `tags`: the sender's own labels, stored on its record and filterable in lists.
 # (Its `metadata`, the sender's own strings by key: `core.message_metadata`.)
 MAX_TAGS = 10
 TAG_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
-
-# Fields of ours that a DreamFactory client may send as placeholder values: given as a scalar,
-# they are one (DreamFactory substitutes every top-level string), not our field.
-PLACEHOLDER_WHEN_SCALAR = ("tags", "metadata")
 
 # What `tags` may be: the labels, or (a DreamFactory client's) a placeholder value.
 _TAGS_SCHEMA = {
@@ -114,251 +85,11 @@ _LIST_UNSUBSCRIBE_SCHEMA = {
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 
 
-class RecipientObject(BaseModel):
-    """DreamFactory's object form of a recipient."""
-
-    email: EmailAddress
-    name: str | None = None
-
-
-# DreamFactory accepts a string, an object, or a list of either.
-RecipientInput = EmailAddress | RecipientObject | list[EmailAddress | RecipientObject]
-
-
-def _recipient_list(field: str) -> BeforeValidator:
-    def parse(value: Any) -> list[Mailbox]:
-        if value is None:
-            return []
-        items = value if isinstance(value, list) else [value]
-        return [_parse_recipient(item, field) for item in items]
-
-    return BeforeValidator(parse, json_schema_input_type=RecipientInput | None)
-
-
-def _parse_recipient(item: Any, field: str) -> Mailbox:
-    if isinstance(item, str):
-        return parse_mailbox(item, None, field)
-    if isinstance(item, dict) and isinstance(item.get("email"), str):
-        name = item.get("name")
-        if name is not None and not isinstance(name, str):
-            raise InvalidRequest(
-                f"Invalid name in '{field}': must be a string.", context={"field": field}
-            )
-        return parse_mailbox(item["email"], name, field)
-    raise InvalidRequest(
-        f"Invalid recipient in '{field}': expected an address or an object with 'email'.",
-        reason="invalid_address",
-        context={"field": field},
-    )
-
-
-def _optional_address(field: str) -> BeforeValidator:
-    def parse(value: Any) -> str | None:
-        if value in (None, ""):
-            return None
-        if not isinstance(value, str):
-            raise InvalidRequest(f"Invalid '{field}': must be a string.", context={"field": field})
-        return parse_mailbox(value, None, field).email
-
-    return BeforeValidator(parse, json_schema_input_type=OptionalEmailAddress)
-
-
 def _header_text(field: str) -> BeforeValidator:
     def check(value: Any) -> Any:
         return check_header_text(value, field) if isinstance(value, str) else value
 
     return BeforeValidator(check)
-
-
-# ASCII only: a non-ASCII media type would become an encoded word, which MIME forbids there.
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$", re.ASCII)
-
-
-def _content_type(value: Any) -> Any:
-    # A bare type/subtype: parameters and container types are ours to write, not the caller's.
-    if value in (None, ""):
-        return "application/octet-stream"
-    if not isinstance(value, str):
-        return value
-    reject_line_breaks(value, "attachments.content_type")
-    if not _MEDIA_TYPE.match(value) or value.lower().startswith(("multipart/", "message/")):
-        raise InvalidRequest(
-            f"Invalid attachment content_type '{value}': expected a media type like"
-            " 'application/pdf'.",
-            context={"field": "attachments.content_type"},
-        )
-    return value.lower()
-
-
-# Unicode categories that have no business in a file name: controls, format characters
-# (bidi overrides such as U+202E turn "invoice\u202efdp.exe" into "invoiceexe.pdf" on screen,
-# zero-width joiners), line and paragraph separators, private use, unassigned, surrogates.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
-# Characters Windows forbids in names, and path separators of every system.
-_RESERVED = re.compile(r'[<>:"/\\|?*]')
-_EDGES = re.compile(r"^[\s.]+|[\s.]+$")
-MAX_FILENAME_LENGTH = 255
-
-
-def safe_filename(name: str) -> str:
-    """The attachment name a recipient's machine can safely save under: the last path
-    segment only, without control, bidi or reserved characters; Unicode kept (NFC)."""
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rpartition("/")[2]
-    cleaned = "".join(
-        character for character in base if unicodedata.category(character) not in _UNSAFE_CATEGORIES
-    )
-    # Leading dots hide a file, trailing ones and spaces Windows drops; readers strip spaces.
-    cleaned = _EDGES.sub("", _RESERVED.sub("_", cleaned))
-    if len(cleaned) > MAX_FILENAME_LENGTH:
-        _stem, dot, extension = cleaned.rpartition(".")
-        keep = extension if dot and len(extension) <= 16 else ""
-        cleaned = _EDGES.sub("", cleaned[: MAX_FILENAME_LENGTH - len(keep) - 1]) + (
-            "." + keep if keep else ""
-        )
-    return cleaned or "attachment"
-
-
-# An inline part's Content-ID, written as `<id>`: RFC 5322's atom characters and at most one
-# '@' (no '<', '>', space, quote or line break), without '=?' (an encoded word to a reader).
-MAX_CONTENT_ID_LENGTH = 128
-_CONTENT_ID_CHARACTERS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
-_CONTENT_ID = re.compile(rf"{_CONTENT_ID_CHARACTERS}(@{_CONTENT_ID_CHARACTERS})?", re.ASCII)
-
-
-def _content_id(value: Any) -> Any:
-    return check_content_id(value) if isinstance(value, str) else value
-
-
-def check_content_id(value: Any, field: str = "attachments.content_id") -> str | None:
-    """An inline part's `content_id` as given (None when empty), or a 400."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest(
-            f"Invalid '{field}': must be a string.",
-            reason="invalid_content_id",
-            context={"field": field},
-        )
-    reject_line_breaks(value, field)
-    if not _CONTENT_ID.fullmatch(value) or "=?" in value or len(value) > MAX_CONTENT_ID_LENGTH:
-        raise InvalidRequest(
-            f"Invalid attachment content_id {value[:MAX_CONTENT_ID_LENGTH]!r}: expected up to"
-            f" {MAX_CONTENT_ID_LENGTH} letters, digits and symbols such as '.-_', with at most"
-            " one '@', and without the angle brackets ('logo', 'logo.png@example.com').",
-            reason="invalid_content_id",
-            context={"field": field},
-        )
-    return value
-
-
-class Attachment(BaseModel):
-    """One attachment, its content already decoded from base64, its name made safe; with a
-    `content_id`, an inline part (an image `body_html` shows as `cid:<content_id>`)."""
-
-    name: Annotated[
-        str,
-        # Line breaks are refused as anywhere in a header; other controls are dropped.
-        BeforeValidator(
-            lambda value: (
-                reject_line_breaks(value, "attachments.name") if isinstance(value, str) else value
-            )
-        ),
-        Field(min_length=1),
-        AfterValidator(safe_filename),
-    ]
-    content: Annotated[bytes, BeforeValidator(lambda value: _decode_base64(value))] = Field(
-        json_schema_extra={"format": "base64"}
-    )
-    content_type: Annotated[str, BeforeValidator(_content_type)] = "application/octet-stream"
-    content_id: Annotated[
-        # The length bound on the text alone: an empty id is read as none (None).
-        Annotated[str, Field(max_length=MAX_CONTENT_ID_LENGTH)] | None,
-        BeforeValidator(_content_id),
-        Field(
-            description="Makes the file an inline part, shown where `body_html` says"
-            ' `cid:` and this id (`<img src="cid:logo">`); unique within the message, without'
-            " angle brackets.",
-        ),
-    ] = None
-    disposition: Literal["attachment", "inline"] | None = Field(
-        default=None,
-        description='`"inline"` (needs a `content_id`) or `"attachment"` (the default, not'
-        " with a `content_id`).",
-    )
-
-    @model_validator(mode="after")
-    def _inline_has_content_id(self) -> Attachment:
-        inline = self.content_id is not None
-        if self.disposition is not None and (self.disposition == "inline") != inline:
-            raise InvalidRequest(
-                f"Invalid attachment '{self.name}': an inline part needs a 'content_id', and"
-                " one with a 'content_id' is inline ('disposition' may be left out).",
-                reason="invalid_attachment",
-                context={"field": "attachments.disposition"},
-            )
-        return self
-
-
-def _decode_base64(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise InvalidRequest(
-            "Invalid attachment content: must be a base64 string.", reason="invalid_base64"
-        )
-    # `base64 file` wraps lines; accept that, but nothing else outside the alphabet.
-    compact = "".join(value.split())
-    try:
-        return base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise InvalidRequest(
-            "Invalid attachment content: not valid base64.", reason="invalid_base64"
-        ) from error
-
-
-def _no_template_is_none(value: Any) -> Any:
-    # DreamFactory's BaseService tests both with PHP's `empty()`: an app sending
-    # `"template_id": 0` or `"template": ""` beside a real one means "no template" by it.
-    if value is None or value == "" or (value == 0 and not isinstance(value, bool)):
-        return None
-    return value
-
-
-def _template_id_as_number(value: Any) -> Any:
-    # An app filling the body from a form sends `"template_id": "4"`: DreamFactory finds
-    # template 4 by it (and `"0"` is PHP-empty too). Other text stays text, and a 400.
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    return _no_template_is_none(value)
-
-
-_TEMPLATE_NAME_SCHEMA = {
-    "anyOf": [{"type": "string", "maxLength": 128}, {"type": "null"}],
-    "description": 'A stored template\'s name; empty (`""`) or null: none.',
-}
-_TEMPLATE_ID_SCHEMA = {
-    "anyOf": [
-        {"type": "integer", "minimum": 0},
-        {"type": "string", "pattern": "^[0-9]*$"},
-        {"type": "null"},
-    ],
-    "description": 'A stored template\'s id, as a number or digits; `0`, `"0"`, empty (`""`)'
-    " or null: none.",
-}
-
-
-class TemplateReference(BaseModel):
-    """How a request names a stored template: by name, or by DreamFactory's numeric id
-    (in the body, or in the query string)."""
-
-    template: Annotated[
-        Annotated[str, Field(min_length=1, max_length=128)] | None,
-        BeforeValidator(_no_template_is_none),
-        WithJsonSchema(_TEMPLATE_NAME_SCHEMA),
-    ] = None
-    template_id: Annotated[
-        Annotated[int, Field(ge=1), NUMBER_ONLY] | None,
-        BeforeValidator(_template_id_as_number),
-        WithJsonSchema(_TEMPLATE_ID_SCHEMA),
-    ] = None
 
 
 # What `check_complete` asks, for the document: a template (which may bring the rest), or a
@@ -397,16 +128,16 @@ class SendRequest(TemplateReference):
         },
     )
 
-    to: Annotated[list[Mailbox], _recipient_list("to")] = Field(default_factory=list)
-    cc: Annotated[list[Mailbox], _recipient_list("cc")] = Field(default_factory=list)
-    bcc: Annotated[list[Mailbox], _recipient_list("bcc")] = Field(default_factory=list)
+    to: Annotated[list[Mailbox], recipient_list("to")] = Field(default_factory=list)
+    cc: Annotated[list[Mailbox], recipient_list("cc")] = Field(default_factory=list)
+    bcc: Annotated[list[Mailbox], recipient_list("bcc")] = Field(default_factory=list)
     subject: Annotated[str, _header_text("subject")] = ""
     body_text: str | None = None
     body_html: str | None = None
     from_name: Annotated[str | None, _header_text("from_name")] = None
-    from_email: Annotated[str | None, _optional_address("from_email")] = None
+    from_email: Annotated[str | None, optional_address("from_email")] = None
     reply_to_name: Annotated[str | None, _header_text("reply_to_name")] = None
-    reply_to_email: Annotated[str | None, _optional_address("reply_to_email")] = None
+    reply_to_email: Annotated[str | None, optional_address("reply_to_email")] = None
     attachments: list[Attachment] = Field(default_factory=list)
     template_data: dict[str, JsonValue] = Field(
         default_factory=dict,
@@ -450,22 +181,14 @@ class SendRequest(TemplateReference):
         WithJsonSchema(METADATA_SCHEMA),
     ] = Field(default_factory=dict)
     # The top-level `tags` / `metadata` that were placeholder values (scalars), by name.
-    _placeholders: dict[str, str | int | float | bool] = PrivateAttr(default_factory=dict)
+    _placeholders: dict[str, Scalar] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
     def _ours_or_placeholders(
         cls, data: Any, handler: ModelWrapValidatorHandler[SendRequest]
     ) -> SendRequest:
-        scalars: dict[str, str | int | float | bool] = {}
-        if isinstance(data, dict):
-            scalars = {
-                name: value
-                for name in PLACEHOLDER_WHEN_SCALAR
-                if isinstance(value := data.get(name), str | int | float | bool)
-            }
-            if scalars:
-                data = {name: value for name, value in data.items() if name not in scalars}
+        data, scalars = set_aside_scalars(data)
         request = handler(data)
         request._placeholders = scalars
         return request
@@ -537,33 +260,23 @@ class SendRequest(TemplateReference):
         """DreamFactory's placeholder values from this request: every top-level string it
         sets, declared ones (`from_name`, ...) included, and other scalars; then
         `template_data`, which wins."""
-        values: dict[str, str] = {
-            name: value
-            for name in MESSAGE_TEXT_FIELDS
-            if name in self.model_fields_set and isinstance(value := getattr(self, name), str)
-        }
-        for key, value in (self.model_extra or {}).items():
-            if key in ATTACHMENT_REFERENCES:
-                continue  # files to attach, not text to insert
-            if isinstance(value, str | int | float | bool):
-                values[key] = str(value)
-        for name, scalar in self._placeholders.items():
-            values[name] = str(scalar)
-        for key, value in self.template_data.items():
-            values[key] = "" if value is None else str(value)
-        return values
+        return placeholder_values.as_text(
+            self._message_texts(), self.model_extra or {}, self._placeholders, self.template_data
+        )
 
     def template_values(self) -> dict[str, Any]:
         """The values a Jinja template sees from this request: `placeholder_values`, with
         every value as given (numbers stay numbers, lists and objects stay whole)."""
-        values: dict[str, Any] = self.placeholder_values()
-        values.update(
-            (key, value)
-            for key, value in (self.model_extra or {}).items()
-            if key not in ATTACHMENT_REFERENCES and isinstance(value, str | int | float | bool)
+        return placeholder_values.as_given(
+            self._message_texts(), self.model_extra or {}, self._placeholders, self.template_data
         )
-        values.update(self.template_data)
-        return values
+
+    def _message_texts(self) -> dict[str, str]:
+        return {
+            name: value
+            for name in MESSAGE_TEXT_FIELDS
+            if name in self.model_fields_set and isinstance(value := getattr(self, name), str)
+        }
 
     def envelope_recipients(self) -> list[str]:
         """Every recipient once, in to, cc, bcc order: the envelope's RCPT TO list."""

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from core.attachments.fetch import FetchPolicy, media_type
+from core.attachments.model import Attachment
 from core.attachments.references import (
     MAX_REFERENCES,
     MAX_URL_LENGTH,
@@ -20,7 +21,6 @@ from core.attachments.references import (
 )
 from core.errors import InvalidRequest
 from core.network.destination import DestinationPolicy
-from core.send_request import Attachment
 from core.settings import get_settings
 
 PDF = base64.b64encode(b"%PDF-1.7 ...").decode()

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.addresses import _LINE_BREAKS, Mailbox
+from core.attachments.model import safe_filename
 from core.composition.mime import POLICY, build_message
 from core.message import Attachment, Message
 from core.outbound import check_outbound
-from core.send_request import safe_filename
 from tests.support.properties import examples
 
 # What request validation lets through to the builder: in a header field, any text but

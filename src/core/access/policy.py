@@ -11,7 +11,8 @@ from core.access.authentication import Principal
 from core.access.model import Role
 from core.errors import Forbidden
 from core.message import Message
-from core.send_request import ATTACHMENT_REFERENCES, MESSAGE_TEXT_FIELDS, SendRequest
+from core.placeholder_values import ATTACHMENT_REFERENCES, MESSAGE_TEXT_FIELDS
+from core.send_request import SendRequest
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 

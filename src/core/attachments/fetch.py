@@ -80,7 +80,7 @@ MAX_REDIRECTS = 3
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES = 64 * 1024
 _USER_AGENT = "email-api-attachment-fetcher/1"
-# A bare type/subtype, as `core.send_request` takes for `attachments`.
+# A bare type/subtype, as `core.attachments.model` takes for `attachments`.
 _MEDIA_TYPE = re.compile(r"[a-z0-9][\w.+-]*/[\w.+-]+", re.ASCII)
 _OCTET_STREAM = "application/octet-stream"
 

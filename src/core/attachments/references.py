@@ -32,9 +32,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import ValidationError
 
+from core.attachments.model import Attachment, check_content_id, safe_filename
 from core.errors import InvalidRequest
 from core.network.destination import ip_literal, is_host_name, normalize_host
-from core.send_request import Attachment, check_content_id, safe_filename
 from core.settings import get_settings
 from core.validation import invalid_request_from
 

@@ -35,12 +35,8 @@ from core.composition.ses_fields import ses_fields
 from core.composition.unsubscribe import header_fields
 from core.errors import InvalidRequest
 from core.outbound import too_large
-from core.send_request import (
-    ATTACHMENT_REFERENCES,
-    SendRequest,
-    TemplateSyntax,
-    parse_send_request,
-)
+from core.placeholder_values import ATTACHMENT_REFERENCES
+from core.send_request import SendRequest, TemplateSyntax, parse_send_request
 from core.services.model import Service
 from core.templates.model import EmailTemplate
 

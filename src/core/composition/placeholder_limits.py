@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidRequest, MessageTooLarge
-from core.send_request import ATTACHMENT_REFERENCES, SendRequest
+from core.placeholder_values import ATTACHMENT_REFERENCES
+from core.send_request import SendRequest
 from core.settings import DEFAULT_MAX_PLACEHOLDER_BYTES, DEFAULT_MAX_PLACEHOLDER_VALUES, Settings
 
 

@@ -23,9 +23,10 @@ from pydantic import (
 )
 
 from core.addresses import check_header_text
+from core.attachments.model import Attachment
 from core.composition.unsubscribe import check_entries, header_fields
 from core.errors import InvalidRequest, MessageTooLarge
-from core.send_request import Attachment, SendRequest
+from core.send_request import SendRequest
 from core.templates.model import (
     EXAMPLE,
     MAX_TEMPLATE_NAME,

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.address_fields import RecipientInput
 from core.addresses import OptionalEmailAddress
 from core.errors import InvalidRequest
-from core.send_request import RecipientInput, TemplateSyntax
+from core.send_request import TemplateSyntax
 from core.validation import shown_as
 
 # DreamFactory keeps a name in a column of 64 characters of any kind (df-core's migration
