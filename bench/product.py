@@ -19,7 +19,9 @@ from core.credentials import ServiceCredentials
 from core.delivery.deliver import Deliverer
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request
-from core.services.model import Encryption, Service, SmtpConfig
+from core.services.config import SmtpConfig
+from core.services.model import Service
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Envelope
 from core.transport.factory import Transports
 from core.transport.pool import TransportPool

@@ -289,7 +289,7 @@ def lanes_row(sink_port: int, ca_file: str, delay: float, one_connection: float 
     """The batch row's measure on 500 jobs with the services' default `max_connections`: the
     worker's lanes sending side by side, each pipelining (see `bench.worker_batch`)."""
     from bench.worker_batch import LANES_MESSAGES, measure
-    from core.services.model import DEFAULT_MAX_CONNECTIONS
+    from core.services.config import DEFAULT_MAX_CONNECTIONS
 
     lanes = DEFAULT_MAX_CONNECTIONS
     row = Row(

@@ -20,7 +20,8 @@ from core.access.model import ApiKeyInput, ApiKeyPatch, Role, RoleInput, Rotatio
 from core.batch.envelope import MAX_BATCH_ITEMS, BatchEnvelope, parse_batch
 from core.errors import InvalidRequest
 from core.send_request import SendRequest, parse_send_request
-from core.services.model import ServiceBase, ServiceInput, SmtpConfigInput
+from core.services.config_input import SmtpConfigInput
+from core.services.model import ServiceBase, ServiceInput
 from core.suppression.model import SuppressionInput
 from core.templates.input import NewTemplate, TemplateInput
 from core.templates.model import EXAMPLE as TEMPLATE_EXAMPLE

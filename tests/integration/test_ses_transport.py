@@ -19,7 +19,8 @@ from core.composition.compose import compose
 from core.errors import DeliveryFailure
 from core.outbound import Sealed, seal
 from core.send_request import parse_send_request
-from core.services.model import Service, SmtpConfig
+from core.services.config import SmtpConfig
+from core.services.model import Service
 from core.transport.base import Deadline, Envelope
 from core.transport.ses import (
     SesAccessDenied,

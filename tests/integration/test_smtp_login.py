@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from core.network.tls import client_context
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Envelope
 from core.transport.smtp import SmtpAuthFailed, SmtpEndpoint, SmtpTransport
 from core.transport.smtp.authentication import PasswordLogin

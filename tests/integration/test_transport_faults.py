@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from core.network.tls import client_context
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.smtp.errors import (

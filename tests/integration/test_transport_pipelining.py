@@ -25,7 +25,7 @@ from core.composition.compose import compose
 from core.network.tls import client_context
 from core.outbound import seal
 from core.send_request import parse_send_request
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.smtp.errors import (

@@ -26,7 +26,7 @@ import pytest
 
 from core import runtime
 from core.network.tls import client_context
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Delivery, Envelope
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from core.transport.smtp.errors import (

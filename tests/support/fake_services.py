@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from core.credentials import ServiceCredentials
 from core.errors import NotFound
 from core.ports import CredentialSource, ServiceStore
-from core.services.model import Service, SmtpConfig
+from core.services.config import SmtpConfig
+from core.services.model import Service
 
 
 def smtp_service(name: str = "email", *, secret_id: str | None = None, **config: object) -> Service:

@@ -18,7 +18,7 @@ from core.delivery.job import Job
 from core.delivery.message_record import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds
 from core.send_request import parse_send_request
-from core.services.model import SmtpConfig
+from core.services.config import SmtpConfig
 from core.transport.base import Deadline
 from core.transport.smtp.errors import SmtpDeferred, SmtpOutcomeUnknown
 from tests.support.fake_services import smtp_service

@@ -10,16 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import InvalidRequest
-from core.services.model import (
-    ACCEPTED_SERVICE_TYPES,
-    Service,
-    ServiceInput,
-    ServiceType,
-    SesConfig,
-    SmtpConfig,
-    SmtpConfigInput,
-    config_class,
-)
+from core.services.config import SesConfig, SmtpConfig, config_class
+from core.services.config_input import SmtpConfigInput
+from core.services.model import Service, ServiceInput
+from core.services.service_type import ACCEPTED_SERVICE_TYPES, ServiceType
 from core.transport.factory import KINDS
 
 SMTP_CONFIG = {"host": "smtp.example.com", "from_email": "shop@example.com"}

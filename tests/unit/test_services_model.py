@@ -7,15 +7,11 @@ from typing import Any
 import pytest
 
 from core.errors import InvalidRequest
-from core.services.model import (
-    Encryption,
-    Service,
-    ServiceInput,
-    ServiceType,
-    SmtpConfig,
-    SmtpConfigInput,
-    password_of,
-)
+from core.services.config import SmtpConfig
+from core.services.config_input import SmtpConfigInput, password_of
+from core.services.model import Service, ServiceInput
+from core.services.service_type import ServiceType
+from core.services.smtp_options import Encryption
 from core.services.suppression_scope import SuppressionScope
 from core.settings import get_settings
 from core.suppression.model import bounce_scope

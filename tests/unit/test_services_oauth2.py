@@ -10,7 +10,9 @@ import pytest
 from core.credentials import ServiceCredentials
 from core.errors import InvalidRequest
 from core.oauth2.config import Grant
-from core.services.model import AuthMethod, Service, ServiceInput, credentials_of
+from core.services.config_input import credentials_of
+from core.services.model import Service, ServiceInput
+from core.services.smtp_options import AuthMethod
 
 GOOGLE = {
     "token_url": "https://oauth2.googleapis.com/token",

@@ -10,7 +10,8 @@ import pytest
 from core.credentials import ServiceCredentials
 from core.errors import InvalidRequest
 from core.oauth2.config import Grant
-from core.services.model import SmtpConfig, SmtpConfigInput
+from core.services.config import SmtpConfig
+from core.services.config_input import SmtpConfigInput
 from core.services.oauth2_patch import credentials_after, merged_config
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"

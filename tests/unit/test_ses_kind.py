@@ -4,7 +4,9 @@ makes a kept one stale."""
 from __future__ import annotations
 
 from core.ports import AnnouncesNext, Probes
-from core.services.model import Service, ServiceType, SesConfig
+from core.services.config import SesConfig
+from core.services.model import Service
+from core.services.service_type import ServiceType
 from core.transport.factory import KINDS, Transports
 from core.transport.ses import SesTransport
 from tests.support.fake_services import FakeCredentials

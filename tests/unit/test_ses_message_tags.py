@@ -11,7 +11,8 @@ from core.composition.compose import compose
 from core.composition.ses_fields import ses_fields
 from core.errors import InvalidRequest
 from core.send_request import parse_send_request
-from core.services.model import Service, SesConfig
+from core.services.config import SesConfig
+from core.services.model import Service
 from core.ses_message_tags import header_value, ses_tags, tag_pairs
 from tests.support.fake_services import smtp_service
 

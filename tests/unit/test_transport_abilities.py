@@ -9,7 +9,7 @@ from core.errors import InvalidRequest
 from core.network.tls import client_context
 from core.ports import AnnouncesNext, Probes
 from core.services.connection_check import check_connection
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from tests.support.fake_clock import FakeClock

@@ -3,7 +3,8 @@ and, only when it has a secret, its password."""
 
 from __future__ import annotations
 
-from core.services.model import Encryption, ServiceType
+from core.services.service_type import ServiceType
+from core.services.smtp_options import Encryption
 from core.transport.factory import KINDS, SMTP, Transports
 from core.transport.smtp import SmtpTransport
 from core.transport.smtp.kind import smtp_endpoint

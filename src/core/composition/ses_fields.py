@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from core.services.model import Service, SesConfig
+from core.services.config import SesConfig
+from core.services.model import Service
 from core.ses_message_tags import header_value, ses_tags
 
 MESSAGE_TAGS = "X-SES-MESSAGE-TAGS"

@@ -58,7 +58,8 @@ from core.message import Message
 from core.outbound import Sealed, seal
 from core.ports import Clock, JobQueue, RecordStore, ServiceStore
 from core.send_request import parse_send_request
-from core.services.model import Service, UnknownOutcome
+from core.services.config import UnknownOutcome
+from core.services.model import Service
 from core.suppression.suppressions import Suppressions
 from core.transport.base import Deadline, Outgoing
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.credentials import ServiceCredentials
 from core.dkim.config import DkimSettings
-from core.services.model import ServiceConfigInput
+from core.services.config_input import ServiceConfigInput
 
 
 def merged_dkim(

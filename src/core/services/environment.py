@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from core.network.destination import DestinationForbidden, DestinationPolicy, check_destination
-from core.services.model import Service, SmtpConfig, forbidden_destination
+from core.services.config import SmtpConfig
+from core.services.config_input import forbidden_destination
+from core.services.model import Service
 from core.settings import Settings
 
 

@@ -20,7 +20,9 @@ from typing import Any
 from core.credentials import ServiceCredentials
 from core.errors import InvalidRequest
 from core.oauth2.config import Grant
-from core.services.model import AuthMethod, SmtpConfig, SmtpConfigInput
+from core.services.config import SmtpConfig
+from core.services.config_input import SmtpConfigInput
+from core.services.smtp_options import AuthMethod
 
 _SECRETS = ("client_secret", "refresh_token")
 

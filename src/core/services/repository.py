@@ -21,21 +21,13 @@ from core.credentials import ServiceCredentials
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.numeric_ids import NumericIds, as_id, is_record, is_record_key
 from core.secrets import CredentialStore
+from core.services.config import ServiceConfig, SmtpConfig
+from core.services.config_input import SmtpConfigInput, credentials_of
 from core.services.dkim_patch import merged_dkim, with_dkim_key
-from core.services.model import (
-    FALLBACK_SERVICE_ID,
-    STORED_NAME,
-    AuthMethod,
-    Encryption,
-    Service,
-    ServiceConfig,
-    ServiceInput,
-    SmtpConfig,
-    SmtpConfigInput,
-    credentials_of,
-    parse_service_type,
-)
+from core.services.model import FALLBACK_SERVICE_ID, STORED_NAME, Service, ServiceInput
 from core.services.oauth2_patch import credentials_after, merged_config, require_secrets_for
+from core.services.service_type import parse_service_type
+from core.services.smtp_options import AuthMethod, Encryption
 from core.storage import ItemTable
 from core.validation import invalid_request_from
 

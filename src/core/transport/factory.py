@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from core.oauth2.cache import TokenCache
 from core.ports import CredentialSource, Transport
-from core.services.model import Service, ServiceType
+from core.services.model import Service
+from core.services.service_type import ServiceType
 from core.transport.ses.kind import build_ses, ses_identity
 from core.transport.smtp.kind import build_smtp, smtp_identity
 from core.transport.supplies import Supplies

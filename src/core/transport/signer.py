@@ -6,7 +6,9 @@ from __future__ import annotations
 from core.dkim.keys import UnusableKey, parse_key
 from core.dkim.signing import SES_REWRITTEN_FIELDS, DkimSigningFailed, MessageSigner
 from core.ports import CredentialSource
-from core.services.model import Service, ServiceType, SmtpConfig
+from core.services.config import SmtpConfig
+from core.services.model import Service
+from core.services.service_type import ServiceType
 
 
 def signer_for(service: Service, credentials: CredentialSource) -> MessageSigner | None:

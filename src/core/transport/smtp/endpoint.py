@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 
 
 @dataclass(frozen=True)

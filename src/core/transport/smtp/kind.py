@@ -9,7 +9,8 @@ from core.credentials import ServiceCredentials
 from core.network.tls import client_context
 from core.oauth2.tokens import TokenRequest
 from core.ports import CredentialSource
-from core.services.model import AuthMethod, Service
+from core.services.model import Service
+from core.services.smtp_options import AuthMethod
 from core.transport.signer import signer_for
 from core.transport.smtp.authentication import XOAuth2Login
 from core.transport.smtp.endpoint import SmtpEndpoint

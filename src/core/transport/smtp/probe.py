@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from core.oauth2.errors import OAuth2TokenFailed
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.report import ConnectionReport, ErrorReport, Report, StageResult
 from core.transport.smtp.endpoint import SmtpEndpoint
 from core.transport.smtp.session_log import Hello, SessionLog, TlsFacts

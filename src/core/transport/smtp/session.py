@@ -83,7 +83,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.network.destination import DestinationForbidden, DestinationPolicy, resolve
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.smtp.authentication import FetchesToken, Login
 from core.transport.smtp.classification import (
