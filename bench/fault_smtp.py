@@ -22,7 +22,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from local_stack.smtp.faults import At, Fault, FaultServer
+from local_stack.smtp.fault_script import At, Fault
+from local_stack.smtp.faults import FaultServer
 
 SOAK_ID = re.compile(rb"^Subject: soak (\S+)", re.MULTILINE | re.IGNORECASE)
 

@@ -10,7 +10,8 @@
   mailbox simulator, locally); AUTH takes any credentials over TLS.
 - `faults`: a scripted SMTP server on a raw socket that answers a chosen code, drops, resets or
   stalls at a chosen point of the session; the tests script it fault by fault, the soak run
-  (`make soak`) deals faults at random.
+  (`make soak`) deals faults at random. What it does wrong and when: `fault_script`; what it
+  saw of a session: `fault_session`; its raw socket: `fault_wire`.
 
 They live here, not under `tests/`, because the local stack (`local_stack.mail_capture`) and the
 soak run use them; `tests/support/smtp_servers.py` builds the tests' servers on top of them.

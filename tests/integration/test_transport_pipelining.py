@@ -36,7 +36,7 @@ from core.transport.smtp.errors import (
     SmtpRejected,
     SmtpTimeout,
 )
-from local_stack.smtp.faults import MESSAGE_DATA
+from local_stack.smtp.fault_session import MESSAGE_DATA
 from tests.support.fake_clock import START
 from tests.support.fake_services import smtp_service
 from tests.support.smtp_servers import LOOPBACK, At, Fault, FaultServer, InTransaction

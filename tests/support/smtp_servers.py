@@ -41,17 +41,9 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from local_stack.config import HOST
 from local_stack.smtp.capture import ACCEPTED, AuthAttempt, CaptureHandler, Received, Replies
-from local_stack.smtp.faults import (
-    MESSAGE_DATA,
-    Act,
-    Arrival,
-    At,
-    Fault,
-    FaultServer,
-    FaultSession,
-    InTransaction,
-    Stream,
-)
+from local_stack.smtp.fault_script import Act, At, Fault, InTransaction, Stream
+from local_stack.smtp.fault_session import MESSAGE_DATA, Arrival, FaultSession
+from local_stack.smtp.faults import FaultServer
 from local_stack.smtp.loopback import LoopbackSmtp, Security, is_tls
 
 __all__ = [
