@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from core import runtime
-from tests.support.api import create_plain_service
+from tests.support.api import create_plain_service, create_service
 from tests.support.local_moto import forget_moto
 from tests.support.queue_worker import SendQueue
+from tests.support.ses_endpoint import SesEndpoint
+from tests.support.ses_events import SES_SERVICE
 from tests.support.smtp_servers import (
     Authorities,
     Authority,
@@ -27,6 +29,9 @@ from tests.support.smtp_servers import (
     Security,
     SilentServer,
 )
+from tests.support.web_servers import WebServer, answer
+from tests.support.webhook_endpoint import HOOK
+from tests.support.webhook_queue import WebhookCalls
 
 # The send path's key test files run against servers offering no extension (as aiosmtpd does)
 # and again offering PIPELINING, CHUNKING or both (aiosmtpd only ever PIPELINING: it has no
@@ -188,6 +193,36 @@ def server(smtp_server: Callable[..., CaptureServer]) -> CaptureServer:
     server = smtp_server()
     create_plain_service(server.port)
     return server
+
+
+@pytest.fixture
+def ses(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesEndpoint]:
+    """The stand-in SES endpoint, where the functions' SES client goes, and the `email`
+    service of type `ses` (`SES_SERVICE`: sending as SES_SENDER, configuration set `events`)."""
+    with SesEndpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", endpoint.url)
+        create_service(SES_SERVICE, type="ses")
+        yield endpoint
+
+
+@pytest.fixture
+def webhook_calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> WebhookCalls:
+    """The webhook queue, and the operator's allowance for test servers on loopback (plain
+    HTTP too)."""
+    queue = WebhookCalls.create()
+    monkeypatch.setenv("WEBHOOK_QUEUE_URL", queue.url)
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "true")
+    monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "true")
+    runtime.reset()
+    return queue
+
+
+@pytest.fixture
+def webhook_endpoint() -> Iterator[WebServer]:
+    """A webhook's receiving end on loopback: `HOOK` answers 200."""
+    with WebServer() as server:
+        server.routes[HOOK] = answer(200, b"thanks")
+        yield server
 
 
 @pytest.fixture

@@ -6,75 +6,29 @@ duplicate SES event, calls nobody twice."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from core import runtime
-from local_stack.apigateway import LocalLambdaContext
-from tests.support.api import call_api, create_service
+from tests.support.api import call_api
 from tests.support.queue_worker import SendQueue
 from tests.support.ses_endpoint import Accept, SesEndpoint
+from tests.support.ses_events import SES_SENDER, through_sns
 from tests.support.smtp_servers import CaptureServer
-from tests.support.web_servers import WebServer, answer
+from tests.support.web_servers import WebServer
+from tests.support.webhook_endpoint import HOOK, received, subscribe
 from tests.support.webhook_queue import WebhookCalls
-from tests.support.webhook_signature import verify
 
 GONE, KEPT = "gone@example.com", "kept@example.com"
 SES_ID = "0100018c-after-000001-000000"
 
 
-@pytest.fixture
-def calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> WebhookCalls:
-    """The webhook queue, and the operator's allowance for a test server on loopback."""
-    queue = WebhookCalls.create()
-    monkeypatch.setenv("WEBHOOK_QUEUE_URL", queue.url)
-    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "true")
-    monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "true")
-    runtime.reset()
-    return queue
-
-
-@pytest.fixture
-def endpoint() -> Iterator[WebServer]:
-    with WebServer() as server:
-        server.routes["/hook"] = answer(200, b"thanks")
-        yield server
-
-
-def subscribe(endpoint: WebServer) -> str:
-    """A webhook for every event; its secret."""
-    created = call_api(
-        "POST", "/api/v2/system/webhook", {"url": endpoint.url("/hook"), "events": ["*"]}
-    )
-    assert created.status == 201, created.body
-    secret: str = created.body["secret"]
-    return secret
-
-
-def run_sender_until_empty(calls: WebhookCalls) -> None:
-    for _ in range(10):
-        if not calls.waiting():
-            return
-        calls.run_sender()
-    raise AssertionError("the webhook queue still had calls after 10 sender runs")
-
-
-def received(endpoint: WebServer, secret: str) -> list[tuple[str, str, str | None]]:
-    """(type, message_id, recipient) of each call, in order; every one signed with `secret`."""
-    for arrival in endpoint.arrivals:
-        assert verify(secret, arrival.headers, arrival.body), arrival.headers
-    payloads = [json.loads(arrival.body) for arrival in endpoint.arrivals]
-    return [(p["type"], p["message_id"], p.get("recipient")) for p in payloads]
-
-
 def test_a_queued_send_calls_the_endpoint_once_per_event_despite_a_duplicate_delivery(
-    send_queue: SendQueue, server: CaptureServer, calls: WebhookCalls, endpoint: WebServer
+    send_queue: SendQueue,
+    server: CaptureServer,
+    webhook_calls: WebhookCalls,
+    webhook_endpoint: WebServer,
 ) -> None:
-    secret = subscribe(endpoint)
+    secret = subscribe(webhook_endpoint.url(HOOK), ["*"])["secret"]
     queued = call_api(
         "POST",
         "/api/v2/email",
@@ -85,29 +39,18 @@ def test_a_queued_send_calls_the_endpoint_once_per_event_despite_a_duplicate_del
     batch = send_queue.receive()
 
     send_queue.run_worker(batch)
-    run_sender_until_empty(calls)
+    webhook_calls.run_until_empty()
     send_queue.run_worker(batch)  # SQS handed the same job out again
-    run_sender_until_empty(calls)
+    webhook_calls.run_until_empty()
 
     message = queued.body["id"]
-    assert sorted(received(endpoint, secret)) == [
+    assert sorted(received(webhook_endpoint, secret)) == [
         ("accepted", message, None),
         ("queued", message, None),
         ("sent", message, None),
     ]
     assert len(server.messages) == 1
-    assert calls.waiting() == 0
-
-
-@pytest.fixture
-def ses(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesEndpoint]:
-    with SesEndpoint() as ses_endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", ses_endpoint.url)
-        create_service(
-            {"region": "eu-west-1", "configuration_set": "events", "from_email": "a@example.com"},
-            type="ses",
-        )
-        yield ses_endpoint
+    assert webhook_calls.waiting() == 0
 
 
 def bounce(recipient: str, *, later: timedelta = timedelta(0)) -> dict[str, Any]:
@@ -117,7 +60,7 @@ def bounce(recipient: str, *, later: timedelta = timedelta(0)) -> dict[str, Any]
         "eventType": "Bounce",
         "mail": {
             "timestamp": now,
-            "source": "a@example.com",
+            "source": SES_SENDER,
             "messageId": SES_ID,
             "destination": [recipient],
         },
@@ -132,22 +75,10 @@ def bounce(recipient: str, *, later: timedelta = timedelta(0)) -> dict[str, Any]
     }
 
 
-def through_sns(event: dict[str, Any]) -> list[str]:
-    """The event as SNS invokes the events function with it; its outcomes."""
-    from handlers import ses_events
-
-    sns = {"Type": "Notification", "MessageId": "95df01b4", "Message": json.dumps(event)}
-    invocation = {"Records": [{"EventSource": "aws:sns", "Sns": sns}]}
-    outcomes: list[str] = ses_events.lambda_handler(invocation, LocalLambdaContext().typed())[
-        "outcomes"
-    ]
-    return outcomes
-
-
 def test_an_ses_bounce_calls_the_endpoint_once_and_the_next_send_reports_the_suppression(
-    ses: SesEndpoint, calls: WebhookCalls, endpoint: WebServer
+    ses: SesEndpoint, webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
-    secret = subscribe(endpoint)
+    secret = subscribe(webhook_endpoint.url(HOOK), ["*"])["secret"]
     ses.answer(Accept(message_id=SES_ID))
     sent = call_api("POST", "/api/v2/email", {"to": [GONE], "subject": "Hi", "body_text": "Hi"})
     assert sent.status == 200, sent.body
@@ -161,13 +92,13 @@ def test_an_ses_bounce_calls_the_endpoint_once_and_the_next_send_reports_the_sup
     mixed = call_api(
         "POST", "/api/v2/email", {"to": [GONE, KEPT], "subject": "Hi", "body_text": "Hi"}
     )
-    run_sender_until_empty(calls)
+    webhook_calls.run_until_empty()
 
     assert (refused.status, refused.reason) == (422, "all_recipients_suppressed")
     assert (mixed.status, mixed.body["suppressed"]) == (200, [GONE]), mixed.body
     first, second = sent.body["id"], mixed.body["id"]
     # The refused send was never accepted: no record, so no event and no call for it.
-    assert sorted(received(endpoint, secret)) == sorted(
+    assert sorted(received(webhook_endpoint, secret)) == sorted(
         [
             ("accepted", first, None),
             ("sent", first, None),

@@ -4,19 +4,17 @@ a duplicate SQS delivery or SES event counts nothing twice. And the route's refu
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from core.stats.model import COUNTERS
-from local_stack.apigateway import LocalLambdaContext
 from tests.support.access import create_key, create_role
 from tests.support.api import call_api, create_plain_service, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.ses_endpoint import Accept, SesEndpoint
+from tests.support.ses_events import SES_SENDER, through_sns
 from tests.support.smtp_servers import At, CaptureServer, Fault, FaultServer
 
 JOHN, JANE = "john@example.com", "jane@example.com"
@@ -120,21 +118,10 @@ def test_a_5xx_fails_now_and_queued(send_queue: SendQueue) -> None:
     }
 
 
-@pytest.fixture
-def ses(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesEndpoint]:
-    with SesEndpoint() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", endpoint.url)
-        create_service(
-            {"region": "eu-west-1", "configuration_set": "events", "from_email": "a@example.com"},
-            type="ses",
-        )
-        yield endpoint
-
-
 def _ses_event(kind: str, recipient: str, at: str) -> dict[str, Any]:
     mail = {
         "timestamp": at,
-        "source": "a@example.com",
+        "source": SES_SENDER,
         "messageId": SES_ID,
         "destination": [JOHN, JANE],
     }
@@ -152,14 +139,6 @@ def _ses_event(kind: str, recipient: str, at: str) -> dict[str, Any]:
     return {"eventType": "Delivery", "mail": mail, "delivery": detail}
 
 
-def _through_sns(event: dict[str, Any]) -> None:
-    from handlers import ses_events
-
-    sns = {"Type": "Notification", "MessageId": "95df01b4", "Message": json.dumps(event)}
-    invocation = {"Records": [{"EventSource": "aws:sns", "Sns": sns}]}
-    ses_events.lambda_handler(invocation, LocalLambdaContext().typed())
-
-
 def test_ses_events_count_each_recipient_once_and_rate_the_day(ses: SesEndpoint) -> None:
     ses.answer(Accept(message_id=SES_ID))
     _send()
@@ -167,7 +146,7 @@ def test_ses_events_count_each_recipient_once_and_rate_the_day(ses: SesEndpoint)
     bounced, delivered = _ses_event("Bounce", JOHN, now), _ses_event("Delivery", JANE, now)
 
     for event in (bounced, delivered, bounced, delivered):  # SNS delivered each twice
-        _through_sns(event)
+        through_sns(event)
 
     assert _today_counts() == {
         "accepted": 1,

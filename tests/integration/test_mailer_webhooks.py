@@ -8,11 +8,12 @@ import json
 
 import pytest
 
-from core import runtime
 from mailer_cli.main import main
 from tests.integration.test_mailer_suppression import URL, through_the_api
 from tests.support.api import ADMIN_KEY
-from tests.support.web_servers import WebServer, answer
+from tests.support.web_servers import WebServer
+from tests.support.webhook_endpoint import HOOK
+from tests.support.webhook_queue import WebhookCalls
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -28,24 +29,22 @@ def mailer(*argv: str) -> tuple[int, object, str]:
     return status, json.loads(out.getvalue()) if out.getvalue() else None, err.getvalue()
 
 
-def test_a_webhook_is_added_tested_logged_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "true")
-    monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "true")
-    runtime.reset()
-    with WebServer() as server:
-        server.routes["/hook"] = answer(200, b"")
-        status, added, err = mailer(
-            "webhooks", "add", server.url("/hook"), "--events", "sent,bounced", "--events", "failed"
-        )
-        assert status == 0, err
-        assert isinstance(added, dict)
-        assert added["secret"].startswith("whsec_")
-        assert added["events"] == ["bounced", "failed", "sent"]
+def test_a_webhook_is_added_tested_logged_and_removed(
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
+) -> None:
+    hook = webhook_endpoint.url(HOOK)
+    status, added, err = mailer(
+        "webhooks", "add", hook, "--events", "sent,bounced", "--events", "failed"
+    )
+    assert status == 0, err
+    assert isinstance(added, dict)
+    assert added["secret"].startswith("whsec_")
+    assert added["events"] == ["bounced", "failed", "sent"]
 
-        tested = mailer("webhooks", "test", added["id"])
-        log = mailer("webhooks", "deliveries", added["id"], "--limit", "10")
-        listed = mailer("webhooks", "list")
-        removed = mailer("webhooks", "remove", added["id"])
+    tested = mailer("webhooks", "test", added["id"])
+    log = mailer("webhooks", "deliveries", added["id"], "--limit", "10")
+    listed = mailer("webhooks", "list")
+    removed = mailer("webhooks", "remove", added["id"])
 
     assert tested[0] == 0
     assert isinstance(tested[1], dict)

@@ -7,7 +7,6 @@ receives a send in the last test."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,26 +16,15 @@ from moto.ses.models import ses_backends
 from tests.support.api import call_api, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.ses_endpoint import Accept, Refuse, SesEndpoint
+from tests.support.ses_events import SES_SENDER, SES_SERVICE
 
-REGION = "eu-west-1"
-SENDER = "noreply@example.com"
+REGION, SENDER = SES_SERVICE["region"], SES_SENDER
 MESSAGE = {
     "to": ["john@example.com"],
     "bcc": "audit@example.org",
     "subject": "Hi",
     "body_text": "Hi",
 }
-SES_CONFIG = {"region": REGION, "configuration_set": "events", "from_email": SENDER}
-
-
-@pytest.fixture
-def ses(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesEndpoint]:
-    """The stand-in SES endpoint, where the functions' SES client goes, and the `email`
-    service of type `ses`."""
-    with SesEndpoint() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", endpoint.url)
-        create_service(SES_CONFIG, type="ses")
-        yield endpoint
 
 
 def _queue() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,25 +22,14 @@ from local_stack.worker_poller import sqs_event, to_delete
 from mailer_cli.main import main
 from tests.support.api import call_api, create_service
 from tests.support.ses_endpoint import Accept, SesEndpoint
+from tests.support.ses_events import SES_SENDER, SES_SERVICE, directly, sns_envelope, through_sns
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-SENDER = "noreply@example.com"
 JOHN, AUDIT = "john@example.com", "audit@example.org"
 MESSAGE = {"to": [JOHN], "bcc": AUDIT, "subject": "Hi", "body_text": "Hi"}
 SES_ID = "0100018c-events-000001-000000"
-
-
-@pytest.fixture
-def ses(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesEndpoint]:
-    with SesEndpoint() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", endpoint.url)
-        create_service(
-            {"region": "eu-west-1", "configuration_set": "events", "from_email": SENDER},
-            type="ses",
-        )
-        yield endpoint
 
 
 @pytest.fixture
@@ -57,7 +45,7 @@ def sent(ses: SesEndpoint) -> str:
 def _mail(message_id: str = SES_ID, sent_at: str = "2026-12-04T10:00:00.000Z") -> dict[str, Any]:
     return {
         "timestamp": sent_at,
-        "source": SENDER,
+        "source": SES_SENDER,
         "sendingAccountId": "123456789012",
         "messageId": message_id,
         "destination": [JOHN, AUDIT],
@@ -132,32 +120,6 @@ def delay(at: str, recipient: str) -> dict[str, Any]:
             ],
         },
     }
-
-
-def through_sns(*events: dict[str, Any]) -> list[str]:
-    """Each event as SNS invokes the function with it: one record, the event as a string."""
-    from handlers import ses_events
-
-    outcomes: list[str] = []
-    for event in events:
-        invocation = {
-            "Records": [
-                {
-                    "EventSource": "aws:sns",
-                    "EventVersion": "1.0",
-                    "Sns": {
-                        "Type": "Notification",
-                        "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-                        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses-events",
-                        "Message": json.dumps(event),
-                        "Timestamp": "2026-12-04T10:00:01.000Z",
-                    },
-                }
-            ]
-        }
-        answer = ses_events.lambda_handler(invocation, LocalLambdaContext().typed())
-        outcomes.extend(answer["outcomes"])
-    return outcomes
 
 
 def _record(record_id: str) -> dict[str, Any]:
@@ -248,20 +210,16 @@ def test_duplicated_events_are_applied_once(sent: str) -> None:
 
 
 def test_a_bare_event_and_eventbridges_form_apply_too(sent: str) -> None:
-    from handlers import ses_events
-
-    context = LocalLambdaContext().typed()
-    bare = ses_events.lambda_handler(delivery("2026-12-04T10:00:05.000Z", JOHN), context)
-    bridged = ses_events.lambda_handler(
+    bare = directly(delivery("2026-12-04T10:00:05.000Z", JOHN))
+    bridged = directly(
         {
             "detail-type": "Email Delivered",
             "source": "aws.ses",
             "detail": delivery("2026-12-04T10:00:06.000Z", AUDIT),
-        },
-        context,
+        }
     )
 
-    assert (bare["outcomes"], bridged["outcomes"]) == (["applied"], ["applied"])
+    assert (bare, bridged) == (["applied"], ["applied"])
     assert _states(sent) == {JOHN: "delivered", AUDIT: "delivered"}
 
 
@@ -278,18 +236,6 @@ def test_an_event_about_an_unknown_message_or_no_event_is_dropped(sent: str) -> 
 
 # Through the events queue, as deployed: SNS delivers each event to SQS (its envelope as the
 # body), and SQS hands the function batches.
-
-
-def _sns_envelope(event: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "Type": "Notification",
-            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses-events",
-            "Message": json.dumps(event),
-            "Timestamp": "2026-12-04T10:00:01.000Z",
-        }
-    )
 
 
 @dataclass
@@ -309,7 +255,7 @@ class EventsQueue:
 
     def publish(self, *events: dict[str, Any]) -> None:
         for event in events:
-            self.sqs.send_message(QueueUrl=self.url, MessageBody=_sns_envelope(event))
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=sns_envelope(event))
 
     def run_function(self) -> tuple[int, int]:
         """One batch through the function: how many it was done with, how many it reported
@@ -394,8 +340,7 @@ def test_an_unknown_event_is_dropped_when_old_or_after_the_queues_last_receive(
 
 
 def test_a_service_scoped_bounce_suppresses_for_that_service_only(ses: SesEndpoint) -> None:
-    ses_config = {"region": "eu-west-1", "configuration_set": "events", "from_email": SENDER}
-    create_service({**ses_config, "suppression_scope": "service"}, name="tenant", type="ses")
+    create_service({**SES_SERVICE, "suppression_scope": "service"}, name="tenant", type="ses")
     ses.answer(Accept(message_id=SES_ID))
     sent = call_api("POST", "/api/v2/tenant", MESSAGE)
     assert sent.status == 200, sent.body
@@ -450,7 +395,7 @@ def test_the_cli_replays_each_event_of_each_file_and_prints_its_outcome(
         json.dumps(
             [
                 delivery("2026-12-04T10:00:05.000Z", AUDIT),
-                json.loads(_sns_envelope(delay("2026-12-04T10:00:06.000Z", JOHN))),
+                json.loads(sns_envelope(delay("2026-12-04T10:00:06.000Z", JOHN))),
                 {"eventType": "Open", "mail": _mail()},
             ]
         )

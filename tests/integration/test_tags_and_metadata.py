@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from core import runtime
-from local_stack.apigateway import LocalLambdaContext
 from tests.support.api import ApiResponse, call_api, create_plain_service, create_service
 from tests.support.queue_worker import SendQueue
 from tests.support.ses_endpoint import Accept, SesEndpoint
+from tests.support.ses_events import directly
 from tests.support.smtp_servers import CaptureServer
-from tests.support.web_servers import WebServer, answer
+from tests.support.web_servers import WebServer
+from tests.support.webhook_endpoint import HOOK, subscribe
 from tests.support.webhook_queue import WebhookCalls
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -173,28 +173,6 @@ def test_the_settings_are_shown_only_when_set(smtp_server: Callable[..., Capture
 # --- the SES API, and the events and webhooks that follow -------------------------------------
 
 
-@pytest.fixture
-def ses(monkeypatch: pytest.MonkeyPatch) -> Iterator[SesEndpoint]:
-    with SesEndpoint() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", endpoint.url)
-        create_service(
-            {"region": "eu-west-1", "configuration_set": "events", "from_email": SENDER},
-            type="ses",
-        )
-        yield endpoint
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> WebhookCalls:
-    """The webhook queue, and the operator's allowance for test servers on loopback."""
-    queue = WebhookCalls.create()
-    monkeypatch.setenv("WEBHOOK_QUEUE_URL", queue.url)
-    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "true")
-    monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "true")
-    runtime.reset()
-    return queue
-
-
 def test_ses_gets_email_tags_and_no_header(ses: SesEndpoint) -> None:
     ses.answer(Accept(message_id=SES_ID))
 
@@ -221,28 +199,20 @@ def test_ses_refuses_a_tag_it_cannot_carry_before_anything_is_sent(ses: SesEndpo
 
 
 def test_the_sent_and_delivered_webhooks_carry_tags_and_metadata(
-    ses: SesEndpoint, calls: WebhookCalls
+    ses: SesEndpoint, webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
-    from handlers import ses_events
+    subscribe(webhook_endpoint.url(HOOK), ["*"])
+    ses.answer(Accept(message_id=SES_ID))
+    sent = _send({**MESSAGE, "tags": TAGS, "metadata": METADATA})
+    assert sent.status == 200, sent.body
 
-    with WebServer() as endpoint:
-        endpoint.routes["/hook"] = answer(200, b"")
-        subscribed = call_api(
-            "POST", "/api/v2/system/webhook", {"url": endpoint.url("/hook"), "events": ["*"]}
-        )
-        assert subscribed.status == 201, subscribed.body
-        ses.answer(Accept(message_id=SES_ID))
-        sent = _send({**MESSAGE, "tags": TAGS, "metadata": METADATA})
-        assert sent.status == 200, sent.body
-        delivered = ses_events.lambda_handler(_delivery(), LocalLambdaContext().typed())
-        assert delivered["outcomes"] == ["applied"]
-        while calls.run_sender() or calls.receive():
-            pass
+    assert directly(_delivery()) == ["applied"]
+    webhook_calls.run_until_empty()
 
-        payloads = {
-            body["type"]: body
-            for body in (json.loads(arrival.body) for arrival in endpoint.arrivals)
-        }
+    payloads = {
+        body["type"]: body
+        for body in (json.loads(arrival.body) for arrival in webhook_endpoint.arrivals)
+    }
     assert {"accepted", "sent", "delivered"} <= set(payloads)
     for kind in ("accepted", "sent", "delivered"):
         assert payloads[kind]["message_id"] == sent.body["id"]

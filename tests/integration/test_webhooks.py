@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from tests.support.access import create_key, create_role
 from tests.support.api import ApiResponse, call_api, create_service
 from tests.support.smtp_servers import Authorities, ClosedPort
 from tests.support.web_servers import WebServer, answer, redirect, stall
+from tests.support.webhook_endpoint import HOOK, subscribe
 from tests.support.webhook_queue import WebhookCalls
 from tests.support.webhook_signature import verify
 
@@ -27,31 +28,6 @@ pytestmark = pytest.mark.usefixtures("aws")
 
 PATH = "/api/v2/system/webhook"
 AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> WebhookCalls:
-    """The webhook queue, and the operator's allowance for test servers on loopback."""
-    queue = WebhookCalls.create()
-    monkeypatch.setenv("WEBHOOK_QUEUE_URL", queue.url)
-    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "true")
-    monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "true")
-    runtime.reset()
-    return queue
-
-
-@pytest.fixture
-def endpoint() -> Iterator[WebServer]:
-    with WebServer() as server:
-        server.routes["/hook"] = answer(200, b"thanks")
-        yield server
-
-
-def subscribe(url: str, events: list[str], **fields: Any) -> dict[str, Any]:
-    created = call_api("POST", PATH, {"url": url, "events": events, **fields})
-    assert created.status == 201, created.body
-    webhook: dict[str, Any] = created.body
-    return webhook
 
 
 def event(kind: MessageEventType, service: str = "email", **fields: Any) -> MessageEvent:
@@ -71,9 +47,9 @@ def deliveries(webhook_id: str, query: str = "") -> ApiResponse:
 
 
 def test_the_secret_is_shown_once_and_kept_in_secrets_manager_only(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
-    created = subscribe(endpoint.url("/hook"), ["delivered", "bounced"], description="CRM")
+    created = subscribe(webhook_endpoint.url(HOOK), ["delivered", "bounced"], description="CRM")
     secret = created["secret"]
 
     assert secret.startswith("whsec_")
@@ -94,19 +70,19 @@ def test_the_secret_is_shown_once_and_kept_in_secrets_manager_only(
 
 
 def test_deleting_a_webhook_removes_its_secret_and_its_calls_stop(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
-    created = subscribe(endpoint.url("/hook"), ["*"])
+    created = subscribe(webhook_endpoint.url(HOOK), ["*"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
 
     removed = call_api("DELETE", f"{PATH}/{created['id']}")
-    calls.run_sender()
+    webhook_calls.run_sender()
 
     assert (removed.status, removed.body) == (200, {"id": created["id"]})
     assert call_api("GET", f"{PATH}/{created['id']}").reason == "webhook_not_found"
     assert not _webhook_secrets()
-    assert endpoint.arrivals == []  # the call queued before was dropped
-    assert calls.waiting() == 0
+    assert webhook_endpoint.arrivals == []  # the call queued before was dropped
+    assert webhook_calls.waiting() == 0
 
 
 @pytest.mark.parametrize(
@@ -178,9 +154,9 @@ def test_the_routes_answer_401_403_and_404() -> None:
 
 
 def test_an_event_reaches_the_endpoint_signed_as_the_readme_says(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
-    created = subscribe(endpoint.url("/hook"), ["bounced"])
+    created = subscribe(webhook_endpoint.url(HOOK), ["bounced"])
     bounced = event(
         MessageEventType.BOUNCED,
         recipient="gone@example.com",
@@ -188,9 +164,9 @@ def test_an_event_reaches_the_endpoint_signed_as_the_readme_says(
     )
 
     runtime.message_events().publish([bounced])
-    assert calls.run_sender() == set()
+    assert webhook_calls.run_sender() == set()
 
-    (arrival,) = endpoint.arrivals
+    (arrival,) = webhook_endpoint.arrivals
     assert arrival.method == "POST"
     assert verify(created["secret"], arrival.headers, arrival.body)
     assert not verify("whsec_another", arrival.headers, arrival.body)
@@ -213,14 +189,14 @@ def test_an_event_reaches_the_endpoint_signed_as_the_readme_says(
 
 
 def test_only_the_subscribed_types_and_service_are_called(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
     create_service({"host": "smtp.example.com", "port": 587}, name="billing")
-    endpoint.routes["/billing"] = answer(204, b"")
-    endpoint.routes["/all"] = answer(200, b"")
-    subscribe(endpoint.url("/hook"), ["delivered"])
-    subscribe(endpoint.url("/billing"), ["sent", "failed"], service="billing")
-    subscribe(endpoint.url("/all"), ["*"])
+    webhook_endpoint.routes["/billing"] = answer(204, b"")
+    webhook_endpoint.routes["/all"] = answer(200, b"")
+    subscribe(webhook_endpoint.url(HOOK), ["delivered"])
+    subscribe(webhook_endpoint.url("/billing"), ["sent", "failed"], service="billing")
+    subscribe(webhook_endpoint.url("/all"), ["*"])
 
     runtime.message_events().publish(
         [
@@ -230,12 +206,12 @@ def test_only_the_subscribed_types_and_service_are_called(
             event(MessageEventType.QUEUED, service="billing"),
         ]
     )
-    while calls.run_sender() or calls.receive():
+    while webhook_calls.run_sender() or webhook_calls.receive():
         pass
 
     received = sorted(
         (arrival.target, json.loads(arrival.body)["type"], json.loads(arrival.body)["service"])
-        for arrival in endpoint.arrivals
+        for arrival in webhook_endpoint.arrivals
     )
     assert received == [
         ("/all", "delivered", "email"),
@@ -248,33 +224,35 @@ def test_only_the_subscribed_types_and_service_are_called(
 
 
 def test_a_send_with_no_subscriptions_reads_them_once_per_cache_period(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
     publisher = runtime.webhook_publisher()
     publisher.publish([event(MessageEventType.SENT)])  # nobody subscribes yet: cached
-    subscribe(endpoint.url("/hook"), ["sent"])
+    subscribe(webhook_endpoint.url(HOOK), ["sent"])
 
     publisher.publish([event(MessageEventType.SENT)])
 
-    assert calls.waiting() == 0  # heard of within WEBHOOK_CACHE_SECONDS, not at once
+    assert webhook_calls.waiting() == 0  # heard of within WEBHOOK_CACHE_SECONDS, not at once
 
 
 @pytest.mark.parametrize("down", ["refusing", "answering 500"])
 def test_a_down_endpoint_is_retried_with_growing_waits_then_recorded_failed(
-    calls: WebhookCalls, endpoint: WebServer, down: str
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer, down: str
 ) -> None:
-    endpoint.routes["/hook"] = answer(500, b"oops")
+    webhook_endpoint.routes[HOOK] = answer(500, b"oops")
     with ClosedPort() as closed:
         url = (
-            endpoint.url("/hook") if down == "answering 500" else f"http://127.0.0.1:{closed.port}/"
+            webhook_endpoint.url(HOOK)
+            if down == "answering 500"
+            else f"http://127.0.0.1:{closed.port}/"
         )
         created = subscribe(url, ["sent"])
         runtime.message_events().publish([event(MessageEventType.SENT)])
 
-        comebacks = [len(calls.run_sender()) for _ in range(12)]
+        comebacks = [len(webhook_calls.run_sender()) for _ in range(12)]
 
     assert comebacks == [1] * 11 + [0]
-    assert calls.waiting() == 0
+    assert webhook_calls.waiting() == 0
     attempts = list(reversed(deliveries(created["id"], "limit=100").body["resource"]))
     assert [attempt["attempt"] for attempt in attempts] == list(range(1, 13))
     assert [attempt["next_attempt_in"] for attempt in attempts] == [
@@ -299,29 +277,31 @@ def test_a_down_endpoint_is_retried_with_growing_waits_then_recorded_failed(
         assert all(a["error"].startswith("could not be reached") for a in attempts)
 
 
-def test_a_down_endpoint_does_not_hold_up_another(calls: WebhookCalls, endpoint: WebServer) -> None:
-    endpoint.routes["/down"] = answer(503, b"")
-    subscribe(endpoint.url("/down"), ["sent"])
-    subscribe(endpoint.url("/hook"), ["sent"])
+def test_a_down_endpoint_does_not_hold_up_another(
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
+) -> None:
+    webhook_endpoint.routes["/down"] = answer(503, b"")
+    subscribe(webhook_endpoint.url("/down"), ["sent"])
+    subscribe(webhook_endpoint.url(HOOK), ["sent"])
 
     runtime.message_events().publish([event(MessageEventType.SENT)])
-    failed = calls.run_sender(time_passes=False)
+    failed = webhook_calls.run_sender(time_passes=False)
 
     assert len(failed) == 1
-    assert sorted(arrival.target for arrival in endpoint.arrivals) == ["/down", "/hook"]
+    assert sorted(arrival.target for arrival in webhook_endpoint.arrivals) == ["/down", "/hook"]
 
 
 def test_a_slow_endpoint_times_out(
-    calls: WebhookCalls, endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "0.5")
     runtime.reset()
-    endpoint.routes["/hook"] = stall
-    created = subscribe(endpoint.url("/hook"), ["sent"])
+    webhook_endpoint.routes[HOOK] = stall
+    created = subscribe(webhook_endpoint.url(HOOK), ["sent"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
 
     started = time.monotonic()
-    failed = calls.run_sender(time_passes=False)
+    failed = webhook_calls.run_sender(time_passes=False)
 
     assert len(failed) == 1
     assert time.monotonic() - started < 5
@@ -331,74 +311,80 @@ def test_a_slow_endpoint_times_out(
 
 
 def test_a_batchs_calls_are_made_side_by_side_so_stalled_endpoints_cost_one_timeout(
-    calls: WebhookCalls, endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "1")
     runtime.reset()
     for stalled in ("/stalled-1", "/stalled-2", "/stalled-3"):
-        endpoint.routes[stalled] = stall
-        subscribe(endpoint.url(stalled), ["sent"])
-    subscribe(endpoint.url("/hook"), ["sent"])
+        webhook_endpoint.routes[stalled] = stall
+        subscribe(webhook_endpoint.url(stalled), ["sent"])
+    subscribe(webhook_endpoint.url(HOOK), ["sent"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
 
     started = time.monotonic()
-    failed = calls.run_sender(time_passes=False)
+    failed = webhook_calls.run_sender(time_passes=False)
 
     # Made one after another, the three stalled calls would take three seconds.
     assert time.monotonic() - started < 2.5
     assert len(failed) == 3
-    assert "/hook" in [arrival.target for arrival in endpoint.arrivals]
+    assert "/hook" in [arrival.target for arrival in webhook_endpoint.arrivals]
 
 
-def test_an_unreadable_message_fails_alone(calls: WebhookCalls, endpoint: WebServer) -> None:
-    subscribe(endpoint.url("/hook"), ["sent"])
+def test_an_unreadable_message_fails_alone(
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
+) -> None:
+    subscribe(webhook_endpoint.url(HOOK), ["sent"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
-    calls.sqs.send_message(QueueUrl=calls.url, MessageBody="{not a job")
+    webhook_calls.sqs.send_message(QueueUrl=webhook_calls.url, MessageBody="{not a job")
 
-    failed = calls.run_sender(time_passes=False)
+    failed = webhook_calls.run_sender(time_passes=False)
 
     assert len(failed) == 1
-    assert [arrival.target for arrival in endpoint.arrivals] == ["/hook"]
+    assert [arrival.target for arrival in webhook_endpoint.arrivals] == ["/hook"]
 
 
 def test_a_call_that_could_not_end_before_the_function_times_out_is_given_back(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
-    subscribe(endpoint.url("/hook"), ["sent"])
+    subscribe(webhook_endpoint.url(HOOK), ["sent"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
 
-    given_back = calls.run_sender(time_passes=False, timeout_seconds=5)  # a call may take 10
+    given_back = webhook_calls.run_sender(
+        time_passes=False, timeout_seconds=5
+    )  # a call may take 10
 
     assert len(given_back) == 1
-    assert endpoint.arrivals == []
-    assert calls.run_sender() == set()  # the next invocation, with time enough, makes it
-    assert len(endpoint.arrivals) == 1
+    assert webhook_endpoint.arrivals == []
+    assert webhook_calls.run_sender() == set()  # the next invocation, with time enough, makes it
+    assert len(webhook_endpoint.arrivals) == 1
 
 
 def test_the_guard_refuses_a_call_once_loopback_is_no_longer_allowed(
-    calls: WebhookCalls, endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    created = subscribe(endpoint.url("/hook"), ["sent"])
+    created = subscribe(webhook_endpoint.url(HOOK), ["sent"])
     monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK", "false")
     runtime.reset()
 
     runtime.message_events().publish([event(MessageEventType.SENT)])
-    calls.run_sender(time_passes=False)
+    webhook_calls.run_sender(time_passes=False)
 
-    assert endpoint.arrivals == []
+    assert webhook_endpoint.arrivals == []
     (logged,) = deliveries(created["id"]).body["resource"]
     # Its port is one only loopback may use; no longer allowed, the guard refuses it.
     assert logged["error"].startswith("The webhook URL uses port")
     assert logged["status"] is None
 
 
-def test_a_redirect_is_not_followed(calls: WebhookCalls, endpoint: WebServer) -> None:
-    endpoint.routes["/hook"] = redirect(endpoint.url("/elsewhere"), 307)
-    created = subscribe(endpoint.url("/hook"), ["sent"])
+def test_a_redirect_is_not_followed(
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
+) -> None:
+    webhook_endpoint.routes[HOOK] = redirect(webhook_endpoint.url("/elsewhere"), 307)
+    created = subscribe(webhook_endpoint.url(HOOK), ["sent"])
 
     tested = call_api("POST", f"{PATH}/{created['id']}/test")
 
-    assert [arrival.target for arrival in endpoint.arrivals] == ["/hook"]
+    assert [arrival.target for arrival in webhook_endpoint.arrivals] == ["/hook"]
     assert (tested.body["status"], tested.body["outcome"]) == (307, "failed")
 
 
@@ -406,10 +392,10 @@ def test_a_redirect_is_not_followed(calls: WebhookCalls, endpoint: WebServer) ->
 
 
 def test_the_test_call_is_a_signed_ping_answered_and_logged(
-    calls: WebhookCalls, endpoint: WebServer
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
 ) -> None:
     create_service({"host": "smtp.example.com", "port": 587})
-    created = subscribe(endpoint.url("/hook"), ["sent"], service="email")
+    created = subscribe(webhook_endpoint.url(HOOK), ["sent"], service="email")
 
     tested = call_api("POST", f"{PATH}/{created['id']}/test", {"data": {"note": "hi"}})
 
@@ -419,7 +405,7 @@ def test_the_test_call_is_a_signed_ping_answered_and_logged(
         200,
         "ping",
     )
-    (arrival,) = endpoint.arrivals
+    (arrival,) = webhook_endpoint.arrivals
     assert verify(created["secret"], arrival.headers, arrival.body)
     payload = json.loads(arrival.body)
     assert (payload["type"], payload["message_id"], payload["service"]) == ("ping", None, "email")
@@ -427,7 +413,9 @@ def test_the_test_call_is_a_signed_ping_answered_and_logged(
     assert deliveries(created["id"]).body["resource"] == [tested.body]
 
 
-def test_the_test_call_reports_a_failure(calls: WebhookCalls, endpoint: WebServer) -> None:
+def test_the_test_call_reports_a_failure(
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
+) -> None:
     with ClosedPort() as closed:
         created = subscribe(f"http://127.0.0.1:{closed.port}/", ["sent"])
         tested = call_api("POST", f"{PATH}/{created['id']}/test")
@@ -437,8 +425,10 @@ def test_the_test_call_reports_a_failure(calls: WebhookCalls, endpoint: WebServe
     assert tested.body["error"].startswith("could not be reached")
 
 
-def test_the_delivery_log_pages_newest_first(calls: WebhookCalls, endpoint: WebServer) -> None:
-    created = subscribe(endpoint.url("/hook"), ["sent"])
+def test_the_delivery_log_pages_newest_first(
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer
+) -> None:
+    created = subscribe(webhook_endpoint.url(HOOK), ["sent"])
     for _ in range(3):
         call_api("POST", f"{PATH}/{created['id']}/test")
 
@@ -454,12 +444,12 @@ def test_the_delivery_log_pages_newest_first(calls: WebhookCalls, endpoint: WebS
 
 
 def test_neither_the_secret_nor_the_urls_query_is_in_a_log_line(
-    calls: WebhookCalls, endpoint: WebServer, function_logs: Callable[[], str]
+    webhook_calls: WebhookCalls, webhook_endpoint: WebServer, function_logs: Callable[[], str]
 ) -> None:
-    endpoint.routes["/hook"] = answer(500, b"")
-    created = subscribe(endpoint.url("/hook?token=s3cr3t-of-the-endpoint"), ["sent"])
+    webhook_endpoint.routes[HOOK] = answer(500, b"")
+    created = subscribe(webhook_endpoint.url("/hook?token=s3cr3t-of-the-endpoint"), ["sent"])
     runtime.message_events().publish([event(MessageEventType.SENT)])
-    calls.run_sender()
+    webhook_calls.run_sender()
     call_api("POST", f"{PATH}/{created['id']}/test")
 
     logged = function_logs()
@@ -473,15 +463,18 @@ def test_neither_the_secret_nor_the_urls_query_is_in_a_log_line(
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
 def test_an_https_endpoint_must_show_a_trusted_certificate(
-    calls: WebhookCalls, authorities: Authorities, monkeypatch: pytest.MonkeyPatch, trusted: bool
+    webhook_calls: WebhookCalls,
+    authorities: Authorities,
+    monkeypatch: pytest.MonkeyPatch,
+    trusted: bool,
 ) -> None:
     monkeypatch.setenv("ATTACHMENT_FETCH_CA_FILE", str(authorities.trusted.bundle))
     monkeypatch.setenv("OUTBOUND_ALLOW_HTTP", "false")
     runtime.reset()
     authority = authorities.trusted if trusted else authorities.untrusted
     with WebServer(authority=authority) as server:
-        server.routes["/hook"] = answer(200, b"")
-        created = subscribe(server.url("/hook"), ["sent"])
+        server.routes[HOOK] = answer(200, b"")
+        created = subscribe(server.url(HOOK), ["sent"])
 
         tested = call_api("POST", f"{PATH}/{created['id']}/test")
 

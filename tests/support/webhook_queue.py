@@ -69,6 +69,14 @@ class WebhookCalls:
                     )
         return failed
 
+    def run_until_empty(self, *, most: int = 10) -> None:
+        """The sender run until the queue is empty (at most `most` times: then an error)."""
+        for _ in range(most):
+            if not self.waiting():
+                return
+            self.run_sender()
+        raise AssertionError(f"the webhook queue still had calls after {most} sender runs")
+
     def waiting(self) -> int:
         attributes = self.sqs.get_queue_attributes(
             QueueUrl=self.url,
