@@ -1,8 +1,9 @@
 """The local stack's capture server with its mailbox simulator (local_stack.smtp.simulator),
 running on loopback with a certificate from its own CA (local_stack.local_ca), as `make dev`
-starts it: each simulator address's SMTP outcome through smtplib, STARTTLS and implicit TLS
-verified against that CA alone, AUTH offered only over TLS, and the SES-style events the
-simulator posts after a message is kept."""
+starts it: each simulator address's SMTP outcome through smtplib (and slow@'s past the API's
+SMTP timeout through the queue and the worker), STARTTLS and implicit TLS verified against
+that CA alone, AUTH offered only over TLS, and the SES-style events the simulator posts after
+a message is kept."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import smtplib
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +22,16 @@ from local_stack.mail_capture import CapturedMail, MailCapture, MailFolder, read
 from local_stack.simulator_events import SimulatorEvents
 from local_stack.smtp.capture import Received
 from local_stack.smtp.simulator import SimulatorSettings
+from tests.support.api import call_api, create_service
 from tests.support.network import free_port
+from tests.support.queue_worker import SendQueue
 from tests.support.web_servers import WebServer, answer
 
 SENDER = "app@example.com"
 SLOW_SECONDS = 0.6
+# slow@'s wait in the timeout test: three times the API's SMTP timeout there.
+PAST_TIMEOUT_SECONDS = 3.0
+MAX_ATTEMPTS = 2
 
 
 def message(message_id: str = "<one@example.com>") -> bytes:
@@ -68,8 +74,7 @@ class Simulator:
         return client
 
 
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
+def _start(tmp_path: Path, settings: SimulatorSettings) -> Simulator:
     authority = local_authority(tmp_path / "state")
     kept = Kept()
     mail_dir = tmp_path / "mail"
@@ -79,13 +84,19 @@ def simulator(tmp_path: Path) -> Iterator[Simulator]:
         mail_dir,
         authority=authority,
         tls_port=tls_port,
-        simulator=SimulatorSettings(deferrals=2, slow_seconds=SLOW_SECONDS),
+        simulator=settings,
         folder=MailFolder(mail_dir, on_kept=kept),
     )
+    return Simulator(capture, tls_port, authority, mail_dir, kept)
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    started = _start(tmp_path, SimulatorSettings(deferrals=2, slow_seconds=SLOW_SECONDS))
     try:
-        yield Simulator(capture, tls_port, authority, mail_dir, kept)
+        yield started
     finally:
-        capture.stop()
+        started.capture.stop()
 
 
 # --- each address's outcome -------------------------------------------------------------------
@@ -185,6 +196,51 @@ def test_slow_answers_the_final_dot_late(simulator: Simulator) -> None:
     assert code == 250
     assert waited >= SLOW_SECONDS
     assert len(simulator.captured()) == 1
+
+
+@pytest.mark.parametrize(
+    ("unknown_outcome", "attempts"), [("hold", 1), ("retry", MAX_ATTEMPTS)], ids=["hold", "retry"]
+)
+def test_slow_past_the_smtp_timeout_is_unknown_and_nothing_is_lost(
+    tmp_path: Path,
+    send_queue: SendQueue,
+    configure: Callable[..., None],
+    unknown_outcome: str,
+    attempts: int,
+) -> None:
+    """slow@ answering the final dot after the API's SMTP timeout: the sender gave up after
+    its dot, so it cannot know whether the message went. The worker settles it `unknown`
+    (`hold`: never resent; `retry`: resent until out of attempts, and still `unknown`, since
+    the last one may have gone), and nothing is lost: the queue ends empty, the record
+    settled."""
+    configure(SMTP_TIMEOUT_SECONDS=str(PAST_TIMEOUT_SECONDS / 3), MAX_ATTEMPTS=str(MAX_ATTEMPTS))
+    slow = _start(tmp_path, SimulatorSettings(slow_seconds=PAST_TIMEOUT_SECONDS))
+    try:
+        create_service(
+            {
+                "host": "127.0.0.1",
+                "port": slow.port,
+                "encryption": "none",
+                "from_email": SENDER,
+                "unknown_outcome": unknown_outcome,
+            }
+        )
+        body = {"to": "slow@simulator.example.com", "subject": "Hi", "body_text": "Hi"}
+        queued = call_api("POST", "/api/v2/email", body, query="async=true")
+        assert queued.status == 202, queued.body
+        for _ in range(MAX_ATTEMPTS + 2):
+            if not send_queue.run_worker().received:
+                break
+    finally:
+        slow.capture.stop()
+
+    assert send_queue.waiting() == 0
+    record = call_api("GET", f"/api/v2/email/messages/{queued.body['id']}").body
+    assert (record["status"], record["reason"]) == ("unknown", "smtp_outcome_unknown"), record
+    assert record["attempts"] == attempts
+    # The sender hung up before the late answer, and the simulator's handler ends with the
+    # connection: the message never arrived, which is exactly what the sender cannot tell.
+    assert slow.captured() == []
 
 
 def test_other_domains_are_captured_as_before_even_without_tls(simulator: Simulator) -> None:
