@@ -74,14 +74,11 @@ def as_text(
 
 
 def as_given(
-    declared: Mapping[str, str],
-    extra: Mapping[str, Any],
-    set_aside: Mapping[str, Scalar],
-    template_data: Mapping[str, JsonValue],
+    texts: Mapping[str, str], extra: Mapping[str, Any], template_data: Mapping[str, JsonValue]
 ) -> dict[str, Any]:
-    """The values a Jinja template sees: `as_text`'s, with every value as given
+    """The values a Jinja template sees: the `texts` (`as_text`'s), with every value as given
     (numbers stay numbers, lists and objects stay whole)."""
-    values: dict[str, Any] = as_text(declared, extra, set_aside, template_data)
+    values: dict[str, Any] = dict(texts)
     values.update(
         (key, value)
         for key, value in extra.items()

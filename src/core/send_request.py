@@ -268,7 +268,7 @@ class SendRequest(TemplateReference):
         """The values a Jinja template sees from this request: `placeholder_values`, with
         every value as given (numbers stay numbers, lists and objects stay whole)."""
         return placeholder_values.as_given(
-            self._message_texts(), self.model_extra or {}, self._placeholders, self.template_data
+            self.placeholder_values(), self.model_extra or {}, self.template_data
         )
 
     def _message_texts(self) -> dict[str, str]:
