@@ -32,7 +32,7 @@ from core.errors import InvalidRequest
 from core.message_metadata import METADATA_SCHEMA, check_metadata
 from core.placeholder_values import MESSAGE_TEXT_FIELDS, Scalar, set_aside_scalars
 from core.settings import get_settings
-from core.templates.reference import TemplateReference
+from core.template_reference import TemplateReference
 from core.validation import check_json_text, parse_model
 
 # How the message's texts are written: DreamFactory's `{name}`, or Jinja2 (loops, conditions,
