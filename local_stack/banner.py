@@ -76,7 +76,7 @@ Local email API: no AWS account, no Docker.
   Admin API key  {config.admin_key}
                  ({key_origin})
   Your shell     {source_env}
-                 (sets URL, KEY, MAILER_URL, MAILER_API_KEY; puts mailer and sam on PATH)
+                 (sets URL, KEY, MAILER_URL, MAILER_API_KEY, SMTP_PORT; mailer and sam on PATH)
   Service        '{SERVICE_NAME}': SMTP to the capture server on {HOST}:{config.smtp_port}
                  (default sender {DEFAULT_FROM_EMAIL})
   SMTP TLS       STARTTLS on {HOST}:{config.smtp_port}, implicit TLS on {HOST}:{config.smtps_port};

@@ -1,7 +1,8 @@
 """`.local/env`: this run's settings for a shell, so the docs' examples run as written.
 
 `. .local/env` sets `URL` (the API's `/api/v2` base), `KEY` (the admin key), `MAILER_URL` and
-`MAILER_API_KEY` (what the `mailer` CLI reads) and puts `mailer` and `sam` on `PATH`. It holds
+`MAILER_API_KEY` (what the `mailer` CLI reads), `SMTP_PORT` (the capture server's, for a
+service of your own that sends to it) and puts `mailer` and `sam` on `PATH`. It holds
 the admin key, so it is written 0600 like the state beside it, and removed at a clean stop:
 what it says is true only while this run answers."""
 
@@ -31,6 +32,7 @@ def shell_env(config: LocalConfig) -> str:
         "KEY": config.admin_key,
         "MAILER_URL": config.api_url,
         "MAILER_API_KEY": config.admin_key,
+        "SMTP_PORT": str(config.smtp_port),
     }
     lines = ["# This run of the local stack (`make dev`); source it: . .local/env"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]

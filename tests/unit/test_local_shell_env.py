@@ -25,6 +25,7 @@ def _config(tmp_path: Path, admin_key: str = AWKWARD_KEY) -> LocalConfig:
     return LocalConfig.from_env(
         {
             "LOCAL_API_PORT": "4123",
+            "LOCAL_SMTP_PORT": "4125",
             "LOCAL_STATE_DIR": str(tmp_path / "local" / "state"),
             "BOOTSTRAP_ADMIN_KEY": admin_key,
         }
@@ -44,14 +45,15 @@ def test_it_lies_beside_the_state_folder(tmp_path: Path) -> None:
     assert shell_env_path(LocalConfig.from_env({})) == REPO_ROOT / ".local" / "env"
 
 
-def test_sourcing_it_sets_the_api_base_the_key_and_the_cli_s_settings(tmp_path: Path) -> None:
+def test_sourcing_it_sets_the_api_base_the_key_the_cli_s_and_the_smtp_port(tmp_path: Path) -> None:
     path = write_shell_env(_config(tmp_path))
 
-    assert _sourced(path, "URL", "KEY", "MAILER_URL", "MAILER_API_KEY") == [
+    assert _sourced(path, "URL", "KEY", "MAILER_URL", "MAILER_API_KEY", "SMTP_PORT") == [
         "http://127.0.0.1:4123/api/v2",
         AWKWARD_KEY,
         "http://127.0.0.1:4123",
         AWKWARD_KEY,
+        "4125",
     ]
 
 
