@@ -11,8 +11,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
 DOCS_DIR = REPO_ROOT / "docs"
+# The README's heading over its list of the docs pages, in the order to read (and run) them.
+TABLE_OF_CONTENTS = "## Documentation"
 
-_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
+# A fence may be indented (a block inside a list item); its body is dedented as much.
+_FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 # [text](target) and ![alt](target); a target has no spaces (an optional "title" after one).
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -44,7 +47,7 @@ def prose_lines(text: str) -> Iterator[tuple[int, str]]:
         if fence is None:
             opened = _FENCE.match(line)
             if opened:
-                fence = opened.group(1)
+                fence = opened.group(2)
             else:
                 yield number, line
         elif line.strip() == fence:
@@ -60,11 +63,13 @@ def code_blocks(text: str) -> list[CodeBlock]:
         if not opened:
             index += 1
             continue
-        fence, info, start = opened.group(1), opened.group(2).strip(), index
+        indent, fence, info = len(opened.group(1)), opened.group(2), opened.group(3).strip()
+        start = index
         index += 1
         body: list[str] = []
         while index < len(lines) and lines[index].strip() != fence:
-            body.append(lines[index])
+            line = lines[index]
+            body.append(line[indent:] if line.startswith(" " * indent) else line.lstrip())
             index += 1
         blocks.append(CodeBlock(info, start + 1, "\n".join(body) + "\n"))
         index += 1
@@ -107,10 +112,12 @@ def docs_pages() -> list[Path]:
 
 
 def pages_in_reading_order() -> list[Path]:
-    """README.md, then the docs pages in the order the README links them, then any it does
-    not link (the unit test refuses those), each once."""
+    """README.md, then the docs pages in the order of the README's table of contents (its
+    "Documentation" section), then any other page (the unit test refuses those), each once."""
+    text = README.read_text()
+    contents = text[text.index(f"\n{TABLE_OF_CONTENTS}\n") :]
     ordered = [README]
-    for link in links(README.read_text()):
+    for link in links(contents):
         path = (REPO_ROOT / link.target.split("#")[0]).resolve()
         is_page = path.parent == DOCS_DIR and path.suffix == ".md" and path.exists()
         if is_page and path not in ordered:
