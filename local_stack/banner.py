@@ -83,7 +83,7 @@ Local email API: no AWS account, no Docker.
                  AUTH takes any login, over TLS only; certificate from the local CA
                  {ca_file_in(config.state_dir)} (the functions trust it: SMTP_CA_FILE)
   Simulator      {simulator}
-                 answer as their names say (README: "Trying failures locally")
+                 answer as their names say (docs/local-stack.md, "Trying failures locally")
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
   Mail viewer    {config.api_url}{VIEWER_PATH}
