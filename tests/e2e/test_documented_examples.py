@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,14 +27,16 @@ PAGES = pages_in_reading_order()
 BLOCK_TIMEOUT_SECONDS = 60
 # What a block's script prints before each block, so a failure names the block it was in.
 _MARK = "@@documented-examples block at line "
-# The seed page's examples, as the README sends them: each must reach the capture server.
-SEED_SUBJECTS = (
+# The seed page's examples as the README sends them, then its own `tls` service's mail (STARTTLS
+# and AUTH against the capture server): each must reach the capture server.
+README_SUBJECTS = (
     "Test Email",
     "Your Order Confirmation",
     "Team Update",
     "Re: Your Support Request",
     "Invoice Attached",
     "Welcome, John!",
+    "Over TLS, logged in",
 )
 
 
@@ -74,19 +77,28 @@ def test_the_page_s_examples_run_in_order(reader: Reader, page: Path) -> None:
     assert failure is None, failure
 
 
-def test_the_readme_s_seed_examples_arrive_in_the_mail_viewer(reader: Reader) -> None:
+def test_the_readme_s_mail_arrives_in_the_mail_viewer(reader: Reader) -> None:
     reader.follow(PAGES[0])
     subjects = {message["subject"] for message in _viewer_messages(reader.stack)}
-    assert [subject for subject in SEED_SUBJECTS if subject not in subjects] == []
+    assert [subject for subject in README_SUBJECTS if subject not in subjects] == []
 
 
-def _viewer_messages(stack: RunningStack) -> list[dict[str, str]]:
+def test_the_readme_s_deferral_arrives_and_its_bounce_does_not(reader: Reader) -> None:
+    reader.follow(PAGES[0])
+    recipients = {
+        rcpt for message in _viewer_messages(reader.stack) for rcpt in message["rcpt_tos"]
+    }
+    assert "defer+readme@simulator.example.com" in recipients
+    assert "bounce+readme@simulator.example.com" not in recipients
+
+
+def _viewer_messages(stack: RunningStack) -> list[dict[str, Any]]:
     url = f"{stack.api_url}/_local/mail/api/messages?limit=500"
     deadline = time.monotonic() + 10
     while True:
         with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310  # loopback only
-            messages: list[dict[str, str]] = json.load(answer)["messages"]
-        if all(any(m["subject"] == s for m in messages) for s in SEED_SUBJECTS):
+            messages: list[dict[str, Any]] = json.load(answer)["messages"]
+        if all(any(m["subject"] == s for m in messages) for s in README_SUBJECTS):
             return messages
         if time.monotonic() > deadline:
             return messages
