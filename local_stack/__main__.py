@@ -28,6 +28,7 @@ from local_stack.moto_server import MotoServer
 from local_stack.resources import provision, state_summary
 from local_stack.scheduler import Scheduler, template_schedules
 from local_stack.ses import verify_identities
+from local_stack.shell_env import remove_shell_env, source_command, write_shell_env
 from local_stack.simulator_events import SimulatorEvents
 from local_stack.smtp.simulator import SimulatorSettings
 from local_stack.state_store import StateStore
@@ -128,9 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         scheduler = Scheduler(template_schedules(), gateway.functions, gateway.run_invoke)
         running.callback(scheduler.stop)
 
+        # Last before the banner: its values hold once everything answers, until the stop.
+        source_env = source_command(write_shell_env(config))
+        running.callback(remove_shell_env, config)
         functions = list(gateway.functions.values())
         print(
-            banner(config, moto.endpoint_url, functions, gateway.api, pollers, summary), flush=True
+            banner(config, moto.endpoint_url, functions, gateway.api, pollers, summary, source_env),
+            flush=True,
         )
         elapsed = time.monotonic() - started
         print(

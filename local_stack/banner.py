@@ -37,9 +37,11 @@ def banner(
     api: LocalApi,
     pollers: Sequence[WorkerPoller] = (),
     state: str = "",
+    source_env: str = ". .local/env",
 ) -> str:
     """The addresses, the admin key and a ready-to-paste curl, as printed at start; `state`
-    says what was restored from the state directory (local_stack.state_store)."""
+    says what was restored from the state directory (local_stack.state_store), `source_env`
+    is the command that loads this run's settings into a shell (local_stack.shell_env)."""
     key_origin = config.admin_key_origin
     tables = ", ".join(table_names().values())
     names = ", ".join(function.name for function in functions)
@@ -73,13 +75,15 @@ Local email API: no AWS account, no Docker.
   Admin API      {config.api_url}/api/v2/system/service
   Admin API key  {config.admin_key}
                  ({key_origin})
+  Your shell     {source_env}
+                 (sets URL, KEY, MAILER_URL, MAILER_API_KEY, SMTP_PORT; mailer and sam on PATH)
   Service        '{SERVICE_NAME}': SMTP to the capture server on {HOST}:{config.smtp_port}
                  (default sender {DEFAULT_FROM_EMAIL})
   SMTP TLS       STARTTLS on {HOST}:{config.smtp_port}, implicit TLS on {HOST}:{config.smtps_port};
                  AUTH takes any login, over TLS only; certificate from the local CA
                  {ca_file_in(config.state_dir)} (the functions trust it: SMTP_CA_FILE)
   Simulator      {simulator}
-                 answer as their names say (README: "Trying failures locally")
+                 answer as their names say (docs/local-stack.md, "Trying failures locally")
   Mail lands in  {config.mail_dir}
                  (<time>.eml as received; <time>.json holds the envelope, Bcc included)
   Mail viewer    {config.api_url}{VIEWER_PATH}

@@ -1,4 +1,4 @@
-"""The README's worked example, over HTTP through the local stack (authorizer included):
+"""docs/access.md's worked example, over HTTP through the local stack (authorizer included):
 a billing app that may send only from billing@example.com through `email`, 100 a day."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The mailbox simulator through `make dev`'s stack, as the README's "Trying failures locally"
-has a developer try it: a service with `encryption: tls` and a username pointing at the stack's
-capture server (STARTTLS verified against the stack's own CA, AUTH with any password), then
-sends to the simulator's addresses and each message's status as the API shows it. A `type: ses`
-service's mail to bounce@ takes SES's path: accepted, then bounced and suppressed by the event
-the simulator publishes."""
+"""The mailbox simulator through `make dev`'s stack, as "Trying failures locally" (in
+docs/local-stack.md) has a developer try it: a service with `encryption: tls` and a username
+pointing at the stack's capture server (STARTTLS verified against the stack's own CA, AUTH with
+any password), then sends to the simulator's addresses and each message's status as the API
+shows it. A `type: ses` service's mail to bounce@ takes SES's path: accepted, then bounced and
+suppressed by the event the simulator publishes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Webhooks end to end: subscriptions through the admin API (moto's DynamoDB and Secrets
 Manager), message events fanned out onto the webhook queue (moto's SQS), and the sender
 function calling a real HTTP server on loopback, whose received body and signature are
-checked with the README's verification snippet."""
+checked with the verification snippet of docs/events.md."""
 
 from __future__ import annotations
 
