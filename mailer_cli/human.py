@@ -8,6 +8,7 @@ printed where: it turns an answer into lines.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,16 @@ def render(answer: Any, columns: Columns = ()) -> list[str]:
     return lines
 
 
+def values(answer: Any, path: str) -> list[str]:
+    """`--field`: the value at `path` of a record, or of each record of a list, one a line
+    (text as it is, anything else as JSON)."""
+    rows = answer if isinstance(answer, list) else None
+    if isinstance(answer, dict):
+        rows = next((answer[key] for key in LIST_KEYS if isinstance(answer.get(key), list)), None)
+    found = [field(row, path) for row in rows] if rows is not None else [field(answer, path)]
+    return [text if isinstance(text, str) else json.dumps(text) for text in found]
+
+
 def table(rows: list[Any], columns: Columns = ()) -> list[str]:
     """Rows as aligned columns under an upper-case header; `(none)` for no rows."""
     records = [row if isinstance(row, dict) else {"value": row} for row in rows]
@@ -67,16 +78,21 @@ def record(fields: dict[str, Any]) -> list[str]:
     width = max((len(key) for key, _ in plain), default=0) + 1
     lines = [f"{key + ':':<{width}} {cell(value)}".rstrip() for key, value in plain]
     for key, value in fields.items():
-        if _is_table(value) and key not in SECRET_FIELDS:
+        if key in SECRET_FIELDS:
+            continue
+        if _is_table(value):
             lines.append(f"{key}:")
             lines += [f"  {line}" for line in table(value)]
+        elif _is_pairs(value):  # a preview's header fields: [name, value] in order
+            lines.append(f"{key}:")
+            lines += [f"  {name}: {cell(text)}" for name, text in value]
     return lines
 
 
 def field(row: dict[str, Any], path: str) -> Any:
     """The value at a dotted path (`config.host`), None where the path leads nowhere."""
     value: Any = row
-    for part in path.split("."):
+    for part in path.split(".") if path else ():
         if not isinstance(value, dict) or part in SECRET_FIELDS:
             return None
         value = value.get(part)
@@ -99,8 +115,10 @@ def cell(value: Any) -> str:
 def _flattened(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     pairs: list[tuple[str, Any]] = []
     for key, value in fields.items():
-        if key in SECRET_FIELDS or _is_table(value):
+        if key in SECRET_FIELDS:
             continue
+        if not prefix and (_is_table(value) or _is_pairs(value)):
+            continue  # shown after the plain fields, as a table or lines of their own
         if isinstance(value, dict) and value:
             pairs += _flattened(value, f"{prefix}{key}.")
         else:
@@ -110,6 +128,14 @@ def _flattened(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]
 
 def _is_table(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _is_pairs(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
+    )
 
 
 def _plain_fields(records: list[dict[str, Any]]) -> list[str]:

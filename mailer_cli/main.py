@@ -60,7 +60,15 @@ def main(
         return EXIT_UNREACHABLE
     if isinstance(answer, dict) and "key" in answer:
         print_note("this is the only time the key is shown: store it now", err)
-    print_answer(answer, out, as_json=wants_json(args), columns=getattr(args, "columns", ()))
+    if isinstance(answer, dict) and "secret" in answer:
+        print_note("this is the only time the signing secret is shown: store it now", err)
+    print_answer(
+        answer,
+        out,
+        as_json=wants_json(args),
+        columns=getattr(args, "columns", ()),
+        only=getattr(args, "field", None),
+    )
     return EXIT_OK
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 REASONS = ("bounce", "complaint", "manual")
 STATUSES = ("scheduled", "queued", "sending", "deferred", "sent", "failed", "unknown", "cancelled")
 MAX_PAGE_SIZE = 100
+RELATIVE_TIME = re.compile(r"\+(?P<count>[0-9]{1,5})(?P<unit>[mhd])")
+RELATIVE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 ENCRYPTIONS = ("tls", "ssl", "none")
 ENCRYPTION_HELP = (
     "tls = STARTTLS required (port 587), ssl = implicit TLS (port 465), none = plain text"
@@ -182,6 +185,12 @@ def _connection_options() -> argparse.ArgumentParser:
         action="store_true",
         help="print the API's JSON as it answered (import: one JSON object per record)"
         " instead of tables and `key: value` lines",
+    )
+    output.add_argument(
+        "--field",
+        metavar="PATH",
+        help="print only this field of the answer (a dotted path: id, config.host), one line"
+        " per record for a list; for scripts: ID=$(mailer ... --field id)",
     )
     output.add_argument(
         "--progress",
@@ -652,7 +661,8 @@ def _send_options(send: argparse.ArgumentParser) -> None:
         "--send-at",
         metavar="TIME",
         type=_aware_time,
-        help="send it later: an ISO 8601 time with its zone (2026-12-24T09:00:00+01:00)",
+        help="send it later (up to 30 days ahead): an ISO 8601 time with its zone"
+        " (2026-12-24T09:00:00+01:00), or +N minutes, hours or days from now (+90m, +2h, +1d)",
     )
     delivery.add_argument(
         "--idempotency-key",
@@ -728,10 +738,18 @@ def _message_options(send: argparse.ArgumentParser, *, recipients: bool = True) 
 
 
 def _aware_time(text: str) -> str:
+    """An ISO 8601 time with its zone, as given; or `+N` minutes, hours or days from now."""
+    relative = RELATIVE_TIME.fullmatch(text)
+    if relative:
+        count, unit = int(relative["count"]), RELATIVE_UNITS[relative["unit"]]
+        later = datetime.now(UTC).replace(microsecond=0) + timedelta(**{unit: count})
+        return later.isoformat()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time, nor +N followed by m, h or d: {text!r}"
+        ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the time's zone (Z or +01:00): {text!r}")
     return text

@@ -412,3 +412,34 @@ def test_the_encryption_help_says_what_the_api_stores_when_none_is_given(
     shown = " ".join(capsys.readouterr().out.split())
     assert "(API default: tls)" not in shown
     assert "API default: unset, which uses STARTTLS whenever the server offers it" in shown
+
+
+# --- one field, for scripts ---------------------------------------------------------------
+
+
+def test_field_prints_one_value_of_a_record_or_of_each_record_of_a_list() -> None:
+    key = {"id": "k1", "role": "billing", "key": "k1.secret"}
+    services = {"resource": [{"name": "email", "config": {"port": 25}}, {"name": "relay"}]}
+
+    created = run("keys", "create", "--role", "billing", "--field", "key", opener=FakeOpener(key))
+    ports = run("--field", "config.port", "services", "list", opener=FakeOpener(services))
+
+    assert created.stdout == "k1.secret\n"
+    assert "only time the key is shown" in created.stderr
+    assert ports.stdout == "25\nnull\n"
+
+
+def test_health_needs_no_key_and_a_webhook_secret_is_noted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MAILER_API_KEY")
+    health = run("health", opener=FakeOpener({"status": "ok"}))
+    monkeypatch.setenv("MAILER_API_KEY", "k")
+    added = run(
+        "webhooks", "add", "https://hooks.example.com/x", "--events", "bounced",
+        opener=FakeOpener({"id": "wh_1", "secret": "whsec_x"}),
+    )  # fmt: skip
+
+    assert (health.status, health.stdout) == (0, "status: ok\n")
+    assert "secret: whsec_x" in added.stdout.splitlines()
+    assert "only time the signing secret is shown" in added.stderr
