@@ -8,6 +8,7 @@ request bodies are built by the `*_body` functions, which touch neither network 
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
 from argparse import Namespace
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 from mailer_cli.answers import BatchRun, Noted
 from mailer_cli.client import ApiClient, resource_path, with_query
 from mailer_cli.errors import UsageError
-from mailer_cli.files import parse_pairs, read_json_object
+from mailer_cli.files import parse_pairs, read_json, read_json_object
 from mailer_cli.import_run import (
     ImportOptions,
     ImportRun,
@@ -500,3 +501,19 @@ def messages_cancel(client: ApiClient, args: Namespace) -> Any:
 
 def health(client: ApiClient, _args: Namespace) -> Any:
     return client.get(resource_path(*HEALTH))
+
+
+# --- any request --------------------------------------------------------------------------
+
+
+def api(client: ApiClient, args: Namespace) -> Any:
+    """One request as given: the path under the API root (a leading `/api/v2/` is dropped)."""
+    path = args.path.lstrip("/").removeprefix("api/v2/")
+    if args.body is not None:
+        try:
+            body = json.loads(args.body)
+        except ValueError as error:
+            raise UsageError(f"--body is not JSON: {error}") from error
+    else:
+        body = read_json(args.body_file) if args.body_file else None
+    return client.request(args.method, path, body)

@@ -139,11 +139,13 @@ def _is_pairs(value: Any) -> bool:
 
 
 def _plain_fields(records: list[dict[str, Any]]) -> list[str]:
-    """Every top-level field that is not an object or list, in first-seen order."""
+    """Every top-level field that is not an object or list and that some record has a value
+    for, in first-seen order."""
     names: dict[str, None] = {}
     for row in records:
         for key, value in row.items():
-            if key not in SECRET_FIELDS and not isinstance(value, dict | list):
+            plain = not isinstance(value, dict | list) and value not in (None, "")
+            if key not in SECRET_FIELDS and plain:
                 names.setdefault(key)
     return list(names) or ["value"]
 

@@ -19,6 +19,7 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 REASONS = ("bounce", "complaint", "manual")
 STATUSES = ("scheduled", "queued", "sending", "deferred", "sent", "failed", "unknown", "cancelled")
 MAX_PAGE_SIZE = 100
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 RELATIVE_TIME = re.compile(r"\+(?P<count>[0-9]{1,5})(?P<unit>[mhd])")
 RELATIVE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 ENCRYPTIONS = ("tls", "ssl", "none")
@@ -153,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
             "import",
             "create services and email templates from DreamFactory's exported JSON",
             commands.import_file,
+        )
+    )
+    _api_options(
+        top.command(
+            "api",
+            "make any request of the API (DreamFactory's batch forms too) and print the answer",
+            commands.api,
         )
     )
     connection_report.register(top.command)
@@ -636,6 +644,22 @@ def _messages(messages: _Commands) -> None:
             metavar="NAME",
             help="the service that sent it (default: found by the id alone, with an admin key)",
         )
+
+
+def _api_options(api: argparse.ArgumentParser) -> None:
+    api.add_argument("method", choices=HTTP_METHODS, type=str.upper, help="the HTTP method")
+    api.add_argument(
+        "path", help="the path under /api/v2/, with its query string (system/role?limit=5)"
+    )
+    body = api.add_mutually_exclusive_group()
+    body.add_argument("--body", metavar="JSON", help="the request's JSON body")
+    body.add_argument(
+        "--body-file", metavar="FILE", type=Path, help="the request's JSON body, from a file"
+    )
+    api.epilog = (
+        "For what no other command does: DreamFactory's batch forms (PATCH"
+        ' system/role with {"resource": [...]}, DELETE system/email_template?ids=1,2), PUT.'
+    )
 
 
 def _send_options(send: argparse.ArgumentParser) -> None:

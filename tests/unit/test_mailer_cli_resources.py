@@ -443,3 +443,93 @@ def test_health_needs_no_key_and_a_webhook_secret_is_noted(
     assert (health.status, health.stdout) == (0, "status: ok\n")
     assert "secret: whsec_x" in added.stdout.splitlines()
     assert "only time the signing secret is shown" in added.stderr
+
+
+# --- every route of the API has its command -------------------------------------------------
+
+# (method, path in openapi.json) -> the command that makes that request. DreamFactory's batch
+# forms (several records in one request) and PUT (PATCH's twin) go through `mailer api`.
+ROUTE_COMMANDS = {
+    ("POST", "/api/v2/{service}"): "send",
+    ("POST", "/api/v2/{service}/preview"): "preview",
+    ("POST", "/api/v2/{service}/batch"): "send --batch",
+    ("GET", "/api/v2/{service}/messages"): "messages list --service",
+    ("GET", "/api/v2/system/message"): "messages list",
+    ("GET", "/api/v2/system/message/{message_id}"): "messages show",
+    ("GET", "/api/v2/{service}/messages/{message_id}"): "messages show --service",
+    ("DELETE", "/api/v2/{service}/messages/{message_id}"): "messages cancel",
+    ("GET", "/api/v2/system/service"): "services list",
+    ("POST", "/api/v2/system/service"): "services create",
+    ("GET", "/api/v2/system/service/{id_or_name}"): "services show",
+    ("PATCH", "/api/v2/system/service/{id_or_name}"): "services update",
+    ("DELETE", "/api/v2/system/service/{id_or_name}"): "services delete",
+    ("POST", "/api/v2/system/service/{id_or_name}/test"): "test-service",
+    ("GET", "/api/v2/system/email_template"): "templates list",
+    ("POST", "/api/v2/system/email_template"): "templates create",
+    ("GET", "/api/v2/system/email_template/{id_or_name}"): "templates show",
+    ("PATCH", "/api/v2/system/email_template/{id_or_name}"): "templates update",
+    ("DELETE", "/api/v2/system/email_template/{id_or_name}"): "templates delete",
+    ("GET", "/api/v2/system/role"): "roles list",
+    ("POST", "/api/v2/system/role"): "roles create",
+    ("GET", "/api/v2/system/role/{id_or_name}"): "roles show",
+    ("PATCH", "/api/v2/system/role/{id_or_name}"): "roles update",
+    ("DELETE", "/api/v2/system/role/{id_or_name}"): "roles delete",
+    ("GET", "/api/v2/system/api_key"): "keys list",
+    ("POST", "/api/v2/system/api_key"): "keys create",
+    ("GET", "/api/v2/system/api_key/{key_id}"): "keys show",
+    ("PATCH", "/api/v2/system/api_key/{key_id}"): "keys update",
+    ("DELETE", "/api/v2/system/api_key/{key_id}"): "keys revoke",
+    ("POST", "/api/v2/system/api_key/{key_id}/rotate"): "keys rotate",
+    ("GET", "/api/v2/system/suppression"): "suppression list",
+    ("POST", "/api/v2/system/suppression"): "suppression add",
+    ("DELETE", "/api/v2/system/suppression/{email}"): "suppression remove",
+    ("GET", "/api/v2/system/stats"): "stats",
+    ("GET", "/api/v2/system/webhook"): "webhooks list",
+    ("POST", "/api/v2/system/webhook"): "webhooks add",
+    ("GET", "/api/v2/system/webhook/{webhook_id}"): "webhooks show",
+    ("DELETE", "/api/v2/system/webhook/{webhook_id}"): "webhooks remove",
+    ("GET", "/api/v2/system/webhook/{webhook_id}/deliveries"): "webhooks deliveries",
+    ("POST", "/api/v2/system/webhook/{webhook_id}/test"): "webhooks test",
+    ("GET", "/api/v2/health"): "health",
+}
+THROUGH_API = "api"
+
+
+def test_every_route_of_the_api_has_a_command() -> None:
+    document = json.loads((Path(__file__).parents[2] / "openapi.json").read_text())
+    routes = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    commands = {" ".join(node.path.split()) for node in nodes(build_parser())}
+
+    uncovered = sorted(
+        route for route in routes if route not in ROUTE_COMMANDS and not _batch_form_or_put(route)
+    )
+    named = {
+        command.removesuffix(" --service").removesuffix(" --batch")
+        for command in ROUTE_COMMANDS.values()
+    }
+
+    assert uncovered == []
+    assert named <= commands
+    assert THROUGH_API in commands
+
+
+def _batch_form_or_put(route: tuple[str, str]) -> bool:
+    """What `mailer api` is for: PUT, and a collection's PATCH and DELETE (DreamFactory's
+    batch forms)."""
+    method, path = route
+    collection = path.rsplit("/", 1)[-1] in ("service", "email_template", "role", "api_key")
+    return method == "PUT" or (collection and method in ("PATCH", "DELETE"))
+
+
+def test_api_makes_the_request_given() -> None:
+    opener = FakeOpener()
+
+    run("api", "patch", "/api/v2/system/role?continue=true", "--body", '{"resource": []}',
+        opener=opener)  # fmt: skip
+
+    assert opener.sent == ("PATCH", f"{ROOT}/system/role?continue=true", {"resource": []})
