@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from mailer_cli.errors import ApiError, Unreachable, UsageError
 
@@ -33,6 +33,12 @@ def resource_path(*segments: str) -> str:
     return "/".join(quote(segment, safe="") for segment in segments)
 
 
+def with_query(path: str, query: dict[str, Any]) -> str:
+    """`path` with the query parameters that have a value (None and "" are left out)."""
+    given = {name: value for name, value in query.items() if value is not None and value != ""}
+    return f"{path}?{urlencode(given)}" if given else path
+
+
 class Opener(Protocol):
     """What sends the request: `urllib.request.urlopen`, or a fake in unit tests."""
 
@@ -51,8 +57,8 @@ class ApiClient:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
-    def post(self, path: str, body: Any) -> Any:
-        return self.request("POST", path, body)
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        return self.request("POST", path, body, headers)
 
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, body)
@@ -60,10 +66,12 @@ class ApiClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, extra_headers: dict[str, str] | None = None
+    ) -> Any:
         """The decoded JSON answer of a 2xx; `ApiError` for any other status, else `Unreachable`."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        headers = {**(extra_headers or {}), "Accept": "application/json", "User-Agent": USER_AGENT}
         if self.api_key:  # every API path needs one; the local stack's own paths take none
             headers[KEY_HEADER] = self.api_key
         if data is not None:

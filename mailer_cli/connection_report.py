@@ -31,7 +31,6 @@ def register(command: Callable[[str, str, Callable[..., Any]], argparse.Argument
 def configure(command: argparse.ArgumentParser) -> None:
     """The command's arguments (`run` is what it does)."""
     command.add_argument("name", help="the service to test")
-    command.add_argument("--json", action="store_true", help="print the API's JSON report as is")
     command.epilog = "exit status: 0 if every stage passed, 1 if the test failed (or the API"
     command.epilog += " answered an error), 2 and 3 as for every command."
 
@@ -49,7 +48,7 @@ class ConnectionReport:
 
     def show(self, out: TextIO) -> int:
         if self.as_json:
-            print_answer(self.report, out)
+            print_answer(self.report, out, as_json=True)
         else:
             out.write("".join(f"{line}\n" for line in readable(self.report)))
         return EXIT_PASSED if self.ok else EXIT_FAILED
@@ -58,7 +57,9 @@ class ConnectionReport:
 def run(client: ApiClient, args: argparse.Namespace) -> ConnectionReport:
     """`POST /api/v2/system/service/{name}/test`: a 200 whether the test passed or not."""
     answer = client.post(resource_path("system", "service", args.name, "test"), None)
-    return ConnectionReport(answer if isinstance(answer, dict) else {}, as_json=args.json)
+    return ConnectionReport(
+        answer if isinstance(answer, dict) else {}, as_json=getattr(args, "json", False)
+    )
 
 
 def readable(report: dict[str, Any]) -> list[str]:

@@ -126,6 +126,7 @@ class ImportRun:
 
     outcomes: Iterator[Outcome]
     as_json: bool = False
+    records: int = 0  # how many outcomes will come (for the progress line)
 
 
 @dataclass(frozen=True)

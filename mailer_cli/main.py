@@ -9,14 +9,16 @@ import urllib.request
 from argparse import Namespace
 from collections import Counter
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
+from mailer_cli.answers import BatchRun, Noted
 from mailer_cli.client import ApiClient, Opener, api_root
 from mailer_cli.connection_report import ConnectionReport
 from mailer_cli.errors import ApiError, Unreachable, UsageError
 from mailer_cli.import_run import Action, ImportRun
 from mailer_cli.output import print_answer, print_api_error, print_note, print_outcome
 from mailer_cli.parser import DEFAULT_TIMEOUT_SECONDS, build_parser
+from mailer_cli.progress import Progress
 from mailer_cli.ses_events import Replay
 
 EXIT_OK = 0
@@ -36,12 +38,18 @@ def main(
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)  # exits 2 on a usage error, 0 after --help
     try:
-        client = connect(args, opener)
+        # An offline command (completion) needs no API, so no --url or key either.
+        client = None if getattr(args, "offline", False) else connect(args, opener)
         answer = args.run(client, args)
         if isinstance(answer, ImportRun):
-            return _print_import(answer, out, err)
+            return _print_import(answer, out, err, asked=_asks_progress(args))
         if isinstance(answer, ConnectionReport | Replay):
             return answer.show(out)
+        if isinstance(answer, BatchRun):
+            answer = _joined_batch(answer, err, asked=_asks_progress(args))
+        if isinstance(answer, Noted):
+            print_note(answer.note, err)
+            answer = answer.answer
     except UsageError as error:
         args.parser.error(str(error))  # exits 2, after the command's usage line
     except ApiError as error:
@@ -52,19 +60,66 @@ def main(
         return EXIT_UNREACHABLE
     if isinstance(answer, dict) and "key" in answer:
         print_note("this is the only time the key is shown: store it now", err)
-    print_answer(answer, out)
+    if isinstance(answer, dict) and "secret" in answer:
+        print_note("this is the only time the signing secret is shown: store it now", err)
+    print_answer(
+        answer,
+        out,
+        as_json=wants_json(args),
+        columns=getattr(args, "columns", ()),
+        only=getattr(args, "field", None),
+    )
     return EXIT_OK
 
 
-def _print_import(run: ImportRun, out: TextIO, err: TextIO) -> int:
+def wants_json(args: Namespace) -> bool:
+    """`--json`, given before or after the command."""
+    return bool(getattr(args, "json", False))
+
+
+def _print_import(run: ImportRun, out: TextIO, err: TextIO, *, asked: bool) -> int:
     """Each record's line as it is done; 1 if any failed (skipped ones did not)."""
     counts: Counter[Action] = Counter()
-    for outcome in run.outcomes:
+    progress = Progress(err, "import", run.records, asked=asked)
+    for done, outcome in enumerate(run.outcomes, start=1):
+        progress.clear()
         print_outcome(outcome, out, err, as_json=run.as_json)
         counts[outcome.action] += 1
+        progress.advance(done)
+    progress.clear()
     summary = ", ".join(f"{count} {action.value}" for action, count in counts.items())
     print_note(f"import: {summary or 'no records'}", err)
     return EXIT_API_ERROR if counts[Action.FAILED] else EXIT_OK
+
+
+def _joined_batch(run: BatchRun, err: TextIO, *, asked: bool) -> Any:
+    """The parts' answers as one: the API's own when there was one part, else every part's
+    `results` in order, their `index` counted across the whole file."""
+    progress = Progress(err, "batch", run.items, asked=asked)
+    answers: list[Any] = []
+    try:
+        for done, answer in run.answers:
+            answers.append(answer)
+            progress.advance(done)
+    finally:
+        progress.clear()
+    if len(answers) == 1:
+        return answers[0]
+    results: list[Any] = []
+    for answer in answers:
+        part = answer.get("results", []) if isinstance(answer, dict) else []
+        offset = len(results)
+        results += [
+            {**item, "index": item["index"] + offset}
+            if isinstance(item, dict) and "index" in item
+            else item
+            for item in part
+        ]
+    return {"results": results}
+
+
+def _asks_progress(args: Namespace) -> bool:
+    return bool(getattr(args, "progress", False))
 
 
 def connect(args: Namespace, opener: Opener) -> ApiClient:

@@ -18,7 +18,7 @@ _CONTAINER_TYPES = ("message/", "multipart/")
 
 def send_body(
     *,
-    to: list[str],
+    to: list[str] | None,
     cc: list[str] | None = None,
     bcc: list[str] | None = None,
     from_email: str | None = None,
@@ -28,27 +28,52 @@ def send_body(
     text: str | None = None,
     html: str | None = None,
     attach: list[Path] | None = None,
+    template: str | None = None,
+    template_data: dict[str, Any] | None = None,
+    send_at: str | None = None,
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The body for `POST /api/v2/{service}`; a test text when no body is given."""
-    body: dict[str, Any] = {
-        "to": to,
-        "subject": DEFAULT_SUBJECT if subject is None else subject,
-    }
+    """The body for `POST /api/v2/{service}`. Without a stored `template` (a name, or digits
+    for its id), a test subject and text stand in for what is not given; with one, the
+    template's own fill in."""
+    body: dict[str, Any] = {}
+    if template is None:
+        body["subject"] = DEFAULT_SUBJECT if subject is None else subject
+        if not (text or html):
+            body["body_text"] = DEFAULT_TEXT
+    elif template.isascii() and template.isdigit():  # names are never all digits
+        body["template_id"] = int(template)
+    else:
+        body["template"] = template
     optional = {
+        "to": to,
         "cc": cc,
         "bcc": bcc,
         "from_email": from_email,
         "from_name": from_name,
         "reply_to_email": reply_to_email,
+        "subject": subject,
         "body_text": text,
         "body_html": html,
+        "template_data": template_data,
+        "send_at": send_at,
+        "tags": tags,
     }
     body.update({field: value for field, value in optional.items() if value})
-    if not (text or html):
-        body["body_text"] = DEFAULT_TEXT
     if attach:
         body["attachments"] = [attachment(path) for path in attach]
     return body
+
+
+def batch_parts(body: dict[str, Any], most: int) -> list[tuple[dict[str, Any], int]]:
+    """The batch as requests of at most `most` items each, with each one's item count:
+    `messages` cut in runs, or `recipients` in runs that each carry the shared `message`."""
+    for key in ("messages", "recipients"):
+        items = body.get(key)
+        if isinstance(items, list):
+            runs = [items[start : start + most] for start in range(0, len(items), most)] or [[]]
+            return [({**body, key: run}, len(run)) for run in runs]
+    return [(body, 0)]  # not a batch the API takes: it says why
 
 
 def batch_body(path: Path) -> dict[str, Any]:

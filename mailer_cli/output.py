@@ -1,4 +1,5 @@
-"""What `mailer` prints: answers on standard output, everything else on standard error."""
+"""What `mailer` prints: answers on standard output (for a person, or the API's JSON with
+`--json`), everything else on standard error."""
 
 from __future__ import annotations
 
@@ -6,15 +7,25 @@ import json
 from typing import Any, TextIO
 
 from mailer_cli.errors import ApiError
+from mailer_cli.human import Columns, render, values
 from mailer_cli.import_run import Outcome
 
 PROG = "mailer"
 
 
-def print_answer(answer: Any, out: TextIO) -> None:
-    """The API's answer as pretty-printed JSON (as text, if it was not JSON)."""
-    if answer is not None:
-        out.write(f"{_show(answer)}\n")
+def print_answer(
+    answer: Any, out: TextIO, *, as_json: bool, columns: Columns = (), only: str | None = None
+) -> None:
+    """The API's answer as pretty-printed JSON (as text, if it was not JSON) with `as_json`,
+    else as lines for a person (`columns`: a list's fields); `only`: one field's values."""
+    if only is not None:
+        out.write("".join(f"{line}\n" for line in values(answer, only)))
+        return
+    if as_json:
+        if answer is not None:
+            out.write(f"{_show(answer)}\n")
+        return
+    out.write("".join(f"{line}\n" for line in render(answer, columns)))
 
 
 def print_api_error(error: ApiError, err: TextIO) -> None:

@@ -4,26 +4,88 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mailer_cli import commands, connection_report, ses_events
+from mailer_cli import commands, completion, connection_report, ses_events, templates
 from mailer_cli.client import ApiClient
+from mailer_cli.human import Columns
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # The suppression list's reasons, and its largest page, as the API takes them.
 REASONS = ("bounce", "complaint", "manual")
+STATUSES = ("scheduled", "queued", "sending", "deferred", "sent", "failed", "unknown", "cancelled")
 MAX_PAGE_SIZE = 100
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+RELATIVE_TIME = re.compile(r"\+(?P<count>[0-9]{1,5})(?P<unit>[mhd])")
+RELATIVE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+ENCRYPTIONS = ("tls", "ssl", "none")
+ENCRYPTION_HELP = (
+    "tls = STARTTLS required (port 587), ssl = implicit TLS (port 465), none = plain text"
+    " (API default: unset, which uses STARTTLS whenever the server offers it)"
+)
+
+# The fields each list shows as columns (`--json`: all of them, as the API answered).
+KEY_COLUMNS = (
+    "id",
+    "role",
+    "label",
+    "enabled",
+    "created_at",
+    "last_used_at",
+    "previous_valid_until",
+)
+ROLE_COLUMNS = (
+    "name",
+    "admin",
+    "services",
+    "senders",
+    "templates",
+    "max_recipients",
+    "rate_limits",
+)
+SERVICE_COLUMNS = (
+    "name",
+    "type",
+    "is_active",
+    "config.host",
+    "config.port",
+    "config.encryption",
+    "config.from_email",
+    "label",
+)
+SUPPRESSION_COLUMNS = ("email", "scope", "reason", "added_at")
+WEBHOOK_COLUMNS = ("id", "url", "events", "service", "description")
+DELIVERY_COLUMNS = ("at", "type", "event_id", "attempt", "outcome", "status", "error")
+MESSAGE_COLUMNS = ("id", "service", "status", "recipients", "tags", "created_at", "reason")
+EVENT_COLUMNS = ("at", "type", "recipient")
+STATS_COLUMNS = (
+    "service",
+    "date",
+    "accepted",
+    "sent",
+    "failed",
+    "deferred",
+    "delivered",
+    "bounced",
+    "complained",
+    "bounce_rate",
+    "complaint_rate",
+    "flags",
+)
+BATCH_COLUMNS = ("index", "status", "id", "count", "send_at", "error.reason", "error.message")
 
 DESCRIPTION = """\
-Administer the email API (API keys, roles, services, the suppression list, the daily
-numbers, webhooks), import
-DreamFactory's services and email templates, and send a test mail, against a deployed API
-(the stack's ApiUrl output) or the local stack (make dev).
+Administer the email API (API keys, roles, services, email templates, the suppression list,
+the daily numbers, webhooks), send and follow mail, and import DreamFactory's services and
+email templates, against a deployed API (the stack's ApiUrl output) or the local stack
+(make dev).
 
-Answers are the API's JSON, pretty-printed on standard output."""
+Answers are printed for a person: a list as aligned columns, one record as `key: value`
+lines. --json prints the API's JSON as it answered, pretty-printed, for scripts."""
 
 EPILOG = """\
 environment:
@@ -38,7 +100,8 @@ exit status:
   2  usage error: a wrong option, a missing --url or --api-key, an unreadable file
   3  the API could not be reached: connection refused, name not resolved, timeout
 
-Options of the mailer itself (--url, --api-key, --timeout) may also follow the command."""
+Options of the mailer itself (--url, --api-key, --timeout, --json, --progress) may also
+follow the command. Shell completion: `mailer completion bash` (or zsh) prints a script."""
 
 Command = Callable[[ApiClient, argparse.Namespace], Any]
 
@@ -54,19 +117,37 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top = _Commands(parser, connection)
-    _keys(top.group("keys", "create, list, rotate, disable and revoke API keys"))
-    _roles(top.group("roles", "create, list and delete roles"))
-    _services(top.group("services", "create, list and delete SMTP services, set passwords"))
+    _keys(top.group("keys", "create, list, change, rotate, disable and revoke API keys"))
+    _roles(top.group("roles", "create, list, change and delete roles"))
+    _services(top.group("services", "create, list, change, enable, disable and delete services"))
+    templates.register(
+        top.group("templates", "create, list, change and delete email templates").command
+    )
     _suppression(top.group("suppression", "list, add and remove suppressed addresses"))
     _webhooks(top.group("webhooks", "subscribe endpoints to message events, test them"))
-    _send_options(top.command("send", "send a test mail", commands.send))
-    _messages(top.group("messages", "find sent messages and what became of them"))
+    _send_options(
+        top.command(
+            "send", "send a mail (a test mail if no body is given)", commands.send, BATCH_COLUMNS
+        )
+    )
+    _message_options(
+        top.command(
+            "preview",
+            "show what a send would hand to the SMTP server, sending nothing",
+            commands.preview,
+        )
+    )
+    _messages(top.group("messages", "find sent messages, what became of them, cancel one"))
     _stats_options(
         top.command(
             "stats",
             "the daily numbers per service, with bounce and complaint rates",
             commands.stats,
+            STATS_COLUMNS,
         )
+    )
+    top.command("health", "is the API up? (no key needed)", commands.health).set_defaults(
+        needs_api_key=False
     )
     _import_options(
         top.command(
@@ -75,8 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
             commands.import_file,
         )
     )
+    _api_options(
+        top.command(
+            "api",
+            "make any request of the API (DreamFactory's batch forms too) and print the answer",
+            commands.api,
+        )
+    )
     connection_report.register(top.command)
     ses_events.register(top.group("ses-events", "replay SES events on the local stack").command)
+    completion.register(top.command)
     return parser
 
 
@@ -98,6 +187,25 @@ def _connection_options() -> argparse.ArgumentParser:
         type=_positive_float,
         help=f"how long to wait for the API (default: {DEFAULT_TIMEOUT_SECONDS:g})",
     )
+    output = options.add_argument_group("output")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the API's JSON as it answered (import: one JSON object per record)"
+        " instead of tables and `key: value` lines",
+    )
+    output.add_argument(
+        "--field",
+        metavar="PATH",
+        help="print only this field of the answer (a dotted path: id, config.host), one line"
+        " per record for a list; for scripts: ID=$(mailer ... --field id)",
+    )
+    output.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress on standard error even when it is not a terminal (send --batch,"
+        " import)",
+    )
     return options
 
 
@@ -114,14 +222,17 @@ class _Commands:
         )
         return _Commands(group, self._connection)
 
-    def command(self, name: str, help_text: str, run: Command) -> argparse.ArgumentParser:
+    def command(
+        self, name: str, help_text: str, run: Command, columns: Columns = ()
+    ) -> argparse.ArgumentParser:
+        """A command doing `run`; `columns`: the fields its list answer shows as a table."""
         command = self._subparsers.add_parser(
             name,
             help=help_text,
             description=f"{help_text[0].upper()}{help_text[1:]}.",
             parents=[self._connection],
         )
-        command.set_defaults(run=run, parser=command)
+        command.set_defaults(run=run, parser=command, columns=columns)
         return command
 
 
@@ -131,7 +242,16 @@ def _keys(keys: _Commands) -> None:
     )
     create.add_argument("--role", required=True, metavar="ROLE", help="the role the key acts with")
     create.add_argument("--label", metavar="TEXT", help="a note on whose key it is")
-    keys.command("list", "list API keys (never their secrets)", commands.keys_list)
+    keys.command(
+        "list",
+        "list API keys, the bootstrap admin key too (never their secrets)",
+        commands.keys_list,
+        KEY_COLUMNS,
+    )
+    update = keys.command("update", "change an API key's label or role", commands.keys_update)
+    update.add_argument("id", help="the key's id")
+    update.add_argument("--label", metavar="TEXT", help="a new note on whose key it is")
+    update.add_argument("--role", metavar="ROLE", help="the role it acts with from now on")
     for name, help_text, run in (
         ("show", "show one API key", commands.keys_show),
         ("disable", "disable an API key (it can be enabled again)", commands.keys_disable),
@@ -155,11 +275,38 @@ def _keys(keys: _Commands) -> None:
 def _roles(roles: _Commands) -> None:
     create = roles.command("create", "create a role", commands.roles_create)
     create.add_argument("name", help="lower-case letters, digits, '-' or '_'")
-    create.add_argument("--description", metavar="TEXT")
     create.add_argument(
         "--admin", action="store_true", help="may use the admin API (keys, roles, services)"
     )
-    create.add_argument(
+    _role_options(create)
+    update = roles.command(
+        "update",
+        "change a role: only what is given changes (a list given replaces the stored one)",
+        commands.roles_update,
+    )
+    update.add_argument("name", help="the role's name")
+    update.add_argument(
+        "--admin",
+        action=argparse.BooleanOptionalAction,
+        help="may use the admin API (--no-admin: may not)",
+    )
+    update.add_argument(
+        "--any-template",
+        action="store_true",
+        help="lift the templates restriction: its keys may send with or without any template",
+    )
+    _role_options(update)
+    roles.command("list", "list roles", commands.roles_list, ROLE_COLUMNS)
+    for name, help_text, run in (
+        ("show", "show one role", commands.roles_show),
+        ("delete", "delete a role (its keys stop working)", commands.roles_delete),
+    ):
+        roles.command(name, help_text, run).add_argument("name", help="the role's name")
+
+
+def _role_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--description", metavar="TEXT", help="what the role is for")
+    command.add_argument(
         "--service",
         dest="services",
         metavar="SERVICE",
@@ -167,7 +314,7 @@ def _roles(roles: _Commands) -> None:
         default=[],
         help="a service it may send through, or '*' for all (repeatable)",
     )
-    create.add_argument(
+    command.add_argument(
         "--sender",
         dest="senders",
         metavar="ADDRESS",
@@ -176,32 +323,31 @@ def _roles(roles: _Commands) -> None:
         help="a sender address or '*@domain' it may use (repeatable; none: the service's"
         " default sender only)",
     )
-    create.add_argument(
+    command.add_argument(
+        "--template",
+        dest="templates",
+        metavar="TEMPLATE",
+        action="append",
+        default=[],
+        help="a stored template's name its keys must send with, or '*' for any (repeatable;"
+        " none: no restriction)",
+    )
+    command.add_argument(
         "--max-recipients", metavar="N", type=_positive_int, help="recipients per message"
     )
-    create.add_argument("--per-minute", metavar="N", type=_positive_int, help="sends per minute")
-    create.add_argument("--per-day", metavar="N", type=_positive_int, help="sends per day")
-    roles.command("list", "list roles", commands.roles_list)
-    for name, help_text, run in (
-        ("show", "show one role", commands.roles_show),
-        ("delete", "delete a role (its keys stop working)", commands.roles_delete),
-    ):
-        roles.command(name, help_text, run).add_argument("name")
+    command.add_argument("--per-minute", metavar="N", type=_positive_int, help="sends per minute")
+    command.add_argument("--per-day", metavar="N", type=_positive_int, help="sends per day")
 
 
 def _services(services: _Commands) -> None:
     create = services.command("create", "create an SMTP service", commands.services_create)
     create.add_argument("name", help="lower-case letters, digits, '-' or '_'; not 'system'")
-    create.add_argument("--label", metavar="TEXT")
-    create.add_argument("--description", metavar="TEXT")
+    create.add_argument("--label", metavar="TEXT", help="a short title for people")
+    create.add_argument("--description", metavar="TEXT", help="what the service is for")
     smtp = create.add_argument_group("SMTP server")
     smtp.add_argument("--host", required=True, help="the SMTP server's hostname")
     smtp.add_argument("--port", type=_port, help="its port (API default: 587)")
-    smtp.add_argument(
-        "--encryption",
-        choices=("tls", "ssl", "none"),
-        help="tls = STARTTLS (port 587), ssl = implicit TLS (port 465), none (API default: tls)",
-    )
+    smtp.add_argument("--encryption", choices=ENCRYPTIONS, help=ENCRYPTION_HELP)
     smtp.add_argument(
         "--no-verify-tls",
         dest="verify_tls",
@@ -211,27 +357,105 @@ def _services(services: _Commands) -> None:
     smtp.add_argument("--username", metavar="NAME", help="the SMTP AUTH username")
     _password_options(smtp)
     defaults = create.add_argument_group("sender defaults")
-    defaults.add_argument("--from-email", metavar="ADDRESS")
-    defaults.add_argument("--from-name", metavar="NAME")
-    defaults.add_argument("--reply-to-email", metavar="ADDRESS")
-    defaults.add_argument("--reply-to-name", metavar="NAME")
+    _sender_options(defaults)
+    update = services.command(
+        "update",
+        "change a service: only what is given changes (moving it to another server, port,"
+        " username or a weaker encryption needs its password again)",
+        commands.services_update,
+    )
+    update.add_argument("name", help="the service's name")
+    update.add_argument(
+        "--from-file",
+        metavar="FILE",
+        type=Path,
+        help="a JSON object of fields to change, as the API's PATCH takes it (options win);"
+        " for what has no option (dkim, oauth2, ...)",
+    )
+    update.add_argument("--label", metavar="TEXT", help="a short title for people")
+    update.add_argument("--description", metavar="TEXT", help="what the service is for")
+    smtp = update.add_argument_group("SMTP server")
+    smtp.add_argument("--host", help="the SMTP server's hostname")
+    smtp.add_argument("--port", type=_port, help="its port")
+    smtp.add_argument("--encryption", choices=ENCRYPTIONS, help=ENCRYPTION_HELP)
+    smtp.add_argument(
+        "--verify-tls",
+        action=argparse.BooleanOptionalAction,
+        help="verify the server's certificate (--no-verify-tls: do not)",
+    )
+    smtp.add_argument("--username", metavar="NAME", help="the SMTP AUTH username")
+    _password_options(smtp)
+    _sender_options(update.add_argument_group("sender defaults"))
+    sending = update.add_argument_group("sending")
+    sending.add_argument(
+        "--max-send-rate", metavar="N", type=_positive_int, help="messages per second at most"
+    )
+    sending.add_argument(
+        "--daily-quota", metavar="N", type=_positive_int, help="messages per day at most"
+    )
+    sending.add_argument(
+        "--max-connections", metavar="N", type=_positive_int, help="SMTP connections, 1 to 10"
+    )
+    sending.add_argument(
+        "--max-recipients", metavar="N", type=_positive_int, help="recipients per message"
+    )
+    sending.add_argument(
+        "--retry-window-minutes",
+        metavar="N",
+        type=_positive_int,
+        help="how long a deferred message is retried (1 to 7200)",
+    )
+    sending.add_argument(
+        "--unknown-outcome",
+        choices=("hold", "retry"),
+        help="a message whose connection broke after its final dot: hold it (never resend)"
+        " or retry it",
+    )
+    sending.add_argument(
+        "--suppression-scope",
+        choices=("account", "service"),
+        help="which suppression entries its sends honour: the account-wide ones and its own"
+        " (account), or its own only (service)",
+    )
+    sending.add_argument(
+        "--parameter",
+        dest="parameters",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a placeholder value every send gets (repeatable; replaces the stored ones)",
+    )
     set_password = services.command(
         "set-password", "store a service's SMTP password", commands.services_set_password
     )
-    set_password.add_argument("name")
+    set_password.add_argument("name", help="the service's name")
     _password_options(set_password)
-    services.command("list", "list services (never their passwords)", commands.services_list)
+    services.command(
+        "list", "list services (never their passwords)", commands.services_list, SERVICE_COLUMNS
+    )
     for name, help_text, run in (
         ("show", "show one service", commands.services_show),
+        ("enable", "let a service send again", commands.services_enable),
+        ("disable", "stop a service from sending (sends get an error)", commands.services_disable),
         ("delete", "delete a service and its stored password", commands.services_delete),
     ):
-        services.command(name, help_text, run).add_argument("name")
+        services.command(name, help_text, run).add_argument("name", help="the service's name")
+
+
+def _sender_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--from-email", metavar="ADDRESS", help="the default sender's address")
+    group.add_argument("--from-name", metavar="NAME", help="the default sender's name")
+    group.add_argument("--reply-to-email", metavar="ADDRESS", help="the default Reply-To address")
+    group.add_argument("--reply-to-name", metavar="NAME", help="the default Reply-To name")
 
 
 def _suppression(suppression: _Commands) -> None:
     scope_help = "one service's entries only ('*': the account-wide ones)"
     listing = suppression.command(
-        "list", "list suppressed addresses, a page at a time", commands.suppression_list
+        "list",
+        "list suppressed addresses, a page at a time",
+        commands.suppression_list,
+        SUPPRESSION_COLUMNS,
     )
     listing.add_argument(
         "--limit", metavar="N", type=_page_size, help="entries per page, 1 to 100 (default: 100)"
@@ -243,7 +467,9 @@ def _suppression(suppression: _Commands) -> None:
         "add", "suppress an address: sends leave it out", commands.suppression_add
     )
     add.add_argument("email", help="the address")
-    add.add_argument("--reason", choices=REASONS, default="manual", help="(default: manual)")
+    add.add_argument(
+        "--reason", choices=REASONS, default="manual", help="why it is suppressed (default: manual)"
+    )
     add.add_argument(
         "--service", metavar="SERVICE", help="for this service only (default: every service)"
     )
@@ -281,7 +507,9 @@ def _iso_date(text: str) -> str:
 
 
 def _webhooks(webhooks: _Commands) -> None:
-    webhooks.command("list", "list webhooks (never their secrets)", commands.webhooks_list)
+    webhooks.command(
+        "list", "list webhooks (never their secrets)", commands.webhooks_list, WEBHOOK_COLUMNS
+    )
     add = webhooks.command(
         "add", "subscribe a URL; prints its signing secret, this once", commands.webhooks_add
     )
@@ -297,16 +525,18 @@ def _webhooks(webhooks: _Commands) -> None:
     add.add_argument("--service", metavar="SERVICE", help="only this service's events")
     add.add_argument("--description", metavar="TEXT", help="a note for yourself")
     for name, help_text, run in (
+        ("show", "show one webhook (never its secret)", commands.webhooks_show),
         ("remove", "delete a webhook (its secret and delivery log too)", commands.webhooks_remove),
         ("test", "send it a signed ping now; prints how it went", commands.webhooks_test),
     ):
-        webhooks.command(name, help_text, run).add_argument("id")
+        webhooks.command(name, help_text, run).add_argument("id", help="the webhook's id")
     deliveries = webhooks.command(
         "deliveries",
         "its delivery log, newest first, a page at a time",
         commands.webhooks_deliveries,
+        DELIVERY_COLUMNS,
     )
-    deliveries.add_argument("id")
+    deliveries.add_argument("id", help="the webhook's id")
     deliveries.add_argument(
         "--limit", metavar="N", type=_page_size, help="attempts per page, 1 to 100 (default: 100)"
     )
@@ -370,16 +600,11 @@ def _import_options(command: argparse.ArgumentParser) -> None:
         default=[],
         help="create DreamFactory's service OLD as NEW here, beside an existing OLD (repeatable)",
     )
-    command.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON object per record (JSON Lines) instead of a line of text",
-    )
 
 
 def _messages(messages: _Commands) -> None:
     listing = messages.command(
-        "list", "list messages, newest first (one page)", commands.messages_list
+        "list", "list messages, newest first (one page)", commands.messages_list, MESSAGE_COLUMNS
     )
     listing.add_argument(
         "--service",
@@ -387,7 +612,9 @@ def _messages(messages: _Commands) -> None:
         help="only this service's (default: every service's, which needs an admin key)",
     )
     listing.add_argument(
-        "--status", metavar="STATUS", help="queued, scheduled, sent, deferred, failed, ..."
+        "--status",
+        choices=STATUSES,
+        help="only messages in this status",
     )
     listing.add_argument("--recipient", metavar="ADDRESS", help="sent to this address")
     listing.add_argument("--tag", metavar="TAG", help="sent with this tag")
@@ -395,35 +622,105 @@ def _messages(messages: _Commands) -> None:
     listing.add_argument("--until", metavar="TIME", help="accepted at or before (ISO 8601, zone)")
     listing.add_argument("--limit", metavar="N", type=_positive_int, help="1 to 100 (default 20)")
     listing.add_argument("--cursor", metavar="CURSOR", help="the previous page's meta.next_cursor")
-    show = messages.command("show", "show one message's record", commands.messages_show)
-    show.add_argument("id", help="the message's id (a send's answer names it)")
-    show.add_argument(
-        "--service", metavar="NAME", help="look within this service (default: any, admin key)"
+    for name, help_text, run, columns in (
+        ("show", "show one message's record", commands.messages_show, ()),
+        (
+            "events",
+            "what happened to a message, recipient by recipient (sent, delivered, bounced, ...)",
+            commands.messages_events,
+            EVENT_COLUMNS,
+        ),
+        (
+            "cancel",
+            "cancel a message that waits (scheduled, queued or deferred)",
+            commands.messages_cancel,
+            (),
+        ),
+    ):
+        command = messages.command(name, help_text, run, columns)
+        command.add_argument("id", help="the message's id (a send's answer names it)")
+        command.add_argument(
+            "--service",
+            metavar="NAME",
+            help="the service that sent it (default: found by the id alone, with an admin key)",
+        )
+
+
+def _api_options(api: argparse.ArgumentParser) -> None:
+    api.add_argument("method", choices=HTTP_METHODS, type=str.upper, help="the HTTP method")
+    api.add_argument(
+        "path", help="the path under /api/v2/, with its query string (system/role?limit=5)"
+    )
+    body = api.add_mutually_exclusive_group()
+    body.add_argument("--body", metavar="JSON", help="the request's JSON body")
+    body.add_argument(
+        "--body-file", metavar="FILE", type=Path, help="the request's JSON body, from a file"
+    )
+    api.epilog = (
+        "For what no other command does: DreamFactory's batch forms (PATCH"
+        ' system/role with {"resource": [...]}, DELETE system/email_template?ids=1,2), PUT.'
     )
 
 
 def _send_options(send: argparse.ArgumentParser) -> None:
-    send.add_argument(
-        "--service",
-        metavar="NAME",
-        default="email",
-        help="the service to send through (default: email)",
-    )
-    what = send.add_mutually_exclusive_group(required=True)
+    what = send.add_mutually_exclusive_group()
     what.add_argument("--to", metavar="ADDRESS", action="append", help="a recipient (repeatable)")
     what.add_argument(
         "--batch",
         metavar="FILE",
         type=Path,
         help="send the batch in FILE instead (JSON: the body of POST /api/v2/{service}/batch,"
-        " or a list of send bodies); prints each item's result",
+        f" or a list of send bodies; more than {commands.BATCH_PART} items go in parts);"
+        " prints each item's result",
     )
-    send.add_argument("--cc", metavar="ADDRESS", action="append", help="(repeatable)")
-    send.add_argument("--bcc", metavar="ADDRESS", action="append", help="(repeatable)")
-    send.add_argument("--from-email", metavar="ADDRESS", help="default: the service's sender")
-    send.add_argument("--from-name", metavar="NAME")
-    send.add_argument("--reply-to-email", metavar="ADDRESS")
-    send.add_argument("--subject", metavar="TEXT", help="default: 'Test mail from mailer'")
+    _message_options(send, recipients=False)
+    delivery = send.add_argument_group("delivery")
+    delivery.add_argument(
+        "--async",
+        dest="async_",
+        action="store_true",
+        help="queue it and answer at once (202) with its id, instead of waiting for the server",
+    )
+    delivery.add_argument(
+        "--send-at",
+        metavar="TIME",
+        type=_aware_time,
+        help="send it later (up to 30 days ahead): an ISO 8601 time with its zone"
+        " (2026-12-24T09:00:00+01:00), or +N minutes, hours or days from now (+90m, +2h, +1d)",
+    )
+    delivery.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="a repeat with the same key and body gets the first answer; nothing is sent twice",
+    )
+
+
+def _message_options(send: argparse.ArgumentParser, *, recipients: bool = True) -> None:
+    """The options a message is built from: `send`'s and `preview`'s."""
+    send.add_argument(
+        "--service",
+        metavar="NAME",
+        default="email",
+        help="the service to send through (default: email)",
+    )
+    if recipients:
+        send.add_argument(
+            "--to", metavar="ADDRESS", action="append", help="a recipient (repeatable)"
+        )
+    send.add_argument(
+        "--cc", metavar="ADDRESS", action="append", help="a Cc recipient (repeatable)"
+    )
+    send.add_argument(
+        "--bcc", metavar="ADDRESS", action="append", help="a Bcc recipient (repeatable)"
+    )
+    send.add_argument("--from-email", metavar="ADDRESS", help="the sender (default: the service's)")
+    send.add_argument("--from-name", metavar="NAME", help="the sender's name")
+    send.add_argument("--reply-to-email", metavar="ADDRESS", help="the Reply-To address")
+    send.add_argument(
+        "--subject",
+        metavar="TEXT",
+        help="the subject (default: the template's, or 'Test mail from mailer')",
+    )
     send.add_argument(
         "--text", metavar="TEXT", help="the plain-text body (a test line if no body is given)"
     )
@@ -435,6 +732,51 @@ def _send_options(send: argparse.ArgumentParser) -> None:
         action="append",
         help="attach a file, its type guessed from its name (repeatable)",
     )
+    send.add_argument(
+        "--tag",
+        dest="tags",
+        metavar="TAG",
+        action="append",
+        help="a label to find it by later (messages list --tag; repeatable)",
+    )
+    template = send.add_argument_group("stored template")
+    template.add_argument(
+        "--template",
+        metavar="NAME",
+        help="start from this stored template (its name, or its id); it brings what is not"
+        " given here",
+    )
+    template.add_argument(
+        "--data",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a placeholder's value (template_data; repeatable; wins over --data-file)",
+    )
+    template.add_argument(
+        "--data-file",
+        metavar="FILE",
+        type=Path,
+        help="placeholder values from a JSON object (template_data)",
+    )
+
+
+def _aware_time(text: str) -> str:
+    """An ISO 8601 time with its zone, as given; or `+N` minutes, hours or days from now."""
+    relative = RELATIVE_TIME.fullmatch(text)
+    if relative:
+        count, unit = int(relative["count"]), RELATIVE_UNITS[relative["unit"]]
+        later = datetime.now(UTC).replace(microsecond=0) + timedelta(**{unit: count})
+        return later.isoformat()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time, nor +N followed by m, h or d: {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time's zone (Z or +01:00): {text!r}")
+    return text
 
 
 def _positive_int(text: str) -> int:

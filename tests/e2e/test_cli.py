@@ -22,6 +22,7 @@ from tests.support.stack_process import RunningStack, start_stack
 MAILER = Path(sys.executable).with_name("mailer")
 ADMIN_KEY = "cli-test-admin-key-0123456789"
 RUN_TIMEOUT_SECONDS = 60
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +62,20 @@ def mailer(
     api_key: str | None = None,
     url: str | None = None,
     stdin: str = "",
+    as_json: bool = True,
 ) -> Ran:
-    """Run the installed `mailer` with MAILER_URL and MAILER_API_KEY set for `stack`."""
+    """Run the installed `mailer` with MAILER_URL and MAILER_API_KEY set for `stack`, asking
+    for the API's JSON (`--json`) unless `as_json` is false."""
     if not MAILER.exists():
         pytest.fail(f"{MAILER} is missing: `make .venv/.installed` installs it")
     env = {name: value for name, value in os.environ.items() if not name.startswith("MAILER_")}
     env["MAILER_URL"] = url or (stack.api_url if stack else "")
     env["MAILER_API_KEY"] = api_key or (stack.admin_key if stack else "")
+    # The console script imports `mailer_cli` from this checkout (a worktree's, not the one
+    # the virtualenv was installed from): the code under test is the code beside the test.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run(  # noqa: S603 - our own console script, arguments from this test
-        [str(MAILER), *args],
+        [str(MAILER), *args, *(["--json"] if as_json else [])],
         input=stdin,
         env=env,
         capture_output=True,

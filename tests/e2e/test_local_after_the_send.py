@@ -64,10 +64,11 @@ class Story:
         return self.api("POST", f"/api/v2/{self.service}", body, query=query)
 
     def mailer(self, *args: str) -> tuple[int, str, str]:
-        """`mailer ARGS --url ... --api-key ...` against the stack: status, stdout, stderr."""
+        """`mailer ARGS --url ... --api-key ... --json` against the stack: status, stdout (the
+        API's JSON), stderr."""
         out, err = io.StringIO(), io.StringIO()
         status = main(
-            [*args, "--url", self.stack.api_url, "--api-key", self.stack.admin_key],
+            [*args, "--url", self.stack.api_url, "--api-key", self.stack.admin_key, "--json"],
             stdout=out,
             stderr=err,
         )

@@ -42,7 +42,7 @@ def through_the_api(request: urllib.request.Request, /, *, timeout: float) -> io
 def mailer(*argv: str) -> tuple[int, object, str]:
     out, err = io.StringIO(), io.StringIO()
     status = main(
-        [*argv, "--url", URL, "--api-key", ADMIN_KEY],
+        [*argv, "--url", URL, "--api-key", ADMIN_KEY, "--json"],
         stdout=out,
         stderr=err,
         opener=through_the_api,

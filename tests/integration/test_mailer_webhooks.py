@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("aws")
 def mailer(*argv: str) -> tuple[int, object, str]:
     out, err = io.StringIO(), io.StringIO()
     status = main(
-        [*argv, "--url", URL, "--api-key", ADMIN_KEY],
+        [*argv, "--url", URL, "--api-key", ADMIN_KEY, "--json"],
         stdout=out,
         stderr=err,
         opener=through_the_api,

@@ -335,7 +335,7 @@ def test_send_builds_dreamfactorys_body_with_attachments(tmp_path: Path) -> None
         "--from-email", "billing@example.com", "--from-name", "Billing",
         "--reply-to-email", "help@example.com", "--subject", "Invoice",
         "--text", "See attached.", "--html", "<p>See attached.</p>",
-        "--attach", str(report), "--attach", str(notes),
+        "--attach", str(report), "--attach", str(notes), "--json",
         opener=opener,
     )  # fmt: skip
 
@@ -504,10 +504,12 @@ def test_top_level_help_documents_exit_status_and_environment(
 # --- answers -> output and exit status ----------------------------------------------------
 
 
-def test_answer_is_pretty_json_on_stdout() -> None:
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_json_is_the_answer_pretty_printed_on_stdout(where: str) -> None:
     answer = {"resource": [{"name": "email", "config": {"host": "h"}}]}
+    argv = ["--json", "services", "list"] if where == "before" else ["services", "list", "--json"]
 
-    result = run("services", "list", opener=FakeOpener(answer))
+    result = run(*argv, opener=FakeOpener(answer))
 
     assert result.status == 0
     assert json.loads(result.stdout) == answer
@@ -518,7 +520,7 @@ def test_answer_is_pretty_json_on_stdout() -> None:
 def test_a_new_key_is_on_stdout_with_a_note_on_stderr() -> None:
     answer = {"id": "k1", "role": "billing", "key": "k1.secret"}
 
-    result = run("keys", "create", "--role", "billing", opener=FakeOpener(answer))
+    result = run("keys", "create", "--role", "billing", "--json", opener=FakeOpener(answer))
 
     assert json.loads(result.stdout) == answer
     assert "only time the key is shown" in result.stderr

@@ -33,8 +33,9 @@ def test_the_files_batch_goes_to_the_batch_route(tmp_path: Path) -> None:
     opener = FakeOpener(RESULTS)
 
     result = run(
-        "send", "--service", "billing", "--batch", str(_file(tmp_path, BATCH)), opener=opener
-    )
+        "send", "--service", "billing", "--batch", str(_file(tmp_path, BATCH)), "--json",
+        opener=opener,
+    )  # fmt: skip
 
     assert result.status == 0
     assert json.loads(result.stdout) == RESULTS
