@@ -11,7 +11,8 @@ from typing import Any
 
 from core.access.model import BOOTSTRAP_ROLE, Role, bootstrap_role
 from core.access.repository import ApiKeyRepository, RoleRepository
-from core.access.tokens import secret_matches, split_token
+from core.access.rotation import secret_accepted
+from core.access.tokens import split_token
 from core.admin_key import AdminKey
 from core.clock import parse_iso
 from core.errors import NotFound, Unauthorized
@@ -128,13 +129,7 @@ class Authenticator:
         if parts is None or key is None or not key.enabled:
             raise Unauthorized("Missing or invalid API key.")
         now = datetime.now(UTC)
-        in_overlap = key.previous_valid_until is not None and now < parse_iso(
-            key.previous_valid_until
-        )
-        if not (
-            secret_matches(parts[1], key.secret_hash)
-            or (in_overlap and secret_matches(parts[1], key.previous_secret_hash))
-        ):
+        if not secret_accepted(parts[1], key, now):
             raise Unauthorized("Missing or invalid API key.")
         principal = Principal(key.id, self._role(key.role))
         if key.last_used_at is None or now - parse_iso(key.last_used_at) > _TOUCH_INTERVAL:

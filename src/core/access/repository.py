@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from core.access.model import ApiKey, ApiKeyInput, ApiKeyPatch, Role, Rotation
+from core.access.rotation import rotated
 from core.access.tokens import hash_secret, new_key_id, new_secret, token_for
 from core.clock import now_iso
 from core.errors import Conflict, InvalidRequest, NotFound
@@ -153,20 +153,9 @@ class ApiKeyRepository:
 
     def rotate(self, key_id: str, rotation: Rotation) -> tuple[ApiKey, str]:
         """A new secret for the same id and role; the old one works for `overlap_seconds`."""
-        key = self.get(key_id)
-        secret = new_secret()
-        now = datetime.now(UTC)
-        overlap = rotation.overlap_seconds
-        rotated = key.model_copy(
-            update={
-                "secret_hash": hash_secret(secret),
-                "previous_secret_hash": key.secret_hash if overlap else None,
-                "previous_valid_until": _whole_seconds_after(now, overlap) if overlap else None,
-                "rotated_at": now.isoformat(timespec="seconds"),
-            }
-        )
-        self._table.put(self._item(rotated))
-        return rotated, token_for(key.id, secret)
+        key, secret = rotated(self.get(key_id), rotation.overlap_seconds)
+        self._table.put(self._item(key))
+        return key, token_for(key.id, secret)
 
     def delete(self, key_id: str) -> None:
         self.get(key_id)
@@ -203,11 +192,3 @@ def delete_unused_role(
             context={"api_keys": users},
         )
     return roles.delete(name)
-
-
-def _whole_seconds_after(start: datetime, seconds: int) -> str:
-    """`start + seconds`, rounded up to a whole second: the old key works at least that long."""
-    end = start + timedelta(seconds=seconds)
-    if end.microsecond:
-        end = end.replace(microsecond=0) + timedelta(seconds=1)
-    return end.isoformat(timespec="seconds")
