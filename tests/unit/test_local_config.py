@@ -58,3 +58,28 @@ def test_moto_s_ses_verifies_the_identities_named(
     environ = {} if raw is None else {"LOCAL_SES_IDENTITIES": raw}
 
     assert LocalConfig.from_env(environ).ses_identities == identities
+
+
+def _with_key(**state: object) -> LocalConfig:
+    fields: dict[str, object] = {
+        "api_port": 3000,
+        "invoke_port": 3001,
+        "smtp_port": 1025,
+        "moto_port": 5005,
+        "mail_dir": Path("mail"),
+        "admin_key": "key",
+        "admin_key_given": False,
+        **state,
+    }
+    return LocalConfig(**fields)  # type: ignore[arg-type]
+
+
+def test_the_banner_says_where_the_admin_key_came_from() -> None:
+    assert "generated" in _with_key().admin_key_origin
+    assert _with_key(admin_key_given=True).admin_key_origin == "from BOOTSTRAP_ADMIN_KEY"
+    rotated = _with_key(admin_key_kept=True, admin_key_rotated_at="2026-12-04T21:00:00+00:00")
+    assert "rotated through the admin API at 2026-12-04T21:00:00+00:00" in rotated.admin_key_origin
+    replaced = _with_key(admin_key_given=True, admin_key_replaced=True).admin_key_origin
+    assert "replaced the key the admin API had rotated or disabled" in replaced
+    disabled = _with_key(admin_key_kept=True, admin_key_disabled=True).admin_key_origin
+    assert "disabled through the admin API" in disabled
