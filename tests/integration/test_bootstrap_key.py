@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
+from core import runtime
+from core.errors import Unauthorized
 from tests.conftest import ADMIN_KEY_SECRET, TABLE_NAMES
 from tests.support.access import CreatedKey, create_key, create_role
 from tests.support.api import ADMIN_KEY, ApiResponse, call_api
@@ -82,6 +84,8 @@ def test_listed_among_other_keys() -> None:
     assert sorted(ids) == sorted(["bootstrap", other.id])
     fields = call_api("GET", KEYS, query="filter=role%3Dbootstrap-admin&fields=id,role").body
     assert fields == {"resource": [{"id": "bootstrap", "role": "bootstrap-admin"}]}
+    picked = call_api("GET", KEYS, query="ids=bootstrap&fields=id,enabled").body
+    assert picked == {"resource": [{"id": "bootstrap", "enabled": True}]}
 
 
 # --- rotated like the others -------------------------------------------------------------------
@@ -216,6 +220,9 @@ def test_disabled_while_another_admin_key_works_and_enabled_again_by_it() -> Non
 
     assert (disabled.status, disabled.body["enabled"]) == (200, False)
     assert _as(ADMIN_KEY).status == 401
+    # What it queued earlier is cancelled when the worker asks who it acts as now.
+    with pytest.raises(Unauthorized):
+        runtime.authenticator().principal_of("bootstrap")
     enabled = call_api("PATCH", BOOTSTRAP, {"enabled": True}, api_key=ops.token)
     assert enabled.status == 200, enabled.body
     assert _as(ADMIN_KEY).status == 200
@@ -252,8 +259,6 @@ def test_rotated_while_disabled_stays_disabled() -> None:
 def test_unknown_without_an_admin_key_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     ops = _admin_key()
     monkeypatch.setenv("ADMIN_KEY_SECRET_ID", "")
-    from core import runtime
-
     runtime.reset()
 
     assert [key["id"] for key in call_api("GET", KEYS, api_key=ops.token).body["resource"]] == [
