@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,18 +62,8 @@ def test_moto_s_ses_verifies_the_identities_named(
     assert LocalConfig.from_env(environ).ses_identities == identities
 
 
-def _with_key(**state: object) -> LocalConfig:
-    fields: dict[str, object] = {
-        "api_port": 3000,
-        "invoke_port": 3001,
-        "smtp_port": 1025,
-        "moto_port": 5005,
-        "mail_dir": Path("mail"),
-        "admin_key": "key",
-        "admin_key_given": False,
-        **state,
-    }
-    return LocalConfig(**fields)  # type: ignore[arg-type]
+def _with_key(**state: Any) -> LocalConfig:
+    return dataclasses.replace(LocalConfig.from_env({}), **state)
 
 
 def test_the_banner_says_where_the_admin_key_came_from() -> None:
