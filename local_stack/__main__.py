@@ -15,6 +15,7 @@ from types import FrameType
 
 import boto3
 
+from local_stack.admin_key import admin_key_in_force
 from local_stack.banner import banner
 from local_stack.bootstrap import create_email_service
 from local_stack.config import LocalConfig
@@ -104,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         admin_key = provision(config.admin_key, keep_existing_key=not config.admin_key_given)
         if admin_key != config.admin_key:
             config = dataclasses.replace(config, admin_key=admin_key, admin_key_kept=True)
+        # After the admin API rotated or disabled it: the banner says so.
+        in_force = admin_key_in_force(admin_key, given=config.admin_key_given)
+        config = dataclasses.replace(
+            config,
+            admin_key_rotated_at=in_force.rotated_at,
+            admin_key_disabled=in_force.disabled,
+            admin_key_replaced=in_force.replaced,
+        )
         # Counted before the bootstrap below adds anything.
         summary = state_summary(config.state_dir, moto.restored, reset=arguments.reset)
         # Before any poller runs: no worker of the last run is left to finish what it claimed.
@@ -121,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         running.callback(capture.stop)
         gateway = start_gateway(config)
         running.callback(gateway.stop)
-        create_email_service(config)
+        if not config.admin_key_disabled:  # its calls would be refused
+            create_email_service(config)
         pollers = start_pollers(gateway, moto.endpoint_url)
         for poller in pollers:
             running.callback(poller.stop)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from core.access.authentication import Authenticator, Principal
+    from core.access.bootstrap_key import BootstrapKey
     from core.access.repository import ApiKeyRepository, RoleRepository
     from core.admission import Admission
     from core.attachments.references import InlineAttachment, Reference
@@ -90,7 +91,26 @@ def role_repository() -> RoleRepository:
 def api_key_repository() -> ApiKeyRepository:
     from core.access.repository import ApiKeyRepository
 
-    return ApiKeyRepository(ItemTable(get_settings().api_keys_table, "id"), role_repository())
+    return ApiKeyRepository(api_keys_table(), role_repository(), bootstrap_key())
+
+
+@lru_cache(maxsize=1)
+def api_keys_table() -> ItemTable:
+    return ItemTable(get_settings().api_keys_table, "id")
+
+
+@lru_cache(maxsize=1)
+def bootstrap_key() -> BootstrapKey:
+    from core.access.bootstrap_key import BootstrapKey
+    from core.admin_key import AdminKey
+
+    settings = get_settings()
+    secret = AdminKey(
+        settings.admin_key_secret_id,
+        credential_store().client,
+        cache_seconds=settings.secret_cache_seconds,
+    )
+    return BootstrapKey(api_keys_table(), secret)
 
 
 @lru_cache(maxsize=1)
@@ -421,19 +441,11 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
 
 @lru_cache(maxsize=1)
 def authenticator() -> Authenticator:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
     from core.access.authentication import Authenticator
-    from core.admin_key import AdminKey
 
     settings = get_settings()
-    admin_key = AdminKey(
-        settings.admin_key_secret_id,
-        SecretsProvider(boto3_client=credential_store().client),
-        cache_seconds=settings.secret_cache_seconds,
-    )
     return Authenticator(
-        admin_key,
+        bootstrap_key(),
         api_key_repository(),
         role_repository(),
         cache_seconds=settings.auth_cache_seconds,
@@ -483,6 +495,8 @@ def reset() -> None:
         service_repository,
         role_repository,
         api_key_repository,
+        api_keys_table,
+        bootstrap_key,
         template_repository,
         message_repository,
         message_records,

@@ -137,5 +137,5 @@ def test_roles_stored_before_ids_are_numbered_by_the_admin_api_not_by_a_key_chec
     assert call_api("GET", f"{ROLES}/1").body["name"] == "2024"
     assert call_api("GET", f"{ROLES}/2024").status == 404
     keys = call_api("GET", "/api/v2/system/api_key").body["resource"]
-    assert sorted(key["role"] for key in keys) == ["2024", "app"]
+    assert sorted(key["role"] for key in keys) == ["2024", "app", "bootstrap-admin"]
     assert [answer.status for answer in (send(app_key.token), send(digits_key.token))] == [200, 200]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +60,18 @@ def test_moto_s_ses_verifies_the_identities_named(
     environ = {} if raw is None else {"LOCAL_SES_IDENTITIES": raw}
 
     assert LocalConfig.from_env(environ).ses_identities == identities
+
+
+def _with_key(**state: Any) -> LocalConfig:
+    return dataclasses.replace(LocalConfig.from_env({}), **state)
+
+
+def test_the_banner_says_where_the_admin_key_came_from() -> None:
+    assert "generated" in _with_key().admin_key_origin
+    assert _with_key(admin_key_given=True).admin_key_origin == "from BOOTSTRAP_ADMIN_KEY"
+    rotated = _with_key(admin_key_kept=True, admin_key_rotated_at="2026-12-04T21:00:00+00:00")
+    assert "rotated through the admin API at 2026-12-04T21:00:00+00:00" in rotated.admin_key_origin
+    replaced = _with_key(admin_key_given=True, admin_key_replaced=True).admin_key_origin
+    assert "replaced the key the admin API had rotated or disabled" in replaced
+    disabled = _with_key(admin_key_kept=True, admin_key_disabled=True).admin_key_origin
+    assert "disabled through the admin API" in disabled

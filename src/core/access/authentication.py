@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.access.model import BOOTSTRAP_ROLE, Role, bootstrap_role
+from core.access.bootstrap_key import BOOTSTRAP_KEY_ID, BootstrapKey
+from core.access.model import BOOTSTRAP_ROLE, ApiKey, Role, bootstrap_role
 from core.access.repository import ApiKeyRepository, RoleRepository
-from core.access.tokens import secret_matches, split_token
-from core.admin_key import AdminKey
+from core.access.rotation import secret_accepted
+from core.access.tokens import split_token
 from core.clock import parse_iso
 from core.errors import NotFound, Unauthorized
 
 # Where DreamFactory clients put the key: either header, or the `api_key` query parameter.
 API_KEY_HEADERS = ("x-dreamfactory-api-key", "x-api-key")
 API_KEY_PARAMETER = "api_key"
-BOOTSTRAP_KEY_ID = "bootstrap"
 # Direct invocations (IAM, no API key) act under this id, with the `InvokeRole` role.
 INVOKE_KEY_ID = "lambda-invoke"
 
@@ -70,14 +70,14 @@ class Authenticator:
 
     def __init__(
         self,
-        admin_key: AdminKey,
+        bootstrap: BootstrapKey,
         keys: ApiKeyRepository,
         roles: RoleRepository,
         *,
         cache_seconds: float = 0,
         invoke_principal: Callable[[], Principal] | None = None,
     ) -> None:
-        self._admin_key = admin_key
+        self._bootstrap = bootstrap
         self._keys = keys
         self._roles = roles
         self._cache_seconds = cache_seconds
@@ -109,6 +109,9 @@ class Authenticator:
         """Who `key_id` acts as right now, read afresh (no cache): for a message queued
         earlier. `Unauthorized` if the key was revoked or disabled, or its role deleted."""
         if key_id == BOOTSTRAP_KEY_ID:
+            bootstrap = self._bootstrap.stored()
+            if bootstrap is not None and not bootstrap.enabled:
+                raise Unauthorized("Missing or invalid API key.")
             return Principal.bootstrap()
         if key_id == INVOKE_KEY_ID and self._invoke_principal is not None:
             try:
@@ -121,25 +124,28 @@ class Authenticator:
         return Principal(key.id, self._role(key.role))
 
     def _check(self, presented: str) -> Principal:
-        if self._admin_key.matches(presented):
-            return Principal.bootstrap()
+        now = datetime.now(UTC)
         parts = split_token(presented)
         key = self._keys.find(parts[0]) if parts else None
-        if parts is None or key is None or not key.enabled:
-            raise Unauthorized("Missing or invalid API key.")
-        now = datetime.now(UTC)
-        in_overlap = key.previous_valid_until is not None and now < parse_iso(
-            key.previous_valid_until
-        )
-        if not (
-            secret_matches(parts[1], key.secret_hash)
-            or (in_overlap and secret_matches(parts[1], key.previous_secret_hash))
-        ):
-            raise Unauthorized("Missing or invalid API key.")
-        principal = Principal(key.id, self._role(key.role))
+        if parts is not None and key is not None:
+            if not key.enabled or not secret_accepted(parts[1], key, now):
+                raise Unauthorized("Missing or invalid API key.")
+            principal = Principal(key.id, self._role(key.role))
+            self._touch(key, now)
+            return principal
+        # Anything else can only be the bootstrap key, whose secret has no id in it.
+        bootstrap = self._bootstrap.stored()
+        if bootstrap is None:
+            if self._bootstrap.secret_matches(presented):
+                return Principal.bootstrap()
+        elif bootstrap.enabled and secret_accepted(presented, bootstrap, now):
+            self._touch(bootstrap, now)
+            return Principal.bootstrap()
+        raise Unauthorized("Missing or invalid API key.")
+
+    def _touch(self, key: ApiKey, now: datetime) -> None:
         if key.last_used_at is None or now - parse_iso(key.last_used_at) > _TOUCH_INTERVAL:
             self._keys.touch(key)
-        return principal
 
     def _role(self, name: str) -> Role:
         try:

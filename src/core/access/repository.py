@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from core.access.model import ApiKey, ApiKeyInput, ApiKeyPatch, Role, Rotation
+from core.access.bootstrap_key import BOOTSTRAP_KEY_ID, BootstrapKey
+from core.access.model import BOOTSTRAP_ROLE, ApiKey, ApiKeyInput, ApiKeyPatch, Role, Rotation
+from core.access.rotation import rotated
 from core.access.tokens import hash_secret, new_key_id, new_secret, token_for
 from core.clock import now_iso
 from core.errors import Conflict, InvalidRequest, NotFound
@@ -107,13 +108,25 @@ class RoleRepository:
 
 
 class ApiKeyRepository:
-    """API keys. Table key: `id`. The full key exists only in the answer that creates it."""
+    """API keys. Table key: `id`. The full key exists only in the answer that creates it.
 
-    def __init__(self, table: ItemTable, roles: RoleRepository) -> None:
+    With `bootstrap`, the bootstrap admin key is one of them (core.access.bootstrap_key): listed,
+    found, changed and rotated here, never deleted; and no change leaves the stack without an
+    enabled admin key, so nobody locks themselves out.
+    """
+
+    def __init__(
+        self, table: ItemTable, roles: RoleRepository, bootstrap: BootstrapKey | None = None
+    ) -> None:
         self._table = table
         self._roles = roles
+        self._bootstrap = bootstrap
 
     def get(self, key_id: str) -> ApiKey:
+        if key_id == BOOTSTRAP_KEY_ID and self._bootstrap is not None:
+            key = self._bootstrap.view()
+            if key is not None:
+                return key
         item = self._table.get(key_id)
         if item is None:
             raise NotFound(f"API key '{key_id}' not found.", reason="api_key_not_found")
@@ -124,7 +137,10 @@ class ApiKeyRepository:
         return None if item is None else ApiKey.model_validate(item)
 
     def list(self) -> list[ApiKey]:
-        keys = (ApiKey.model_validate(item) for item in self._table.scan())
+        keys = [ApiKey.model_validate(item) for item in self._table.scan()]
+        if self._bootstrap is not None and all(key.id != BOOTSTRAP_KEY_ID for key in keys):
+            unchanged = self._bootstrap.view()  # not stored before its first change
+            keys += [] if unchanged is None else [unchanged]
         return sorted(keys, key=lambda key: key.created_at)
 
     def create(self, new: ApiKeyInput) -> tuple[ApiKey, str]:
@@ -144,37 +160,67 @@ class ApiKeyRepository:
 
     def update(self, key_id: str, patch: ApiKeyPatch) -> ApiKey:
         key = self.get(key_id)
+        if self._bootstrap is not None and key.id == BOOTSTRAP_KEY_ID:
+            if patch.enabled is False and key.enabled:
+                self._keep_an_admin_key(key.id)
+            return self._bootstrap.update(patch)
         changes = patch.model_dump(exclude_none=True)
         if "role" in changes:
             self._require_role(changes["role"])
         updated = key.model_copy(update=changes)
+        if self._is_working_admin(key) and not self._is_working_admin(updated):
+            self._keep_an_admin_key(key.id)
         self._table.put(self._item(updated))
         return updated
 
     def rotate(self, key_id: str, rotation: Rotation) -> tuple[ApiKey, str]:
         """A new secret for the same id and role; the old one works for `overlap_seconds`."""
         key = self.get(key_id)
-        secret = new_secret()
-        now = datetime.now(UTC)
-        overlap = rotation.overlap_seconds
-        rotated = key.model_copy(
-            update={
-                "secret_hash": hash_secret(secret),
-                "previous_secret_hash": key.secret_hash if overlap else None,
-                "previous_valid_until": _whole_seconds_after(now, overlap) if overlap else None,
-                "rotated_at": now.isoformat(timespec="seconds"),
-            }
-        )
-        self._table.put(self._item(rotated))
-        return rotated, token_for(key.id, secret)
+        if self._bootstrap is not None and key.id == BOOTSTRAP_KEY_ID:
+            return self._bootstrap.rotate(rotation)  # its key is the secret alone, no id
+        key, secret = rotated(key, rotation.overlap_seconds)
+        self._table.put(self._item(key))
+        return key, token_for(key.id, secret)
 
     def delete(self, key_id: str) -> None:
-        self.get(key_id)
+        key = self.get(key_id)
+        if self._bootstrap is not None and key.id == BOOTSTRAP_KEY_ID:
+            # Its item gone, the admin key secret's value would be the key again.
+            raise Conflict(
+                "The bootstrap admin key cannot be deleted: disable it (enabled: false) once"
+                " another admin key works, or rotate it.",
+                reason="bootstrap_key_permanent",
+            )
+        if self._is_working_admin(key):
+            self._keep_an_admin_key(key.id)
         self._table.delete(key_id)
 
     def touch(self, key: ApiKey) -> None:
         """Record a use: only `last_used_at`, so a concurrent admin change is never undone."""
         self._table.set_fields(key.id, {"last_used_at": now_iso()})
+
+    def _keep_an_admin_key(self, leaving: str) -> None:
+        """409 unless an enabled admin key other than `leaving` remains."""
+        if leaving != BOOTSTRAP_KEY_ID and self._bootstrap is not None and self._bootstrap.works():
+            return  # the usual case, without reading every key
+        if any(key.id != leaving and self._is_working_admin(key) for key in self.list()):
+            return
+        raise Conflict(
+            f"API key '{leaving}' is the last enabled admin key: create another admin key"
+            " before disabling, revoking or demoting it, so the admin API stays reachable.",
+            reason="last_admin_key",
+            context={"api_key": leaving},
+        )
+
+    def _is_working_admin(self, key: ApiKey) -> bool:
+        if not key.enabled:
+            return False
+        if key.id == BOOTSTRAP_KEY_ID and key.role == BOOTSTRAP_ROLE:
+            return True
+        try:
+            return self._roles.by_name(key.role).admin
+        except NotFound:
+            return False
 
     def _require_role(self, name: str) -> None:
         if not self._roles.exists(name):
@@ -203,11 +249,3 @@ def delete_unused_role(
             context={"api_keys": users},
         )
     return roles.delete(name)
-
-
-def _whole_seconds_after(start: datetime, seconds: int) -> str:
-    """`start + seconds`, rounded up to a whole second: the old key works at least that long."""
-    end = start + timedelta(seconds=seconds)
-    if end.microsecond:
-        end = end.replace(microsecond=0) + timedelta(seconds=1)
-    return end.isoformat(timespec="seconds")

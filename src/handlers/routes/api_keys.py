@@ -47,6 +47,8 @@ FIELDS = RecordFields.of(ApiKeyView)
 @router.get(
     "/api/v2/system/api_key",
     summary="List API keys",
+    description="Every key, the bootstrap admin key among them (id `bootstrap`, role"
+    " `bootstrap-admin`); never a secret.",
     tags=TAGS,
     responses={
         200: listed("The keys selected; never a token", ApiKeyList),
@@ -91,9 +93,13 @@ def get_key(key_id: str, parameters: RecordQueryParameters) -> dict[str, Any]:
     method=["PATCH", "PUT"],
     summary="Change an API key",
     description="Its label, its role, or whether it is enabled. `PUT` is the same update, as"
-    " in DreamFactory.",
+    " in DreamFactory. The bootstrap admin key's role cannot change; no change may leave the"
+    " stack without an enabled admin key (409 `last_admin_key`).",
     tags=TAGS,
-    responses={200: documented("The key as changed.", ApiKeyView), **errors(400, 401, 403, 404)},
+    responses={
+        200: documented("The key as changed.", ApiKeyView),
+        **errors(400, 401, 403, 404, 409),
+    },
 )
 def update_key(
     key_id: str, patch: Annotated[ApiKeyPatchBody, Body(description="The fields to change.")]
@@ -106,7 +112,9 @@ def update_key(
 @router.post(
     "/api/v2/system/api_key/<key_id>/rotate",
     summary="Rotate an API key",
-    description="A new token for the same key; the old one keeps working `overlap_seconds`.",
+    description="A new token for the same key; the old one keeps working `overlap_seconds`."
+    " `bootstrap` rotates the bootstrap admin key: its new key is a secret without an id, also"
+    " written to the stack's admin key secret.",
     tags=TAGS,
     responses={
         200: documented("Rotated: the new `key` is shown this once.", NewApiKey),
@@ -126,10 +134,12 @@ def rotate_key(
 @router.delete(
     "/api/v2/system/api_key/<key_id>",
     summary="Delete an API key",
+    description="Not the bootstrap admin key (409 `bootstrap_key_permanent`: disable it), nor"
+    " the last enabled admin key (409 `last_admin_key`).",
     tags=TAGS,
     responses={
         200: documented("Deleted: the key works no more.", DeletedKey),
-        **errors(401, 403, 404),
+        **errors(401, 403, 404, 409),
     },
 )
 def delete_key(key_id: str) -> dict[str, Any]:
@@ -148,7 +158,10 @@ def delete_key(key_id: str) -> dict[str, Any]:
     "key that fails (unless `continue=true`): that failure is the answer, its "
     "`context.resource` each key's outcome.",
     tags=TAGS,
-    responses={200: documented("The keys as changed.", ApiKeyList), **errors(400, 401, 403, 404)},
+    responses={
+        200: documented("The keys as changed.", ApiKeyList),
+        **errors(400, 401, 403, 404, 409),
+    },
 )
 def update_keys(
     changes: Annotated[ApiKeyChangesBody, Body(description="The changes.")],
@@ -168,7 +181,7 @@ def _key_patch(change: dict[str, Any], place: str) -> ApiKeyPatch:
     '`{"resource": [{"id": ...}]}` body; with neither, a 400 (never all of them). Stops at '
     "the first that fails (unless `continue=true`).",
     tags=TAGS,
-    responses={200: documented("Deleted.", Batch[DeletedKey]), **errors(400, 401, 403, 404)},
+    responses={200: documented("Deleted.", Batch[DeletedKey]), **errors(400, 401, 403, 404, 409)},
 )
 def delete_keys(
     batch: BatchQuery,
