@@ -458,10 +458,25 @@ def _sns(record: Any) -> dict[str, Any]:
     }
 
 
-def run_all(deployment: Deployment) -> dict[str, Usage]:
+REPAIR_TICKS_A_MONTH = 60 * 24 * 30  # the template's schedule: rate(1 minute)
+REPAIR_SCHEDULE_EVENT = Path(__file__).resolve().parent.parent / "events" / "repair-schedule.json"
+
+
+def repair_tick(deployment: Deployment) -> Usage:
+    """One run of the repair function on an outbox with nothing lost: what it costs every
+    minute whatever the mail (a fixed cost; `messages` is 1 so the usage reads per tick)."""
+    event = json.loads(REPAIR_SCHEDULE_EVENT.read_text())
+    deployment.invoke("RepairFunction", event)
+    with deployment.meter.counting(1) as found:
+        deployment.invoke("RepairFunction", event)
+    return found[0]
+
+
+def run_all(deployment: Deployment) -> tuple[dict[str, Usage], Usage]:
+    """Each scenario's usage per mail, and the repair function's per tick."""
     found = {scenario.name: measure(deployment, scenario) for scenario in SCENARIOS}
     found["SES event applied (per event)"] = ses_event(deployment)
-    return found
+    return found, repair_tick(deployment)
 
 
 # --- the tables --------------------------------------------------------------------------------
@@ -532,12 +547,23 @@ def _columns(lines: list[list[str]]) -> str:
     )
 
 
-def report(found: dict[str, Usage]) -> str:
+def repair_line(tick: Usage) -> str:
+    """The repair function's calls per tick and its cost a month."""
+    calls = ", ".join(f"{name} {count}" for name, count in sorted(tick.calls.items()))
+    per_tick = sum(line.usd_per_1000 for line in aws_prices.cost_lines(tick)) / 1_000
+    return (
+        f"Fixed: the repair function every minute, per tick: {calls or 'no call'};"
+        f" ${per_tick * REPAIR_TICKS_A_MONTH:.2f} a month ({REPAIR_TICKS_A_MONTH:,} ticks)"
+    )
+
+
+def report(found: dict[str, Usage], tick: Usage) -> str:
     return "\n\n".join(
         [
             f"AWS calls per mail, measured; prices: {aws_prices.REGION}, {PRICES_AS_OF}",
             calls_table(found),
             cost_table(found),
+            repair_line(tick),
             peers_table(),
             "Lambda duration is in-process wall time (moto answers in-process): an estimate."
             " DynamoDB units: items measured on PutItem, other calls taken as one unit each.",
@@ -601,8 +627,8 @@ def main(out: TextIO | None = None) -> int:
             )["QueueUrl"]
             boto3.client("s3").create_bucket(Bucket=os.environ["STAGING_BUCKET"])
             with installed(meter):
-                found = run_all(Deployment(meter, admin_key, server.port))
-    print(report(found), file=out)
+                found, tick = run_all(Deployment(meter, admin_key, server.port))
+    print(report(found, tick), file=out)
     return 0
 
 

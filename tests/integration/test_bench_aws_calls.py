@@ -7,9 +7,18 @@ from collections.abc import Callable
 
 import pytest
 
-from bench.aws_calls import SCENARIOS, SMTP_PASSWORD, SMTP_USER, Deployment, Meter, installed
+from bench.aws_calls import (
+    SCENARIOS,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Deployment,
+    Meter,
+    installed,
+    repair_tick,
+)
 from bench.aws_calls import measure as measure_scenario
 from bench.aws_prices import Usage, cost_lines
+from core.delivery.message_record import OUTBOX_SHARDS
 from tests.support.api import ADMIN_KEY
 from tests.support.queue_worker import SendQueue
 from tests.support.smtp_servers import CaptureServer, Security
@@ -65,3 +74,11 @@ def test_every_billed_item_is_priced() -> None:
     assert set(items) == {"API Gateway (REST)", "SQS", "CloudWatch Logs"}
     assert items["API Gateway (REST)"].per_mail == 1
     assert items["API Gateway (REST)"].usd_per_1000 == pytest.approx(0.0035)
+
+
+def test_the_repair_tick_reads_each_outbox_shard(deployment: Deployment) -> None:
+    with installed(deployment.meter):
+        tick = repair_tick(deployment)
+
+    assert tick.calls == {"dynamodb.Query": len(OUTBOX_SHARDS)}
+    assert tick.invocations == {"RepairFunction": 1}
