@@ -13,6 +13,8 @@ Two rows go through the product's entry points rather than its transport: a batc
 messages through the worker Lambda's handler over moto (`bench.worker_batch`), and a send on a
 fresh API function container of the local stack against a floor script (`bench.cold_start`).
 Each row's `method` in the JSON says how it was measured.
+
+Last, the AWS calls one mail makes and their cost per 1,000 mails (`bench.aws_calls`).
 """
 
 from __future__ import annotations
@@ -418,6 +420,25 @@ def table(rows: list[Row]) -> str:
     return "\n".join(text)
 
 
+# --- the AWS calls a mail makes ----------------------------------------------------------------
+
+
+def aws_calls_report() -> str:
+    """`bench.aws_calls`'s tables (calls per mail, cost per 1,000 mails), from a process of its
+    own: it replaces standard output and botocore's default session while it counts."""
+    done = subprocess.run(  # this interpreter, our module
+        [sys.executable, "-m", "bench.aws_calls"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    if done.returncode != 0:
+        return f"AWS calls per mail: {NOT_MEASURED}: {done.stderr[-1500:]}"
+    return done.stdout.rstrip()
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 # The issue's rows for each server: kind -> "target|floor" (RTT).
@@ -500,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     print(f"d = {args.delay_ms:g} ms one way (RTT {2 * args.delay_ms:g} ms), median of {repeats}")
     print(table(rows))
+    calls = aws_calls_report()
+    print()
+    print(calls)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(
@@ -510,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": round(seconds, 1),
                 "python": platform.python_version(),
                 "rows": [asdict(row) for row in rows],
+                "aws_calls": calls,
             },
             indent=2,
         )
