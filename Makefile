@@ -21,7 +21,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # Lambda runs 3.12 (the main venv); the code must also run on these.
 OTHER_PYTHONS := 3.11 3.13
 
-.PHONY: dev dev-reset check test lint typecheck validate build pytest browser postfix netns-tools other-pythons test-smtp-extensions bench soak clean
+.PHONY: dev dev-reset check test lint typecheck validate build pytest browser postfix netns-tools doc-tools other-pythons test-smtp-extensions bench soak clean
 
 dev: $(VENV)/.installed
 	$(BIN)/python -m local_stack
@@ -52,7 +52,7 @@ build: $(SAM_VENV)/.installed
 
 # tests/contract runs schemathesis (pinned in requirements-dev.txt) against a local stack of its
 # own, in a network namespace with loopback alone: about two minutes.
-pytest: $(VENV)/.installed browser postfix netns-tools
+pytest: $(VENV)/.installed browser postfix netns-tools doc-tools
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 
 # Debian's Chromium and its driver, for the Swagger UI test in a real headless browser.
@@ -100,6 +100,12 @@ bench: $(VENV)/.installed postfix
 netns-tools:
 	@command -v unshare >/dev/null && command -v ip >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq util-linux iproute2; }
+
+# What the docs' examples use beside curl and python3 (tests/e2e/test_documented_examples.py
+# runs them): jq and openssl, as a reader's shell would have them.
+doc-tools:
+	@command -v jq >/dev/null && command -v openssl >/dev/null && command -v curl >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq jq openssl curl; }
 
 # Debian's Postfix (smtp-sink, smtpd) for the benchmark and the pipelining tests, without
 # configuring a system mailer.
