@@ -17,9 +17,9 @@ every `unknown` is a true unknown (the server did get the message's final dot). 
 also counts the `stuck`: messages still queued, deferred or sending `--stuck-after` seconds
 after the last restart (a message a dead poller held, or a dead worker's lease, would wait
 minutes). Its false unknowns are shown but accepted: a worker killed between claiming a message
-and its final dot leaves it `unknown` (README, "What survives a restart"). The exit code is 0
-only when nothing was lost, duplicated or stuck and every other `unknown` was true. Everything
-talks to 127.0.0.1 only; the run is bounded by `--deadline` seconds.
+and its final dot leaves it `unknown` (docs/local-stack.md, "What survives a restart"). The
+exit code is 0 only when nothing was lost, duplicated or stuck and every other `unknown` was
+true. Everything talks to 127.0.0.1 only; the run is bounded by `--deadline` seconds.
 """
 
 from __future__ import annotations
