@@ -6,15 +6,21 @@ its own job's outcome, and the provider's pace holds across the lanes."""
 from __future__ import annotations
 
 import bisect
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import pytest
 
 from core.delivery.job import Job
 from tests.support.api import call_api, create_service
-from tests.support.queue_worker import SendQueue
+from tests.support.queue_worker import SendQueue, WorkerRun
 from tests.support.smtp_servers import LOOPBACK, CaptureServer, Replies
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 LANES = 3
 LATER = "later@example.com"  # the server defers every message to it
@@ -80,21 +86,32 @@ def test_a_batch_goes_out_over_its_lanes_each_message_once(
     assert server.sessions <= LANES
 
 
-def test_the_next_batch_reuses_the_lanes_connections(
+def _closed_soon(server: CaptureServer) -> int:
+    """Connections still open once the server has had a moment to see closes arrive."""
+    give_up = time.monotonic() + 5
+    while server.open_now and time.monotonic() < give_up:
+        time.sleep(0.05)
+    return server.open_now
+
+
+def test_a_batchs_connections_close_with_it_and_the_next_batch_gets_its_slots_again(
     smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
 ) -> None:
+    # A worker frozen between invocations must hold no connection its slot does not cover:
+    # its lanes' connections close when the batch ends, and their slots are free again.
     server = smtp_server()
     _service(server)
     _queue(10)
     send_queue.run_worker()
-    opened = server.sessions
+    assert _closed_soon(server) == 0
 
     _queue(10)
     assert send_queue.run_worker().failed == set()
 
     assert len(server.messages) == 20
-    assert server.sessions == opened  # a warm worker's kept connections, none more
+    assert server.sessions == 2 * LANES  # each batch's lanes, on connections of their own
     assert server.most_open_at_once <= LANES
+    assert _closed_soon(server) == 0
 
 
 def test_each_sqs_message_gets_its_own_jobs_outcome(
@@ -129,6 +146,45 @@ def test_each_sqs_message_gets_its_own_jobs_outcome(
     later_record = call_api("GET", f"/api/v2/email/messages/{next(iter(later))}").body
     assert (later_record["attempts"], later_record["reason"]) == (3, "retries_exhausted")
     assert len(server.messages) == len(ids)
+
+
+def _run_workers_side_by_side(send_queue: SendQueue, batches: int) -> list[WorkerRun]:
+    """`batches` worker invocations at once, each on a batch of its own (as Lambda runs up to
+    WorkerMaxConcurrency of them)."""
+    received = [send_queue.receive() for _ in range(batches)]
+    start = threading.Barrier(batches)
+
+    def invoke(batch: list[MessageTypeDef]) -> WorkerRun:
+        start.wait()
+        return send_queue.run_worker(batch)
+
+    with ThreadPoolExecutor(batches) as workers:
+        return list(workers.map(invoke, received))
+
+
+def test_workers_side_by_side_share_the_services_connection_limit(
+    smtp_server: Callable[..., CaptureServer], send_queue: SendQueue
+) -> None:
+    """`max_connections` is the service's, not each worker's: two workers with a batch each
+    never hold more than 2 connections to it between them; the one that finds the slots taken
+    sends with fewer lanes, or leaves its jobs for later, and every message still goes once."""
+    server = smtp_server()
+    _service(server, max_connections=2)
+    ids = _queue(20)
+
+    runs = _run_workers_side_by_side(send_queue, 2)
+    assert sum(len(run.received) for run in runs) == 20
+    give_up = time.monotonic() + 40
+    while len(server.messages) < 20 and time.monotonic() < give_up:
+        if not send_queue.run_worker().received:
+            time.sleep(0.2)
+
+    assert sorted(_subjects(server)) == sorted(ids.values())  # each once
+    assert {_status(record_id) for record_id in ids} == {"sent"}
+    assert server.most_open_at_once <= 2
+    # Waiting for a slot is not an attempt: every message went at its first.
+    attempts = {call_api("GET", f"/api/v2/email/messages/{i}").body["attempts"] for i in ids}
+    assert attempts == {1}
 
 
 def _most_in_a_second(arrivals: list[float]) -> int:

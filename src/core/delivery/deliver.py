@@ -93,6 +93,11 @@ class Deliverer:
         )
         return delivery
 
+    def close_idle(self, service_name: str) -> None:
+        """Close the service's kept connections (a worker's batch is over: see
+        `core.delivery.connection_slots`)."""
+        self._pool.close_idle(service_name)
+
     def _measure(self, started: float, delivery: Delivery) -> None:
         """A handover's time, connecting included when it had to, and its round trips."""
         self._metrics.milliseconds(Metric.SMTP_LATENCY, (time.monotonic() - started) * 1000)
