@@ -27,6 +27,7 @@ earlier attempt reached someone).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -43,6 +44,8 @@ from core.admission import Admission
 from core.composition.compose import compose
 from core.delivery.connection_slots import ConnectionSlots, HeldSlots
 from core.delivery.deliver import Deliverer, outgoing
+from core.delivery.handover_pace import MAX_WAIT_SECONDS as MAX_HANDOVER_WAIT_SECONDS
+from core.delivery.handover_pace import is_paced, pace_at_handover
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
@@ -203,9 +206,10 @@ class Courier:
         that got none leaves the service's jobs for later (`NO_SLOT_WAIT_SECONDS`, as fresh
         copies: not an attempt). The service's connections are closed when the batch ends,
         before its slots are freed, so none is ever open without one. A service with a
-        provider pace (`max_send_rate`) keeps to one lane, so that pace holds at the provider
-        (see `_connections_allowed`). Every rule of a single attempt holds in a lane: each
-        job is claimed, checked and settled by the lane that sends it.
+        provider pace (`max_send_rate`) takes it as each message is handed over, so that pace
+        holds at the provider across lanes (`core.delivery.handover_pace`). Every rule of a
+        single attempt holds in a lane: each job is claimed, checked and settled by the lane
+        that sends it.
         """
         batch = list(jobs)
         outcomes: dict[int, Outcome | Crashed] = {}
@@ -297,17 +301,15 @@ class Courier:
     def _connections_allowed(self, name: str) -> tuple[int, int | None]:
         """How many lanes the service may use, and its `max_connections` (None when it cannot
         be read: then one lane, each job's own turn meeting whatever is wrong with it, as for
-        any job). One lane for a service with a `max_send_rate`: its pace is taken when a
-        message is admitted, and lanes handing admitted messages over side by side put more
-        of them into one of the provider's seconds than it allows (6 for 5 a second, seen
-        under load). Pace before speed."""
+        any job). A paced service (`max_send_rate`) uses its lanes too: its pace is taken as
+        each message is handed over (`core.delivery.handover_pace`), so the lanes' arrivals
+        keep it at the provider."""
         try:
             config = self._services.by_name(name).config
         except Exception:
             logger.debug("service not read for its lanes", extra={"email_service": name})
             return 1, None
-        lanes = 1 if config.max_send_rate is not None else config.max_connections
-        return lanes, config.max_connections
+        return config.max_connections, config.max_connections
 
     def _no_connection(self, job: Job) -> Outcome | Crashed:
         """A job whose service's connections are all in use by other workers: a fresh copy
@@ -422,7 +424,13 @@ class Courier:
         except EmailApiError as gone:
             service = gone  # the attempt below settles the message as failed
         allowance: Reservation | None = None
-        if isinstance(service, Service):
+        if isinstance(service, Service) and is_paced(service):
+            # Its unit is taken at the handover (see `core.delivery.handover_pace`); a job its
+            # windows would keep waiting long comes back later instead.
+            wait = self._admission.provider_wait(service)
+            if wait > MAX_HANDOVER_WAIT_SECONDS:
+                return self._hop(current, math.ceil(wait))
+        elif isinstance(service, Service):
             try:
                 # Pace to the provider's limits before claiming: waiting is not an attempt,
                 # and a fresh copy (not a redelivery) keeps it from counting as a dead letter.
@@ -540,7 +548,16 @@ class Courier:
             )
         try:
             delivery = self._deliverer.deliver(
-                service, ready.sealed, screened.kept, deadline, then=then
+                service,
+                ready.sealed,
+                screened.kept,
+                deadline,
+                then=then,
+                handover=(
+                    pace_at_handover(self._admission, service, deadline)
+                    if is_paced(service)
+                    else None
+                ),
             )
         except DeliveryOutcomeUnknown as error:
             resend = service.config.unknown_outcome is UnknownOutcome.RETRY
