@@ -281,7 +281,7 @@ class Courier:
         for name, positions in by_service.items():
             wanted, limit = self._connections_allowed(name)
             count = min(wanted, len(positions))
-            if self._slots is not None and limit is not None:
+            if self._slots is not None:
                 try:
                     slots = self._slots.take(
                         name, count, limit=limit, hold_seconds=deadline().remaining()
@@ -298,17 +298,18 @@ class Courier:
             lanes += [positions[lane::count] for lane in range(count)]
         return lanes
 
-    def _connections_allowed(self, name: str) -> tuple[int, int | None]:
-        """How many lanes the service may use, and its `max_connections` (None when it cannot
-        be read: then one lane, each job's own turn meeting whatever is wrong with it, as for
-        any job). A paced service (`max_send_rate`) uses its lanes too: its pace is taken as
+    def _connections_allowed(self, name: str) -> tuple[int, int]:
+        """How many lanes the service may use, and how many connection slots it has: its
+        `max_connections` both. When it cannot be read, one lane on its first slot (one of
+        its slots whatever its limit), each job's own turn meeting whatever is wrong with it,
+        as for any job. A paced service (`max_send_rate`) uses its lanes too: its pace is taken as
         each message is handed over (`core.delivery.handover_pace`), so the lanes' arrivals
         keep it at the provider."""
         try:
             config = self._services.by_name(name).config
         except Exception:
             logger.debug("service not read for its lanes", extra={"email_service": name})
-            return 1, None
+            return 1, 1
         return config.max_connections, config.max_connections
 
     def _no_connection(self, job: Job) -> Outcome | Crashed:
