@@ -13,6 +13,7 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
+from core.delivery.connection_slots import ConnectionSlots, HeldSlots
 from core.delivery.courier import Crashed, Done, Hop, RetryIn
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import MessageRecord, Status
@@ -879,3 +880,37 @@ def test_a_job_whose_store_fails_comes_back_alone(
     assert outcomes == [Done(Status.SENT), Crashed(outage), Done(Status.SENT)]
     assert [sent.header("Subject") for sent in path.outbox.messages] == ["Message 0", "Message 2"]
     assert _record(path, jobs[1]).status is Status.QUEUED  # untouched: SQS brings it back
+
+
+class _RecordingSlots(ConnectionSlots):
+    """Every slot free; what each take asked for, recorded (no table)."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[str, int, int, float]] = []
+        self.freed: list[str] = []
+
+    def take(self, service: str, wanted: int, *, limit: int, hold_seconds: float) -> HeldSlots:
+        self.taken.append((service, wanted, limit, hold_seconds))
+        return HeldSlots(service, tuple(range(wanted)), self._free)
+
+    def _free(self, held: HeldSlots) -> None:
+        self.freed.append(held.service)
+
+
+def test_a_batchs_connection_slots_are_held_for_the_invocations_time_and_freed_at_its_end(
+    path: SendPath,
+) -> None:
+    # Not for one step's SMTP budget: a lane's jobs may take the whole invocation.
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(6)]
+    slots = _RecordingSlots()
+
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(
+            jobs, lambda: Deadline.after(30), time_left=110
+        )
+    )
+
+    assert outcomes == [Done(Status.SENT)] * 6
+    assert slots.taken == [("email", 4, 4, 110)]  # the default max_connections, 4 lanes
+    assert slots.freed == ["email"]
+    assert path.outbox.open_connections == 0  # closed before the slots were freed

@@ -193,10 +193,15 @@ class Courier:
         return self.attempt(step, deadline) if isinstance(step, Ready) else step
 
     def process_each(
-        self, jobs: Iterable[Job], deadline: Callable[[], Deadline]
+        self,
+        jobs: Iterable[Job],
+        deadline: Callable[[], Deadline],
+        *,
+        time_left: float | None = None,
     ) -> Iterator[Outcome | Crashed]:
         """One attempt at each job, the outcomes in the jobs' order; `deadline()` gives each
-        step its own.
+        step its own. `time_left`: the invocation's, in seconds (how long its connection
+        slots are held at most; without it, the first step's deadline).
 
         A service's jobs are dealt out to up to its `max_connections` lanes (the first to the
         first lane, the second to the second, and so on round), each a thread of its own that
@@ -215,7 +220,8 @@ class Courier:
         outcomes: dict[int, Outcome | Crashed] = {}
         held: list[HeldSlots] = []
         try:
-            lanes = self._lanes(batch, deadline, held, outcomes)
+            hold = time_left if time_left is not None else deadline().remaining()
+            lanes = self._lanes(batch, hold, held, outcomes)
             if len(lanes) == 1 and len(lanes[0]) == len(batch):
                 # One lane for the whole batch: each outcome as soon as it is known, and the
                 # next job untouched until its turn (see `_in_lane`). The batch ends with its
@@ -267,13 +273,15 @@ class Courier:
     def _lanes(
         self,
         batch: list[Job],
-        deadline: Callable[[], Deadline],
+        hold_seconds: float,
         held: list[HeldSlots],
         outcomes: dict[int, Outcome | Crashed],
     ) -> list[list[int]]:
         """The batch's positions, dealt out to lanes: each service's jobs round to as many
         lanes as it allows connections at once (and has jobs), and, with connection slots, as
-        it got slots for (`held`). The outcomes of jobs left without a lane go to `outcomes`."""
+        it got slots for (`held`, each for `hold_seconds` and a grace: past the invocation's
+        end, as no lane outlives it). The outcomes of jobs left without a lane go to
+        `outcomes`."""
         by_service: dict[str, list[int]] = {}
         for index, job in enumerate(batch):
             by_service.setdefault(job.service, []).append(index)
@@ -283,9 +291,7 @@ class Courier:
             count = min(wanted, len(positions))
             if self._slots is not None:
                 try:
-                    slots = self._slots.take(
-                        name, count, limit=limit, hold_seconds=deadline().remaining()
-                    )
+                    slots = self._slots.take(name, count, limit=limit, hold_seconds=hold_seconds)
                 except Exception as error:  # the store did not answer: they come back
                     logger.exception("connection slots not taken", extra={"email_service": name})
                     outcomes.update({index: Crashed(error) for index in positions})
