@@ -465,6 +465,45 @@ def proxied(port: int, delay: float) -> Iterator[DelayProxy]:
         yield proxy
 
 
+QUEUED_BATCH_FIGURE = (
+    "batch of 500 queued through the API: AWS calls on the request's critical path (of all)"
+)
+
+
+def batch_queue_row() -> Row:
+    """`POST /{service}/batch` with 500 items queued: how much of its AWS calls' latency it
+    waits through (see `bench.batch_queue`)."""
+    from bench.batch_queue import API_GATEWAY_SECONDS, RESULT_MARKER
+
+    row = Row(QUEUED_BATCH_FIGURE, "x", "≤ 0.19", "0.1", baseline=1.0)
+    row.baseline_name = "every call in turn (before)"
+    row.method = (
+        "In-process, moto, a role with two rate-limit windows; every botocore call counted and"
+        " delayed by d. The figure: the calls on the request's critical path (its own thread's,"
+        " plus for each pool of threads the most any one made) over all its calls. At 50 ms a"
+        f" call, 0.19 is API Gateway's {API_GATEWAY_SECONDS:g} s."
+    )
+    done = subprocess.run(  # this interpreter, our module
+        [sys.executable, "-m", "bench.batch_queue"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if done.returncode != 0 or not lines:
+        row.note = f"{NOT_MEASURED}: {done.stderr[-500:]}"
+        return row
+    found = json.loads(lines[-1].removeprefix(RESULT_MARKER))
+    row.product = found["ratio"]
+    row.details = {
+        key: found[key] for key in ("calls", "total_calls", "calls_in_turn", "modelled_s")
+    }
+    row.details["sequential_s"] = found["sequential_s"]
+    return row
+
+
 def unavailable(figure: str, why: str) -> Row:
     return Row(figure, "RTT", "", "", note=f"{NOT_MEASURED}: {why}")
 
@@ -495,6 +534,7 @@ def run(delay: float, repeats: int, workdir: Path) -> list[Row]:
         rows.append(ses_api_row(delay, repeats, lockstep_warm=lockstep[0].product))
         batch = batch_row(sink.port, ca_file, delay, naive_sessions=50 if repeats > 3 else 10)
         rows += [batch, lanes_row(sink.port, ca_file, delay, one_connection=batch.product)]
+        rows.append(batch_queue_row())
         rows.append(cold_path_row(workdir / "stack", repeats=min(repeats, 5)))
         rows.append(cpu_row(sink.port, ca_file, sends=200 if repeats > 3 else 50))
         rows.append(memory_row(sink.port))

@@ -90,6 +90,11 @@ class LoopbackSmtp:
         """The most SMTP connections open at the same time since `start`."""
         return self._most_open
 
+    @property
+    def open_now(self) -> int:
+        """SMTP connections open right now."""
+        return self._open
+
     def start(self) -> Self:
         """Serve until `stop`; returns once the server answers."""
         try:

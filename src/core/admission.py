@@ -96,6 +96,13 @@ class Admission:
                 f"service:{service.name}", service.config.provider_limits()
             )
 
+    def provider_wait(self, service: Service) -> float:
+        """Seconds until the service's provider limits would let one more message through
+        (0: now); takes nothing."""
+        return self._limiter.sliding_wait(
+            f"service:{service.name}", service.config.provider_limits()
+        )
+
     @contextmanager
     def _counting_refusals(self) -> Iterator[None]:
         """Every limit's refusal is a `rate_limited` metric, whichever path asked."""

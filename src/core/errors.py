@@ -77,10 +77,13 @@ class RateLimited(EmailApiError):
         quota: Quota,
         reason: str | None = None,
         context: dict[str, Any] | None = None,
+        wait_seconds: float | None = None,
     ) -> None:
         super().__init__(message, reason=reason, context=context)
         self.retry_after = retry_after
         self.quota = quota  # the window that refused, at zero
+        # To the millisecond, when the limiter knows (`retry_after` is whole seconds, rounded up).
+        self.wait_seconds = wait_seconds
 
 
 class MessageTooLarge(EmailApiError):

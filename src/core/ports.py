@@ -5,7 +5,7 @@ plugs in the AWS-backed adapters, unit tests in-memory fakes that mypy checks ag
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, Unpack, runtime_checkable
@@ -199,6 +199,10 @@ class Limiter(Protocol):
         """One from each sliding window of `subject`, or `RateLimited` taking nothing."""
         ...
 
+    def sliding_wait(self, subject: str, limits: RateLimits) -> float:
+        """Seconds until `subject`'s sliding windows would let one more through (0: now)."""
+        ...
+
 
 class AttachmentSource(Protocol):
     def __call__(
@@ -254,6 +258,20 @@ class AnnouncesNext(Protocol):
     def announce(self, following: Outgoing) -> None:
         """`following` is what the send after the next `send` will carry; it holds for the
         next `send` only."""
+        ...
+
+
+@runtime_checkable
+class PacesHandover(Protocol):
+    """An ability: told what to run at the very moment the next send hands its message over
+    (for SMTP, just before the write that carries the text ending with the final dot: after
+    the envelope was accepted, unless the server takes both in one write), a transport runs
+    it there. The courier takes a provider's pace there, so that
+    messages reach the provider at the pace they were allowed, whatever came before."""
+
+    def before_handover(self, hook: Callable[[], None]) -> None:
+        """Run `hook` just before the next `send` hands its message over (for that send only);
+        what `hook` raises ends the send before anything of the message's text was written."""
         ...
 
 

@@ -389,6 +389,7 @@ def batch_sender() -> BatchSender:
 @lru_cache(maxsize=1)
 def courier() -> Courier:
     from core.clock import SystemClock
+    from core.delivery.connection_slots import ConnectionSlots
     from core.delivery.courier import Courier, RetryPolicy
 
     settings = get_settings()
@@ -412,6 +413,8 @@ def courier() -> Courier:
         max_message_bytes=settings.max_message_bytes,
         # Less than half an SMTP budget left: hand the message to the next invocation.
         min_seconds_to_start=settings.smtp_timeout_seconds / 2,
+        # Every worker's connections to a service together stay within its max_connections.
+        connection_slots=ConnectionSlots(ItemTable(settings.rate_limits_table, "id")),
     )
 
 

@@ -186,6 +186,24 @@ def test_items_past_the_roles_rate_limit_fail_with_429(server: CaptureServer) ->
     assert len(server.messages) == 2
 
 
+def test_a_queued_batchs_items_past_the_rate_limit_are_the_last_ones(
+    send_queue: SendQueue, server: CaptureServer
+) -> None:
+    # The items are accepted side by side, but the allowances go to the first items in
+    # order, as if taken in turn.
+    create_role("metered", services=["email"], rate_limits={"per_day": 4})
+    key = create_key("metered").token
+    people = [(f"p{n}@example.com", f"P{n} Person", f"O-{n}") for n in range(12)]
+
+    answer = _batch(_recipients_batch(people), api_key=key, query="async=true")
+
+    assert answer.status == 202, answer.body
+    results = answer.body["results"]
+    assert [r["status"] for r in results] == ["queued"] * 4 + ["failed"] * 8
+    assert {r["error"]["code"] for r in results[4:]} == {429}
+    assert send_queue.waiting() == 4
+
+
 def test_a_role_may_not_batch_to_a_service_it_may_not_use(server: CaptureServer) -> None:
     create_role("elsewhere", services=["other"])
     key = create_key("elsewhere").token

@@ -192,17 +192,17 @@ def test_a_worker_batch_shares_one_session_and_leaves_it_clean(
     session = server.only_session
     assert len(session.arrivals) == 3
     assert all(arrival.delivered for arrival in session.arrivals)
-    # Between invocations the kept connection has no transaction open: every MAIL was
-    # followed through to its verdict.
-    assert session.verbs[-1] in {"DATA", "BDAT"}
+    # Every MAIL was followed through to its verdict, then the connection closed with the
+    # batch: a worker frozen between invocations keeps none its connection slot does not cover.
+    assert session.verbs[-2:] in (["DATA", "QUIT"], ["BDAT", "QUIT"])
     assert session.transactions == len(session.arrivals)
-    assert runtime.transport_pool().idle_count() == 1
+    assert runtime.transport_pool().idle_count() == 0
 
-    # The next (warm) invocation sends on it again.
+    # The next invocation opens one of its own, under the slot it takes.
     assert _send("four", query="async=true").status == 202
     assert send_queue.run_worker().failed == set()
-    assert len(server.sessions) == 1
-    assert len(session.arrivals) == 4
+    assert len(server.sessions) == 2
+    assert len(server.sessions[1].arrivals) == 1
 
 
 def _queue_three() -> dict[str, str]:
@@ -240,6 +240,7 @@ def test_a_worker_batch_writes_each_envelope_behind_the_previous_dot(
         [MESSAGE_DATA, *envelope],
         [MESSAGE_DATA, *envelope],
         [MESSAGE_DATA],
+        ["QUIT"],  # the batch is over: its connection closes
     ]
     assert len(server.delivered) == 3
 

@@ -50,6 +50,10 @@ class FakeLimiter:
         self.calls.append(("sliding", subject))
         return self._take(subject, limits)
 
+    def sliding_wait(self, subject: str, limits: RateLimits) -> float:
+        refusal = self.refusals.get(subject)
+        return 0.0 if refusal is None else float(refusal.retry_after)
+
     def _take(self, subject: str, limits: RateLimits) -> Reservation:
         if subject in self.refusals:
             raise self.refusals[subject]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core.access.authentication import Principal
 from core.admission import Admission
+from core.delivery.connection_slots import ConnectionSlots
 from core.delivery.courier import Courier, RetryPolicy
 from core.delivery.deliver import Deliverer
 from core.errors import Unauthorized
@@ -87,6 +88,7 @@ class SendPath:
         window_seconds: int = 86_400,
         lease_seconds: int = 60,
         min_seconds_to_start: float = 1,
+        connection_slots: ConnectionSlots | None = None,
     ) -> Courier:
         return Courier(
             self.services,
@@ -101,6 +103,7 @@ class SendPath:
             lease_seconds=lease_seconds,
             max_message_bytes=self.max_message_bytes,
             min_seconds_to_start=min_seconds_to_start,
+            connection_slots=connection_slots,
         )
 
     def sender_now(self, key_id: str) -> Principal:

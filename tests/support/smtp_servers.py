@@ -318,6 +318,11 @@ class CaptureServer:
         return self._server.most_open_at_once
 
     @property
+    def open_now(self) -> int:
+        """SMTP connections clients hold open right now."""
+        return self._server.open_now
+
+    @property
     def transactions(self) -> list[str]:
         """The sender of every MAIL FROM received: one per SMTP transaction attempted."""
         return self._handler.senders

@@ -13,6 +13,7 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
+from core.delivery.connection_slots import ConnectionSlots, HeldSlots
 from core.delivery.courier import Crashed, Done, Hop, RetryIn
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import MessageRecord, Status
@@ -621,6 +622,63 @@ def test_a_long_pace_hops_at_most_as_far_as_sqs_delays(path: SendPath) -> None:
     assert _process(path, job) == Hop(MAX_DELAY_SECONDS)
 
 
+def _paced(path: SendPath) -> None:
+    path.services.add(smtp_service(max_send_rate=5))
+
+
+def test_a_paced_services_unit_is_taken_at_the_handover_not_before(
+    path: SendPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _paced(path)
+    job = _queued(path)
+    seen: list[tuple[Status, int]] = []  # the record's state and the sends, at the take
+    take = path.limiter.consume_sliding
+
+    def consume_sliding(subject: str, limits: Any) -> Any:
+        seen.append((_record(path, job).status, len(path.outbox.handed)))
+        return take(subject, limits)
+
+    monkeypatch.setattr(path.limiter, "consume_sliding", consume_sliding)
+    assert _process(path, job) == Done(Status.SENT)
+
+    # Claimed, checked, and then (the fake transport has no handover of its own) just
+    # before its send.
+    assert seen == [(Status.SENDING, 0)]
+    _provider_kept(path)
+
+
+def test_a_paced_service_whose_window_would_keep_it_long_hops_without_an_attempt(
+    path: SendPath,
+) -> None:
+    _paced(path)
+    job = _queued(path)
+    path.limiter.refuse(PROVIDER, retry_after=7)
+
+    assert _process(path, job) == Hop(7)
+
+    assert (_record(path, job).status, _record(path, job).attempts) == (Status.QUEUED, 0)
+    _nothing_sent(path)
+    assert path.limiter.calls == []  # looked at, nothing taken
+
+
+def test_a_handover_the_pace_holds_past_its_wait_sends_nothing_and_comes_back(
+    path: SendPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window filled up between the look at pick-up and the handover (other workers).
+    _paced(path)
+    job = _queued(path)
+    monkeypatch.setattr(path.limiter, "sliding_wait", lambda *_: 0.0)
+    path.limiter.refuse(PROVIDER, retry_after=60)
+
+    outcome = _process(path, job)
+
+    assert isinstance(outcome, RetryIn)
+    record = _record(path, job)
+    assert (record.status, record.reason) == (Status.DEFERRED, "provider_pace")
+    assert path.outbox.handed == []
+    assert path.limiter.taken == {}
+
+
 def test_too_little_time_left_hands_the_job_to_the_next_invocation(path: SendPath) -> None:
     job = _queued(path)
 
@@ -822,3 +880,37 @@ def test_a_job_whose_store_fails_comes_back_alone(
     assert outcomes == [Done(Status.SENT), Crashed(outage), Done(Status.SENT)]
     assert [sent.header("Subject") for sent in path.outbox.messages] == ["Message 0", "Message 2"]
     assert _record(path, jobs[1]).status is Status.QUEUED  # untouched: SQS brings it back
+
+
+class _RecordingSlots(ConnectionSlots):
+    """Every slot free; what each take asked for, recorded (no table)."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[str, int, int, float]] = []
+        self.freed: list[str] = []
+
+    def take(self, service: str, wanted: int, *, limit: int, hold_seconds: float) -> HeldSlots:
+        self.taken.append((service, wanted, limit, hold_seconds))
+        return HeldSlots(service, tuple(range(wanted)), self._free)
+
+    def _free(self, held: HeldSlots) -> None:
+        self.freed.append(held.service)
+
+
+def test_a_batchs_connection_slots_are_held_for_the_invocations_time_and_freed_at_its_end(
+    path: SendPath,
+) -> None:
+    # Not for one step's SMTP budget: a lane's jobs may take the whole invocation.
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(6)]
+    slots = _RecordingSlots()
+
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(
+            jobs, lambda: Deadline.after(30), time_left=110
+        )
+    )
+
+    assert outcomes == [Done(Status.SENT)] * 6
+    assert slots.taken == [("email", 4, 4, 110)]  # the default max_connections, 4 lanes
+    assert slots.freed == ["email"]
+    assert path.outbox.open_connections == 0  # closed before the slots were freed

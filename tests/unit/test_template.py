@@ -269,6 +269,9 @@ def test_direct_invocations_may_only_read_roles_and_count_sends() -> None:
         ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
+        # A provider's sliding window: read, and written back on condition of its version.
+        ("dynamodb:GetItem", "RateLimitsTable"),
+        ("dynamodb:PutItem", "RateLimitsTable"),
         ("dynamodb:UpdateItem", "StatsTable"),
         # The webhooks' fan-out of the send's events: who is subscribed (cached).
         ("dynamodb:Scan", "WebhooksTable"),
@@ -372,6 +375,9 @@ def test_worker_may_only_settle_records_pace_and_read_what_a_send_needs() -> Non
         ("dynamodb:GetItem", "TemplatesTable"),
         ("dynamodb:BatchGetItem", "SuppressionsTable"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
+        # A provider's sliding window: read, and written back on condition of its version.
+        ("dynamodb:GetItem", "RateLimitsTable"),
+        ("dynamodb:PutItem", "RateLimitsTable"),
         ("dynamodb:UpdateItem", "StatsTable"),
         ("sqs:SendMessage", "SendQueue"),
         # The webhooks' fan-out of the send's events: who is subscribed, their calls queued.

@@ -165,6 +165,26 @@ class RateLimiter:
         logger.warning("rate limit item too contended", extra={"subject": subject})
         raise _refusal(windows[0], now_ms, now_ms + 1000, busy=True)
 
+    def sliding_wait(self, subject: str, limits: RateLimits) -> float:
+        """Seconds until `subject`'s sliding windows would let one more through (0: now), as
+        the item stands; takes nothing."""
+        windows = [_Window.of(name, seconds, limit) for name, seconds, limit in limits.windows()]
+        if not windows:
+            return 0.0
+        now_ms = round(self._clock() * 1000)
+        tally = _Tally.read(self._table, f"{subject}#sliding")
+        free = [
+            free_at
+            for window in windows
+            if (
+                free_at := window.free_at(
+                    tally.counts(window.name), window.slice_for(tally.counts(window.name), now_ms)
+                )
+            )
+            is not None
+        ]
+        return max(0.0, (max(free) - now_ms) / 1000) if free else 0.0
+
     def _give_back_sliding(self, key: str, taken: dict[str, int]) -> None:
         """One admission less in the slices it was counted in (if they still count at all)."""
         for attempt in range(_ATTEMPTS):
@@ -293,6 +313,7 @@ def _refusal(window: _Window, now_ms: int, free_at_ms: int, *, busy: bool = Fals
         retry_after=wait,
         quota=Quota(window.limit, 0, math.ceil(free_at_ms / 1000)),
         context={"window": window.name, "limit": window.limit},
+        wait_seconds=max(0.0, (free_at_ms - now_ms) / 1000),
     )
 
 

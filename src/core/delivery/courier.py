@@ -27,6 +27,7 @@ earlier attempt reached someone).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -41,7 +42,10 @@ from core.access.authentication import Principal
 from core.access.reservation import Reservation
 from core.admission import Admission
 from core.composition.compose import compose
+from core.delivery.connection_slots import ConnectionSlots, HeldSlots
 from core.delivery.deliver import Deliverer, outgoing
+from core.delivery.handover_pace import MAX_WAIT_SECONDS as MAX_HANDOVER_WAIT_SECONDS
+from core.delivery.handover_pace import is_paced, pace_at_handover
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
@@ -64,6 +68,10 @@ from core.suppression.suppressions import Suppressions
 from core.transport.base import Deadline, Outgoing
 
 logger = Logger(child=True)
+
+# A service's jobs that found all its connection slots held by other workers come back after
+# this long, as fresh copies (not an attempt, not a redelivery).
+NO_SLOT_WAIT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,7 @@ class Courier:
         lease_seconds: int,
         max_message_bytes: int,
         min_seconds_to_start: float = 0,
+        connection_slots: ConnectionSlots | None = None,
     ) -> None:
         self._services = services
         self._admission = admission
@@ -177,6 +186,7 @@ class Courier:
         self._lease_seconds = lease_seconds
         self._max_message_bytes = max_message_bytes
         self._min_seconds_to_start = min_seconds_to_start
+        self._slots = connection_slots
 
     def process(self, job: Job, deadline: Deadline, *, now: datetime | None = None) -> Outcome:
         """One attempt at `job` (as of `now`, by default the clock's), and what comes next."""
@@ -184,24 +194,69 @@ class Courier:
         return self.attempt(step, deadline) if isinstance(step, Ready) else step
 
     def process_each(
-        self, jobs: Iterable[Job], deadline: Callable[[], Deadline]
+        self,
+        jobs: Iterable[Job],
+        deadline: Callable[[], Deadline],
+        *,
+        time_left: float | None = None,
     ) -> Iterator[Outcome | Crashed]:
         """One attempt at each job, the outcomes in the jobs' order; `deadline()` gives each
-        step its own.
+        step its own. `time_left`: the invocation's, in seconds (how long its connection
+        slots are held at most; without it, the first step's deadline).
 
         A service's jobs are dealt out to up to its `max_connections` lanes (the first to the
         first lane, the second to the second, and so on round), each a thread of its own that
         sends its jobs in order on a connection of its own: a batch takes about that many
-        times less time. A service with a provider pace (`max_send_rate`) keeps to one lane, so
-        that pace holds at the provider (see `_connections_allowed`). Every rule of a single
-        attempt holds in a lane: each job is claimed, checked and settled by the lane that
-        sends it.
+        times less time. With `connection_slots`, the limit holds across workers: a lane
+        needs one of the service's slots, a worker that got fewer runs fewer lanes, and one
+        that got none leaves the service's jobs for later (`NO_SLOT_WAIT_SECONDS`, as fresh
+        copies: not an attempt). The service's connections are closed when the batch ends,
+        before its slots are freed, so none is ever open without one. A service with a
+        provider pace (`max_send_rate`) takes it as each message is handed over, so that pace
+        holds at the provider across lanes (`core.delivery.handover_pace`). Every rule of a
+        single attempt holds in a lane: each job is claimed, checked and settled by the lane
+        that sends it.
         """
         batch = list(jobs)
-        lanes = self._lanes(batch)
+        outcomes: dict[int, Outcome | Crashed] = {}
+        held: list[HeldSlots] = []
+        try:
+            hold = time_left if time_left is not None else deadline().remaining()
+            lanes = self._lanes(batch, hold, held, outcomes)
+            if len(lanes) == 1 and len(lanes[0]) == len(batch):
+                # One lane for the whole batch: each outcome as soon as it is known, and the
+                # next job untouched until its turn (see `_in_lane`). The batch ends with its
+                # last outcome: the caller need not ask for one more.
+                for position, outcome in enumerate(self._in_lane(batch, deadline)):
+                    if position == len(batch) - 1:
+                        self._end_batch(held)
+                    yield outcome
+                return
+            outcomes.update(self._run_lanes(batch, lanes, deadline))
+        finally:
+            self._end_batch(held)
+        for index in range(len(batch)):
+            yield outcomes[index]
+
+    def _end_batch(self, held: list[HeldSlots]) -> None:
+        """Close the batch's connections, then free the slots they held."""
+        while held:
+            slots = held.pop()
+            self._deliverer.close_idle(slots.service)
+            slots.release()
+
+    def _run_lanes(
+        self, batch: list[Job], lanes: list[list[int]], deadline: Callable[[], Deadline]
+    ) -> dict[int, Outcome | Crashed]:
+        """Each lane's jobs in order; the lanes side by side, each in a thread of its own."""
         if len(lanes) <= 1:
-            yield from self._in_lane(batch, deadline)
-            return
+            return {
+                index: outcome
+                for lane in lanes
+                for index, outcome in zip(
+                    lane, self._in_lane([batch[i] for i in lane], deadline), strict=True
+                )
+            }
         outcomes: dict[int, Outcome | Crashed] = {}
         with ThreadPoolExecutor(len(lanes), thread_name_prefix="lane") as executor:
             # Each lane runs in a copy of this context: what the caller set up around the batch
@@ -214,33 +269,69 @@ class Courier:
             ]
             for lane, run in zip(lanes, runs, strict=True):
                 outcomes.update(zip(lane, run.result(), strict=True))
-        for index in range(len(batch)):
-            yield outcomes[index]
+        return outcomes
 
-    def _lanes(self, batch: list[Job]) -> list[list[int]]:
+    def _lanes(
+        self,
+        batch: list[Job],
+        hold_seconds: float,
+        held: list[HeldSlots],
+        outcomes: dict[int, Outcome | Crashed],
+    ) -> list[list[int]]:
         """The batch's positions, dealt out to lanes: each service's jobs round to as many
-        lanes as it allows connections at once (and has jobs)."""
+        lanes as it allows connections at once (and has jobs), and, with connection slots, as
+        it got slots for (`held`, each for `hold_seconds` and a grace: past the invocation's
+        end, as no lane outlives it). The outcomes of jobs left without a lane go to
+        `outcomes`."""
         by_service: dict[str, list[int]] = {}
         for index, job in enumerate(batch):
             by_service.setdefault(job.service, []).append(index)
         lanes: list[list[int]] = []
         for name, positions in by_service.items():
-            count = min(self._connections_allowed(name), len(positions))
+            wanted, limit = self._connections_allowed(name)
+            count = min(wanted, len(positions))
+            if self._slots is not None:
+                try:
+                    slots = self._slots.take(name, count, limit=limit, hold_seconds=hold_seconds)
+                except Exception as error:  # the store did not answer: they come back
+                    logger.exception("connection slots not taken", extra={"email_service": name})
+                    outcomes.update({index: Crashed(error) for index in positions})
+                    continue
+                held.append(slots)
+                count = slots.count
+            if count == 0:
+                outcomes.update({index: self._no_connection(batch[index]) for index in positions})
+                continue
             lanes += [positions[lane::count] for lane in range(count)]
         return lanes
 
-    def _connections_allowed(self, name: str) -> int:
-        """The service's `max_connections`; one when it cannot be read (each job's own turn
-        meets whatever is wrong with it, as for any job), and one for a service with a
-        `max_send_rate`: its pace is taken when a message is admitted, and lanes handing
-        admitted messages over side by side put more of them into one of the provider's
-        seconds than it allows (6 for 5 a second, seen under load). Pace before speed."""
+    def _connections_allowed(self, name: str) -> tuple[int, int]:
+        """How many lanes the service may use, and how many connection slots it has: its
+        `max_connections` both. When it cannot be read, one lane on its first slot (one of
+        its slots whatever its limit), each job's own turn meeting whatever is wrong with it,
+        as for any job. A paced service (`max_send_rate`) uses its lanes too: its pace is taken as
+        each message is handed over (`core.delivery.handover_pace`), so the lanes' arrivals
+        keep it at the provider."""
         try:
             config = self._services.by_name(name).config
-            return 1 if config.max_send_rate is not None else config.max_connections
         except Exception:
             logger.debug("service not read for its lanes", extra={"email_service": name})
-            return 1
+            return 1, 1
+        return config.max_connections, config.max_connections
+
+    def _no_connection(self, job: Job) -> Outcome | Crashed:
+        """A job whose service's connections are all in use by other workers: a fresh copy
+        comes back a little later; waiting for a connection is not an attempt."""
+        try:
+            current = self._records.get(job.id)
+            if current.status in FINAL:
+                return self._not_claimed(job)
+            return self._hop(current, NO_SLOT_WAIT_SECONDS)
+        except NotFound:
+            logger.error("job without a message record: dropped", extra={"record_id": job.id})
+            return Done(None)
+        except Exception as error:
+            return Crashed(error)
 
     def _lane_outcomes(
         self, jobs: list[Job], deadline: Callable[[], Deadline]
@@ -341,7 +432,13 @@ class Courier:
         except EmailApiError as gone:
             service = gone  # the attempt below settles the message as failed
         allowance: Reservation | None = None
-        if isinstance(service, Service):
+        if isinstance(service, Service) and is_paced(service):
+            # Its unit is taken at the handover (see `core.delivery.handover_pace`); a job its
+            # windows would keep waiting long comes back later instead.
+            wait = self._admission.provider_wait(service)
+            if wait > MAX_HANDOVER_WAIT_SECONDS:
+                return self._hop(current, math.ceil(wait))
+        elif isinstance(service, Service):
             try:
                 # Pace to the provider's limits before claiming: waiting is not an attempt,
                 # and a fresh copy (not a redelivery) keeps it from counting as a dead letter.
@@ -459,7 +556,16 @@ class Courier:
             )
         try:
             delivery = self._deliverer.deliver(
-                service, ready.sealed, screened.kept, deadline, then=then
+                service,
+                ready.sealed,
+                screened.kept,
+                deadline,
+                then=then,
+                handover=(
+                    pace_at_handover(self._admission, service, deadline)
+                    if is_paced(service)
+                    else None
+                ),
             )
         except DeliveryOutcomeUnknown as error:
             resend = service.config.unknown_outcome is UnknownOutcome.RETRY

@@ -11,6 +11,7 @@ here; the caller gets the `DeliveryOutcomeUnknown`, as from any connection.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 
@@ -19,7 +20,7 @@ from core.observability.names import Metric
 from core.observability.recorder import NoMetrics
 from core.observability.tracing import traced
 from core.outbound import Sealed
-from core.ports import AnnouncesNext, MetricRecorder, TransportFactory
+from core.ports import AnnouncesNext, MetricRecorder, PacesHandover, TransportFactory
 from core.services.model import Service
 from core.transport.base import Deadline, Delivery, Envelope, Outgoing
 from core.transport.pool import Lease, TransportPool
@@ -53,17 +54,20 @@ class Deliverer:
         deadline: Deadline,
         *,
         then: Outgoing | None = None,
+        handover: Callable[[], None] | None = None,
     ) -> Delivery:
         """One transaction to `recipients` (on a retry, only those still pending), or a
         `DeliveryFailure`. The connection is kept for the service's next message after a success,
         closed after any failure; a reused one found dead before the handover is replaced, and
         the message sent on the new one, once. `then`: the service's next message, when the
-        caller has it already: announced to a transport that `AnnouncesNext`."""
+        caller has it already: announced to a transport that `AnnouncesNext`. `handover`: run
+        at the moment the message is handed over (by a transport that `PacesHandover`, just
+        before its text; by any other, just before its send), on every try."""
         sending = outgoing(sealed, recipients)
         started = time.monotonic()
         lease = self._pool.take(service, deadline)
         try:
-            delivery = self._send(lease, sending, deadline, then)
+            delivery = self._send(lease, sending, deadline, then, handover)
         except DeliveryFailure as failure:
             if not (lease.reused and failure.stale_connection):
                 raise
@@ -77,7 +81,7 @@ class Deliverer:
                 },
             )
             lease = self._pool.take(service, deadline, fresh=True)
-            delivery = self._send(lease, sending, deadline, then)
+            delivery = self._send(lease, sending, deadline, then, handover)
         self._measure(started, delivery)
         logger.info(
             "message delivered",
@@ -93,6 +97,11 @@ class Deliverer:
         )
         return delivery
 
+    def close_idle(self, service_name: str) -> None:
+        """Close the service's kept connections (a worker's batch is over: see
+        `core.delivery.connection_slots`)."""
+        self._pool.close_idle(service_name)
+
     def _measure(self, started: float, delivery: Delivery) -> None:
         """A handover's time, connecting included when it had to, and its round trips."""
         self._metrics.milliseconds(Metric.SMTP_LATENCY, (time.monotonic() - started) * 1000)
@@ -105,11 +114,17 @@ class Deliverer:
         sending: Outgoing,
         deadline: Deadline,
         then: Outgoing | None,
+        handover: Callable[[], None] | None,
     ) -> Delivery:
         """Send on the lease; give it back after a success, discard it after any failure."""
         try:
             if then is not None and isinstance(lease.transport, AnnouncesNext):
                 lease.transport.announce(then)
+            if handover is not None:
+                if isinstance(lease.transport, PacesHandover):
+                    lease.transport.before_handover(handover)
+                else:
+                    handover()
             delivery = lease.transport.send(sending.message, sending.envelope, deadline)
         except BaseException:
             self._pool.discard(lease)

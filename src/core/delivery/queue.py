@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
 
 from core.aws_session import CREATING_CLIENTS
+from core.concurrency import in_parallel
 from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job, body_of
 from core.message import Message
 
@@ -72,35 +74,42 @@ class MessageQueue:
         )
 
     def enqueue_many(self, jobs: Sequence[tuple[Job, int]]) -> set[str]:
-        """Queue each (job, delay), ten to a SendMessageBatch call (SQS's most); the ids of
-        the jobs SQS refused, or may not have taken (a call that failed: all of its ten)."""
+        """Queue each (job, delay), ten to a SendMessageBatch call (SQS's most), the calls
+        side by side (`in_parallel`: 50 calls for 500 jobs wait about five round trips, not
+        fifty); the ids of the jobs SQS refused, or may not have taken (a call that failed:
+        all of its ten)."""
+        chunks = [
+            jobs[start : start + SQS_BATCH_SIZE] for start in range(0, len(jobs), SQS_BATCH_SIZE)
+        ]
+        calls = [partial(self._enqueue_chunk, chunk) for chunk in chunks]
+        return set().union(*in_parallel(calls))
+
+    def _enqueue_chunk(self, chunk: Sequence[tuple[Job, int]]) -> set[str]:
+        """One SendMessageBatch call; the ids of the jobs it did not (surely) queue."""
+        try:
+            answer = self.sqs.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        # An entry's id names it within the call only: its place will do.
+                        "Id": str(place),
+                        "MessageBody": body_of(self.stage(job)),
+                        "DelaySeconds": max(0, min(delay, MAX_DELAY_SECONDS)),
+                    }
+                    for place, (job, delay) in enumerate(chunk)
+                ],
+            )
+        except Exception:
+            logger.exception("SendMessageBatch failed", extra={"jobs": len(chunk)})
+            return {job.id for job, _delay in chunk}
         refused: set[str] = set()
-        for start in range(0, len(jobs), SQS_BATCH_SIZE):
-            chunk = jobs[start : start + SQS_BATCH_SIZE]
-            try:
-                answer = self.sqs.send_message_batch(
-                    QueueUrl=self._queue_url,
-                    Entries=[
-                        {
-                            # An entry's id names it within the call only: its place will do.
-                            "Id": str(place),
-                            "MessageBody": body_of(self.stage(job)),
-                            "DelaySeconds": max(0, min(delay, MAX_DELAY_SECONDS)),
-                        }
-                        for place, (job, delay) in enumerate(chunk)
-                    ],
-                )
-            except Exception:
-                logger.exception("SendMessageBatch failed", extra={"jobs": len(chunk)})
-                refused.update(job.id for job, _delay in chunk)
-                continue
-            for failure in answer.get("Failed", []):
-                job = chunk[int(failure["Id"])][0]
-                logger.warning(
-                    "SQS refused a job",
-                    extra={"record_id": job.id, "code": failure.get("Code")},
-                )
-                refused.add(job.id)
+        for failure in answer.get("Failed", []):
+            job = chunk[int(failure["Id"])][0]
+            logger.warning(
+                "SQS refused a job",
+                extra={"record_id": job.id, "code": failure.get("Code")},
+            )
+            refused.add(job.id)
         return refused
 
     def message_of(self, job: Job) -> Message:

@@ -205,6 +205,13 @@ class TransportPool:
             self._release(lease.service, lease._generation)
         lease.transport.close()
 
+    def close_idle(self, name: str) -> None:
+        """Close the service's idle connections; those lent out stay with their senders."""
+        with self._lock:
+            idle = self._idle.pop(name, [])
+        for connection in idle:
+            connection.transport.close()
+
     def close_all(self) -> None:
         """Close every idle connection; those lent out are closed when they come back."""
         with self._lock:

@@ -78,7 +78,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -156,6 +156,7 @@ class Session:
         # says the server did not take it.
         self._announced: Outgoing | None = None
         self._carried = False  # a message went on this connection: it is a kept one now
+        self._handover: Callable[[], None] | None = None  # the coming transaction's (transact)
         self.log = SessionLog()
 
     def open(self, destinations: DestinationPolicy) -> None:
@@ -174,10 +175,18 @@ class Session:
             self._secure(client)
 
     def transact(
-        self, message: bytes, envelope: Envelope, deadline: Deadline, *, then: Outgoing | None
+        self,
+        message: bytes,
+        envelope: Envelope,
+        deadline: Deadline,
+        *,
+        then: Outgoing | None,
+        handover: Callable[[], None] | None = None,
     ) -> Delivery:
         """One MAIL, RCPT..., DATA transaction on the open session, within `deadline`; `then`
-        is announced behind it when the server takes that (see `_announce`).
+        is announced behind it when the server takes that (see `_announce`). `handover` runs
+        just before the message's text is written, once its envelope was accepted (what it
+        raises ends the transaction with the text unwritten: the server cannot have it).
 
         A failure says `stale_connection` when this session carried a message before and
         `found_dead` holds: the server dropped a connection it let sit idle, before a byte of
@@ -185,6 +194,7 @@ class Session:
         """
         assert self._client is not None  # open() succeeded
         self._deadline = self._client.deadline = deadline
+        self._handover = handover
         try:
             with self._as_api_errors():
                 delivery = self._transaction(self._client, message, envelope, then)
@@ -355,6 +365,7 @@ class Session:
 
         self._stage = Stage.DATA
         if chunking:
+            self._handing_over()
             self._bound(client)
             client.send(bdat_last(message))
         else:
@@ -365,6 +376,7 @@ class Session:
             code, reply = client.getreply()
             if code != 354:
                 raise self._refusal(code, reply)
+            self._handing_over()
             self._bound(client)
             # Raising here (a reset, a closed or a full socket) leaves the stage at DATA: the
             # dot never left, so the server cannot have the message.
@@ -373,6 +385,13 @@ class Session:
         if then is not None and pipelining and not chunking and len(message) <= _ANNOUNCE_AFTER:
             self._announce(client, then)
         return self._delivered(client, recipients)
+
+    def _handing_over(self) -> None:
+        """The message's text goes next: what the caller runs at that moment (its provider's
+        pace) runs now."""
+        handover, self._handover = self._handover, None
+        if handover is not None:
+            handover()
 
     def _in_step(self, client: PinnedSMTP) -> None:
         """Before a transaction (none announced), the server must have nothing unread to say:
@@ -420,6 +439,7 @@ class Session:
         (when it is safe to try again) rather than once the message is written.
         """
         self._stage = Stage.DATA  # a failure while writing is one before the last byte left
+        self._handing_over()
         self._bound(client)
         with client.flight():
             write_envelope(client, envelope, options)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from core.dkim.signing import MessageSigner
@@ -53,6 +54,7 @@ class SmtpTransport(Transport):
         self._destinations = destinations or DestinationPolicy.from_settings(get_settings())
         self._session: Session | None = None
         self._following: Outgoing | None = None  # announced for the next send's end
+        self._handover: Callable[[], None] | None = None  # run at the next send's handover
 
     def open(self, deadline: Deadline) -> None:
         """Connect, greet, secure and authenticate (once), or raise an `SmtpFailure`."""
@@ -78,6 +80,11 @@ class SmtpTransport(Transport):
             self._signed(following.message, following.envelope), following.envelope
         )
 
+    def before_handover(self, hook: Callable[[], None]) -> None:
+        """`PacesHandover`: `hook` runs in the next send once its envelope was accepted, just
+        before the message's text (and its final dot) is written."""
+        self._handover = hook
+
     def send(self, message: bytes, envelope: Envelope, deadline: Deadline) -> Delivery:
         """Hand `message` over in one transaction, or raise an `SmtpFailure` (see the table).
 
@@ -93,6 +100,7 @@ class SmtpTransport(Transport):
         """
         message = self._signed(message, envelope)
         then, self._following = self._following, None
+        handover, self._handover = self._handover, None
         kept, trips_before = self._session, self._session.round_trips if self._session else 0
         if self._session is not None and not self._session.expects(Outgoing(message, envelope)):
             # The last send announced another message, whose DATA may be answered with a 354
@@ -104,7 +112,7 @@ class SmtpTransport(Transport):
         assert self._session is not None  # open() either opened it or raised
         try:
             delivery = self._session.transact(
-                message, envelope, deadline, then=None if one_shot else then
+                message, envelope, deadline, then=None if one_shot else then, handover=handover
             )
         except BaseException:
             self.close()
