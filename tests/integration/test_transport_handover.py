@@ -12,7 +12,7 @@ import pytest
 
 from core.network.tls import client_context
 from core.ports import PacesHandover
-from core.services.model import Encryption
+from core.services.smtp_options import Encryption
 from core.transport.base import Deadline, Envelope
 from core.transport.smtp import SmtpEndpoint, SmtpTransport
 from tests.support.smtp_servers import LOOPBACK, FaultServer
