@@ -575,13 +575,8 @@ def report(found: dict[str, Usage], tick: Usage) -> str:
 
 
 def _aws_environment(workdir: Path) -> None:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
+    environment.use_moto_credentials()
     os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106  # moto takes any
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
         # As deployed by default (template.yaml): INFO lines, and the key cache on.
         POWERTOOLS_LOG_LEVEL="INFO",
         POWERTOOLS_METRICS_NAMESPACE="EmailApi",

@@ -110,17 +110,6 @@ class _Calls:
         return depth + deepest
 
 
-def _aws() -> None:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106  # moto takes any
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-
-
 def _set_up() -> None:
     import boto3
 
@@ -196,7 +185,7 @@ def measure() -> Measured:
     from bench import environment
 
     environment.configure()
-    _aws()
+    environment.use_moto_credentials()
     from moto import mock_aws
 
     calls = _Calls()

@@ -41,3 +41,16 @@ def configure(ca_file: str = "") -> None:
     os.environ.update(BENCH_SETTINGS)
     if ca_file:
         os.environ["SMTP_CA_FILE"] = ca_file
+
+
+def use_moto_credentials() -> None:
+    """Fake credentials in us-east-1, no endpoint, no profile: `moto.mock_aws` answers every
+    call this process makes, and nothing can reach a real account."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106  # moto takes any
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+    )

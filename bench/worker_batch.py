@@ -157,18 +157,6 @@ def _result_line(stdout: str) -> dict[str, Any] | None:
 # --- the worker's own process ------------------------------------------------------------------
 
 
-def _aws_environment() -> None:
-    """Fake credentials, no endpoint, no profile: moto's `mock_aws` answers every call."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106  # moto takes any
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-
-
 class _Worker:
     """The worker's AWS in moto, its services, and a batch run through its handler."""
 
@@ -276,7 +264,7 @@ class _Worker:
 def main(argv: list[str]) -> None:
     direct_port, delayed_port, count, max_connections = (int(value) for value in argv)
     environment.configure(os.environ.get("SMTP_CA_FILE", ""))
-    _aws_environment()
+    environment.use_moto_credentials()
     from moto import mock_aws
 
     with mock_aws():
