@@ -27,11 +27,16 @@ class Node:
     values: dict[str, list[str] | str]  # option -> its choices, or FILES
 
 
-def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Add `completion` with `command` (the parser's `_Commands.command`)."""
+def register(
+    command: Callable[..., argparse.ArgumentParser], root: argparse.ArgumentParser
+) -> None:
+    """Add `completion` with `command` (the parser's `_Commands.command`); its script is
+    made from `root`, the whole tree, once the tree is built."""
     completion = command("completion", "print a shell completion script", run)
     completion.add_argument("shell", choices=SHELLS, help="the shell it is for")
-    completion.set_defaults(offline=True)  # no API: neither --url nor a key
+    # No API: neither --url nor a key. The tree travels in the arguments, so this module
+    # needs no import of the parser that registers it.
+    completion.set_defaults(offline=True, root_parser=root)
     completion.epilog = (
         "bash: add `source <(mailer completion bash)` to ~/.bashrc. zsh: add"
         " `source <(mailer completion zsh)` to ~/.zshrc."
@@ -39,9 +44,8 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def run(_client: object, args: argparse.Namespace) -> str:
-    from mailer_cli.parser import build_parser  # the parser registers this module
-
-    return script(build_parser(), args.shell)
+    root: argparse.ArgumentParser = args.root_parser
+    return script(root, args.shell)
 
 
 def script(parser: argparse.ArgumentParser, shell: str) -> str:

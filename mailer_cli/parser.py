@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connection_report.register(top.command)
     ses_events.register(top.group("ses-events", "replay SES events on the local stack").command)
-    completion.register(top.command)
+    completion.register(top.command, parser)
     return parser
 
 
