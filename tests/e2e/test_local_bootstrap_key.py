@@ -77,7 +77,7 @@ def _mailer(stack: RunningStack, key: str, *args: str) -> Any:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MAILER_")}
     env.update(MAILER_URL=stack.api_url, MAILER_API_KEY=key)
     done = subprocess.run(  # noqa: S603 - this interpreter, our own module, our arguments
-        [sys.executable, "-m", "mailer_cli", *args],
+        [sys.executable, "-m", "mailer_cli", "--json", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
