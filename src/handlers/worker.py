@@ -48,9 +48,7 @@ class Batch:
         self._context = context
         self._jobs: deque[Job | ValidationError] = deque(map(_job_of, records))
         readable = [job for job in self._jobs if isinstance(job, Job)]
-        self._outcomes = runtime.courier().process_each(
-            readable, self._deadline, time_left=self._time_left()
-        )
+        self._outcomes = runtime.courier().process_each(readable, self._deadline)
 
     def deliver(self, record: SQSRecord) -> None:
         job = self._jobs.popleft()
@@ -68,10 +66,6 @@ class Batch:
             raise ComeBackLater(f"message {job.id}: again in {outcome.seconds}s")
         if isinstance(outcome, Hop):
             runtime.message_queue().enqueue(job, delay_seconds=outcome.seconds)
-
-    def _time_left(self) -> float | None:
-        """The invocation's time left (seconds), when there is a Lambda context."""
-        return self._context.get_remaining_time_in_millis() / 1000 if self._context else None
 
     def _deadline(self) -> Deadline:
         remaining = self._context.get_remaining_time_in_millis() if self._context else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.delivery.connection_slots import HOLD_GRACE_SECONDS, ConnectionSlots
+from core.delivery import connection_slots as slot_module
+from core.delivery.connection_slots import HOLD_SECONDS, ConnectionSlots
 from core.storage import ItemTable
 from tests.conftest import TABLE_NAMES
 
@@ -26,53 +27,73 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def slots(aws: None, clock: Clock) -> ConnectionSlots:
-    return ConnectionSlots(ItemTable(TABLE_NAMES["RateLimitsTable"], "id"), clock=clock)
+def table(aws: None) -> ItemTable:
+    return ItemTable(TABLE_NAMES["RateLimitsTable"], "id")
+
+
+@pytest.fixture
+def slots(table: ItemTable, clock: Clock) -> ConnectionSlots:
+    return ConnectionSlots(table, clock=clock)
 
 
 def test_holders_together_never_get_more_than_the_limit(slots: ConnectionSlots) -> None:
-    first = slots.take("email", 3, limit=4, hold_seconds=60)
-    second = slots.take("email", 3, limit=4, hold_seconds=60)
-    third = slots.take("email", 1, limit=4, hold_seconds=60)
+    first = slots.take("email", 3, limit=4)
+    second = slots.take("email", 3, limit=4)
+    third = slots.take("email", 1, limit=4)
 
     assert (first.count, second.count, third.count) == (3, 1, 0)
     assert set(first.indexes).isdisjoint(second.indexes)
 
 
 def test_a_released_slot_is_free_for_the_next_holder(slots: ConnectionSlots) -> None:
-    first = slots.take("email", 2, limit=2, hold_seconds=60)
+    first = slots.take("email", 2, limit=2)
     first.release()
 
-    assert slots.take("email", 2, limit=2, hold_seconds=60).count == 2
+    assert slots.take("email", 2, limit=2).count == 2
 
 
-def test_a_crashed_holders_slot_frees_itself_a_little_past_its_time(
+def test_a_dead_holders_slot_frees_itself_one_hold_after_its_last_renewal(
     slots: ConnectionSlots, clock: Clock
 ) -> None:
-    slots.take("email", 1, limit=1, hold_seconds=60)  # never released
+    slots.take("email", 1, limit=1)  # never renewed nor released, as by a dead worker
 
-    clock.now += 60
-    assert slots.take("email", 1, limit=1, hold_seconds=60).count == 0  # the grace holds
-    clock.now += HOLD_GRACE_SECONDS + 1
-    assert slots.take("email", 1, limit=1, hold_seconds=60).count == 1
+    clock.now += HOLD_SECONDS - 1
+    assert slots.take("email", 1, limit=1).count == 0
+    clock.now += 2
+    assert slots.take("email", 1, limit=1).count == 1
+
+
+def test_a_live_holder_keeps_its_slot_past_one_hold_by_renewing_it(
+    slots: ConnectionSlots, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = slots.take("email", 1, limit=1)
+    live.renew_if_due()  # too soon: nothing written
+    clock.now += HOLD_SECONDS - 1
+    monkeypatch.setattr(slot_module, "RENEW_EVERY_SECONDS", 0)  # its lane's next message
+    live.renew_if_due()
+    clock.now += 2  # past the first hold, within the renewed one
+
+    assert slots.take("email", 1, limit=1).count == 0
+    live.release()
+    assert slots.take("email", 1, limit=1).count == 1
 
 
 def test_a_late_release_does_not_free_a_slot_someone_else_took_since(
     slots: ConnectionSlots, clock: Clock
 ) -> None:
-    late = slots.take("email", 1, limit=1, hold_seconds=10)
-    clock.now += 10 + HOLD_GRACE_SECONDS + 1
-    current = slots.take("email", 1, limit=1, hold_seconds=60)
+    late = slots.take("email", 1, limit=1)
+    clock.now += HOLD_SECONDS + 1
+    current = slots.take("email", 1, limit=1)
 
     late.release()
 
     assert current.count == 1
-    assert slots.take("email", 1, limit=1, hold_seconds=60).count == 0
+    assert slots.take("email", 1, limit=1).count == 0
 
 
 def test_services_have_slots_of_their_own_and_a_lowered_limit_holds_at_once(
     slots: ConnectionSlots,
 ) -> None:
-    assert slots.take("email", 4, limit=4, hold_seconds=60).count == 4
-    assert slots.take("other", 4, limit=4, hold_seconds=60).count == 4
-    assert slots.take("email", 1, limit=2, hold_seconds=60).count == 0
+    assert slots.take("email", 4, limit=4).count == 4
+    assert slots.take("other", 4, limit=4).count == 4
+    assert slots.take("email", 1, limit=2).count == 0

@@ -886,31 +886,28 @@ class _RecordingSlots(ConnectionSlots):
     """Every slot free; what each take asked for, recorded (no table)."""
 
     def __init__(self) -> None:
-        self.taken: list[tuple[str, int, int, float]] = []
+        self.taken: list[tuple[str, int, int]] = []
         self.freed: list[str] = []
 
-    def take(self, service: str, wanted: int, *, limit: int, hold_seconds: float) -> HeldSlots:
-        self.taken.append((service, wanted, limit, hold_seconds))
+    def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
+        self.taken.append((service, wanted, limit))
         return HeldSlots(service, tuple(range(wanted)), self._free)
 
     def _free(self, held: HeldSlots) -> None:
         self.freed.append(held.service)
 
 
-def test_a_batchs_connection_slots_are_held_for_the_invocations_time_and_freed_at_its_end(
+def test_a_batchs_connection_slots_are_taken_for_its_lanes_and_freed_at_its_end(
     path: SendPath,
 ) -> None:
-    # Not for one step's SMTP budget: a lane's jobs may take the whole invocation.
     jobs = [_queued(path, subject=f"Message {n}") for n in range(6)]
     slots = _RecordingSlots()
 
     outcomes = list(
-        path.courier(connection_slots=slots).process_each(
-            jobs, lambda: Deadline.after(30), time_left=110
-        )
+        path.courier(connection_slots=slots).process_each(jobs, lambda: Deadline.after(30))
     )
 
     assert outcomes == [Done(Status.SENT)] * 6
-    assert slots.taken == [("email", 4, 4, 110)]  # the default max_connections, 4 lanes
+    assert slots.taken == [("email", 4, 4)]  # the default max_connections, 4 lanes
     assert slots.freed == ["email"]
     assert path.outbox.open_connections == 0  # closed before the slots were freed

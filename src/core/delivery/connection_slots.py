@@ -6,10 +6,18 @@ So a service's limit N is N slots, items `connections:<service>#0` .. `#N-1` in 
 table, each held by at most one holder until its `expires_at`. A worker takes a slot with one
 conditional write (free: no holder, or the holder's time is up) before its lane opens a
 connection, and frees it once the lane's connections are closed; it runs as many lanes as it
-got slots, and one that got none leaves its jobs for later. A worker that dies holding slots
-frees them when their time is up: a hold lasts a little past the invocation's own time, and a
-worker's connections never outlive its invocation (the courier closes them when its batch
-ends), so no connection is open without its slot.
+got slots, and one that got none leaves its jobs for later. A worker's connections never
+outlive its batch (the courier closes them when the batch ends), so no connection is open
+without its slot.
+
+A hold is short (`HOLD_SECONDS`) and renewed by the holder's lanes between messages, at most
+every `RENEW_EVERY_SECONDS`, so a worker that dies holding slots (killed, timed out, its whole
+stack restarted) blocks the service's others for one hold at most, not for its whole
+invocation's time (a full CI run saw a service wait two and a half minutes after a crash when
+holds lasted the invocation). A single message that takes longer than a hold (a stalled
+server, up to the SMTP timeout) can let another worker take its slot meanwhile: the limit is
+then one over for that while, a soft bound rather than a lost message. Hosts' clocks may
+differ by a little: a hold is several renewals long.
 
 The slots are taken lowest first, so a limit lowered from 4 to 2 stops new holders of #2 and #3
 at once; those held there end with their holders' batches.
@@ -18,6 +26,7 @@ at once; those held there end with their holders' batches.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -30,22 +39,42 @@ from core.storage import ItemTable
 
 logger = Logger(child=True)
 
-# A hold lasts this much past what its holder expects to need (the invocation's time left).
-HOLD_GRACE_SECONDS = 30
+# How long a slot is held without a renewal, and how often its holder renews it at most.
+HOLD_SECONDS = 15
+RENEW_EVERY_SECONDS = 5
 
 
 @dataclass
 class HeldSlots:
-    """The slots one worker holds for one service; `release` frees them (once)."""
+    """The slots one worker holds for one service: renewed by its lanes (`renew_if_due`),
+    freed by `release` (once)."""
 
     service: str
     indexes: tuple[int, ...]
     _free: Callable[[HeldSlots], None] = field(repr=False)
     holder: str = ""
+    _renew: Callable[[HeldSlots], None] | None = field(default=None, repr=False)
+    _renewed_at: float = field(default_factory=time.monotonic, repr=False)
+    _renewing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def count(self) -> int:
         return len(self.indexes)
+
+    def renew_if_due(self) -> None:
+        """Hold the slots for another `HOLD_SECONDS` when the last renewal is
+        `RENEW_EVERY_SECONDS` old; a lane finding another lane renewing goes on."""
+        if self._renew is None or not self.indexes:
+            return
+        if time.monotonic() - self._renewed_at < RENEW_EVERY_SECONDS:
+            return
+        if not self._renewing.acquire(blocking=False):
+            return
+        try:
+            self._renew(self)
+            self._renewed_at = time.monotonic()
+        finally:
+            self._renewing.release()
 
     def release(self) -> None:
         if self.indexes:
@@ -56,16 +85,21 @@ class HeldSlots:
 class ConnectionSlots:
     """Take and free a service's connection slots (see the module's docstring)."""
 
-    def __init__(self, table: ItemTable, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        table: ItemTable,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._table = table
         self._clock = clock
 
-    def take(self, service: str, wanted: int, *, limit: int, hold_seconds: float) -> HeldSlots:
-        """Up to `wanted` of the service's `limit` slots, each held for `hold_seconds` (plus a
-        grace); fewer, or none, when other workers hold the rest."""
+    def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
+        """Up to `wanted` of the service's `limit` slots, held (and renewed) until released;
+        fewer, or none, when other workers hold the rest."""
         holder = uuid.uuid4().hex
         now = self._clock()
-        until = math.ceil(now + hold_seconds + HOLD_GRACE_SECONDS)
+        until = math.ceil(now + HOLD_SECONDS)
         taken: list[int] = []
         for index in range(limit):
             if len(taken) >= wanted:
@@ -87,7 +121,24 @@ class ConnectionSlots:
                 "connection slots held elsewhere",
                 extra={"email_service": service, "wanted": wanted, "taken": len(taken)},
             )
-        return HeldSlots(service, tuple(taken), self._free, holder)
+        return HeldSlots(service, tuple(taken), self._free, holder, self._renew)
+
+    def _renew(self, held: HeldSlots) -> None:
+        """Each slot held for another `HOLD_SECONDS`, if it is still this holder's."""
+        until = math.ceil(self._clock() + HOLD_SECONDS)
+        for index in held.indexes:
+            try:
+                self._table.update(
+                    _key(held.service, index),
+                    set={"expires_at": until},
+                    only_if=Attr("holder").eq(held.holder),
+                )
+            except Exception:  # the next renewal tries again; a lost slot is someone else's
+                logger.warning(
+                    "connection slot not renewed",
+                    extra={"email_service": held.service, "slot": index},
+                    exc_info=True,
+                )
 
     def _free(self, held: HeldSlots) -> None:
         """Each slot back, if it is still this holder's (one whose time ran out and that

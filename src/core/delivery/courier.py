@@ -28,7 +28,7 @@ earlier attempt reached someone).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass
@@ -197,12 +197,9 @@ class Courier:
         self,
         jobs: Iterable[Job],
         deadline: Callable[[], Deadline],
-        *,
-        time_left: float | None = None,
     ) -> Iterator[Outcome | Crashed]:
         """One attempt at each job, the outcomes in the jobs' order; `deadline()` gives each
-        step its own. `time_left`: the invocation's, in seconds (how long its connection
-        slots are held at most; without it, the first step's deadline).
+        step its own.
 
         A service's jobs are dealt out to up to its `max_connections` lanes (the first to the
         first lane, the second to the second, and so on round), each a thread of its own that
@@ -221,18 +218,17 @@ class Courier:
         outcomes: dict[int, Outcome | Crashed] = {}
         held: list[HeldSlots] = []
         try:
-            hold = time_left if time_left is not None else deadline().remaining()
-            lanes = self._lanes(batch, hold, held, outcomes)
+            lanes = self._lanes(batch, held, outcomes)
             if len(lanes) == 1 and len(lanes[0]) == len(batch):
                 # One lane for the whole batch: each outcome as soon as it is known, and the
                 # next job untouched until its turn (see `_in_lane`). The batch ends with its
                 # last outcome: the caller need not ask for one more.
-                for position, outcome in enumerate(self._in_lane(batch, deadline)):
+                for position, outcome in enumerate(self._in_lane(batch, deadline, held)):
                     if position == len(batch) - 1:
                         self._end_batch(held)
                     yield outcome
                 return
-            outcomes.update(self._run_lanes(batch, lanes, deadline))
+            outcomes.update(self._run_lanes(batch, lanes, deadline, held))
         finally:
             self._end_batch(held)
         for index in range(len(batch)):
@@ -246,7 +242,11 @@ class Courier:
             slots.release()
 
     def _run_lanes(
-        self, batch: list[Job], lanes: list[list[int]], deadline: Callable[[], Deadline]
+        self,
+        batch: list[Job],
+        lanes: list[list[int]],
+        deadline: Callable[[], Deadline],
+        held: Sequence[HeldSlots],
     ) -> dict[int, Outcome | Crashed]:
         """Each lane's jobs in order; the lanes side by side, each in a thread of its own."""
         if len(lanes) <= 1:
@@ -254,7 +254,7 @@ class Courier:
                 index: outcome
                 for lane in lanes
                 for index, outcome in zip(
-                    lane, self._in_lane([batch[i] for i in lane], deadline), strict=True
+                    lane, self._in_lane([batch[i] for i in lane], deadline, held), strict=True
                 )
             }
         outcomes: dict[int, Outcome | Crashed] = {}
@@ -263,7 +263,11 @@ class Courier:
             # (the message events held until its end) holds in the lanes too.
             runs = [
                 executor.submit(
-                    copy_context().run, self._lane_outcomes, [batch[i] for i in lane], deadline
+                    copy_context().run,
+                    self._lane_outcomes,
+                    [batch[i] for i in lane],
+                    deadline,
+                    held,
                 )
                 for lane in lanes
             ]
@@ -274,15 +278,13 @@ class Courier:
     def _lanes(
         self,
         batch: list[Job],
-        hold_seconds: float,
         held: list[HeldSlots],
         outcomes: dict[int, Outcome | Crashed],
     ) -> list[list[int]]:
         """The batch's positions, dealt out to lanes: each service's jobs round to as many
         lanes as it allows connections at once (and has jobs), and, with connection slots, as
-        it got slots for (`held`, each for `hold_seconds` and a grace: past the invocation's
-        end, as no lane outlives it). The outcomes of jobs left without a lane go to
-        `outcomes`."""
+        it got slots for (`held`: renewed until the batch ends). The outcomes of jobs left
+        without a lane go to `outcomes`."""
         by_service: dict[str, list[int]] = {}
         for index, job in enumerate(batch):
             by_service.setdefault(job.service, []).append(index)
@@ -292,7 +294,7 @@ class Courier:
             count = min(wanted, len(positions))
             if self._slots is not None:
                 try:
-                    slots = self._slots.take(name, count, limit=limit, hold_seconds=hold_seconds)
+                    slots = self._slots.take(name, count, limit=limit)
                 except Exception as error:  # the store did not answer: they come back
                     logger.exception("connection slots not taken", extra={"email_service": name})
                     outcomes.update({index: Crashed(error) for index in positions})
@@ -334,12 +336,15 @@ class Courier:
             return Crashed(error)
 
     def _lane_outcomes(
-        self, jobs: list[Job], deadline: Callable[[], Deadline]
+        self, jobs: list[Job], deadline: Callable[[], Deadline], held: Sequence[HeldSlots]
     ) -> list[Outcome | Crashed]:
-        return list(self._in_lane(jobs, deadline))
+        return list(self._in_lane(jobs, deadline, held))
 
     def _in_lane(
-        self, jobs: Iterable[Job], deadline: Callable[[], Deadline]
+        self,
+        jobs: Iterable[Job],
+        deadline: Callable[[], Deadline],
+        held: Sequence[HeldSlots] = (),
     ) -> Iterator[Outcome | Crashed]:
         """The jobs one after another, on one connection a service.
 
@@ -354,6 +359,9 @@ class Courier:
         job = next(pending, None)
         ahead: LookedAhead | None = None  # the job, when it was looked at ahead
         while job is not None:
+            for slots in held:  # the service's hold, renewed between its messages
+                if slots.service == job.service:
+                    slots.renew_if_due()
             following = next(pending, None)
             outcome, ahead = self._in_batch(job, following, ahead, deadline)
             yield outcome
