@@ -911,3 +911,30 @@ def test_a_batchs_connection_slots_are_taken_for_its_lanes_and_freed_at_its_end(
     assert slots.taken == [("email", 4, 4)]  # the default max_connections, 4 lanes
     assert slots.freed == ["email"]
     assert path.outbox.open_connections == 0  # closed before the slots were freed
+
+
+class _SlotsAllTaken(_RecordingSlots):
+    """Every slot held by another worker."""
+
+    def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
+        self.taken.append((service, wanted, limit))
+        return HeldSlots(service, (), self._free)
+
+
+def test_jobs_without_a_connection_slot_come_back_as_themselves_untouched(
+    path: SendPath,
+) -> None:
+    # Their own SQS messages come back: no fresh copy, so a worker killed meanwhile leaves
+    # nothing the repair can no longer see, and the records stay as they were.
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(3)]
+    before = [_record(path, job) for job in jobs]
+
+    outcomes = list(
+        path.courier(connection_slots=_SlotsAllTaken()).process_each(
+            jobs, lambda: Deadline.after(30)
+        )
+    )
+
+    assert outcomes == [RetryIn(5)] * 3
+    assert [_record(path, job) for job in jobs] == before
+    assert path.outbox.messages == []

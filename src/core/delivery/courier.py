@@ -70,7 +70,7 @@ from core.transport.base import Deadline, Outgoing
 logger = Logger(child=True)
 
 # A service's jobs that found all its connection slots held by other workers come back after
-# this long, as fresh copies (not an attempt, not a redelivery).
+# this long: the same SQS messages, made visible again (not an attempt).
 NO_SLOT_WAIT_SECONDS = 5
 
 
@@ -206,11 +206,11 @@ class Courier:
         sends its jobs in order on a connection of its own: a batch takes about that many
         times less time. With `connection_slots`, the limit holds across workers: a lane
         needs one of the service's slots, a worker that got fewer runs fewer lanes, and one
-        that got none leaves the service's jobs for later (`NO_SLOT_WAIT_SECONDS`, as fresh
-        copies: not an attempt). The service's connections are closed when the batch ends,
-        before its slots are freed, so none is ever open without one. A service with a
-        provider pace (`max_send_rate`) sends on one lane and takes its pace as each message is
-        handed over (`core.delivery.handover_pace`). Every rule of a
+        that got none leaves the service's jobs for later (`NO_SLOT_WAIT_SECONDS`: the same
+        SQS messages come back, not an attempt). The service's connections are closed when
+        the batch ends, before its slots are freed, so none is ever open without one. A
+        service with a provider pace (`max_send_rate`) sends on one lane and takes its pace as
+        each message is handed over (`core.delivery.handover_pace`). Every rule of a
         single attempt holds in a lane: each job is claimed, checked and settled by the lane
         that sends it.
         """
@@ -325,13 +325,17 @@ class Courier:
         return lanes, config.max_connections
 
     def _no_connection(self, job: Job) -> Outcome | Crashed:
-        """A job whose service's connections are all in use by other workers: a fresh copy
-        comes back a little later; waiting for a connection is not an attempt."""
+        """A job whose service's connections are all in use by other workers comes back a
+        little later; waiting for a connection is not an attempt. Its own SQS message comes
+        back (not a fresh copy, as a pace wait's hop makes): a hop takes the record out of
+        the repair's outbox before the copy exists, and a full CI run's kills caught workers
+        between the two, leaving messages `queued` until the killed copies' visibility ran
+        out. The worker turns a message received many times into a fresh copy anyway."""
         try:
             current = self._records.get(job.id)
             if current.status in FINAL:
                 return self._not_claimed(job)
-            return self._hop(current, NO_SLOT_WAIT_SECONDS)
+            return RetryIn(NO_SLOT_WAIT_SECONDS)
         except NotFound:
             logger.error("job without a message record: dropped", extra={"record_id": job.id})
             return Done(None)
