@@ -40,8 +40,8 @@ from core.storage import ItemTable
 logger = Logger(child=True)
 
 # How long a slot is held without a renewal, and how often its holder renews it at most.
-HOLD_SECONDS = 15
-RENEW_EVERY_SECONDS = 5
+HOLD_SECONDS = 6
+RENEW_EVERY_SECONDS = 2
 
 
 @dataclass
