@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from core import runtime
-from core.delivery.courier import Crashed, Hop, RetryIn
+from core.delivery.courier import Crashed, RetryIn
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES, Job
 from core.observability.logs import correlate
 from core.settings import check_settings
@@ -64,8 +64,7 @@ class Batch:
                 return  # this copy is deleted; the fresh one starts at no receives
             runtime.message_queue().retry_later(record.receipt_handle, outcome.seconds)
             raise ComeBackLater(f"message {job.id}: again in {outcome.seconds}s")
-        if isinstance(outcome, Hop):
-            runtime.message_queue().enqueue(job, delay_seconds=outcome.seconds)
+        # Done, or a Hop (its fresh copy already queued by the courier): this copy is deleted.
 
     def _deadline(self) -> Deadline:
         remaining = self._context.get_remaining_time_in_millis() if self._context else None

@@ -186,6 +186,26 @@ def test_a_job_paced_by_the_provider_hops_without_its_outbox(path: SendPath) -> 
     assert _repair(path) == []
 
 
+def test_a_hop_whose_copy_was_not_queued_leaves_the_record_holding_its_job(
+    path: SendPath,
+) -> None:
+    """The fresh copy is queued before the record lets go of the job: when the copy cannot
+    be queued (or the worker dies before it is), the record still holds the job, this copy
+    comes back, and the repair queues it again once its grace has passed."""
+    record_id = _accept(path)
+    path.limiter.refuse("service:email", retry_after=60)
+    job = path.queue.only_job.job
+    path.queue.refuse = RuntimeError("SQS down")
+
+    with pytest.raises(RuntimeError, match="SQS down"):
+        path.courier().process(job, Deadline.after(30))
+
+    assert path.records.get(record_id).outbox is not None
+    path.queue.refuse = None
+    path.clock.advance(10 * GRACE)
+    assert _repair(path) == [record_id]
+
+
 def test_a_cancelled_or_abandoned_record_holds_no_job(path: SendPath) -> None:
     record_id = _accept(path)
     assert path.records.cancel(record_id).outbox is None

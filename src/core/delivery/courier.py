@@ -90,8 +90,9 @@ class RetryIn:
 
 @dataclass(frozen=True)
 class Hop:
-    """Re-queue the job with a delay and delete this copy: for a schedule beyond SQS's 15
-    minutes, or a provider's pace. Not an attempt, and not a redelivery."""
+    """The job was queued again, `seconds` from now (a schedule beyond SQS's 15 minutes, a
+    provider's pace, an invocation running out): delete this copy. Not an attempt, and not
+    a redelivery."""
 
     seconds: int
 
@@ -427,7 +428,7 @@ class Courier:
         if job.send_at is not None:
             wait = (datetime.fromisoformat(job.send_at) - now).total_seconds()
             if wait >= 1:
-                return Hop(min(round(wait), MAX_DELAY_SECONDS))
+                return self._hop(job, None, round(wait))
         try:
             current = ahead.record if ahead else self._records.get(job.id)
         except NotFound:
@@ -439,7 +440,7 @@ class Courier:
         if deadline.remaining() < self._min_seconds_to_start:
             # Earlier messages of the batch used up this invocation: a fresh copy goes to the
             # next one, rather than an attempt doomed to time out.
-            return self._hop(current, 0)
+            return self._hop(job, current, 0)
         # Read once per attempt: the pace, the checks and the transport all use this copy.
         service: Service | EmailApiError
         try:
@@ -452,14 +453,14 @@ class Courier:
             # windows would keep waiting long comes back later instead.
             wait = self._admission.provider_wait(service)
             if wait > MAX_HANDOVER_WAIT_SECONDS:
-                return self._hop(current, math.ceil(wait))
+                return self._hop(job, current, math.ceil(wait))
         elif isinstance(service, Service):
             try:
                 # Pace to the provider's limits before claiming: waiting is not an attempt,
                 # and a fresh copy (not a redelivery) keeps it from counting as a dead letter.
                 allowance = self._admission.take_provider(service)
             except RateLimited as limited:
-                return self._hop(current, limited.retry_after)
+                return self._hop(job, current, limited.retry_after)
         record = self._records.claim(job.id, self._lease_seconds, at=now)
         if record is None:
             if allowance is not None:
@@ -476,13 +477,20 @@ class Courier:
             return ready
         return Ready(job, record, *ready, allowance)
 
-    def _hop(self, current: MessageRecord, seconds: int) -> Hop:
+    def _hop(self, job: Job, current: MessageRecord | None, seconds: int) -> Hop:
         """Queue a fresh copy of the job: from now on that copy is the message's job, so the
         record no longer holds it (a repair would add a copy every time it looked, each one
-        hopping on while the provider's pace holds it back)."""
-        if current.outbox_shard is not None:
+        hopping on while the provider's pace holds it back). The copy is queued first and
+        the record let go of it after: a worker killed between the two leaves the record
+        holding its job, and the repair queues it again (a duplicate, which the claim makes
+        harmless), rather than a record that holds no job while its only copy sits out the
+        queue's visibility timeout. A copy that could not be queued raises: this one comes
+        back."""
+        delay = min(seconds, MAX_DELAY_SECONDS)
+        self._queue.enqueue(job, delay_seconds=delay)
+        if current is not None and current.outbox_shard is not None:
             self._records.release_outbox(current.id)
-        return Hop(min(seconds, MAX_DELAY_SECONDS))
+        return Hop(delay)
 
     def attempt(self, ready: Ready, deadline: Deadline, *, then: Outgoing | None = None) -> Outcome:
         """The SMTP exchange for a prepared job, and its outcome settled; `then` is the next
