@@ -36,7 +36,6 @@ from handlers.queue_batches import ComeBackLater, partial_batch_processor, recei
 
 # A missing table name or queue URL fails the cold start, naming it, not the first request.
 check_settings()
-processor = partial_batch_processor()
 
 
 class Batch:
@@ -83,6 +82,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # The batch's message events go to their consumers together, once, at its end.
     with runtime.message_records().held():
         batch = Batch(event.get("Records") or [], context)
+        # A processor of its own: it keeps the invocation's records and handler, which an
+        # invocation running beside it in the same process (a test's workers side by side,
+        # an in-process caller) must not overwrite.
         return process_partial_response(
-            event=event, record_handler=batch.deliver, processor=processor, context=context
+            event=event,
+            record_handler=batch.deliver,
+            processor=partial_batch_processor(),
+            context=context,
         )
