@@ -478,6 +478,11 @@ def fetch_attachments(
     return fetcher.gather(entries, Deadline.after(policy.timeout_seconds))
 
 
+def answer_deadline(remaining_millis: int) -> Deadline:
+    """When an invocation with `remaining_millis` left must have its answer ready."""
+    return Deadline.after(remaining_millis / 1000 - RESPONSE_MARGIN_SECONDS)
+
+
 def send_deadline(remaining_millis: int | None) -> Deadline:
     """The SMTP timeout, cut short so the Lambda can still answer before it is killed."""
     budget = get_settings().smtp_timeout_seconds

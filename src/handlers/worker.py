@@ -47,7 +47,9 @@ class Batch:
         self._context = context
         self._jobs: deque[Job | ValidationError] = deque(map(_job_of, records))
         readable = [job for job in self._jobs if isinstance(job, Job)]
-        self._outcomes = runtime.courier().process_each(readable, self._deadline)
+        self._outcomes = runtime.courier().process_each(
+            readable, self._deadline, answer_by=self._answer_by()
+        )
 
     def deliver(self, record: SQSRecord) -> None:
         job = self._jobs.popleft()
@@ -66,8 +68,14 @@ class Batch:
         # Done, or a Hop (its fresh copy already queued by the courier): this copy is deleted.
 
     def _deadline(self) -> Deadline:
-        remaining = self._context.get_remaining_time_in_millis() if self._context else None
-        return runtime.send_deadline(remaining)
+        return runtime.send_deadline(self._remaining_millis())
+
+    def _answer_by(self) -> Deadline | None:
+        remaining = self._remaining_millis()
+        return None if remaining is None else runtime.answer_deadline(remaining)
+
+    def _remaining_millis(self) -> int | None:
+        return self._context.get_remaining_time_in_millis() if self._context else None
 
 
 def _job_of(record: dict[str, Any]) -> Job | ValidationError:

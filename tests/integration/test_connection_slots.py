@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 
 from core.delivery import connection_slots as slot_module
-from core.delivery.connection_slots import HOLD_SECONDS, ConnectionSlots
+from core.delivery.connection_slots import (
+    HOLD_SECONDS,
+    PATIENCE_SECONDS,
+    ConnectionSlots,
+    Wanted,
+)
 from core.storage import ItemTable
 from tests.conftest import TABLE_NAMES
 
@@ -97,3 +102,52 @@ def test_services_have_slots_of_their_own_and_a_lowered_limit_holds_at_once(
     assert slots.take("email", 4, limit=4).count == 4
     assert slots.take("other", 4, limit=4).count == 4
     assert slots.take("email", 1, limit=2).count == 0
+
+
+def test_a_waiting_holder_takes_the_slot_its_holder_frees(table: ItemTable, clock: Clock) -> None:
+    """`take_any` looks again, backing off, until a slot comes free: here its holder's batch
+    ends after the waiter's third look."""
+    looks: list[float] = []
+    holder = ConnectionSlots(table, clock=clock).take("email", 1, limit=1)
+
+    def wait(seconds: float) -> None:
+        looks.append(seconds)
+        clock.now += seconds
+        if len(looks) == 3:
+            holder.release()
+
+    waiter = ConnectionSlots(table, clock=clock, sleep=wait)
+    [held] = waiter.take_any([Wanted("email", 1, 1)], patience=PATIENCE_SECONDS)
+
+    assert held.count == 1
+    assert looks == [0.05, 0.1, 0.2]
+
+
+def test_a_dead_holders_slot_is_taken_by_a_waiter_within_its_patience(
+    table: ItemTable, clock: Clock
+) -> None:
+    ConnectionSlots(table, clock=clock).take("email", 1, limit=1)  # killed while holding it
+
+    def wait(seconds: float) -> None:
+        clock.now += seconds
+
+    waiter = ConnectionSlots(table, clock=clock, sleep=wait)
+    [held] = waiter.take_any([Wanted("email", 1, 1)], patience=PATIENCE_SECONDS)
+
+    assert held.count == 1
+    assert HOLD_SECONDS < clock.now - START <= PATIENCE_SECONDS
+
+
+def test_a_waiter_gives_up_after_its_patience(table: ItemTable, clock: Clock) -> None:
+    holder = ConnectionSlots(table, clock=clock)
+    holder.take("email", 1, limit=1)
+
+    def wait(seconds: float) -> None:
+        clock.now += seconds
+        holder.take("email", 1, limit=1)  # another worker always gets there first
+
+    waiter = ConnectionSlots(table, clock=clock, sleep=wait)
+    [held] = waiter.take_any([Wanted("email", 1, 1)], patience=2)
+
+    assert held.count == 0
+    assert clock.now - START <= 2

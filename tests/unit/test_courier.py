@@ -6,20 +6,27 @@ provider's allowance."""
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.delivery.connection_slots import ConnectionSlots, HeldSlots
+from core.delivery.connection_slots import (
+    LONGEST_LOOK_SECONDS,
+    PATIENCE_SECONDS,
+    ConnectionSlots,
+    HeldSlots,
+)
 from core.delivery.courier import Crashed, Done, Hop, RetryIn
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import MessageRecord, Status
 from core.message import Message
 from core.ports import TransportFactory
 from core.send_request import parse_send_request
+from core.storage import ItemTable
 from core.transport.base import Deadline, Outgoing
 from core.transport.smtp.errors import (
     SmtpConnectFailed,
@@ -883,11 +890,17 @@ def test_a_job_whose_store_fails_comes_back_alone(
 
 
 class _RecordingSlots(ConnectionSlots):
-    """Every slot free; what each take asked for, recorded (no table)."""
+    """Every slot free; what each take asked for, recorded (no table). Its waits pass at
+    once, on a clock of their own."""
 
     def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(cast(ItemTable, None), clock=lambda: self.now, sleep=self._pass)
         self.taken: list[tuple[str, int, int]] = []
         self.freed: list[str] = []
+
+    def _pass(self, seconds: float) -> None:
+        self.now += seconds
 
     def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
         self.taken.append((service, wanted, limit))
@@ -914,11 +927,16 @@ def test_a_batchs_connection_slots_are_taken_for_its_lanes_and_freed_at_its_end(
 
 
 class _SlotsAllTaken(_RecordingSlots):
-    """Every slot held by another worker."""
+    """Every slot held by another worker, until `free_after` seconds have passed."""
+
+    def __init__(self, free_after: float = math.inf) -> None:
+        super().__init__()
+        self.free_after = free_after
 
     def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
         self.taken.append((service, wanted, limit))
-        return HeldSlots(service, (), self._free)
+        indexes = tuple(range(wanted)) if self.now >= self.free_after else ()
+        return HeldSlots(service, indexes, self._free)
 
 
 def test_jobs_without_a_connection_slot_come_back_as_themselves_untouched(
@@ -928,13 +946,84 @@ def test_jobs_without_a_connection_slot_come_back_as_themselves_untouched(
     # nothing the repair can no longer see, and the records stay as they were.
     jobs = [_queued(path, subject=f"Message {n}") for n in range(3)]
     before = [_record(path, job) for job in jobs]
+    slots = _SlotsAllTaken()
 
     outcomes = list(
-        path.courier(connection_slots=_SlotsAllTaken()).process_each(
-            jobs, lambda: Deadline.after(30)
-        )
+        path.courier(connection_slots=slots).process_each(jobs, lambda: Deadline.after(30))
     )
 
     assert outcomes == [RetryIn(5)] * 3
     assert [_record(path, job) for job in jobs] == before
     assert path.outbox.messages == []
+    # It waited for a slot first: looked again and again, backing off, for PATIENCE_SECONDS
+    # (less the time a message needs to start after it).
+    assert len(slots.taken) > 5
+    assert PATIENCE_SECONDS - 2 < slots.now <= PATIENCE_SECONDS
+
+
+def test_a_batch_with_nothing_else_to_send_waits_for_a_slot_to_come_free(
+    path: SendPath,
+) -> None:
+    # Another worker's batch ends two seconds in: this one sends then, rather than letting its
+    # jobs come back seconds later, together with every other worker that lost the race.
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(3)]
+    slots = _SlotsAllTaken(free_after=2)
+
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(jobs, lambda: Deadline.after(30))
+    )
+
+    assert outcomes == [Done(Status.SENT)] * 3
+    assert 2 <= slots.now < 2 + LONGEST_LOOK_SECONDS
+
+
+def test_a_batch_waits_for_a_slot_no_longer_than_its_invocation_allows(
+    path: SendPath,
+) -> None:
+    jobs = [_queued(path, subject="Message")]
+    slots = _SlotsAllTaken()
+
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(jobs, lambda: Deadline.after(0.3))
+    )
+
+    assert outcomes == [RetryIn(5)]
+    assert slots.now <= 0.3
+
+
+def test_a_service_without_a_slot_does_not_hold_up_the_batchs_others(path: SendPath) -> None:
+    # The batch has something to send: the jobs of the service whose slots are all held come
+    # back at once (no wait), and the other service's go out.
+    path.services.add(smtp_service("bulk"))
+    path.keys[KEY] = Principal(KEY, ROLE.model_copy(update={"services": ["email", "bulk"]}))
+    jobs = [_queued(path, subject="Mine"), _queued(path, service="bulk", subject="Other")]
+
+    class _FirstServiceFull(_RecordingSlots):
+        def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
+            self.taken.append((service, wanted, limit))
+            return HeldSlots(service, () if service == "email" else (0,), self._free)
+
+    slots = _FirstServiceFull()
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(jobs, lambda: Deadline.after(30))
+    )
+
+    assert outcomes == [RetryIn(5), Done(Status.SENT)]
+    assert slots.now == 0
+
+
+def test_a_batch_waits_for_a_slot_while_its_invocation_has_time_beyond_one_sends_deadline(
+    path: SendPath,
+) -> None:
+    # Each step's deadline is the SMTP timeout; the invocation may have minutes left.
+    jobs = [_queued(path, subject="Message")]
+    slots = _SlotsAllTaken(free_after=12)
+
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(
+            jobs, lambda: Deadline.after(10), answer_by=Deadline.after(100)
+        )
+    )
+
+    assert outcomes == [Done(Status.SENT)]
+    assert 12 <= slots.now < 12 + LONGEST_LOOK_SECONDS

@@ -6,9 +6,11 @@ So a service's limit N is N slots, items `connections:<service>#0` .. `#N-1` in 
 table, each held by at most one holder until its `expires_at`. A worker takes a slot with one
 conditional write (free: no holder, or the holder's time is up) before its lane opens a
 connection, and frees it once the lane's connections are closed; it runs as many lanes as it
-got slots, and one that got none leaves its jobs for later. A worker's connections never
-outlive its batch (the courier closes them when the batch ends), so no connection is open
-without its slot.
+got slots. One that got none, and has nothing else in its batch to send meanwhile, waits a
+little for a slot to come free (`take_any`: a worker's batch usually takes a second or so, and
+a dead holder's slot frees itself within a hold); one that still has none then leaves its jobs
+for later. A worker's connections never outlive its batch (the courier closes them when the
+batch ends), so no connection is open without its slot.
 
 A hold is short (`HOLD_SECONDS`) and renewed by the holder's lanes between messages, at most
 every `RENEW_EVERY_SECONDS`, so a worker that dies holding slots (killed, timed out, its whole
@@ -29,7 +31,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
@@ -39,9 +41,23 @@ from core.storage import ItemTable
 
 logger = Logger(child=True)
 
+# Every slot's item id starts so: `connections:<service>#<index>`.
+KEY_PREFIX = "connections:"
+
 # How long a slot is held without a renewal, and how often its holder renews it at most.
 HOLD_SECONDS = 6
 RENEW_EVERY_SECONDS = 2
+# How long a worker with nothing else to send waits at most for a slot (its invocation allowing),
+# looking again after FIRST_LOOK_SECONDS, then twice as long each time up to
+# LONGEST_LOOK_SECONDS: the slot that another worker's batch frees when it ends, or a dead
+# holder's when its hold runs out (HOLD_SECONDS, each end rounded to the whole second it is
+# stored in). Without the wait, the workers that lost a race for the slots all came back
+# together 5 s later, and lost it again together: full CI runs saw messages still queued half
+# a minute after a restart. Waiting costs the worker's time only; each look, one conditional
+# write a slot.
+PATIENCE_SECONDS = 30
+FIRST_LOOK_SECONDS = 0.05
+LONGEST_LOOK_SECONDS = 0.5
 
 
 @dataclass
@@ -82,6 +98,15 @@ class HeldSlots:
             self.indexes = ()
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """Slots a batch would use for a service: `count` lanes, of the service's `limit`."""
+
+    service: str
+    count: int
+    limit: int
+
+
 class ConnectionSlots:
     """Take and free a service's connection slots (see the module's docstring)."""
 
@@ -90,9 +115,24 @@ class ConnectionSlots:
         table: ItemTable,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._table = table
         self._clock = clock
+        self._sleep = sleep
+
+    def take_any(self, wanted: Sequence[Wanted], *, patience: float) -> list[HeldSlots]:
+        """Each service's slots (as `take`, in `wanted`'s order), looking again and again for
+        up to `patience` seconds until at least one service got one; every one empty when
+        none came free in that time."""
+        give_up_at = self._clock() + patience
+        pause = FIRST_LOOK_SECONDS
+        while True:
+            held = [self.take(each.service, each.count, limit=each.limit) for each in wanted]
+            if any(slots.count for slots in held) or self._clock() + pause > give_up_at:
+                return held
+            self._sleep(pause)
+            pause = min(2 * pause, LONGEST_LOOK_SECONDS)
 
     def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
         """Up to `wanted` of the service's `limit` slots, held (and renewed) until released;
@@ -117,7 +157,7 @@ class ConnectionSlots:
             if written is not None:
                 taken.append(index)
         if len(taken) < wanted:
-            logger.info(
+            logger.debug(
                 "connection slots held elsewhere",
                 extra={"email_service": service, "wanted": wanted, "taken": len(taken)},
             )
@@ -159,4 +199,4 @@ class ConnectionSlots:
 
 
 def _key(service: str, index: int) -> str:
-    return f"connections:{service}#{index}"
+    return f"{KEY_PREFIX}{service}#{index}"

@@ -42,7 +42,8 @@ from core.access.authentication import Principal
 from core.access.reservation import Reservation
 from core.admission import Admission
 from core.composition.compose import compose
-from core.delivery.connection_slots import ConnectionSlots, HeldSlots
+from core.delivery.connection_slots import PATIENCE_SECONDS as SLOT_PATIENCE_SECONDS
+from core.delivery.connection_slots import ConnectionSlots, HeldSlots, Wanted
 from core.delivery.deliver import Deliverer, outgoing
 from core.delivery.handover_pace import MAX_WAIT_SECONDS as MAX_HANDOVER_WAIT_SECONDS
 from core.delivery.handover_pace import is_paced, pace_at_handover
@@ -198,9 +199,12 @@ class Courier:
         self,
         jobs: Iterable[Job],
         deadline: Callable[[], Deadline],
+        *,
+        answer_by: Deadline | None = None,
     ) -> Iterator[Outcome | Crashed]:
         """One attempt at each job, the outcomes in the jobs' order; `deadline()` gives each
-        step its own.
+        step its own, and `answer_by` is when the invocation must answer (how long it may
+        wait for a connection slot; without it, the first step's deadline).
 
         A service's jobs are dealt out to up to its `max_connections` lanes (the first to the
         first lane, the second to the second, and so on round), each a thread of its own that
@@ -219,7 +223,7 @@ class Courier:
         outcomes: dict[int, Outcome | Crashed] = {}
         held: list[HeldSlots] = []
         try:
-            lanes = self._lanes(batch, held, outcomes)
+            lanes = self._lanes(batch, held, outcomes, self._slot_patience(deadline, answer_by))
             if len(lanes) == 1 and len(lanes[0]) == len(batch):
                 # One lane for the whole batch: each outcome as soon as it is known, and the
                 # next job untouched until its turn (see `_in_lane`). The batch ends with its
@@ -234,6 +238,12 @@ class Courier:
             self._end_batch(held)
         for index in range(len(batch)):
             yield outcomes[index]
+
+    def _slot_patience(self, deadline: Callable[[], Deadline], answer_by: Deadline | None) -> float:
+        """How long the batch may wait for a connection slot: while a message could still
+        start after it (a job that could not is a hop, and loses nothing)."""
+        left = (answer_by or deadline()).remaining()
+        return min(SLOT_PATIENCE_SECONDS, left - self._min_seconds_to_start)
 
     def _end_batch(self, held: list[HeldSlots]) -> None:
         """Close the batch's connections, then free the slots they held."""
@@ -281,32 +291,80 @@ class Courier:
         batch: list[Job],
         held: list[HeldSlots],
         outcomes: dict[int, Outcome | Crashed],
+        patience: float,
     ) -> list[list[int]]:
         """The batch's positions, dealt out to lanes: each service's jobs round to as many
         lanes as it allows connections at once (and has jobs), and, with connection slots, as
-        it got slots for (`held`: renewed until the batch ends). The outcomes of jobs left
-        without a lane go to `outcomes`."""
+        it got slots for (`held`: renewed until the batch ends). When no service of the batch
+        got a slot, the worker has nothing else to do: it waits up to `patience` seconds for
+        one to come free. The outcomes of jobs left without a lane go to `outcomes`."""
         by_service: dict[str, list[int]] = {}
         for index, job in enumerate(batch):
             by_service.setdefault(job.service, []).append(index)
-        lanes: list[list[int]] = []
+        wanted: list[Wanted] = []
         for name, positions in by_service.items():
-            wanted, limit = self._connections_allowed(name)
-            count = min(wanted, len(positions))
-            if self._slots is not None:
-                try:
-                    slots = self._slots.take(name, count, limit=limit)
-                except Exception as error:  # the store did not answer: they come back
-                    logger.exception("connection slots not taken", extra={"email_service": name})
-                    outcomes.update({index: Crashed(error) for index in positions})
-                    continue
-                held.append(slots)
-                count = slots.count
-            if count == 0:
-                outcomes.update({index: self._no_connection(batch[index]) for index in positions})
-                continue
-            lanes += [positions[lane::count] for lane in range(count)]
+            count, limit = self._connections_allowed(name)
+            wanted.append(Wanted(name, min(count, len(positions)), limit))
+        if self._slots is None:
+            return [
+                by_service[each.service][lane :: each.count]
+                for each in wanted
+                for lane in range(each.count)
+            ]
+        lanes: list[list[int]] = []
+        without: list[Wanted] = []  # the services that got no slot yet
+        for each in wanted:
+            slots = self._take_slots([each], 0, by_service, outcomes)
+            if slots is None:
+                continue  # the store did not answer: their outcomes are set
+            held += slots
+            lanes += self._dealt(slots, by_service)
+            without += [each for slot in slots if slot.count == 0]
+        if without and not lanes and patience > 0:
+            waited = self._take_slots(without, patience, by_service, outcomes)
+            if waited is None:
+                return lanes
+            held += waited
+            lanes += self._dealt(waited, by_service)
+            without = [each for each, slot in zip(without, waited, strict=True) if not slot.count]
+        for each in without:
+            logger.info(
+                "no connection slot free: the jobs come back",
+                extra={"email_service": each.service},
+            )
+            for index in by_service[each.service]:
+                outcomes[index] = self._no_connection(batch[index])
         return lanes
+
+    def _take_slots(
+        self,
+        wanted: list[Wanted],
+        patience: float,
+        by_service: dict[str, list[int]],
+        outcomes: dict[int, Outcome | Crashed],
+    ) -> list[HeldSlots] | None:
+        """The services' slots (see `ConnectionSlots.take_any`); when the store does not
+        answer, None, and their jobs' SQS messages come back (`outcomes`)."""
+        assert self._slots is not None
+        try:
+            return self._slots.take_any(wanted, patience=patience)
+        except Exception as error:
+            logger.exception(
+                "connection slots not taken",
+                extra={"email_services": [each.service for each in wanted]},
+            )
+            for each in wanted:
+                outcomes.update({index: Crashed(error) for index in by_service[each.service]})
+            return None
+
+    @staticmethod
+    def _dealt(slots: list[HeldSlots], by_service: dict[str, list[int]]) -> list[list[int]]:
+        """Each service's positions round to as many lanes as it holds slots."""
+        return [
+            by_service[held.service][lane :: held.count]
+            for held in slots
+            for lane in range(held.count)
+        ]
 
     def _connections_allowed(self, name: str) -> tuple[int, int]:
         """How many lanes the service may use, and how many connection slots it has (its
