@@ -22,7 +22,7 @@ from local_stack.config import LocalConfig
 from local_stack.environment import point_handlers_at, queue_arn, queue_url, trust_local_ca
 from local_stack.functions import template_api, template_functions
 from local_stack.gateway import Gateway
-from local_stack.leases import give_back_leases
+from local_stack.leases import free_connection_slots, give_back_leases
 from local_stack.local_ca import local_authority
 from local_stack.mail_capture import MailCapture, MailFolder
 from local_stack.moto_server import MotoServer
@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         leases = give_back_leases()
         if leases:
             summary += f"; {leases} left sending by the last run's workers, their leases given back"
+        slots = free_connection_slots()
+        if slots:
+            summary += f"; {slots} connection slots they held, freed"
         capture = MailCapture(
             config.smtp_port,
             config.mail_dir,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.delivery.connection_slots import ConnectionSlots
 from core.delivery.message_record import MessageRecord, Status
 from core.delivery.record_store import MessageRepository
 from core.storage import ItemTable
-from local_stack.leases import give_back_leases
+from local_stack.leases import free_connection_slots, give_back_leases
 from tests.conftest import TABLE_NAMES
 
 # What the worker takes: 3 x the SMTP timeout + 60 s.
@@ -50,3 +51,20 @@ def test_a_start_lets_every_sending_lease_lapse_and_touches_nothing_else() -> No
     assert (settled.status, settled.reason) == (Status.UNKNOWN, "worker_interrupted")
     assert records.get("still-queued").status is Status.QUEUED
     assert give_back_leases() == 0
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_start_frees_the_connection_slots_the_last_runs_workers_held() -> None:
+    """A service's slots held by a killed worker are free at once for the new run's workers,
+    not after their holds run out; the service's pace and quota items are left alone."""
+    table = ItemTable(TABLE_NAMES["RateLimitsTable"], "id")
+    table.update("service:email", set={"count": 3})  # a pace window's item, say
+    slots = ConnectionSlots(table)
+    assert slots.take("email", 2, limit=2).count == 2  # never released: its worker was killed
+    assert slots.take("email", 1, limit=2).count == 0
+
+    assert free_connection_slots() == 2
+
+    assert slots.take("email", 2, limit=2).count == 2
+    assert table.get("service:email") == {"id": "service:email", "count": 3}
+    assert free_connection_slots() == 2  # held again, by the take just above
