@@ -80,8 +80,10 @@ class Flood:
             time.sleep(0.02)
 
     def join(self) -> list[str]:
+        # Generous: on a busy machine a round of cold starts and sends can take a while, and
+        # the last round's kill must come after its flood, not in the middle of it.
         for thread in self._threads:
-            thread.join(30)
+            thread.join(120)
         return self.accepted
 
 
