@@ -43,11 +43,12 @@ from core.access.reservation import Reservation
 from core.admission import Admission
 from core.composition.compose import compose
 from core.delivery.connection_slots import PATIENCE_SECONDS as SLOT_PATIENCE_SECONDS
-from core.delivery.connection_slots import ConnectionSlots, HeldSlots, Wanted
+from core.delivery.connection_slots import ConnectionSlots, HeldSlots
 from core.delivery.deliver import Deliverer, outgoing
 from core.delivery.handover_pace import MAX_WAIT_SECONDS as MAX_HANDOVER_WAIT_SECONDS
 from core.delivery.handover_pace import is_paced, pace_at_handover
 from core.delivery.job import MAX_DELAY_SECONDS, Job
+from core.delivery.lanes import LaneDealer
 from core.delivery.message_record import FINAL, WAITING, MessageRecord, RecordChanges, Status
 from core.delivery.retry import DEFAULT_RETRY_WINDOW_MINUTES, backoff_seconds
 from core.errors import (
@@ -188,7 +189,7 @@ class Courier:
         self._lease_seconds = lease_seconds
         self._max_message_bytes = max_message_bytes
         self._min_seconds_to_start = min_seconds_to_start
-        self._slots = connection_slots
+        self._dealer = LaneDealer(services, connection_slots)
 
     def process(self, job: Job, deadline: Deadline, *, now: datetime | None = None) -> Outcome:
         """One attempt at `job` (as of `now`, by default the clock's), and what comes next."""
@@ -206,24 +207,27 @@ class Courier:
         step its own, and `answer_by` is when the invocation must answer (how long it may
         wait for a connection slot; without it, the first step's deadline).
 
-        A service's jobs are dealt out to up to its `max_connections` lanes (the first to the
-        first lane, the second to the second, and so on round), each a thread of its own that
-        sends its jobs in order on a connection of its own: a batch takes about that many
-        times less time. With `connection_slots`, the limit holds across workers: a lane
-        needs one of the service's slots, a worker that got fewer runs fewer lanes, and one
-        that got none leaves the service's jobs for later (`NO_SLOT_WAIT_SECONDS`: the same
-        SQS messages come back, not an attempt). The service's connections are closed when
-        the batch ends, before its slots are freed, so none is ever open without one. A
-        service with a provider pace (`max_send_rate`) sends on one lane and takes its pace as
-        each message is handed over (`core.delivery.handover_pace`). Every rule of a
-        single attempt holds in a lane: each job is claimed, checked and settled by the lane
-        that sends it.
+        A service's jobs are dealt out to lanes (`core.delivery.lanes`): up to its
+        `max_connections` threads, each sending its jobs in order on a connection of its own,
+        so a batch takes about that many times less time; with `connection_slots`, only as
+        many as it holds slots for across workers. Jobs whose service got no slot come back
+        later (`NO_SLOT_WAIT_SECONDS`: the same SQS messages, not an attempt). The service's
+        connections are closed when the batch ends, before its slots are freed, so none is
+        ever open without one. Every rule of a single attempt holds in a lane: each job is
+        claimed, checked and settled by the lane that sends it.
         """
         batch = list(jobs)
         outcomes: dict[int, Outcome | Crashed] = {}
         held: list[HeldSlots] = []
         try:
-            lanes = self._lanes(batch, held, outcomes, self._slot_patience(deadline, answer_by))
+            dealt = self._dealer.deal(
+                batch, held, patience=self._slot_patience(deadline, answer_by)
+            )
+            outcomes.update({index: Crashed(error) for index, error in dealt.crashed.items()})
+            outcomes.update(
+                {index: self._no_connection(batch[index]) for index in dealt.without_slot}
+            )
+            lanes = dealt.lanes
             if len(lanes) == 1 and len(lanes[0]) == len(batch):
                 # One lane for the whole batch: each outcome as soon as it is known, and the
                 # next job untouched until its turn (see `_in_lane`). The batch ends with its
@@ -285,103 +289,6 @@ class Courier:
             for lane, run in zip(lanes, runs, strict=True):
                 outcomes.update(zip(lane, run.result(), strict=True))
         return outcomes
-
-    def _lanes(
-        self,
-        batch: list[Job],
-        held: list[HeldSlots],
-        outcomes: dict[int, Outcome | Crashed],
-        patience: float,
-    ) -> list[list[int]]:
-        """The batch's positions, dealt out to lanes: each service's jobs round to as many
-        lanes as it allows connections at once (and has jobs), and, with connection slots, as
-        it got slots for (`held`: renewed until the batch ends). When no service of the batch
-        got a slot, the worker has nothing else to do: it waits up to `patience` seconds for
-        one to come free. The outcomes of jobs left without a lane go to `outcomes`."""
-        by_service: dict[str, list[int]] = {}
-        for index, job in enumerate(batch):
-            by_service.setdefault(job.service, []).append(index)
-        wanted: list[Wanted] = []
-        for name, positions in by_service.items():
-            count, limit = self._connections_allowed(name)
-            wanted.append(Wanted(name, min(count, len(positions)), limit))
-        if self._slots is None:
-            return [
-                by_service[each.service][lane :: each.count]
-                for each in wanted
-                for lane in range(each.count)
-            ]
-        lanes: list[list[int]] = []
-        without: list[Wanted] = []  # the services that got no slot yet
-        for each in wanted:
-            slots = self._take_slots([each], 0, by_service, outcomes)
-            if slots is None:
-                continue  # the store did not answer: their outcomes are set
-            held += slots
-            lanes += self._dealt(slots, by_service)
-            without += [each for slot in slots if slot.count == 0]
-        if without and not lanes and patience > 0:
-            waited = self._take_slots(without, patience, by_service, outcomes)
-            if waited is None:
-                return lanes
-            held += waited
-            lanes += self._dealt(waited, by_service)
-            without = [each for each, slot in zip(without, waited, strict=True) if not slot.count]
-        for each in without:
-            logger.info(
-                "no connection slot free: the jobs come back",
-                extra={"email_service": each.service},
-            )
-            for index in by_service[each.service]:
-                outcomes[index] = self._no_connection(batch[index])
-        return lanes
-
-    def _take_slots(
-        self,
-        wanted: list[Wanted],
-        patience: float,
-        by_service: dict[str, list[int]],
-        outcomes: dict[int, Outcome | Crashed],
-    ) -> list[HeldSlots] | None:
-        """The services' slots (see `ConnectionSlots.take_any`); when the store does not
-        answer, None, and their jobs' SQS messages come back (`outcomes`)."""
-        assert self._slots is not None
-        try:
-            return self._slots.take_any(wanted, patience=patience)
-        except Exception as error:
-            logger.exception(
-                "connection slots not taken",
-                extra={"email_services": [each.service for each in wanted]},
-            )
-            for each in wanted:
-                outcomes.update({index: Crashed(error) for index in by_service[each.service]})
-            return None
-
-    @staticmethod
-    def _dealt(slots: list[HeldSlots], by_service: dict[str, list[int]]) -> list[list[int]]:
-        """Each service's positions round to as many lanes as it holds slots."""
-        return [
-            by_service[held.service][lane :: held.count]
-            for held in slots
-            for lane in range(held.count)
-        ]
-
-    def _connections_allowed(self, name: str) -> tuple[int, int]:
-        """How many lanes the service may use, and how many connection slots it has (its
-        `max_connections`). When it cannot be read, one lane on its first slot (one of its
-        slots whatever its limit), each job's own turn meeting whatever is wrong with it, as
-        for any job. A paced service (`max_send_rate`) keeps to one lane: its pace is taken as
-        each message is handed over (`core.delivery.handover_pace`), which holds it exactly
-        on one connection; over several, lanes that a busy machine delays unevenly between
-        the unit and the final dot put 6 into one second of a pace of 5 at the server (seen
-        in a test under load, past the limiter's 100 ms margin). Pace before speed."""
-        try:
-            config = self._services.by_name(name).config
-        except Exception:
-            logger.debug("service not read for its lanes", extra={"email_service": name})
-            return 1, 1
-        lanes = 1 if config.max_send_rate is not None else config.max_connections
-        return lanes, config.max_connections
 
     def _no_connection(self, job: Job) -> Outcome | Crashed:
         """A job whose service's connections are all in use by other workers comes back a
