@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import math
-import re
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from mailer_cli import commands, completion, connection_report, ses_events, templates
-from mailer_cli.client import ApiClient
-from mailer_cli.human import Columns
+from mailer_cli.argument_types import (
+    aware_time,
+    iso_date,
+    non_negative_int,
+    page_size,
+    port,
+    positive_int,
+)
+from mailer_cli.command_tree import Commands, connection_options
 
-DEFAULT_TIMEOUT_SECONDS = 30.0
-# The suppression list's reasons, and its largest page, as the API takes them.
+# The suppression list's reasons, as the API takes them.
 REASONS = ("bounce", "complaint", "manual")
 STATUSES = ("scheduled", "queued", "sending", "deferred", "sent", "failed", "unknown", "cancelled")
-MAX_PAGE_SIZE = 100
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-RELATIVE_TIME = re.compile(r"\+(?P<count>[0-9]{1,5})(?P<unit>[mhd])")
-RELATIVE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 ENCRYPTIONS = ("tls", "ssl", "none")
 ENCRYPTION_HELP = (
     "tls = STARTTLS required (port 587), ssl = implicit TLS (port 465), none = plain text"
@@ -103,12 +101,10 @@ exit status:
 Options of the mailer itself (--url, --api-key, --timeout, --json, --progress) may also
 follow the command. Shell completion: `mailer completion bash` (or zsh) prints a script."""
 
-Command = Callable[[ApiClient, argparse.Namespace], Any]
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; each command sets `run` (a `commands` function) and `parser`."""
-    connection = _connection_options()
+    connection = connection_options()
     parser = argparse.ArgumentParser(
         prog="mailer",
         description=DESCRIPTION,
@@ -116,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[connection],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    top = _Commands(parser, connection)
+    top = Commands(parser, connection)
     _keys(top.group("keys", "create, list, change, rotate, disable and revoke API keys"))
     _roles(top.group("roles", "create, list, change and delete roles"))
     _services(top.group("services", "create, list, change, enable, disable and delete services"))
@@ -169,74 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _connection_options() -> argparse.ArgumentParser:
-    # SUPPRESS: an option not given leaves no attribute, so one given before the command is
-    # not overwritten by the command's own copy; `main` falls back to the environment.
-    options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    group = options.add_argument_group("connection")
-    group.add_argument("--url", metavar="URL", help="the API's base URL (default: $MAILER_URL)")
-    group.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help="the API key to call with (default: $MAILER_API_KEY, which keeps it out of shell"
-        " history and `ps`)",
-    )
-    group.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=_positive_float,
-        help=f"how long to wait for the API (default: {DEFAULT_TIMEOUT_SECONDS:g})",
-    )
-    output = options.add_argument_group("output")
-    output.add_argument(
-        "--json",
-        action="store_true",
-        help="print the API's JSON as it answered (import: one JSON object per record)"
-        " instead of tables and `key: value` lines",
-    )
-    output.add_argument(
-        "--field",
-        metavar="PATH",
-        help="print only this field of the answer (a dotted path: id, config.host), one line"
-        " per record for a list; for scripts: ID=$(mailer ... --field id)",
-    )
-    output.add_argument(
-        "--progress",
-        action="store_true",
-        help="show progress on standard error even when it is not a terminal (send --batch,"
-        " import)",
-    )
-    return options
-
-
-class _Commands:
-    """The subcommands of one parser; every command also takes the connection options."""
-
-    def __init__(self, parser: argparse.ArgumentParser, connection: argparse.ArgumentParser):
-        self._subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-        self._connection = connection
-
-    def group(self, name: str, help_text: str) -> _Commands:
-        group = self._subparsers.add_parser(
-            name, help=help_text, description=f"{name}: {help_text}."
-        )
-        return _Commands(group, self._connection)
-
-    def command(
-        self, name: str, help_text: str, run: Command, columns: Columns = ()
-    ) -> argparse.ArgumentParser:
-        """A command doing `run`; `columns`: the fields its list answer shows as a table."""
-        command = self._subparsers.add_parser(
-            name,
-            help=help_text,
-            description=f"{help_text[0].upper()}{help_text[1:]}.",
-            parents=[self._connection],
-        )
-        command.set_defaults(run=run, parser=command, columns=columns)
-        return command
-
-
-def _keys(keys: _Commands) -> None:
+def _keys(keys: Commands) -> None:
     create = keys.command(
         "create", "create an API key (its secret is shown this once)", commands.keys_create
     )
@@ -266,13 +195,13 @@ def _keys(keys: _Commands) -> None:
     rotate.add_argument(
         "--overlap",
         metavar="SECONDS",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         help="how long the old secret keeps working (default: 0, it stops at once)",
     )
 
 
-def _roles(roles: _Commands) -> None:
+def _roles(roles: Commands) -> None:
     create = roles.command("create", "create a role", commands.roles_create)
     create.add_argument("name", help="lower-case letters, digits, '-' or '_'")
     create.add_argument(
@@ -333,20 +262,20 @@ def _role_options(command: argparse.ArgumentParser) -> None:
         " none: no restriction)",
     )
     command.add_argument(
-        "--max-recipients", metavar="N", type=_positive_int, help="recipients per message"
+        "--max-recipients", metavar="N", type=positive_int, help="recipients per message"
     )
-    command.add_argument("--per-minute", metavar="N", type=_positive_int, help="sends per minute")
-    command.add_argument("--per-day", metavar="N", type=_positive_int, help="sends per day")
+    command.add_argument("--per-minute", metavar="N", type=positive_int, help="sends per minute")
+    command.add_argument("--per-day", metavar="N", type=positive_int, help="sends per day")
 
 
-def _services(services: _Commands) -> None:
+def _services(services: Commands) -> None:
     create = services.command("create", "create an SMTP service", commands.services_create)
     create.add_argument("name", help="lower-case letters, digits, '-' or '_'; not 'system'")
     create.add_argument("--label", metavar="TEXT", help="a short title for people")
     create.add_argument("--description", metavar="TEXT", help="what the service is for")
     smtp = create.add_argument_group("SMTP server")
     smtp.add_argument("--host", required=True, help="the SMTP server's hostname")
-    smtp.add_argument("--port", type=_port, help="its port (API default: 587)")
+    smtp.add_argument("--port", type=port, help="its port (API default: 587)")
     smtp.add_argument("--encryption", choices=ENCRYPTIONS, help=ENCRYPTION_HELP)
     smtp.add_argument(
         "--no-verify-tls",
@@ -376,7 +305,7 @@ def _services(services: _Commands) -> None:
     update.add_argument("--description", metavar="TEXT", help="what the service is for")
     smtp = update.add_argument_group("SMTP server")
     smtp.add_argument("--host", help="the SMTP server's hostname")
-    smtp.add_argument("--port", type=_port, help="its port")
+    smtp.add_argument("--port", type=port, help="its port")
     smtp.add_argument("--encryption", choices=ENCRYPTIONS, help=ENCRYPTION_HELP)
     smtp.add_argument(
         "--verify-tls",
@@ -388,21 +317,21 @@ def _services(services: _Commands) -> None:
     _sender_options(update.add_argument_group("sender defaults"))
     sending = update.add_argument_group("sending")
     sending.add_argument(
-        "--max-send-rate", metavar="N", type=_positive_int, help="messages per second at most"
+        "--max-send-rate", metavar="N", type=positive_int, help="messages per second at most"
     )
     sending.add_argument(
-        "--daily-quota", metavar="N", type=_positive_int, help="messages per day at most"
+        "--daily-quota", metavar="N", type=positive_int, help="messages per day at most"
     )
     sending.add_argument(
-        "--max-connections", metavar="N", type=_positive_int, help="SMTP connections, 1 to 10"
+        "--max-connections", metavar="N", type=positive_int, help="SMTP connections, 1 to 10"
     )
     sending.add_argument(
-        "--max-recipients", metavar="N", type=_positive_int, help="recipients per message"
+        "--max-recipients", metavar="N", type=positive_int, help="recipients per message"
     )
     sending.add_argument(
         "--retry-window-minutes",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         help="how long a deferred message is retried (1 to 7200)",
     )
     sending.add_argument(
@@ -449,7 +378,7 @@ def _sender_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--reply-to-name", metavar="NAME", help="the default Reply-To name")
 
 
-def _suppression(suppression: _Commands) -> None:
+def _suppression(suppression: Commands) -> None:
     scope_help = "one service's entries only ('*': the account-wide ones)"
     listing = suppression.command(
         "list",
@@ -458,7 +387,7 @@ def _suppression(suppression: _Commands) -> None:
         SUPPRESSION_COLUMNS,
     )
     listing.add_argument(
-        "--limit", metavar="N", type=_page_size, help="entries per page, 1 to 100 (default: 100)"
+        "--limit", metavar="N", type=page_size, help="entries per page, 1 to 100 (default: 100)"
     )
     listing.add_argument("--cursor", metavar="CURSOR", help="the page before's meta.next_cursor")
     listing.add_argument("--service", metavar="SERVICE", help=scope_help)
@@ -487,26 +416,18 @@ def _stats_options(stats: argparse.ArgumentParser) -> None:
     stats.add_argument(
         "--since",
         metavar="YYYY-MM-DD",
-        type=_iso_date,
+        type=iso_date,
         help="the first day, UTC (default: 29 days before --until)",
     )
     stats.add_argument(
         "--until",
         metavar="YYYY-MM-DD",
-        type=_iso_date,
+        type=iso_date,
         help="the last day, included (default: today, or 29 days after --since)",
     )
 
 
-def _iso_date(text: str) -> str:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-    return day.isoformat()
-
-
-def _webhooks(webhooks: _Commands) -> None:
+def _webhooks(webhooks: Commands) -> None:
     webhooks.command(
         "list", "list webhooks (never their secrets)", commands.webhooks_list, WEBHOOK_COLUMNS
     )
@@ -538,7 +459,7 @@ def _webhooks(webhooks: _Commands) -> None:
     )
     deliveries.add_argument("id", help="the webhook's id")
     deliveries.add_argument(
-        "--limit", metavar="N", type=_page_size, help="attempts per page, 1 to 100 (default: 100)"
+        "--limit", metavar="N", type=page_size, help="attempts per page, 1 to 100 (default: 100)"
     )
     deliveries.add_argument("--cursor", metavar="CURSOR", help="the page before's meta.next_cursor")
 
@@ -602,7 +523,7 @@ def _import_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _messages(messages: _Commands) -> None:
+def _messages(messages: Commands) -> None:
     listing = messages.command(
         "list", "list messages, newest first (one page)", commands.messages_list, MESSAGE_COLUMNS
     )
@@ -620,7 +541,7 @@ def _messages(messages: _Commands) -> None:
     listing.add_argument("--tag", metavar="TAG", help="sent with this tag")
     listing.add_argument("--since", metavar="TIME", help="accepted at or after (ISO 8601, zone)")
     listing.add_argument("--until", metavar="TIME", help="accepted at or before (ISO 8601, zone)")
-    listing.add_argument("--limit", metavar="N", type=_positive_int, help="1 to 100 (default 20)")
+    listing.add_argument("--limit", metavar="N", type=positive_int, help="1 to 100 (default 20)")
     listing.add_argument("--cursor", metavar="CURSOR", help="the previous page's meta.next_cursor")
     for name, help_text, run, columns in (
         ("show", "show one message's record", commands.messages_show, ()),
@@ -684,7 +605,7 @@ def _send_options(send: argparse.ArgumentParser) -> None:
     delivery.add_argument(
         "--send-at",
         metavar="TIME",
-        type=_aware_time,
+        type=aware_time,
         help="send it later (up to 30 days ahead): an ISO 8601 time with its zone"
         " (2026-12-24T09:00:00+01:00), or +N minutes, hours or days from now (+90m, +2h, +1d)",
     )
@@ -759,63 +680,3 @@ def _message_options(send: argparse.ArgumentParser, *, recipients: bool = True) 
         type=Path,
         help="placeholder values from a JSON object (template_data)",
     )
-
-
-def _aware_time(text: str) -> str:
-    """An ISO 8601 time with its zone, as given; or `+N` minutes, hours or days from now."""
-    relative = RELATIVE_TIME.fullmatch(text)
-    if relative:
-        count, unit = int(relative["count"]), RELATIVE_UNITS[relative["unit"]]
-        later = datetime.now(UTC).replace(microsecond=0) + timedelta(**{unit: count})
-        return later.isoformat()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time, nor +N followed by m, h or d: {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give the time's zone (Z or +01:00): {text!r}")
-    return text
-
-
-def _positive_int(text: str) -> int:
-    return _int_at_least(text, 1)
-
-
-def _page_size(text: str) -> int:
-    size = _positive_int(text)
-    if size > MAX_PAGE_SIZE:
-        raise argparse.ArgumentTypeError(f"at most {MAX_PAGE_SIZE}")
-    return size
-
-
-def _non_negative_int(text: str) -> int:
-    return _int_at_least(text, 0)
-
-
-def _int_at_least(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number more than 0: {text!r}")
-    return value

@@ -37,7 +37,7 @@ ID_OR_NAME_HELP = "the template's id (digits) or its name"
 
 
 def register(command: Register) -> None:
-    """The `templates` group's commands, added with `command` (`_Commands.command`)."""
+    """The `templates` group's commands, added with `command` (`Commands.command`)."""
     command("list", "list email templates", templates_list, LIST_COLUMNS)
     show = command("show", "show one email template", templates_show)
     show.add_argument("template", metavar="TEMPLATE", help=ID_OR_NAME_HELP)
