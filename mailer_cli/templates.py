@@ -13,22 +13,11 @@ from typing import Any
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.errors import UsageError
 from mailer_cli.files import parse_pairs, read_json_object, read_text
+from mailer_cli.template_fields import RECIPIENT_FIELDS, TEXT_FIELDS
 
 TEMPLATES = ("system", "email_template")
 LIST_COLUMNS = ("id", "name", "subject", "from_email", "description", "last_modified_date")
 SYNTAXES = ("placeholders", "jinja")
-# Options whose value is the field of the same name, as DreamFactory's record spells it.
-TEXT_FIELDS = (
-    "description",
-    "subject",
-    "body_text",
-    "body_html",
-    "from_name",
-    "from_email",
-    "reply_to_name",
-    "reply_to_email",
-)
-RECIPIENT_FIELDS = ("to", "cc", "bcc")
 # What `--clear` may set back to null (a name or the defaults cannot be null).
 CLEARABLE = (*TEXT_FIELDS, *RECIPIENT_FIELDS, "headers", "template_syntax", "attachment")
 
