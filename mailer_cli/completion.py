@@ -30,7 +30,7 @@ class Node:
 def register(
     command: Callable[..., argparse.ArgumentParser], root: argparse.ArgumentParser
 ) -> None:
-    """Add `completion` with `command` (the parser's `_Commands.command`); its script is
+    """Add `completion` with `command` (the parser's `Commands.command`); its script is
     made from `root`, the whole tree, once the tree is built."""
     completion = command("completion", "print a shell completion script", run)
     completion.add_argument("shell", choices=SHELLS, help="the shell it is for")

@@ -24,7 +24,7 @@ EXIT_FAILED = 1
 
 
 def register(command: Callable[[str, str, Callable[..., Any]], argparse.ArgumentParser]) -> None:
-    """Add `test-service` with `command` (the parser's `_Commands.command`)."""
+    """Add `test-service` with `command` (the parser's `Commands.command`)."""
     configure(command("test-service", HELP, run))
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mailer_cli.errors import UsageError
+from mailer_cli.template_fields import RECIPIENT_FIELDS, TEXT_FIELDS
 
 SERVICE_TYPES = ("smtp_email", "smtp")
 
@@ -42,23 +43,7 @@ _CONFIG_METADATA = ("service_id",)  # DreamFactory's row key, in every config it
 
 _SERVICE_KEYS = ("service", "services")
 _TEMPLATE_KEYS = ("email_template", "email_templates")
-_TEMPLATE_FIELDS = frozenset(
-    {
-        "description",
-        "to",
-        "cc",
-        "bcc",
-        "subject",
-        "body_text",
-        "body_html",
-        "from_name",
-        "from_email",
-        "reply_to_name",
-        "reply_to_email",
-        "defaults",
-        "attachment",
-    }
-)
+_TEMPLATE_FIELDS = frozenset({*TEXT_FIELDS, *RECIPIENT_FIELDS, "defaults", "attachment"})
 
 
 class Kind(StrEnum):

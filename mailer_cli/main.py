@@ -13,11 +13,12 @@ from typing import Any, TextIO
 
 from mailer_cli.answers import BatchRun, Noted
 from mailer_cli.client import ApiClient, Opener, api_root
+from mailer_cli.command_tree import DEFAULT_TIMEOUT_SECONDS
 from mailer_cli.connection_report import ConnectionReport
 from mailer_cli.errors import ApiError, Unreachable, UsageError
 from mailer_cli.import_run import Action, ImportRun
 from mailer_cli.output import print_answer, print_api_error, print_note, print_outcome
-from mailer_cli.parser import DEFAULT_TIMEOUT_SECONDS, build_parser
+from mailer_cli.parser import build_parser
 from mailer_cli.progress import Progress
 from mailer_cli.ses_events import Replay
 

@@ -33,7 +33,7 @@ FUNCTION_FAILED = 502
 
 
 def register(command: Callable[[str, str, Callable[..., Any]], argparse.ArgumentParser]) -> None:
-    """Add `replay` with `command` (the `ses-events` group's `_Commands.command`)."""
+    """Add `replay` with `command` (the `ses-events` group's `Commands.command`)."""
     replay = command("replay", HELP, run)
     replay.add_argument(
         "files",

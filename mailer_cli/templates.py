@@ -13,22 +13,11 @@ from typing import Any
 from mailer_cli.client import ApiClient, resource_path
 from mailer_cli.errors import UsageError
 from mailer_cli.files import parse_pairs, read_json_object, read_text
+from mailer_cli.template_fields import RECIPIENT_FIELDS, TEXT_FIELDS
 
 TEMPLATES = ("system", "email_template")
 LIST_COLUMNS = ("id", "name", "subject", "from_email", "description", "last_modified_date")
 SYNTAXES = ("placeholders", "jinja")
-# Options whose value is the field of the same name, as DreamFactory's record spells it.
-TEXT_FIELDS = (
-    "description",
-    "subject",
-    "body_text",
-    "body_html",
-    "from_name",
-    "from_email",
-    "reply_to_name",
-    "reply_to_email",
-)
-RECIPIENT_FIELDS = ("to", "cc", "bcc")
 # What `--clear` may set back to null (a name or the defaults cannot be null).
 CLEARABLE = (*TEXT_FIELDS, *RECIPIENT_FIELDS, "headers", "template_syntax", "attachment")
 
@@ -37,7 +26,7 @@ ID_OR_NAME_HELP = "the template's id (digits) or its name"
 
 
 def register(command: Register) -> None:
-    """The `templates` group's commands, added with `command` (`_Commands.command`)."""
+    """The `templates` group's commands, added with `command` (`Commands.command`)."""
     command("list", "list email templates", templates_list, LIST_COLUMNS)
     show = command("show", "show one email template", templates_show)
     show.add_argument("template", metavar="TEMPLATE", help=ID_OR_NAME_HELP)
