@@ -2,7 +2,9 @@
 
 - `transport`: `SmtpTransport`, the `Transport` port's SMTP kind (open, send, close, probe);
 - `session`: one connection's greeting, EHLO, STARTTLS, AUTH, transactions and goodbye,
-  with the table of what fails how;
+  with the table of what fails how; `opening`: its connect, greeting, EHLO, STARTTLS and AUTH;
+  `transaction`: MAIL, RCPT..., DATA or BDAT; `conversation`: what its steps share (the state,
+  the time left, replies read by stage, the failures);
 - `authentication`: AUTH as a strategy (`Login`; `PasswordLogin` today, handed to
   `SmtpTransport(login=...)`); `connection`: smtplib's clients pinned to checked addresses;
 - `classification`: replies and socket errors turned into the failures of `errors`;
