@@ -46,8 +46,10 @@ def main(
             return _print_import(answer, out, err, asked=_asks_progress(args))
         if isinstance(answer, ConnectionReport | Replay):
             return answer.show(out)
+        failed_items = 0
         if isinstance(answer, BatchRun):
             answer = _joined_batch(answer, err, asked=_asks_progress(args))
+            failed_items = _failed_items(answer)
         if isinstance(answer, Noted):
             print_note(answer.note, err)
             answer = answer.answer
@@ -70,6 +72,10 @@ def main(
         columns=getattr(args, "columns", ()),
         only=getattr(args, "field", None),
     )
+    if failed_items:
+        # A script sees it in the exit status; the results above say which and why.
+        print_note(f"batch: {failed_items} of {len(answer['results'])} items failed", err)
+        return EXIT_API_ERROR
     return EXIT_OK
 
 
@@ -117,6 +123,14 @@ def _joined_batch(run: BatchRun, err: TextIO, *, asked: bool) -> Any:
             for item in part
         ]
     return {"results": results}
+
+
+def _failed_items(answer: Any) -> int:
+    """How many of a batch's results are failures."""
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list):
+        return 0
+    return sum(1 for item in results if isinstance(item, dict) and item.get("status") == "failed")
 
 
 def _asks_progress(args: Namespace) -> bool:

@@ -42,7 +42,8 @@ environment:
 exit status:
   0  success: the API's answer is on standard output
   1  the API answered with an error: its error envelope is on standard error
-     (for 429, with the Retry-After wait)
+     (for 429, with the Retry-After wait); or some items of `send --batch` or
+     `import` failed (each one's result says why)
   2  usage error: a wrong option, a missing --url or --api-key, an unreadable file
   3  the API could not be reached: connection refused, name not resolved, timeout
 

@@ -78,3 +78,25 @@ def test_a_file_that_holds_no_batch_is_a_usage_error(
         path.write_text(content)
 
     assert complaint in usage_error("send", "--batch", str(path))
+
+
+def test_a_batch_with_failed_items_exits_1_after_printing_every_result(tmp_path: Path) -> None:
+    # A script sees the failure in the exit status; the results still go to standard output.
+    results = {
+        "results": [
+            {"index": 0, "status": "sent", "id": "r0", "count": 1},
+            {
+                "index": 1,
+                "status": "failed",
+                "error": {"code": 400, "message": "bad address", "reason": "invalid_recipient"},
+            },
+        ]
+    }
+
+    result = run(
+        "send", "--batch", str(_file(tmp_path, BATCH)), "--json", opener=FakeOpener(results)
+    )
+
+    assert result.status == 1
+    assert json.loads(result.stdout) == results
+    assert "batch: 1 of 2 items failed" in result.stderr
