@@ -14,6 +14,8 @@ until their holds run out. In AWS no such moment exists, and the lease is what t
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 
@@ -33,28 +35,24 @@ def give_back_leases() -> int:
     lapsed = int(time.time()) - 1
     sending = {":sending": {"S": "sending"}}
     given = 0
-    pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        ConsistentRead=True,
-        ProjectionExpression="id",
+    for key in _keys_where(
+        table,
         FilterExpression="#status = :sending",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=sending,
-    )
-    for page in pages:
-        for item in page["Items"]:
-            try:
-                dynamodb.update_item(
-                    TableName=table,
-                    Key={"id": item["id"]},
-                    UpdateExpression="SET lease_until = :lapsed",
-                    ConditionExpression="#status = :sending AND lease_until > :lapsed",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={**sending, ":lapsed": {"N": str(lapsed)}},
-                )
-            except dynamodb.exceptions.ConditionalCheckFailedException:
-                continue  # settled meanwhile, or its lease had lapsed already
-            given += 1
+    ):
+        try:
+            dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET lease_until = :lapsed",
+                ConditionExpression="#status = :sending AND lease_until > :lapsed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={**sending, ":lapsed": {"N": str(lapsed)}},
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            continue  # settled meanwhile, or its lease had lapsed already
+        given += 1
     return given
 
 
@@ -64,17 +62,23 @@ def free_connection_slots() -> int:
     dynamodb = boto3.client("dynamodb")
     table = table_names()[RATE_LIMITS_TABLE]
     freed = 0
-    pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        ConsistentRead=True,
-        ProjectionExpression="id",
+    for key in _keys_where(
+        table,
         FilterExpression="begins_with(id, :slots) AND attribute_exists(holder)",
         ExpressionAttributeValues={":slots": {"S": CONNECTION_SLOT_PREFIX}},
+    ):
+        dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE holder")
+        freed += 1
+    return freed
+
+
+def _keys_where(table: str, **scan_filter: Any) -> Iterator[dict[str, Any]]:
+    """The key (`id`) of each item of `table` the scan's filter keeps."""
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=table, ConsistentRead=True, ProjectionExpression="id", **scan_filter)
     )
     for page in pages:
         for item in page["Items"]:
-            dynamodb.update_item(
-                TableName=table, Key={"id": item["id"]}, UpdateExpression="REMOVE holder"
-            )
-            freed += 1
-    return freed
+            yield {"id": item["id"]}
