@@ -389,11 +389,14 @@ def batch_sender() -> BatchSender:
 @lru_cache(maxsize=1)
 def courier() -> Courier:
     from core.clock import SystemClock
+    from core.delivery.attempt import Attempts, RetryPolicy
     from core.delivery.connection_slots import ConnectionSlots
-    from core.delivery.courier import Courier, RetryPolicy
+    from core.delivery.courier import Courier
 
     settings = get_settings()
-    return Courier(
+    # Less than half an SMTP budget left: hand the message to the next invocation.
+    min_seconds_to_start = settings.smtp_timeout_seconds / 2
+    attempts = Attempts(
         service_repository(),
         admission(),
         deliverer(),
@@ -411,8 +414,13 @@ def courier() -> Courier:
         # A worker's claim outlives any single SMTP session it can run.
         lease_seconds=round(settings.smtp_timeout_seconds * 3) + 60,
         max_message_bytes=settings.max_message_bytes,
-        # Less than half an SMTP budget left: hand the message to the next invocation.
-        min_seconds_to_start=settings.smtp_timeout_seconds / 2,
+        min_seconds_to_start=min_seconds_to_start,
+    )
+    return Courier(
+        attempts,
+        service_repository(),
+        deliverer(),
+        min_seconds_to_start=min_seconds_to_start,
         # Every worker's connections to a service together stay within its max_connections.
         connection_slots=ConnectionSlots(ItemTable(settings.rate_limits_table, "id")),
     )

@@ -26,7 +26,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from core import runtime
-from core.delivery.courier import Crashed, RetryIn
+from core.delivery.attempt import RetryIn
+from core.delivery.courier import Crashed
 from core.delivery.job import FRESH_COPY_AFTER_RECEIVES, Job
 from core.observability.logs import correlate
 from core.settings import check_settings

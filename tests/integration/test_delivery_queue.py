@@ -13,7 +13,7 @@ import pytest
 
 from core import runtime
 from core.composition.compose import compose
-from core.delivery.courier import Done, Hop
+from core.delivery.attempt import Done, Hop
 from core.delivery.job import INLINE_LIMIT_BYTES, MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import Status
 from core.send_request import parse_send_request

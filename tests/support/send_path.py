@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from core.access.authentication import Principal
 from core.admission import Admission
+from core.delivery.attempt import Attempts, RetryPolicy
 from core.delivery.connection_slots import ConnectionSlots
-from core.delivery.courier import Courier, RetryPolicy
+from core.delivery.courier import Courier
 from core.delivery.deliver import Deliverer
 from core.errors import Unauthorized
 from core.message_events.from_records import RecordsWithEvents
@@ -90,10 +91,11 @@ class SendPath:
         min_seconds_to_start: float = 1,
         connection_slots: ConnectionSlots | None = None,
     ) -> Courier:
-        return Courier(
+        deliverer = Deliverer(transports or self.outbox)
+        attempts = Attempts(
             self.services,
             self.admission(),
-            Deliverer(transports or self.outbox),
+            deliverer,
             self.message_records,
             self.queue,
             self.clock,
@@ -102,6 +104,12 @@ class SendPath:
             retries=RetryPolicy(max_attempts, base_seconds, window_seconds),
             lease_seconds=lease_seconds,
             max_message_bytes=self.max_message_bytes,
+            min_seconds_to_start=min_seconds_to_start,
+        )
+        return Courier(
+            attempts,
+            self.services,
+            deliverer,
             min_seconds_to_start=min_seconds_to_start,
             connection_slots=connection_slots,
         )

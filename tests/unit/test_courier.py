@@ -14,13 +14,14 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
+from core.delivery.attempt import Done, Hop, RetryIn
 from core.delivery.connection_slots import (
     LONGEST_LOOK_SECONDS,
     PATIENCE_SECONDS,
     ConnectionSlots,
     HeldSlots,
 )
-from core.delivery.courier import Crashed, Done, Hop, RetryIn
+from core.delivery.courier import Crashed
 from core.delivery.job import MAX_DELAY_SECONDS, Job
 from core.delivery.message_record import MessageRecord, Status
 from core.message import Message

@@ -10,7 +10,7 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.delivery.courier import Done, RetryIn
+from core.delivery.attempt import Done, RetryIn
 from core.delivery.job import Job
 from core.delivery.message_record import ENQUEUE_FAILED, Status
 from core.errors import Conflict

@@ -12,7 +12,7 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.delivery.courier import Done, Hop
+from core.delivery.attempt import Done, Hop
 from core.delivery.job import OUTBOX_INLINE_BYTES, Job, body_of
 from core.delivery.message_record import MessageRecord, Status
 from core.delivery.repair import OutboxRepair

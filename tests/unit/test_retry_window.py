@@ -13,7 +13,8 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.delivery.courier import Courier, Done, RetryIn
+from core.delivery.attempt import Done, RetryIn
+from core.delivery.courier import Courier
 from core.delivery.job import Job
 from core.delivery.message_record import Status
 from core.delivery.retry import MAX_BACKOFF_SECONDS, backoff_seconds

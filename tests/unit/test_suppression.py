@@ -9,7 +9,7 @@ import pytest
 
 from core.access.authentication import Principal
 from core.access.model import Role
-from core.delivery.courier import Done
+from core.delivery.attempt import Done
 from core.delivery.message_record import Status
 from core.errors import AllRecipientsSuppressed, InvalidRequest, NotFound
 from core.send_request import parse_send_request
