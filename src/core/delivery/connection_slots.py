@@ -49,13 +49,14 @@ HOLD_SECONDS = 6
 RENEW_EVERY_SECONDS = 2
 # How long a worker with nothing else to send waits at most for a slot (its invocation allowing),
 # looking again after FIRST_LOOK_SECONDS, then twice as long each time up to
-# LONGEST_LOOK_SECONDS: the slot that another worker's batch frees when it ends, or a dead
-# holder's when its hold runs out (HOLD_SECONDS, each end rounded to the whole second it is
-# stored in). Without the wait, the workers that lost a race for the slots all came back
-# together 5 s later, and lost it again together: full CI runs saw messages still queued half
-# a minute after a restart. Waiting costs the worker's time only; each look, one conditional
-# write a slot.
-PATIENCE_SECONDS = 30
+# LONGEST_LOOK_SECONDS: the slot that another worker's batch frees when it ends (a batch takes a
+# second or two), or a dead holder's when its hold runs out (HOLD_SECONDS, each end rounded to
+# the whole second it is stored in). Without the wait, the workers that lost a race for the
+# slots all came back together 5 s later, and lost it again together: full CI runs saw messages
+# still queued half a minute after a restart. Not longer: a waiting worker is one of the
+# queue's concurrent workers (WorkerMaxConcurrency) that the other services' messages cannot
+# have meanwhile. Each look costs one conditional write a slot.
+PATIENCE_SECONDS = HOLD_SECONDS + 4
 FIRST_LOOK_SECONDS = 0.05
 LONGEST_LOOK_SECONDS = 0.5
 
