@@ -18,6 +18,8 @@ from local_stack.config import HOST, LocalConfig
 SERVICE_NAME = "email"
 DEFAULT_FROM_NAME = "Local Email API"
 DEFAULT_FROM_EMAIL = "noreply@example.com"
+# How long one of the start's admin API calls may take: two cold starts and the call.
+BOOTSTRAP_CALL_TIMEOUT_SECONDS = 90
 
 
 def service_definition(smtp_port: int) -> dict[str, Any]:
@@ -66,7 +68,10 @@ def _call(
         method=method,
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        # The stack's first calls cold-start the authorizer and the API function (each may
+        # take up to the containers' 30 s init): a busy machine took over 10 s, and the stack
+        # exited at start.
+        with urllib.request.urlopen(request, timeout=BOOTSTRAP_CALL_TIMEOUT_SECONDS) as answer:  # noqa: S310
             answered: dict[str, Any] = json.load(answer)
     except urllib.error.HTTPError as error:
         if missing_ok and error.code == 404:
