@@ -53,7 +53,7 @@ build: $(SAM_VENV)/.installed
 # tests/contract runs schemathesis (pinned in requirements-dev.txt) against a local stack of its
 # own, in a network namespace with loopback alone: about two minutes.
 pytest: $(VENV)/.installed browser postfix netns-tools doc-tools
-	$(BIN)/pytest -n 2 --cov --cov-report=term
+	$(BIN)/pytest -n 2 --cov --cov-report=term --durations=25
 
 # Debian's Chromium and its driver, for the Swagger UI test in a real headless browser.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
