@@ -126,13 +126,15 @@ class ConnectionSlots:
         """Each service's slots (as `take`, in `wanted`'s order), looking again and again for
         up to `patience` seconds until at least one service got one; every one empty when
         none came free in that time."""
-        give_up_at = self._clock() + patience
-        pause = FIRST_LOOK_SECONDS
+        waited, pause = 0.0, FIRST_LOOK_SECONDS
         while True:
             held = [self.take(each.service, each.count, limit=each.limit) for each in wanted]
-            if any(slots.count for slots in held) or self._clock() + pause > give_up_at:
+            # The pauses add up to the patience (the looks themselves take a few ms more): no
+            # clock to read, so none that jumps can stretch the wait.
+            if any(slots.count for slots in held) or waited + pause > patience:
                 return held
             self._sleep(pause)
+            waited += pause
             pause = min(2 * pause, LONGEST_LOOK_SECONDS)
 
     def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
