@@ -20,6 +20,7 @@ from core.delivery.connection_slots import (
     PATIENCE_SECONDS,
     ConnectionSlots,
     HeldSlots,
+    Wanted,
 )
 from core.delivery.courier import Crashed
 from core.delivery.job import MAX_DELAY_SECONDS, Job
@@ -1028,3 +1029,52 @@ def test_a_batch_waits_for_a_slot_while_its_invocation_has_time_beyond_one_sends
 
     assert outcomes == [Done(Status.SENT)]
     assert 7 <= slots.now < 7 + LONGEST_LOOK_SECONDS
+
+
+class _SlotStoreDown(_SlotsAllTaken):
+    """Every slot held by another worker; from look `fails_at` (counted from 1) on, the store
+    does not answer."""
+
+    def __init__(self, fails_at: int) -> None:
+        super().__init__()
+        self.fails_at = fails_at
+        self.outage = ConnectionError("DynamoDB did not answer")
+
+    def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
+        if len(self.taken) + 1 >= self.fails_at:
+            raise self.outage
+        return super().take(service, wanted, limit=limit)
+
+
+@pytest.mark.parametrize("fails_at", [1, 4], ids=["at-the-first-look", "while-waiting"])
+def test_jobs_whose_connection_slots_cannot_be_taken_crash_untouched(
+    path: SendPath, fails_at: int
+) -> None:
+    # Crashed: the worker leaves their SQS messages alone, and SQS brings them back.
+    jobs = [_queued(path, subject=f"Message {n}") for n in range(3)]
+    before = [_record(path, job) for job in jobs]
+    slots = _SlotStoreDown(fails_at)
+
+    outcomes = list(
+        path.courier(connection_slots=slots).process_each(jobs, lambda: Deadline.after(30))
+    )
+
+    assert outcomes == [Crashed(slots.outage)] * 3
+    assert [_record(path, job) for job in jobs] == before
+    assert path.outbox.messages == []
+    assert len(slots.taken) == fails_at - 1  # it stopped looking at the failure
+
+
+def test_slots_taken_in_a_look_the_store_fails_part_way_through_are_freed() -> None:
+    class _SecondServiceDown(_RecordingSlots):
+        def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
+            if service == "bulk":
+                raise ConnectionError("DynamoDB did not answer")
+            return super().take(service, wanted, limit=limit)
+
+    slots = _SecondServiceDown()
+
+    with pytest.raises(ConnectionError):
+        slots.take_any([Wanted("email", 2, 4), Wanted("bulk", 1, 4)], patience=10)
+
+    assert slots.freed == ["email"]

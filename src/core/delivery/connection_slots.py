@@ -128,7 +128,7 @@ class ConnectionSlots:
         none came free in that time."""
         waited, pause = 0.0, FIRST_LOOK_SECONDS
         while True:
-            held = [self.take(each.service, each.count, limit=each.limit) for each in wanted]
+            held = self._take_each(wanted)
             # The pauses add up to the patience (the looks themselves take a few ms more): no
             # clock to read, so none that jumps can stretch the wait.
             if any(slots.count for slots in held) or waited + pause > patience:
@@ -136,6 +136,20 @@ class ConnectionSlots:
             self._sleep(pause)
             waited += pause
             pause = min(2 * pause, LONGEST_LOOK_SECONDS)
+
+    def _take_each(self, wanted: Sequence[Wanted]) -> list[HeldSlots]:
+        """One look for each service's slots. When the store fails part way, the slots this
+        look took already are freed before the failure goes up: the caller never saw them,
+        and they would block the service for a hold."""
+        held: list[HeldSlots] = []
+        try:
+            for each in wanted:
+                held.append(self.take(each.service, each.count, limit=each.limit))
+        except Exception:
+            for slots in held:
+                slots.release()
+            raise
+        return held
 
     def take(self, service: str, wanted: int, *, limit: int) -> HeldSlots:
         """Up to `wanted` of the service's `limit` slots, held (and renewed) until released;
