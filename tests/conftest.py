@@ -89,6 +89,13 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # worker's lanes call it from several threads, and moto's backends take no lock of their own.
 _MOTO_REQUESTS = threading.RLock()
 
+# moto gives each test a new default boto3 session unless told not to, and a new session
+# parses botocore's service models again: about 0.13 s a client, five or more clients a test,
+# most of an integration test's time. No test reaches AWS (the credentials are fake, and moto
+# answers every call), which is what the fresh session guards against; so one session serves
+# them all, and each test still gets moto's state fresh.
+KEEP_BOTO3_SESSION = {"core": {"reset_boto3_session": False}}
+
 
 def _one_at_a_time(call: Any) -> Any:
     def locked(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
@@ -102,7 +109,7 @@ def _one_at_a_time(call: Any) -> Any:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto's DynamoDB and Secrets Manager, with the template's tables and the admin key."""
     monkeypatch.setattr(BotocoreStubber, "__call__", _one_at_a_time(BotocoreStubber.__call__))
-    with mock_aws():
+    with mock_aws(config=KEEP_BOTO3_SESSION):
         create_tables(boto3.client("dynamodb"), TABLE_NAMES)
         boto3.client("secretsmanager").create_secret(Name=ADMIN_KEY_SECRET, SecretString=ADMIN_KEY)
         yield
