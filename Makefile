@@ -51,7 +51,7 @@ build: $(SAM_VENV)/.installed
 	$(SAM) build --cached
 
 # tests/contract runs schemathesis (pinned in requirements-dev.txt) against a local stack of its
-# own, in a network namespace with loopback alone: about two minutes.
+# own, in a network namespace with loopback alone: about five minutes.
 pytest: $(VENV)/.installed browser postfix netns-tools doc-tools
 	$(BIN)/pytest -n 2 --cov --cov-report=term --durations=25
 

@@ -28,9 +28,12 @@ CHECKS = (
     "ignored_auth",
     "use_after_free",
 )
-# A fixed seed and example count: the same cases every run, a few minutes on two cores.
+# A fixed seed and example count: the same cases every run. The coverage phase (every schema
+# boundary, valid and invalid, about 13,500 requests for 57 operations) does not depend on the
+# count; the fuzzing phase does. At 100 it took 233 s of a 465 s run on an idle machine, and
+# the run passed the test's 15 minutes in CI beside the rest of the suite; at 40, 100 s.
 SEED = 16
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = 40
 
 
 def main(workdir: Path) -> int:
