@@ -153,6 +153,28 @@ def test_a_batch_shows_its_progress_on_stderr_only(stack: RunningStack, tmp_path
     assert "mailer: batch: 2/2" in ran.stderr.splitlines()
 
 
+def test_a_batch_with_a_failed_item_prints_every_result_and_exits_1(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    batch = tmp_path / "batch.json"
+    batch.write_text(
+        json.dumps(
+            [
+                {"to": "a@example.com", "subject": "Hi", "body_text": "Hello."},
+                {"to": "not-an-address", "subject": "Hi", "body_text": "Hello."},
+            ]
+        )
+    )
+
+    ran = mailer(stack, "send", "--batch", str(batch))
+
+    assert ran.status == 1, ran.stderr
+    results = json.loads(ran.stdout)["results"]
+    assert [item["status"] for item in results] == ["sent", "failed"]
+    assert results[1]["error"]["reason"] == "invalid_address"
+    assert "1 of 2" in ran.stderr
+
+
 def test_a_person_reads_tables_records_and_one_field(stack: RunningStack) -> None:
     table = mailer(stack, "services", "list", as_json=False)
     names = mailer(stack, "services", "list", "--field", "name")
