@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.config import DefaultConfig
 
 from local_stack.template_tables import create_tables
 from tests.support.api import ADMIN_KEY
@@ -94,7 +95,7 @@ _MOTO_REQUESTS = threading.RLock()
 # most of an integration test's time. No test reaches AWS (the credentials are fake, and moto
 # answers every call), which is what the fresh session guards against; so one session serves
 # them all, and each test still gets moto's state fresh.
-KEEP_BOTO3_SESSION = {"core": {"reset_boto3_session": False}}
+KEEP_BOTO3_SESSION: DefaultConfig = {"core": {"reset_boto3_session": False}}
 
 
 def _one_at_a_time(call: Any) -> Any:
